@@ -1,0 +1,156 @@
+"""Stage 6: decide a cell's `Outcome` from what was observed, with the deciding lines.
+
+Pure: input is an `Observation` (build log, the scenario's record, container status),
+output a `Verdict`. Rules are data, matched against pip's own words; the field guide
+(shared/reference) lists those words per pip version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from .index import Releases
+from .outcomes import Outcome
+
+MAX_EVIDENCE = 6
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything a cell run produced, before interpretation."""
+
+    build_ok: bool = True
+    build_log: str = ""
+    setup_failed: bool = False  # the build failed in the step that installs the prior version
+    record: dict[str, Any] | None = None  # the scenario's record, None if it never printed one
+    output: str = ""  # the container's combined output
+    exit_code: int | None = None
+    timed_out: bool = False
+    infra_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    evidence: tuple[str, ...]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """pip failed and its output matches `decides`; evidence is every line matching `shows`."""
+
+    outcome: Outcome
+    decides: str
+    shows: tuple[str, ...] = ()
+
+    def evidence(self, text: str) -> tuple[str, ...]:
+        patterns = [re.compile(p) for p in (self.decides,) + self.shows]
+        return _lines_matching(text, patterns)
+
+
+FAILURE_RULES: tuple[Rule, ...] = (
+    Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
+         (r"This environment is externally managed",)),
+    Rule(Outcome.NO_MATCHING_DISTRIBUTION, r"No matching distribution found for",
+         (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
+)
+ERROR_LINE = re.compile(r"^(ERROR|error|E):|Error:|Exception")
+
+
+def _lines_matching(text: str, patterns: list[re.Pattern[str]]) -> tuple[str, ...]:
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line not in out and any(p.search(line) for p in patterns):
+            out.append(line)
+    return tuple(out[:MAX_EVIDENCE])
+
+
+def _last_lines(text: str, n: int = 3) -> tuple[str, ...]:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return tuple(lines[-n:])
+
+
+def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
+    if obs.infra_reason:
+        return Verdict(Outcome.INFRA_ERROR, (obs.infra_reason,))
+    if not obs.build_ok:
+        return _build_failure(obs)
+    if obs.record is None:
+        why = "timed out" if obs.timed_out else f"exited {obs.exit_code} without a record"
+        return Verdict(Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output))
+    facts = version_facts(obs.record, releases)
+    upgrade = obs.record["upgrade"]
+    if upgrade["exit_code"] != 0:
+        return _pip_failure(upgrade, facts)
+    return _pip_success(obs.record, facts)
+
+
+def _build_failure(obs: Observation) -> Verdict:
+    tail = obs.build_log.split("\nStep ")[-1]  # the failed step's own output
+    if obs.setup_failed:
+        lines = _lines_matching(tail, [ERROR_LINE]) or _last_lines(tail)
+        return Verdict(Outcome.SETUP_FAILED, lines)
+    return Verdict(Outcome.INFRA_ERROR, ("image build failed",) + _last_lines(tail))
+
+
+def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+    output = upgrade["output"]
+    if upgrade.get("timed_out"):
+        return Verdict(Outcome.INFRA_ERROR, ("the upgrade was killed at the cell's timeout",) + _last_lines(output), facts)
+    for rule in FAILURE_RULES:
+        if re.search(rule.decides, output):
+            return Verdict(rule.outcome, rule.evidence(output), facts)
+    lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
+    return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade['exit_code']}",) + lines, facts)
+
+
+def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+    output = record["upgrade"]["output"]
+    package = record["package"]
+    imported = record["import"]
+    if not imported["ok"]:
+        return Verdict(Outcome.IMPORT_ERROR, (f"import {package} failed: {imported['error']}",), facts)
+    check = record["pip_check"]
+    if check["exit_code"] != 0:
+        resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account")])
+        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver + _last_lines(check["output"], 4), facts)
+    before, after = record.get("before"), record.get("after")
+    if before is not None and before == after:
+        noop = _lines_matching(output, [re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")])
+        return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
+    done = _lines_matching(output, [re.compile(r"^Successfully installed")])
+    evidence = done + ((facts["below_newest"],) if facts.get("below_newest") else ())
+    return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str, Any]:
+    """Before/after versions, and why the result is below the newest release, if it is."""
+    facts: dict[str, Any] = {"before": record.get("before"), "after": record.get("after"),
+                             "python": record.get("python"), "pip": record.get("pip")}
+    if releases is None or not releases.tags:
+        return facts
+    newest = releases.newest()
+    facts["newest"] = str(newest) if newest else None
+    python = ".".join(str(record.get("python", "")).split(".")[:2])
+    reachable = releases.newest_for(python) if python else None
+    facts["newest_for_python"] = str(reachable) if reachable else None
+    after = _version(record.get("after"))
+    succeeded = (record.get("upgrade") or {}).get("exit_code") == 0
+    if succeeded and newest and after and after < newest:
+        why = (f"no {newest} wheel for Python {python}; the newest for it is {reachable}"
+               if reachable != newest else "a newer release exists that pip did not take")
+        facts["below_newest"] = f"landed on {after}, below the newest release {newest}: {why}"
+    return facts
+
+
+def _version(text: Any) -> Version | None:
+    try:
+        return Version(str(text)) if text else None
+    except InvalidVersion:
+        return None

@@ -1,0 +1,117 @@
+"""Command line: `repromatrix run | list | render | report`.
+
+The only place errors become exit codes: 0 run completed, 2 bad input or usage,
+3 Docker or other infrastructure unavailable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from . import __version__
+from .errors import ReproMatrixError, UsageError
+from .pipeline import RunOptions, load_cells, render_only, run
+from .report import write_html
+from .results import load_run
+
+DEFAULT_MATRIX = Path("matrix.yaml")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}\n  hint: '{self.prog} --help' lists the options")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="repromatrix", description="Reproduce `pip install --upgrade tensorflow` across "
+                "a matrix of environments, classify what happened and report it.")
+    p.add_argument("--version", action="version", version=f"repromatrix {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="build and run every selected cell, write results and the report")
+    _matrix_arg(r)
+    _select_args(r)
+    r.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
+    r.add_argument("--max-parallel", type=_positive, help="cells at once (default: the matrix's setting)")
+
+    ls = sub.add_parser("list", help="list the cells the matrix expands to")
+    _matrix_arg(ls)
+    _select_args(ls)
+    ls.add_argument("--json", action="store_true", help="machine-readable output for CI")
+
+    rd = sub.add_parser("render", help="write one Dockerfile build context per cell; no Docker needed")
+    _matrix_arg(rd)
+    rd.add_argument("--out", type=Path, default=Path("dockerfiles"), help="output directory (default: dockerfiles)")
+
+    rp = sub.add_parser("report", help="re-render a run's HTML report from its results.json")
+    rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
+    return p
+
+
+def _matrix_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="matrix file (default: matrix.yaml)")
+
+
+def _select_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", action="append", default=[], metavar="GLOB", help="cell ids matching GLOB (repeatable)")
+    p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest-style expression over ids and axis values")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    result = run(RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel), console)
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
+    console.print(f"done: {counts}\nreport: {args.out / result.run_id / 'index.html'}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, console: Console) -> int:
+    _, cells = load_cells(args.matrix, tuple(args.only), args.keyword)
+    if args.json:
+        data = [{"id": c.id, "axes": c.axes, "expect": [o.value for o in c.expected]} for c in cells]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    for cell in cells:
+        expect = f"  (expect {' or '.join(o.value for o in cell.expected)})" if cell.expected else ""
+        sys.stdout.write(f"{cell.id}{expect}\n")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace, console: Console) -> int:
+    dirs = render_only(args.matrix, args.out)
+    console.print(f"rendered {len(dirs)} cells under {args.out}/ "
+                  "(each: docker build -t NAME DIR && docker run --rm NAME)")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    result = load_run(args.run_dir)
+    run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
+    console.print(f"wrote {write_html(result, run_dir / 'index.html')}")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    console = Console(stderr=True)
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args, console)
+    except ReproMatrixError as e:
+        console.print(f"[bold red]error:[/bold red] {e}", highlight=False, markup=False)
+        return e.exit_code
+    except KeyboardInterrupt:
+        console.print("interrupted: removed this run's containers, networks and images")
+        return 130

@@ -1,0 +1,165 @@
+"""The only module that talks to Docker (through the docker SDK).
+
+Everything it creates carries the run's labels so `cleanup` (also on Ctrl-C) finds it.
+Errors carry their evidence: build logs, container output, exit status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from .errors import DockerUnavailable, InfraError
+
+LABEL_RUN = "org.repromatrix.run"
+LABEL_ROLE = "org.repromatrix.role"
+LABEL_BASE = "org.repromatrix.base"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    ok: bool
+    log: str
+    failed_step: str = ""  # the Dockerfile instruction that failed, as the builder printed it
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ContainerResult:
+    exit_code: int | None  # None when we had to kill it
+    output: str
+    timed_out: bool = False
+
+
+class Engine:
+    def __init__(self, run_id: str, api_timeout: int = 3600) -> None:
+        self.run_id = run_id
+        try:
+            # Generous: a build step downloading a large wheel may print nothing for minutes.
+            self.client = docker.from_env(timeout=api_timeout)
+            self.client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise DockerUnavailable(
+                f"no Docker engine answers ({e}).\n  hint: start one (e.g. 'dockerd &' as root, "
+                "or 'systemctl start docker') and check that DOCKER_HOST points at it") from None
+
+    def labels(self, role: str) -> dict[str, str]:
+        return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
+
+    # -- images ---------------------------------------------------------------------------
+    def image_exists(self, ref: str) -> bool:
+        try:
+            self.client.images.get(ref)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def pull(self, ref: str) -> str | None:
+        """Pull ref; None on success, else the registry's reason."""
+        try:
+            self.client.images.pull(ref)
+            return None
+        except docker.errors.APIError as e:
+            return str(e.explanation or e)
+
+    def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str]) -> None:
+        repo, _, tag = ref.rpartition(":")
+        changes = ['CMD ["bash"]'] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
+        try:
+            self.client.api.import_image_from_file(str(tarball), repository=repo, tag=tag, changes=changes)
+        except docker.errors.APIError as e:
+            raise InfraError(f"docker import of {ref} failed: {e.explanation or e}") from None
+
+    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str]) -> BuildResult:
+        log: list[str] = []
+        step = ""
+        try:
+            for chunk in self.client.api.build(path=str(context), tag=tag, rm=True, forcerm=True,
+                                               network_mode=network, labels=labels, decode=True):
+                text = ANSI.sub("", chunk.get("stream") or chunk.get("status") or "")
+                log.append(text)
+                if text.startswith("Step "):
+                    step = text.split(" : ", 1)[-1].strip()
+                if "error" in chunk:
+                    return BuildResult(False, "".join(log) + chunk["error"], step, chunk["error"])
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            return BuildResult(False, "".join(log) + f"\n{e}", step, str(e))
+        return BuildResult(True, "".join(log))
+
+    def remove_image(self, ref: str) -> None:
+        # Also removes the image's untagged parent layers, so a run leaves no dangling images;
+        # cells share those layers while the run lasts, which is why images go at the end.
+        with contextlib.suppress(docker.errors.APIError):
+            self.client.api.remove_image(ref, force=True)
+
+    # -- networks and containers -----------------------------------------------------------
+    def create_network(self, name: str) -> str:
+        self.client.networks.create(name, driver="bridge", labels=self.labels("network"))
+        return name
+
+    @contextlib.contextmanager
+    def container(self, image: str, *, name: str, role: str, network: str | None = None,
+                  aliases: tuple[str, ...] = (), ports: dict[str, Any] | None = None,
+                  ) -> Iterator[Any]:
+        """A started container that is removed on exit, also when starting it failed."""
+        created = None
+        try:
+            created = self.client.containers.create(image, name=name, labels=self.labels(role),
+                                                    ports=ports or {}, detach=True)
+            if network:
+                self.client.networks.get(network).connect(created, aliases=list(aliases))
+            created.start()
+            yield created
+        finally:
+            if created is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    created.remove(force=True)
+
+    def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
+                   stop: threading.Event | None = None) -> ContainerResult:
+        """Run a cell container to its end (or kill it at `timeout`) and return its output."""
+        with self.container(image, name=name, role="cell", network=network) as box:
+            try:
+                status = box.wait(timeout=timeout)
+                code: int | None = int(status.get("StatusCode", -1))
+                timed_out = False
+            except requests.exceptions.RequestException:
+                with contextlib.suppress(docker.errors.APIError):
+                    box.kill()
+                code, timed_out = None, True
+            output = box.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        return ContainerResult(code, output, timed_out)
+
+    def published_port(self, box: Any, port: str) -> int:
+        box.reload()
+        return int(box.attrs["NetworkSettings"]["Ports"][port][0]["HostPort"])
+
+    # -- cleanup ---------------------------------------------------------------------------
+    def remove_containers(self) -> None:
+        for box in self.client.containers.list(all=True, filters=self._run_filter()):
+            with contextlib.suppress(docker.errors.APIError):
+                box.remove(force=True)
+
+    def _run_filter(self) -> dict[str, str]:
+        return {"label": f"{LABEL_RUN}={self.run_id}"}
+
+    def cleanup(self) -> None:
+        """Remove every container, network and cell image of this run. Safe to call twice."""
+        flt = self._run_filter()
+        self.remove_containers()
+        for net in self.client.networks.list(filters=flt):
+            with contextlib.suppress(docker.errors.APIError):
+                net.remove()
+        for image in self.client.images.list(filters=flt):
+            for tag in image.tags or [image.id]:
+                self.remove_image(tag)

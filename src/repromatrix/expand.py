@@ -1,0 +1,171 @@
+"""Stage 2: expand a `Matrix` into `Cell`s and select among them.
+
+Expansion follows GitHub Actions' matrix semantics: the product of the axes, minus every
+combination that an `exclude` entry partially matches, then each `include` entry is added to
+every original combination it does not contradict, or becomes a new combination of its own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from .errors import MatrixError, UsageError
+from .model import AXIS_ORDER, AXIS_SPECS, DEBIAN_SUITES, Cell, Matrix, Target
+from .outcomes import Outcome
+
+Combo = dict[str, str]
+
+
+def expand(matrix: Matrix) -> list[Cell]:
+    combos = apply_include(matrix, apply_exclude(matrix, product(matrix)))
+    cells = [_make_cell(matrix, combo) for combo in combos]
+    _check_unique(matrix, cells)
+    return cells
+
+
+def product(matrix: Matrix) -> list[Combo]:
+    names = [name for name, _ in matrix.axes]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(v for _, v in matrix.axes))]
+
+
+def _matches(combo: Combo, entry: Sequence[tuple[str, str]]) -> bool:
+    return all(combo.get(k) == v for k, v in entry)
+
+
+def apply_exclude(matrix: Matrix, combos: list[Combo]) -> list[Combo]:
+    return [c for c in combos if not any(_matches(c, entry) for entry in matrix.exclude)]
+
+
+def apply_include(matrix: Matrix, originals: list[Combo]) -> list[Combo]:
+    axis_names = {name for name, _ in matrix.axes}
+    extended = [dict(c) for c in originals]
+    added: list[Combo] = []
+    for entry in matrix.include:
+        # An include may not overwrite an original axis value, but may overwrite values
+        # added by earlier includes; only original combinations are candidates.
+        hits = [c for c, orig in zip(extended, originals, strict=True)
+                if all(orig[k] == v for k, v in entry if k in axis_names)]
+        for combo in hits:
+            combo.update(entry)
+        if not hits:
+            added.append(dict(entry))
+    return extended + added
+
+
+def _make_cell(matrix: Matrix, combo: Combo) -> Cell:
+    full = {name: combo.get(name, AXIS_SPECS[name].default) for name in AXIS_ORDER}
+    _check_python(matrix, full)
+    expected: tuple[Outcome, ...] = ()
+    for rule in matrix.expect:  # later rules win, like CSS
+        if rule.applies_to(full):
+            expected = rule.outcomes
+    values = tuple(full.items())
+    return Cell(id=cell_id(matrix.target, full), values=values, expected=expected)
+
+
+def _check_python(matrix: Matrix, axes: Combo) -> None:
+    known = DEBIAN_SUITES.get(axes["os"])
+    if axes["python"] not in ("system", known) and known is not None:
+        raise MatrixError(matrix.path, None, "axes.python",
+                          f"{axes['os']} ships Python {known}; other interpreters are not supported yet",
+                          f"use 'python: [system]' (or '{known}') for {axes['os']}")
+
+
+def cell_id(target: Target, axes: Combo) -> str:
+    """A stable, readable id such as 'bookworm-py3.11-venv-tf2.15.0'."""
+    python = axes["python"] if axes["python"] != "system" else DEBIAN_SUITES.get(axes["os"], "system")
+    prior = f"{target.short_name}{axes['prior']}" if axes["prior"] != "none" else "fresh"
+    parts = [_slug(axes["os"]), f"py{python}", axes["install"], prior]
+    if axes["ca"] != AXIS_SPECS["ca"].default:
+        parts.append(f"ca-{axes['ca']}")
+    return "-".join(parts)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+
+
+def _check_unique(matrix: Matrix, cells: list[Cell]) -> None:
+    counts = Counter(c.id for c in cells)
+    dupes = sorted(cell_id for cell_id, n in counts.items() if n > 1)
+    if dupes:
+        raise MatrixError(matrix.path, None, "include", f"several cells get the id {', '.join(dupes)}",
+                          "an include entry repeats a cell the axes already produce; remove or change it")
+
+
+def select(cells: list[Cell], only: Sequence[str] = (), keyword: str | None = None) -> list[Cell]:
+    """Cells whose id matches any --only glob and the -k expression."""
+    chosen = [c for c in cells if not only or any(fnmatch.fnmatchcase(c.id, g) for g in only)]
+    if keyword:
+        expr = KeywordExpr(keyword)
+        chosen = [c for c in chosen if expr.matches(c)]
+    return chosen
+
+
+class KeywordExpr:
+    """pytest-style -k: words joined by and/or/not and parentheses.
+
+    A word matches a cell when it is a substring of the cell id; `install=venv` matches
+    that axis value exactly.
+    """
+
+    TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = self.TOKEN.findall(text)
+        if not self.tokens:
+            raise UsageError(f"-k {text!r}: empty expression")
+
+    def matches(self, cell: Cell) -> bool:
+        self.pos = 0
+        result = self._or(cell)
+        if self.pos != len(self.tokens):
+            raise UsageError(f"-k {self.text!r}: unexpected {self.tokens[self.pos]!r}; "
+                             "use words joined by 'and', 'or', 'not' and parentheses")
+        return result
+
+    def _next(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _or(self, cell: Cell) -> bool:
+        result = self._and(cell)
+        while self._next() == "or":
+            self.pos += 1
+            result = self._and(cell) or result
+        return result
+
+    def _and(self, cell: Cell) -> bool:
+        result = self._not(cell)
+        while self._next() == "and":
+            self.pos += 1
+            result = self._not(cell) and result
+        return result
+
+    def _not(self, cell: Cell) -> bool:
+        token = self._next()
+        if token == "not":
+            self.pos += 1
+            return not self._not(cell)
+        if token == "(":
+            self.pos += 1
+            result = self._or(cell)
+            if self._next() != ")":
+                raise UsageError(f"-k {self.text!r}: missing ')'")
+            self.pos += 1
+            return result
+        if token is None or token in ("and", "or", ")"):
+            raise UsageError(f"-k {self.text!r}: expected a word, got {token or 'the end'}")
+        self.pos += 1
+        return self._word(token, cell)
+
+    @staticmethod
+    def _word(word: str, cell: Cell) -> bool:
+        if "=" in word:
+            key, _, value = word.partition("=")
+            return cell.axes.get(key) == value
+        return word in cell.id

@@ -1,0 +1,93 @@
+"""What a package index offers: releases and which Pythons each release has wheels for.
+
+Used to say *why* an upgrade landed below the newest release ("2.21.0 has no wheel for
+Python 3.9"). Reads a PEP 503 / PEP 691 simple page; the default index is pip's own, asked
+from the installed pip rather than written down here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+
+def pip_default_index(python: str = sys.executable) -> str:
+    code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
+    return subprocess.run([python, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60).stdout.strip()
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href") or ""
+            self.names.append(href.split("#")[0].rsplit("/", 1)[-1])
+
+
+@dataclass
+class Releases:
+    """Release version → the Python tags ('cp311', 'py3', ...) its wheels carry."""
+
+    package: str
+    tags: dict[Version, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_filenames(cls, package: str, names: list[str]) -> Releases:
+        rel = cls(package)
+        for name in names:
+            try:
+                _, version, _, tags = parse_wheel_filename(name)
+            except (InvalidWheelFilename, InvalidVersion):
+                continue
+            rel.tags.setdefault(version, set()).update(t.interpreter for t in tags)
+        return rel
+
+    def only(self, spec: str) -> Releases:
+        """The releases a target version specifier ('' = any) admits."""
+        allowed = SpecifierSet(spec)
+        return Releases(self.package, {v: t for v, t in self.tags.items() if not spec or v in allowed})
+
+    def newest(self) -> Version | None:
+        return max((v for v in self.tags if not v.is_prerelease), default=None)
+
+    def has_python(self, version: Version, python: str) -> bool:
+        """Does `version` have a wheel an interpreter of `python` ('3.9') can install?"""
+        cp = "cp" + python.replace(".", "")
+        return bool(self.tags.get(version, set()) & {cp, "py3", "py" + python.replace(".", "")})
+
+    def newest_for(self, python: str) -> Version | None:
+        ok = [v for v in self.tags if not v.is_prerelease and self.has_python(v, python)]
+        return max(ok, default=None)
+
+
+def fetch_releases(index_url: str, package: str, cafile: str | None = None,
+                   timeout: float = 60) -> Releases:
+    """Read the package's simple page; JSON (PEP 691) if offered, HTML otherwise."""
+    url = index_url.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", package).lower() + "/"
+    accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.5"
+    req = urllib.request.Request(url, headers={"Accept": accept})
+    context = ssl.create_default_context(cafile=cafile) if url.startswith("https") else None
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
+        body = resp.read().decode("utf-8", "replace")
+        ctype = resp.headers.get("Content-Type", "")
+    if "json" in ctype:
+        names = [f["filename"] for f in json.loads(body).get("files", [])]
+    else:
+        parser = _Links()
+        parser.feed(body)
+        names = parser.names
+    return Releases.from_filenames(package, names)

@@ -1,0 +1,149 @@
+"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.21.
+
+They are not TensorFlow. They copy what decides an upgrade's fate: which Python each
+release has wheels for (cpXY tags, Requires-Python), the Linux platform tag (2.21 is
+manylinux_2_27 only) and the numpy/protobuf pins from each release's METADATA. Importing a
+model release built against NumPy 1 with NumPy 2 installed fails as the real one does.
+
+The tree is a static PEP 503 repository (with sha256 fragments and data-requires-python),
+served by a real web server in a container (see docker_engine).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import platform
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+INDEX_HOST = "repromatrix-index"  # network alias of the index container, as cells see it
+INDEX_PORT = 8080
+PROTOBUF_PIN = "protobuf>=3.20.3,!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev"
+PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    version: str
+    pythons: tuple[str, ...]  # ("3.9", "3.10") → cp39, cp310 wheels; () → one py3-none-any wheel
+    requires_python: str
+    requires: tuple[str, ...] = ()
+    manylinux: str = "manylinux_2_17_{arch}.manylinux2014_{arch}"
+    numpy_abi: int = 0  # the NumPy major a model TensorFlow was "compiled" against
+
+
+def _py(first: int, last: int) -> tuple[str, ...]:
+    return tuple(f"3.{minor}" for minor in range(first, last + 1))
+
+
+NUMPY_1_ONLY_312 = ("numpy>=1.23.5,<2.0.0; python_version <= '3.11'",
+                    "numpy>=1.26.0,<2.0.0; python_version >= '3.12'")
+# Per-Python availability and pins as on the public index (see the field guide, §2 and §4).
+TENSORFLOW = (
+    Release("tensorflow", "2.12.0", _py(8, 11), ">=3.8", ("numpy>=1.22,<1.24", PROTOBUF_PIN), numpy_abi=1),
+    Release("tensorflow", "2.13.1", _py(8, 11), ">=3.8", ("numpy>=1.22,<=1.24.3", PROTOBUF_PIN), numpy_abi=1),
+    Release("tensorflow", "2.14.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5", PROTOBUF_PIN), numpy_abi=1),
+    Release("tensorflow", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0", PROTOBUF_PIN), numpy_abi=1),
+    Release("tensorflow", "2.16.1", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN,), numpy_abi=1),
+    Release("tensorflow", "2.17.0", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN,), numpy_abi=1),
+    Release("tensorflow", "2.18.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.1.0", PROTOBUF_PIN_218), numpy_abi=2),
+    Release("tensorflow", "2.19.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.2.0", PROTOBUF_PIN_218), numpy_abi=2),
+    Release("tensorflow", "2.20.0", _py(9, 13), ">=3.9", ("numpy>=1.26.0", "protobuf>=5.28.0"), numpy_abi=2),
+    Release("tensorflow", "2.21.0", _py(10, 13), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0"),
+            manylinux="manylinux_2_27_{arch}", numpy_abi=2),
+)
+NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
+    ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
+    ("2.1.3", ">=3.10"), ("2.2.6", ">=3.10"), ("2.3.5", ">=3.11")))
+PROTOBUF = tuple(Release("protobuf", v, (), rp) for v, rp in (
+    ("3.20.3", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"), ("6.33.1", ">=3.9")))
+ALL_RELEASES = TENSORFLOW + NUMPY + PROTOBUF
+
+NUMPY_ABI_ERROR = ("A module that was compiled using NumPy 1.x cannot be run in NumPy {np} as it may crash. "
+                   "To support both 1.x and 2.x versions of NumPy, modules must be compiled with NumPy 2.0.")
+
+
+def module_source(release: Release) -> dict[str, str]:
+    """The importable files of a model release."""
+    doc = f'"""Model of {release.name} {release.version} for repromatrix offline runs; not the real package."""\n'
+    head = doc + f"__version__ = {release.version!r}\n"
+    if release.name == "numpy":
+        return {"numpy/__init__.py": head}
+    if release.name == "protobuf":
+        return {"google/protobuf/__init__.py": head}
+    check = ""
+    if release.numpy_abi == 1:
+        check = ("if int(numpy.__version__.split('.')[0]) >= 2:\n"
+                 f"    raise ImportError({NUMPY_ABI_ERROR!r}.format(np=numpy.__version__))\n")
+    return {"tensorflow/__init__.py": head + "import numpy\nimport google.protobuf\n" + check}
+
+
+def _metadata(release: Release) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {release.name}", f"Version: {release.version}",
+             "Summary: repromatrix offline model release (not the real package)",
+             f"Requires-Python: {release.requires_python}"]
+    lines += [f"Requires-Dist: {req}" for req in release.requires]
+    return "\n".join(lines) + "\n"
+
+
+def wheel_tags(release: Release, arch: str) -> list[str]:
+    if not release.pythons:
+        return ["py3-none-any"]
+    plat = release.manylinux.format(arch=arch)
+    return [f"cp{p.replace('.', '')}-cp{p.replace('.', '')}-{plat}" for p in release.pythons]
+
+
+def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
+    """A minimal valid wheel; fixed timestamps make the bytes (and so the hashes) repeatable."""
+    dist = f"{release.name}-{release.version}.dist-info"
+    files = dict(module_source(release))
+    files[f"{dist}/METADATA"] = _metadata(release)
+    files[f"{dist}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: repromatrix\nRoot-Is-Purelib: false\nTag: {tag}\n"
+    record = [f"{path},sha256={_b64sha(body.encode())},{len(body.encode())}" for path, body in files.items()]
+    files[f"{dist}/RECORD"] = "\n".join(record + [f"{dist}/RECORD,,"]) + "\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, body in files.items():
+            zf.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), body)
+    return f"{release.name}-{release.version}-{tag}.whl", buf.getvalue()
+
+
+def _b64sha(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def write_index(root: Path, arch: str | None = None) -> Path:
+    """Write the PEP 503 tree under root (simple/ and packages/); returns root."""
+    arch = arch or _docker_arch()
+    (root / "packages").mkdir(parents=True, exist_ok=True)
+    projects: dict[str, list[str]] = {}
+    for release in ALL_RELEASES:
+        for tag in wheel_tags(release, arch):
+            filename, data = build_wheel(release, tag)
+            (root / "packages" / filename).write_bytes(data)
+            rp = html.escape(release.requires_python)
+            projects.setdefault(release.name, []).append(
+                f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}" '
+                f'data-requires-python="{rp}">{filename}</a><br>')
+    for name, links in projects.items():
+        _page(root / "simple" / name / "index.html", name, links)
+    _page(root / "simple" / "index.html", "Simple index",
+          [f'<a href="{n}/">{n}</a><br>' for n in sorted(projects)])
+    return root
+
+
+def _page(path: Path, title: str, links: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(links)
+    path.write_text(f"<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
+                    f"<title>{title}</title></head><body>\n{body}\n</body></html>\n")
+
+
+def _docker_arch() -> str:
+    machine = platform.machine()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)

@@ -1,0 +1,178 @@
+"""Domain types shared by the pipeline stages: frozen, hashable, free of I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from .outcomes import Outcome
+
+# The Python each Debian suite ships as python3 (and the pip its python3-pip brings).
+DEBIAN_SUITES: dict[str, str] = {
+    "buster": "3.7",
+    "bullseye": "3.9",
+    "bookworm": "3.11",
+    "trixie": "3.13",
+}
+
+
+def check_version(value: str) -> str | None:
+    try:
+        Version(value)
+    except InvalidVersion:
+        return f"{value!r} is not a version (write e.g. '2.15.0') or 'none'"
+    return None
+
+
+def _check_prior(value: str) -> str | None:
+    return None if value == "none" else check_version(value)
+
+
+def _check_os(value: str) -> str | None:
+    if re.fullmatch(r"[a-z][a-z0-9-]*", value) or re.fullmatch(r"[\w./:@-]+", value):
+        return None
+    return f"{value!r} is neither a Debian suite name nor an image reference"
+
+
+def _check_python(value: str) -> str | None:
+    if value == "system" or re.fullmatch(r"3\.\d+", value):
+        return None
+    return f"{value!r} is not 'system' or a Python version like '3.11'"
+
+
+def _one_of(*choices: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        from .errors import did_you_mean
+
+        return None if value in choices else f"unknown value {value!r}; {did_you_mean(value, choices)}"
+
+    return check
+
+
+@dataclass(frozen=True)
+class AxisSpec:
+    """What an axis means, its default and how to validate one value."""
+
+    name: str
+    default: str
+    check: Callable[[str], str | None]
+    doc: str
+
+
+AXIS_SPECS: dict[str, AxisSpec] = {
+    s.name: s
+    for s in (
+        AxisSpec("os", "bookworm", _check_os,
+                 "a Debian suite (bullseye, bookworm, trixie) or any image reference"),
+        AxisSpec("python", "system", _check_python, "the interpreter: 'system' is the OS's python3"),
+        AxisSpec("install", "venv", _one_of("venv", "system"),
+                 "venv: a virtual environment as root; system: the system python3 as root"),
+        AxisSpec("prior", "none", _check_prior, "the version installed before the upgrade, or none"),
+        AxisSpec("ca", "host", _one_of("host", "none"),
+                 "host: trust the CA bundle the host's pip uses; none: only the image's own CAs"),
+    )
+}
+AXIS_ORDER = tuple(AXIS_SPECS)
+
+
+@dataclass(frozen=True)
+class Target:
+    package: str = "tensorflow"
+    version: str = ""  # a PEP 440 specifier; "" means the newest release
+    index: str = "default"  # "default" (pip's own), "local" (the built-in offline index) or a URL
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}{self.version}"
+
+    @property
+    def short_name(self) -> str:
+        return "tf" if self.package == "tensorflow" else self.package
+
+    def allows(self, version: str) -> bool:
+        return not self.version or Version(version) in SpecifierSet(self.version)
+
+
+def check_specifier(value: str) -> str | None:
+    if value in ("", "newest"):
+        return None
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        return f"{value!r} is not a version specifier (write e.g. '>=2.16' or '==2.20.0')"
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    timeout: int = 1800  # seconds a cell may take to build and run
+    max_parallel: int = 2
+    debian_mirror: str = ""  # "" = debootstrap's own default mirror
+
+
+@dataclass(frozen=True)
+class Expectation:
+    match: tuple[tuple[str, str], ...]
+    outcomes: tuple[Outcome, ...]
+    line: int | None = None
+
+    def applies_to(self, axes: Mapping[str, str]) -> bool:
+        return all(axes.get(k) == v for k, v in self.match)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: str
+    target: Target
+    axes: tuple[tuple[str, tuple[str, ...]], ...]
+    exclude: tuple[tuple[tuple[str, str], ...], ...] = ()
+    include: tuple[tuple[tuple[str, str], ...], ...] = ()
+    expect: tuple[Expectation, ...] = ()
+    settings: Settings = field(default_factory=Settings)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One environment of the matrix: every axis has exactly one value."""
+
+    id: str
+    values: tuple[tuple[str, str], ...]
+    expected: tuple[Outcome, ...] = ()
+
+    @property
+    def axes(self) -> dict[str, str]:
+        return dict(self.values)
+
+    @property
+    def os(self) -> str:
+        return self.axes["os"]
+
+    @property
+    def base_image(self) -> str:
+        return base_image_for(self.os)
+
+    @property
+    def python_version(self) -> str | None:
+        """The Python the cell runs, if known before running it."""
+        python = self.axes["python"]
+        return DEBIAN_SUITES.get(self.os) if python == "system" else python
+
+    @property
+    def prior(self) -> str | None:
+        prior = self.axes["prior"]
+        return None if prior == "none" else prior
+
+
+def base_image_for(os_value: str) -> str:
+    """A bare suite name means Debian's image of that suite; anything else is an image reference."""
+    return os_value if (":" in os_value or "/" in os_value) else f"debian:{os_value}"
+
+
+def debian_suite_of(image: str) -> str | None:
+    """The suite debootstrap can build for `image`, if it is a Debian image."""
+    m = re.fullmatch(r"(?:docker\.io/)?(?:library/)?debian:([a-z]+)", image)
+    return m.group(1) if m else None

@@ -1,0 +1,57 @@
+"""The stable outcome ids: part of the results contract that CI and users key on."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(str, enum.Enum):
+    UPGRADED = "upgraded"
+    NOT_UPGRADED = "not-upgraded"
+    UPGRADED_INCONSISTENT = "upgraded-inconsistent"
+    IMPORT_ERROR = "import-error"
+    EXTERNALLY_MANAGED = "externally-managed"
+    NO_MATCHING_DISTRIBUTION = "no-matching-distribution"
+    SETUP_FAILED = "setup-failed"
+    UNKNOWN_FAILURE = "unknown-failure"
+    INFRA_ERROR = "infra-error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class OutcomeInfo:
+    summary: str
+    colour: str  # background colour in the HTML report
+    failed: bool  # did the user's upgrade fail? (infra errors are ours, not the user's)
+
+
+OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
+    Outcome.UPGRADED: OutcomeInfo(
+        "pip exited 0, the package is at a newer version and imports.", "#2e9e4f", False),
+    Outcome.NOT_UPGRADED: OutcomeInfo(
+        "pip exited 0 but the installed version did not change.", "#d9b310", True),
+    Outcome.UPGRADED_INCONSISTENT: OutcomeInfo(
+        "pip exited 0 and upgraded, but `pip check` reports broken requirements.", "#e07b00", True),
+    Outcome.IMPORT_ERROR: OutcomeInfo(
+        "pip exited 0, but importing the package afterwards fails.", "#c0392b", True),
+    Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
+        "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
+    Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(
+        "pip found no distribution of the package for this interpreter and platform.", "#b03a6f", True),
+    Outcome.SETUP_FAILED: OutcomeInfo(
+        "the cell's starting point (e.g. the prior version) could not be installed.", "#7f8c8d", True),
+    Outcome.UNKNOWN_FAILURE: OutcomeInfo(
+        "pip failed in a way the classifier does not know yet; read the log.", "#444444", True),
+    Outcome.INFRA_ERROR: OutcomeInfo(
+        "our side failed (Docker, image build, timeout); says nothing about pip.", "#1f6fb2", False),
+}
+
+
+def parse_outcome(text: str) -> Outcome | None:
+    try:
+        return Outcome(text)
+    except ValueError:
+        return None

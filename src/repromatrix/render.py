@@ -1,0 +1,123 @@
+"""Stage 3: plan each cell (pure) and render its build context from Jinja2 templates.
+
+A rendered context (Dockerfile + scenario.py [+ ca-bundle.pem]) reproduces its cell with
+plain `docker build` and `docker run`, with nothing of repromatrix installed: it is what a
+user attaches to a bug. Layers go from most to least shared (OS → Python tooling → CA →
+index → install mode → prior version → scenario) so cells share the build cache.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from .hostca import HostCA
+from .localindex import INDEX_HOST, INDEX_PORT
+from .model import Cell, Target
+
+VENV = "/opt/venv"
+CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
+SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What every cell of a run shares."""
+
+    target: Target
+    host_ca: HostCA | None = None
+    index_url: str | None = None  # None: pip's default index
+    trusted_host: str | None = None
+    network: str | None = None  # docker network a reproduction needs (the local index's)
+
+
+def local_index_context(target: Target, host_ca: HostCA | None) -> RenderContext:
+    return RenderContext(target=target, host_ca=host_ca,
+                         index_url=f"http://{INDEX_HOST}:{INDEX_PORT}/simple/",
+                         trusted_host=INDEX_HOST, network="<run network>")
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    cell: Cell
+    base_image: str
+    upgrade_command: str  # exactly what runs, the way a user types it
+    setup_command: str | None  # installs the prior version at build time
+    trusts_host_ca: bool
+    env: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def image_tag(self) -> str:
+        return f"repromatrix/{self.cell.id}".lower()
+
+
+def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
+    target = ctx.target
+    notes = []
+    trusts = cell.axes["ca"] == "host" and ctx.host_ca is not None
+    if cell.axes["ca"] == "host" and ctx.host_ca is None:
+        notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
+    env: list[tuple[str, str]] = [("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
+    if ctx.index_url:
+        env.append(("PIP_INDEX_URL", ctx.index_url))
+    if ctx.trusted_host:
+        env.append(("PIP_TRUSTED_HOST", ctx.trusted_host))
+    setup = None
+    if cell.prior:
+        # On PEP 668 systems users got their prior version past the marker; pip versions
+        # without the option ignore the variable, so one spelling fits every OS.
+        brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if cell.axes["install"] == "system" else ""
+        setup = f'{brk}python3 -m pip install "{target.package}=={cell.prior}"'
+    upgrade = f"python3 -m pip install --upgrade {shlex.quote(target.requirement)}"
+    return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade,
+                    setup_command=setup, trusts_host_ca=trusts, env=tuple(env), notes=tuple(notes))
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+
+def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
+    return _environment().get_template("Dockerfile.j2").render(
+        plan=plan, cell=plan.cell, target=ctx.target, venv=VENV, ca_path=CA_PATH,
+        setup_marker=SETUP_MARKER, network=ctx.network,
+        import_name=ctx.target.package.replace("-", "_"))
+
+
+def scenario_source() -> bytes:
+    return resources.files("repromatrix").joinpath("templates/scenario.py").read_bytes()
+
+
+def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
+    """Write the cell's build context to out_dir/<cell id>/, atomically; returns that dir."""
+    final = out_dir / plan.cell.id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{plan.cell.id}.", dir=out_dir))
+    try:
+        (tmp / "Dockerfile").write_text(render_dockerfile(plan, ctx))
+        (tmp / "scenario.py").write_bytes(scenario_source())
+        if plan.trusts_host_ca and ctx.host_ca:
+            (tmp / "ca-bundle.pem").write_bytes(ctx.host_ca.read())
+        os.chmod(tmp, 0o755)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def reproduce_command(plan: CellPlan, context_dir: str) -> str:
+    return (f"docker build -t {plan.image_tag} {shlex.quote(context_dir)} && "
+            f"docker run --rm {plan.image_tag}")

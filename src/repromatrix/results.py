@@ -1,0 +1,141 @@
+"""Stage 7: results as serialisable records, stored atomically in the run directory.
+
+Layout of reports/<run-id>/:
+  results.json            the run (schema below, versioned by SCHEMA)
+  index.html              the report (rendered from results.json only)
+  cells/<cell-id>/        Dockerfile, scenario.py [, ca-bundle.pem]: the reproduction
+  cells/<cell-id>/log.txt build log + container output
+reports/latest -> <run-id>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .outcomes import Outcome
+
+SCHEMA = 1
+
+
+@dataclass
+class CellResult:
+    id: str
+    axes: dict[str, str]
+    outcome: str
+    evidence: list[str]
+    expected: list[str] = field(default_factory=list)
+    before: str | None = None
+    after: str | None = None
+    newest: str | None = None
+    newest_for_python: str | None = None
+    below_newest: str | None = None
+    python: str | None = None
+    pip: str | None = None
+    upgrade_command: str = ""
+    pip_exit_code: int | None = None
+    pip_check: dict[str, Any] | None = None
+    import_check: dict[str, Any] | None = None
+    durations: dict[str, float] = field(default_factory=dict)
+    dockerfile: str = ""  # relative to the run directory
+    log: str = ""
+    reproduce: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def matches_expectation(self) -> bool | None:
+        return None if not self.expected else self.outcome in self.expected
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"matches_expectation": self.matches_expectation}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellResult:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    matrix: str
+    target: dict[str, str]
+    started: str
+    finished: str = ""
+    host_ca: str | None = None  # where the trusted CA bundle came from, if any
+    cells: list[CellResult] = field(default_factory=list)
+    tool_version: str = ""
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for cell in self.cells:
+            out[cell.outcome] = out.get(cell.outcome, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: list(Outcome).index(Outcome(kv[0]))))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cells"] = [c.to_json() for c in self.cells]
+        return {"schema": SCHEMA, **data, "counts": self.counts()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunResult:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "cells"}
+        return cls(**fields, cells=[CellResult.from_json(c) for c in data.get("cells", [])])
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now()
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_run(run: RunResult, run_dir: Path) -> Path:
+    path = run_dir / "results.json"
+    write_atomic(path, json.dumps(run.to_json(), indent=2) + "\n")
+    return path
+
+
+def load_run(run_dir: Path) -> RunResult:
+    path = run_dir / "results.json" if run_dir.is_dir() else run_dir
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read results ({e.strerror})\n  hint: pass a run directory "
+                         "such as reports/latest") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if data.get("schema") != SCHEMA:
+        raise UsageError(f"{path}: results schema {data.get('schema')!r}, this repromatrix reads {SCHEMA}")
+    return RunResult.from_json(data)
+
+
+def point_latest(reports: Path, run_dir: Path) -> None:
+    link = reports / "latest"
+    tmp = reports / f".latest.{os.getpid()}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, link)

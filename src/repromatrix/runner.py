@@ -1,0 +1,115 @@
+"""Stage 5: build and run one fresh container per cell; report what was observed.
+
+Builds of cells on the same base image are serialised so the first one fills the layer
+cache the others reuse; runs go in parallel. Each cell's log (build + run output) is
+written next to its Dockerfile.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .classify import Observation
+from .docker_engine import Engine
+from .render import SETUP_MARKER, CellPlan
+from .results import write_atomic
+
+RECORD_PREFIX = "REPROMATRIX-RECORD "
+
+
+@dataclass(frozen=True)
+class CellJob:
+    plan: CellPlan
+    context: Path  # the rendered build context
+    base_error: str = ""  # why the base image is unavailable, if it is
+
+
+@dataclass
+class CellRun:
+    job: CellJob
+    observation: Observation
+    durations: dict[str, float] = field(default_factory=dict)
+    log_path: Path | None = None
+
+
+def parse_record(output: str) -> dict[str, Any] | None:
+    for line in reversed(output.splitlines()):
+        if line.startswith(RECORD_PREFIX):
+            try:
+                record: dict[str, Any] = json.loads(line[len(RECORD_PREFIX):])
+                return record
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+class CellRunner:
+    def __init__(self, engine: Engine, network: str | None, timeout: int) -> None:
+        self.engine, self.network, self.timeout = engine, network, timeout
+        self.stop = threading.Event()
+        self._build_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _build_lock(self, base: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._build_locks.setdefault(base, threading.Lock())
+
+    def run(self, job: CellJob) -> CellRun:
+        if job.base_error:
+            return self._finish(job, Observation(infra_reason=job.base_error), {}, "")
+        tag = f"{job.plan.image_tag}:{self.engine.run_id}"
+        started = time.monotonic()
+        with self._build_lock(job.plan.base_image):
+            if self.stop.is_set():
+                return self._finish(job, Observation(infra_reason="run interrupted"), {}, "")
+            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"))
+        durations = {"build": round(time.monotonic() - started, 1)}
+        if not build.ok:
+            obs = Observation(build_ok=False, build_log=build.log,
+                              setup_failed=build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+            return self._finish(job, obs, durations, build.log)
+        started = time.monotonic()
+        name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
+        result = self.engine.run_to_end(tag, name=name, network=self.network, timeout=self.timeout)
+        durations["run"] = round(time.monotonic() - started, 1)
+        obs = Observation(build_log=build.log, record=parse_record(result.output), output=result.output,
+                          exit_code=result.exit_code, timed_out=result.timed_out)
+        return self._finish(job, obs, durations, build.log + "\n== container output ==\n" + result.output)
+
+    def _finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str) -> CellRun:
+        log_path = job.context / "log.txt"
+        write_atomic(log_path, log or (obs.infra_reason + "\n"))
+        return CellRun(job, obs, durations, log_path)
+
+
+def run_all(runner: CellRunner, jobs: list[CellJob], max_parallel: int,
+            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None]) -> list[CellRun]:
+    """Run jobs with at most max_parallel at once; on Ctrl-C stop starting new ones."""
+    done: list[CellRun] = []
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="cell") as pool:
+        pending: dict[Future[CellRun], CellJob] = {}
+        queue = list(jobs)
+        try:
+            while queue or pending:
+                while queue and len(pending) < max_parallel:
+                    job = queue.pop(0)
+                    on_start(job)
+                    pending[pool.submit(runner.run, job)] = job
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    pending.pop(future)
+                    done.append(future.result())
+                    on_done(done[-1])
+        except BaseException:
+            # Kill what runs so the workers return, then let the pool wind down.
+            runner.stop.set()
+            runner.engine.remove_containers()
+            raise
+    return done

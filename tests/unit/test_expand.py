@@ -1,0 +1,134 @@
+"""Expansion mirrors GitHub Actions' matrix include/exclude examples; ids; selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from repromatrix.errors import MatrixError, UsageError
+from repromatrix.expand import apply_exclude, apply_include, expand, product, select
+from repromatrix.matrix import load_matrix
+
+
+def combos(write_matrix, text):
+    m = load_matrix(write_matrix(text))
+    return apply_include(m, apply_exclude(m, product(m)))
+
+
+def test_github_exclude_example(write_matrix):
+    # GitHub's docs: os × version × environment, exclude one triple and one pair → 12 - 1 - 2 = 9.
+    result = combos(write_matrix, """
+        axes:
+          os: [bookworm, trixie]
+          prior: ["2.12.0", "2.14.0", "2.16.1"]
+          install: [venv, system]
+        exclude:
+          - {os: bookworm, prior: "2.12.0", install: system}
+          - {os: trixie, prior: "2.16.1"}
+    """)
+    assert len(result) == 9
+    assert {"os": "bookworm", "prior": "2.12.0", "install": "system"} not in result
+    assert not [c for c in result if c["os"] == "trixie" and c["prior"] == "2.16.1"]
+
+
+def test_github_include_example(write_matrix):
+    # GitHub's docs example with fruit/animal/color/shape, spelled in our axes:
+    # fruit→os (apple=bookworm, pear=trixie, banana=bullseye), animal→install (cat=venv,
+    # dog=system), color→prior (green=2.12.0, pink=2.13.1), shape→ca (circle=none).
+    result = combos(write_matrix, """
+        axes:
+          os: [bookworm, trixie]
+          install: [venv, system]
+        include:
+          - {prior: "2.12.0"}
+          - {prior: "2.13.1", install: venv}
+          - {os: bookworm, ca: none}
+          - {os: bullseye}
+          - {os: bullseye, install: venv}
+    """)
+    assert result == [
+        {"os": "bookworm", "install": "venv", "prior": "2.13.1", "ca": "none"},
+        {"os": "bookworm", "install": "system", "prior": "2.12.0", "ca": "none"},
+        {"os": "trixie", "install": "venv", "prior": "2.13.1"},
+        {"os": "trixie", "install": "system", "prior": "2.12.0"},
+        {"os": "bullseye"},
+        {"os": "bullseye", "install": "venv"},
+    ]
+
+
+def test_github_include_extends_only_matching(write_matrix):
+    # GitHub's docs: windows-latest/node 16 gets npm 6; here trixie/system gets ca none.
+    result = combos(write_matrix, """
+        axes:
+          os: [bookworm, trixie]
+          install: [venv, system]
+        include:
+          - {os: trixie, install: system, ca: none}
+    """)
+    assert [c.get("ca") for c in result] == [None, None, None, "none"]
+
+
+def test_include_can_add_back_an_excluded_cell(write_matrix):
+    cells = expand(load_matrix(write_matrix("""
+        axes: {os: [bookworm, trixie], prior: [none, "2.15.0"]}
+        exclude: [{os: trixie, prior: "2.15.0"}]
+        include: [{os: trixie, prior: "2.15.0"}]
+    """)))
+    assert [c.id for c in cells][-1] == "trixie-py3.13-venv-tf2.15.0"
+    assert len(cells) == 4
+
+
+def test_cells_get_defaults_ids_and_expectations(write_matrix):
+    cells = expand(load_matrix(write_matrix("""
+        axes: {os: [bookworm, "python:3.12-slim"], install: [venv, system], prior: [none, "2.15.0"]}
+        expect:
+          - {install: venv, outcome: upgraded}
+          - {os: bookworm, install: venv, prior: "2.15.0", outcome: not-upgraded}
+    """)))
+    ids = [c.id for c in cells]
+    assert ids[:4] == ["bookworm-py3.11-venv-fresh", "bookworm-py3.11-venv-tf2.15.0",
+                       "bookworm-py3.11-system-fresh", "bookworm-py3.11-system-tf2.15.0"]
+    assert ids[4] == "python-3.12-slim-pysystem-venv-fresh"
+    assert cells[0].axes == {"os": "bookworm", "python": "system", "install": "venv", "prior": "none", "ca": "host"}
+    assert [e.value for e in cells[0].expected] == ["upgraded"]
+    assert [e.value for e in cells[1].expected] == ["not-upgraded"]  # later rules win
+    assert cells[2].expected == ()
+
+
+def test_duplicate_cells_are_an_error(write_matrix):
+    with pytest.raises(MatrixError, match="several cells get the id bookworm-py3.11-venv-fresh"):
+        expand(load_matrix(write_matrix("""
+            axes: {os: [bookworm, trixie]}
+            include: [{os: bookworm, install: venv}, {os: bookworm, install: venv, prior: none}]
+            exclude: [{os: bookworm}]
+        """)))
+
+
+def test_wrong_python_for_a_suite(write_matrix):
+    with pytest.raises(MatrixError, match="bookworm ships Python 3.11"):
+        expand(load_matrix(write_matrix("axes: {os: [bookworm], python: ['3.12']}\n")))
+
+
+@pytest.fixture
+def cells(write_matrix):
+    return expand(load_matrix(write_matrix("""
+        axes: {os: [bullseye, bookworm, trixie], install: [venv, system], prior: [none, "2.15.0"]}
+    """)))
+
+
+@pytest.mark.parametrize("only, keyword, expected", [
+    (["bookworm-*"], None, 4),
+    (["*-system-*", "*-venv-fresh"], None, 9),
+    ([], "bookworm and not system", 2),
+    ([], "(bullseye or trixie) and install=venv", 4),
+    ([], "tf2.15.0", 6),
+    ([], "not (venv or fresh)", 3),
+    (["trixie-*"], "system", 2),
+])
+def test_select(cells, only, keyword, expected):
+    assert len(select(cells, only, keyword)) == expected
+
+
+@pytest.mark.parametrize("bad", ["bookworm and", "(bookworm", "and", "bookworm trixie"])
+def test_bad_keyword_expression(cells, bad):
+    with pytest.raises(UsageError, match="-k"):
+        select(cells, (), bad)
