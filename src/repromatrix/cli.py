@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from . import __version__
 from .errors import ReproMatrixError, UsageError
@@ -105,12 +106,13 @@ COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report":
 
 
 def main(argv: list[str] | None = None) -> int:
-    console = Console(stderr=True)
+    # soft_wrap: never break a message (or a path in it) at the terminal or CI log width.
+    console = Console(stderr=True, soft_wrap=True)
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args, console)
     except ReproMatrixError as e:
-        console.print(f"[bold red]error:[/bold red] {e}", highlight=False, markup=False)
+        console.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False)
         return e.exit_code
     except KeyboardInterrupt:
         console.print("interrupted: removed this run's containers, networks and images")
