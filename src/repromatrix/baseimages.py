@@ -29,7 +29,8 @@ class Provisioned:
     how: str  # "present", "pulled" or "debootstrap"
 
 
-def provision(engine: Engine, images: Iterable[str], say: Say, mirror: str = "") -> dict[str, Provisioned | BaseImageError]:
+def provision(engine: Engine, images: Iterable[str], say: Say,
+              mirror: str = "") -> dict[str, Provisioned | BaseImageError]:
     """Make each image available; a failure is returned (its cells become infra errors)."""
     done: dict[str, Provisioned | BaseImageError] = {}
     for image in dict.fromkeys(images):

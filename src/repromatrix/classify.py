@@ -102,7 +102,8 @@ def _build_failure(obs: Observation) -> Verdict:
 def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     output = upgrade["output"]
     if upgrade.get("timed_out"):
-        return Verdict(Outcome.INFRA_ERROR, ("the upgrade was killed at the cell's timeout",) + _last_lines(output), facts)
+        killed = ("the upgrade was killed at the cell's timeout",)
+        return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
     for rule in FAILURE_RULES:
         if re.search(rule.decides, output):
             return Verdict(rule.outcome, rule.evidence(output), facts)
@@ -122,11 +123,26 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver + _last_lines(check["output"], 4), facts)
     before, after = record.get("before"), record.get("after")
     if before is not None and before == after:
-        noop = _lines_matching(output, [re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")])
+        already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
+        noop = _lines_matching(output, [already])
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
-    done = _lines_matching(output, [re.compile(r"^Successfully installed")])
+    done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
     evidence = done + ((facts["below_newest"],) if facts.get("below_newest") else ())
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def _focus(line: str, package: str) -> str:
+    """'Successfully installed a-1 b-2 ... tensorflow-2.21.0' → only the target, counting the rest."""
+    words = line.split()[2:]
+    mine = [w for w in words if _normalise(w.rsplit("-", 1)[0]) == _normalise(package)]
+    others = len(words) - len(mine)
+    if not mine or others <= 3:
+        return line
+    return f"Successfully installed {' '.join(mine)} (and {others} other packages)"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str, Any]:

@@ -196,7 +196,8 @@ def _expectations(doc: _Document, value: Any) -> list[Expectation]:
     if value is None:
         return []
     if not isinstance(value, list):
-        doc.fail(("expect",), "must be a list", "write '- {os: bookworm, install: system, outcome: externally-managed}'")
+        doc.fail(("expect",), "must be a list",
+                 "write '- {os: bookworm, install: system, outcome: externally-managed}'")
     out = []
     for i, item in enumerate(value):
         at: KeyPath = ("expect", i)

@@ -21,7 +21,8 @@ TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 PREFIX = "REPROMATRIX-RECORD "
 
 VERSION_OF = "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))"
-IMPORT_CHECK = "import importlib, sys; mod = importlib.import_module(sys.argv[1]); print(getattr(mod, '__version__', ''))"
+IMPORT_CHECK = ("import importlib, sys; mod = importlib.import_module(sys.argv[1]); "
+                "print(getattr(mod, '__version__', ''))")
 
 
 def run(argv, timeout=TIMEOUT, echo=False):

@@ -1,0 +1,32 @@
+# repromatrix cell bookworm-py3.11-system-fresh
+#   os: bookworm
+#   python: system
+#   install: system
+#   prior: none
+#   ca: host
+#
+# Reproduce this cell by hand, from this directory:
+#   docker build -t repromatrix/bookworm-py3.11-system-fresh . && docker run --rm repromatrix/bookworm-py3.11-system-fresh
+# The upgrade runs when the container runs, not at build time.
+
+FROM debian:bookworm
+
+# The OS's own python3, pip and venv.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+
+# Trust the CA bundle the host's pip trusts (a corporate or TLS-intercepting CA).
+COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
+ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install mode: the system python3, as root, no virtual environment.
+
+# The scenario: record the versions, run the upgrade, check what it left behind.
+COPY scenario.py /opt/repromatrix/scenario.py
+ENV REPROMATRIX_PACKAGE=tensorflow \
+    REPROMATRIX_IMPORT=tensorflow \
+    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow"
+CMD ["python3", "/opt/repromatrix/scenario.py"]

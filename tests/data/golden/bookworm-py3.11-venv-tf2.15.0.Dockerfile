@@ -1,0 +1,37 @@
+# repromatrix cell bookworm-py3.11-venv-tf2.15.0
+#   os: bookworm
+#   python: system
+#   install: venv
+#   prior: 2.15.0
+#   ca: host
+#
+# Reproduce this cell by hand, from this directory:
+#   docker build -t repromatrix/bookworm-py3.11-venv-tf2.15.0 . && docker run --rm repromatrix/bookworm-py3.11-venv-tf2.15.0
+# The upgrade runs when the container runs, not at build time.
+
+FROM debian:bookworm
+
+# The OS's own python3, pip and venv.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+
+# Trust the CA bundle the host's pip trusts (a corporate or TLS-intercepting CA).
+COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
+ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install mode: a virtual environment created and used by root.
+RUN python3 -m venv /opt/venv
+ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
+
+# The version installed before the upgrade.
+RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
+
+# The scenario: record the versions, run the upgrade, check what it left behind.
+COPY scenario.py /opt/repromatrix/scenario.py
+ENV REPROMATRIX_PACKAGE=tensorflow \
+    REPROMATRIX_IMPORT=tensorflow \
+    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow"
+CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -1,0 +1,31 @@
+# repromatrix cell bullseye-py3.9-system-tf2.15.0-ca-none
+#   os: bullseye
+#   python: system
+#   install: system
+#   prior: 2.15.0
+#   ca: none
+#
+# Reproduce this cell by hand, from this directory:
+#   docker build -t repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none . && docker run --rm repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none
+# The upgrade runs when the container runs, not at build time.
+
+FROM debian:bullseye
+
+# The OS's own python3, pip and venv.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install mode: the system python3, as root, no virtual environment.
+
+# The version installed before the upgrade.
+RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "tensorflow==2.15.0"
+
+# The scenario: record the versions, run the upgrade, check what it left behind.
+COPY scenario.py /opt/repromatrix/scenario.py
+ENV REPROMATRIX_PACKAGE=tensorflow \
+    REPROMATRIX_IMPORT=tensorflow \
+    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow"
+CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -1,0 +1,148 @@
+"""Classification on real pip output captured from cells (scripts/capture-fixtures)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from repromatrix.classify import Observation, classify
+from repromatrix.index import Releases
+from repromatrix.localindex import TENSORFLOW, wheel_tags
+from repromatrix.outcomes import Outcome
+from tests.conftest import DATA
+
+RECORDS = DATA / "records"
+
+
+def record(name: str) -> dict:
+    return json.loads((RECORDS / f"{name}.json").read_text())
+
+
+def releases() -> Releases:
+    names = [f"tensorflow-{r.version}-{tag}.whl" for r in TENSORFLOW for tag in wheel_tags(r, "x86_64")]
+    return Releases.from_filenames("tensorflow", names)
+
+
+@pytest.mark.parametrize("name, outcome, evidence", [
+    ("local-bookworm-py3.11-venv-tf2.15.0", Outcome.UPGRADED,
+     "Successfully installed protobuf-6.33.1 tensorflow-2.21.0"),
+    ("local-bookworm-py3.11-system-fresh", Outcome.EXTERNALLY_MANAGED, "error: externally-managed-environment"),
+    ("local-trixie-py3.13-system-fresh", Outcome.EXTERNALLY_MANAGED, "× This environment is externally managed"),
+    ("local-bullseye-py3.9-venv-tf2.20.0", Outcome.NOT_UPGRADED,
+     "Requirement already satisfied: tensorflow in /opt/venv/lib/python3.9/site-packages (2.20.0)"),
+    ("local-tf2.14.0-bookworm-py3.11-venv-fresh", Outcome.IMPORT_ERROR,
+     "import tensorflow failed: ImportError: A module that was compiled using NumPy 1.x cannot be run in "
+     "NumPy 2.3.5 as it may crash. To support both 1.x and 2.x versions of NumPy, modules must be compiled "
+     "with NumPy 2.0."),
+])
+def test_real_records(name, outcome, evidence):
+    verdict = classify(Observation(record=record(name)), releases())
+    assert verdict.outcome is outcome
+    assert evidence in verdict.evidence
+
+
+def test_python_39_lands_below_newest_and_says_why():
+    verdict = classify(Observation(record=record("local-bullseye-py3.9-venv-fresh")), releases())
+    assert verdict.outcome is Outcome.UPGRADED
+    assert verdict.facts["after"] == "2.20.0" and verdict.facts["newest"] == "2.21.0"
+    assert verdict.facts["below_newest"] == ("landed on 2.20.0, below the newest release 2.21.0: "
+                                             "no 2.21.0 wheel for Python 3.9; the newest for it is 2.20.0")
+    assert verdict.facts["below_newest"] in verdict.evidence
+
+
+def test_newest_release_is_not_flagged():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
+    assert "below_newest" not in verdict.facts
+
+
+def test_failed_upgrade_is_not_called_below_newest():
+    rec = record("local-bullseye-py3.9-system-tf2.15.0")
+    rec["upgrade"]["exit_code"] = 1
+    assert "below_newest" not in classify(Observation(record=rec), releases()).facts
+
+
+def test_setup_failure_quotes_pips_reason():
+    log = (RECORDS / "local-trixie-py3.13-venv-tf2.15.0.build.txt").read_text()
+    verdict = classify(Observation(build_ok=False, build_log=log, setup_failed=True))
+    assert verdict.outcome is Outcome.SETUP_FAILED
+    assert verdict.evidence == (
+        "ERROR: Could not find a version that satisfies the requirement tensorflow==2.15.0 "
+        "(from versions: 2.20.0, 2.21.0)",
+        "ERROR: No matching distribution found for tensorflow==2.15.0")
+
+
+def test_other_build_failures_are_ours():
+    log = (RECORDS / "local-trixie-py3.13-venv-tf2.15.0.build.txt").read_text()
+    verdict = classify(Observation(build_ok=False, build_log=log, setup_failed=False))
+    assert verdict.outcome is Outcome.INFRA_ERROR
+    assert verdict.evidence[0] == "image build failed"
+
+
+def test_pip_check_failure_is_inconsistent():
+    rec = record("local-bookworm-py3.11-venv-tf2.15.0")
+    rec["pip_check"] = {"exit_code": 1, "output": "tensorflow 2.21.0 has requirement protobuf<8.0.0,>=6.31.1, "
+                        "but you have protobuf 4.25.8.\n"}
+    verdict = classify(Observation(record=rec))
+    assert verdict.outcome is Outcome.UPGRADED_INCONSISTENT
+    assert "but you have protobuf 4.25.8." in verdict.evidence[-1]
+
+
+def test_unknown_pip_failure_keeps_error_lines():
+    rec = record("local-bookworm-py3.11-system-fresh")
+    rec["upgrade"] |= {"exit_code": 2, "output": "Collecting tensorflow\nERROR: Something new went wrong\n"}
+    verdict = classify(Observation(record=rec))
+    assert verdict.outcome is Outcome.UNKNOWN_FAILURE
+    assert verdict.evidence == ("pip exited 2", "ERROR: Something new went wrong")
+
+
+def test_no_record_or_timeout_is_infra():
+    assert classify(Observation(record=None, exit_code=137, output="Killed")).outcome is Outcome.INFRA_ERROR
+    rec = copy.deepcopy(record("local-bookworm-py3.11-system-fresh"))
+    rec["upgrade"] |= {"exit_code": -9, "timed_out": True}
+    assert classify(Observation(record=rec)).outcome is Outcome.INFRA_ERROR
+    assert classify(Observation(infra_reason="base image x: gone")).evidence == ("base image x: gone",)
+
+
+# Real TensorFlow from the public index (captured by the nightly matrix; hosts scrubbed).
+@pytest.mark.parametrize("name, outcome, evidence", [
+    ("public-bookworm-py3.11-venv-tf2.15.0", Outcome.UPGRADED, "tensorflow-2.21.0"),
+    ("public-bullseye-py3.9-venv-fresh", Outcome.UPGRADED, "tensorflow-2.20.0"),
+    ("public-bookworm-py3.11-system-fresh", Outcome.EXTERNALLY_MANAGED, "error: externally-managed-environment"),
+    ("public-trixie-py3.13-system-fresh", Outcome.EXTERNALLY_MANAGED, "error: externally-managed-environment"),
+])
+def test_real_tensorflow_records(name, outcome, evidence):
+    rec = record(name)
+    verdict = classify(Observation(record=rec), releases())
+    assert verdict.outcome is outcome
+    assert any(evidence in line for line in verdict.evidence), verdict.evidence
+
+
+def test_real_tensorflow_python_39_and_pip_20():
+    rec = record("public-bullseye-py3.9-venv-fresh")
+    assert rec["pip"].startswith("pip 20.3.4")
+    verdict = classify(Observation(record=rec), releases())
+    assert verdict.facts["below_newest"].startswith("landed on 2.20.0, below the newest release 2.21.0")
+
+
+def test_real_tensorflow_setup_failure_on_python_313():
+    log = (RECORDS / "public-trixie-py3.13-venv-tf2.15.0.build.txt").read_text()
+    verdict = classify(Observation(build_ok=False, build_log=log, setup_failed=True))
+    assert verdict.outcome is Outcome.SETUP_FAILED
+    assert verdict.evidence[0].startswith("ERROR: Could not find a version that satisfies the requirement "
+                                          "tensorflow==2.15.0 (from versions: 2.20.0rc0, 2.20.0,")
+
+
+@pytest.mark.parametrize("line, focused", [
+    ("Successfully installed absl-py-2.3.1 gast-0.7.0 grpcio-1.80.1 h5py-3.14.0 tensorflow-2.20.0 wrapt-2.5.2",
+     "Successfully installed tensorflow-2.20.0 (and 5 other packages)"),
+    ("Successfully installed protobuf-6.33.1 tensorflow-2.21.0",
+     "Successfully installed protobuf-6.33.1 tensorflow-2.21.0"),
+    ("Successfully installed tensorflow-io-gcs-filesystem-0.37.1 a-1 b-2 c-3 Tensorflow-2.1.0",
+     "Successfully installed Tensorflow-2.1.0 (and 4 other packages)"),
+])
+def test_success_evidence_focuses_on_the_target(line, focused):
+    from repromatrix.classify import _focus
+
+    assert _focus(line, "tensorflow") == focused

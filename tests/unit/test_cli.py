@@ -1,0 +1,85 @@
+"""The command line: exit codes, list/render without Docker, clear errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd=REPO) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = dict(os.environ) | (env or {})
+    return subprocess.run([sys.executable, "-m", "repromatrix", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=120)
+
+
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def test_list_json_feeds_ci():
+    proc = cli("list", "--matrix", "examples/offline.yaml", "--json", env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    cells = json.loads(proc.stdout)
+    ids = [c["id"] for c in cells]
+    assert "bookworm-py3.11-system-fresh" in ids and len(ids) == len(set(ids))
+    sys_cell = next(c for c in cells if c["id"] == "bookworm-py3.11-system-fresh")
+    assert sys_cell["axes"]["install"] == "system" and sys_cell["expect"] == ["externally-managed"]
+
+
+def test_list_selects(tmp_path):
+    proc = cli("list", "--matrix", "examples/offline.yaml", "--only", "trixie-*", "-k", "not system")
+    assert proc.stdout.split() == ["trixie-py3.13-venv-fresh", "(expect", "upgraded)",
+                                   "trixie-py3.13-venv-tf2.15.0", "(expect", "setup-failed)"]
+
+
+def test_render_needs_no_docker(tmp_path):
+    proc = cli("render", "--matrix", str(REPO / "matrix.yaml"), "--out", str(tmp_path / "df"), env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    contexts = sorted(p.name for p in (tmp_path / "df").iterdir())
+    assert "bookworm-py3.11-system-fresh" in contexts
+    dockerfile = tmp_path / "df" / "bookworm-py3.11-system-fresh" / "Dockerfile"
+    assert dockerfile.read_text().startswith("# repromatrix cell")
+
+
+def test_bad_matrix_is_exit_2_without_traceback(write_matrix):
+    path = write_matrix("axes:\n  os: [bookworm]\n  prior_version: [none]\n")
+    proc = cli("list", "--matrix", str(path))
+    assert proc.returncode == 2
+    assert f"{path}:3: axes.prior_version: unknown key 'prior_version'" in proc.stderr
+    assert "did you mean 'prior'?" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["run", "--max-parallel", "0"], ["frobnicate"], ["list", "-k", "a and"]])
+def test_usage_errors_are_exit_2(args):
+    proc = cli(*args)
+    assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_no_docker_is_exit_3_and_leaves_nothing(tmp_path):
+    proc = cli("run", "--matrix", str(REPO / "examples/offline.yaml"), "--out", str(tmp_path / "r"), env=NO_DOCKER)
+    assert proc.returncode == 3, proc.stderr
+    assert "no Docker engine answers" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_rerenders_without_docker(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(json.dumps({
+        "schema": 1, "run_id": "r1", "matrix": "m.yaml", "target": {"package": "tensorflow", "version": "",
+        "index": "default"}, "started": "s", "finished": "f",
+        "cells": [{"id": "c1", "axes": {"os": "bookworm"}, "outcome": "upgraded", "evidence": ["ok"]}]}))
+    proc = cli("report", str(run_dir), env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert "c1" in (run_dir / "index.html").read_text()
+
+
+def test_report_of_missing_run_is_exit_2(tmp_path):
+    proc = cli("report", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "cannot read results" in proc.stderr

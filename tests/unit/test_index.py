@@ -1,0 +1,80 @@
+"""The local model index and reading an index's releases (over real HTTP on loopback)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import zipfile
+
+import pytest
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
+
+from repromatrix.hostca import parse_pip_config
+from repromatrix.index import fetch_releases
+from repromatrix.localindex import TENSORFLOW, build_wheel, wheel_tags, write_index
+
+
+@pytest.fixture(scope="module")
+def index_url(tmp_path_factory):
+    root = write_index(tmp_path_factory.mktemp("index"), arch="x86_64")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/simple/"
+    server.shutdown()
+
+
+def test_release_shape_follows_the_public_index(index_url):
+    releases = fetch_releases(index_url, "tensorflow")
+    assert releases.newest() == Version("2.21.0")
+    assert releases.newest_for("3.9") == Version("2.20.0")  # 2.21 dropped 3.9
+    assert releases.newest_for("3.13") == Version("2.21.0")
+    assert releases.has_python(Version("2.20.0"), "3.13") and not releases.has_python(Version("2.19.0"), "3.13")
+    assert releases.only("<2.17").newest() == Version("2.16.1")
+
+
+def test_wheels_are_valid_and_repeatable():
+    release = next(r for r in TENSORFLOW if r.version == "2.21.0")
+    tags = wheel_tags(release, "x86_64")
+    assert tags[0] == "cp310-cp310-manylinux_2_27_x86_64"  # 2.21 is manylinux_2_27 only
+    name, data = build_wheel(release, tags[0])
+    assert build_wheel(release, tags[0]) == (name, data)
+    assert parse_wheel_filename(name)[1] == Version("2.21.0")
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        meta = zf.read("tensorflow-2.21.0.dist-info/METADATA").decode()
+    assert "Requires-Python: >=3.10" in meta and "Requires-Dist: protobuf>=6.31.1,<8.0.0" in meta
+
+
+def test_simple_pages_carry_hashes_and_requires_python(index_url, tmp_path):
+    import urllib.request
+
+    page = urllib.request.urlopen(index_url + "numpy/").read().decode()
+    assert "#sha256=" in page and 'data-requires-python="&gt;=3.10"' in page
+
+
+def test_pip_config_cert_lines():
+    text = ":env:.cert='/srv/corp/ca.pem'\n:env:.default-timeout='60'\nglobal.cert='/srv/corp/other.pem'\n"
+    assert parse_pip_config(text) == [(":env:.cert", "/srv/corp/ca.pem"), ("global.cert", "/srv/corp/other.pem")]
+    assert parse_pip_config("global.index-url='x'\n") == []
+
+
+def test_detect_host_ca_follows_pips_configuration(monkeypatch, tmp_path):
+    import os
+
+    from repromatrix.hostca import detect_host_ca
+
+    ca = tmp_path / "corp-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no config files: only what we set here
+    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+    assert detect_host_ca() is None
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    assert detect_host_ca().source == "$REQUESTS_CA_BUNDLE"
+    monkeypatch.setenv("PIP_CERT", str(ca))
+    found = detect_host_ca()
+    assert found is not None and found.path == ca and found.source == "PIP_CERT"

@@ -1,0 +1,84 @@
+"""Rendering: golden Dockerfiles, layer order, the build context on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from repromatrix.expand import expand
+from repromatrix.hostca import HostCA
+from repromatrix.matrix import load_matrix
+from repromatrix.render import RenderContext, local_index_context, plan_cell, render_cell, render_dockerfile
+from tests.conftest import DATA, REPO
+
+GOLDEN = DATA / "golden"
+MATRIX = """
+axes:
+  os: [bookworm, bullseye]
+  install: [venv, system]
+  prior: [none, "2.15.0"]
+  ca: [host, none]
+exclude: [{os: bullseye, install: venv}, {os: bookworm, prior: none, ca: none}]
+"""
+
+
+@pytest.fixture
+def cells(write_matrix):
+    return {c.id: c for c in expand(load_matrix(write_matrix(MATRIX)))}
+
+
+@pytest.fixture
+def host_ca(tmp_path) -> HostCA:
+    path = tmp_path / "corp-ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n")
+    return HostCA(path=path, source="PIP_CERT")
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 if intended"
+
+
+@pytest.mark.parametrize("cell_id, local", [
+    ("bookworm-py3.11-venv-tf2.15.0", False),
+    ("bookworm-py3.11-system-fresh", False),
+    ("bullseye-py3.9-system-tf2.15.0-ca-none", False),
+    ("bookworm-py3.11-system-tf2.15.0", True),
+])
+def test_golden_dockerfiles(cells, host_ca, cell_id, local):
+    target = load_matrix(REPO / "matrix.yaml").target
+    ctx = local_index_context(target, host_ca) if local else RenderContext(target=target, host_ca=host_ca)
+    text = render_dockerfile(plan_cell(cells[cell_id], ctx), ctx)
+    check_golden(f"{cell_id}{'-local' if local else ''}.Dockerfile", text)
+
+
+def test_layers_go_from_shared_to_specific(cells, host_ca):
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    text = render_dockerfile(plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx), ctx)
+    order = ["FROM debian:bookworm", "apt-get install", "COPY ca-bundle.pem", "python3 -m venv",
+             "repromatrix-setup", "COPY scenario.py", "CMD"]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "--upgrade" not in text.split("COPY scenario.py")[0]  # the upgrade runs at `docker run`
+
+
+def test_ca_none_or_missing_host_ca_trusts_nothing(cells):
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=None)
+    plan = plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx)
+    assert not plan.trusts_host_ca and "no CA bundle configured" in plan.notes[0]
+    assert "PIP_CERT" not in render_dockerfile(plan, ctx)
+
+
+def test_render_cell_writes_a_complete_context(cells, host_ca, tmp_path: Path):
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    out = render_cell(plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx), ctx, tmp_path / "df")
+    assert sorted(p.name for p in out.iterdir()) == ["Dockerfile", "ca-bundle.pem", "scenario.py"]
+    assert (out / "ca-bundle.pem").read_bytes() == host_ca.path.read_bytes()
+    none_cell = render_cell(plan_cell(cells["bullseye-py3.9-system-tf2.15.0-ca-none"], ctx), ctx, tmp_path / "df")
+    assert not (none_cell / "ca-bundle.pem").exists()
+    assert [p.name for p in (tmp_path / "df").iterdir() if p.name.startswith(".")] == []  # no temp dirs left
