@@ -1,0 +1,32 @@
+"""Sessions: `nox -s matrix` (the main job), `nox -s tests`, `nox -s lint`.
+
+Docker, debootstrap and nox itself come from `bash scripts/provision-host` (see README).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    """Run the matrix (matrix.yaml by default; against the real public index): `nox -s matrix -- ARGS`."""
+    session.install(".")
+    session.run("repromatrix", "run", "--matrix", "matrix.yaml", *session.posargs, external=False)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests and the Docker integration tests (real containers, local index, offline)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-ra", "--junitxml=test-artifacts/junit.xml", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("mypy")

@@ -1,0 +1,57 @@
+"""Integration tests run real containers; they need a Docker engine and fail without one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.conftest import REPO
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"integration tests need a Docker engine ({e}); run them via `nox -s tests` after "
+                    "`bash scripts/provision-host`, or deselect them with -m 'not docker'")
+    return client
+
+
+def repromatrix(*args: str, cwd: Path = REPO, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "repromatrix", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=dict(os.environ))
+
+
+class OfflineRun:
+    """One real run of examples/offline.yaml, shared by the tests that inspect it."""
+
+    def __init__(self, out: Path) -> None:
+        self.proc = repromatrix("run", "--matrix", "examples/offline.yaml", "--out", str(out))
+        self.out = out
+        self.dir = (out / "latest").resolve()
+        self.results = json.loads((self.dir / "results.json").read_text()) if self.proc.returncode == 0 else {}
+        self.cells = {c["id"]: c for c in self.results.get("cells", [])}
+
+    def log(self, cell_id: str) -> str:
+        return (self.dir / self.cells[cell_id]["log"]).read_text()
+
+
+@pytest.fixture(scope="session")
+def offline_run(docker_client, tmp_path_factory) -> OfflineRun:
+    run = OfflineRun(tmp_path_factory.mktemp("reports"))
+    assert run.proc.returncode == 0, run.proc.stderr[-5000:]
+    return run

@@ -1,0 +1,55 @@
+"""Resource lifecycle: Ctrl-C cleans up; base images are built with debootstrap when missing."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from repromatrix.baseimages import build_debian_image, provision_one
+from repromatrix.docker_engine import LABEL_BASE, LABEL_RUN, Engine
+from tests.conftest import REPO
+
+
+def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
+    out = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", "examples/offline.yaml",
+                             "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    first = proc.stderr.readline()
+    run_id = re.search(r"run (\S+):", first).group(1)
+    flt = {"label": f"{LABEL_RUN}={run_id}"}
+    deadline = time.monotonic() + 600
+    while not docker_client.containers.list(filters=flt | {"label": "org.repromatrix.role=cell"}):
+        assert proc.poll() is None and time.monotonic() < deadline, "no cell container ever started"
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 130, rest
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
+    assert docker_client.networks.list(filters={"label": f"{LABEL_RUN}={run_id}"}) == []
+    assert docker_client.images.list(filters={"label": f"{LABEL_RUN}={run_id}"}) == []
+    assert not (out / run_id).exists()
+
+
+def test_debootstrap_builds_a_missing_debian_image(docker_client):
+    engine = Engine("test-debootstrap")
+    tag = "repromatrix-test/debian:bookworm"
+    try:
+        build_debian_image(engine, "bookworm", tag)
+        image = docker_client.images.get(tag)
+        assert image.labels[LABEL_BASE] == "debootstrap bookworm"
+        release = docker_client.containers.run(tag, ["cat", "/etc/os-release"], remove=True).decode()
+        assert 'VERSION_CODENAME=bookworm' in release
+    finally:
+        docker_client.images.remove(tag, force=True)
+
+
+def test_present_image_is_used_as_is(offline_run, docker_client):
+    said: list[str] = []
+    assert provision_one(Engine("test-present"), "debian:bookworm", said.append).how == "present"
+    assert said == []
