@@ -88,6 +88,8 @@ def run(options: RunOptions, console: Console) -> RunResult:
         local = matrix.target.index == "local"
         images = [c.base_image for c in cells] + ([INDEX_BASE] if local else [])
         ready = provision(engine, images, console.print, matrix.settings.debian_mirror)
+        if local:
+            console.print("starting the local model index (target.index: local)")
         with _index(engine, matrix, network, run_dir, ready) as index_url:
             releases = _releases(matrix, index_url, host_ca, console)
             ctx = render_context(matrix, host_ca)
