@@ -48,13 +48,22 @@ class CellResult:
     log: str = ""
     reproduce: str = ""
     notes: list[str] = field(default_factory=list)
+    trend: str = "no-history"  # against earlier runs; see history.py
+    previous_outcome: str | None = None
 
     @property
     def matches_expectation(self) -> bool | None:
         return None if not self.expected else self.outcome in self.expected
 
+    @property
+    def unexpected(self) -> bool:
+        """What CI keys on: not an expected outcome, or, with none expected, not `upgraded`."""
+        if self.expected:
+            return self.outcome not in self.expected
+        return self.outcome != Outcome.UPGRADED.value
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"matches_expectation": self.matches_expectation}
+        return asdict(self) | {"matches_expectation": self.matches_expectation, "unexpected": self.unexpected}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
@@ -72,6 +81,10 @@ class RunResult:
     host_ca: str | None = None  # where the trusted CA bundle came from, if any
     cells: list[CellResult] = field(default_factory=list)
     tool_version: str = ""
+    baseline: str | None = None  # the run the trends compare against
+
+    def unexpected(self) -> list[CellResult]:
+        return [c for c in self.cells if c.unexpected]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -82,7 +95,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["cells"] = [c.to_json() for c in self.cells]
-        return {"schema": SCHEMA, **data, "counts": self.counts()}
+        return {"schema": SCHEMA, **data, "counts": self.counts(), "unexpected": len(self.unexpected())}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunResult:
@@ -112,9 +125,13 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def dumps(run: RunResult) -> str:
+    return json.dumps(run.to_json(), indent=2) + "\n"
+
+
 def save_run(run: RunResult, run_dir: Path) -> Path:
     path = run_dir / "results.json"
-    write_atomic(path, json.dumps(run.to_json(), indent=2) + "\n")
+    write_atomic(path, dumps(run))
     return path
 
 
