@@ -1,7 +1,8 @@
 """Command line: `repromatrix run | list | render | report`.
 
-The only place errors become exit codes: 0 run completed, 2 bad input or usage,
-3 Docker or other infrastructure unavailable, 130 interrupted.
+The only place errors become exit codes: 0 every cell as expected, 1 some cell unexpected
+(what a nightly job keys on), 2 bad input or usage, 3 Docker or other infrastructure
+unavailable, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from rich.text import Text
 
 from . import __version__
 from .errors import ReproMatrixError, UsageError
+from .formats import DEFAULT_FILES, write_format
 from .pipeline import RunOptions, load_cells, render_only, run
-from .report import write_html
 from .results import load_run
 
 DEFAULT_MATRIX = Path("matrix.yaml")
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     _select_args(r)
     r.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
     r.add_argument("--max-parallel", type=_positive, help="cells at once (default: the matrix's setting)")
+    r.add_argument("--baseline", metavar="RUN", help="compare with this run (id or directory) instead of the "
+                   "previous run of the same matrix")
 
     ls = sub.add_parser("list", help="list the cells the matrix expands to")
     _matrix_arg(ls)
@@ -49,8 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     _matrix_arg(rd)
     rd.add_argument("--out", type=Path, default=Path("dockerfiles"), help="output directory (default: dockerfiles)")
 
-    rp = sub.add_parser("report", help="re-render a run's HTML report from its results.json")
+    rp = sub.add_parser("report", help="re-render a run's reports from its results.json; no Docker needed")
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
+    rp.add_argument("--format", choices=sorted(DEFAULT_FILES), action="append",
+                    help="html, json, junit or md (repeatable; default: all four)")
+    rp.add_argument("-o", "--output", type=Path, help="write to this file instead of the run directory")
     return p
 
 
@@ -70,10 +76,15 @@ def _positive(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    result = run(RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel), console)
+    options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline)
+    result = run(options, console)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
-    console.print(f"done: {counts}\nreport: {args.out / result.run_id / 'index.html'}")
-    return 0
+    unexpected = result.unexpected()
+    for cell in unexpected:
+        expected = " or ".join(cell.expected) or "upgraded"
+        console.print(f"unexpected: {cell.id}: {cell.outcome} (expected {expected}; {cell.trend})", highlight=False)
+    console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {args.out / result.run_id / 'index.html'}")
+    return 1 if unexpected else 0
 
 
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
@@ -98,7 +109,11 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     result = load_run(args.run_dir)
     run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
-    console.print(f"wrote {write_html(result, run_dir / 'index.html')}")
+    formats = args.format or ["json", "junit", "md", "html"]
+    if args.output and len(formats) != 1:
+        raise UsageError("-o/--output writes one file: name one --format with it")
+    for fmt in formats:
+        console.print(f"wrote {write_format(result, run_dir, fmt, args.output)}")
     return 0
 
 

@@ -24,6 +24,8 @@ from .classify import classify
 from .docker_engine import Engine
 from .errors import BaseImageError, InfraError, UsageError
 from .expand import expand, select
+from .formats import write_all
+from .history import earlier_runs, mark_history, resolve_baseline
 from .hostca import HostCA, detect_host_ca
 from .index import Releases, fetch_releases, pip_default_index
 from .localindex import INDEX_HOST, INDEX_PORT, write_index
@@ -31,8 +33,7 @@ from .matrix import load_matrix
 from .model import Cell, Matrix
 from .progress import RunProgress
 from .render import CellPlan, RenderContext, local_index_context, plan_cell, render_cell, reproduce_command
-from .report import write_html
-from .results import CellResult, RunResult, new_run_id, now_iso, point_latest, save_run
+from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import CellJob, CellRun, CellRunner, run_all
 
 INDEX_BASE = "debian:bookworm"  # the local index server's own base image
@@ -45,6 +46,7 @@ class RunOptions:
     keyword: str | None = None
     out: Path = Path("reports")
     max_parallel: int | None = None
+    baseline: str | None = None  # a run id or directory to compare with; default: the previous run
 
 
 def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None) -> tuple[Matrix, list[Cell]]:
@@ -76,6 +78,8 @@ def render_only(matrix_path: Path, out: Path) -> list[Path]:
 
 def run(options: RunOptions, console: Console) -> RunResult:
     matrix, cells = load_cells(options.matrix, options.only, options.keyword)
+    if options.baseline:
+        resolve_baseline(options.out, options.baseline)  # a wrong --baseline fails before any work
     run_id = new_run_id()
     run_dir = options.out / run_id
     started = now_iso()
@@ -98,8 +102,10 @@ def run(options: RunOptions, console: Console) -> RunResult:
         result = RunResult(run_id=run_id, matrix=str(matrix.path), target=vars(matrix.target).copy(),
                            started=started, finished=now_iso(), host_ca=host_ca.source if host_ca else None,
                            cells=[to_cell_result(r, releases, run_dir) for r in runs], tool_version=__version__)
-        save_run(result, run_dir)
-        write_html(result, run_dir / "index.html")
+        history = ([resolve_baseline(options.out, options.baseline)] if options.baseline
+                   else earlier_runs(options.out, result))
+        mark_history(result, history)
+        write_all(result, run_dir)
         point_latest(options.out, run_dir)
         return result
     except KeyboardInterrupt:

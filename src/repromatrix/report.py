@@ -1,34 +1,118 @@
 """Stage 8: render the HTML report from stored results. Never needs Docker.
 
-One self-contained page (inline CSS, no scripts, no network requests) that opens from a bug
-tracker attachment; logs and Dockerfiles sit beside it and are linked.
+One self-contained page: inline CSS and JS allowed by hash in a strict Content-Security-
+Policy, no network requests, the run's data embedded as JSON. Logs sit beside the page and are
+linked; for small runs the Dockerfiles and the upgrade output are inlined so the page alone is
+enough as a bug attachment. Untrusted text (logs, package metadata) only ever reaches the DOM
+as text: Jinja autoescapes, the JSON is escaped for <script>, and the JS uses textContent.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from .outcomes import OUTCOME_INFO, Outcome
-from .results import RunResult, write_atomic
+from .results import CellResult, RunResult, write_atomic
+
+INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
+OUTPUT_TAIL = 80  # lines of the upgrade output inlined per cell in small runs
+STATIC_UNEXPECTED = 50  # unexpected cells listed in the no-JavaScript part
 
 
 def _environment() -> jinja2.Environment:
-    # Autoescape everything: logs and package metadata are untrusted text.
     return jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def render_html(run: RunResult) -> str:
-    info = {o.value: OUTCOME_INFO[o] for o in Outcome}
+def _asset(name: str) -> str:
+    return resources.files("repromatrix").joinpath(f"templates/{name}").read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _stylesheet() -> str:
+    colours = "".join(f".o-{o.value}{{background:{OUTCOME_INFO[o].colour}}}\n" for o in Outcome)
+    return _asset("report.css") + colours
+
+
+def _script_json(data: Any) -> str:
+    """JSON that cannot close its <script> element, whatever the logs contain."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": cell.id, "values": [cell.axes.get(a, "") for a in axes], "outcome": cell.outcome,
+        "evidence": cell.evidence, "expected": cell.expected, "unexpected": cell.unexpected,
+        "trend": cell.trend, "previous": cell.previous_outcome, "before": cell.before, "after": cell.after,
+        "newest": cell.newest, "newestForPython": cell.newest_for_python, "belowNewest": cell.below_newest,
+        "python": cell.python, "pip": cell.pip, "command": cell.upgrade_command, "pipExit": cell.pip_exit_code,
+        "durations": cell.durations, "dockerfile": cell.dockerfile, "log": cell.log,
+        "reproduce": cell.reproduce, "notes": cell.notes,
+        "pipCheck": _pip_check(cell), "import": _import(cell),
+    }
+    if inline and run_dir is not None:
+        data["dockerfileText"] = _read(run_dir / cell.dockerfile) if cell.dockerfile else ""
+        data["output"] = _output_tail(_read(run_dir / cell.log)) if cell.log else ""
+    return data
+
+
+def _output_tail(log: str) -> str:
+    """The end of what the container printed (pip's output), without the machine record."""
+    output = log.split("== container output ==")[-1]
+    lines = [ln for ln in output.splitlines() if not ln.startswith("REPROMATRIX-RECORD ")]
+    return "\n".join(lines[-OUTPUT_TAIL:]).strip("\n")
+
+
+def _pip_check(cell: CellResult) -> dict[str, Any] | None:
+    check = cell.pip_check
+    if not check:
+        return None
+    return {"exitCode": check.get("exit_code"), "output": check.get("output", "")[-4000:]}
+
+
+def _import(cell: CellResult) -> dict[str, Any] | None:
+    imp = cell.import_check
+    return {"ok": imp.get("ok"), "version": imp.get("version"), "error": imp.get("error")} if imp else None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
     axes = list(run.cells[0].axes) if run.cells else []
-    varying = [a for a in axes if len({c.axes[a] for c in run.cells}) > 1]
+    inline = len(run.cells) <= INLINE_LIMIT
+    return {
+        "runId": run.run_id, "axes": axes,
+        "outcomes": {o.value: {"summary": OUTCOME_INFO[o].summary} for o in Outcome},
+        "cells": [_cell_data(c, axes, inline, run_dir) for c in run.cells],
+    }
+
+
+def render_html(run: RunResult, run_dir: Path | None = None) -> str:
+    style, script = _stylesheet(), _asset("report.js")
     return _environment().get_template("report.html.j2").render(
-        run=run, info=info, counts=run.counts(), axes=axes, varying=varying or axes[:1])
+        run=run, counts=run.counts(), unexpected=run.unexpected()[:STATIC_UNEXPECTED],
+        n_unexpected=len(run.unexpected()), info={o.value: OUTCOME_INFO[o] for o in Outcome},
+        style=style, script=script, style_hash=_csp_hash(style), script_hash=_csp_hash(script),
+        data_json=_script_json(report_data(run, run_dir)))
 
 
 def write_html(run: RunResult, path: Path) -> Path:
-    write_atomic(path, render_html(run))
+    write_atomic(path, render_html(run, path.parent))
     return path

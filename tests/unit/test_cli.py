@@ -83,3 +83,19 @@ def test_report_rerenders_without_docker(tmp_path):
 def test_report_of_missing_run_is_exit_2(tmp_path):
     proc = cli("report", str(tmp_path / "nope"))
     assert proc.returncode == 2 and "cannot read results" in proc.stderr
+
+
+def test_report_formats_and_output(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(json.dumps({
+        "schema": 1, "run_id": "r1", "matrix": "m.yaml", "target": {"package": "tensorflow", "version": "",
+        "index": "default"}, "started": "s", "finished": "f",
+        "cells": [{"id": "c1", "axes": {"os": "bookworm"}, "outcome": "import-error", "evidence": ["boom"]}]}))
+    proc = cli("report", str(run_dir), env=NO_DOCKER)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md"]
+    proc = cli("report", str(run_dir), "--format", "md", "-o", str(tmp_path / "comment.md"))
+    assert proc.returncode == 0 and "1 unexpected" in (tmp_path / "comment.md").read_text()
+    proc = cli("report", str(run_dir), "-o", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "name one --format" in proc.stderr

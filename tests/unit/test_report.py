@@ -1,37 +1,57 @@
-"""The HTML report: rendered from stored results only; hostile text shows as text."""
+"""The report formats, rendered from stored results only; hostile text stays text."""
 
 from __future__ import annotations
 
-from repromatrix.report import render_html
+import base64
+import hashlib
+import json
+import re
+
+from repromatrix.formats import MARKDOWN_LIMIT, render_junit, render_markdown
+from repromatrix.report import render_html, report_data
 from repromatrix.results import CellResult, RunResult, load_run, save_run
 
-HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>']
+HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "</script><script>alert(3)</script>"]
 
 
-def run_with(evidence: list[str]) -> RunResult:
+def run_with(evidence: list[str], n_extra: int = 0) -> RunResult:
     cells = [CellResult(id="bookworm-py3.11-venv-fresh", axes={"os": "bookworm", "install": "venv"},
-                        outcome="upgraded", evidence=evidence, before=None, after="2.21.0",
-                        expected=["upgraded"]),
+                        outcome="upgraded", evidence=["Successfully installed tensorflow-2.21.0"],
+                        after="2.21.0", expected=["upgraded"]),
              CellResult(id="bookworm-py3.11-system-fresh", axes={"os": "bookworm", "install": "system"},
-                        outcome="externally-managed", evidence=["error: externally-managed-environment"],
-                        expected=["upgraded"])]
+                        outcome="externally-managed", evidence=evidence, expected=["upgraded"],
+                        reproduce="docker build -t x cells/c && docker run --rm x")]
+    cells += [CellResult(id=f"extra-{i}", axes={"os": "trixie", "install": "venv"}, outcome="import-error",
+                         evidence=["import tensorflow failed: " + "x" * 400]) for i in range(n_extra)]
     return RunResult(run_id="r1", matrix="matrix.yaml", target={"package": "tensorflow", "version": "",
-                     "index": "default"}, started="s", cells=cells)
+                     "index": "default"}, started="2026-11-23T23:48:17+00:00", cells=cells)
 
 
-def test_hostile_text_is_escaped():
+def test_hostile_text_cannot_leave_its_element():
     html = render_html(run_with(HOSTILE))
-    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "<script>alert" not in html and "<img src=x" not in html and "</script><script>" not in html
+    # The static (no-JavaScript) list escapes it ...
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in html
+    # ... and the embedded data cannot close its <script> element.
+    embedded = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in embedded and json.loads(embedded)["cells"][1]["evidence"] == HOSTILE
 
 
-def test_page_is_self_contained_and_shows_outcomes():
-    html = render_html(run_with(["Successfully installed tensorflow-2.21.0"]))
-    assert "Content-Security-Policy" in html and "default-src 'none'" in html
-    assert "http://" not in html and "https://" not in html and "<script" not in html
-    assert "externally-managed" in html and "expected upgraded" in html  # the unexpected cell says so
-    assert 'href="#bookworm-py3.11-system-fresh"' in html
+def test_csp_allows_exactly_the_inline_script_and_style():
+    html = render_html(run_with(["x"]))
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    assert csp.startswith("default-src 'none'")
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        body = re.search(rf"<{tag}>(.*?)</{tag}>", html, re.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"{directive} 'sha256-{digest}'" in csp
+    assert "unsafe-inline" not in csp and "http://" not in html and "https://" not in html
+
+
+def test_data_for_the_page():
+    data = report_data(run_with(["x"]), None)
+    assert data["axes"] == ["os", "install"]
+    assert data["cells"][1]["values"] == ["bookworm", "system"] and data["cells"][1]["unexpected"] is True
 
 
 def test_results_round_trip(tmp_path):
@@ -41,4 +61,33 @@ def test_results_round_trip(tmp_path):
     assert again.to_json() == run.to_json()
     data = again.to_json()
     assert data["schema"] == 1 and data["counts"] == {"upgraded": 1, "externally-managed": 1}
+    assert data["unexpected"] == 1
     assert [c["matches_expectation"] for c in data["cells"]] == [True, False]
+
+
+def test_junit_one_case_per_cell_failure_for_unexpected():
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(render_junit(run_with(HOSTILE), None))
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["bookworm-py3.11-venv-fresh", "bookworm-py3.11-system-fresh"]
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert failure.get("type") == "externally-managed"
+    assert failure.get("message") == "externally-managed (expected upgraded): <script>alert(1)</script>"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "1", "0")
+
+
+def test_markdown_lists_unexpected_first_and_fits_a_comment():
+    md = render_markdown(run_with(["error: externally-managed-environment"], n_extra=2000), None)
+    assert len(md) < MARKDOWN_LIMIT
+    assert md.index("### Unexpected cells") < md.index("### Reproduce a cell")
+    assert "bookworm-py3.11-system-fresh" in md.split("### Unexpected cells")[1].splitlines()[4]
+    assert "more cells are not listed here" in md
+    assert "docker build -t x cells/c && docker run --rm x" in md
+
+
+def test_markdown_escapes_table_breakers():
+    md = render_markdown(run_with(["a | b <img>"]), None)
+    assert "a \\| b \\<img\\>" in md

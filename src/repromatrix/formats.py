@@ -1,0 +1,130 @@
+"""Machine formats rendered from stored results: results.json, JUnit XML, Markdown summary.
+
+All of them read a `RunResult` only; none needs Docker. `write_format` writes atomically.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+from .outcomes import OUTCOME_INFO, Outcome
+from .report import render_html
+from .results import CellResult, RunResult, dumps, write_atomic
+
+MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
+EVIDENCE_CHARS = 300
+DEFAULT_FILES = {"html": "index.html", "json": "results.json", "junit": "junit.xml", "md": "summary.md"}
+
+
+def render_json(run: RunResult, run_dir: Path) -> str:
+    return dumps(run)
+
+
+def render_junit(run: RunResult, run_dir: Path) -> str:
+    """One testcase per cell; unexpected cells fail (ours: error) with outcome + evidence."""
+    suite_name = f"repromatrix.{Path(run.matrix).stem}"
+    total = sum(c.durations.get("build", 0) + c.durations.get("run", 0) for c in run.cells)
+    failures = [c for c in run.unexpected() if c.outcome != Outcome.INFRA_ERROR.value]
+    errors = [c for c in run.unexpected() if c.outcome == Outcome.INFRA_ERROR.value]
+    counts = {"tests": str(len(run.cells)), "failures": str(len(failures)), "errors": str(len(errors)),
+              "time": f"{total:.1f}"}
+    root = ET.Element("testsuites", {"name": "repromatrix", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": "0",
+                                              "timestamp": run.started[:19]})
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target["package"])):
+        ET.SubElement(props, "property", {"name": name, "value": value})
+    for cell in run.cells:
+        _testcase(suite, suite_name, cell)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
+    seconds = cell.durations.get("build", 0) + cell.durations.get("run", 0)
+    case = ET.SubElement(suite, "testcase", {"name": cell.id, "classname": classname, "time": f"{seconds:.1f}"})
+    if cell.unexpected:
+        kind = "error" if cell.outcome == Outcome.INFRA_ERROR.value else "failure"
+        expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
+        message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}"
+        ET.SubElement(case, kind, {"message": message, "type": cell.outcome}).text = "\n".join(cell.evidence)
+    ET.SubElement(case, "system-out").text = f"log: {cell.log}\nreproduce: {cell.reproduce}\n"
+
+
+def render_markdown(run: RunResult, run_dir: Path) -> str:
+    """A summary for an issue comment: counts, unexpected cells first, how to reproduce."""
+    head = _markdown_head(run)
+    unexpected, failing = run.unexpected(), [c for c in run.cells if not c.unexpected and _failed(c)]
+    sections = [("Unexpected cells", unexpected), ("Failing as expected", failing)]
+    body, left_out = "", 0
+    for title, cells in sections:
+        if not cells:
+            continue
+        rows = [_markdown_row(c) for c in cells]
+        table = (f"\n### {title} ({len(cells)})\n\n"
+                 "| cell | outcome | expected | trend | evidence |\n|---|---|---|---|---|\n")
+        for row in rows:
+            if len(head) + len(body) + len(table) + len(row) + 1500 > MARKDOWN_LIMIT:
+                left_out += 1
+                continue
+            table += row
+        body += table
+    if left_out:
+        body += f"\n{left_out} more cells are not listed here to fit the comment; see the attached report.\n"
+    return head + body + _markdown_reproduce(run)
+
+
+def _failed(cell: CellResult) -> bool:
+    return OUTCOME_INFO[Outcome(cell.outcome)].failed
+
+
+def _markdown_head(run: RunResult) -> str:
+    target = f"{run.target['package']}{run.target.get('version') or ''}"
+    verdict = (f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells" if run.unexpected()
+               else f"all {len(run.cells)} cells as expected")
+    lines = [f"## repromatrix: `pip install --upgrade {target}`, run {run.run_id}", "",
+             f"{verdict} · matrix `{run.matrix}` · {run.target['index']} index"
+             + (f" · compared with run {run.baseline}" if run.baseline else ""), "",
+             "| outcome | cells |", "|---|---|"]
+    lines += [f"| `{outcome}` | {n} |" for outcome, n in run.counts().items()]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cell: CellResult) -> str:
+    evidence = " · ".join(cell.evidence)[:EVIDENCE_CHARS]
+    expected = " or ".join(cell.expected) or "–"
+    return f"| `{cell.id}` | `{cell.outcome}` | {expected} | {cell.trend} | {_md_escape(evidence)} |\n"
+
+
+def _md_escape(text: str) -> str:
+    for ch in "\\|`*_<>[]":
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
+
+
+def _markdown_reproduce(run: RunResult) -> str:
+    example = next(iter(run.unexpected()), run.cells[0] if run.cells else None)
+    if example is None:
+        return ""
+    return ("\n### Reproduce a cell\n\nEach cell's directory in the attached report is a plain Docker build "
+            f"context. From the run directory:\n\n```sh\n{example.reproduce}\n```\n")
+
+
+RENDERERS: dict[str, Callable[[RunResult, Path], str]] = {
+    "html": lambda run, run_dir: render_html(run, run_dir),
+    "json": render_json,
+    "junit": render_junit,
+    "md": render_markdown,
+}
+
+
+def write_format(run: RunResult, run_dir: Path, fmt: str, out: Path | None = None) -> Path:
+    path = out or run_dir / DEFAULT_FILES[fmt]
+    write_atomic(path, RENDERERS[fmt](run, run_dir))
+    return path
+
+
+def write_all(run: RunResult, run_dir: Path) -> list[Path]:
+    return [write_format(run, run_dir, fmt) for fmt in ("json", "junit", "md", "html")]

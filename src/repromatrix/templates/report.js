@@ -1,0 +1,227 @@
+"use strict";
+// repromatrix report: pivot grid, filters, search and cell details over the embedded data.
+// Untrusted text only ever reaches the page through textContent.
+(function () {
+  const data = JSON.parse(document.getElementById("report-data").textContent);
+  const cells = data.cells;
+  const axes = data.axes;
+  const LIST_LIMIT = 300;
+  const TRENDS = ["new-failure", "still-failing", "flaky", "fixed", "passing", "no-history"];
+  const $ = (id) => document.getElementById(id);
+
+  for (const c of cells) {
+    c.haystack = (c.id + "\n" + c.evidence.join("\n")).toLowerCase();
+  }
+  const valuesOf = (i) => [...new Set(cells.map((c) => c.values[i]))];
+  const axisValues = axes.map((_, i) => valuesOf(i));
+  const outcomes = Object.keys(data.outcomes).filter((o) => cells.some((c) => c.outcome === o));
+  const trends = TRENDS.filter((t) => cells.some((c) => c.trend === t));
+  const varying = axes.map((_, i) => i).filter((i) => axisValues[i].length > 1);
+
+  const state = {
+    row: varying[0] ?? 0,
+    col: varying[1] ?? varying[0] ?? 0,
+    outcomes: new Set(outcomes),
+    trends: new Set(trends),
+    values: axes.map((_, i) => new Set(axisValues[i])),
+    search: "",
+    pick: null,
+  };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const child of children) if (child != null) node.append(child);
+    return node;
+  }
+  const fill = (node, ...children) => node.replaceChildren(...children.filter((c) => c != null));
+  const badge = (outcome) => el("span", { class: "badge o-" + outcome, text: outcome });
+  const trendTag = (trend) => el("span", { class: "trend trend-" + trend, text: trend });
+
+  function visible(c) {
+    if (!state.outcomes.has(c.outcome) || !state.trends.has(c.trend)) return false;
+    for (let i = 0; i < axes.length; i++) if (!state.values[i].has(c.values[i])) return false;
+    return !state.search || c.haystack.includes(state.search);
+  }
+
+  // -- controls ------------------------------------------------------------------------
+  function fillAxisSelect(select, key) {
+    axes.forEach((name, i) => select.append(el("option", { value: String(i), text: name })));
+    select.value = String(state[key]);
+    select.addEventListener("change", () => { state[key] = Number(select.value); state.pick = null; render(); });
+  }
+
+  function checkboxGroup(title, items, set, label) {
+    const box = el("fieldset", {}, el("legend", { text: title }));
+    for (const item of items) {
+      const input = el("input", { type: "checkbox", "data-group": title, value: item });
+      input.checked = set.has(item);
+      input.addEventListener("change", () => { input.checked ? set.add(item) : set.delete(item); render(); });
+      box.append(el("label", {}, input, " ", label(item)));
+    }
+    return box;
+  }
+
+  function buildFilters() {
+    const aside = $("filters");
+    fill(aside,
+      checkboxGroup("outcome", outcomes, state.outcomes, (o) => badge(o)),
+      trends.length > 1 || trends[0] !== "no-history"
+        ? checkboxGroup("trend", trends, state.trends, (t) => trendTag(t)) : null,
+      ...axes.map((name, i) => axisValues[i].length > 1
+        ? checkboxGroup(name, axisValues[i], state.values[i], (v) => document.createTextNode(v)) : null),
+    );
+  }
+
+  // -- pivot grid ----------------------------------------------------------------------
+  function renderPivot(shown) {
+    const rows = axisValues[state.row];
+    const cols = state.col === state.row ? ["all"] : axisValues[state.col];
+    const groups = new Map();
+    for (const c of shown) {
+      const key = c.values[state.row] + "\u0000" + (state.col === state.row ? "all" : c.values[state.col]);
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(c);
+    }
+    const head = el("tr", {}, el("th", { text: axes[state.row] + " \\ " + (state.col === state.row ? "" : axes[state.col]) }));
+    cols.forEach((v) => head.append(el("th", { text: v })));
+    const table = $("pivot");
+    table.replaceChildren(head);
+    for (const r of rows) {
+      const tr = el("tr", {}, el("th", { text: r }));
+      for (const col of cols) tr.append(pivotCell(r, col, groups.get(r + "\u0000" + col) || []));
+      table.append(tr);
+    }
+  }
+
+  function pivotCell(r, col, group) {
+    const picked = state.pick && state.pick.row === r && state.pick.col === col;
+    const td = el("td", { class: group.length ? (picked ? "picked" : "") : "empty", "data-row": r, "data-col": col });
+    const counts = new Map();
+    for (const c of group) counts.set(c.outcome, (counts.get(c.outcome) || 0) + 1);
+    for (const o of outcomes) {
+      if (counts.has(o)) td.append(el("span", { class: "chip o-" + o, title: o, text: String(counts.get(o)) }));
+    }
+    if (group.length) {
+      td.addEventListener("click", () => { state.pick = picked ? null : { row: r, col }; render(); });
+    }
+    return td;
+  }
+
+  // -- list and details ----------------------------------------------------------------
+  function renderList(shown) {
+    let rows = shown;
+    if (state.pick) {
+      rows = rows.filter((c) => c.values[state.row] === state.pick.row &&
+        (state.col === state.row || c.values[state.col] === state.pick.col));
+    }
+    rows = [...rows].sort((a, b) => (b.unexpected - a.unexpected) || a.id.localeCompare(b.id));
+    const where = state.pick ? " in " + axes[state.row] + "=" + state.pick.row +
+      (state.col === state.row ? "" : ", " + axes[state.col] + "=" + state.pick.col) : "";
+    $("list-head").textContent = rows.length + " of " + cells.length + " cells" + where +
+      (rows.length > LIST_LIMIT ? "; showing the first " + LIST_LIMIT + ", unexpected first" : "");
+    const table = $("list");
+    table.replaceChildren(el("tr", {}, ...["cell", "outcome", "expected", "trend", "version", "evidence"]
+      .map((h) => el("th", { text: h }))));
+    for (const c of rows.slice(0, LIST_LIMIT)) {
+      table.append(el("tr", { class: "row", "data-id": c.id, onclick: () => openCell(c) },
+        el("td", { text: c.id }), el("td", {}, badge(c.outcome)),
+        el("td", { class: c.unexpected ? "unexpected" : "", text: c.expected.join(" or ") || "–" }),
+        el("td", {}, trendTag(c.trend)),
+        el("td", { text: (c.before || "–") + " → " + (c.after || "–") }),
+        el("td", { text: c.belowNewest || c.evidence[0] || "" })));
+    }
+  }
+
+  function field(dl, name, value) {
+    if (value == null || value === "") return;
+    dl.append(el("dt", { text: name }), el("dd", {}, typeof value === "string" ? document.createTextNode(value) : value));
+  }
+
+  function highlighted(text, evidence) {
+    const pre = el("pre", { class: "output" });
+    const wanted = new Set(evidence);
+    for (const line of text.split("\n")) {
+      pre.append(wanted.has(line.trim()) ? el("mark", { text: line }) : document.createTextNode(line), "\n");
+    }
+    return pre;
+  }
+
+  function openCell(c) {
+    const panel = $("detail");
+    const dl = el("dl");
+    axes.forEach((name, i) => field(dl, name, c.values[i]));
+    field(dl, "version", (c.before || "not installed") + " → " + (c.after || "not installed") +
+      (c.newest ? " (newest release " + c.newest + (c.newestForPython && c.newestForPython !== c.newest
+        ? ", newest for this Python " + c.newestForPython : "") + ")" : ""));
+    field(dl, "below newest", c.belowNewest);
+    field(dl, "expected", c.expected.join(" or ") || "–");
+    field(dl, "trend", c.trend + (c.previous ? " (previous run: " + c.previous + ")" : ""));
+    field(dl, "command", el("code", { text: c.command }));
+    field(dl, "pip exit code", c.pipExit == null ? null : String(c.pipExit));
+    field(dl, "Python", c.python);
+    field(dl, "pip", c.pip);
+    field(dl, "pip check", c.pipCheck ? "exit " + c.pipCheck.exitCode : null);
+    field(dl, "import", c.import ? (c.import.ok ? "ok, " + c.import.version : c.import.error) : null);
+    field(dl, "durations", Object.entries(c.durations).map(([k, v]) => k + " " + v + "s").join(", "));
+    field(dl, "files", el("span", {}, el("a", { href: c.dockerfile, text: "Dockerfile" }), " · ",
+      el("a", { href: c.log, text: "log" })));
+    fill(panel,
+      el("button", { class: "close", type: "button", text: "close (Esc)", onclick: closeCell }),
+      el("h2", {}, c.id + " ", badge(c.outcome)),
+      el("p", { text: data.outcomes[c.outcome].summary }),
+      el("h3", { text: "evidence" }), el("pre", { class: "evidence", text: c.evidence.join("\n") }),
+      dl,
+      ...c.notes.map((n) => el("p", { text: "note: " + n })),
+      c.pipCheck && c.pipCheck.exitCode ? el("pre", { text: c.pipCheck.output }) : null,
+      el("h3", { text: "reproduce (from the run directory)" }), el("pre", { text: c.reproduce }),
+      c.output ? el("h3", { text: "log (end; evidence marked)" }) : null,
+      c.output ? highlighted(c.output, c.evidence) : null,
+      c.dockerfileText ? el("h3", { text: "Dockerfile" }) : null,
+      c.dockerfileText ? el("pre", { text: c.dockerfileText }) : null,
+    );
+    panel.hidden = false;
+    history.replaceState(null, "", "#cell=" + encodeURIComponent(c.id));
+  }
+
+  function closeCell() {
+    $("detail").hidden = true;
+    history.replaceState(null, "", "#");
+  }
+
+  function render() {
+    const shown = cells.filter(visible);
+    renderPivot(shown);
+    renderList(shown);
+  }
+
+  function reset() {
+    state.outcomes = new Set(outcomes);
+    state.trends = new Set(trends);
+    state.values = axes.map((_, i) => new Set(axisValues[i]));
+    state.search = "";
+    state.pick = null;
+    $("search").value = "";
+    buildFilters();
+    render();
+  }
+
+  fillAxisSelect($("row-axis"), "row");
+  fillAxisSelect($("col-axis"), "col");
+  $("search").addEventListener("input", (e) => { state.search = e.target.value.trim().toLowerCase(); render(); });
+  $("reset").addEventListener("click", reset);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeCell(); });
+  buildFilters();
+  render();
+  $("static").hidden = true;
+  $("app").hidden = false;
+  const wanted = decodeURIComponent((location.hash.match(/^#cell=(.*)$/) || [])[1] || "");
+  const target = cells.find((c) => c.id === wanted);
+  if (target) openCell(target);
+  document.body.setAttribute("data-ready", "true");
+})();
