@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -56,11 +57,16 @@ def test_traffic_went_to_the_local_index_only(offline_run):
 
 
 def test_report_files_and_latest(offline_run):
+    import re
+
     assert offline_run.results["schema"] == 1 and offline_run.results["run_id"] == offline_run.dir.name
+    assert {"index.html", "results.json", "junit.xml", "summary.md"} <= {p.name for p in offline_run.dir.iterdir()}
     html = (offline_run.dir / "index.html").read_text()
-    for cell_id, cell in offline_run.cells.items():
-        assert f'id="{cell_id}"' in html
+    data = json.loads(re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, re.S)[1])
+    assert [c["id"] for c in data["cells"]] == list(offline_run.cells)
+    for cell in offline_run.cells.values():
         assert (offline_run.dir / cell["dockerfile"]).is_file() and (offline_run.dir / cell["log"]).is_file()
+    assert "all 12 cells as expected" in (offline_run.dir / "summary.md").read_text()
 
 
 def test_run_leaves_no_docker_resources(offline_run, docker_client):
@@ -82,3 +88,24 @@ def test_dockerfile_reproduces_its_cell_with_plain_docker(offline_run, docker_cl
     assert run.returncode == 0  # the scenario reports pip's failure; it does not fail itself
     assert "error: externally-managed-environment" in run.stdout
     assert "REPROMATRIX-RECORD " in run.stdout
+
+
+def test_unexpected_cell_exits_1_and_is_a_new_failure_against_the_baseline(offline_run, tmp_path):
+    from tests.integration.conftest import repromatrix
+
+    matrix = tmp_path / "wrong-expectation.yaml"
+    matrix.write_text("target: {index: local}\naxes: {os: [bookworm], install: [system]}\n"
+                      "expect: [{outcome: upgraded}]\n")
+    proc = repromatrix("run", "--matrix", str(matrix), "--out", str(tmp_path / "r"),
+                       "--baseline", str(offline_run.dir))
+    assert proc.returncode == 1, proc.stderr
+    assert ("unexpected: bookworm-py3.11-system-fresh: externally-managed (expected upgraded; new-failure)"
+            in proc.stderr)
+    run_dir = (tmp_path / "r" / "latest").resolve()
+    results = json.loads((run_dir / "results.json").read_text())
+    cell = results["cells"][0]
+    assert (cell["trend"], cell["previous_outcome"], cell["unexpected"]) == ("new-failure", "externally-managed", True)
+    assert results["baseline"] == offline_run.results["run_id"] and results["unexpected"] == 1
+    assert "failure message=\"externally-managed (expected upgraded)" in (run_dir / "junit.xml").read_text()
+    summary = (run_dir / "summary.md").read_text()
+    assert "**1 unexpected** of 1 cells" in summary and "`bookworm-py3.11-system-fresh`" in summary
