@@ -1,6 +1,7 @@
-"""Sessions: `nox -s matrix` (the main job), `nox -s tests`, `nox -s lint`.
+"""Sessions: `nox -s matrix` (the main job), `nox -s tests`, `nox -s report`, `nox -s lint`.
 
-Docker, debootstrap and nox itself come from `bash scripts/provision-host` (see README).
+Docker, debootstrap, nox itself (and chromium, with --tests) come from
+`bash scripts/provision-host` (see README).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ def tests(session: nox.Session) -> None:
     """Unit tests and the Docker integration tests (real containers, local index, offline)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-ra", "--junitxml=test-artifacts/junit.xml", *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Re-render the latest run's reports from its results.json (no Docker): `nox -s report -- [ARGS]`."""
+    session.install(".")
+    session.run("repromatrix", "report", *(session.posargs or ["reports/latest"]))
 
 
 @nox.session
