@@ -56,6 +56,9 @@ class Rule:
 FAILURE_RULES: tuple[Rule, ...] = (
     Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
          (r"This environment is externally managed",)),
+    # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
+    Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
+         (r"Consider using the `--user` option", r"^Check the permissions")),
     Rule(Outcome.NO_MATCHING_DISTRIBUTION, r"No matching distribution found for",
          (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
 )
@@ -117,6 +120,11 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     imported = record["import"]
     if not imported["ok"]:
         return Verdict(Outcome.IMPORT_ERROR, (f"import {package} failed: {imported['error']}",), facts)
+    split = _split_views(record)
+    if split:
+        # Upstream pip says "Defaulting to user installation"; Debian's pip 20.3 switches silently.
+        landed = _lines_matching(output, [re.compile(r"Defaulting to user installation|^Successfully installed")])
+        return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
     check = record["pip_check"]
     if check["exit_code"] != 0:
         resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account")])
@@ -129,6 +137,16 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
     evidence = done + ((facts["below_newest"],) if facts.get("below_newest") else ())
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def _split_views(record: dict[str, Any]) -> str:
+    """'user imports tensorflow 2.20.0; root imports 2.15.0' when identities disagree, else ''."""
+    views = {who: view.get("version") for who, view in (record.get("identities") or {}).items()}
+    if len(set(views.values())) < 2:
+        return ""
+    upgrader = record.get("upgrader", "root")
+    others = "; ".join(f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader)
+    return f"{upgrader} imports {record['package']} {views.get(upgrader) or 'nothing'}; {others}"
 
 
 def _focus(line: str, package: str) -> str:

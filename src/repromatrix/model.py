@@ -20,6 +20,36 @@ DEBIAN_SUITES: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class InstallMode:
+    """Who installed the prior version, where, and who runs the upgrade (None = root)."""
+
+    doc: str
+    venv: str | None  # the virtual environment's path, if any
+    prior_by: str | None  # who installs the prior version
+    upgrade_by: str | None  # who runs the upgrade
+    user_flag: bool = False  # the upgrade adds --user
+
+    @property
+    def user(self) -> str | None:
+        return self.prior_by or self.upgrade_by
+
+
+USER = "user"  # the non-root account of the modes that need one
+INSTALL_MODES: dict[str, InstallMode] = {
+    "venv": InstallMode("root creates a virtual environment and upgrades in it", "/opt/venv", None, None),
+    "system": InstallMode("root upgrades the system python3, no virtual environment", None, None, None),
+    "system-user": InstallMode("root installed the prior version system-wide; a non-root user upgrades "
+                               "with the system python3", None, None, USER),
+    "user-flag": InstallMode("root installed the prior version system-wide; a non-root user upgrades "
+                             "with --user", None, None, USER, user_flag=True),
+    "user-venv": InstallMode("a non-root user creates a virtual environment and upgrades in it",
+                             f"/home/{USER}/venv", USER, USER),
+    "root-venv-user": InstallMode("root created the virtual environment; a non-root user upgrades in it",
+                                  "/opt/venv", None, USER),
+}
+
+
 def check_version(value: str) -> str | None:
     try:
         Version(value)
@@ -69,8 +99,8 @@ AXIS_SPECS: dict[str, AxisSpec] = {
         AxisSpec("os", "bookworm", _check_os,
                  "a Debian suite (bullseye, bookworm, trixie) or any image reference"),
         AxisSpec("python", "system", _check_python, "the interpreter: 'system' is the OS's python3"),
-        AxisSpec("install", "venv", _one_of("venv", "system"),
-                 "venv: a virtual environment as root; system: the system python3 as root"),
+        AxisSpec("install", "venv", _one_of(*INSTALL_MODES),
+                 "who runs pip, into what: " + ", ".join(INSTALL_MODES)),
         AxisSpec("prior", "none", _check_prior, "the version installed before the upgrade, or none"),
         AxisSpec("ca", "host", _one_of("host", "none"),
                  "host: trust the CA bundle the host's pip uses; none: only the image's own CAs"),

@@ -11,7 +11,9 @@ class Outcome(str, enum.Enum):
     NOT_UPGRADED = "not-upgraded"
     UPGRADED_INCONSISTENT = "upgraded-inconsistent"
     IMPORT_ERROR = "import-error"
+    SPLIT_INSTALL = "split-install"
     EXTERNALLY_MANAGED = "externally-managed"
+    PERMISSION_DENIED = "permission-denied"
     NO_MATCHING_DISTRIBUTION = "no-matching-distribution"
     SETUP_FAILED = "setup-failed"
     UNKNOWN_FAILURE = "unknown-failure"
@@ -37,6 +39,11 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip exited 0 and upgraded, but `pip check` reports broken requirements.", "#e07b00", True),
     Outcome.IMPORT_ERROR: OutcomeInfo(
         "pip exited 0, but importing the package afterwards fails.", "#c0392b", True),
+    Outcome.SPLIT_INSTALL: OutcomeInfo(
+        "pip exited 0, but identities now import different versions (e.g. the new one from a user's "
+        "site-packages, the old one for root and services).", "#c76b00", True),
+    Outcome.PERMISSION_DENIED: OutcomeInfo(
+        "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
         "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(

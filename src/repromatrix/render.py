@@ -20,9 +20,8 @@ import jinja2
 
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT
-from .model import Cell, Target
+from .model import INSTALL_MODES, Cell, InstallMode, Target
 
-VENV = "/opt/venv"
 CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
 SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
 
@@ -52,11 +51,17 @@ class CellPlan:
     setup_command: str | None  # installs the prior version at build time
     trusts_host_ca: bool
     env: tuple[tuple[str, str], ...]
+    mode: InstallMode
     notes: tuple[str, ...] = ()
 
     @property
     def image_tag(self) -> str:
         return f"repromatrix/{self.cell.id}".lower()
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """Whose view of the installed package the scenario checks after the upgrade."""
+        return ("root",) + ((self.mode.user,) if self.mode.user else ())
 
 
 def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
@@ -70,15 +75,17 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
         env.append(("PIP_INDEX_URL", ctx.index_url))
     if ctx.trusted_host:
         env.append(("PIP_TRUSTED_HOST", ctx.trusted_host))
+    mode = INSTALL_MODES[cell.axes["install"]]
     setup = None
     if cell.prior:
         # On PEP 668 systems users got their prior version past the marker; pip versions
         # without the option ignore the variable, so one spelling fits every OS.
-        brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if cell.axes["install"] == "system" else ""
+        brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if mode.venv is None else ""
         setup = f'{brk}python3 -m pip install "{target.package}=={cell.prior}"'
-    upgrade = f"python3 -m pip install --upgrade {shlex.quote(target.requirement)}"
-    return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade,
-                    setup_command=setup, trusts_host_ca=trusts, env=tuple(env), notes=tuple(notes))
+    user_flag = "--user " if mode.user_flag else ""
+    upgrade = f"python3 -m pip install {user_flag}--upgrade {shlex.quote(target.requirement)}"
+    return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade, setup_command=setup,
+                    trusts_host_ca=trusts, env=tuple(env), mode=mode, notes=tuple(notes))
 
 
 def _environment() -> jinja2.Environment:
@@ -89,7 +96,7 @@ def _environment() -> jinja2.Environment:
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
     return _environment().get_template("Dockerfile.j2").render(
-        plan=plan, cell=plan.cell, target=ctx.target, venv=VENV, ca_path=CA_PATH,
+        plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
         setup_marker=SETUP_MARKER, network=ctx.network,
         import_name=ctx.target.package.replace("-", "_"))
 

@@ -36,11 +36,11 @@ def repromatrix(*args: str, cwd: Path = REPO, timeout: int = 1800) -> subprocess
                           cwd=cwd, timeout=timeout, env=dict(os.environ))
 
 
-class OfflineRun:
-    """One real run of examples/offline.yaml, shared by the tests that inspect it."""
+class ExampleRun:
+    """One real run of an example matrix, shared by the tests that inspect it."""
 
-    def __init__(self, out: Path) -> None:
-        self.proc = repromatrix("run", "--matrix", "examples/offline.yaml", "--out", str(out))
+    def __init__(self, matrix: str, out: Path) -> None:
+        self.proc = repromatrix("run", "--matrix", matrix, "--out", str(out))
         self.out = out
         self.dir = (out / "latest").resolve()
         self.results = json.loads((self.dir / "results.json").read_text()) if self.proc.returncode == 0 else {}
@@ -51,7 +51,14 @@ class OfflineRun:
 
 
 @pytest.fixture(scope="session")
-def offline_run(docker_client, tmp_path_factory) -> OfflineRun:
-    run = OfflineRun(tmp_path_factory.mktemp("reports"))
+def offline_run(docker_client, tmp_path_factory) -> ExampleRun:
+    run = ExampleRun("examples/offline.yaml", tmp_path_factory.mktemp("reports"))
+    assert run.proc.returncode == 0, run.proc.stderr[-5000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+def causes_run(docker_client, tmp_path_factory) -> ExampleRun:
+    run = ExampleRun("examples/causes.yaml", tmp_path_factory.mktemp("causes"))
     assert run.proc.returncode == 0, run.proc.stderr[-5000:]
     return run

@@ -146,3 +146,29 @@ def test_success_evidence_focuses_on_the_target(line, focused):
     from repromatrix.classify import _focus
 
     assert _focus(line, "tensorflow") == focused
+
+
+# Install modes and permissions, captured from examples/causes.yaml.
+def test_split_install_names_each_identitys_version():
+    verdict = classify(Observation(record=record("local-bullseye-py3.9-system-user-tf2.15.0")), releases())
+    assert verdict.outcome is Outcome.SPLIT_INSTALL
+    assert verdict.evidence == ("Successfully installed protobuf-6.33.1 tensorflow-2.20.0",
+                                "user imports tensorflow 2.20.0; root imports 2.15.0")
+
+
+@pytest.mark.parametrize("name, first", [
+    ("local-bullseye-py3.9-root-venv-user-tf2.15.0",  # pip 20.3 wording
+     "ERROR: Could not install packages due to an EnvironmentError: [Errno 13] Permission denied: '__init__.py'"),
+    ("local-bookworm-py3.11-root-venv-user-tf2.15.0",  # pip ≥ 21 wording
+     "ERROR: Could not install packages due to an OSError: [Errno 13] Permission denied: '__init__.py'"),
+])
+def test_permission_denied(name, first):
+    verdict = classify(Observation(record=record(name)))
+    assert verdict.outcome is Outcome.PERMISSION_DENIED
+    assert verdict.evidence[0] == first
+
+
+def test_same_version_for_every_identity_is_no_split():
+    rec = record("local-bullseye-py3.9-system-user-tf2.15.0")
+    rec["identities"]["root"]["version"] = "2.20.0"
+    assert classify(Observation(record=rec)).outcome is Outcome.UPGRADED

@@ -21,6 +21,10 @@ axes:
   prior: [none, "2.15.0"]
   ca: [host, none]
 exclude: [{os: bullseye, install: venv}, {os: bookworm, prior: none, ca: none}]
+include:
+  - {os: bullseye, install: user-venv, prior: "2.15.0", ca: host}
+  - {os: bullseye, install: root-venv-user, prior: "2.15.0", ca: host}
+  - {os: bullseye, install: user-flag, prior: "2.15.0", ca: host}
 """
 
 
@@ -49,6 +53,9 @@ def check_golden(name: str, text: str) -> None:
     ("bookworm-py3.11-system-fresh", False),
     ("bullseye-py3.9-system-tf2.15.0-ca-none", False),
     ("bookworm-py3.11-system-tf2.15.0", True),
+    ("bullseye-py3.9-user-venv-tf2.15.0", False),
+    ("bullseye-py3.9-root-venv-user-tf2.15.0", False),
+    ("bullseye-py3.9-user-flag-tf2.15.0", False),
 ])
 def test_golden_dockerfiles(cells, host_ca, cell_id, local):
     target = load_matrix(REPO / "matrix.yaml").target

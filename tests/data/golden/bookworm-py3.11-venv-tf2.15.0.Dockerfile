@@ -22,16 +22,18 @@ ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Install mode: a virtual environment created and used by root.
+# Install mode venv: root creates a virtual environment and upgrades in it.
 RUN python3 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-
 # The version installed before the upgrade.
 RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
 
-# The scenario: record the versions, run the upgrade, check what it left behind.
+# The scenario: record the versions, run the upgrade, check what it left behind
+# for each identity (root).
 COPY scenario.py /opt/repromatrix/scenario.py
 ENV REPROMATRIX_PACKAGE=tensorflow \
     REPROMATRIX_IMPORT=tensorflow \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow"
+    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
+    REPROMATRIX_USER="" \
+    REPROMATRIX_IDENTITIES="root"
 CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -18,14 +18,16 @@ RUN apt-get update \
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Install mode: the system python3, as root, no virtual environment.
-
+# Install mode system: root upgrades the system python3, no virtual environment.
 # The version installed before the upgrade.
 RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "tensorflow==2.15.0"
 
-# The scenario: record the versions, run the upgrade, check what it left behind.
+# The scenario: record the versions, run the upgrade, check what it left behind
+# for each identity (root).
 COPY scenario.py /opt/repromatrix/scenario.py
 ENV REPROMATRIX_PACKAGE=tensorflow \
     REPROMATRIX_IMPORT=tensorflow \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow"
+    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
+    REPROMATRIX_USER="" \
+    REPROMATRIX_IDENTITIES="root"
 CMD ["python3", "/opt/repromatrix/scenario.py"]

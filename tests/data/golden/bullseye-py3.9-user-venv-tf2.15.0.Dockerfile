@@ -1,0 +1,42 @@
+# repromatrix cell bullseye-py3.9-user-venv-tf2.15.0
+#   os: bullseye
+#   python: system
+#   install: user-venv
+#   prior: 2.15.0
+#   ca: host
+#
+# Reproduce this cell by hand, from this directory:
+#   docker build -t repromatrix/bullseye-py3.9-user-venv-tf2.15.0 . && docker run --rm repromatrix/bullseye-py3.9-user-venv-tf2.15.0
+# The upgrade runs when the container runs, not at build time.
+
+FROM debian:bullseye
+
+# The OS's own python3, pip and venv.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+
+# Trust the CA bundle the host's pip trusts (a corporate or TLS-intercepting CA).
+COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
+ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install mode user-venv: a non-root user creates a virtual environment and upgrades in it.
+RUN useradd --create-home user
+USER user
+RUN python3 -m venv /home/user/venv
+ENV VIRTUAL_ENV=/home/user/venv PATH=/home/user/venv/bin:$PATH
+# The version installed before the upgrade.
+RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
+USER root
+
+# The scenario: record the versions, run the upgrade as user, check what it left behind
+# for each identity (root, user).
+COPY scenario.py /opt/repromatrix/scenario.py
+ENV REPROMATRIX_PACKAGE=tensorflow \
+    REPROMATRIX_IMPORT=tensorflow \
+    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
+    REPROMATRIX_USER="user" \
+    REPROMATRIX_IDENTITIES="root user"
+CMD ["python3", "/opt/repromatrix/scenario.py"]
