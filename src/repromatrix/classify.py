@@ -49,29 +49,41 @@ class Rule:
     shows: tuple[str, ...] = ()
 
     def evidence(self, text: str) -> tuple[str, ...]:
-        patterns = [re.compile(p) for p in (self.decides,) + self.shows]
-        return _lines_matching(text, patterns)
+        """The last deciding line (pip repeats them per retry), then the lines that show more."""
+        deciding = _lines_matching(text, [re.compile(self.decides)], limit=None)[-1:]
+        shown = _lines_matching(text, [re.compile(p) for p in self.shows])
+        return (deciding + tuple(line for line in shown if line not in deciding))[:MAX_EVIDENCE]
 
 
+# pip reports a failure to read the index page only at debug level, then says this: the
+# network rules below name the real cause and keep this line as the visible symptom.
+NO_MATCH = r"No matching distribution found for"
 FAILURE_RULES: tuple[Rule, ...] = (
     Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
          (r"This environment is externally managed",)),
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
     Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
          (r"Consider using the `--user` option", r"^Check the permissions")),
-    Rule(Outcome.NO_MATCHING_DISTRIBUTION, r"No matching distribution found for",
+    Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),
+    Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|SSLError\(",
+         (r"There was a problem confirming the ssl certificate", NO_MATCH)),
+    Rule(Outcome.PROXY_ERROR, r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy", (NO_MATCH,)),
+    Rule(Outcome.NETWORK_ERROR, r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
+         r"known|ConnectTimeoutError|ReadTimeoutError|Read timed out|Connection broken|IncompleteRead|"
+         r"Connection reset by peer|RemoteDisconnected", (NO_MATCH,)),
+    Rule(Outcome.NO_MATCHING_DISTRIBUTION, NO_MATCH,
          (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
 )
 ERROR_LINE = re.compile(r"^(ERROR|error|E):|Error:|Exception")
 
 
-def _lines_matching(text: str, patterns: list[re.Pattern[str]]) -> tuple[str, ...]:
+def _lines_matching(text: str, patterns: list[re.Pattern[str]], limit: int | None = MAX_EVIDENCE) -> tuple[str, ...]:
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         if line and line not in out and any(p.search(line) for p in patterns):
             out.append(line)
-    return tuple(out[:MAX_EVIDENCE])
+    return tuple(out[:limit])
 
 
 def _last_lines(text: str, n: int = 3) -> tuple[str, ...]:

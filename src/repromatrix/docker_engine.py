@@ -7,8 +7,9 @@ Errors carry their evidence: build logs, container output, exit status.
 from __future__ import annotations
 
 import contextlib
+import io
 import re
-import threading
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,19 +104,37 @@ class Engine:
             self.client.api.remove_image(ref, force=True)
 
     # -- networks and containers -----------------------------------------------------------
-    def create_network(self, name: str) -> str:
-        self.client.networks.create(name, driver="bridge", labels=self.labels("network"))
+    def create_network(self, name: str, internal: bool = False) -> str:
+        """A bridge network; an internal one has no route out of it."""
+        self.client.networks.create(name, driver="bridge", internal=internal, labels=self.labels("network"))
         return name
+
+    def connect(self, box: Any, network: str, aliases: tuple[str, ...] = ()) -> None:
+        self.client.networks.get(network).connect(box, aliases=list(aliases))
+
+    def read_file(self, box: Any, path: str) -> str:
+        """A text file from inside a container ('' if it is not there)."""
+        try:
+            stream, _ = box.get_archive(path)
+        except docker.errors.APIError:
+            return ""
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            return member.read().decode("utf-8", "replace") if member else ""
 
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: dict[str, Any] | None = None,
-                  ) -> Iterator[Any]:
-        """A started container that is removed on exit, also when starting it failed."""
+                  mounts: dict[str, str] | None = None) -> Iterator[Any]:
+        """A started container that is removed on exit, also when starting it failed.
+
+        mounts: host path → container path, read-only (secrets).
+        """
         created = None
+        volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
         try:
             created = self.client.containers.create(image, name=name, labels=self.labels(role),
-                                                    ports=ports or {}, detach=True)
+                                                    ports=ports or {}, volumes=volumes, detach=True)
             if network:
                 self.client.networks.get(network).connect(created, aliases=list(aliases))
             created.start()
@@ -126,9 +145,9 @@ class Engine:
                     created.remove(force=True)
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   stop: threading.Event | None = None) -> ContainerResult:
+                   mounts: dict[str, str] | None = None) -> ContainerResult:
         """Run a cell container to its end (or kill it at `timeout`) and return its output."""
-        with self.container(image, name=name, role="cell", network=network) as box:
+        with self.container(image, name=name, role="cell", network=network, mounts=mounts) as box:
             try:
                 status = box.wait(timeout=timeout)
                 code: int | None = int(status.get("StatusCode", -1))

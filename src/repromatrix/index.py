@@ -74,13 +74,12 @@ class Releases:
         return max(ok, default=None)
 
 
-def fetch_releases(index_url: str, package: str, cafile: str | None = None,
+def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None = None,
                    timeout: float = 60) -> Releases:
     """Read the package's simple page; JSON (PEP 691) if offered, HTML otherwise."""
     url = index_url.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", package).lower() + "/"
     accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.5"
     req = urllib.request.Request(url, headers={"Accept": accept})
-    context = ssl.create_default_context(cafile=cafile) if url.startswith("https") else None
     with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
         body = resp.read().decode("utf-8", "replace")
         ctype = resp.headers.get("Content-Type", "")

@@ -6,7 +6,7 @@ manylinux_2_27 only) and the numpy/protobuf pins from each release's METADATA. I
 model release built against NumPy 1 with NumPy 2 installed fails as the real one does.
 
 The tree is a static PEP 503 repository (with sha256 fragments and data-requires-python),
-served by a real web server in a container (see docker_engine).
+served over HTTPS with a per-run CA (tlsca) by nginx in a container (see pipeline).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INDEX_HOST = "repromatrix-index"  # network alias of the index container, as cells see it
-INDEX_PORT = 8080
+INDEX_PORT = 8443  # HTTPS, like a real index: proxies see CONNECT, pip shows TLS failures
 PROTOBUF_PIN = "protobuf>=3.20.3,!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev"
 PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
 

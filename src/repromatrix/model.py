@@ -50,6 +50,30 @@ INSTALL_MODES: dict[str, InstallMode] = {
 }
 
 
+@dataclass(frozen=True)
+class NetworkMode:
+    """How a cell reaches the index when the upgrade runs (builds always go direct)."""
+
+    doc: str
+    internal: bool = False  # the cell sits on an internal network: no route but the proxy
+    proxy_port: int | None = None
+    credentials: bool = False  # proxy credentials reach the cell as a secret file
+
+
+PROXY_HOST = "repromatrix-proxy"
+PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing listens on the last
+NETWORK_MODES: dict[str, NetworkMode] = {
+    "direct": NetworkMode("the cell reaches the index directly"),
+    "proxy": NetworkMode("the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
+    "proxy-auth": NetworkMode("only a proxy that demands credentials, and the cell has none", True, PROXY_AUTH),
+    "proxy-auth-secret": NetworkMode("only a proxy that demands credentials, given to the cell as a secret "
+                                     "file at run time", True, PROXY_AUTH, credentials=True),
+    "proxy-down": NetworkMode("the proxy variables point at a port of ours where nothing listens", True,
+                              PROXY_NOTHING),
+    "no-route": NetworkMode("no route to the index and no proxy configured", True),
+}
+
+
 def check_version(value: str) -> str | None:
     try:
         Version(value)
@@ -104,6 +128,8 @@ AXIS_SPECS: dict[str, AxisSpec] = {
         AxisSpec("prior", "none", _check_prior, "the version installed before the upgrade, or none"),
         AxisSpec("ca", "host", _one_of("host", "none"),
                  "host: trust the CA bundle the host's pip uses; none: only the image's own CAs"),
+        AxisSpec("network", "direct", _one_of(*NETWORK_MODES), "how the cell reaches the index: "
+                 + ", ".join(NETWORK_MODES)),
     )
 }
 AXIS_ORDER = tuple(AXIS_SPECS)

@@ -14,6 +14,10 @@ class Outcome(str, enum.Enum):
     SPLIT_INSTALL = "split-install"
     EXTERNALLY_MANAGED = "externally-managed"
     PERMISSION_DENIED = "permission-denied"
+    PROXY_AUTH_REQUIRED = "proxy-auth-required"
+    PROXY_ERROR = "proxy-error"
+    SSL_ERROR = "ssl-error"
+    NETWORK_ERROR = "network-error"
     NO_MATCHING_DISTRIBUTION = "no-matching-distribution"
     SETUP_FAILED = "setup-failed"
     UNKNOWN_FAILURE = "unknown-failure"
@@ -46,6 +50,15 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
         "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
+    Outcome.PROXY_AUTH_REQUIRED: OutcomeInfo(
+        "the proxy demanded credentials pip did not have (407); pip then reports no distribution.",
+        "#6d4c9f", True),
+    Outcome.PROXY_ERROR: OutcomeInfo(
+        "pip could not connect to the configured proxy; pip then reports no distribution.", "#5b5fc7", True),
+    Outcome.SSL_ERROR: OutcomeInfo(
+        "the index's certificate was not trusted (TLS interception, a missing corporate CA).", "#a0522d", True),
+    Outcome.NETWORK_ERROR: OutcomeInfo(
+        "pip could not reach the index (no route, DNS, timeouts, cut downloads).", "#4a6d8c", True),
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(
         "pip found no distribution of the package for this interpreter and platform.", "#b03a6f", True),
     Outcome.SETUP_FAILED: OutcomeInfo(

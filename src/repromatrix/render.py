@@ -20,10 +20,11 @@ import jinja2
 
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT
-from .model import INSTALL_MODES, Cell, InstallMode, Target
+from .model import INSTALL_MODES, NETWORK_MODES, PROXY_HOST, Cell, InstallMode, NetworkMode, Target
 
 CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
 SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
+PROXY_SECRET = "/run/secrets/repromatrix-proxy-url"  # where a cell finds its proxy URL with credentials
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,17 @@ class RenderContext:
     target: Target
     host_ca: HostCA | None = None
     index_url: str | None = None  # None: pip's default index
-    trusted_host: str | None = None
-    network: str | None = None  # docker network a reproduction needs (the local index's)
+    run_ca_pem: bytes = b""  # the local index's CA: trusted like the host's CA
+    local: bool = False  # the cells read repromatrix's local index
+
+    def ca_bundle(self) -> bytes:
+        """What a cell with `ca: host` trusts on top of the image's own CAs."""
+        return (self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem
 
 
-def local_index_context(target: Target, host_ca: HostCA | None) -> RenderContext:
-    return RenderContext(target=target, host_ca=host_ca,
-                         index_url=f"http://{INDEX_HOST}:{INDEX_PORT}/simple/",
-                         trusted_host=INDEX_HOST, network="<run network>")
+def local_index_context(target: Target, host_ca: HostCA | None, run_ca_pem: bytes) -> RenderContext:
+    return RenderContext(target=target, host_ca=host_ca, index_url=f"https://{INDEX_HOST}:{INDEX_PORT}/simple/",
+                         run_ca_pem=run_ca_pem, local=True)
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,14 @@ class CellPlan:
     trusts_host_ca: bool
     env: tuple[tuple[str, str], ...]
     mode: InstallMode
+    network: NetworkMode
     notes: tuple[str, ...] = ()
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The proxy variables' value (never with credentials: those come from a secret)."""
+        port = self.network.proxy_port
+        return f"http://{PROXY_HOST}:{port}" if port else None
 
     @property
     def image_tag(self) -> str:
@@ -67,14 +78,12 @@ class CellPlan:
 def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     target = ctx.target
     notes = []
-    trusts = cell.axes["ca"] == "host" and ctx.host_ca is not None
-    if cell.axes["ca"] == "host" and ctx.host_ca is None:
+    trusts = cell.axes["ca"] == "host" and bool(ctx.ca_bundle())
+    if cell.axes["ca"] == "host" and not trusts:
         notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
     env: list[tuple[str, str]] = [("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
     if ctx.index_url:
         env.append(("PIP_INDEX_URL", ctx.index_url))
-    if ctx.trusted_host:
-        env.append(("PIP_TRUSTED_HOST", ctx.trusted_host))
     mode = INSTALL_MODES[cell.axes["install"]]
     setup = None
     if cell.prior:
@@ -85,7 +94,8 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     user_flag = "--user " if mode.user_flag else ""
     upgrade = f"python3 -m pip install {user_flag}--upgrade {shlex.quote(target.requirement)}"
     return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade, setup_command=setup,
-                    trusts_host_ca=trusts, env=tuple(env), mode=mode, notes=tuple(notes))
+                    trusts_host_ca=trusts, env=tuple(env), mode=mode,
+                    network=NETWORK_MODES[cell.axes["network"]], notes=tuple(notes))
 
 
 def _environment() -> jinja2.Environment:
@@ -97,7 +107,7 @@ def _environment() -> jinja2.Environment:
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
-        setup_marker=SETUP_MARKER, network=ctx.network,
+        setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET,
         import_name=ctx.target.package.replace("-", "_"))
 
 
@@ -113,8 +123,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
     try:
         (tmp / "Dockerfile").write_text(render_dockerfile(plan, ctx))
         (tmp / "scenario.py").write_bytes(scenario_source())
-        if plan.trusts_host_ca and ctx.host_ca:
-            (tmp / "ca-bundle.pem").write_bytes(ctx.host_ca.read())
+        if plan.trusts_host_ca:
+            (tmp / "ca-bundle.pem").write_bytes(ctx.ca_bundle())
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)

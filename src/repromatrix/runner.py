@@ -18,10 +18,19 @@ from typing import Any
 
 from .classify import Observation
 from .docker_engine import Engine
-from .render import SETUP_MARKER, CellPlan
+from .render import PROXY_SECRET, SETUP_MARKER, CellPlan
 from .results import write_atomic
 
 RECORD_PREFIX = "REPROMATRIX-RECORD "
+
+
+@dataclass(frozen=True)
+class ProxySetup:
+    """The run's test proxy: cells behind it run on `network`, which has no other way out."""
+
+    network: str
+    url_file: Path  # the proxy URL with credentials, mounted into cells that get it as a secret
+    password: str  # redacted from every log we write
 
 
 @dataclass(frozen=True)
@@ -51,8 +60,8 @@ def parse_record(output: str) -> dict[str, Any] | None:
 
 
 class CellRunner:
-    def __init__(self, engine: Engine, network: str | None, timeout: int) -> None:
-        self.engine, self.network, self.timeout = engine, network, timeout
+    def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None) -> None:
+        self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
         self.stop = threading.Event()
         self._build_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -77,11 +86,24 @@ class CellRunner:
             return self._finish(job, obs, durations, build.log)
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
-        result = self.engine.run_to_end(tag, name=name, network=self.network, timeout=self.timeout)
+        network, mounts = self._network_for(job)
+        result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts)
         durations["run"] = round(time.monotonic() - started, 1)
-        obs = Observation(build_log=build.log, record=parse_record(result.output), output=result.output,
+        output = self._redact(result.output)
+        obs = Observation(build_log=build.log, record=parse_record(output), output=output,
                           exit_code=result.exit_code, timed_out=result.timed_out)
-        return self._finish(job, obs, durations, build.log + "\n== container output ==\n" + result.output)
+        return self._finish(job, obs, durations, build.log + "\n== container output ==\n" + output)
+
+    def _network_for(self, job: CellJob) -> tuple[str | None, dict[str, str] | None]:
+        """Where the cell runs, and the secret it gets (builds always use the run's own network)."""
+        mode = job.plan.network
+        if not mode.internal or self.proxy is None:
+            return self.network, None
+        mounts = {str(self.proxy.url_file): PROXY_SECRET} if mode.credentials else None
+        return self.proxy.network, mounts
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.proxy.password, "<redacted>") if self.proxy else text
 
     def _finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str) -> CellRun:
         log_path = job.context / "log.txt"

@@ -25,10 +25,56 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
      "ERROR: Could not install packages due to an EnvironmentError: [Errno 13] Permission denied: '__init__.py'"),
     ("bookworm-py3.11-root-venv-user-tf2.15.0", "permission-denied",
      "ERROR: Could not install packages due to an OSError: [Errno 13] Permission denied: '__init__.py'"),
+    # network: every failure below ends in "No matching distribution"; the verdict is the cause.
+    ("bookworm-py3.11-venv-fresh-proxy", "upgraded", "Successfully installed numpy-2.3.5 protobuf-6.33.1 "
+     "tensorflow-2.21.0"),
+    ("bookworm-py3.11-venv-fresh-proxy-auth", "proxy-auth-required", "ERROR: No matching distribution found for "
+     "tensorflow"),
+    ("bookworm-py3.11-venv-fresh-proxy-auth-secret", "upgraded", "Successfully installed numpy-2.3.5 "
+     "protobuf-6.33.1 tensorflow-2.21.0"),
+    ("bookworm-py3.11-venv-fresh-proxy-down", "proxy-error", "ERROR: No matching distribution found for tensorflow"),
+    ("bullseye-py3.9-venv-fresh-proxy-down", "proxy-error", "ERROR: No matching distribution found for tensorflow"),
+    ("bookworm-py3.11-venv-fresh-no-route", "network-error", "ERROR: No matching distribution found for tensorflow"),
+    # ca none: the index's CA (the run's, standing in for a corporate CA) is not trusted.
+    ("bookworm-py3.11-venv-fresh-ca-none", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
+    ("bullseye-py3.9-venv-fresh-ca-none", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]
     assert (cell["outcome"], evidence in cell["evidence"]) == (outcome, True), cell["evidence"]
+
+
+@pytest.mark.parametrize("cell_id, deciding", [
+    ("bookworm-py3.11-venv-fresh-proxy-auth", "Tunnel connection failed: 407 Proxy Authentication Required"),
+    ("bookworm-py3.11-venv-fresh-proxy-down", "ProxyError('Cannot connect to proxy.'"),
+    ("bookworm-py3.11-venv-fresh-proxy-down", "[Errno 111] Connection refused"),
+    ("bookworm-py3.11-venv-fresh-no-route", "Failed to establish a new connection"),
+    ("bookworm-py3.11-venv-fresh-ca-none", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+])
+def test_network_evidence_names_the_cause(causes_run, cell_id, deciding):
+    assert deciding in causes_run.cells[cell_id]["evidence"][0]
+
+
+def test_traffic_provably_went_through_the_proxy(causes_run):
+    log = (causes_run.dir / "proxy-access.log").read_text()
+    tunnels = [ln for ln in log.splitlines() if "TCP_TUNNEL/200 " in ln and "CONNECT repromatrix-index:8443" in ln]
+    denied = [ln for ln in log.splitlines() if "TCP_DENIED/407 " in ln]
+    assert len(tunnels) >= 2  # proxy and proxy-auth-secret (one tunnel each, or more)
+    assert len(denied) >= 1  # proxy-auth, once per retry
+    # The cells behind the proxy had no other way out: the direct ones never show up there.
+    assert all("repromatrix-index" in ln for ln in log.splitlines())
+
+
+def test_proxy_credentials_are_never_written(causes_run):
+    import re
+
+    credentials = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+    for path in causes_run.dir.rglob("*"):
+        if path.is_file():
+            assert not credentials.search(path.read_text(errors="replace")), path
+    dockerfile = (causes_run.dir / "cells/bookworm-py3.11-venv-fresh-proxy-auth-secret/Dockerfile").read_text()
+    assert "ENV REPROMATRIX_PROXY_SECRET=/run/secrets/repromatrix-proxy-url" in dockerfile
+    assert "HTTPS_PROXY=http://repromatrix-proxy:3129" in dockerfile
 
 
 def test_split_install_keeps_root_on_the_old_version(causes_run):

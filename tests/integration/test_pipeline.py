@@ -49,11 +49,14 @@ def test_python_39_lands_below_newest_and_it_is_recorded(offline_run):
 
 
 def test_traffic_went_to_the_local_index_only(offline_run):
+    import re
+
     for cell_id in offline_run.cells:
         log = offline_run.log(cell_id)
         if "pip install" in log and "externally-managed" not in log:
-            assert "Looking in indexes: http://repromatrix-index:8080/simple/" in log, cell_id
-        assert "https://" not in log.split("== container output ==")[-1], cell_id
+            assert "Looking in indexes: https://repromatrix-index:8443/simple/" in log, cell_id
+        urls = re.findall(r"https?://[^/\s]+", log.split("== container output ==")[-1])
+        assert set(urls) <= {"https://repromatrix-index:8443"}, (cell_id, set(urls))
 
 
 def test_report_files_and_latest(offline_run):

@@ -172,3 +172,25 @@ def test_same_version_for_every_identity_is_no_split():
     rec = record("local-bullseye-py3.9-system-user-tf2.15.0")
     rec["identities"]["root"]["version"] = "2.20.0"
     assert classify(Observation(record=rec)).outcome is Outcome.UPGRADED
+
+
+# Network and TLS, captured from examples/causes.yaml: pip ends every one of these with
+# "No matching distribution found"; the verdict must be the real cause.
+@pytest.mark.parametrize("name, outcome, deciding", [
+    ("local-bookworm-py3.11-venv-fresh-proxy-auth", Outcome.PROXY_AUTH_REQUIRED,
+     "Tunnel connection failed: 407 Proxy Authentication Required"),
+    ("local-bookworm-py3.11-venv-fresh-proxy-down", Outcome.PROXY_ERROR,
+     "ProxyError('Cannot connect to proxy.', NewConnectionError("),
+    ("local-bullseye-py3.9-venv-fresh-proxy-down", Outcome.PROXY_ERROR,  # pip 20.3, unvendored urllib3
+     "ProxyError('Cannot connect to proxy.', NewConnectionError('<urllib3.connection.HTTPSConnection"),
+    ("local-bookworm-py3.11-venv-fresh-no-route", Outcome.NETWORK_ERROR, "[Errno -2] Name or service not known"),
+    ("local-bookworm-py3.11-venv-fresh-ca-none", Outcome.SSL_ERROR, "CERTIFICATE_VERIFY_FAILED"),
+    ("local-bullseye-py3.9-venv-fresh-ca-none", Outcome.SSL_ERROR, "CERTIFICATE_VERIFY_FAILED"),
+])
+def test_network_causes_are_not_no_matching_distribution(name, outcome, deciding):
+    rec = record(name)
+    assert "No matching distribution found for tensorflow" in rec["upgrade"]["output"]
+    verdict = classify(Observation(record=rec))
+    assert verdict.outcome is outcome
+    assert deciding in verdict.evidence[0]
+    assert verdict.evidence[-1] == "ERROR: No matching distribution found for tensorflow"

@@ -59,7 +59,8 @@ def check_golden(name: str, text: str) -> None:
 ])
 def test_golden_dockerfiles(cells, host_ca, cell_id, local):
     target = load_matrix(REPO / "matrix.yaml").target
-    ctx = local_index_context(target, host_ca) if local else RenderContext(target=target, host_ca=host_ca)
+    ctx = (local_index_context(target, host_ca, b"-----BEGIN CERTIFICATE-----\nrun CA\n") if local
+           else RenderContext(target=target, host_ca=host_ca))
     text = render_dockerfile(plan_cell(cells[cell_id], ctx), ctx)
     check_golden(f"{cell_id}{'-local' if local else ''}.Dockerfile", text)
 

@@ -33,10 +33,21 @@ IMPORT_CHECK = ("import importlib, sys; mod = importlib.import_module(sys.argv[1
                 "print(getattr(mod, '__version__', ''))")
 
 
+def proxy_env():
+    """Proxy variables with credentials, from the secret file (never printed, never stored)."""
+    path = os.environ.get("REPROMATRIX_PROXY_SECRET")
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        url = fh.read().strip()
+    return {"HTTP_PROXY": url, "HTTPS_PROXY": url}
+
+
 def identity(name):
     """Popen arguments that run a command as `name`, with that user's home and groups."""
+    env = dict(os.environ, **proxy_env())
     if name == "root":
-        return {}
+        return {"env": env}
     entry = pwd.getpwnam(name)
 
     def drop():
@@ -44,7 +55,7 @@ def identity(name):
         os.setgid(entry.pw_gid)
         os.setuid(entry.pw_uid)
 
-    env = dict(os.environ, HOME=entry.pw_dir, USER=name, LOGNAME=name)
+    env.update(HOME=entry.pw_dir, USER=name, LOGNAME=name)
     return {"preexec_fn": drop, "env": env, "cwd": entry.pw_dir}
 
 

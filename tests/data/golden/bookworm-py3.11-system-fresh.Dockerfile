@@ -4,6 +4,7 @@
 #   install: system
 #   prior: none
 #   ca: host
+#   network: direct
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-system-fresh . && docker run --rm repromatrix/bookworm-py3.11-system-fresh

@@ -4,6 +4,7 @@
 #   install: system
 #   prior: 2.15.0
 #   ca: host
+#   network: direct
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-system-tf2.15.0 . && docker run --rm repromatrix/bookworm-py3.11-system-tf2.15.0
@@ -19,12 +20,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # Trust the CA bundle the host's pip trusts (a corporate or TLS-intercepting CA).
+# It also holds the CA of repromatrix's local index.
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
-ENV PIP_INDEX_URL=http://repromatrix-index:8080/simple/
-ENV PIP_TRUSTED_HOST=repromatrix-index
+ENV PIP_INDEX_URL=https://repromatrix-index:8443/simple/
 
 # Install mode system: root upgrades the system python3, no virtual environment.
 # The version installed before the upgrade.

@@ -4,6 +4,7 @@
 #   install: venv
 #   prior: 2.15.0
 #   ca: host
+#   network: direct
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-venv-tf2.15.0 . && docker run --rm repromatrix/bookworm-py3.11-venv-tf2.15.0

@@ -4,6 +4,7 @@
 #   install: system
 #   prior: 2.15.0
 #   ca: none
+#   network: direct
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none . && docker run --rm repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none

@@ -4,6 +4,7 @@
 #   install: user-flag
 #   prior: 2.15.0
 #   ca: host
+#   network: direct
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-user-flag-tf2.15.0 . && docker run --rm repromatrix/bullseye-py3.9-user-flag-tf2.15.0
