@@ -68,13 +68,19 @@ def test_no_docker_is_exit_3_and_leaves_nothing(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_report_rerenders_without_docker(tmp_path):
+def stored_run(tmp_path, outcome: str):
+    """A run directory holding only a results.json with one cell."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "results.json").write_text(json.dumps({
         "schema": 1, "run_id": "r1", "matrix": "m.yaml", "target": {"package": "tensorflow", "version": "",
         "index": "default"}, "started": "s", "finished": "f",
-        "cells": [{"id": "c1", "axes": {"os": "bookworm"}, "outcome": "upgraded", "evidence": ["ok"]}]}))
+        "cells": [{"id": "c1", "axes": {"os": "bookworm"}, "outcome": outcome, "evidence": ["why"]}]}))
+    return run_dir
+
+
+def test_report_rerenders_without_docker(tmp_path):
+    run_dir = stored_run(tmp_path, "upgraded")
     proc = cli("report", str(run_dir), env=NO_DOCKER)
     assert proc.returncode == 0, proc.stderr
     assert "c1" in (run_dir / "index.html").read_text()
@@ -86,12 +92,7 @@ def test_report_of_missing_run_is_exit_2(tmp_path):
 
 
 def test_report_formats_and_output(tmp_path):
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "results.json").write_text(json.dumps({
-        "schema": 1, "run_id": "r1", "matrix": "m.yaml", "target": {"package": "tensorflow", "version": "",
-        "index": "default"}, "started": "s", "finished": "f",
-        "cells": [{"id": "c1", "axes": {"os": "bookworm"}, "outcome": "import-error", "evidence": ["boom"]}]}))
+    run_dir = stored_run(tmp_path, "import-error")
     proc = cli("report", str(run_dir), env=NO_DOCKER)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in run_dir.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md"]

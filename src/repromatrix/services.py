@@ -1,0 +1,160 @@
+"""Services a run starts for its cells: the local index and the test proxy.
+
+Both are real servers in containers, labelled with the run and removed with it: nginx serving
+the model index over HTTPS (a CA made for the run), and squid on an internal network whose
+only way out it is. Only the Engine talks to Docker; this module decides what to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import ssl
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from rich.console import Console
+
+from .baseimages import Provisioned
+from .docker_engine import Engine
+from .errors import BaseImageError, InfraError
+from .hostca import HostCA
+from .localindex import INDEX_HOST, INDEX_PORT, write_index
+from .model import PROXY_AUTH, PROXY_HOST, PROXY_NOTHING, PROXY_OPEN, Matrix
+from .results import write_atomic
+from .runner import ProxySetup
+from .tlsca import RunCA
+
+SERVICE_BASE = "debian:bookworm"  # the base image of the index and proxy containers
+PROXY_USER = "repromatrix"
+Ready = dict[str, Provisioned | BaseImageError]
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"), keep_trailing_newline=True)
+
+
+def _need_base(ready: Ready, what: str) -> None:
+    if isinstance(ready.get(SERVICE_BASE), BaseImageError):
+        raise InfraError(f"{what} needs {SERVICE_BASE}: {ready[SERVICE_BASE]}")
+
+
+@contextlib.contextmanager
+def index_service(engine: Engine, matrix: Matrix, network: str, run_ca: RunCA | None,
+                  ready: Ready, console: Console) -> Iterator[str | None]:
+    """For a local index, serve it for the run; yields the URL the host reads it at."""
+    if run_ca is None:
+        yield None if matrix.target.index == "default" else matrix.target.index
+        return
+    _need_base(ready, "the local index")
+    console.print("starting the local model index (target.index: local)")
+    with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
+        context = _index_context(Path(tmp), run_ca)
+        tag = f"repromatrix/index:{engine.run_id}"
+        build = engine.build(context, tag, None, engine.labels("index-image"))
+        if not build.ok:
+            raise InfraError(f"building the local index image failed: {build.error}\n{build.log[-2000:]}")
+    name = f"repromatrix-{engine.run_id}-index"
+    ports = {f"{INDEX_PORT}/tcp": ("127.0.0.1", None)}
+    with engine.container(tag, name=name, role="index", network=network, aliases=(INDEX_HOST,), ports=ports) as box:
+        url = f"https://127.0.0.1:{engine.published_port(box, f'{INDEX_PORT}/tcp')}/simple/"
+        _wait_for(url, ssl_context(None, run_ca), timeout=60)
+        yield url
+
+
+@contextlib.contextmanager
+def proxy_service(engine: Engine, network: str, wanted: bool, ready: Ready,
+           run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
+    """For cells behind a proxy: an internal network whose only way out is squid."""
+    if not wanted:
+        yield None
+        return
+    _need_base(ready, "the test proxy")
+    console.print("starting the test proxy (squid) on an internal network")
+    internal = engine.create_network(f"repromatrix-{engine.run_id}-internal", internal=True)
+    password = secrets.token_urlsafe(18)  # made per run; redacted from every log
+    with tempfile.TemporaryDirectory(prefix="repromatrix-proxy-") as tmp:
+        root = Path(tmp)
+        tag = f"repromatrix/proxy:{engine.run_id}"
+        build = engine.build(_proxy_context(root / "image"), tag, None, engine.labels("proxy-image"))
+        if not build.ok:
+            raise InfraError(f"building the test proxy image failed: {build.error}\n{build.log[-2000:]}")
+        squid_secrets, url_file = _proxy_secrets(root, password)
+        with engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
+                              mounts={str(squid_secrets): "/run/secrets"}) as box:
+            engine.connect(box, internal, aliases=(PROXY_HOST,))
+            _wait_for_squid(engine, box)
+            try:
+                yield ProxySetup(internal, url_file, password)
+            finally:
+                # Evidence that traffic went through the proxy, kept beside the report.
+                write_atomic(run_dir / "proxy-access.log", engine.read_file(box, "/var/log/squid/access.log"))
+
+
+def _proxy_context(root: Path) -> Path:
+    root.mkdir()
+    env = _templates()
+    (root / "Dockerfile").write_text(env.get_template("proxy.Dockerfile.j2").render(base=SERVICE_BASE))
+    (root / "squid.conf").write_text(env.get_template("squid.conf.j2").render(
+        open_port=PROXY_OPEN, auth_port=PROXY_AUTH, nothing_port=PROXY_NOTHING, index_port=INDEX_PORT))
+    (root / "entry.sh").write_bytes(resources.files("repromatrix").joinpath("templates/proxy-entry.sh").read_bytes())
+    return root
+
+
+def _proxy_secrets(root: Path, password: str) -> tuple[Path, Path]:
+    """Secret files: the squid's user and password, and the cells' proxy URL with them."""
+    squid = root / "squid-secrets"
+    squid.mkdir(mode=0o700)
+    (squid / "proxy-user").write_text(PROXY_USER)
+    (squid / "proxy-password").write_text(password)
+    url_file = root / "proxy-url"
+    url_file.write_text(f"http://{PROXY_USER}:{password}@{PROXY_HOST}:{PROXY_AUTH}\n")
+    for path in (squid / "proxy-user", squid / "proxy-password", url_file):
+        path.chmod(0o600)
+    return squid, url_file
+
+
+def _wait_for_squid(engine: Engine, box: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while "Accepting HTTP Socket connections" not in engine.read_file(box, "/var/log/squid/cache.log"):
+        box.reload()
+        if box.status == "exited" or time.monotonic() > deadline:
+            raise InfraError(f"the test proxy did not start: {box.logs().decode('utf-8', 'replace')[-2000:]}")
+        time.sleep(0.5)
+
+
+def _index_context(root: Path, run_ca: RunCA) -> Path:
+    env = _templates()
+    (root / "Dockerfile").write_text(env.get_template("index.Dockerfile.j2").render(base=SERVICE_BASE, port=INDEX_PORT))
+    (root / "nginx.conf").write_text(env.get_template("nginx.conf.j2").render(port=INDEX_PORT))
+    server = run_ca.issue([INDEX_HOST, "localhost"], ips=("127.0.0.1",))
+    (root / "index.crt").write_bytes(server.cert_pem + run_ca.cert_pem)
+    (root / "index.key").write_bytes(server.key_pem)
+    write_index(root / "tree")
+    return root
+
+
+def ssl_context(host_ca: HostCA | None, run_ca: RunCA | None) -> ssl.SSLContext:
+    """What the host trusts when it reads the index: the run's CA, or the host's pip CA bundle."""
+    if run_ca is not None:
+        return ssl.create_default_context(cadata=run_ca.cert_pem.decode())
+    return ssl.create_default_context(cafile=str(host_ca.path) if host_ca else None)
+
+
+def _wait_for(url: str, context: ssl.SSLContext, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5, context=context):
+                return
+        except (urllib.error.URLError, ConnectionError, OSError) as e:
+            if time.monotonic() > deadline:
+                raise InfraError(f"the local index did not answer at {url} within {timeout:.0f}s: {e}") from None
+            time.sleep(0.5)
