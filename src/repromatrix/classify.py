@@ -64,6 +64,8 @@ FAILURE_RULES: tuple[Rule, ...] = (
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
     Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
          (r"Consider using the `--user` option", r"^Check the permissions")),
+    Rule(Outcome.RESOLUTION_IMPOSSIBLE, r"ResolutionImpossible|these package versions have conflicting dependencies",
+         (r"^ERROR: Cannot install", r"The user requested")),
     Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),
     Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|SSLError\(",
          (r"There was a problem confirming the ssl certificate", NO_MATCH)),
@@ -139,8 +141,9 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
     check = record["pip_check"]
     if check["exit_code"] != 0:
-        resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account")])
-        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver + _last_lines(check["output"], 4), facts)
+        resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
+                                            re.compile(r" requires .*, but you have ")])
+        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
     before, after = record.get("before"), record.get("after")
     if before is not None and before == after:
         already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")

@@ -82,8 +82,9 @@ def cell_id(target: Target, axes: Combo) -> str:
     parts = [_slug(axes["os"]), f"py{python}", axes["install"], prior]
     if axes["ca"] != AXIS_SPECS["ca"].default:
         parts.append(f"ca-{axes['ca']}")
-    if axes["network"] != AXIS_SPECS["network"].default:
-        parts.append(axes["network"])
+    for axis in ("network", "conflicts"):
+        if axes[axis] != AXIS_SPECS[axis].default:
+            parts.append(axes[axis])
     return "-".join(parts)
 
 

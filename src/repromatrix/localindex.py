@@ -61,8 +61,15 @@ NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
     ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
     ("2.1.3", ">=3.10"), ("2.2.6", ">=3.10"), ("2.3.5", ">=3.11")))
 PROTOBUF = tuple(Release("protobuf", v, (), rp) for v, rp in (
-    ("3.20.3", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"), ("6.33.1", ">=3.9")))
-ALL_RELEASES = TENSORFLOW + NUMPY + PROTOBUF
+    ("3.19.6", ">=3.5"), ("3.20.3", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"),
+    ("6.33.1", ">=3.9")))
+# Other libraries whose pins collide with TensorFlow's (their real Requires-Dist).
+OTHERS = (
+    Release("scipy", "1.11.4", (), "<3.13,>=3.9", ("numpy<1.28.0,>=1.21.6",)),
+    Release("googleapis-common-protos", "1.63.0", (), ">=3.7",
+            ("protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5",)),
+)
+ALL_RELEASES = TENSORFLOW + NUMPY + PROTOBUF + OTHERS
 
 NUMPY_ABI_ERROR = ("A module that was compiled using NumPy 1.x cannot be run in NumPy {np} as it may crash. "
                    "To support both 1.x and 2.x versions of NumPy, modules must be compiled with NumPy 2.0.")
@@ -76,6 +83,9 @@ def module_source(release: Release) -> dict[str, str]:
         return {"numpy/__init__.py": head}
     if release.name == "protobuf":
         return {"google/protobuf/__init__.py": head}
+    if release.name != "tensorflow":
+        module = {"googleapis-common-protos": "google/api"}.get(release.name, release.name)
+        return {f"{module}/__init__.py": head}
     check = ""
     if release.numpy_abi == 1:
         check = ("if int(numpy.__version__.split('.')[0]) >= 2:\n"
@@ -100,7 +110,8 @@ def wheel_tags(release: Release, arch: str) -> list[str]:
 
 def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
     """A minimal valid wheel; fixed timestamps make the bytes (and so the hashes) repeatable."""
-    dist = f"{release.name}-{release.version}.dist-info"
+    stem = f"{release.name.replace('-', '_')}-{release.version}"  # wheel names use underscores
+    dist = f"{stem}.dist-info"
     files = dict(module_source(release))
     files[f"{dist}/METADATA"] = _metadata(release)
     files[f"{dist}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: repromatrix\nRoot-Is-Purelib: false\nTag: {tag}\n"
@@ -110,7 +121,7 @@ def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, body in files.items():
             zf.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), body)
-    return f"{release.name}-{release.version}-{tag}.whl", buf.getvalue()
+    return f"{stem}-{tag}.whl", buf.getvalue()
 
 
 def _b64sha(data: bytes) -> str:

@@ -74,6 +74,25 @@ NETWORK_MODES: dict[str, NetworkMode] = {
 }
 
 
+@dataclass(frozen=True)
+class ConflictMode:
+    """What else the environment holds that constrains the upgrade."""
+
+    doc: str
+    preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
+    constraints: tuple[str, ...] = ()  # lines of a constraints file pip reads (PIP_CONSTRAINT)
+
+
+CONFLICT_MODES: dict[str, ConflictMode] = {
+    "none": ConflictMode("nothing else installed"),
+    "numpy-cap": ConflictMode("an older scipy that caps numpy below 2 is installed", ("scipy==1.11.4",)),
+    "protobuf-cap": ConflictMode("a library that pins protobuf below 5 is installed",
+                                 ("googleapis-common-protos==1.63.0",)),
+    "constraints": ConflictMode("a constraints file left over from TensorFlow 2.11 days pins protobuf",
+                                constraints=("protobuf==3.19.6",)),
+}
+
+
 def check_version(value: str) -> str | None:
     try:
         Version(value)
@@ -130,6 +149,8 @@ AXIS_SPECS: dict[str, AxisSpec] = {
                  "host: trust the CA bundle the host's pip uses; none: only the image's own CAs"),
         AxisSpec("network", "direct", _one_of(*NETWORK_MODES), "how the cell reaches the index: "
                  + ", ".join(NETWORK_MODES)),
+        AxisSpec("conflicts", "none", _one_of(*CONFLICT_MODES), "what else constrains the upgrade: "
+                 + ", ".join(CONFLICT_MODES)),
     )
 }
 AXIS_ORDER = tuple(AXIS_SPECS)

@@ -14,6 +14,7 @@ class Outcome(str, enum.Enum):
     SPLIT_INSTALL = "split-install"
     EXTERNALLY_MANAGED = "externally-managed"
     PERMISSION_DENIED = "permission-denied"
+    RESOLUTION_IMPOSSIBLE = "resolution-impossible"
     PROXY_AUTH_REQUIRED = "proxy-auth-required"
     PROXY_ERROR = "proxy-error"
     SSL_ERROR = "ssl-error"
@@ -50,6 +51,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
         "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
+    Outcome.RESOLUTION_IMPOSSIBLE: OutcomeInfo(
+        "pip's resolver found no set of versions that satisfies every requirement and constraint.",
+        "#8b1a4a", True),
     Outcome.PROXY_AUTH_REQUIRED: OutcomeInfo(
         "the proxy demanded credentials pip did not have (407); pip then reports no distribution.",
         "#6d4c9f", True),

@@ -20,7 +20,17 @@ import jinja2
 
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT
-from .model import INSTALL_MODES, NETWORK_MODES, PROXY_HOST, Cell, InstallMode, NetworkMode, Target
+from .model import (
+    CONFLICT_MODES,
+    INSTALL_MODES,
+    NETWORK_MODES,
+    PROXY_HOST,
+    Cell,
+    ConflictMode,
+    InstallMode,
+    NetworkMode,
+    Target,
+)
 
 CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
 SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
@@ -52,11 +62,12 @@ class CellPlan:
     cell: Cell
     base_image: str
     upgrade_command: str  # exactly what runs, the way a user types it
-    setup_command: str | None  # installs the prior version at build time
+    setup_commands: tuple[str, ...]  # the prior version, then what conflicts with the upgrade (build time)
     trusts_host_ca: bool
     env: tuple[tuple[str, str], ...]
     mode: InstallMode
     network: NetworkMode
+    conflicts: ConflictMode
     notes: tuple[str, ...] = ()
 
     @property
@@ -85,17 +96,17 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     if ctx.index_url:
         env.append(("PIP_INDEX_URL", ctx.index_url))
     mode = INSTALL_MODES[cell.axes["install"]]
-    setup = None
-    if cell.prior:
-        # On PEP 668 systems users got their prior version past the marker; pip versions
-        # without the option ignore the variable, so one spelling fits every OS.
-        brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if mode.venv is None else ""
-        setup = f'{brk}python3 -m pip install "{target.package}=={cell.prior}"'
+    conflicts = CONFLICT_MODES[cell.axes["conflicts"]]
+    # On PEP 668 systems users got their packages past the marker; pip versions without the
+    # option ignore the variable, so one spelling fits every OS.
+    brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if mode.venv is None else ""
+    wanted = ([f"{target.package}=={cell.prior}"] if cell.prior else []) + list(conflicts.preinstall)
+    setup = tuple(f'{brk}python3 -m pip install "{req}"' for req in wanted)
     user_flag = "--user " if mode.user_flag else ""
     upgrade = f"python3 -m pip install {user_flag}--upgrade {shlex.quote(target.requirement)}"
-    return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade, setup_command=setup,
+    return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade, setup_commands=setup,
                     trusts_host_ca=trusts, env=tuple(env), mode=mode,
-                    network=NETWORK_MODES[cell.axes["network"]], notes=tuple(notes))
+                    network=NETWORK_MODES[cell.axes["network"]], conflicts=conflicts, notes=tuple(notes))
 
 
 def _environment() -> jinja2.Environment:

@@ -38,6 +38,13 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
     # ca none: the index's CA (the run's, standing in for a corporate CA) is not trusted.
     ("bookworm-py3.11-venv-fresh-ca-none", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
     ("bullseye-py3.9-venv-fresh-ca-none", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
+    # conflicts
+    ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap", "upgraded-inconsistent", "googleapis-common-protos 1.63.0 requires "
+     "protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5, but you have "
+     "protobuf 6.33.1 which is incompatible."),
+    ("bookworm-py3.11-venv-tf2.15.0-numpy-cap", "upgraded", "Successfully installed protobuf-6.33.1 tensorflow-2.21.0"),
+    ("bookworm-py3.11-venv-tf2.15.0-constraints", "resolution-impossible",
+     "The user requested (constraint) protobuf==3.19.6"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]

@@ -194,3 +194,18 @@ def test_network_causes_are_not_no_matching_distribution(name, outcome, deciding
     assert verdict.outcome is outcome
     assert deciding in verdict.evidence[0]
     assert verdict.evidence[-1] == "ERROR: No matching distribution found for tensorflow"
+
+
+# Dependency conflicts, captured from examples/causes.yaml.
+def test_protobuf_pin_of_another_library_is_inconsistent():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-protobuf-cap")))
+    assert verdict.outcome is Outcome.UPGRADED_INCONSISTENT
+    assert verdict.evidence[0].startswith("ERROR: pip's dependency resolver does not currently take into account")
+    assert verdict.evidence[1].endswith("but you have protobuf 6.33.1 which is incompatible.")
+
+
+def test_constraints_make_resolution_impossible():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-constraints")))
+    assert verdict.outcome is Outcome.RESOLUTION_IMPOSSIBLE
+    assert verdict.evidence[0].startswith("ERROR: ResolutionImpossible")
+    assert "The user requested (constraint) protobuf==3.19.6" in verdict.evidence

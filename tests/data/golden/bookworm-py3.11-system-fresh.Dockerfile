@@ -5,6 +5,7 @@
 #   prior: none
 #   ca: host
 #   network: direct
+#   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-system-fresh . && docker run --rm repromatrix/bookworm-py3.11-system-fresh

@@ -5,6 +5,7 @@
 #   prior: 2.15.0
 #   ca: host
 #   network: direct
+#   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-venv-tf2.15.0 . && docker run --rm repromatrix/bookworm-py3.11-venv-tf2.15.0
@@ -26,7 +27,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 # Install mode venv: root creates a virtual environment and upgrades in it.
 RUN python3 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-# The version installed before the upgrade.
+# What is installed before the upgrade.
 RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
 
 # The scenario: record the versions, run the upgrade, check what it left behind

@@ -5,6 +5,7 @@
 #   prior: 2.15.0
 #   ca: host
 #   network: direct
+#   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-root-venv-user-tf2.15.0 . && docker run --rm repromatrix/bullseye-py3.9-root-venv-user-tf2.15.0
@@ -27,7 +28,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --create-home user
 RUN python3 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-# The version installed before the upgrade.
+# What is installed before the upgrade.
 RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
 
 # The scenario: record the versions, run the upgrade as user, check what it left behind

@@ -5,6 +5,7 @@
 #   prior: 2.15.0
 #   ca: none
 #   network: direct
+#   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none . && docker run --rm repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none
@@ -20,7 +21,7 @@ RUN apt-get update \
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Install mode system: root upgrades the system python3, no virtual environment.
-# The version installed before the upgrade.
+# What is installed before the upgrade.
 RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "tensorflow==2.15.0"
 
 # The scenario: record the versions, run the upgrade, check what it left behind

@@ -5,6 +5,7 @@
 #   prior: 2.15.0
 #   ca: host
 #   network: direct
+#   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-user-flag-tf2.15.0 . && docker run --rm repromatrix/bullseye-py3.9-user-flag-tf2.15.0
@@ -25,7 +26,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Install mode user-flag: root installed the prior version system-wide; a non-root user upgrades with --user.
 RUN useradd --create-home user
-# The version installed before the upgrade.
+# What is installed before the upgrade.
 RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install "tensorflow==2.15.0"
 
 # The scenario: record the versions, run the upgrade as user, check what it left behind

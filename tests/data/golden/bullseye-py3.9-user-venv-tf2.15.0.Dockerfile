@@ -5,6 +5,7 @@
 #   prior: 2.15.0
 #   ca: host
 #   network: direct
+#   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-user-venv-tf2.15.0 . && docker run --rm repromatrix/bullseye-py3.9-user-venv-tf2.15.0
@@ -28,7 +29,7 @@ RUN useradd --create-home user
 USER user
 RUN python3 -m venv /home/user/venv
 ENV VIRTUAL_ENV=/home/user/venv PATH=/home/user/venv/bin:$PATH
-# The version installed before the upgrade.
+# What is installed before the upgrade.
 RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
 USER root
 
