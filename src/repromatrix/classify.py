@@ -103,9 +103,10 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
         return Verdict(Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output))
     facts = version_facts(obs.record, releases)
     upgrade = obs.record["upgrade"]
-    if upgrade["exit_code"] != 0:
-        return _pip_failure(upgrade, facts)
-    return _pip_success(obs.record, facts)
+    verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)
+    if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
+        return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
+    return verdict
 
 
 def _build_failure(obs: Observation) -> Verdict:
@@ -191,11 +192,43 @@ def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str
     facts["newest_for_python"] = str(reachable) if reachable else None
     after = _version(record.get("after"))
     succeeded = (record.get("upgrade") or {}).get("exit_code") == 0
+    target = reachable or newest
+    if target:
+        facts["old_pip"] = old_pip_reason(record.get("pip"), releases, target)
     if succeeded and newest and after and after < newest:
-        why = (f"no {newest} wheel for Python {python}; the newest for it is {reachable}"
-               if reachable != newest else "a newer release exists that pip did not take")
-        facts["below_newest"] = f"landed on {after}, below the newest release {newest}: {why}"
+        why = [f"no {newest} wheel for Python {python}"] if reachable != newest else []
+        if target and after < target:
+            why.append(facts["old_pip"] or f"{target} exists for it, but pip did not take it")
+        else:
+            why.append(f"the newest for it is {reachable}")
+        facts["below_newest"] = f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
     return facts
+
+
+# The first pip that reads each Linux platform tag family (pip's NEWS: 19.3, 20.3).
+TAG_FAMILIES = (("manylinux2014_", "19.3", "manylinux2014"), ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"))
+
+
+def old_pip_reason(pip_text: Any, releases: Releases, version: Version) -> str:
+    """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can."""
+    match = re.match(r"pip (\S+)", str(pip_text or ""))
+    pip = _version(match.group(1)) if match else None
+    platforms = releases.platforms.get(version, set())
+    if pip is None or not platforms:
+        return ""
+    for prefix, first, name in TAG_FAMILIES:
+        readable = {p for p in platforms if not p.startswith("manylinux") or _reads(pip, p)}
+        if pip < Version(first) and not readable and any(p.startswith(prefix) for p in platforms):
+            return f"pip {pip} cannot read the {name} tags of {version}'s wheels (pip ≥ {first} can)"
+    return ""
+
+
+def _reads(pip: Version, platform: str) -> bool:
+    """Can this pip read a manylinux platform tag?"""
+    for prefix, first, _ in TAG_FAMILIES:
+        if platform.startswith(prefix):
+            return pip >= Version(first)
+    return True  # manylinux1 / manylinux2010: every pip we meet reads them
 
 
 def _version(text: Any) -> Version | None:

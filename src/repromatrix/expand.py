@@ -85,6 +85,8 @@ def cell_id(target: Target, axes: Combo) -> str:
     for axis in ("network", "conflicts"):
         if axes[axis] != AXIS_SPECS[axis].default:
             parts.append(axes[axis])
+    if axes["pip"] != AXIS_SPECS["pip"].default:
+        parts.append(f"pip{axes['pip']}")
     return "-".join(parts)
 
 

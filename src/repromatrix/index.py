@@ -44,6 +44,7 @@ class Releases:
 
     package: str
     tags: dict[Version, set[str]] = field(default_factory=dict)
+    platforms: dict[Version, set[str]] = field(default_factory=dict)
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
@@ -54,12 +55,14 @@ class Releases:
             except (InvalidWheelFilename, InvalidVersion):
                 continue
             rel.tags.setdefault(version, set()).update(t.interpreter for t in tags)
+            rel.platforms.setdefault(version, set()).update(t.platform for t in tags)
         return rel
 
     def only(self, spec: str) -> Releases:
         """The releases a target version specifier ('' = any) admits."""
         allowed = SpecifierSet(spec)
-        return Releases(self.package, {v: t for v, t in self.tags.items() if not spec or v in allowed})
+        keep = [v for v in self.tags if not spec or v in allowed]
+        return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep})
 
     def newest(self) -> Version | None:
         return max((v for v in self.tags if not v.is_prerelease), default=None)

@@ -1,4 +1,4 @@
-"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.21.
+"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.21 (and 2.8.4).
 
 They are not TensorFlow. They copy what decides an upgrade's fate: which Python each
 release has wheels for (cpXY tags, Requires-Python), the Linux platform tag (2.21 is
@@ -16,9 +16,13 @@ import hashlib
 import html
 import io
 import platform
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import InfraError
 
 INDEX_HOST = "repromatrix-index"  # network alias of the index container, as cells see it
 INDEX_PORT = 8443  # HTTPS, like a real index: proxies see CONNECT, pip shows TLS failures
@@ -45,6 +49,9 @@ NUMPY_1_ONLY_312 = ("numpy>=1.23.5,<2.0.0; python_version <= '3.11'",
                     "numpy>=1.26.0,<2.0.0; python_version >= '3.12'")
 # Per-Python availability and pins as on the public index (see the field guide, §2 and §4).
 TENSORFLOW = (
+    # The last release with manylinux2010 wheels: what pip < 19.3 falls back to on Linux.
+    Release("tensorflow", "2.8.4", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf<3.20,>=3.9.2"),
+            manylinux="manylinux2010_{arch}", numpy_abi=1),
     Release("tensorflow", "2.12.0", _py(8, 11), ">=3.8", ("numpy>=1.22,<1.24", PROTOBUF_PIN), numpy_abi=1),
     Release("tensorflow", "2.13.1", _py(8, 11), ">=3.8", ("numpy>=1.22,<=1.24.3", PROTOBUF_PIN), numpy_abi=1),
     Release("tensorflow", "2.14.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5", PROTOBUF_PIN), numpy_abi=1),
@@ -128,11 +135,19 @@ def _b64sha(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def write_index(root: Path, arch: str | None = None) -> Path:
-    """Write the PEP 503 tree under root (simple/ and packages/); returns root."""
+def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, ...] = ()) -> Path:
+    """Write the PEP 503 tree under root (simple/ and packages/); returns root.
+
+    extra_wheels: real wheels served as they are (old pip releases, which cannot be modelled).
+    """
     arch = arch or _docker_arch()
     (root / "packages").mkdir(parents=True, exist_ok=True)
     projects: dict[str, list[str]] = {}
+    for wheel in extra_wheels:
+        data = wheel.read_bytes()
+        (root / "packages" / wheel.name).write_bytes(data)
+        projects.setdefault(wheel.name.split("-")[0].replace("_", "-").lower(), []).append(
+            f'<a href="../../packages/{wheel.name}#sha256={hashlib.sha256(data).hexdigest()}">{wheel.name}</a><br>')
     for release in ALL_RELEASES:
         for tag in wheel_tags(release, arch):
             filename, data = build_wheel(release, tag)
@@ -153,6 +168,31 @@ def _page(path: Path, title: str, links: list[str]) -> None:
     body = "\n".join(links)
     path.write_text(f"<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
                     f"<title>{title}</title></head><body>\n{body}\n</body></html>\n")
+
+
+WHEEL_CACHE = Path.home() / ".cache" / "repromatrix" / "wheels"
+
+
+def fetch_real_wheels(requirements: list[str], cache: Path = WHEEL_CACHE) -> tuple[Path, ...]:
+    """Real wheels (e.g. pip==19.2.3) for the local index, downloaded once with the host's pip.
+
+    Uses the host pip's own configuration (index, CA), then serves them offline from the cache.
+    """
+    found = []
+    for req in requirements:
+        name, _, version = req.partition("==")
+        hits = sorted(cache.glob(f"{name}-{version}-*.whl"))
+        if not hits:
+            cache.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                                   "--dest", str(cache), req], capture_output=True, text=True, check=False)
+            hits = sorted(cache.glob(f"{name}-{version}-*.whl"))
+            if not hits:
+                raise InfraError(f"the local index needs the real {req} wheel and pip could not download it "
+                                 f"once into {cache}: {proc.stderr.strip().splitlines()[-1:]}\n  hint: put "
+                                 f"the wheel into {cache} by hand on an air-gapped machine")
+        found.append(hits[0])
+    return tuple(found)
 
 
 def _docker_arch() -> str:

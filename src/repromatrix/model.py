@@ -111,6 +111,10 @@ def _check_os(value: str) -> str | None:
     return f"{value!r} is neither a Debian suite name nor an image reference"
 
 
+def _check_pip(value: str) -> str | None:
+    return None if value == "os" else check_version(value)
+
+
 def _check_python(value: str) -> str | None:
     if value == "system" or re.fullmatch(r"3\.\d+", value):
         return None
@@ -149,6 +153,8 @@ AXIS_SPECS: dict[str, AxisSpec] = {
                  "host: trust the CA bundle the host's pip uses; none: only the image's own CAs"),
         AxisSpec("network", "direct", _one_of(*NETWORK_MODES), "how the cell reaches the index: "
                  + ", ".join(NETWORK_MODES)),
+        AxisSpec("pip", "os", _check_pip, "os: the pip the OS ships; or a version pinned before the upgrade, "
+                 "e.g. '19.2.3'"),
         AxisSpec("conflicts", "none", _one_of(*CONFLICT_MODES), "what else constrains the upgrade: "
                  + ", ".join(CONFLICT_MODES)),
     )

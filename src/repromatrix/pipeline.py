@@ -91,7 +91,7 @@ def run(options: RunOptions, console: Console) -> RunResult:
         proxied = any(NETWORK_MODES[c.axes["network"]].internal for c in cells)
         images = [c.base_image for c in cells] + ([SERVICE_BASE] if local or proxied else [])
         ready = provision(engine, images, console.print, matrix.settings.debian_mirror)
-        with (index_service(engine, matrix, network, run_ca, ready, console) as index_url,
+        with (index_service(engine, matrix, cells, network, run_ca, ready, console) as index_url,
               proxy_service(engine, network, proxied, ready, run_dir, console) as proxy):
             ctx = render_context(matrix, host_ca, run_ca)
             releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console)

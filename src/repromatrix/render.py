@@ -101,6 +101,8 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     # option ignore the variable, so one spelling fits every OS.
     brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if mode.venv is None else ""
     wanted = ([f"{target.package}=={cell.prior}"] if cell.prior else []) + list(conflicts.preinstall)
+    if cell.axes["pip"] != "os":  # last, so the OS's pip set up the rest as it did for users
+        wanted.append(f"pip=={cell.axes['pip']}")
     setup = tuple(f'{brk}python3 -m pip install "{req}"' for req in wanted)
     user_flag = "--user " if mode.user_flag else ""
     upgrade = f"python3 -m pip install {user_flag}--upgrade {shlex.quote(target.requirement)}"

@@ -26,8 +26,8 @@ from .baseimages import Provisioned
 from .docker_engine import Engine
 from .errors import BaseImageError, InfraError
 from .hostca import HostCA
-from .localindex import INDEX_HOST, INDEX_PORT, write_index
-from .model import PROXY_AUTH, PROXY_HOST, PROXY_NOTHING, PROXY_OPEN, Matrix
+from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
+from .model import PROXY_AUTH, PROXY_HOST, PROXY_NOTHING, PROXY_OPEN, Cell, Matrix
 from .results import write_atomic
 from .runner import ProxySetup
 from .tlsca import RunCA
@@ -47,7 +47,7 @@ def _need_base(ready: Ready, what: str) -> None:
 
 
 @contextlib.contextmanager
-def index_service(engine: Engine, matrix: Matrix, network: str, run_ca: RunCA | None,
+def index_service(engine: Engine, matrix: Matrix, cells: list[Cell], network: str, run_ca: RunCA | None,
                   ready: Ready, console: Console) -> Iterator[str | None]:
     """For a local index, serve it for the run; yields the URL the host reads it at."""
     if run_ca is None:
@@ -56,7 +56,8 @@ def index_service(engine: Engine, matrix: Matrix, network: str, run_ca: RunCA | 
     _need_base(ready, "the local index")
     console.print("starting the local model index (target.index: local)")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
-        context = _index_context(Path(tmp), run_ca)
+        pins = sorted({f"pip=={c.axes['pip']}" for c in cells if c.axes["pip"] != "os"})
+        context = _index_context(Path(tmp), run_ca, fetch_real_wheels(pins))
         tag = f"repromatrix/index:{engine.run_id}"
         build = engine.build(context, tag, None, engine.labels("index-image"))
         if not build.ok:
@@ -130,14 +131,14 @@ def _wait_for_squid(engine: Engine, box: Any, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
-def _index_context(root: Path, run_ca: RunCA) -> Path:
+def _index_context(root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...]) -> Path:
     env = _templates()
     (root / "Dockerfile").write_text(env.get_template("index.Dockerfile.j2").render(base=SERVICE_BASE, port=INDEX_PORT))
     (root / "nginx.conf").write_text(env.get_template("nginx.conf.j2").render(port=INDEX_PORT))
     server = run_ca.issue([INDEX_HOST, "localhost"], ips=("127.0.0.1",))
     (root / "index.crt").write_bytes(server.cert_pem + run_ca.cert_pem)
     (root / "index.key").write_bytes(server.key_pem)
-    write_index(root / "tree")
+    write_index(root / "tree", extra_wheels=extra_wheels)
     return root
 
 

@@ -45,6 +45,14 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
     ("bookworm-py3.11-venv-tf2.15.0-numpy-cap", "upgraded", "Successfully installed protobuf-6.33.1 tensorflow-2.21.0"),
     ("bookworm-py3.11-venv-tf2.15.0-constraints", "resolution-impossible",
      "The user requested (constraint) protobuf==3.19.6"),
+    # old pip
+    ("bullseye-py3.9-venv-fresh-pip19.2.3", "import-error", "import tensorflow failed: ImportError: A module that "
+     "was compiled using NumPy 1.x cannot be run in NumPy 2.0.2 as it may crash. To support both 1.x and 2.x "
+     "versions of NumPy, modules must be compiled with NumPy 2.0."),
+    ("bullseye-py3.9-venv-tf2.15.0-pip19.2.3", "not-upgraded",
+     "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)"),
+    ("bookworm-py3.11-venv-fresh-pip20.2.4", "no-matching-distribution",
+     "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]
@@ -82,6 +90,14 @@ def test_proxy_credentials_are_never_written(causes_run):
     dockerfile = (causes_run.dir / "cells/bookworm-py3.11-venv-fresh-proxy-auth-secret/Dockerfile").read_text()
     assert "ENV REPROMATRIX_PROXY_SECRET=/run/secrets/repromatrix-proxy-url" in dockerfile
     assert "HTTPS_PROXY=http://repromatrix-proxy:3129" in dockerfile
+
+
+def test_old_pip_falls_back_to_the_last_manylinux2010_release(causes_run):
+    cell = causes_run.cells["bullseye-py3.9-venv-fresh-pip19.2.3"]
+    assert (cell["after"], cell["pip"].split()[1]) == ("2.8.4", "19.2.3")
+    assert cell["below_newest"] == ("landed on 2.8.4, below the newest release 2.21.0: no 2.21.0 wheel for Python "
+                                    "3.9; pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels "
+                                    "(pip ≥ 19.3 can)")
 
 
 def test_split_install_keeps_root_on_the_old_version(causes_run):

@@ -209,3 +209,22 @@ def test_constraints_make_resolution_impossible():
     assert verdict.outcome is Outcome.RESOLUTION_IMPOSSIBLE
     assert verdict.evidence[0].startswith("ERROR: ResolutionImpossible")
     assert "The user requested (constraint) protobuf==3.19.6" in verdict.evidence
+
+
+# Old pip, captured from examples/causes.yaml (pip 19.2.3 and 20.2.4 pinned in a venv).
+def test_old_pip_is_named_as_the_reason():
+    rec = record("local-bullseye-py3.9-venv-tf2.15.0-pip19.2.3")
+    verdict = classify(Observation(record=rec), releases())
+    assert verdict.outcome is Outcome.NOT_UPGRADED
+    assert verdict.evidence == (
+        "Requirement already up-to-date: tensorflow in /opt/venv/lib/python3.9/site-packages (2.15.0)",
+        "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)")
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-fresh-pip20.2.4")), releases())
+    assert verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
+    assert verdict.evidence[-1] == ("pip 20.2.4 cannot read the manylinux_2_x (PEP 600) tags of 2.21.0's wheels "
+                                    "(pip ≥ 20.3 can)")
+
+
+def test_recent_pip_is_not_blamed():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
+    assert not verdict.facts["old_pip"]

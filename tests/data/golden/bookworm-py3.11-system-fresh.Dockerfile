@@ -5,6 +5,7 @@
 #   prior: none
 #   ca: host
 #   network: direct
+#   pip: os
 #   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:

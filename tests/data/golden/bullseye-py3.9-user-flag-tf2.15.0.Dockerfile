@@ -5,6 +5,7 @@
 #   prior: 2.15.0
 #   ca: host
 #   network: direct
+#   pip: os
 #   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
