@@ -132,11 +132,15 @@ class Engine:
         """
         created = None
         volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
+        # Attach at creation: creating first and connecting later would also leave the container
+        # on Docker's default bridge, a second way out that would defeat internal networks.
+        wiring: dict[str, Any] = {}
+        if network:
+            endpoint = self.client.api.create_endpoint_config(aliases=list(aliases) or None)
+            wiring = {"network": network, "networking_config": {network: endpoint}}
         try:
-            created = self.client.containers.create(image, name=name, labels=self.labels(role),
-                                                    ports=ports or {}, volumes=volumes, detach=True)
-            if network:
-                self.client.networks.get(network).connect(created, aliases=list(aliases))
+            created = self.client.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
+                                                    volumes=volumes, detach=True, **wiring)
             created.start()
             yield created
         finally:

@@ -53,3 +53,18 @@ def test_present_image_is_used_as_is(offline_run, docker_client):
     said: list[str] = []
     assert provision_one(Engine("test-present"), "debian:bookworm", said.append).how == "present"
     assert said == []
+
+
+def test_a_container_is_only_on_the_network_it_asks_for(docker_client):
+    """No second way out: internal networks are only worth something if the cell has no other."""
+    engine = Engine("test-networks")
+    try:
+        internal = engine.create_network("repromatrix-test-networks-internal", internal=True)
+        with engine.container("debian:bookworm", name="repromatrix-test-networks", role="cell", network=internal,
+                              aliases=("probe",)) as box:
+            box.reload()
+            networks = box.attrs["NetworkSettings"]["Networks"]
+            assert list(networks) == [internal]
+            assert "probe" in networks[internal]["Aliases"]
+    finally:
+        engine.cleanup()
