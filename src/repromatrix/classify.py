@@ -64,6 +64,10 @@ FAILURE_RULES: tuple[Rule, ...] = (
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
     Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
          (r"Consider using the `--user` option", r"^Check the permissions")),
+    Rule(Outcome.HASH_MISMATCH, r"THESE PACKAGES DO NOT MATCH THE HASHES",
+         (r"^Using cached ", r"Expected sha256", r"^Got ")),
+    Rule(Outcome.CORRUPT_CACHE, r"Wheel '.*' located at .* is invalid|BadZipFile|File is not a zip file",
+         (r"^Using cached ",)),
     Rule(Outcome.RESOLUTION_IMPOSSIBLE, r"ResolutionImpossible|these package versions have conflicting dependencies",
          (r"^ERROR: Cannot install", r"The user requested")),
     Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),

@@ -87,6 +87,8 @@ def cell_id(target: Target, axes: Combo) -> str:
             parts.append(axes[axis])
     if axes["pip"] != AXIS_SPECS["pip"].default:
         parts.append(f"pip{axes['pip']}")
+    if axes["cache"] != AXIS_SPECS["cache"].default:
+        parts.append(f"cache-{axes['cache']}")
     return "-".join(parts)
 
 

@@ -155,6 +155,8 @@ AXIS_SPECS: dict[str, AxisSpec] = {
                  + ", ".join(NETWORK_MODES)),
         AxisSpec("pip", "os", _check_pip, "os: the pip the OS ships; or a version pinned before the upgrade, "
                  "e.g. '19.2.3'"),
+        AxisSpec("cache", "clean", _one_of("clean", "corrupted"), "clean: pip's cache is empty; corrupted: it "
+                 "holds a damaged copy of the wheel the upgrade wants"),
         AxisSpec("conflicts", "none", _one_of(*CONFLICT_MODES), "what else constrains the upgrade: "
                  + ", ".join(CONFLICT_MODES)),
     )

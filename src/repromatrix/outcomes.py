@@ -15,6 +15,8 @@ class Outcome(str, enum.Enum):
     EXTERNALLY_MANAGED = "externally-managed"
     PERMISSION_DENIED = "permission-denied"
     RESOLUTION_IMPOSSIBLE = "resolution-impossible"
+    HASH_MISMATCH = "hash-mismatch"
+    CORRUPT_CACHE = "corrupt-cache"
     PROXY_AUTH_REQUIRED = "proxy-auth-required"
     PROXY_ERROR = "proxy-error"
     SSL_ERROR = "ssl-error"
@@ -51,6 +53,11 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
         "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
+    Outcome.HASH_MISMATCH: OutcomeInfo(
+        "a downloaded or cached file did not match the index's sha256 (a damaged cache, a cut download).",
+        "#7a4b00", True),
+    Outcome.CORRUPT_CACHE: OutcomeInfo(
+        "pip used a cached wheel that is not a valid zip file.", "#6b3d00", True),
     Outcome.RESOLUTION_IMPOSSIBLE: OutcomeInfo(
         "pip's resolver found no set of versions that satisfies every requirement and constraint.",
         "#8b1a4a", True),

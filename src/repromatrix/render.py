@@ -124,8 +124,12 @@ def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
         import_name=ctx.target.package.replace("-", "_"))
 
 
+def _template_bytes(name: str) -> bytes:
+    return resources.files("repromatrix").joinpath(f"templates/{name}").read_bytes()
+
+
 def scenario_source() -> bytes:
-    return resources.files("repromatrix").joinpath("templates/scenario.py").read_bytes()
+    return _template_bytes("scenario.py")
 
 
 def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
@@ -136,6 +140,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
     try:
         (tmp / "Dockerfile").write_text(render_dockerfile(plan, ctx))
         (tmp / "scenario.py").write_bytes(scenario_source())
+        if plan.cell.axes["cache"] == "corrupted":
+            (tmp / "corrupt_cache.py").write_bytes(_template_bytes("corrupt_cache.py"))
         if plan.trusts_host_ca:
             (tmp / "ca-bundle.pem").write_bytes(ctx.ca_bundle())
         os.chmod(tmp, 0o755)

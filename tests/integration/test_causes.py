@@ -53,6 +53,12 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
      "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)"),
     ("bookworm-py3.11-venv-fresh-pip20.2.4", "no-matching-distribution",
      "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)"),
+    # a corrupted cache (pip 23.0 and 25.1)
+    ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted", "hash-mismatch", "ERROR: THESE PACKAGES DO NOT MATCH THE "
+     "HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. "
+     "Otherwise, examine the package contents carefully; someone may have tampered with them."),
+    ("trixie-py3.13-venv-fresh-cache-corrupted", "hash-mismatch", "Using cached https://repromatrix-index:8443/"
+     "packages/tensorflow-2.21.0-cp313-cp313-manylinux_2_27_x86_64.whl (1.3 kB)"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]

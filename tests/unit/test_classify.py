@@ -228,3 +228,11 @@ def test_old_pip_is_named_as_the_reason():
 def test_recent_pip_is_not_blamed():
     verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
     assert not verdict.facts["old_pip"]
+
+
+def test_corrupted_cache_is_a_hash_mismatch_from_the_cache():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
+    assert verdict.outcome is Outcome.HASH_MISMATCH
+    assert verdict.evidence[0].startswith("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.")
+    assert verdict.evidence[1].startswith("Using cached https://repromatrix-index:8443/packages/tensorflow-2.21.0-")
+    assert verdict.evidence[2].startswith("Expected sha256 ") and verdict.evidence[3].startswith("Got ")

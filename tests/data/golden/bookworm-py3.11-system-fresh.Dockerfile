@@ -6,6 +6,7 @@
 #   ca: host
 #   network: direct
 #   pip: os
+#   cache: clean
 #   conflicts: none
 #
 # Reproduce this cell by hand, from this directory:
