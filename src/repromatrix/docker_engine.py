@@ -10,6 +10,7 @@ import contextlib
 import io
 import re
 import tarfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,14 @@ class Engine:
             raise InfraError(f"docker import of {ref} failed: {e.explanation or e}") from None
 
     def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str]) -> BuildResult:
+        result = self._build_once(context, tag, network, labels)
+        if not result.ok and "unknown parent image ID" in result.error:
+            # Another run's cleanup removed a cached layer this build started from; the
+            # second attempt rebuilds that layer.
+            result = self._build_once(context, tag, network, labels)
+        return result
+
+    def _build_once(self, context: Path, tag: str, network: str | None, labels: dict[str, str]) -> BuildResult:
         log: list[str] = []
         step = ""
         try:
@@ -168,6 +177,18 @@ class Engine:
         return int(box.attrs["NetworkSettings"]["Ports"][port][0]["HostPort"])
 
     # -- cleanup ---------------------------------------------------------------------------
+    @staticmethod
+    def _remove_network(net: Any, attempts: int = 20) -> None:
+        """Endpoints of just-removed containers can linger a moment; retry briefly."""
+        for _ in range(attempts):
+            try:
+                net.remove()
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError:
+                time.sleep(0.5)
+
     def remove_containers(self) -> None:
         for box in self.client.containers.list(all=True, filters=self._run_filter()):
             with contextlib.suppress(docker.errors.APIError):
@@ -181,8 +202,7 @@ class Engine:
         flt = self._run_filter()
         self.remove_containers()
         for net in self.client.networks.list(filters=flt):
-            with contextlib.suppress(docker.errors.APIError):
-                net.remove()
+            self._remove_network(net)
         for image in self.client.images.list(filters=flt):
             for tag in image.tags or [image.id]:
                 self.remove_image(tag)

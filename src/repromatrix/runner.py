@@ -80,6 +80,8 @@ class CellRunner:
                 return self._finish(job, Observation(infra_reason="run interrupted"), {}, "")
             build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"))
         durations = {"build": round(time.monotonic() - started, 1)}
+        if self.stop.is_set():
+            return self._finish(job, Observation(infra_reason="run interrupted"), durations, build.log)
         if not build.ok:
             obs = Observation(build_ok=False, build_log=build.log,
                               setup_failed=build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
