@@ -217,7 +217,8 @@ def old_pip_reason(pip_text: Any, releases: Releases, version: Version) -> str:
     """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can."""
     match = re.match(r"pip (\S+)", str(pip_text or ""))
     pip = _version(match.group(1)) if match else None
-    platforms = releases.platforms.get(version, set())
+    # Cells are Linux: macOS and Windows wheels of the release say nothing here.
+    platforms = {p for p in releases.platforms.get(version, set()) if p.startswith(("manylinux", "linux"))}
     if pip is None or not platforms:
         return ""
     for prefix, first, name in TAG_FAMILIES:

@@ -58,10 +58,17 @@ class NetworkMode:
     internal: bool = False  # the cell sits on an internal network: no route but the proxy
     proxy_port: int | None = None
     credentials: bool = False  # proxy credentials reach the cell as a secret file
+    intercepted: bool = False  # the proxy is the TLS-intercepting one (mitmproxy)
+    trusts_interceptor: bool = False  # the cell trusts the interceptor's CA
+
+    @property
+    def proxy_host(self) -> str:
+        return MITM_HOST if self.intercepted else PROXY_HOST
 
 
 PROXY_HOST = "repromatrix-proxy"
 PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing listens on the last
+MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 NETWORK_MODES: dict[str, NetworkMode] = {
     "direct": NetworkMode("the cell reaches the index directly"),
     "proxy": NetworkMode("the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
@@ -71,6 +78,10 @@ NETWORK_MODES: dict[str, NetworkMode] = {
     "proxy-down": NetworkMode("the proxy variables point at a port of ours where nothing listens", True,
                               PROXY_NOTHING),
     "no-route": NetworkMode("no route to the index and no proxy configured", True),
+    "tls-intercept": NetworkMode("only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
+                                 True, MITM_PORT, intercepted=True),
+    "tls-intercept-trusted": NetworkMode("only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
+                                         True, MITM_PORT, intercepted=True, trusts_interceptor=True),
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -28,7 +28,7 @@ from .progress import RunProgress
 from .render import CellPlan, RenderContext, local_index_context, plan_cell, render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import CellJob, CellRun, CellRunner, run_all
-from .services import SERVICE_BASE, index_service, proxy_service, ssl_context
+from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
 from .tlsca import RunCA
 
 
@@ -91,9 +91,11 @@ def run(options: RunOptions, console: Console) -> RunResult:
         proxied = any(NETWORK_MODES[c.axes["network"]].internal for c in cells)
         images = [c.base_image for c in cells] + ([SERVICE_BASE] if local or proxied else [])
         ready = provision(engine, images, console.print, matrix.settings.debian_mirror)
+        interception = _interception(cells, host_ca, run_ca, run_id)
         with (index_service(engine, matrix, cells, network, run_ca, ready, console) as index_url,
-              proxy_service(engine, network, proxied, ready, run_dir, console) as proxy):
-            ctx = render_context(matrix, host_ca, run_ca)
+              proxy_service(engine, network, proxied, interception, ready, run_dir, console) as proxy):
+            ctx = replace(render_context(matrix, host_ca, run_ca),
+                          interceptor_ca_pem=interception.ca.cert_pem if interception else b"")
             releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console)
             jobs = [_job(plan_cell(c, ctx), ctx, run_dir, ready) for c in cells]
             runs = _run_jobs(CellRunner(engine, network, matrix.settings.timeout, proxy), matrix, options, jobs,
@@ -109,6 +111,20 @@ def run(options: RunOptions, console: Console) -> RunResult:
         raise
     finally:
         engine.cleanup()
+
+
+def _interception(cells: list[Cell], host_ca: HostCA | None, run_ca: RunCA | None,
+                  run_id: str) -> Interception | None:
+    """A CA for the TLS-intercepting proxy, if a cell needs one; upstream it trusts the index's CA."""
+    if not any(NETWORK_MODES[c.axes["network"]].intercepted for c in cells):
+        return None
+    if run_ca:
+        upstream = run_ca.cert_pem
+    elif host_ca:
+        upstream = host_ca.read()
+    else:  # no corporate CA: the system's own bundle
+        upstream = Path(ssl.get_default_verify_paths().openssl_cafile).read_bytes()
+    return Interception(RunCA(f"{run_id} interceptor"), upstream)
 
 
 def _store(result: RunResult, options: RunOptions, run_dir: Path) -> None:

@@ -24,7 +24,6 @@ from .model import (
     CONFLICT_MODES,
     INSTALL_MODES,
     NETWORK_MODES,
-    PROXY_HOST,
     Cell,
     ConflictMode,
     InstallMode,
@@ -46,10 +45,12 @@ class RenderContext:
     index_url: str | None = None  # None: pip's default index
     run_ca_pem: bytes = b""  # the local index's CA: trusted like the host's CA
     local: bool = False  # the cells read repromatrix's local index
+    interceptor_ca_pem: bytes = b""  # the TLS-intercepting proxy's CA, for cells that trust it
 
-    def ca_bundle(self) -> bytes:
-        """What a cell with `ca: host` trusts on top of the image's own CAs."""
-        return (self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem
+    def ca_bundle(self, ca: str, network: NetworkMode) -> bytes:
+        """What a cell trusts on top of the image's own CAs."""
+        bundle = ((self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem) if ca == "host" else b""
+        return bundle + (self.interceptor_ca_pem if network.trusts_interceptor else b"")
 
 
 def local_index_context(target: Target, host_ca: HostCA | None, run_ca_pem: bytes) -> RenderContext:
@@ -74,7 +75,7 @@ class CellPlan:
     def proxy_url(self) -> str | None:
         """The proxy variables' value (never with credentials: those come from a secret)."""
         port = self.network.proxy_port
-        return f"http://{PROXY_HOST}:{port}" if port else None
+        return f"http://{self.network.proxy_host}:{port}" if port else None
 
     @property
     def image_tag(self) -> str:
@@ -89,7 +90,8 @@ class CellPlan:
 def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     target = ctx.target
     notes = []
-    trusts = cell.axes["ca"] == "host" and bool(ctx.ca_bundle())
+    network = NETWORK_MODES[cell.axes["network"]]
+    trusts = bool(ctx.ca_bundle(cell.axes["ca"], network))
     if cell.axes["ca"] == "host" and not trusts:
         notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
     env: list[tuple[str, str]] = [("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
@@ -108,7 +110,7 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     upgrade = f"python3 -m pip install {user_flag}--upgrade {shlex.quote(target.requirement)}"
     return CellPlan(cell=cell, base_image=cell.base_image, upgrade_command=upgrade, setup_commands=setup,
                     trusts_host_ca=trusts, env=tuple(env), mode=mode,
-                    network=NETWORK_MODES[cell.axes["network"]], conflicts=conflicts, notes=tuple(notes))
+                    network=network, conflicts=conflicts, notes=tuple(notes))
 
 
 def _environment() -> jinja2.Environment:
@@ -143,7 +145,7 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         if plan.cell.axes["cache"] == "corrupted":
             (tmp / "corrupt_cache.py").write_bytes(_template_bytes("corrupt_cache.py"))
         if plan.trusts_host_ca:
-            (tmp / "ca-bundle.pem").write_bytes(ctx.ca_bundle())
+            (tmp / "ca-bundle.pem").write_bytes(ctx.ca_bundle(plan.cell.axes["ca"], plan.network))
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from .docker_engine import Engine
 from .errors import BaseImageError, InfraError
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
-from .model import PROXY_AUTH, PROXY_HOST, PROXY_NOTHING, PROXY_OPEN, Cell, Matrix
+from .model import MITM_HOST, MITM_PORT, PROXY_AUTH, PROXY_HOST, PROXY_NOTHING, PROXY_OPEN, Cell, Matrix
 from .results import write_atomic
 from .runner import ProxySetup
 from .tlsca import RunCA
@@ -70,10 +71,18 @@ def index_service(engine: Engine, matrix: Matrix, cells: list[Cell], network: st
         yield url
 
 
+@dataclass(frozen=True)
+class Interception:
+    """The TLS-intercepting proxy's CA, and what it trusts upstream (the index's CA)."""
+
+    ca: RunCA
+    upstream_ca_pem: bytes
+
+
 @contextlib.contextmanager
-def proxy_service(engine: Engine, network: str, wanted: bool, ready: Ready,
-           run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
-    """For cells behind a proxy: an internal network whose only way out is squid."""
+def proxy_service(engine: Engine, network: str, wanted: bool, interception: Interception | None, ready: Ready,
+                  run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
+    """For cells behind a proxy: an internal network whose only ways out are squid (and mitmproxy)."""
     if not wanted:
         yield None
         return
@@ -88,8 +97,9 @@ def proxy_service(engine: Engine, network: str, wanted: bool, ready: Ready,
         if not build.ok:
             raise InfraError(f"building the test proxy image failed: {build.error}\n{build.log[-2000:]}")
         squid_secrets, url_file = _proxy_secrets(root, password)
-        with engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
-                              mounts={str(squid_secrets): "/run/secrets"}) as box:
+        with (engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
+                               mounts={str(squid_secrets): "/run/secrets"}) as box,
+              _interceptor(engine, network, internal, interception, root, run_dir, console)):
             engine.connect(box, internal, aliases=(PROXY_HOST,))
             _wait_for_squid(engine, box)
             try:
@@ -97,6 +107,45 @@ def proxy_service(engine: Engine, network: str, wanted: bool, ready: Ready,
             finally:
                 # Evidence that traffic went through the proxy, kept beside the report.
                 write_atomic(run_dir / "proxy-access.log", engine.read_file(box, "/var/log/squid/access.log"))
+
+
+@contextlib.contextmanager
+def _interceptor(engine: Engine, network: str, internal: str, interception: Interception | None, root: Path,
+                 run_dir: Path, console: Console) -> Iterator[None]:
+    """mitmproxy on the internal network, re-signing TLS with the run's interceptor CA."""
+    if interception is None:
+        yield
+        return
+    console.print("starting the TLS-intercepting proxy (mitmproxy) on the internal network")
+    context = root / "mitm-image"
+    context.mkdir()
+    (context / "Dockerfile").write_text(_templates().get_template("mitm.Dockerfile.j2").render(
+        base=SERVICE_BASE, port=MITM_PORT))
+    tag = f"repromatrix/mitm:{engine.run_id}"
+    build = engine.build(context, tag, None, engine.labels("mitm-image"))
+    if not build.ok:
+        raise InfraError(f"building the TLS-intercepting proxy image failed: {build.error}\n{build.log[-2000:]}")
+    conf = root / "mitm-secrets"
+    conf.mkdir(mode=0o700)
+    (conf / "mitmproxy-ca.pem").write_bytes(interception.ca.key_pem() + interception.ca.cert_pem)
+    (conf / "upstream-ca.pem").write_bytes(interception.upstream_ca_pem)
+    with engine.container(tag, name=f"repromatrix-{engine.run_id}-mitm", role="mitm", network=network,
+                          mounts={str(conf): "/run/secrets/mitm"}) as box:
+        engine.connect(box, internal, aliases=(MITM_HOST,))
+        _wait_for_log(box, "Proxy server listening", "the TLS-intercepting proxy")
+        try:
+            yield
+        finally:
+            write_atomic(run_dir / "interceptor.log", box.logs().decode("utf-8", "replace"))
+
+
+def _wait_for_log(box: Any, words: str, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while words not in box.logs().decode("utf-8", "replace"):
+        box.reload()
+        if box.status == "exited" or time.monotonic() > deadline:
+            raise InfraError(f"{what} did not start: {box.logs().decode('utf-8', 'replace')[-2000:]}")
+        time.sleep(0.5)
 
 
 def _proxy_context(root: Path) -> Path:

@@ -52,6 +52,9 @@ class RunCA:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
+    def key_pem(self) -> bytes:
+        return _pem(self.key)
+
     def issue(self, names: list[str], ips: tuple[str, ...] = ()) -> Issued:
         """A server certificate for the given DNS names and IP addresses."""
         key = ec.generate_private_key(ec.SECP256R1())

@@ -38,6 +38,10 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
     # ca none: the index's CA (the run's, standing in for a corporate CA) is not trusted.
     ("bookworm-py3.11-venv-fresh-ca-none", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
     ("bullseye-py3.9-venv-fresh-ca-none", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
+    # TLS interception: mitmproxy re-signs the index's certificate with its own CA.
+    ("bookworm-py3.11-venv-fresh-tls-intercept", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
+    ("bookworm-py3.11-venv-fresh-tls-intercept-trusted", "upgraded", "Successfully installed numpy-2.3.5 "
+     "protobuf-6.33.1 tensorflow-2.21.0"),
     # conflicts
     ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap", "upgraded-inconsistent", "googleapis-common-protos 1.63.0 requires "
      "protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5, but you have "
@@ -84,6 +88,14 @@ def test_traffic_provably_went_through_the_proxy(causes_run):
     assert len(denied) >= 1  # proxy-auth, once per retry
     # The cells behind the proxy had no other way out: the direct ones never show up there.
     assert all("repromatrix-index" in ln for ln in log.splitlines())
+
+
+def test_tls_interception_is_real(causes_run):
+    cell = causes_run.cells["bookworm-py3.11-venv-fresh-tls-intercept"]
+    assert "[SSL: CERTIFICATE_VERIFY_FAILED]" in cell["evidence"][0]
+    log = (causes_run.dir / "interceptor.log").read_text()
+    assert "The client does not trust the proxy's certificate for repromatrix-index" in log
+    assert "GET https://repromatrix-index:8443/packages/tensorflow-2.21.0-" in log  # the trusting cell's download
 
 
 def test_proxy_credentials_are_never_written(causes_run):

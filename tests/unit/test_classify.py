@@ -186,6 +186,7 @@ def test_same_version_for_every_identity_is_no_split():
     ("local-bookworm-py3.11-venv-fresh-no-route", Outcome.NETWORK_ERROR, "[Errno -2] Name or service not known"),
     ("local-bookworm-py3.11-venv-fresh-ca-none", Outcome.SSL_ERROR, "CERTIFICATE_VERIFY_FAILED"),
     ("local-bullseye-py3.9-venv-fresh-ca-none", Outcome.SSL_ERROR, "CERTIFICATE_VERIFY_FAILED"),
+    ("local-bookworm-py3.11-venv-fresh-tls-intercept", Outcome.SSL_ERROR, "CERTIFICATE_VERIFY_FAILED"),
 ])
 def test_network_causes_are_not_no_matching_distribution(name, outcome, deciding):
     rec = record(name)
@@ -236,3 +237,16 @@ def test_corrupted_cache_is_a_hash_mismatch_from_the_cache():
     assert verdict.evidence[0].startswith("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.")
     assert verdict.evidence[1].startswith("Using cached https://repromatrix-index:8443/packages/tensorflow-2.21.0-")
     assert verdict.evidence[2].startswith("Expected sha256 ") and verdict.evidence[3].startswith("Got ")
+
+
+def test_old_pip_reason_ignores_other_platforms_wheels():
+    from packaging.version import Version
+
+    from repromatrix.classify import old_pip_reason
+
+    names = ["tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+             "tensorflow-2.20.0-cp39-cp39-macosx_12_0_arm64.whl", "tensorflow-2.20.0-cp39-cp39-win_amd64.whl"]
+    real = Releases.from_filenames("tensorflow", names)
+    assert old_pip_reason("pip 19.2.3 from x", real, Version("2.20.0")) == (
+        "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)")
+    assert old_pip_reason("pip 20.2.4 from x", real, Version("2.20.0")) == ""
