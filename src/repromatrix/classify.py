@@ -71,12 +71,14 @@ FAILURE_RULES: tuple[Rule, ...] = (
     Rule(Outcome.RESOLUTION_IMPOSSIBLE, r"ResolutionImpossible|these package versions have conflicting dependencies",
          (r"^ERROR: Cannot install", r"The user requested")),
     Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),
-    Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|SSLError\(",
+    # Certificate failures only: a TLS connection cut midway (SSLEOFError) is a network fault.
+    Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed",
          (r"There was a problem confirming the ssl certificate", NO_MATCH)),
     Rule(Outcome.PROXY_ERROR, r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy", (NO_MATCH,)),
     Rule(Outcome.NETWORK_ERROR, r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
          r"known|ConnectTimeoutError|ReadTimeoutError|Read timed out|Connection broken|IncompleteRead|"
-         r"Connection reset by peer|RemoteDisconnected", (NO_MATCH,)),
+         r"Connection reset by peer|RemoteDisconnected|SSLEOFError|EOF occurred in violation of protocol|"
+         r"UNEXPECTED_EOF_WHILE_READING|not enough bytes were received", (NO_MATCH, r"^ERROR: Exception:")),
     Rule(Outcome.NO_MATCHING_DISTRIBUTION, NO_MATCH,
          (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
 )
@@ -128,7 +130,13 @@ def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
     for rule in FAILURE_RULES:
         if re.search(rule.decides, output):
-            return Verdict(rule.outcome, rule.evidence(output), facts)
+            evidence = rule.evidence(output)
+            if rule.outcome is Outcome.HASH_MISMATCH and not re.search(r"(?m)^\s*Using cached ", output):
+                # Not from the cache: the transfer itself was cut or altered (pip < 25 does
+                # not notice a short read and reports the hash of what arrived).
+                evidence += ("the file was downloaded just now, not taken from pip's cache: the transfer was "
+                             "cut short or altered on the way",)
+            return Verdict(rule.outcome, evidence, facts)
     lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
     return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade['exit_code']}",) + lines, facts)
 

@@ -30,6 +30,9 @@ PROTOBUF_PIN = "protobuf>=3.20.3,!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=
 PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
 
 
+PADDING = 1536 * 1024  # incompressible bytes in the newest model wheels: bigger than a cut (see flaky)
+
+
 @dataclass(frozen=True)
 class Release:
     name: str
@@ -39,6 +42,7 @@ class Release:
     requires: tuple[str, ...] = ()
     manylinux: str = "manylinux_2_17_{arch}.manylinux2014_{arch}"
     numpy_abi: int = 0  # the NumPy major a model TensorFlow was "compiled" against
+    padding: int = 0  # bytes of incompressible data, so a download is big enough to cut
 
 
 def _py(first: int, last: int) -> tuple[str, ...]:
@@ -62,7 +66,7 @@ TENSORFLOW = (
     Release("tensorflow", "2.19.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.2.0", PROTOBUF_PIN_218), numpy_abi=2),
     Release("tensorflow", "2.20.0", _py(9, 13), ">=3.9", ("numpy>=1.26.0", "protobuf>=5.28.0"), numpy_abi=2),
     Release("tensorflow", "2.21.0", _py(10, 13), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0"),
-            manylinux="manylinux_2_27_{arch}", numpy_abi=2),
+            manylinux="manylinux_2_27_{arch}", numpy_abi=2, padding=PADDING),
 )
 NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
     ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
@@ -123,12 +127,23 @@ def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
     files[f"{dist}/METADATA"] = _metadata(release)
     files[f"{dist}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: repromatrix\nRoot-Is-Purelib: false\nTag: {tag}\n"
     record = [f"{path},sha256={_b64sha(body.encode())},{len(body.encode())}" for path, body in files.items()]
+    blobs = {f"{release.name}/_padding.bin": _padding(release)} if release.padding else {}
+    record += [f"{path},sha256={_b64sha(blob)},{len(blob)}" for path, blob in blobs.items()]
     files[f"{dist}/RECORD"] = "\n".join(record + [f"{dist}/RECORD,,"]) + "\n"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, body in files.items():
             zf.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), body)
+        for path, blob in blobs.items():  # stored: random bytes do not compress anyway
+            zf.writestr(zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0)), blob, zipfile.ZIP_STORED)
     return f"{stem}-{tag}.whl", buf.getvalue()
+
+
+def _padding(release: Release) -> bytes:
+    """Repeatable pseudo-random bytes (a SHA-256 counter stream), so wheels stay byte-identical."""
+    seed = f"{release.name}-{release.version}".encode()
+    blocks = (hashlib.sha256(seed + i.to_bytes(8, "big")).digest() for i in range(release.padding // 32 + 1))
+    return b"".join(blocks)[: release.padding]
 
 
 def _b64sha(data: bytes) -> str:

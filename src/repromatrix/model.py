@@ -60,15 +60,18 @@ class NetworkMode:
     credentials: bool = False  # proxy credentials reach the cell as a secret file
     intercepted: bool = False  # the proxy is the TLS-intercepting one (mitmproxy)
     trusts_interceptor: bool = False  # the cell trusts the interceptor's CA
+    faulty: bool = False  # the proxy is our fault injector, which cuts downloads midway
 
     @property
     def proxy_host(self) -> str:
-        return MITM_HOST if self.intercepted else PROXY_HOST
+        return MITM_HOST if self.intercepted else FLAKY_HOST if self.faulty else PROXY_HOST
 
 
 PROXY_HOST = "repromatrix-proxy"
 PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing listens on the last
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
+FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
+FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts it
 NETWORK_MODES: dict[str, NetworkMode] = {
     "direct": NetworkMode("the cell reaches the index directly"),
     "proxy": NetworkMode("the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
@@ -80,6 +83,8 @@ NETWORK_MODES: dict[str, NetworkMode] = {
     "no-route": NetworkMode("no route to the index and no proxy configured", True),
     "tls-intercept": NetworkMode("only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
                                  True, MITM_PORT, intercepted=True),
+    "flaky": NetworkMode("the only way out cuts every connection after 1 MiB: downloads break off midway",
+                         True, FLAKY_PORT, faulty=True),
     "tls-intercept-trusted": NetworkMode("only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
                                          True, MITM_PORT, intercepted=True, trusts_interceptor=True),
 }

@@ -93,7 +93,7 @@ def run(options: RunOptions, console: Console) -> RunResult:
         ready = provision(engine, images, console.print, matrix.settings.debian_mirror)
         interception = _interception(cells, host_ca, run_ca, run_id)
         with (index_service(engine, matrix, cells, network, run_ca, ready, console) as index_url,
-              proxy_service(engine, network, proxied, interception, ready, run_dir, console) as proxy):
+              proxy_service(engine, network, cells, interception, ready, run_dir, console) as proxy):
             ctx = replace(render_context(matrix, host_ca, run_ca),
                           interceptor_ca_pem=interception.ca.cert_pem if interception else b"")
             releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console)

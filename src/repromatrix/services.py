@@ -28,7 +28,20 @@ from .docker_engine import Engine
 from .errors import BaseImageError, InfraError
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
-from .model import MITM_HOST, MITM_PORT, PROXY_AUTH, PROXY_HOST, PROXY_NOTHING, PROXY_OPEN, Cell, Matrix
+from .model import (
+    FLAKY_CUT_AFTER,
+    FLAKY_HOST,
+    FLAKY_PORT,
+    MITM_HOST,
+    MITM_PORT,
+    NETWORK_MODES,
+    PROXY_AUTH,
+    PROXY_HOST,
+    PROXY_NOTHING,
+    PROXY_OPEN,
+    Cell,
+    Matrix,
+)
 from .results import write_atomic
 from .runner import ProxySetup
 from .tlsca import RunCA
@@ -80,10 +93,12 @@ class Interception:
 
 
 @contextlib.contextmanager
-def proxy_service(engine: Engine, network: str, wanted: bool, interception: Interception | None, ready: Ready,
-                  run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
-    """For cells behind a proxy: an internal network whose only ways out are squid (and mitmproxy)."""
-    if not wanted:
+def proxy_service(engine: Engine, network: str, cells: list[Cell], interception: Interception | None,
+                  ready: Ready, run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
+    """For cells behind a proxy: an internal network whose only ways out are squid, and
+    mitmproxy and the fault injector where cells need them."""
+    modes = [NETWORK_MODES[c.axes["network"]] for c in cells]
+    if not any(m.internal for m in modes):
         yield None
         return
     _need_base(ready, "the test proxy")
@@ -99,7 +114,8 @@ def proxy_service(engine: Engine, network: str, wanted: bool, interception: Inte
         squid_secrets, url_file = _proxy_secrets(root, password)
         with (engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
                                mounts={str(squid_secrets): "/run/secrets"}) as box,
-              _interceptor(engine, network, internal, interception, root, run_dir, console)):
+              _interceptor(engine, network, internal, interception, root, run_dir, console),
+              _injector(engine, network, internal, any(m.faulty for m in modes), root, run_dir, console)):
             engine.connect(box, internal, aliases=(PROXY_HOST,))
             _wait_for_squid(engine, box)
             try:
@@ -137,6 +153,32 @@ def _interceptor(engine: Engine, network: str, internal: str, interception: Inte
             yield
         finally:
             write_atomic(run_dir / "interceptor.log", box.logs().decode("utf-8", "replace"))
+
+
+@contextlib.contextmanager
+def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: Path, run_dir: Path,
+              console: Console) -> Iterator[None]:
+    """Our own fault injector on the internal network: a CONNECT proxy that cuts downloads."""
+    if not wanted:
+        yield
+        return
+    console.print("starting the fault injector on the internal network")
+    context = root / "flaky-image"
+    context.mkdir()
+    (context / "Dockerfile").write_text(_templates().get_template("flaky.Dockerfile.j2").render(
+        base=SERVICE_BASE, port=FLAKY_PORT, cut_after=FLAKY_CUT_AFTER))
+    (context / "flaky.py").write_bytes(resources.files("repromatrix").joinpath("templates/flaky.py").read_bytes())
+    tag = f"repromatrix/flaky:{engine.run_id}"
+    build = engine.build(context, tag, None, engine.labels("flaky-image"))
+    if not build.ok:
+        raise InfraError(f"building the fault injector image failed: {build.error}\n{build.log[-2000:]}")
+    with engine.container(tag, name=f"repromatrix-{engine.run_id}-flaky", role="flaky", network=network) as box:
+        engine.connect(box, internal, aliases=(FLAKY_HOST,))
+        _wait_for_log(box, "fault injector listening", "the fault injector")
+        try:
+            yield
+        finally:
+            write_atomic(run_dir / "faults.log", box.logs().decode("utf-8", "replace"))
 
 
 def _wait_for_log(box: Any, words: str, what: str, timeout: float = 60) -> None:

@@ -42,6 +42,11 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
     ("bookworm-py3.11-venv-fresh-tls-intercept", "ssl-error", "ERROR: No matching distribution found for tensorflow"),
     ("bookworm-py3.11-venv-fresh-tls-intercept-trusted", "upgraded", "Successfully installed numpy-2.3.5 "
      "protobuf-6.33.1 tensorflow-2.21.0"),
+    # A flaky network: the fault injector cuts the wheel download midway.
+    ("bookworm-py3.11-venv-fresh-flaky", "hash-mismatch", "the file was downloaded just now, not taken from pip's "
+     "cache: the transfer was cut short or altered on the way"),
+    ("trixie-py3.13-venv-fresh-flaky", "network-error",
+     "× Download failed because not enough bytes were received (1.0 MB/1.6 MB)"),
     # conflicts
     ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap", "upgraded-inconsistent", "googleapis-common-protos 1.63.0 requires "
      "protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5, but you have "
@@ -95,7 +100,15 @@ def test_tls_interception_is_real(causes_run):
     assert "[SSL: CERTIFICATE_VERIFY_FAILED]" in cell["evidence"][0]
     log = (causes_run.dir / "interceptor.log").read_text()
     assert "The client does not trust the proxy's certificate for repromatrix-index" in log
-    assert "GET https://repromatrix-index:8443/packages/tensorflow-2.21.0-" in log  # the trusting cell's download
+    assert "GET https://repromatrix-index:8443/packages/tensorflow-2.21" in log  # the trusting cell's download
+
+
+def test_flaky_network_cuts_downloads_midway(causes_run):
+    log = (causes_run.dir / "faults.log").read_text()
+    assert "repromatrix-index:8443: 1048576 bytes to the client, then cut" in log
+    for cell_id in ("bookworm-py3.11-venv-fresh-flaky", "trixie-py3.13-venv-fresh-flaky"):
+        output = causes_run.log(cell_id)
+        assert "Downloading https://repromatrix-index:8443/packages/tensorflow-2.21.0-" in output
 
 
 def test_proxy_credentials_are_never_written(causes_run):

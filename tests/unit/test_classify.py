@@ -250,3 +250,17 @@ def test_old_pip_reason_ignores_other_platforms_wheels():
     assert old_pip_reason("pip 19.2.3 from x", real, Version("2.20.0")) == (
         "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)")
     assert old_pip_reason("pip 20.2.4 from x", real, Version("2.20.0")) == ""
+
+
+def test_cut_download_on_old_and_new_pip():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-fresh-flaky")))  # pip 23.0.1
+    assert verdict.outcome is Outcome.HASH_MISMATCH
+    assert verdict.evidence[-1].startswith("the file was downloaded just now, not taken from pip's cache")
+    verdict = classify(Observation(record=record("local-trixie-py3.13-venv-fresh-flaky")))  # pip 25.1.1
+    assert verdict.outcome is Outcome.NETWORK_ERROR
+    assert verdict.evidence[0] == "× Download failed because not enough bytes were received (1.0 MB/1.6 MB)"
+
+
+def test_a_cached_hash_mismatch_does_not_blame_the_transfer():
+    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
+    assert not any("downloaded just now" in line for line in verdict.evidence)
