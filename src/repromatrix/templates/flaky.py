@@ -13,24 +13,22 @@ CUT_AFTER = int(os.environ.get("CUT_AFTER", str(1024 * 1024)))
 PORT = int(os.environ.get("PORT", "3131"))
 
 
-async def pipe(reader, writer, limit=None):
-    """Copy until EOF, or until `limit` bytes have passed; returns the byte count."""
-    sent = 0
+async def pipe(reader, writer, count, limit=None):
+    """Copy until EOF, or until `limit` bytes have passed; count[0] holds the bytes so far."""
     try:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
-            if limit is not None and sent + len(chunk) > limit:
-                writer.write(chunk[: limit - sent])
-                sent = limit
+            if limit is not None and count[0] + len(chunk) > limit:
+                writer.write(chunk[: limit - count[0]])
+                count[0] = limit
                 break
             writer.write(chunk)
-            sent += len(chunk)
+            count[0] += len(chunk)
             await writer.drain()
     except (ConnectionError, OSError):
         pass
-    return sent
 
 
 async def handle(client_r, client_w):
@@ -47,13 +45,15 @@ async def handle(client_r, client_w):
         client_w.close()
         return
     client_w.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-    up = asyncio.ensure_future(pipe(client_r, server_w))
-    down = asyncio.ensure_future(pipe(server_r, client_w, CUT_AFTER))
+    sent, got = [0], [0]
+    up = asyncio.ensure_future(pipe(client_r, server_w, sent))
+    down = asyncio.ensure_future(pipe(server_r, client_w, got, CUT_AFTER))
     await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
     for writer in (client_w, server_w):
         writer.close()
-    up.cancel()
-    got = down.result() if down.done() else 0
+    for task in (up, down):
+        task.cancel()
+    got = got[0]
     print("%s: %d bytes to the client%s" % (target, got, ", then cut" if got >= CUT_AFTER else ""), flush=True)
 
 
