@@ -14,7 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -71,11 +71,7 @@ def index_service(engine: Engine, matrix: Matrix, cells: list[Cell], network: st
     console.print("starting the local model index (target.index: local)")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
         pins = sorted({f"pip=={c.axes['pip']}" for c in cells if c.axes["pip"] != "os"})
-        context = _index_context(Path(tmp), run_ca, fetch_real_wheels(pins))
-        tag = f"repromatrix/index:{engine.run_id}"
-        build = engine.build(context, tag, None, engine.labels("index-image"))
-        if not build.ok:
-            raise InfraError(f"building the local index image failed: {build.error}\n{build.log[-2000:]}")
+        tag = _build(engine, _index_context(Path(tmp), run_ca, fetch_real_wheels(pins)), "index", "the local index")
     name = f"repromatrix-{engine.run_id}-index"
     ports = {f"{INDEX_PORT}/tcp": ("127.0.0.1", None)}
     with engine.container(tag, name=name, role="index", network=network, aliases=(INDEX_HOST,), ports=ports) as box:
@@ -107,17 +103,15 @@ def proxy_service(engine: Engine, network: str, cells: list[Cell], interception:
     password = secrets.token_urlsafe(18)  # made per run; redacted from every log
     with tempfile.TemporaryDirectory(prefix="repromatrix-proxy-") as tmp:
         root = Path(tmp)
-        tag = f"repromatrix/proxy:{engine.run_id}"
-        build = engine.build(_proxy_context(root / "image"), tag, None, engine.labels("proxy-image"))
-        if not build.ok:
-            raise InfraError(f"building the test proxy image failed: {build.error}\n{build.log[-2000:]}")
+        tag = _build(engine, _proxy_context(root / "image"), "proxy", "the test proxy")
         squid_secrets, url_file = _proxy_secrets(root, password)
         with (engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
                                mounts={str(squid_secrets): "/run/secrets"}) as box,
               _interceptor(engine, network, internal, interception, root, run_dir, console),
               _injector(engine, network, internal, any(m.faulty for m in modes), root, run_dir, console)):
             engine.connect(box, internal, aliases=(PROXY_HOST,))
-            _wait_for_squid(engine, box)
+            _wait_until(box, lambda: "Accepting HTTP Socket connections" in engine.read_file(
+                box, "/var/log/squid/cache.log"), "the test proxy")
             try:
                 yield ProxySetup(internal, url_file, password)
             finally:
@@ -133,26 +127,15 @@ def _interceptor(engine: Engine, network: str, internal: str, interception: Inte
         yield
         return
     console.print("starting the TLS-intercepting proxy (mitmproxy) on the internal network")
-    context = root / "mitm-image"
-    context.mkdir()
-    (context / "Dockerfile").write_text(_templates().get_template("mitm.Dockerfile.j2").render(
-        base=SERVICE_BASE, port=MITM_PORT))
-    tag = f"repromatrix/mitm:{engine.run_id}"
-    build = engine.build(context, tag, None, engine.labels("mitm-image"))
-    if not build.ok:
-        raise InfraError(f"building the TLS-intercepting proxy image failed: {build.error}\n{build.log[-2000:]}")
+    context = _service_context(root / "mitm-image", "mitm.Dockerfile.j2", port=MITM_PORT)
+    tag = _build(engine, context, "mitm", "the TLS-intercepting proxy")
     conf = root / "mitm-secrets"
     conf.mkdir(mode=0o700)
     (conf / "mitmproxy-ca.pem").write_bytes(interception.ca.key_pem() + interception.ca.cert_pem)
     (conf / "upstream-ca.pem").write_bytes(interception.upstream_ca_pem)
-    with engine.container(tag, name=f"repromatrix-{engine.run_id}-mitm", role="mitm", network=network,
-                          mounts={str(conf): "/run/secrets/mitm"}) as box:
-        engine.connect(box, internal, aliases=(MITM_HOST,))
-        _wait_for_log(box, "Proxy server listening", "the TLS-intercepting proxy")
-        try:
-            yield
-        finally:
-            write_atomic(run_dir / "interceptor.log", box.logs().decode("utf-8", "replace"))
+    with _sidecar(engine, tag, "mitm", (network, internal, MITM_HOST), "Proxy server listening",
+                  run_dir / "interceptor.log", mounts={str(conf): "/run/secrets/mitm"}):
+        yield
 
 
 @contextlib.contextmanager
@@ -163,27 +146,53 @@ def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: P
         yield
         return
     console.print("starting the fault injector on the internal network")
-    context = root / "flaky-image"
-    context.mkdir()
-    (context / "Dockerfile").write_text(_templates().get_template("flaky.Dockerfile.j2").render(
-        base=SERVICE_BASE, port=FLAKY_PORT, cut_after=FLAKY_CUT_AFTER))
-    (context / "flaky.py").write_bytes(resources.files("repromatrix").joinpath("templates/flaky.py").read_bytes())
-    tag = f"repromatrix/flaky:{engine.run_id}"
-    build = engine.build(context, tag, None, engine.labels("flaky-image"))
+    context = _service_context(root / "flaky-image", "flaky.Dockerfile.j2", port=FLAKY_PORT,
+                               cut_after=FLAKY_CUT_AFTER)
+    (context / "flaky.py").write_bytes(_asset("flaky.py"))
+    tag = _build(engine, context, "flaky", "the fault injector")
+    with _sidecar(engine, tag, "flaky", (network, internal, FLAKY_HOST), "fault injector listening",
+                  run_dir / "faults.log"):
+        yield
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("repromatrix").joinpath(f"templates/{name}").read_bytes()
+
+
+def _service_context(root: Path, template: str, **params: Any) -> Path:
+    """A build context holding the service's Dockerfile, rendered from its template."""
+    root.mkdir(exist_ok=True)
+    (root / "Dockerfile").write_text(_templates().get_template(template).render(base=SERVICE_BASE, **params))
+    return root
+
+
+def _build(engine: Engine, context: Path, role: str, what: str) -> str:
+    """Build a service image, labelled with the run; its tag."""
+    tag = f"repromatrix/{role}:{engine.run_id}"
+    build = engine.build(context, tag, None, engine.labels(f"{role}-image"))
     if not build.ok:
-        raise InfraError(f"building the fault injector image failed: {build.error}\n{build.log[-2000:]}")
-    with engine.container(tag, name=f"repromatrix-{engine.run_id}-flaky", role="flaky", network=network) as box:
-        engine.connect(box, internal, aliases=(FLAKY_HOST,))
-        _wait_for_log(box, "fault injector listening", "the fault injector")
+        raise InfraError(f"building the image of {what} failed: {build.error}\n{build.log[-2000:]}")
+    return tag
+
+
+@contextlib.contextmanager
+def _sidecar(engine: Engine, tag: str, role: str, wiring: tuple[str, str, str], ready: str, log: Path,
+             mounts: dict[str, str] | None = None) -> Iterator[None]:
+    """A service on the run's network and, as `alias`, the internal one; its output is kept in `log`."""
+    network, internal, alias = wiring
+    with engine.container(tag, name=f"repromatrix-{engine.run_id}-{role}", role=role, network=network,
+                          mounts=mounts) as box:
+        engine.connect(box, internal, aliases=(alias,))
+        _wait_until(box, lambda: ready in box.logs().decode("utf-8", "replace"), f"the {role} service")
         try:
             yield
         finally:
-            write_atomic(run_dir / "faults.log", box.logs().decode("utf-8", "replace"))
+            write_atomic(log, box.logs().decode("utf-8", "replace"))
 
 
-def _wait_for_log(box: Any, words: str, what: str, timeout: float = 60) -> None:
+def _wait_until(box: Any, ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while words not in box.logs().decode("utf-8", "replace"):
+    while not ready():
         box.reload()
         if box.status == "exited" or time.monotonic() > deadline:
             raise InfraError(f"{what} did not start: {box.logs().decode('utf-8', 'replace')[-2000:]}")
@@ -191,12 +200,10 @@ def _wait_for_log(box: Any, words: str, what: str, timeout: float = 60) -> None:
 
 
 def _proxy_context(root: Path) -> Path:
-    root.mkdir()
-    env = _templates()
-    (root / "Dockerfile").write_text(env.get_template("proxy.Dockerfile.j2").render(base=SERVICE_BASE))
-    (root / "squid.conf").write_text(env.get_template("squid.conf.j2").render(
+    _service_context(root, "proxy.Dockerfile.j2")
+    (root / "squid.conf").write_text(_templates().get_template("squid.conf.j2").render(
         open_port=PROXY_OPEN, auth_port=PROXY_AUTH, nothing_port=PROXY_NOTHING, index_port=INDEX_PORT))
-    (root / "entry.sh").write_bytes(resources.files("repromatrix").joinpath("templates/proxy-entry.sh").read_bytes())
+    (root / "entry.sh").write_bytes(_asset("proxy-entry.sh"))
     return root
 
 
@@ -213,19 +220,9 @@ def _proxy_secrets(root: Path, password: str) -> tuple[Path, Path]:
     return squid, url_file
 
 
-def _wait_for_squid(engine: Engine, box: Any, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while "Accepting HTTP Socket connections" not in engine.read_file(box, "/var/log/squid/cache.log"):
-        box.reload()
-        if box.status == "exited" or time.monotonic() > deadline:
-            raise InfraError(f"the test proxy did not start: {box.logs().decode('utf-8', 'replace')[-2000:]}")
-        time.sleep(0.5)
-
-
 def _index_context(root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...]) -> Path:
-    env = _templates()
-    (root / "Dockerfile").write_text(env.get_template("index.Dockerfile.j2").render(base=SERVICE_BASE, port=INDEX_PORT))
-    (root / "nginx.conf").write_text(env.get_template("nginx.conf.j2").render(port=INDEX_PORT))
+    _service_context(root, "index.Dockerfile.j2", port=INDEX_PORT)
+    (root / "nginx.conf").write_text(_templates().get_template("nginx.conf.j2").render(port=INDEX_PORT))
     server = run_ca.issue([INDEX_HOST, "localhost"], ips=("127.0.0.1",))
     (root / "index.crt").write_bytes(server.cert_pem + run_ca.cert_pem)
     (root / "index.key").write_bytes(server.key_pem)

@@ -67,7 +67,7 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
      "HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. "
      "Otherwise, examine the package contents carefully; someone may have tampered with them."),
     ("trixie-py3.13-venv-fresh-cache-corrupted", "hash-mismatch", "Using cached https://repromatrix-index:8443/"
-     "packages/tensorflow-2.21.0-cp313-cp313-manylinux_2_27_x86_64.whl (1.3 kB)"),
+     "packages/tensorflow-2.21.0-cp313-cp313-manylinux_2_27_x86_64.whl (1.6 MB)"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]

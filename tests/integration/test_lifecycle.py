@@ -15,15 +15,19 @@ from tests.conftest import REPO
 
 
 def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
+    # Cells whose pip spends seconds in retries, so the interrupt surely lands mid-cell; the
+    # run also has the proxy, its internal network and the local index to clean up.
+    matrix = tmp_path / "slow.yaml"
+    matrix.write_text("target: {index: local}\naxes: {os: [bookworm], network: [proxy-down, no-route]}\n")
     out = tmp_path / "reports"
-    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", "examples/offline.yaml",
-                             "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
+                             "--out", str(out), "--max-parallel", "1"], cwd=REPO, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
     first = proc.stderr.readline()
     run_id = re.search(r"run (\S+):", first).group(1)
-    flt = {"label": f"{LABEL_RUN}={run_id}"}
     deadline = time.monotonic() + 600
-    while not docker_client.containers.list(filters=flt | {"label": "org.repromatrix.role=cell"}):
+    while not docker_client.containers.list(filters={"label": [f"{LABEL_RUN}={run_id}",
+                                                                "org.repromatrix.role=cell"]}):
         assert proc.poll() is None and time.monotonic() < deadline, "no cell container ever started"
         time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
