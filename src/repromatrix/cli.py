@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
+from .docker_engine import LABEL_BASE, LABEL_RUN, Engine
 from .errors import ReproMatrixError, UsageError
 from .formats import DEFAULT_FILES, write_format
 from .pipeline import RunOptions, load_cells, render_only, run
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     rd = sub.add_parser("render", help="write one Dockerfile build context per cell; no Docker needed")
     _matrix_arg(rd)
     rd.add_argument("--out", type=Path, default=Path("dockerfiles"), help="output directory (default: dockerfiles)")
+
+    cl = sub.add_parser("clean", help="remove what runs left behind if they were killed hard (not while a run "
+                        "is in progress)")
+    cl.add_argument("--run", metavar="RUN_ID", help="only this run's leftovers (default: every run's)")
+    cl.add_argument("--base-images", action="store_true", help="also remove the debootstrapped base images")
 
     rp = sub.add_parser("report", help="re-render a run's reports from its results.json; no Docker needed")
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
@@ -117,7 +123,17 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report}
+def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
+    engine = Engine("clean")
+    flt = {"label": f"{LABEL_RUN}={args.run}" if args.run else LABEL_RUN}
+    counts = engine.cleanup(flt)
+    if args.base_images:
+        counts["base images"] = engine.cleanup({"label": LABEL_BASE})["images"]
+    console.print("removed " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report, "clean": _cmd_clean}
 
 
 def main(argv: list[str] | None = None) -> int:

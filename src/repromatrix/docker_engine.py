@@ -189,20 +189,28 @@ class Engine:
             except docker.errors.APIError:
                 time.sleep(0.5)
 
-    def remove_containers(self) -> None:
-        for box in self.client.containers.list(all=True, filters=self._run_filter()):
+    def remove_containers(self, flt: dict[str, str] | None = None) -> int:
+        boxes = self.client.containers.list(all=True, filters=flt or self._run_filter())
+        for box in boxes:
             with contextlib.suppress(docker.errors.APIError):
                 box.remove(force=True)
+        return len(boxes)
 
     def _run_filter(self) -> dict[str, str]:
         return {"label": f"{LABEL_RUN}={self.run_id}"}
 
-    def cleanup(self) -> None:
-        """Remove every container, network and cell image of this run. Safe to call twice."""
-        flt = self._run_filter()
-        self.remove_containers()
+    def cleanup(self, flt: dict[str, str] | None = None) -> dict[str, int]:
+        """Remove every container, network and image of this run (or matching `flt`); counts.
+
+        Safe to call twice.
+        """
+        flt = flt or self._run_filter()
+        counts = {"containers": self.remove_containers(flt), "networks": 0, "images": 0}
         for net in self.client.networks.list(filters=flt):
             self._remove_network(net)
+            counts["networks"] += 1
         for image in self.client.images.list(filters=flt):
             for tag in image.tags or [image.id]:
                 self.remove_image(tag)
+            counts["images"] += 1
+        return counts

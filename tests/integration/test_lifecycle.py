@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -72,3 +73,24 @@ def test_a_container_is_only_on_the_network_it_asks_for(docker_client):
             assert "probe" in networks[internal]["Aliases"]
     finally:
         engine.cleanup()
+
+
+def test_clean_removes_what_a_killed_run_left_behind(docker_client):
+    """A run killed with SIGKILL cleans nothing; `repromatrix clean --run` does."""
+    leftover = Engine("test-clean-killed")
+    leftover.create_network("repromatrix-test-clean-killed")
+    box = docker_client.containers.create("debian:bookworm", labels=leftover.labels("cell"))
+    other = Engine("test-clean-other")
+    other.create_network("repromatrix-test-clean-other")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "repromatrix", "clean", "--run", "test-clean-killed"],
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert proc.returncode == 0 and "removed 1 containers, 1 networks, 0 images" in proc.stderr
+        flt = {"label": f"{LABEL_RUN}=test-clean-killed"}
+        assert docker_client.containers.list(all=True, filters=flt) == []
+        assert docker_client.networks.list(filters=flt) == []
+        assert docker_client.networks.list(filters={"label": f"{LABEL_RUN}=test-clean-other"})  # untouched
+    finally:
+        other.cleanup()
+        with contextlib.suppress(Exception):
+            box.remove(force=True)
