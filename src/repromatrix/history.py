@@ -14,7 +14,6 @@ from .errors import UsageError
 from .results import RunResult, load_run
 
 FLAKY_WINDOW = 5
-TRENDS = ("new-failure", "still-failing", "flaky", "fixed", "passing", "no-history")
 
 
 def trend(current: bool, previous: list[bool | None]) -> str:

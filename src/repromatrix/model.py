@@ -194,9 +194,6 @@ class Target:
     def short_name(self) -> str:
         return "tf" if self.package == "tensorflow" else self.package
 
-    def allows(self, version: str) -> bool:
-        return not self.version or Version(version) in SpecifierSet(self.version)
-
 
 def check_specifier(value: str) -> str | None:
     if value in ("", "newest"):
@@ -255,12 +252,6 @@ class Cell:
     @property
     def base_image(self) -> str:
         return base_image_for(self.os)
-
-    @property
-    def python_version(self) -> str | None:
-        """The Python the cell runs, if known before running it."""
-        python = self.axes["python"]
-        return DEBIAN_SUITES.get(self.os) if python == "system" else python
 
     @property
     def prior(self) -> str | None:

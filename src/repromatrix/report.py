@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from .outcomes import OUTCOME_INFO, Outcome
-from .results import CellResult, RunResult, write_atomic
+from .results import CellResult, RunResult
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
 OUTPUT_TAIL = 80  # lines of the upgrade output inlined per cell in small runs
@@ -112,7 +112,3 @@ def render_html(run: RunResult, run_dir: Path | None = None) -> str:
         style=style, script=script, style_hash=_csp_hash(style), script_hash=_csp_hash(script),
         data_json=_script_json(report_data(run, run_dir)))
 
-
-def write_html(run: RunResult, path: Path) -> Path:
-    write_atomic(path, render_html(run, path.parent))
-    return path
