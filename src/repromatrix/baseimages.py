@@ -1,8 +1,10 @@
-"""Stage 4: provision base images: use what exists, pull, or build Debian with debootstrap.
+"""Stage 4: provision base images: use what exists, pull, or build it offline.
 
-Offline is the normal path: with no registry, a Debian suite is built from Debian's
-packages (debootstrap + docker import), tagged as the image it stands for (debian:SUITE) so
-rendered Dockerfiles work unchanged with plain `docker build`, and cached for later runs.
+Offline is the normal path here: with no registry, a Debian suite is built from Debian's
+packages (debootstrap + docker import) and an interpreter image by the providers in
+interpreters.py; each is tagged as the image it stands for (debian:SUITE,
+python:X.Y-slim-SUITE) so rendered Dockerfiles work unchanged with plain `docker build`, and
+cached for later runs (labelled as base images: `repromatrix clean --base-images` removes them).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from .docker_engine import LABEL_BASE, Engine
 from .errors import BaseImageError
-from .model import debian_suite_of
+from .interpreters import LABEL_PROVIDER, ImageHost, Interpreter, debian_suite_of
+from .interpreters import provide as provide_interpreter
 
 Say = Callable[[str], None]
 
@@ -26,20 +29,53 @@ Say = Callable[[str], None]
 @dataclass(frozen=True)
 class Provisioned:
     image: str
-    how: str  # "present", "pulled" or "debootstrap"
+    how: str  # "present", "pulled", "debootstrap" or an interpreter provider's name
+    detail: str = ""  # where an interpreter came from
 
 
-def provision(engine: Engine, images: Iterable[str], say: Say,
-              mirror: str = "") -> dict[str, Provisioned | BaseImageError]:
-    """Make each image available; a failure is returned (its cells become infra errors)."""
+def provision(engine: Engine, images: Iterable[str], say: Say, mirror: str = "",
+              interpreters: Iterable[Interpreter] = ()) -> dict[str, Provisioned | BaseImageError]:
+    """Make each image (and each interpreter's image) available; a failure is returned, not
+    raised (its cells become infra errors)."""
     done: dict[str, Provisioned | BaseImageError] = {}
-    for image in dict.fromkeys(images):
+    host = _Host(engine, say, mirror)
+    wanted: dict[str, Interpreter | None] = {image: None for image in images}
+    wanted.update({i.image: (None if i.is_system else i) for i in interpreters})
+    for image, interp in wanted.items():
         try:
-            done[image] = provision_one(engine, image, say, mirror)
+            done[image] = provision_one(engine, image, say, mirror) if interp is None else \
+                provision_interpreter(host, engine, interp, say)
         except BaseImageError as e:
             say(f"[red]base image {image}: {e.reason}[/red]")
             done[image] = e
     return done
+
+
+def provision_interpreter(host: _Host, engine: Engine, interp: Interpreter, say: Say) -> Provisioned:
+    if engine.image_exists(interp.image):
+        label = engine.image_labels(interp.image).get(LABEL_PROVIDER, "")
+        provider, _, detail = label.partition(": ")
+        return Provisioned(interp.image, provider or "present", detail or "present on the engine")
+    provided = provide_interpreter(host, interp, say)
+    return Provisioned(interp.image, provided.provider, provided.detail)
+
+
+class _Host(ImageHost):
+    """What interpreter providers need, on top of the engine and the base-image logic."""
+
+    def __init__(self, engine: Engine, say: Say, mirror: str) -> None:
+        self.engine, self.say, self.mirror = engine, say, mirror
+
+    def pull(self, ref: str) -> str | None:
+        return self.engine.pull(ref)
+
+    def ensure_base(self, image: str) -> None:
+        provision_one(self.engine, image, self.say, self.mirror)
+
+    def build_image(self, context: Path, tag: str, labels: dict[str, str]) -> tuple[bool, str]:
+        # Labelled as a base image, not with the run: it outlives the run, like debian:SUITE.
+        result = self.engine.build(context, tag, None, {LABEL_BASE: labels.get(LABEL_PROVIDER, "")} | labels)
+        return result.ok, result.log
 
 
 def provision_one(engine: Engine, image: str, say: Say, mirror: str = "") -> Provisioned:

@@ -146,18 +146,24 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     package = record["package"]
     imported = record["import"]
     if not imported["ok"]:
-        return Verdict(Outcome.IMPORT_ERROR, (f"import {package} failed: {imported['error']}",), facts)
+        name = imported.get("failed") or package
+        return Verdict(Outcome.IMPORT_ERROR, (f"import {name} failed: {imported['error']}",), facts)
+    if mismatch := version_mismatch(imported):
+        return Verdict(Outcome.IMPORT_ERROR, (mismatch,), facts)
     split = _split_views(record)
     if split:
         # Upstream pip says "Defaulting to user installation"; Debian's pip 20.3 switches silently.
         landed = _lines_matching(output, [re.compile(r"Defaulting to user installation|^Successfully installed")])
         return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
+    before, after = record.get("before"), record.get("after")
+    failed_checks = [c for c in record.get("checks") or [] if c.get("exit_code") != 0]
+    if failed_checks and not (before is not None and before == after):
+        return Verdict(Outcome.CHECK_FAILED, tuple(_check_evidence(c) for c in failed_checks)[:MAX_EVIDENCE], facts)
     check = record["pip_check"]
     if check["exit_code"] != 0:
         resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
                                             re.compile(r" requires .*, but you have ")])
         return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
-    before, after = record.get("before"), record.get("after")
     if before is not None and before == after:
         already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
         noop = _lines_matching(output, [already])
@@ -165,6 +171,31 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
     evidence = done + ((facts["below_newest"],) if facts.get("below_newest") else ())
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def _check_evidence(check: dict[str, Any]) -> str:
+    """'check keras-dense as root exited 1: ValueError: ...': the check's own error line."""
+    output = str(check.get("output") or "")
+    lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output, 1)
+    why = "timed out" if check.get("timed_out") else f"exited {check.get('exit_code')}"
+    return f"check {check.get('name')} as {check.get('identity')} {why}: {lines[-1] if lines else '(no output)'}"
+
+
+def same_version(a: str | None, b: str | None) -> bool | None:
+    """Do two version strings name one version (PEP 440: '2.23.0-dev20261026' == '2.23.0.dev20261026')?
+    None when either is missing or not a version."""
+    va, vb = _version(a), _version(b)
+    return None if va is None or vb is None else va == vb
+
+
+def version_mismatch(imported: dict[str, Any]) -> str:
+    """The module's own __version__ against the distribution's: a mixed tree imports another version."""
+    module, dist = imported.get("version"), imported.get("dist_version")
+    if same_version(module, dist) is False:
+        name = (imported.get("names") or ["the package"])[0]
+        return (f"import {name} reports __version__ {module}, but the installed distribution is {dist}: "
+                "the files imported are not the ones pip installed")
+    return ""
 
 
 def _split_views(record: dict[str, Any]) -> str:

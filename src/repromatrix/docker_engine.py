@@ -66,6 +66,13 @@ class Engine:
         except docker.errors.ImageNotFound:
             return False
 
+    def image_labels(self, ref: str) -> dict[str, str]:
+        try:
+            labels: dict[str, str] = self.client.images.get(ref).labels or {}
+            return labels
+        except docker.errors.ImageNotFound:
+            return {}
+
     def pull(self, ref: str) -> str | None:
         """Pull ref; None on success, else the registry's reason."""
         try:

@@ -13,8 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from .axes import AXES, AXIS_ORDER, PlanDraft, cell_id
 from .errors import MatrixError, UsageError
-from .model import AXIS_ORDER, AXIS_SPECS, DEBIAN_SUITES, Cell, Matrix, Target
+from .model import Cell, Matrix
 from .outcomes import Outcome
 
 Combo = dict[str, str]
@@ -57,43 +58,23 @@ def apply_include(matrix: Matrix, originals: list[Combo]) -> list[Combo]:
 
 
 def _make_cell(matrix: Matrix, combo: Combo) -> Cell:
-    full = {name: combo.get(name, AXIS_SPECS[name].default) for name in AXIS_ORDER}
-    _check_python(matrix, full)
+    full = {name: combo.get(name, AXES[name].default) for name in AXIS_ORDER}
+    _check_cell(matrix, full)
     expected: tuple[Outcome, ...] = ()
     for rule in matrix.expect:  # later rules win, like CSS
         if rule.applies_to(full):
             expected = rule.outcomes
     values = tuple(full.items())
-    return Cell(id=cell_id(matrix.target, full), values=values, expected=expected)
+    return Cell(id=cell_id(full, matrix.target.short_name), values=values, expected=expected)
 
 
-def _check_python(matrix: Matrix, axes: Combo) -> None:
-    known = DEBIAN_SUITES.get(axes["os"])
-    if axes["python"] not in ("system", known) and known is not None:
-        raise MatrixError(matrix.path, None, "axes.python",
-                          f"{axes['os']} ships Python {known}; other interpreters are not supported yet",
-                          f"use 'python: [system]' (or '{known}') for {axes['os']}")
-
-
-def cell_id(target: Target, axes: Combo) -> str:
-    """A stable, readable id such as 'bookworm-py3.11-venv-tf2.15.0'."""
-    python = axes["python"] if axes["python"] != "system" else DEBIAN_SUITES.get(axes["os"], "system")
-    prior = f"{target.short_name}{axes['prior']}" if axes["prior"] != "none" else "fresh"
-    parts = [_slug(axes["os"]), f"py{python}", axes["install"], prior]
-    if axes["ca"] != AXIS_SPECS["ca"].default:
-        parts.append(f"ca-{axes['ca']}")
-    for axis in ("network", "conflicts"):
-        if axes[axis] != AXIS_SPECS[axis].default:
-            parts.append(axes[axis])
-    if axes["pip"] != AXIS_SPECS["pip"].default:
-        parts.append(f"pip{axes['pip']}")
-    if axes["cache"] != AXIS_SPECS["cache"].default:
-        parts.append(f"cache-{axes['cache']}")
-    return "-".join(parts)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+def _check_cell(matrix: Matrix, values: Combo) -> None:
+    """Combinations no plan can be made for (e.g. a CPython X.Y on an image that is not Debian)."""
+    draft = PlanDraft(values=values)
+    AXES["python"].contribute(values["python"], draft)
+    if draft.interpreter and (problem := draft.interpreter.problem()):
+        raise MatrixError(matrix.path, None, "axes.python", problem,
+                          "use 'python: [system]' with that os, or a Debian suite such as bookworm")
 
 
 def _check_unique(matrix: Matrix, cells: list[Cell]) -> None:

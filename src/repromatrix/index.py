@@ -45,6 +45,7 @@ class Releases:
     package: str
     tags: dict[Version, set[str]] = field(default_factory=dict)
     platforms: dict[Version, set[str]] = field(default_factory=dict)
+    pre: bool = False  # the target allows pre-releases (--pre)
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
@@ -58,14 +59,20 @@ class Releases:
             rel.platforms.setdefault(version, set()).update(t.platform for t in tags)
         return rel
 
-    def only(self, spec: str) -> Releases:
+    def only(self, spec: str, pre: bool = False) -> Releases:
         """The releases a target version specifier ('' = any) admits."""
         allowed = SpecifierSet(spec)
-        keep = [v for v in self.tags if not spec or v in allowed]
-        return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep})
+        keep = [v for v in self.tags if not spec or allowed.contains(v, prereleases=True)]
+        return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep}, pre)
+
+    def _pick(self, versions: list[Version]) -> Version | None:
+        """What pip picks among `versions`: the newest final release; pre-releases only with --pre, or
+        when nothing final is left (packaging's rule, which pip follows)."""
+        finals = [v for v in versions if not v.is_prerelease]
+        return max(versions if self.pre or not finals else finals, default=None)
 
     def newest(self) -> Version | None:
-        return max((v for v in self.tags if not v.is_prerelease), default=None)
+        return self._pick(list(self.tags))
 
     def has_python(self, version: Version, python: str) -> bool:
         """Does `version` have a wheel an interpreter of `python` ('3.9') can install?"""
@@ -73,8 +80,7 @@ class Releases:
         return bool(self.tags.get(version, set()) & {cp, "py3", "py" + python.replace(".", "")})
 
     def newest_for(self, python: str) -> Version | None:
-        ok = [v for v in self.tags if not v.is_prerelease and self.has_python(v, python)]
-        return max(ok, default=None)
+        return self._pick([v for v in self.tags if self.has_python(v, python)])
 
 
 def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None = None,

@@ -1,9 +1,16 @@
-"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.21 (and 2.8.4).
+"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.22rc0 (and 2.8.4).
 
 They are not TensorFlow. They copy what decides an upgrade's fate: which Python each
-release has wheels for (cpXY tags, Requires-Python), the Linux platform tag (2.21 is
-manylinux_2_27 only) and the numpy/protobuf pins from each release's METADATA. Importing a
-model release built against NumPy 1 with NumPy 2 installed fails as the real one does.
+release has wheels for (cpXY tags, Requires-Python; checked against the public index's file
+list: cp312 from 2.16, cp313 from 2.20, cp39 until 2.20, cp314 only in 2.22.0rc0 and the
+nightlies), the Linux platform tag (2.21 is manylinux_2_27 only) and the numpy/protobuf/keras
+pins from each release's METADATA. Importing a model release built against NumPy 1 with
+NumPy 2 installed fails as the real one does. Also modelled:
+- `tf-nightly`, whose import name (`tensorflow`) differs from its name and whose
+  `__version__` has the nightlies' spelling ('2.23.0-dev20261026');
+- the `and-cuda` extra (2.14+), pulling an `nvidia-*` distribution that imports as `nvidia`;
+- Keras 2 (tf.keras until 2.15) and Keras 3 (from 2.16), with the break seen on the real
+  upgrade: Keras 3 refuses `keras.optimizers.legacy` and saving a model without an extension.
 
 The tree is a static PEP 503 repository (with sha256 fragments and data-requires-python),
 served over HTTPS with a per-run CA (tlsca) by nginx in a container (see pipeline).
@@ -16,13 +23,11 @@ import hashlib
 import html
 import io
 import platform
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InfraError
+from .wheelcache import fetch_wheel
 
 INDEX_HOST = "repromatrix-index"  # network alias of the index container, as cells see it
 INDEX_PORT = 8443  # HTTPS, like a real index: proxies see CONNECT, pip shows TLS failures
@@ -43,6 +48,9 @@ class Release:
     manylinux: str = "manylinux_2_17_{arch}.manylinux2014_{arch}"
     numpy_abi: int = 0  # the NumPy major a model TensorFlow was "compiled" against
     padding: int = 0  # bytes of incompressible data, so a download is big enough to cut
+    extras: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (extra, its requirements)
+    module_version: str = ""  # the module's __version__ when it is spelled otherwise than the version
+    platform_wheel: bool = False  # a py3-none-<manylinux> wheel (pure Python, but built per platform)
 
 
 def _py(first: int, last: int) -> tuple[str, ...]:
@@ -51,57 +59,125 @@ def _py(first: int, last: int) -> tuple[str, ...]:
 
 NUMPY_1_ONLY_312 = ("numpy>=1.23.5,<2.0.0; python_version <= '3.11'",
                     "numpy>=1.26.0,<2.0.0; python_version >= '3.12'")
+KERAS_3 = "keras>=3.0.0"
+AND_CUDA = (("and-cuda", ('nvidia-cublas-cu12==12.5.3.2; extra == "and-cuda"',)),)
 # Per-Python availability and pins as on the public index (see the field guide, §2 and §4).
 TENSORFLOW = (
     # The last release with manylinux2010 wheels: what pip < 19.3 falls back to on Linux.
     Release("tensorflow", "2.8.4", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf<3.20,>=3.9.2"),
             manylinux="manylinux2010_{arch}", numpy_abi=1),
-    Release("tensorflow", "2.12.0", _py(8, 11), ">=3.8", ("numpy>=1.22,<1.24", PROTOBUF_PIN), numpy_abi=1),
-    Release("tensorflow", "2.13.1", _py(8, 11), ">=3.8", ("numpy>=1.22,<=1.24.3", PROTOBUF_PIN), numpy_abi=1),
-    Release("tensorflow", "2.14.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5", PROTOBUF_PIN), numpy_abi=1),
-    Release("tensorflow", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0", PROTOBUF_PIN), numpy_abi=1),
-    Release("tensorflow", "2.16.1", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN,), numpy_abi=1),
-    Release("tensorflow", "2.17.0", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN,), numpy_abi=1),
-    Release("tensorflow", "2.18.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.1.0", PROTOBUF_PIN_218), numpy_abi=2),
-    Release("tensorflow", "2.19.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.2.0", PROTOBUF_PIN_218), numpy_abi=2),
-    Release("tensorflow", "2.20.0", _py(9, 13), ">=3.9", ("numpy>=1.26.0", "protobuf>=5.28.0"), numpy_abi=2),
-    Release("tensorflow", "2.21.0", _py(10, 13), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0"),
-            manylinux="manylinux_2_27_{arch}", numpy_abi=2, padding=PADDING),
+    Release("tensorflow", "2.12.0", _py(8, 11), ">=3.8", ("numpy>=1.22,<1.24", PROTOBUF_PIN,
+                                                        "keras<2.13,>=2.12.0"), numpy_abi=1),
+    Release("tensorflow", "2.13.1", _py(8, 11), ">=3.8", ("numpy>=1.22,<=1.24.3", PROTOBUF_PIN,
+                                                        "keras<2.14,>=2.13.1"), numpy_abi=1),
+    Release("tensorflow", "2.14.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5", PROTOBUF_PIN, "keras<2.15,>=2.14.0"),
+            numpy_abi=1, extras=AND_CUDA),
+    Release("tensorflow", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0", PROTOBUF_PIN,
+                                                        "keras<2.16,>=2.15.0"), numpy_abi=1, extras=AND_CUDA),
+    Release("tensorflow", "2.16.1", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN, KERAS_3), numpy_abi=1,
+            extras=AND_CUDA),
+    Release("tensorflow", "2.17.0", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN, KERAS_3), numpy_abi=1,
+            extras=AND_CUDA),
+    Release("tensorflow", "2.18.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.1.0", PROTOBUF_PIN_218, KERAS_3),
+            numpy_abi=2, extras=AND_CUDA),
+    Release("tensorflow", "2.19.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.2.0", PROTOBUF_PIN_218, KERAS_3),
+            numpy_abi=2, extras=AND_CUDA),
+    Release("tensorflow", "2.20.0", _py(9, 13), ">=3.9", ("numpy>=1.26.0", "protobuf>=5.28.0", KERAS_3),
+            numpy_abi=2, extras=AND_CUDA),
+    Release("tensorflow", "2.21.0", _py(10, 13), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0", KERAS_3),
+            manylinux="manylinux_2_27_{arch}", numpy_abi=2, padding=PADDING, extras=AND_CUDA),
+    # A release candidate: the only release with cp314 wheels, so pip on 3.14 falls back to it.
+    Release("tensorflow", "2.22.0rc0", _py(10, 14), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0",
+                                                             KERAS_3), manylinux="manylinux_2_27_{arch}",
+            numpy_abi=2, extras=AND_CUDA),
 )
+TF_NIGHTLY = tuple(
+    Release("tf-nightly", f"2.23.0.dev{day}", _py(11, 14), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0",
+                                                                     KERAS_3),
+            manylinux="manylinux_2_27_{arch}", numpy_abi=2, extras=AND_CUDA, module_version=f"2.23.0-dev{day}")
+    for day in ("20261025", "20261026"))
 NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
     ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
     ("2.1.3", ">=3.10"), ("2.2.6", ">=3.10"), ("2.3.5", ">=3.11")))
 PROTOBUF = tuple(Release("protobuf", v, (), rp) for v, rp in (
     ("3.19.6", ">=3.5"), ("3.20.3", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"),
     ("6.33.1", ">=3.9")))
+# Keras 2 ships with TensorFlow up to 2.15; Keras 3 (3.10 for Python 3.9/3.10, 3.15 from 3.11).
+KERAS = tuple(Release("keras", v, (), rp) for v, rp in (
+    ("2.12.0", ">=3.8"), ("2.13.1", ">=3.8"), ("2.14.0", ">=3.9"), ("2.15.0", ">=3.9"), ("3.10.0", ">=3.9"),
+    ("3.15.1", ">=3.11")))
 # Other libraries whose pins collide with TensorFlow's (their real Requires-Dist).
 OTHERS = (
     Release("scipy", "1.11.4", (), "<3.13,>=3.9", ("numpy<1.28.0,>=1.21.6",)),
     Release("googleapis-common-protos", "1.63.0", (), ">=3.7",
             ("protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5",)),
+    # What `tensorflow[and-cuda]` adds; it imports as `nvidia` (a namespace), not by its name.
+    Release("nvidia-cublas-cu12", "12.5.3.2", (), ">=3", platform_wheel=True),
 )
-ALL_RELEASES = TENSORFLOW + NUMPY + PROTOBUF + OTHERS
+ALL_RELEASES = TENSORFLOW + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS
 
 NUMPY_ABI_ERROR = ("A module that was compiled using NumPy 1.x cannot be run in NumPy {np} as it may crash. "
                    "To support both 1.x and 2.x versions of NumPy, modules must be compiled with NumPy 2.0.")
 
 
+# What Keras 3 says where Keras 2 code meets it (seen on a real 2.15 → 2.21 upgrade).
+KERAS3_LEGACY = ("`keras.optimizers.legacy` is not supported in Keras 3. When using `tf.keras`, to continue "
+                 "using a `tf.keras.optimizers.legacy` optimizer, you can install the `tf_keras` package "
+                 "(Keras 2) and set the environment variable `TF_USE_LEGACY_KERAS=True` to configure "
+                 "TensorFlow to use `tf_keras` when accessing `tf.keras`.")
+KERAS3_SAVE = ("Invalid filepath extension for saving. Please add either a `.keras` extension for the native "
+               "Keras format (recommended) or a `.h5` extension. Use `model.export(filepath)` if you want to "
+               "export a SavedModel for use with TFLite/TFServing/etc. Received: filepath={path}.")
+
+
+def _keras_source(release: Release, head: str) -> dict[str, str]:
+    """Keras 2 or 3, just enough of it: Input, layers.Dense, Sequential.save, optimizers(.legacy)."""
+    keras3 = release.version.startswith("3.")
+    save = (f"        if not str(path).endswith(('.keras', '.h5')):\n"
+            f"            raise ValueError({KERAS3_SAVE!r}.format(path=path))\n") if keras3 else ""
+    init = head + (
+        "from . import layers, optimizers\n\n\n"
+        "def Input(shape=None, **kwargs):\n"
+        "    return shape\n\n\n"
+        "class Sequential:\n"
+        "    def __init__(self, layers=()):\n"
+        "        self.layers = list(layers)\n\n"
+        "    def save(self, path):\n" + save +
+        "        open(str(path), 'w').close()\n")
+    optimizers = (f"class Adam:\n    pass\n\n\ndef __getattr__(name):\n    if name == 'legacy':\n"
+                  f"        raise ImportError({KERAS3_LEGACY!r})\n    raise AttributeError(name)\n"
+                  if keras3 else "from . import legacy\n\n\nclass Adam:\n    pass\n")
+    files = {"keras/__init__.py": init, "keras/optimizers/__init__.py": optimizers,
+             "keras/layers/__init__.py": "class Dense:\n    def __init__(self, units, **kwargs):\n"
+                                         "        self.units = units\n"}
+    if not keras3:
+        files["keras/optimizers/legacy/__init__.py"] = "class Adam:\n    pass\n"
+    return files
+
+
 def module_source(release: Release) -> dict[str, str]:
     """The importable files of a model release."""
     doc = f'"""Model of {release.name} {release.version} for repromatrix offline runs; not the real package."""\n'
-    head = doc + f"__version__ = {release.version!r}\n"
+    head = doc + f"__version__ = {release.module_version or release.version!r}\n"
     if release.name == "numpy":
         return {"numpy/__init__.py": head}
     if release.name == "protobuf":
         return {"google/protobuf/__init__.py": head}
-    if release.name != "tensorflow":
-        module = {"googleapis-common-protos": "google/api"}.get(release.name, release.name)
+    if release.name == "keras":
+        return _keras_source(release, head)
+    if release.name not in ("tensorflow", "tf-nightly"):
+        module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas"}.get(
+            release.name, release.name)
         return {f"{module}/__init__.py": head}
     check = ""
     if release.numpy_abi == 1:
         check = ("if int(numpy.__version__.split('.')[0]) >= 2:\n"
                  f"    raise ImportError({NUMPY_ABI_ERROR!r}.format(np=numpy.__version__))\n")
-    return {"tensorflow/__init__.py": head + "import numpy\nimport google.protobuf\n" + check}
+    # tf.keras is whatever Keras is installed (2.x until 2.15, 3.x from 2.16), as in the real package.
+    keras = "from . import keras\n" if release.version != "2.8.4" else ""
+    return {"tensorflow/__init__.py": head + "import numpy\nimport google.protobuf\n" + check + keras,
+            **({"tensorflow/keras/__init__.py": "from keras import *  # noqa\nfrom keras import Input, "
+                "Sequential, __version__, layers, optimizers\n"} if keras else {})}
 
 
 def _metadata(release: Release) -> str:
@@ -109,10 +185,14 @@ def _metadata(release: Release) -> str:
              "Summary: repromatrix offline model release (not the real package)",
              f"Requires-Python: {release.requires_python}"]
     lines += [f"Requires-Dist: {req}" for req in release.requires]
+    for extra, reqs in release.extras:
+        lines += [f"Provides-Extra: {extra}"] + [f"Requires-Dist: {req}" for req in reqs]
     return "\n".join(lines) + "\n"
 
 
 def wheel_tags(release: Release, arch: str) -> list[str]:
+    if release.platform_wheel:
+        return [f"py3-none-manylinux2014_{arch}"]
     if not release.pythons:
         return ["py3-none-any"]
     plat = release.manylinux.format(arch=arch)
@@ -185,29 +265,9 @@ def _page(path: Path, title: str, links: list[str]) -> None:
                     f"<title>{title}</title></head><body>\n{body}\n</body></html>\n")
 
 
-WHEEL_CACHE = Path.home() / ".cache" / "repromatrix" / "wheels"
-
-
-def fetch_real_wheels(requirements: list[str], cache: Path = WHEEL_CACHE) -> tuple[Path, ...]:
-    """Real wheels (e.g. pip==19.2.3) for the local index, downloaded once with the host's pip.
-
-    Uses the host pip's own configuration (index, CA), then serves them offline from the cache.
-    """
-    found = []
-    for req in requirements:
-        name, _, version = req.partition("==")
-        hits = sorted(cache.glob(f"{name}-{version}-*.whl"))
-        if not hits:
-            cache.mkdir(parents=True, exist_ok=True)
-            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                                   "--dest", str(cache), req], capture_output=True, text=True, check=False)
-            hits = sorted(cache.glob(f"{name}-{version}-*.whl"))
-            if not hits:
-                raise InfraError(f"the local index needs the real {req} wheel and pip could not download it "
-                                 f"once into {cache}: {proc.stderr.strip().splitlines()[-1:]}\n  hint: put "
-                                 f"the wheel into {cache} by hand on an air-gapped machine")
-        found.append(hits[0])
-    return tuple(found)
+def fetch_real_wheels(requirements: list[str]) -> tuple[Path, ...]:
+    """Real wheels (e.g. pip==19.2.3) for the local index: old releases cannot be modelled."""
+    return tuple(fetch_wheel(req) for req in requirements)
 
 
 def _docker_arch() -> str:

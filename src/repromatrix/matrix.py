@@ -7,18 +7,22 @@ the text the user wrote, so `python: [3.10]` stays "3.10" instead of becoming th
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+from packaging.specifiers import SpecifierSet
 
+from .axes import AXES
 from .errors import MatrixError, did_you_mean
-from .model import AXIS_SPECS, Expectation, Matrix, Settings, Target, check_specifier
+from .model import Check, Expectation, Matrix, Settings, Target, check_specifier, parse_target_package
 from .outcomes import Outcome, parse_outcome
 
 SCHEMA_VERSION = "1"
-TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings")
-TARGET_KEYS = ("package", "version", "index")
+TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks")
+TARGET_KEYS = ("package", "version", "index", "pre", "imports")
+CHECK_KEYS = ("name", "run", "python")
 SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror")
 KeyPath = tuple[Any, ...]
 
@@ -101,6 +105,7 @@ def _build(doc: _Document, data: Any) -> Matrix:
         include=tuple(_entries(doc, data.get("include"), "include", None)),
         expect=tuple(_expectations(doc, data.get("expect"))),
         settings=_settings(doc, data.get("settings")),
+        checks=tuple(_checks(doc, data.get("checks"))),
     )
 
 
@@ -127,38 +132,112 @@ def _scalar(doc: _Document, value: Any, at: KeyPath) -> str:
 def _target(doc: _Document, value: Any) -> Target:
     data = _mapping(doc, value, ("target",))
     _check_keys(doc, data, ("target",), TARGET_KEYS)
-    package = _scalar(doc, data.get("package", "tensorflow"), ("target", "package"))
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", package):
-        doc.fail(("target", "package"), f"{package!r} is not a package name")
+    package = _scalar(doc, data.get("package", "tensorflow"), ("target", "package")).strip()
+    req, problem = parse_target_package(package)
+    if req is None:
+        doc.fail(("target", "package"), problem, "write a requirement such as 'tensorflow', 'tf-nightly' or "
+                 "'tensorflow[and-cuda]' (extras and a '; marker' are allowed)")
     version = _scalar(doc, data.get("version", ""), ("target", "version")).strip()
-    if problem := check_specifier(version):
-        doc.fail(("target", "version"), problem, "use 'newest' or a specifier such as '>=2.16'")
+    if bad := check_specifier(version):
+        doc.fail(("target", "version"), bad, "use 'newest' or a specifier such as '>=2.16'")
+    version = "" if version == "newest" else version
+    if req.specifier and version:
+        doc.fail(("target", "package"), f"{package!r} has a version specifier and target.version says {version!r}",
+                 "give the version in one place: target.version")
+    if req.specifier:
+        version = str(req.specifier)
+        req.specifier = SpecifierSet()
     index = _scalar(doc, data.get("index", "default"), ("target", "index"))
-    if index not in ("default", "local") and not re.fullmatch(r"https?://\S+", index):
+    if index not in ("default", "local") and not re.fullmatch(r"https?://[^\s\x00-\x1f]+", index):
         doc.fail(("target", "index"), f"{index!r} is not 'default', 'local' or an http(s) URL",
                  "'default' uses pip's own index; 'local' starts repromatrix's offline index")
-    return Target(package=package, version="" if version == "newest" else version, index=index)
+    return Target(package=str(req), version=version, index=index, pre=_bool(doc, data, ("target", "pre")),
+                  imports=_imports(doc, data.get("imports"), ("target", "imports")))
+
+
+def _bool(doc: _Document, data: dict[str, Any], at: KeyPath) -> bool:
+    text = _scalar(doc, data.get(at[-1], "false"), at).lower()
+    if text not in ("true", "false"):
+        doc.fail(at, f"{text!r} is not true or false", f"write '{at[-1]}: true'")
+    return text == "true"
+
+
+def _imports(doc: _Document, value: Any, at: KeyPath) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for i, item in enumerate(items):
+        name = _scalar(doc, item, at + (i,))
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+            doc.fail(at + (i,), f"{name!r} is not an importable module name",
+                     "write e.g. 'tensorflow' or 'google.protobuf'")
+        names.append(name)
+    return tuple(names)
+
+
+def _checks(doc: _Document, value: Any) -> list[Check]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        doc.fail(("checks",), "must be a list", "write '- {name: keras-dense, python: \"import keras\"}'")
+    out: list[Check] = []
+    for i, item in enumerate(value):
+        at: KeyPath = ("checks", i)
+        entry = _mapping(doc, item, at)
+        _check_keys(doc, entry, at, CHECK_KEYS)
+        name = _scalar(doc, entry.get("name", ""), at + ("name",)).strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+            doc.fail(at + ("name",), f"{name!r} is not a check name",
+                     "letters, digits, '.', '_' and '-', e.g. keras-dense")
+        if name in {c.name for c in out}:
+            doc.fail(at + ("name",), f"check {name!r} is listed twice", "give each check its own name")
+        if ("run" in entry) == ("python" in entry):
+            doc.fail(at, "needs exactly one of 'run' (a command) or 'python' (a snippet)",
+                     "e.g. 'python: \"from tensorflow import keras; keras.layers.Dense(1)\"'")
+        if "run" in entry:
+            raw = entry["run"]
+            argv = [_scalar(doc, a, at + ("run", j)) for j, a in enumerate(raw)] if isinstance(raw, list) else \
+                _split(doc, _scalar(doc, raw, at + ("run",)), at + ("run",))
+            out.append(Check(name=name, argv=tuple(argv)))
+        else:
+            out.append(Check(name=name, python=_scalar(doc, entry["python"], at + ("python",))))
+    return out
+
+
+def _split(doc: _Document, text: str, at: KeyPath) -> list[str]:
+    """A command line split like a shell would, but run without one (no pipes, no $VARS)."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as e:
+        doc.fail(at, f"cannot split {text!r} into words ({e})", "close the quote, or give 'run' as a list")
+    if not argv:
+        doc.fail(at, "is empty", "give the command to run, e.g. 'run: [python3, -c, \"import keras\"]'")
+    return argv
 
 
 def _axis_value(doc: _Document, name: str, value: Any, at: KeyPath) -> str:
     text = _scalar(doc, value, at)
-    if problem := AXIS_SPECS[name].check(text):
-        doc.fail(at, problem, f"{name}: {AXIS_SPECS[name].doc}")
+    if problem := AXES[name].check(text):
+        doc.fail(at, problem, f"{name}: {AXES[name].doc}")
     return text
 
 
 def _axes(doc: _Document, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     data = _mapping(doc, value, ("axes",))
-    _check_keys(doc, data, ("axes",), tuple(AXIS_SPECS))
+    _check_keys(doc, data, ("axes",), tuple(AXES))
     axes = []
     for name, values in data.items():
         items = values if isinstance(values, list) else [values]
         if not items:
-            doc.fail(("axes", name), "has no values", f"list at least one, e.g. [{AXIS_SPECS[name].default}]")
+            doc.fail(("axes", name), "has no values", f"list at least one, e.g. [{AXES[name].default}]")
         texts = [_axis_value(doc, name, v, ("axes", name, i)) for i, v in enumerate(items)]
+        same = [AXES[name].canonical(t) for t in texts]
         for i, text in enumerate(texts):
-            if text in texts[:i]:
-                doc.fail(("axes", name, i), f"value {text!r} is listed twice", "remove the repeat")
+            if same[i] in same[:i]:
+                first = texts[same.index(same[i])]
+                doc.fail(("axes", name, i), f"value {text!r} is listed twice" + (
+                    f" ({first!r} is the same version)" if first != text else ""), "remove the repeat")
         axes.append((name, tuple(texts)))
     return tuple(axes)
 
@@ -173,7 +252,7 @@ def _entries(doc: _Document, value: Any, section: str,
     out = []
     for i, item in enumerate(value):
         entry = _mapping(doc, item, (section, i))
-        _check_keys(doc, entry, (section, i), tuple(AXIS_SPECS))
+        _check_keys(doc, entry, (section, i), tuple(AXES))
         pairs = tuple((k, _axis_value(doc, k, v, (section, i, k))) for k, v in entry.items())
         if axes is not None:
             _check_matches_axes(doc, pairs, axes, (section, i))
@@ -205,7 +284,7 @@ def _expectations(doc: _Document, value: Any) -> list[Expectation]:
         if "outcome" not in entry:
             doc.fail(at, "has no 'outcome'", "add e.g. 'outcome: upgraded'")
         outcomes = _outcomes(doc, entry.pop("outcome"), at + ("outcome",))
-        _check_keys(doc, entry, at, tuple(AXIS_SPECS) + ("outcome",))
+        _check_keys(doc, entry, at, tuple(AXES) + ("outcome",))
         match = tuple((k, _axis_value(doc, k, v, at + (k,))) for k, v in entry.items())
         out.append(Expectation(match=match, outcomes=outcomes, line=doc.lines.get(at)))
     return out

@@ -11,6 +11,7 @@ class Outcome(str, enum.Enum):
     NOT_UPGRADED = "not-upgraded"
     UPGRADED_INCONSISTENT = "upgraded-inconsistent"
     IMPORT_ERROR = "import-error"
+    CHECK_FAILED = "check-failed"
     SPLIT_INSTALL = "split-install"
     EXTERNALLY_MANAGED = "externally-managed"
     PERMISSION_DENIED = "permission-denied"
@@ -46,6 +47,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip exited 0 and upgraded, but `pip check` reports broken requirements.", "#e07b00", True),
     Outcome.IMPORT_ERROR: OutcomeInfo(
         "pip exited 0, but importing the package afterwards fails.", "#c0392b", True),
+    Outcome.CHECK_FAILED: OutcomeInfo(
+        "pip upgraded and the package imports, but one of the matrix's own checks fails afterwards "
+        "(the upgrade worked, the user's code broke).", "#b5332a", True),
     Outcome.SPLIT_INSTALL: OutcomeInfo(
         "pip exited 0, but identities now import different versions (e.g. the new one from a user's "
         "site-packages, the old one for root and services).", "#c76b00", True),

@@ -9,10 +9,12 @@ import shutil
 import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from . import __version__
+from .axes import RunNeeds, Service, run_needs
 from .baseimages import Provisioned, provision
 from .classify import classify
 from .docker_engine import Engine
@@ -23,9 +25,10 @@ from .history import earlier_runs, mark_history, resolve_baseline
 from .hostca import HostCA, detect_host_ca
 from .index import Releases, fetch_releases, pip_default_index
 from .matrix import load_matrix
-from .model import NETWORK_MODES, Cell, Matrix
+from .model import Cell, Matrix
+from .plan import CellPlan, RenderContext, local_index_context, plan_cell
 from .progress import RunProgress
-from .render import CellPlan, RenderContext, local_index_context, plan_cell, render_cell, reproduce_command
+from .render import render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import CellJob, CellRun, CellRunner, run_all
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
@@ -51,25 +54,33 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | Non
     return matrix, cells
 
 
-def render_context(matrix: Matrix, host_ca: HostCA | None, run_ca: RunCA | None) -> RenderContext:
+def render_context(matrix: Matrix, host_ca: HostCA | None, run_ca: RunCA | None,
+                   interception: Interception | None = None) -> RenderContext:
     if run_ca is not None:
-        return local_index_context(matrix.target, host_ca, run_ca.cert_pem)
-    url = None if matrix.target.index == "default" else matrix.target.index
-    return RenderContext(target=matrix.target, host_ca=host_ca, index_url=url)
+        ctx = local_index_context(matrix.target, host_ca, run_ca.cert_pem, matrix.checks)
+    else:
+        url = None if matrix.target.index == "default" else matrix.target.index
+        ctx = RenderContext(target=matrix.target, host_ca=host_ca, index_url=url, checks=matrix.checks)
+    return replace(ctx, interceptor_ca_pem=interception.ca.cert_pem if interception else b"")
 
 
 def run_ca_for(matrix: Matrix, run_id: str) -> RunCA | None:
     return RunCA(run_id) if matrix.target.index == "local" else None
 
 
-def wanted_host_ca(cells: list[Cell]) -> HostCA | None:
-    return detect_host_ca() if any(c.axes["ca"] == "host" for c in cells) else None
+def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
+    needs = run_needs(c.axes for c in cells)
+    return needs | RunNeeds(services=frozenset({Service.INDEX})) if matrix.target.index == "local" else needs
+
+
+def wanted_host_ca(needs: RunNeeds) -> HostCA | None:
+    return detect_host_ca() if needs.host_ca else None
 
 
 def render_only(matrix_path: Path, out: Path) -> list[Path]:
     """`repromatrix render`: the build contexts alone, no Docker needed."""
     matrix, cells = load_cells(matrix_path)
-    ctx = render_context(matrix, wanted_host_ca(cells), run_ca_for(matrix, "render"))
+    ctx = render_context(matrix, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render"))
     return [render_cell(plan_cell(cell, ctx), ctx, out) for cell in cells]
 
 
@@ -80,29 +91,30 @@ def run(options: RunOptions, console: Console) -> RunResult:
     run_id = new_run_id()
     run_dir = options.out / run_id
     started = now_iso()
-    host_ca = wanted_host_ca(cells)
+    needs = needs_of(matrix, cells)
+    host_ca = wanted_host_ca(needs)
     run_ca = run_ca_for(matrix, run_id)
+    interception = _interception(needs, host_ca, run_ca, run_id)
+    ctx = render_context(matrix, host_ca, run_ca, interception)
+    plans = [plan_cell(c, ctx) for c in cells]
     engine = Engine(run_id)
     console.print(f"run [bold]{run_id}[/bold]: {len(cells)} cells from {matrix.path}"
                   + (f"; trusting the host's CA bundle ({host_ca.source})" if host_ca else ""))
     try:
         network = engine.create_network(f"repromatrix-{run_id}")
-        local = matrix.target.index == "local"
-        proxied = any(NETWORK_MODES[c.axes["network"]].internal for c in cells)
-        images = [c.base_image for c in cells] + ([SERVICE_BASE] if local or proxied else [])
-        ready = provision(engine, images, console.print, matrix.settings.debian_mirror)
-        interception = _interception(cells, host_ca, run_ca, run_id)
-        with (index_service(engine, matrix, cells, network, run_ca, ready, console) as index_url,
-              proxy_service(engine, network, cells, interception, ready, run_dir, console) as proxy):
-            ctx = replace(render_context(matrix, host_ca, run_ca),
-                          interceptor_ca_pem=interception.ca.cert_pem if interception else b"")
+        services = [SERVICE_BASE] if needs.services else []
+        ready = provision(engine, services, console.print, matrix.settings.debian_mirror,
+                          interpreters=[p.interpreter for p in plans])
+        with (index_service(engine, matrix, needs, network, run_ca, ready, console) as index_url,
+              proxy_service(engine, network, needs, interception, ready, run_dir, console) as proxy):
             releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console)
-            jobs = [_job(plan_cell(c, ctx), ctx, run_dir, ready) for c in cells]
+            jobs = [_job(plan, ctx, run_dir, ready) for plan in plans]
             runs = _run_jobs(CellRunner(engine, network, matrix.settings.timeout, proxy), matrix, options, jobs,
                              console)
-        result = RunResult(run_id=run_id, matrix=str(matrix.path), target=vars(matrix.target).copy(),
+        result = RunResult(run_id=run_id, matrix=str(matrix.path), target=_target_json(matrix),
                            started=started, finished=now_iso(), host_ca=host_ca.source if host_ca else None,
-                           cells=[to_cell_result(r, releases, run_dir) for r in runs], tool_version=__version__)
+                           cells=[to_cell_result(r, releases, run_dir, ready) for r in runs],
+                           tool_version=__version__)
         _store(result, options, run_dir)
         return result
     except KeyboardInterrupt:
@@ -113,10 +125,16 @@ def run(options: RunOptions, console: Console) -> RunResult:
         engine.cleanup()
 
 
-def _interception(cells: list[Cell], host_ca: HostCA | None, run_ca: RunCA | None,
+def _target_json(matrix: Matrix) -> dict[str, str]:
+    t = matrix.target
+    out = {"package": t.package, "version": t.version, "index": t.index}
+    return out | ({"pre": "true"} if t.pre else {}) | ({"imports": " ".join(t.imports)} if t.imports else {})
+
+
+def _interception(needs: RunNeeds, host_ca: HostCA | None, run_ca: RunCA | None,
                   run_id: str) -> Interception | None:
     """A CA for the TLS-intercepting proxy, if a cell needs one; upstream it trusts the index's CA."""
-    if not any(NETWORK_MODES[c.axes["network"]].intercepted for c in cells):
+    if Service.INTERCEPTOR not in needs.services:
         return None
     if run_ca:
         upstream = run_ca.cert_pem
@@ -153,7 +171,8 @@ def _run_jobs(runner: CellRunner, matrix: Matrix, options: RunOptions,
     return sorted(runs, key=lambda r: order[r.job.plan.cell.id])
 
 
-def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path) -> CellResult:
+def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
+                   ready: dict[str, Provisioned | BaseImageError]) -> CellResult:
     plan, obs = run.job.plan, run.observation
     verdict = classify(obs, releases)
     record = obs.record or {}
@@ -168,14 +187,26 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path) -> Ce
         pip_exit_code=(record.get("upgrade") or {}).get("exit_code"),
         pip_check=record.get("pip_check"), import_check=record.get("import"),
         durations=run.durations, dockerfile=str(rel / "Dockerfile"), log=str(rel / "log.txt"),
-        reproduce=reproduce_command(plan, str(rel)), notes=list(plan.notes))
+        reproduce=reproduce_command(plan, str(rel)), notes=list(plan.notes),
+        interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record), checks=record.get("checks") or [],
+        imports=(record.get("import") or {}).get("names") or [])
+
+
+def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError | None,
+                       record: dict[str, Any]) -> dict[str, Any]:
+    """Where the cell's python3 came from, and what its ssl and libc are: all three change what pip does."""
+    facts: dict[str, Any] = {"wanted": plan.interpreter.version or "system", "image": plan.base_image}
+    if isinstance(provisioned, Provisioned):
+        facts |= {"provider": provisioned.how, "detail": provisioned.detail}
+    runtime = record.get("runtime") or {}
+    return facts | {k: runtime[k] for k in ("executable", "openssl", "ca_paths", "glibc", "tags") if k in runtime}
 
 
 def _releases(matrix: Matrix, index_url: str | None, context: ssl.SSLContext, console: Console) -> Releases | None:
     """What the index offers, to explain results below the newest release; None if unreadable."""
     try:
         url = index_url or pip_default_index()
-        return fetch_releases(url, matrix.target.package, context).only(matrix.target.version)
+        return fetch_releases(url, matrix.target.name, context).only(matrix.target.version, matrix.target.pre)
     except Exception as e:  # noqa: BLE001 - an unreadable index only costs us the explanation
         console.print(f"[yellow]could not read the index's release list ({e}); "
                       "results will not say whether an upgrade landed below the newest release[/yellow]")

@@ -48,6 +48,9 @@ class CellResult:
     log: str = ""
     reproduce: str = ""
     notes: list[str] = field(default_factory=list)
+    interpreter: dict[str, Any] = field(default_factory=dict)  # where python3 came from; its ssl, CA paths, glibc
+    imports: list[str] = field(default_factory=list)  # the import names checked (from metadata or target.imports)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the user's checks: name, identity, exit, output
     trend: str = "no-history"  # against earlier runs; see history.py
     previous_outcome: str | None = None
 

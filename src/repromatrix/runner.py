@@ -18,7 +18,8 @@ from typing import Any
 
 from .classify import Observation
 from .docker_engine import Engine
-from .render import PROXY_SECRET, SETUP_MARKER, CellPlan
+from .plan import CellPlan
+from .render import PROXY_SECRET, SETUP_MARKER
 from .results import write_atomic
 
 RECORD_PREFIX = "REPROMATRIX-RECORD "

@@ -23,25 +23,25 @@ from typing import Any
 import jinja2
 from rich.console import Console
 
-from .baseimages import Provisioned
-from .docker_engine import Engine
-from .errors import BaseImageError, InfraError
-from .hostca import HostCA
-from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
-from .model import (
+from .axes import (
     FLAKY_CUT_AFTER,
     FLAKY_HOST,
     FLAKY_PORT,
     MITM_HOST,
     MITM_PORT,
-    NETWORK_MODES,
     PROXY_AUTH,
     PROXY_HOST,
     PROXY_NOTHING,
     PROXY_OPEN,
-    Cell,
-    Matrix,
+    RunNeeds,
+    Service,
 )
+from .baseimages import Provisioned
+from .docker_engine import Engine
+from .errors import BaseImageError, InfraError
+from .hostca import HostCA
+from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
+from .model import Matrix
 from .results import write_atomic
 from .runner import ProxySetup
 from .tlsca import RunCA
@@ -61,7 +61,7 @@ def _need_base(ready: Ready, what: str) -> None:
 
 
 @contextlib.contextmanager
-def index_service(engine: Engine, matrix: Matrix, cells: list[Cell], network: str, run_ca: RunCA | None,
+def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str, run_ca: RunCA | None,
                   ready: Ready, console: Console) -> Iterator[str | None]:
     """For a local index, serve it for the run; yields the URL the host reads it at."""
     if run_ca is None:
@@ -70,8 +70,8 @@ def index_service(engine: Engine, matrix: Matrix, cells: list[Cell], network: st
     _need_base(ready, "the local index")
     console.print("starting the local model index (target.index: local)")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
-        pins = sorted({f"pip=={c.axes['pip']}" for c in cells if c.axes["pip"] != "os"})
-        tag = _build(engine, _index_context(Path(tmp), run_ca, fetch_real_wheels(pins)), "index", "the local index")
+        wheels = fetch_real_wheels(sorted(needs.real_wheels))
+        tag = _build(engine, _index_context(Path(tmp), run_ca, wheels), "index", "the local index")
     name = f"repromatrix-{engine.run_id}-index"
     ports = {f"{INDEX_PORT}/tcp": ("127.0.0.1", None)}
     with engine.container(tag, name=name, role="index", network=network, aliases=(INDEX_HOST,), ports=ports) as box:
@@ -89,12 +89,11 @@ class Interception:
 
 
 @contextlib.contextmanager
-def proxy_service(engine: Engine, network: str, cells: list[Cell], interception: Interception | None,
+def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: Interception | None,
                   ready: Ready, run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
     """For cells behind a proxy: an internal network whose only ways out are squid, and
     mitmproxy and the fault injector where cells need them."""
-    modes = [NETWORK_MODES[c.axes["network"]] for c in cells]
-    if not any(m.internal for m in modes):
+    if Service.PROXY not in needs.services:
         yield None
         return
     _need_base(ready, "the test proxy")
@@ -108,7 +107,8 @@ def proxy_service(engine: Engine, network: str, cells: list[Cell], interception:
         with (engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
                                mounts={str(squid_secrets): "/run/secrets"}) as box,
               _interceptor(engine, network, internal, interception, root, run_dir, console),
-              _injector(engine, network, internal, any(m.faulty for m in modes), root, run_dir, console)):
+              _injector(engine, network, internal, Service.FAULT_INJECTOR in needs.services, root, run_dir,
+                        console)):
             engine.connect(box, internal, aliases=(PROXY_HOST,))
             _wait_until(box, lambda: "Accepting HTTP Socket connections" in engine.read_file(
                 box, "/var/log/squid/cache.log"), "the test proxy")

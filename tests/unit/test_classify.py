@@ -264,3 +264,64 @@ def test_cut_download_on_old_and_new_pip():
 def test_a_cached_hash_mismatch_does_not_blame_the_transfer():
     verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
     assert not any("downloaded just now" in line for line in verdict.evidence)
+
+
+@pytest.mark.parametrize("module, dist, same", [
+    ("2.23.0-dev20261026", "2.23.0.dev20261026", True),  # tf-nightly's __version__ vs its metadata
+    ("2.22.0-rc0", "2.22.0rc0", True),
+    ("2.21", "2.21.0", True),
+    ("2.21.0+cpu", "2.21.0", False),  # a local version is another build
+    ("2.15.0", "2.21.0", False),
+    ("", "2.21.0", None),
+    ("unknown", "2.21.0", None),
+])
+def test_versions_compare_by_pep_440(module, dist, same):
+    from repromatrix.classify import same_version
+
+    assert same_version(module, dist) is same
+
+
+def test_a_dev_builds_version_spelling_is_not_a_mismatch():
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    rec["import"] |= {"version": "2.21.0-dev20261026", "dist_version": "2.21.0.dev20261026"}
+    assert classify(Observation(record=rec)).outcome is Outcome.UPGRADED
+
+
+def test_importing_other_files_than_pip_installed_is_an_import_error():
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    rec["import"] |= {"version": "2.15.0", "dist_version": "2.21.0", "names": ["tensorflow"]}
+    verdict = classify(Observation(record=rec))
+    assert verdict.outcome is Outcome.IMPORT_ERROR
+    assert verdict.evidence == ("import tensorflow reports __version__ 2.15.0, but the installed distribution is "
+                                "2.21.0: the files imported are not the ones pip installed",)
+
+
+def test_a_failing_check_after_an_upgrade_is_check_failed():
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    probe = (DATA / "capture" / "keras3-upgrade-probe.txt").read_text()  # the real upgrade's words
+    error = next(line for line in probe.splitlines() if line.startswith("ImportError: `keras.optimizers.legacy`"))
+    rec["checks"] = [
+        {"name": "keras-dense", "identity": "root", "exit_code": 0, "output": "ok\n", "seconds": 1.0},
+        {"name": "legacy-optimizer", "identity": "root", "exit_code": 1, "seconds": 1.0,
+         "output": "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
+                   "    raise ImportError(\n" + error + "\n"}]
+    verdict = classify(Observation(record=rec))
+    assert verdict.outcome is Outcome.CHECK_FAILED
+    assert verdict.evidence == (f"check legacy-optimizer as root exited 1: {error}",)
+
+
+def test_checks_do_not_blame_an_upgrade_that_did_nothing():
+    rec = copy.deepcopy(record("local-bullseye-py3.9-venv-tf2.20.0"))
+    rec["checks"] = [{"name": "c", "identity": "root", "exit_code": 1, "output": "Error: x\n", "seconds": 0.1}]
+    assert classify(Observation(record=rec)).outcome is Outcome.NOT_UPGRADED
+
+
+def test_pre_releases_count_only_when_nothing_final_is_left():
+    names = ["tensorflow-2.21.0-cp313-cp313-manylinux_2_27_x86_64.whl",
+             "tensorflow-2.22.0rc0-cp313-cp313-manylinux_2_27_x86_64.whl",
+             "tensorflow-2.22.0rc0-cp314-cp314-manylinux_2_27_x86_64.whl"]
+    rel = Releases.from_filenames("tensorflow", names)
+    assert (str(rel.newest()), str(rel.newest_for("3.13")), str(rel.newest_for("3.14"))) == (
+        "2.21.0", "2.21.0", "2.22.0rc0")
+    pre = rel.only("", pre=True)
+    assert (str(pre.newest()), str(pre.newest_for("3.13"))) == ("2.22.0rc0", "2.22.0rc0")

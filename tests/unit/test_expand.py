@@ -104,9 +104,34 @@ def test_duplicate_cells_are_an_error(write_matrix):
         """)))
 
 
-def test_wrong_python_for_a_suite(write_matrix):
-    with pytest.raises(MatrixError, match="bookworm ships Python 3.11"):
-        expand(load_matrix(write_matrix("axes: {os: [bookworm], python: ['3.12']}\n")))
+def test_python_varies_independently_of_the_os(write_matrix):
+    cells = expand(load_matrix(write_matrix(
+        "axes: {os: [bookworm, bullseye], python: [system, '3.9', '3.11', '3.12', '3.14']}\n")))
+    ids = [c.id for c in cells]
+    # system cells keep their ids; an explicit version that equals the OS's own gets its own id.
+    assert ids == ["bookworm-py3.11-venv-fresh", "bookworm-py3.9-venv-fresh", "bookworm-py3.11-upstream-venv-fresh",
+                   "bookworm-py3.12-venv-fresh", "bookworm-py3.14-venv-fresh", "bullseye-py3.9-venv-fresh",
+                   "bullseye-py3.9-upstream-venv-fresh", "bullseye-py3.11-venv-fresh", "bullseye-py3.12-venv-fresh",
+                   "bullseye-py3.14-venv-fresh"]
+
+
+def test_a_python_version_needs_a_debian_suite(write_matrix):
+    with pytest.raises(MatrixError, match="python 3.12 needs a Debian suite as os") as e:
+        expand(load_matrix(write_matrix("axes: {os: ['registry.example/ubuntu:24.04'], python: ['3.12']}\n")))
+    assert "axes.python" in str(e.value)
+
+
+def test_ids_use_the_targets_short_name(write_matrix):
+    cells = expand(load_matrix(write_matrix("""
+        target: {package: "tf-nightly"}
+        axes: {prior: ["2.23.0.dev20261025"]}
+    """)))
+    assert [c.id for c in cells] == ["bookworm-py3.11-venv-tf-nightly2.23.0.dev20261025"]
+    extras = expand(load_matrix(write_matrix("""
+        target: {package: "tensorflow[and-cuda]"}
+        axes: {prior: ["2.15.0"]}
+    """)))
+    assert [c.id for c in extras] == ["bookworm-py3.11-venv-tf2.15.0"]
 
 
 @pytest.fixture

@@ -78,3 +78,27 @@ def test_detect_host_ca_follows_pips_configuration(monkeypatch, tmp_path):
     monkeypatch.setenv("PIP_CERT", str(ca))
     found = detect_host_ca()
     assert found is not None and found.path == ca and found.source == "PIP_CERT"
+
+
+def test_model_keras_3_says_what_the_real_one_said():
+    # The real upgrade's output (tests/data/capture) holds the model's messages word for word.
+    from repromatrix.localindex import KERAS3_LEGACY, KERAS3_SAVE
+    from tests.conftest import DATA
+
+    probe = (DATA / "capture" / "keras3-upgrade-probe.txt").read_text()
+    assert f"ImportError: {KERAS3_LEGACY}" in probe
+    assert f"ValueError: {KERAS3_SAVE.format(path='/tmp/model')}" in probe
+
+
+@pytest.mark.parametrize("name, version, imports, module_version", [
+    ("tf-nightly", "2.23.0.dev20261026", ["tensorflow"], "2.23.0-dev20261026"),
+    ("keras", "3.15.1", ["keras"], "3.15.1"),
+    ("nvidia-cublas-cu12", "12.5.3.2", ["nvidia"], "12.5.3.2"),
+])
+def test_model_distributions_import_under_their_own_names(name, version, imports, module_version):
+    from repromatrix.localindex import ALL_RELEASES, module_source
+
+    release = next(r for r in ALL_RELEASES if (r.name, r.version) == (name, version))
+    files = module_source(release)
+    assert sorted({path.split("/")[0] for path in files}) == imports
+    assert f"__version__ = {module_version!r}" in next(iter(files.values()))

@@ -41,6 +41,36 @@ def test_unknown_top_level_key(write_matrix):
     assert err.line == 1 and "did you mean 'axes'?" in str(err)
 
 
+@pytest.mark.parametrize("package, version, name, requirement, pinned", [
+    ("tensorflow", "", "tensorflow", "tensorflow", "tensorflow==2.15.0"),
+    ("tensorflow[and-cuda]", "", "tensorflow", "tensorflow[and-cuda]", "tensorflow[and-cuda]==2.15.0"),
+    ("TensorFlow_CPU", ">=2.16", "tensorflow-cpu", "TensorFlow_CPU>=2.16", "TensorFlow_CPU==2.15.0"),
+    ("tensorflow>=2.16,<3", "", "tensorflow", "tensorflow<3,>=2.16", "tensorflow==2.15.0"),
+    ("tensorflow[and-cuda]; sys_platform == 'linux'", "", "tensorflow",
+     'tensorflow[and-cuda]; sys_platform == "linux"', 'tensorflow[and-cuda]==2.15.0; sys_platform == "linux"'),
+    ("tf-nightly", "", "tf-nightly", "tf-nightly", "tf-nightly==2.15.0"),
+])
+def test_target_is_a_requirement(write_matrix, package, version, name, requirement, pinned):
+    m = load_matrix(write_matrix(f"target: {{package: \"{package}\", version: '{version}'}}\naxes: {{}}\n"))
+    assert (m.target.name, m.target.requirement, m.target.pinned("2.15.0")) == (name, requirement, pinned)
+
+
+def test_target_pre_imports_and_checks(write_matrix):
+    m = load_matrix(write_matrix("""
+        target: {package: tf-nightly, pre: true, imports: [tensorflow, tensorflow.keras]}
+        axes: {}
+        checks:
+          - {name: keras-dense, python: "from tensorflow import keras; keras.layers.Dense(1)"}
+          - {name: cli, run: "python3 -c 'import sys; print(sys.argv)' a 'b c'"}
+          - {name: argv, run: [python3, -V]}
+    """))
+    assert (m.target.pre, m.target.imports) == (True, ("tensorflow", "tensorflow.keras"))
+    assert [(c.name, c.argv, c.python) for c in m.checks] == [
+        ("keras-dense", (), "from tensorflow import keras; keras.layers.Dense(1)"),
+        ("cli", ("python3", "-c", "import sys; print(sys.argv)", "a", "b c"), ""),
+        ("argv", ("python3", "-V"), "")]
+
+
 def test_python_versions_stay_text(write_matrix):
     # YAML would read 3.10 as the float 3.1; the loader keeps what the user wrote.
     m = load_matrix(write_matrix("axes: {os: [bookworm], python: [3.10, system]}\n"))
@@ -59,6 +89,19 @@ def test_python_versions_stay_text(write_matrix):
     ("axes: {os: [bookworm]}\nsettings:\n  max_paralel: 2\n", 3, "settings.max_paralel", "'max_parallel'"),
     ("axes:\n  os: [bookworm]\n  os: [trixie]\n", 3, "axes.os", "appears twice"),
     ("target: {package: tensorflow}\n", 1, "", "missing key 'axes'"),
+    ("axes:\n  prior: ['2.15.0', '2.15']\n", 2, "axes.prior[1]", "('2.15.0' is the same version)"),
+    ("axes:\n  pip: ['19.2.3', '19.2.3.0']\n", 2, "axes.pip[1]", "listed twice"),
+    ("axes:\n  python: ['3.12', '3.x']\n", 2, "axes.python[1]", "not 'system' or a Python version"),
+    ("target:\n  package: 'tensorflow[and-cuda'\naxes: {}\n", 2, "target.package", "not a PEP 508 requirement"),
+    ("target:\n  package: 'tf @ https://x/tf.whl'\naxes: {}\n", 2, "target.package", "direct URL"),
+    ("target:\n  package: 'tensorflow>=2.16'\n  version: '<3'\naxes: {}\n", 2, "target.package", "one place"),
+    ("target:\n  pre: maybe\naxes: {}\n", 2, "target.pre", "not true or false"),
+    ("target:\n  imports: [tensorflow, 'tf-keras']\naxes: {}\n", 2, "target.imports[1]", "not an importable"),
+    ("axes: {}\nchecks:\n  - {name: a, run: x, python: y}\n", 3, "checks[0]", "exactly one of 'run'"),
+    ("axes: {}\nchecks:\n  - {name: 'a b', python: y}\n", 3, "checks[0].name", "not a check name"),
+    ("axes: {}\nchecks:\n  - {name: a, python: y}\n  - {name: a, python: z}\n", 4, "checks[1].name",
+     "listed twice"),
+    ("axes: {}\nchecks:\n  - {name: a, run: 'echo \"unclosed'}\n", 3, "checks[0].run", "cannot split"),
 ])
 def test_bad_values(write_matrix, text, line, key, words):
     err = error_of(write_matrix, text)

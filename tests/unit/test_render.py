@@ -10,7 +10,8 @@ import pytest
 from repromatrix.expand import expand
 from repromatrix.hostca import HostCA
 from repromatrix.matrix import load_matrix
-from repromatrix.render import RenderContext, local_index_context, plan_cell, render_cell, render_dockerfile
+from repromatrix.plan import RenderContext, local_index_context, plan_cell
+from repromatrix.render import render_cell, render_dockerfile
 from tests.conftest import DATA, REPO
 
 GOLDEN = DATA / "golden"
@@ -78,7 +79,7 @@ def test_layers_go_from_shared_to_specific(cells, host_ca):
 def test_ca_none_or_missing_host_ca_trusts_nothing(cells):
     ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=None)
     plan = plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx)
-    assert not plan.trusts_host_ca and "no CA bundle configured" in plan.notes[0]
+    assert not plan.trusts_ca and "no CA bundle configured" in plan.notes[0]
     assert "PIP_CERT" not in render_dockerfile(plan, ctx)
 
 

@@ -1,12 +1,16 @@
-"""repromatrix scenario: runs inside a cell's container; standard library only.
+"""repromatrix scenario: runs inside a cell's container; standard library only (Python 3.7+).
 
 Records what the upgrade did: versions before and after, pip's exit code and full output,
 `pip check`, whether the package imports and which version it reports, Python and pip
-versions, durations. The upgrade runs as REPROMATRIX_USER (root if empty); afterwards every
-identity in REPROMATRIX_IDENTITIES is asked which version it imports, because an upgrade that
-lands in one user's site-packages leaves root and services on the old one. pip's output
-streams live; the record is the last line of output, prefixed with REPROMATRIX-RECORD.
-Configured by the REPROMATRIX_* variables in the Dockerfile.
+versions, the interpreter's ssl, CA paths and glibc, durations. The upgrade runs as
+REPROMATRIX_USER (root if empty); afterwards every identity in REPROMATRIX_IDENTITIES is
+asked which version it has and imports, because an upgrade that lands in one user's
+site-packages leaves root and services on the old one. Import names come from the installed
+distribution's metadata (top_level.txt, else the top-level names in RECORD), never from its
+name, unless REPROMATRIX_IMPORTS names them. The user's checks (REPROMATRIX_CHECKS, a JSON
+file) then run as each identity. pip's output streams live; the record is the last line of
+output, prefixed with REPROMATRIX-RECORD. Configured by the REPROMATRIX_* variables in the
+Dockerfile.
 """
 
 import json
@@ -19,7 +23,8 @@ import threading
 import time
 
 PACKAGE = os.environ.get("REPROMATRIX_PACKAGE", "tensorflow")
-IMPORT = os.environ.get("REPROMATRIX_IMPORT", PACKAGE.replace("-", "_"))
+IMPORTS = os.environ.get("REPROMATRIX_IMPORTS", "").split()
+CHECKS = os.environ.get("REPROMATRIX_CHECKS", "")
 UPGRADE = os.environ.get("REPROMATRIX_UPGRADE", "python3 -m pip install --upgrade " + PACKAGE)
 TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 UPGRADER = os.environ.get("REPROMATRIX_USER") or "root"
@@ -28,9 +33,57 @@ if UPGRADER not in IDENTITIES:
     IDENTITIES.append(UPGRADER)
 PREFIX = "REPROMATRIX-RECORD "
 
-VERSION_OF = "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))"
+# The installed distribution's version and top-level import names, as this identity sees them.
+DISTRIBUTION = r"""
+import json, re, sys
+import importlib.metadata as md
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+wanted = norm(sys.argv[1])
+dist = None
+for candidate in md.distributions():
+    if norm(candidate.metadata["Name"] or "") == wanted:
+        dist = candidate
+        break
+if dist is None:
+    print(json.dumps(None))
+    sys.exit(0)
+# Files per top-level name (from RECORD): the main import is the one holding most of them.
+weight = {}
+for path in dist.files or []:
+    parts = path.parts
+    if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith((".dist-info", ".data", ".egg-info")):
+        continue
+    if len(parts) == 1 and not parts[0].endswith((".py", ".so", ".pyd")):
+        continue
+    top = parts[0] if len(parts) > 1 else parts[0].split(".")[0]
+    weight[top] = weight.get(top, 0) + 1
+listed = dist.read_text("top_level.txt")
+names = [line.strip().split("/")[0] for line in listed.splitlines() if line.strip()] if listed else list(weight)
+names = sorted(set(n for n in names if n.isidentifier()), key=lambda n: (-weight.get(n, 0), n))
+public = [n for n in names if not n.startswith("_")]
+print(json.dumps({"version": dist.version, "name": dist.metadata["Name"], "imports": public or names}))
+"""
 IMPORT_CHECK = ("import importlib, sys; mod = importlib.import_module(sys.argv[1]); "
                 "print(getattr(mod, '__version__', ''))")
+RUNTIME = r"""
+import json, platform, ssl, sys
+paths = ssl.get_default_verify_paths()
+facts = {"executable": sys.executable, "openssl": ssl.OPENSSL_VERSION, "glibc": " ".join(platform.libc_ver()),
+         "ca_paths": {"cafile": paths.cafile, "capath": paths.capath, "openssl_cafile": paths.openssl_cafile,
+                      "openssl_capath": paths.openssl_capath}}
+try:
+    from pip._internal.utils.compatibility_tags import get_supported
+    platforms = []
+    for tag in get_supported():
+        if tag.platform not in platforms:
+            platforms.append(tag.platform)
+    facts["tags"] = {"count": len(get_supported()), "platforms": platforms[:12]}
+except Exception as e:
+    facts["tags"] = {"error": repr(e)}
+print(json.dumps(facts))
+"""
+MAX_OUTPUT = 8000  # characters of a check's output kept in the record
 
 
 def proxy_env():
@@ -81,17 +134,68 @@ def run(argv, timeout=TIMEOUT, echo=False, who="root"):
     return code, "".join(lines), elapsed, timed_out
 
 
+def last_json(out):
+    for line in reversed(out.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+def distribution(who):
+    """{'version', 'name', 'imports'} of the installed target as `who` sees it, or None."""
+    code, out, _, _ = run(["python3", "-c", DISTRIBUTION, PACKAGE], timeout=120, who=who)
+    return last_json(out) if code == 0 else None
+
+
 def installed_version(who):
-    code, out, _, _ = run(["python3", "-c", VERSION_OF, PACKAGE], timeout=120, who=who)
-    return out.strip().splitlines()[-1] if code == 0 and out.strip() else None
+    dist = distribution(who)
+    return dist["version"] if dist else None
 
 
-def import_check(who):
-    code, out, secs, _ = run(["python3", "-c", IMPORT_CHECK, IMPORT], timeout=600, who=who)
+def import_one(name, who):
+    code, out, secs, _ = run(["python3", "-c", IMPORT_CHECK, name], timeout=600, who=who)
     lines = out.strip().splitlines()
     return {"ok": code == 0, "version": lines[-1] if code == 0 and lines else None,
             "error": None if code == 0 else (lines[-1] if lines else "exit %d" % code),
-            "output": out, "seconds": secs}
+            "output": out[-MAX_OUTPUT:], "seconds": secs}
+
+
+def import_check(who, dist):
+    """Import every name (target.imports, else the distribution's own); the first is the main one."""
+    names = IMPORTS or (dist or {}).get("imports") or []
+    if not names:
+        why = "not installed" if dist is None else "its metadata names no importable top-level module"
+        return {"ok": False, "version": None, "error": why, "failed": None, "names": [], "modules": {},
+                "output": "", "seconds": 0}
+    modules = {}
+    for name in names[:5]:
+        modules[name] = import_one(name, who)
+    failed = [n for n in modules if not modules[n]["ok"]]
+    main = modules[names[0]]
+    return {"ok": not failed, "version": main["version"],
+            "error": modules[failed[0]]["error"] if failed else None, "failed": failed[0] if failed else None,
+            "names": list(modules), "modules": modules, "output": main["output"],
+            "seconds": round(sum(m["seconds"] for m in modules.values()), 2),
+            "dist_version": (dist or {}).get("version")}
+
+
+def run_checks(identities):
+    """The user's checks, as each identity: [{'name', 'identity', 'exit_code', 'output', 'seconds'}]."""
+    if not CHECKS or not os.path.exists(CHECKS):
+        return []
+    with open(CHECKS) as fh:
+        checks = json.load(fh)
+    results = []
+    for check in checks:
+        argv = check["argv"] or ["python3", "-c", check["python"]]
+        for who in identities:
+            heading("check %s as %s" % (check["name"], who))
+            code, out, secs, timed_out = run(argv, timeout=600, echo=True, who=who)
+            results.append({"name": check["name"], "identity": who, "exit_code": code, "timed_out": timed_out,
+                            "output": out[-MAX_OUTPUT:], "seconds": secs})
+    return results
 
 
 def heading(text):
@@ -103,6 +207,8 @@ def main():
     record = {"schema": 1, "package": PACKAGE, "python": sys.version.split()[0], "upgrader": UPGRADER}
     _, pip_version, _, _ = run(["python3", "-m", "pip", "--version"], timeout=120, who=UPGRADER)
     record["pip"] = pip_version.strip()
+    _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
+    record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
     record["before"] = installed_version(UPGRADER)
     heading("before: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
 
@@ -119,11 +225,13 @@ def main():
 
     record["identities"] = {}
     for who in IDENTITIES:
-        view = {"version": installed_version(who), "import": import_check(who)}
+        dist = distribution(who)
+        view = {"version": dist["version"] if dist else None, "import": import_check(who, dist)}
         record["identities"][who] = view
-        heading("as %s: %s %s, import %s" % (who, PACKAGE, view["version"],
-                                              "ok" if view["import"]["ok"] else view["import"]["error"]))
+        heading("as %s: %s %s, import %s %s" % (who, PACKAGE, view["version"], " ".join(view["import"]["names"]),
+                                                 "ok" if view["import"]["ok"] else view["import"]["error"]))
     record["import"] = record["identities"][UPGRADER]["import"]
+    record["checks"] = run_checks(IDENTITIES)
     sys.stdout.write(PREFIX + json.dumps(record) + "\n")
     sys.stdout.flush()
 

@@ -24,20 +24,20 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
 
 # Install mode root-venv-user: root created the virtual environment; a non-root user upgrades in it.
 RUN useradd --create-home user
 RUN python3 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 # What is installed before the upgrade.
-RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"
+RUN : repromatrix-setup && python3 -m pip install tensorflow==2.15.0
 
 # The scenario: record the versions, run the upgrade as user, check what it left behind
 # for each identity (root, user).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE=tensorflow \
-    REPROMATRIX_IMPORT=tensorflow \
+ENV REPROMATRIX_PACKAGE="tensorflow" \
+    REPROMATRIX_IMPORTS="" \
     REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
     REPROMATRIX_USER="user" \
     REPROMATRIX_IDENTITIES="root user"

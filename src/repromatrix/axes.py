@@ -1,0 +1,427 @@
+"""The matrix's axes, each declared once.
+
+An axis is one object: how a value is validated, the typed value it stands for, the part of
+the cell id it adds, what it contributes to a cell's plan (and its Dockerfile fragment), and
+what it needs the run to provide (services, real wheels, the host's CA). Nothing else in the
+code base compares raw axis strings: adding an axis is adding a class here plus, if it
+changes the image, a fragment under templates/axes/.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from packaging.utils import canonicalize_version
+from packaging.version import InvalidVersion, Version
+
+from .errors import did_you_mean
+from .interpreters import DEBIAN_SUITES, Interpreter, base_image_for, debian_suite_of
+
+
+class Service(enum.Enum):
+    """Servers a run starts for its cells (see services.py)."""
+
+    INDEX = "the local model index"
+    PROXY = "the test proxy (squid) on an internal network"
+    INTERCEPTOR = "the TLS-intercepting proxy (mitmproxy)"
+    FAULT_INJECTOR = "the fault injector"
+
+
+@dataclass(frozen=True)
+class RunNeeds:
+    """What cells need from the run as a whole; merged over every cell with `|`."""
+
+    services: frozenset[Service] = frozenset()
+    real_wheels: frozenset[str] = frozenset()  # requirements the local index must serve as real wheels
+    host_ca: bool = False
+
+    def __or__(self, other: RunNeeds) -> RunNeeds:
+        return RunNeeds(self.services | other.services, self.real_wheels | other.real_wheels,
+                        self.host_ca or other.host_ca)
+
+
+NOTHING = RunNeeds()
+
+
+@dataclass(frozen=True)
+class IdContext:
+    """What an axis may look at when it names its part of a cell id."""
+
+    values: Mapping[str, str]
+    short_name: str  # the target's short name, e.g. 'tf' for tensorflow
+
+
+@dataclass
+class PlanDraft:
+    """A cell's plan while the axes fill it in (plan.py freezes it into a CellPlan)."""
+
+    values: Mapping[str, str]
+    interpreter: Interpreter | None = None
+    mode: InstallMode | None = None
+    prior: str | None = None
+    trust_host_ca: bool = False
+    network: NetworkMode | None = None
+    pip_pin: str | None = None
+    cache_corrupted: bool = False
+    conflicts: ConflictMode | None = None
+    preinstall: list[str] = field(default_factory=list)  # requirements installed before the upgrade, in order
+    notes: list[str] = field(default_factory=list)
+
+
+class Axis(ABC):
+    """One axis of the matrix."""
+
+    name: ClassVar[str]
+    default: ClassVar[str]
+    doc: ClassVar[str]
+    fragment: ClassVar[str | None] = None  # templates/axes/<fragment>.j2, if the axis changes the image
+    layer: ClassVar[int] = 0  # where its fragment goes: lower = more shared, earlier in the Dockerfile
+
+    @abstractmethod
+    def check(self, value: str) -> str | None:
+        """None if `value` is valid, else what is wrong with it."""
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        """This axis's part of a cell id (None: not shown, e.g. the default value)."""
+        return None if value == self.default else value
+
+    @abstractmethod
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        """Fill in this axis's part of the cell's plan."""
+
+    def needs(self, value: str) -> RunNeeds:
+        return NOTHING
+
+    def canonical(self, value: str) -> str:
+        """The spelling two equivalent values share (e.g. '2.15' and '2.15.0')."""
+        return value
+
+
+def _version_problem(value: str) -> str | None:
+    if value != value.strip() or any(ch.isspace() for ch in value):
+        return f"{value!r} contains whitespace"
+    try:
+        Version(value)
+    except InvalidVersion:
+        return f"{value!r} is not a version (write e.g. '2.15.0')"
+    return None
+
+
+def _one_of(value: str, choices: Iterable[str]) -> str | None:
+    choices = list(choices)
+    return None if value in choices else f"unknown value {value!r}; {did_you_mean(value, choices)}"
+
+
+# -- os -----------------------------------------------------------------------------------
+class OsAxis(Axis):
+    name, default = "os", "bookworm"
+    doc = "a Debian suite (bullseye, bookworm, trixie, ...) or any image reference"
+
+    def check(self, value: str) -> str | None:
+        if re.fullmatch(r"[a-z][a-z0-9-]*", value) or re.fullmatch(r"[\w./:@-]+", value):
+            return None
+        return f"{value!r} is neither a Debian suite name nor an image reference"
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return re.sub(r"[^A-Za-z0-9.]+", "-", value).strip("-")
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        pass  # the python axis decides the image: the OS's own, or an interpreter image on it
+
+
+# -- python -------------------------------------------------------------------------------
+class PythonAxis(Axis):
+    name, default = "python", "system"
+    doc = "the interpreter: 'system' is the OS's python3; '3.9' ... '3.14' a CPython of that version on the OS"
+    fragment, layer = "base", 10
+
+    def check(self, value: str) -> str | None:
+        if value == "system" or re.fullmatch(r"3\.(?:[0-9]|[1-9][0-9])", value):
+            return None
+        return f"{value!r} is not 'system' or a Python version like '3.12'"
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        own = DEBIAN_SUITES.get(cell.values["os"])
+        if value == "system":
+            return f"py{own or 'system'}"
+        # Debian's python3.11 and a CPython 3.11 under /usr/local differ (PEP 668, patches):
+        # both may be in one matrix, so the second needs its own id.
+        return f"py{value}" + ("-upstream" if value == own else "")
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        os_value = draft.values["os"]
+        draft.interpreter = Interpreter(version=None if value == "system" else value,
+                                        os_image=base_image_for(os_value), suite=debian_suite_of(
+                                            base_image_for(os_value)))
+
+
+# -- install ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InstallMode:
+    """Who installed the prior version, where, and who runs the upgrade (None = root)."""
+
+    name: str
+    doc: str
+    venv: str | None  # the virtual environment's path, if any
+    prior_by: str | None  # who installs the prior version
+    upgrade_by: str | None  # who runs the upgrade
+    user_flag: bool = False  # the upgrade adds --user
+
+    @property
+    def user(self) -> str | None:
+        return self.prior_by or self.upgrade_by
+
+
+USER = "user"  # the non-root account of the modes that need one
+INSTALL_MODES: dict[str, InstallMode] = {m.name: m for m in (
+    InstallMode("venv", "root creates a virtual environment and upgrades in it", "/opt/venv", None, None),
+    InstallMode("system", "root upgrades the system python3, no virtual environment", None, None, None),
+    InstallMode("system-user", "root installed the prior version system-wide; a non-root user upgrades "
+                "with the system python3", None, None, USER),
+    InstallMode("user-flag", "root installed the prior version system-wide; a non-root user upgrades "
+                "with --user", None, None, USER, user_flag=True),
+    InstallMode("user-venv", "a non-root user creates a virtual environment and upgrades in it",
+                f"/home/{USER}/venv", USER, USER),
+    InstallMode("root-venv-user", "root created the virtual environment; a non-root user upgrades in it",
+                "/opt/venv", None, USER),
+)}
+
+
+class InstallAxis(Axis):
+    name, default = "install", "venv"
+    doc = "who runs pip, into what: " + ", ".join(INSTALL_MODES)
+    fragment, layer = "install", 30
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, INSTALL_MODES)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return value
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.mode = INSTALL_MODES[value]
+
+
+# -- prior --------------------------------------------------------------------------------
+class PriorAxis(Axis):
+    name, default = "prior", "none"
+    doc = "the version installed before the upgrade, or none"
+
+    def check(self, value: str) -> str | None:
+        return None if value == "none" else _version_problem(value)
+
+    def canonical(self, value: str) -> str:
+        return value if value == "none" or self.check(value) else canonicalize_version(value)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return "fresh" if value == "none" else f"{cell.short_name}{value}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.prior = None if value == "none" else value
+
+
+# -- ca -----------------------------------------------------------------------------------
+CA_VALUES = {"host": "trust the CA bundle the host's pip uses", "none": "only the image's own CAs"}
+
+
+class CaAxis(Axis):
+    name, default = "ca", "host"
+    doc = "; ".join(f"{k}: {v}" for k, v in CA_VALUES.items())
+    fragment, layer = "ca", 20
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, CA_VALUES)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return None if value == self.default else f"ca-{value}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.trust_host_ca = value == "host"
+
+    def needs(self, value: str) -> RunNeeds:
+        return RunNeeds(host_ca=value == "host")
+
+
+# -- network ------------------------------------------------------------------------------
+PROXY_HOST = "repromatrix-proxy"
+PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing listens on the last
+MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
+FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
+FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts it
+
+
+@dataclass(frozen=True)
+class NetworkMode:
+    """How a cell reaches the index when the upgrade runs (builds always go direct)."""
+
+    name: str
+    doc: str
+    internal: bool = False  # the cell sits on an internal network: no route but the proxy
+    proxy_port: int | None = None
+    credentials: bool = False  # proxy credentials reach the cell as a secret file
+    intercepted: bool = False  # the proxy is the TLS-intercepting one (mitmproxy)
+    trusts_interceptor: bool = False  # the cell trusts the interceptor's CA
+    faulty: bool = False  # the proxy is our fault injector, which cuts downloads midway
+
+    @property
+    def proxy_host(self) -> str:
+        return MITM_HOST if self.intercepted else FLAKY_HOST if self.faulty else PROXY_HOST
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The proxy variables' value (never with credentials: those come from a secret)."""
+        return f"http://{self.proxy_host}:{self.proxy_port}" if self.proxy_port else None
+
+    @property
+    def services(self) -> frozenset[Service]:
+        wanted = {Service.PROXY} if self.internal else set()
+        wanted |= {Service.INTERCEPTOR} if self.intercepted else set()
+        wanted |= {Service.FAULT_INJECTOR} if self.faulty else set()
+        return frozenset(wanted)
+
+
+NETWORK_MODES: dict[str, NetworkMode] = {m.name: m for m in (
+    NetworkMode("direct", "the cell reaches the index directly"),
+    NetworkMode("proxy", "the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
+    NetworkMode("proxy-auth", "only a proxy that demands credentials, and the cell has none", True, PROXY_AUTH),
+    NetworkMode("proxy-auth-secret", "only a proxy that demands credentials, given to the cell as a secret "
+                "file at run time", True, PROXY_AUTH, credentials=True),
+    NetworkMode("proxy-down", "the proxy variables point at a port of ours where nothing listens", True,
+                PROXY_NOTHING),
+    NetworkMode("no-route", "no route to the index and no proxy configured", True),
+    NetworkMode("tls-intercept", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
+                True, MITM_PORT, intercepted=True),
+    NetworkMode("flaky", "the only way out cuts every connection after 1 MiB: downloads break off midway",
+                True, FLAKY_PORT, faulty=True),
+    NetworkMode("tls-intercept-trusted", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
+                True, MITM_PORT, intercepted=True, trusts_interceptor=True),
+)}
+
+
+class NetworkAxis(Axis):
+    name, default = "network", "direct"
+    doc = "how the cell reaches the index: " + ", ".join(NETWORK_MODES)
+    fragment, layer = "network", 70
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, NETWORK_MODES)
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.network = NETWORK_MODES[value]
+
+    def needs(self, value: str) -> RunNeeds:
+        return RunNeeds(services=NETWORK_MODES[value].services)
+
+
+# -- pip ----------------------------------------------------------------------------------
+class PipAxis(Axis):
+    name, default = "pip", "os"
+    doc = "os: the pip the interpreter comes with; or a version pinned before the upgrade, e.g. '19.2.3'"
+
+    def check(self, value: str) -> str | None:
+        return None if value == "os" else _version_problem(value)
+
+    def canonical(self, value: str) -> str:
+        return value if value == "os" or self.check(value) else canonicalize_version(value)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return None if value == "os" else f"pip{value}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        if value != "os":  # last, so the OS's pip set up the rest as it did for users
+            draft.pip_pin = value
+
+    def needs(self, value: str) -> RunNeeds:
+        return NOTHING if value == "os" else RunNeeds(real_wheels=frozenset({f"pip=={value}"}))
+
+
+# -- cache --------------------------------------------------------------------------------
+CACHE_VALUES = {"clean": "pip's cache is empty", "corrupted": "it holds a damaged copy of the wheel the "
+                "upgrade wants"}
+
+
+class CacheAxis(Axis):
+    name, default = "cache", "clean"
+    doc = "; ".join(f"{k}: {v}" for k, v in CACHE_VALUES.items())
+    fragment, layer = "cache", 50
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, CACHE_VALUES)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return None if value == self.default else f"cache-{value}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.cache_corrupted = value == "corrupted"
+
+
+# -- conflicts ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConflictMode:
+    """What else the environment holds that constrains the upgrade."""
+
+    name: str
+    doc: str
+    preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
+    constraints: tuple[str, ...] = ()  # lines of a constraints file pip reads (PIP_CONSTRAINT)
+
+
+CONFLICT_MODES: dict[str, ConflictMode] = {m.name: m for m in (
+    ConflictMode("none", "nothing else installed"),
+    ConflictMode("numpy-cap", "an older scipy that caps numpy below 2 is installed", ("scipy==1.11.4",)),
+    ConflictMode("protobuf-cap", "a library that pins protobuf below 5 is installed",
+                 ("googleapis-common-protos==1.63.0",)),
+    ConflictMode("constraints", "a constraints file left over from TensorFlow 2.11 days pins protobuf",
+                 constraints=("protobuf==3.19.6",)),
+)}
+
+
+class ConflictsAxis(Axis):
+    name, default = "conflicts", "none"
+    doc = "what else constrains the upgrade: " + ", ".join(CONFLICT_MODES)
+    fragment, layer = "conflicts", 60
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, CONFLICT_MODES)
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.conflicts = CONFLICT_MODES[value]
+        draft.preinstall.extend(draft.conflicts.preinstall)
+
+
+# The order of AXES is the order of the parts of a cell id (and of the axes in reports).
+AXES: dict[str, Axis] = {a.name: a for a in (
+    OsAxis(), PythonAxis(), InstallAxis(), PriorAxis(), CaAxis(), NetworkAxis(), ConflictsAxis(), PipAxis(),
+    CacheAxis())}
+AXIS_ORDER = ("os", "python", "install", "prior", "ca", "network", "pip", "cache", "conflicts")  # reports, yaml
+assert set(AXIS_ORDER) == set(AXES)
+
+
+def cell_id(values: Mapping[str, str], short_name: str) -> str:
+    """A stable, readable id such as 'bookworm-py3.11-venv-tf2.15.0'."""
+    cell = IdContext(values, short_name)
+    return "-".join(part for axis in AXES.values() if (part := axis.id_part(values[axis.name], cell)))
+
+
+def run_needs(cells_values: Iterable[Mapping[str, str]]) -> RunNeeds:
+    needs = NOTHING
+    for values in cells_values:
+        for axis in AXES.values():
+            needs = needs | axis.needs(values[axis.name])
+    return needs
+
+
+def fragments() -> list[tuple[int, str]]:
+    """The Dockerfile fragments of the axes with their layers, in layer order (the index's
+    environment goes at layer 25, between the CA and the install mode)."""
+    return [(a.layer, f"axes/{a.fragment}.j2") for a in sorted(AXES.values(), key=lambda a: a.layer) if a.fragment]
+
+
+def defaults() -> dict[str, str]:
+    return {name: axis.default for name, axis in AXES.items()}
+

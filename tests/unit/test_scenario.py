@@ -1,0 +1,64 @@
+"""The in-cell scenario's import-name discovery, on real distributions' metadata files.
+
+tests/data/metadata holds the dist-info of real wheels (top_level.txt, RECORD cut to its
+first 25 lines per top-level name for the big ones, METADATA's header). The discovery code is
+the one that runs inside cells: scenario.DISTRIBUTION, run here with a plain interpreter whose
+only site directory is a folder holding one of those dist-infos.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from importlib import resources
+
+import pytest
+
+from tests.conftest import DATA
+
+METADATA = DATA / "metadata"
+
+
+def _scenario_constant(name: str) -> str:
+    source = resources.files("repromatrix").joinpath("templates/scenario.py").read_text()
+    namespace: dict[str, object] = {}
+    start = source.index(f"{name} = r\"\"\"")
+    end = source.index('"""', start + len(name) + 8) + 3
+    exec(source[start:end], namespace)  # noqa: S102 - the constant only, not the scenario
+    return str(namespace[name])
+
+
+def discover(tmp_path, dist_info: str, asked_as: str) -> dict[str, object] | None:
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    shutil.copytree(METADATA / dist_info, site / dist_info, dirs_exist_ok=True)
+    proc = subprocess.run([sys.executable, "-S", "-c", _scenario_constant("DISTRIBUTION"), asked_as],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(site)}, timeout=60, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("dist_info, asked_as, version, imports", [
+    ("tensorflow-2.21.0.dist-info", "tensorflow", "2.21.0", ["tensorflow"]),
+    # The nightly installs the `tensorflow` package under another name.
+    ("tf_nightly-2.23.0.dev20261026.dist-info", "tf-nightly", "2.23.0.dev20261026", ["tensorflow"]),
+    ("tf_nightly-2.23.0.dev20261026.dist-info", "TF_Nightly", "2.23.0.dev20261026", ["tensorflow"]),
+    # Two top-level names: the one with most files comes first and is the main import.
+    ("tensorflow_intel-2.15.0.dist-info", "tensorflow-intel", "2.15.0", ["tensorflow", "third_party"]),
+    ("tf_keras-2.21.0.dist-info", "tf-keras", "2.21.0", ["tf_keras"]),
+    ("keras-3.15.1.dist-info", "keras", "3.15.1", ["keras"]),
+    ("nvidia_cublas_cu12-12.9.2.10.dist-info", "nvidia-cublas-cu12", "12.9.2.10", ["nvidia"]),
+    ("googleapis_common_protos-1.76.0.dist-info", "googleapis-common-protos", "1.76.0", ["google"]),
+    # No top_level.txt: the names come from RECORD (a package directory, a single module).
+    ("protobuf-7.37.0rc1.dist-info", "protobuf", "7.37.0rc1", ["google"]),
+    ("typing_extensions-4.16.0.dist-info", "typing-extensions", "4.16.0", ["typing_extensions"]),
+    ("six-1.17.0.dist-info", "six", "1.17.0", ["six"]),
+])
+def test_import_names_come_from_the_installed_metadata(tmp_path, dist_info, asked_as, version, imports):
+    found = discover(tmp_path, dist_info, asked_as)
+    assert found is not None and (found["version"], found["imports"]) == (version, imports)
+
+
+def test_a_distribution_that_is_not_installed_is_none(tmp_path):
+    assert discover(tmp_path, "six-1.17.0.dist-info", "tensorflow") is None
