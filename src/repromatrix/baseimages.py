@@ -10,6 +10,7 @@ cached for later runs (labelled as base images: `repromatrix clean --base-images
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -101,7 +102,7 @@ def build_debian_image(engine: Engine, suite: str, image: str, mirror: str = "")
         raise BaseImageError(image, "debootstrap needs root: run repromatrix as root once to build it")
     with tempfile.TemporaryDirectory(prefix=f"repromatrix-{suite}-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
-        cmd = ["debootstrap", "--variant=minbase", suite, str(root)] + ([mirror] if mirror else [])
+        cmd = debootstrap_command(suite, root, mirror)
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             log = proc.stdout + proc.stderr
@@ -111,6 +112,29 @@ def build_debian_image(engine: Engine, suite: str, image: str, mirror: str = "")
         with tarfile.open(tarball, "w") as tar:
             tar.add(root, arcname=".")
         engine.import_rootfs(tarball, image, {LABEL_BASE: f"debootstrap {suite}"})
+
+
+SCRIPTS = Path("/usr/share/debootstrap/scripts")
+
+
+def debootstrap_command(suite: str, root: Path, mirror: str = "", scripts: Path = SCRIPTS) -> list[str]:
+    """debootstrap's command line; a suite newer than the host's debootstrap (forky on bookworm)
+    is built with the script of sid, which every Debian suite after the host's shares."""
+    cmd = ["debootstrap", "--variant=minbase", suite, str(root)]
+    if (scripts / suite).exists() or not (scripts / "sid").exists():
+        return cmd + ([mirror] if mirror else [])
+    return cmd + [mirror or _default_mirror(), str(scripts / "sid")]
+
+
+def _default_mirror() -> str:
+    """debootstrap's own default mirror (its DEF_MIRROR), so none is written down here."""
+    path = shutil.which("debootstrap")
+    text = Path(path).read_text(errors="replace") if path else ""
+    match = re.search(r'^DEF_MIRROR="([^"]+)"', text, re.M)
+    if not match:
+        raise BaseImageError("debootstrap", "cannot find debootstrap's default mirror (DEF_MIRROR); set "
+                             "settings.debian_mirror")
+    return match.group(1)
 
 
 def _first_line(text: str) -> str:

@@ -60,7 +60,8 @@ def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | 
         "python": cell.python, "pip": cell.pip, "command": cell.upgrade_command, "pipExit": cell.pip_exit_code,
         "durations": cell.durations, "dockerfile": cell.dockerfile, "log": cell.log,
         "reproduce": cell.reproduce, "notes": cell.notes,
-        "pipCheck": _pip_check(cell), "import": _import(cell),
+        "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
+        "interpreter": _interpreter(cell), "checks": _checks(cell),
     }
     if inline and run_dir is not None:
         data["dockerfileText"] = _read(run_dir / cell.dockerfile) if cell.dockerfile else ""
@@ -85,6 +86,25 @@ def _pip_check(cell: CellResult) -> dict[str, Any] | None:
 def _import(cell: CellResult) -> dict[str, Any] | None:
     imp = cell.import_check
     return {"ok": imp.get("ok"), "version": imp.get("version"), "error": imp.get("error")} if imp else None
+
+
+def _interpreter(cell: CellResult) -> str:
+    """'CPython 3.10 (python:3.10-slim-bookworm, pypi-bundle: ...); OpenSSL ...; glibc 2.36; CA: ...'."""
+    facts = cell.interpreter
+    if not facts:
+        return ""
+    where = facts.get("image", "")
+    if facts.get("provider"):
+        where += f", {facts['provider']}" + (f": {facts['detail']}" if facts.get("detail") else "")
+    paths = facts.get("ca_paths") or {}
+    parts = [f"{facts.get('wanted', '')} ({where})", facts.get("openssl"), facts.get("glibc"),
+             f"CA file {paths.get('cafile')}, dir {paths.get('capath')}" if paths else None]
+    return "; ".join(str(p) for p in parts if p)
+
+
+def _checks(cell: CellResult) -> list[dict[str, Any]]:
+    return [{"name": c.get("name"), "identity": c.get("identity"), "exitCode": c.get("exit_code"),
+             "output": str(c.get("output") or "")[-2000:]} for c in cell.checks]
 
 
 def _read(path: Path) -> str:

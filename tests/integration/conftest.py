@@ -62,3 +62,22 @@ def causes_run(docker_client, tmp_path_factory) -> ExampleRun:
     run = ExampleRun("examples/causes.yaml", tmp_path_factory.mktemp("causes"))
     assert run.proc.returncode == 0, run.proc.stderr[-5000:]
     return run
+
+
+
+def _example_run(name: str):  # noqa: ANN202 - a pytest fixture
+    """A session fixture: one real run of examples/NAME.yaml, which must exit 0."""
+
+    @pytest.fixture(scope="session")
+    def run(docker_client, tmp_path_factory) -> ExampleRun:
+        example = ExampleRun(f"examples/{name}.yaml", tmp_path_factory.mktemp(name))
+        assert example.proc.returncode == 0, example.proc.stderr[-5000:]
+        return example
+
+    return run
+
+
+pythons_run = _example_run("pythons")
+keras3_run = _example_run("keras3")
+nightly_run = _example_run("nightly")
+and_cuda_run = _example_run("and-cuda")

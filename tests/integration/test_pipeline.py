@@ -18,11 +18,12 @@ def test_every_cell_matches_the_examples_expectations(offline_run):
 
 
 @pytest.mark.parametrize("cell_id, outcome, evidence", [
-    ("bookworm-py3.11-venv-tf2.15.0", "upgraded", "Successfully installed protobuf-6.33.1 tensorflow-2.21.0"),
+    ("bookworm-py3.11-venv-tf2.15.0", "upgraded",
+     "Successfully installed keras-3.15.1 protobuf-6.33.1 tensorflow-2.21.0"),
     ("bookworm-py3.11-system-fresh", "externally-managed", "error: externally-managed-environment"),
     ("trixie-py3.13-system-fresh", "externally-managed", "× This environment is externally managed"),
     ("trixie-py3.13-venv-tf2.15.0", "setup-failed", "ERROR: Could not find a version that satisfies the "
-     "requirement tensorflow==2.15.0 (from versions: 2.20.0, 2.21.0)"),
+     "requirement tensorflow==2.15.0 (from versions: 2.20.0, 2.21.0, 2.22.0rc0)"),
     ("bullseye-py3.9-venv-tf2.20.0", "not-upgraded",
      "Requirement already satisfied: tensorflow in /opt/venv/lib/python3.9/site-packages (2.20.0)"),
 ])

@@ -165,9 +165,11 @@
     field(dl, "command", el("code", { text: c.command }));
     field(dl, "pip exit code", c.pipExit == null ? null : String(c.pipExit));
     field(dl, "Python", c.python);
+    field(dl, "interpreter", c.interpreter);
     field(dl, "pip", c.pip);
     field(dl, "pip check", c.pipCheck ? "exit " + c.pipCheck.exitCode : null);
-    field(dl, "import", c.import ? (c.import.ok ? "ok, " + c.import.version : c.import.error) : null);
+    field(dl, "import", c.import ? (c.imports.join(", ") + ": " +
+      (c.import.ok ? "ok, " + c.import.version : c.import.error)) : null);
     field(dl, "durations", Object.entries(c.durations).map(([k, v]) => k + " " + v + "s").join(", "));
     field(dl, "files", el("span", {}, el("a", { href: c.dockerfile, text: "Dockerfile" }), " · ",
       el("a", { href: c.log, text: "log" })));
@@ -179,6 +181,10 @@
       dl,
       ...c.notes.map((n) => el("p", { text: "note: " + n })),
       c.pipCheck && c.pipCheck.exitCode ? el("pre", { text: c.pipCheck.output }) : null,
+      c.checks.length ? el("h3", { text: "checks after the upgrade" }) : null,
+      ...c.checks.map((k) => el("details", { class: "check" },
+        el("summary", { text: k.name + " as " + k.identity + ": " + (k.exitCode === 0 ? "passed" : "exit " + k.exitCode) }),
+        el("pre", { text: k.output }))),
       el("h3", { text: "reproduce (from the run directory)" }), el("pre", { text: c.reproduce }),
       c.output ? el("h3", { text: "log (end; evidence marked)" }) : null,
       c.output ? highlighted(c.output, c.evidence) : null,

