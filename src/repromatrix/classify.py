@@ -156,15 +156,16 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         landed = _lines_matching(output, [re.compile(r"Defaulting to user installation|^Successfully installed")])
         return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
     before, after = record.get("before"), record.get("after")
+    unchanged = before is not None and (same_version(before, after) or before == after)
     failed_checks = [c for c in record.get("checks") or [] if c.get("exit_code") != 0]
-    if failed_checks and not (before is not None and before == after):
+    if failed_checks and not unchanged:
         return Verdict(Outcome.CHECK_FAILED, tuple(_check_evidence(c) for c in failed_checks)[:MAX_EVIDENCE], facts)
     check = record["pip_check"]
     if check["exit_code"] != 0:
         resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
                                             re.compile(r" requires .*, but you have ")])
         return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
-    if before is not None and before == after:
+    if unchanged:
         already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
         noop = _lines_matching(output, [already])
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
@@ -201,7 +202,7 @@ def version_mismatch(imported: dict[str, Any]) -> str:
 def _split_views(record: dict[str, Any]) -> str:
     """'user imports tensorflow 2.20.0; root imports 2.15.0' when identities disagree, else ''."""
     views = {who: view.get("version") for who, view in (record.get("identities") or {}).items()}
-    if len(set(views.values())) < 2:
+    if len({str(_version(v) or v) for v in views.values()}) < 2:  # PEP 440: '2.21' is '2.21.0'
         return ""
     upgrader = record.get("upgrader", "root")
     others = "; ".join(f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader)

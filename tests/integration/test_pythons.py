@@ -61,6 +61,11 @@ def test_every_interpreters_ssl_reads_the_os_ca_store(pythons_run):
     ("bookworm-py3.11-system-fresh", "externally-managed", "error: externally-managed-environment"),
     ("bookworm-py3.10-system-fresh", "upgraded", "Successfully installed keras-3.10.0 numpy-2.2.6 protobuf-6.33.1 "
      "tensorflow-2.21.0"),
+    # Install modes keep their meaning on an interpreter that is not the OS's.
+    ("bookworm-py3.10-system-user-tf2.15.0", "split-install", "user imports tensorflow 2.21.0; root imports 2.15.0"),
+    ("bookworm-py3.10-system-user-tf2.15.0", "split-install",
+     "Defaulting to user installation because normal site-packages is not writeable"),
+    ("bookworm-py3.13-root-venv-user-fresh", "permission-denied", "Check the permissions."),
 ])
 def test_python_outcomes_and_evidence(pythons_run, cell_id, outcome, evidence):
     cell = pythons_run.cells[cell_id]
