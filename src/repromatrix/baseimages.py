@@ -108,6 +108,8 @@ def build_debian_image(engine: Engine, suite: str, image: str, mirror: str = "")
             log = proc.stdout + proc.stderr
             raise BaseImageError(image, f"debootstrap {suite} failed (exit {proc.returncode}): "
                                  f"{_last_line(log)}", log)
+        if rolling_suite(suite):
+            _accept_expired_release(root)
         tarball = Path(tmp) / "rootfs.tar"
         with tarfile.open(tarball, "w") as tar:
             tar.add(root, arcname=".")
@@ -121,9 +123,23 @@ def debootstrap_command(suite: str, root: Path, mirror: str = "", scripts: Path 
     """debootstrap's command line; a suite newer than the host's debootstrap (forky on bookworm)
     is built with the script of sid, which every Debian suite after the host's shares."""
     cmd = ["debootstrap", "--variant=minbase", suite, str(root)]
-    if (scripts / suite).exists() or not (scripts / "sid").exists():
+    if not rolling_suite(suite, scripts):
         return cmd + ([mirror] if mirror else [])
     return cmd + [mirror or _default_mirror(), str(scripts / "sid")]
+
+
+def rolling_suite(suite: str, scripts: Path = SCRIPTS) -> bool:
+    """Testing and unstable suites newer than the host's debootstrap (built with sid's script)."""
+    return not (scripts / suite).exists() and (scripts / "sid").exists()
+
+
+def _accept_expired_release(root: Path) -> None:
+    """Mirrors and caches often serve a testing suite's Release file past its Valid-Until date, and
+    apt then refuses every update; a rolling suite's image accepts it (as `apt-get -o
+    Acquire::Check-Valid-Until=false` would), so its cells can install packages at all."""
+    conf = root / "etc" / "apt" / "apt.conf.d" / "99repromatrix-valid-until"
+    conf.write_text("// repromatrix: accept a rolling suite's Release file past its Valid-Until date\n"
+                    'Acquire::Check-Valid-Until "false";\n')
 
 
 def _default_mirror() -> str:

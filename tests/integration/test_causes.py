@@ -64,12 +64,14 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
      "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)"),
     ("bookworm-py3.11-venv-fresh-pip20.2.4", "no-matching-distribution",
      "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)"),
-    # a corrupted cache (pip 23.0 and 25.1)
+    # a corrupted cache (pip 20.3, 23.0 and 25.1), from an index that sends no cache headers
     ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted", "hash-mismatch", "ERROR: THESE PACKAGES DO NOT MATCH THE "
      "HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. "
      "Otherwise, examine the package contents carefully; someone may have tampered with them."),
     ("trixie-py3.13-venv-fresh-cache-corrupted", "hash-mismatch", "Using cached https://repromatrix-index:8443/"
      "packages/tensorflow-2.21.0-cp313-cp313-manylinux_2_27_x86_64.whl (1.6 MB)"),
+    ("bullseye-py3.9-venv-fresh-cache-corrupted", "hash-mismatch", "Using cached https://repromatrix-index:8443/"
+     "packages/tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl (1.8 kB)"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]
@@ -137,3 +139,15 @@ def test_split_install_keeps_root_on_the_old_version(causes_run):
     cell = causes_run.cells["bullseye-py3.9-system-user-tf2.15.0"]
     assert (cell["before"], cell["after"]) == ("2.15.0", "2.20.0")  # as the user who upgraded sees it
     assert "== repromatrix: as root: tensorflow 2.15.0, import tensorflow ok" in causes_run.log(cell["id"])
+
+
+@pytest.mark.parametrize("cell_id, cache_dir", [
+    ("bullseye-py3.9-venv-fresh-cache-corrupted", "/root/.cache/pip/http"),  # pip 20.3, found by download
+    ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted", "/root/.cache/pip/http"),  # pip 23.0, --dry-run --report
+    ("trixie-py3.13-venv-fresh-cache-corrupted", "/root/.cache/pip/http-v2"),  # pip 25.1
+])
+def test_the_damaged_cache_entry_is_made_with_pips_own_code(causes_run, cell_id, cache_dir):
+    # The local index sends no cache headers (as proxies that strip them): pip alone would cache
+    # nothing, so the entry pip reads back ("Using cached") is the one the scenario made.
+    log = causes_run.log(cell_id)
+    assert f"with pip's own cache code and damaged 1 cached wheel(s) under {cache_dir}" in log
