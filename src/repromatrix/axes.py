@@ -105,9 +105,11 @@ class Axis(ABC):
 def _version_problem(value: str) -> str | None:
     if value != value.strip() or any(ch.isspace() for ch in value):
         return f"{value!r} contains whitespace"
+    if len(value) > 64:  # before parsing: a 10,000-digit release number is not a version
+        return f"{value[:40]!r}... is not a version ({len(value)} characters)"
     try:
         Version(value)
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         return f"{value!r} is not a version (write e.g. '2.15.0')"
     return None
 
@@ -123,15 +125,28 @@ class OsAxis(Axis):
     doc = "a Debian suite (bullseye, bookworm, trixie, ...) or any image reference"
 
     def check(self, value: str) -> str | None:
-        if re.fullmatch(r"[a-z][a-z0-9-]*", value) or re.fullmatch(r"[\w./:@-]+", value):
+        if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value) or image_reference_ok(value):
             return None
-        return f"{value!r} is neither a Debian suite name nor an image reference"
+        return (f"{value!r} is neither a Debian suite name nor an image reference "
+                "(Docker's grammar: [host[:port]/]name[:tag][@digest], lower case)")
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
         return re.sub(r"[^A-Za-z0-9.]+", "-", value).strip("-")
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         pass  # the python axis decides the image: the OS's own, or an interpreter image on it
+
+
+# Docker's reference grammar (distribution/reference): what `docker pull` and FROM accept.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
+_REFERENCE = re.compile(rf"(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+
+
+def image_reference_ok(value: str) -> bool:
+    return len(value) <= 255 and _REFERENCE.fullmatch(value) is not None
 
 
 # -- python -------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         noop = _lines_matching(output, [already])
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
     done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
-    evidence = done + ((facts["below_newest"],) if facts.get("below_newest") else ())
+    evidence = done + tuple(facts[k] for k in ("below_newest", "prerelease") if facts.get(k))
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
 
 
@@ -246,6 +246,12 @@ def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str
         else:
             why.append(f"the newest for it is {reachable}")
         facts["below_newest"] = f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
+    finals_for_python = [v for v in releases.tags if not v.is_prerelease and releases.has_python(v, python)]
+    if succeeded and after and after.is_prerelease and not releases.pre and newest and not newest.is_prerelease \
+            and not finals_for_python:
+        # pip takes a pre-release when no final release fits (packaging's rule): Python 3.14 gets an rc.
+        facts["prerelease"] = (f"landed on the pre-release {after}, not asked for: no final release has a wheel "
+                               f"for Python {python} (the newest final, {newest}, has none)")
     return facts
 
 

@@ -2,13 +2,15 @@
 
 The only place errors become exit codes: 0 every cell as expected, 1 some cell unexpected
 (what a nightly job keys on), 2 bad input or usage, 3 Docker or other infrastructure
-unavailable, 130 interrupted.
+unavailable, 4 a bug in repromatrix (never 1: CI must not read a crash as a regression),
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from .pipeline import RunOptions, load_cells, render_only, run
 from .results import load_run
 
 DEFAULT_MATRIX = Path("matrix.yaml")
+INTERNAL_ERROR = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,3 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted: removed this run's containers, networks and images")
         return 130
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, said as one
+        if os.environ.get("REPROMATRIX_DEBUG"):
+            raise
+        console.print(Text.assemble(("internal error: ", "bold red"), f"{type(e).__name__}: {e}"[:2000],
+                                    "\n  this is a bug in repromatrix; rerun with REPROMATRIX_DEBUG=1 for the "
+                                    "traceback and report it"), highlight=False)
+        return INTERNAL_ERROR

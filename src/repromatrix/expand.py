@@ -102,15 +102,20 @@ class KeywordExpr:
     """
 
     TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+    MAX_DEPTH = 32  # parentheses; deeper is no expression a person writes
+    MAX_TOKENS = 1000
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = self.TOKEN.findall(text)
+        self.depth = 0
         if not self.tokens:
             raise UsageError(f"-k {text!r}: empty expression")
+        if len(self.tokens) > self.MAX_TOKENS:
+            raise UsageError(f"-k: {len(self.tokens)} words and parentheses; at most {self.MAX_TOKENS}")
 
     def matches(self, cell: Cell) -> bool:
-        self.pos = 0
+        self.pos, self.depth = 0, 0
         result = self._or(cell)
         if self.pos != len(self.tokens):
             raise UsageError(f"-k {self.text!r}: unexpected {self.tokens[self.pos]!r}; "
@@ -141,7 +146,11 @@ class KeywordExpr:
             return not self._not(cell)
         if token == "(":
             self.pos += 1
+            self.depth += 1
+            if self.depth > self.MAX_DEPTH:
+                raise UsageError(f"-k: parentheses nested more than {self.MAX_DEPTH} deep")
             result = self._or(cell)
+            self.depth -= 1
             if self._next() != ")":
                 raise UsageError(f"-k {self.text!r}: missing ')'")
             self.pos += 1

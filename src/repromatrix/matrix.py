@@ -1,7 +1,11 @@
 """Stage 1: load and validate matrix.yaml into a frozen `Matrix`.
 
 Every error names the file, the line and the key, and suggests a fix. Scalars are kept as
-the text the user wrote, so `python: [3.10]` stays "3.10" instead of becoming the float 3.1.
+the text the user wrote, so `python: [3.10]` stays "3.10" instead of becoming the float 3.1;
+but a plain `yes`/`no`/`on`/`off` where text is expected is refused (YAML 1.1 reads it as a
+boolean, and the user rarely means an image named "yes"). Loading is bounded: file size,
+value length, nesting depth and the number of values aliases expand to are capped before any
+work, so no input can exhaust memory or the stack; every failure is a MatrixError (exit 2).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import yaml
 from packaging.specifiers import SpecifierSet
@@ -25,6 +30,12 @@ TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
 SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror")
 KeyPath = tuple[Any, ...]
+MAX_FILE_BYTES = 1024 * 1024
+MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
+MAX_DEPTH = 12  # the deepest real matrix is 4 levels
+MAX_TEXT = 1_000  # characters of one value; a check's Python snippet may have MAX_SNIPPET
+MAX_SNIPPET = 20_000
+IMPLICIT_BOOL = "tag:yaml.org,2002:bool"
 
 
 class _Document:
@@ -33,21 +44,36 @@ class _Document:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: dict[KeyPath, int] = {}
+        self.booleans: set[KeyPath] = set()  # plain scalars YAML 1.1 reads as booleans (yes, off, ...)
+        self.values = 0
 
     def convert(self, node: yaml.Node, at: KeyPath) -> Any:
         self.lines.setdefault(at, node.start_mark.line + 1)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            self.fail(at, f"the document expands to more than {MAX_VALUES} values (YAML aliases?)",
+                      "write the matrix out without aliases (&name / *name)")
+        if len(at) > MAX_DEPTH:
+            self.fail(at, f"is nested more than {MAX_DEPTH} levels deep (a self-referencing alias?)",
+                      "a matrix needs at most 4 levels: key, axis, list, entry")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, at)
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, at + (i,)) for i, item in enumerate(node.value)]
         if node.tag == "tag:yaml.org,2002:null":
             return None
+        if node.tag == IMPLICIT_BOOL and isinstance(node, yaml.ScalarNode) and node.style is None:
+            self.booleans.add(at)
         return str(node.value)
 
     def _mapping(self, node: yaml.MappingNode, at: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.fail(at, "has a key that is a list or mapping", "keys are plain words such as 'os'")
             key = str(key_node.value)
+            if len(key) > 100 or any(ord(ch) < 32 for ch in key):
+                self.fail(at, f"has a key that is not a plain word: {key[:40]!r}", "keys are words such as 'os'")
             self.lines[at + (key,)] = key_node.start_mark.line + 1
             if key in out:
                 self.fail(at + (key,), "appears twice in the same mapping", "keep one of them")
@@ -68,21 +94,43 @@ def _dotted(at: KeyPath) -> str:
 
 def load_matrix(path: str | Path) -> Matrix:
     path = str(path)
+    text = _read_text(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise MatrixError(path, None, "", f"cannot read the matrix file ({e.strerror})",
-                          "pass an existing file with --matrix FILE") from None
-    try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise MatrixError(path, mark.line + 1 if mark else None, "",
                           f"not valid YAML: {getattr(e, 'problem', e)}",
                           "check indentation and quoting around that line") from None
+    except RecursionError:
+        raise MatrixError(path, None, "", "brackets or indentation nested too deeply to be a matrix",
+                          "a matrix needs at most 4 levels: key, axis, list, entry") from None
     doc = _Document(path)
     data = doc.convert(root, ()) if root is not None else None
     return _build(doc, data)
+
+
+def _read_text(path: str) -> str:
+    """The file as text: at most MAX_FILE_BYTES, UTF-8 (a BOM is fine), no NUL bytes."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise MatrixError(path, None, "", f"cannot read the matrix file ({e.strerror})",
+                          "pass an existing file with --matrix FILE") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise MatrixError(path, None, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KiB",
+                          "a matrix is a few dozen lines; is this the right file?")
+    if b"\0" in data:
+        line = data[:data.index(b"\0")].count(b"\n") + 1
+        raise MatrixError(path, line, "", "contains a NUL byte: this is not a text file",
+                          "save the matrix as plain UTF-8 text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise MatrixError(path, line, "", f"is not UTF-8 (byte 0x{data[e.start]:02x} cannot start a character)",
+                          "save the matrix as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
 def _build(doc: _Document, data: Any) -> Matrix:
@@ -123,9 +171,18 @@ def _mapping(doc: _Document, value: Any, at: KeyPath) -> dict[str, Any]:
     return value
 
 
-def _scalar(doc: _Document, value: Any, at: KeyPath) -> str:
+def _scalar(doc: _Document, value: Any, at: KeyPath, limit: int = MAX_TEXT, lines: bool = False) -> str:
+    """A value that is text: no list or mapping, no implicit boolean, bounded, no control characters."""
     if not isinstance(value, str):
         doc.fail(at, "must be a single value, not a list or mapping")
+    if at in doc.booleans:
+        doc.fail(at, f"YAML reads the unquoted {value!r} as a boolean, not as text",
+                 f"write '{value}' in quotes if you mean it")
+    if len(value) > limit:
+        doc.fail(at, f"is {len(value)} characters long (at most {limit})", "is this the value you meant?")
+    allowed = "\n\t" if lines else ""
+    if bad := next((ch for ch in value if (ord(ch) < 32 and ch not in allowed) or ord(ch) == 127), None):
+        doc.fail(at, f"contains the control character U+{ord(bad):04X}", "remove it (a stray line break or tab?)")
     return value
 
 
@@ -148,14 +205,15 @@ def _target(doc: _Document, value: Any) -> Target:
         version = str(req.specifier)
         req.specifier = SpecifierSet()
     index = _scalar(doc, data.get("index", "default"), ("target", "index"))
-    if index not in ("default", "local") and not re.fullmatch(r"https?://[^\s\x00-\x1f]+", index):
-        doc.fail(("target", "index"), f"{index!r} is not 'default', 'local' or an http(s) URL",
+    if index not in ("default", "local") and (wrong := url_problem(index)):
+        doc.fail(("target", "index"), f"is not 'default', 'local' or an http(s) URL: {wrong}",
                  "'default' uses pip's own index; 'local' starts repromatrix's offline index")
     return Target(package=str(req), version=version, index=index, pre=_bool(doc, data, ("target", "pre")),
                   imports=_imports(doc, data.get("imports"), ("target", "imports")))
 
 
 def _bool(doc: _Document, data: dict[str, Any], at: KeyPath) -> bool:
+    doc.booleans.discard(at)  # a boolean is what this key wants
     text = _scalar(doc, data.get(at[-1], "false"), at).lower()
     if text not in ("true", "false"):
         doc.fail(at, f"{text!r} is not true or false", f"write '{at[-1]}: true'")
@@ -201,7 +259,8 @@ def _checks(doc: _Document, value: Any) -> list[Check]:
                 _split(doc, _scalar(doc, raw, at + ("run",)), at + ("run",))
             out.append(Check(name=name, argv=tuple(argv)))
         else:
-            out.append(Check(name=name, python=_scalar(doc, entry["python"], at + ("python",))))
+            out.append(Check(name=name, python=_scalar(doc, entry["python"], at + ("python",), MAX_SNIPPET,
+                                                       lines=True)))
     return out
 
 
@@ -307,6 +366,9 @@ def _settings(doc: _Document, value: Any) -> Settings:
     _check_keys(doc, data, ("settings",), SETTINGS_KEYS)
     defaults = Settings()
     mirror = _scalar(doc, data.get("debian_mirror", ""), ("settings", "debian_mirror"))
+    if mirror and (wrong := url_problem(mirror)):
+        doc.fail(("settings", "debian_mirror"), f"is not an http(s) URL: {wrong}",
+                 "leave it empty for debootstrap's own default mirror")
     return Settings(
         timeout=_positive(doc, data, "timeout", defaults.timeout),
         max_parallel=_positive(doc, data, "max_parallel", defaults.max_parallel),
@@ -314,14 +376,26 @@ def _settings(doc: _Document, value: Any) -> Settings:
     )
 
 
+LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256}
+
+
 def _positive(doc: _Document, data: dict[str, Any], key: str, default: int) -> int:
     if key not in data:
         return default
     text = _scalar(doc, data[key], ("settings", key))
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
+    number = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0
     if number <= 0:
-        doc.fail(("settings", key), f"{text!r} is not a positive whole number", f"e.g. '{key}: {default}'")
+        doc.fail(("settings", key), f"{text[:40]!r} is not a positive whole number", f"e.g. '{key}: {default}'")
+    if number > LIMITS[key]:
+        doc.fail(("settings", key), f"{number} is more than {LIMITS[key]}", f"e.g. '{key}: {default}'")
     return number
+
+
+def url_problem(text: str) -> str | None:
+    """What makes `text` unusable as an http(s) URL in a Dockerfile or on a command line, if anything."""
+    if bad := next((ch for ch in text if ch.isspace() or ch in "\"'`\\<>{}|^" or ord(ch) < 32), None):
+        return f"{text[:60]!r} contains {bad!r}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{text[:60]!r} does not start with http:// or https:// and a host"
+    return None

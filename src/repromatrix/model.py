@@ -54,9 +54,11 @@ def parse_target_package(text: str) -> tuple[Requirement | None, str]:
     """(the requirement, '') or (None, what is wrong with it)."""
     if any(ch.isspace() and ch != " " for ch in text) or any(ord(ch) < 32 for ch in text):
         return None, f"{text!r} contains a line break, tab or control character"
+    if "===" in text:
+        return None, f"{text!r} uses '===' (arbitrary equality), which repromatrix does not accept"
     try:
         req = Requirement(text)
-    except InvalidRequirement as e:
+    except (InvalidRequirement, ValueError) as e:
         return None, f"{text!r} is not a PEP 508 requirement ({e})"
     if req.url:
         return None, f"{text!r} is a direct URL reference; give the index with target.index instead"
@@ -78,9 +80,14 @@ class Check:
 def check_specifier(value: str) -> str | None:
     if value in ("", "newest"):
         return None
+    if len(value) > 200 or any(ch.isspace() and ch != " " for ch in value):
+        return f"{value[:40]!r} is not a version specifier"
+    if "===" in value:
+        # PEP 440's arbitrary equality admits almost any text: refused, it is never what users mean.
+        return f"{value!r} uses '===' (arbitrary equality), which repromatrix does not accept"
     try:
         SpecifierSet(value)
-    except InvalidSpecifier:
+    except (InvalidSpecifier, ValueError):
         return f"{value!r} is not a version specifier (write e.g. '>=2.16' or '==2.20.0')"
     return None
 

@@ -325,3 +325,16 @@ def test_pre_releases_count_only_when_nothing_final_is_left():
         "2.21.0", "2.21.0", "2.22.0rc0")
     pre = rel.only("", pre=True)
     assert (str(pre.newest()), str(pre.newest_for("3.13"))) == ("2.22.0rc0", "2.22.0rc0")
+
+
+def test_a_pre_release_taken_because_nothing_final_fits_is_said():
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    rec["python"] = "3.14.8"
+    rec["after"] = "2.22.0rc0"
+    rec["upgrade"]["output"] = rec["upgrade"]["output"].replace("tensorflow-2.21.0", "tensorflow-2.22.0rc0")
+    verdict = classify(Observation(record=rec), releases())
+    assert verdict.outcome is Outcome.UPGRADED
+    assert verdict.evidence[-1] == ("landed on the pre-release 2.22.0rc0, not asked for: no final release has a "
+                                    "wheel for Python 3.14 (the newest final, 2.21.0, has none)")
+    assert "prerelease" not in classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")),
+                                        releases()).facts

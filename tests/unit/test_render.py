@@ -91,3 +91,14 @@ def test_render_cell_writes_a_complete_context(cells, host_ca, tmp_path: Path):
     none_cell = render_cell(plan_cell(cells["bullseye-py3.9-system-tf2.15.0-ca-none"], ctx), ctx, tmp_path / "df")
     assert not (none_cell / "ca-bundle.pem").exists()
     assert [p.name for p in (tmp_path / "df").iterdir() if p.name.startswith(".")] == []  # no temp dirs left
+
+
+def test_every_template_is_shipped_in_the_package():
+    # An editable install reads templates from the tree; a real one only what package-data lists.
+    import tomllib
+
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["repromatrix"]
+    root = REPO / "src" / "repromatrix"
+    shipped = {p for g in globs for p in root.glob(g) if p.is_file()}  # '*' does not cross '/', as in setuptools
+    files = {p for p in (root / "templates").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert files and sorted(str(p.relative_to(root)) for p in files - shipped) == []
