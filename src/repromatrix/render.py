@@ -28,11 +28,12 @@ CHECKS_PATH = "/opt/repromatrix/checks.json"
 
 
 def docker_env_value(value: str) -> str:
-    """A value for `ENV NAME=...`: double-quoted, with the characters Docker interprets escaped."""
-    if any(ord(ch) < 32 for ch in value):
+    """A value for `ENV NAME=...` that Docker reads back as exactly `value`: single-quoted, where
+    Docker expands nothing and reads backslashes literally; a ' closes, adds "'" and reopens
+    (checked with a real build: ENV C='a"b'"'"'c\\' gives a"b'c\\)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError(f"{value!r}: control characters cannot be written into a Dockerfile")
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
+    return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
 def _environment() -> jinja2.Environment:

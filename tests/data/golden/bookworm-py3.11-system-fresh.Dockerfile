@@ -24,16 +24,16 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode system: root upgrades the system python3, no virtual environment.
 
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
-    REPROMATRIX_USER="" \
-    REPROMATRIX_IDENTITIES="root"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
+    REPROMATRIX_USER='' \
+    REPROMATRIX_IDENTITIES='root'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -27,8 +27,8 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
-ENV PIP_INDEX_URL="https://repromatrix-index:8443/simple/"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
+ENV PIP_INDEX_URL='https://repromatrix-index:8443/simple/'
 
 # Install mode system: root upgrades the system python3, no virtual environment.
 # What is installed before the upgrade.
@@ -37,9 +37,9 @@ RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install te
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
-    REPROMATRIX_USER="" \
-    REPROMATRIX_IDENTITIES="root"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
+    REPROMATRIX_USER='' \
+    REPROMATRIX_IDENTITIES='root'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

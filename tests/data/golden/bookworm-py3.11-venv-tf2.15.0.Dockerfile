@@ -24,7 +24,7 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode venv: root creates a virtual environment and upgrades in it.
 RUN python3 -m venv /opt/venv
@@ -35,9 +35,9 @@ RUN : repromatrix-setup && python3 -m pip install tensorflow==2.15.0
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
-    REPROMATRIX_USER="" \
-    REPROMATRIX_IDENTITIES="root"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
+    REPROMATRIX_USER='' \
+    REPROMATRIX_IDENTITIES='root'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -24,7 +24,7 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode root-venv-user: root created the virtual environment; a non-root user upgrades in it.
 RUN useradd --create-home user
@@ -36,9 +36,9 @@ RUN : repromatrix-setup && python3 -m pip install tensorflow==2.15.0
 # The scenario: record the versions, run the upgrade as user, check what it left behind
 # for each identity (root, user).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
-    REPROMATRIX_USER="user" \
-    REPROMATRIX_IDENTITIES="root user"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
+    REPROMATRIX_USER='user' \
+    REPROMATRIX_IDENTITIES='root user'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -20,7 +20,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
  && rm -rf /var/lib/apt/lists/*
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode system: root upgrades the system python3, no virtual environment.
 # What is installed before the upgrade.
@@ -29,9 +29,9 @@ RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install te
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
-    REPROMATRIX_USER="" \
-    REPROMATRIX_IDENTITIES="root"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
+    REPROMATRIX_USER='' \
+    REPROMATRIX_IDENTITIES='root'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

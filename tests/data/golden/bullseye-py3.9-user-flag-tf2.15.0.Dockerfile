@@ -24,7 +24,7 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode user-flag: root installed the prior version system-wide; a non-root user upgrades with --user.
 RUN useradd --create-home user
@@ -34,9 +34,9 @@ RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install te
 # The scenario: record the versions, run the upgrade as user, check what it left behind
 # for each identity (root, user).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --user --upgrade tensorflow" \
-    REPROMATRIX_USER="user" \
-    REPROMATRIX_IDENTITIES="root user"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --user --upgrade tensorflow' \
+    REPROMATRIX_USER='user' \
+    REPROMATRIX_IDENTITIES='root user'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

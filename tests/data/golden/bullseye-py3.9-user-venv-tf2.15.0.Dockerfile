@@ -24,7 +24,7 @@ RUN apt-get update \
 COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
-ENV PIP_DISABLE_PIP_VERSION_CHECK="1"
+ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode user-venv: a non-root user creates a virtual environment and upgrades in it.
 RUN useradd --create-home user
@@ -38,9 +38,9 @@ USER root
 # The scenario: record the versions, run the upgrade as user, check what it left behind
 # for each identity (root, user).
 COPY scenario.py /opt/repromatrix/scenario.py
-ENV REPROMATRIX_PACKAGE="tensorflow" \
-    REPROMATRIX_IMPORTS="" \
-    REPROMATRIX_UPGRADE="python3 -m pip install --upgrade tensorflow" \
-    REPROMATRIX_USER="user" \
-    REPROMATRIX_IDENTITIES="root user"
+ENV REPROMATRIX_PACKAGE='tensorflow' \
+    REPROMATRIX_IMPORTS='' \
+    REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
+    REPROMATRIX_USER='user' \
+    REPROMATRIX_IDENTITIES='root user'
 CMD ["python3", "/opt/repromatrix/scenario.py"]
