@@ -58,14 +58,14 @@ def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | 
         "trend": cell.trend, "previous": cell.previous_outcome, "before": cell.before, "after": cell.after,
         "newest": cell.newest, "newestForPython": cell.newest_for_python, "belowNewest": cell.below_newest,
         "python": cell.python, "pip": cell.pip, "command": cell.upgrade_command, "pipExit": cell.pip_exit_code,
-        "durations": cell.durations, "dockerfile": cell.dockerfile, "log": cell.log,
+        "durations": cell.durations, "dockerfile": safe_link(cell.dockerfile), "log": safe_link(cell.log),
         "reproduce": cell.reproduce, "notes": cell.notes,
         "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
         "interpreter": _interpreter(cell), "checks": _checks(cell),
     }
     if inline and run_dir is not None:
-        data["dockerfileText"] = _read(run_dir / cell.dockerfile) if cell.dockerfile else ""
-        data["output"] = _output_tail(_read(run_dir / cell.log)) if cell.log else ""
+        data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)
+        data["output"] = _output_tail(read_inside(run_dir, cell.log))
     return data
 
 
@@ -107,7 +107,31 @@ def _checks(cell: CellResult) -> list[dict[str, Any]]:
              "output": str(c.get("output") or "")[-2000:]} for c in cell.checks]
 
 
-def _read(path: Path) -> str:
+MAX_INLINED_FILE = 4 * 1024 * 1024
+
+
+def safe_link(relative: str) -> str:
+    """A link to a file of the run, or '' for anything that is not a plain relative path inside it
+    (an attached results.json may say 'javascript:...', '/etc/passwd' or '../x')."""
+    parts = relative.split("/")
+    if not relative or relative.startswith("/") or ":" in parts[0] or ".." in parts or "\\" in relative:
+        return ""
+    return relative
+
+
+def read_inside(run_dir: Path, relative: str) -> str:
+    """A run's own file, as text; '' for anything else. results.json may come from someone else (an
+    attached run): its paths are data, so an absolute path, '..', a symlink out of the run directory,
+    a device or an oversized file is never read."""
+    if not relative:
+        return ""
+    root = run_dir.resolve()
+    try:
+        path = (root / relative).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return ""
+    if not path.is_relative_to(root) or not path.is_file() or path.stat().st_size > MAX_INLINED_FILE:
+        return ""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -7,6 +7,8 @@ import hashlib
 import json
 import re
 
+import pytest
+
 from repromatrix.formats import MARKDOWN_LIMIT, render_junit, render_markdown
 from repromatrix.report import render_html, report_data
 from repromatrix.results import CellResult, RunResult, load_run, save_run
@@ -91,3 +93,27 @@ def test_markdown_lists_unexpected_first_and_fits_a_comment():
 def test_markdown_escapes_table_breakers():
     md = render_markdown(run_with(["a | b <img>"]), None)
     assert "a \\| b \\<img\\>" in md
+
+
+def test_an_attached_runs_paths_never_read_outside_it(tmp_path):
+    from repromatrix.report import read_inside
+
+    run_dir = tmp_path / "run"
+    (run_dir / "cells" / "c").mkdir(parents=True)
+    (run_dir / "cells" / "c" / "Dockerfile").write_text("FROM x\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token")
+    (run_dir / "cells" / "c" / "link").symlink_to(secret)
+    assert read_inside(run_dir, "cells/c/Dockerfile") == "FROM x\n"
+    for hostile in ("../secret.txt", str(secret), "cells/c/link", "/dev/zero", "/proc/self/environ", "cells",
+                    "cells/c/../../secret.txt", "missing"):
+        assert read_inside(run_dir, hostile) == "", hostile
+
+
+@pytest.mark.parametrize("path, link", [
+    ("cells/c/Dockerfile", "cells/c/Dockerfile"), ("javascript:alert(1)", ""), ("/etc/passwd", ""),
+    ("../x", ""), ("cells/../../x", ""), ("https://evil.example/x", ""), ("", "")])
+def test_links_to_an_attached_runs_files_stay_inside_it(path, link):
+    from repromatrix.report import safe_link
+
+    assert safe_link(path) == link
