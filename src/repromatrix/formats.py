@@ -5,6 +5,7 @@ All of them read a `RunResult` only; none needs Docker. `write_format` writes at
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +35,8 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
     suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": "0",
                                               "timestamp": run.started[:19]})
     props = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target["package"])):
-        ET.SubElement(props, "property", {"name": name, "value": value})
+    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target.get("package", ""))):
+        ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
     for cell in run.cells:
         _testcase(suite, suite_name, cell)
     ET.indent(root)
@@ -44,13 +45,23 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
 
 def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
     seconds = cell.durations.get("build", 0) + cell.durations.get("run", 0)
-    case = ET.SubElement(suite, "testcase", {"name": cell.id, "classname": classname, "time": f"{seconds:.1f}"})
+    case = ET.SubElement(suite, "testcase", {"name": xml_text(cell.id), "classname": xml_text(classname),
+                                             "time": f"{seconds:.1f}"})
     if cell.unexpected:
         kind = "error" if cell.outcome == Outcome.INFRA_ERROR.value else "failure"
         expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
         message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}"
-        ET.SubElement(case, kind, {"message": message, "type": cell.outcome}).text = "\n".join(cell.evidence)
-    ET.SubElement(case, "system-out").text = f"log: {cell.log}\nreproduce: {cell.reproduce}\n"
+        ET.SubElement(case, kind, {"message": xml_text(message), "type": cell.outcome}).text = xml_text(
+            "\n".join(cell.evidence))
+    ET.SubElement(case, "system-out").text = xml_text(f"log: {cell.log}\nreproduce: {cell.reproduce}\n")
+
+
+# What XML 1.0 cannot hold at all (ANSI escapes, NUL, ...): written as \xNN so the file stays well-formed.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def render_markdown(run: RunResult, run_dir: Path) -> str:
@@ -81,27 +92,51 @@ def _failed(cell: CellResult) -> bool:
 
 
 def _markdown_head(run: RunResult) -> str:
-    target = f"{run.target['package']}{run.target.get('version') or ''}"
+    target = f"{run.target.get('package', '')}{run.target.get('version') or ''}"
     verdict = (f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells" if run.unexpected()
                else f"all {len(run.cells)} cells as expected")
-    lines = [f"## repromatrix: `pip install --upgrade {target}`, run {run.run_id}", "",
-             f"{verdict} · matrix `{run.matrix}` · {run.target['index']} index"
-             + (f" · compared with run {run.baseline}" if run.baseline else ""), "",
+    lines = [f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}", "",
+             f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
+             + (f" · compared with run {md(run.baseline)}" if run.baseline else ""), "",
              "| outcome | cells |", "|---|---|"]
-    lines += [f"| `{outcome}` | {n} |" for outcome, n in run.counts().items()]
+    lines += [f"| {md_code(outcome)} | {n} |" for outcome, n in run.counts().items()]
     return "\n".join(lines) + "\n"
 
 
 def _markdown_row(cell: CellResult) -> str:
     evidence = " · ".join(cell.evidence)[:EVIDENCE_CHARS]
-    expected = " or ".join(cell.expected) or "–"
-    return f"| `{cell.id}` | `{cell.outcome}` | {expected} | {cell.trend} | {_md_escape(evidence)} |\n"
+    expected = md(" or ".join(cell.expected)) or "–"
+    return (f"| {md_code(cell.id)} | {md_code(cell.outcome)} | {expected} | {md(cell.trend)} | "
+            f"{md(evidence)} |\n")
 
 
-def _md_escape(text: str) -> str:
-    for ch in "\\|`*_<>[]":
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ")
+# Every value in summary.md goes through md() or md_code(): a value from an attached run can
+# then neither close a code fence nor add headings, links, images, HTML or @mentions.
+# Values never start a line (they sit in table cells and sentences), so list and heading markers
+# at line start need no escape; what acts anywhere in a line does.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~:&])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def md(text: str) -> str:
+    """Plain text in Markdown: one line, every character Markdown might read escaped."""
+    text = _CONTROL.sub(" ", text)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")  # a zero-width space: no @mention
+
+
+def md_code(text: str) -> str:
+    """Inline code that nothing inside can close: a fence longer than any run of backticks in it."""
+    text = _CONTROL.sub(" ", text).replace("|", "\\|")  # a pipe would split a table cell even in code
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or not text.strip() else ""  # CommonMark strips one space
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_block(text: str, info: str = "") -> str:
+    """A fenced code block that nothing inside can close."""
+    text = _CONTROL.sub(lambda m: "\n" if m.group() == "\n" else " ", text)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}{info}\n{text}\n{fence}\n"
 
 
 def _markdown_reproduce(run: RunResult) -> str:
@@ -109,7 +144,7 @@ def _markdown_reproduce(run: RunResult) -> str:
     if example is None:
         return ""
     return ("\n### Reproduce a cell\n\nEach cell's directory in the attached report is a plain Docker build "
-            f"context. From the run directory:\n\n```sh\n{example.reproduce}\n```\n")
+            f"context. From the run directory:\n\n{md_block(example.reproduce, 'sh')}")
 
 
 RENDERERS: dict[str, Callable[[RunResult, Path], str]] = {

@@ -138,17 +138,79 @@ def save_run(run: RunResult, run_dir: Path) -> Path:
     return path
 
 
+MAX_RESULTS_BYTES = 512 * 1024 * 1024
+# The shape of every field an attached results.json may carry (it may come from anyone).
+Shape = str
+RUN_FIELDS: dict[str, Shape] = {
+    "run_id": "str", "matrix": "str", "target": "dict[str]", "started": "str", "finished": "str",
+    "host_ca": "str?", "tool_version": "str", "baseline": "str?", "cells": "list[cell]"}
+CELL_FIELDS: dict[str, Shape] = {
+    "id": "str", "axes": "dict[str]", "outcome": "outcome", "evidence": "list[str]", "expected": "list[outcome]",
+    "before": "str?", "after": "str?", "newest": "str?", "newest_for_python": "str?", "below_newest": "str?",
+    "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
+    "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
+    "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "trend": "str",
+    "previous_outcome": "str?"}
+
+
+def _shape_ok(value: Any, shape: Shape) -> bool:
+    if shape.endswith("?"):
+        return value is None or _shape_ok(value, shape[:-1])
+    simple = {"str": str, "dict": dict, "int": int}
+    if shape in simple:
+        return isinstance(value, simple[shape]) and not isinstance(value, bool)
+    if shape == "outcome":
+        return isinstance(value, str) and value in {o.value for o in Outcome}
+    if shape == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if shape.startswith("list["):
+        return isinstance(value, list) and all(_shape_ok(v, shape[5:-1]) for v in value)
+    if shape.startswith("dict["):
+        return isinstance(value, dict) and all(isinstance(k, str) and _shape_ok(v, shape[5:-1])
+                                               for k, v in value.items())
+    return shape == "cell" and isinstance(value, dict)
+
+
+def validate_results(data: Any, path: Path) -> None:
+    """Refuse a results.json whose fields are not what this repromatrix writes, naming the field."""
+    def fail(at: str, value: Any, shape: Shape) -> None:
+        raise UsageError(f"{path}: {at}: {json.dumps(value)[:80]} is not a valid value (expected {shape})\n"
+                         "  hint: this results.json was not written by this repromatrix, or was edited")
+
+    if not isinstance(data, dict):
+        fail("(top level)", data, "an object")
+    for key, shape in RUN_FIELDS.items():
+        if key in data and not _shape_ok(data[key], shape):
+            fail(key, data[key], shape)
+    for i, cell in enumerate(data.get("cells", [])):
+        for key, shape in CELL_FIELDS.items():
+            if key in cell and not _shape_ok(cell[key], shape):
+                fail(f"cells[{i}].{key}", cell[key], shape)
+        for key in ("id", "axes", "outcome", "evidence"):
+            if key not in cell:
+                fail(f"cells[{i}].{key}", None, CELL_FIELDS[key])
+
+
 def load_run(run_dir: Path) -> RunResult:
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
     try:
+        if path.stat().st_size > MAX_RESULTS_BYTES or not path.is_file():
+            raise UsageError(f"{path}: not a results file (a regular file of at most "
+                             f"{MAX_RESULTS_BYTES // 2**20} MiB)")
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"{path}: cannot read results ({e.strerror})\n  hint: pass a run directory "
                          "such as reports/latest") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise UsageError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
-    if data.get("schema") != SCHEMA:
-        raise UsageError(f"{path}: results schema {data.get('schema')!r}, this repromatrix reads {SCHEMA}")
+    except RecursionError:
+        raise UsageError(f"{path}: JSON nested too deeply to be results") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise UsageError(f"{path}: results schema {found!r}, this repromatrix reads {SCHEMA}")
+    validate_results(data, path)
     return RunResult.from_json(data)
 
 

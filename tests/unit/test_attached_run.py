@@ -1,0 +1,107 @@
+"""`repromatrix report` on a run someone else attached: every string of its results.json is data.
+
+Nothing is read or written outside the run directory, no value becomes markup in HTML, XML or
+Markdown, and a malformed results.json is refused naming the field (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from repromatrix.cli import main
+from repromatrix.errors import UsageError
+from repromatrix.formats import render_junit, render_markdown
+from repromatrix.report import render_html
+from repromatrix.results import load_run
+
+EVIL = "x\x1b[31m\x00`` ```\n# pwned\n<script>alert(1)</script> @maintainers ![i](https://e.example/t.png) |a|"
+
+
+def hostile_results() -> dict:
+    cell = {
+        "id": "cell" + EVIL, "axes": {"os" + EVIL: "bookworm" + EVIL, "install": "<b>venv</b>"},
+        "outcome": "externally-managed", "evidence": [EVIL, "</script><script>alert(2)</script>"],
+        "expected": ["upgraded"], "upgrade_command": "pip " + EVIL, "reproduce": "```\n# pwned\n" + EVIL,
+        "dockerfile": "../../../../etc/passwd", "log": "/dev/zero", "notes": [EVIL], "trend": "new" + EVIL,
+        "python": "3" + EVIL, "pip": "pip" + EVIL, "durations": {"build": 1.0},
+        "checks": [{"name": EVIL, "identity": "root", "exit_code": 1, "output": EVIL}],
+        "interpreter": {"wanted": EVIL, "image": EVIL}, "imports": [EVIL]}
+    return {"schema": 1, "run_id": "r" + EVIL, "matrix": "m" + EVIL, "started": "2026", "finished": "2026",
+            "target": {"package": "tensorflow" + EVIL, "version": EVIL, "index": "https://e.example/" + EVIL},
+            "baseline": "b" + EVIL, "cells": [cell]}
+
+
+def outside_code(md: str) -> str:
+    """The Markdown that renders as Markdown: fenced blocks and code spans removed (they show text as is)."""
+    md = re.sub(r"^(`{3,})[^\n]*\n.*?\n\1$", "", md, flags=re.S | re.M)
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", md, flags=re.S)
+
+
+def write_run(tmp_path, data) -> tuple:
+    run_dir = tmp_path / "attached" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(data))
+    return run_dir, sorted(p.name for p in tmp_path.rglob("*"))
+
+
+def test_report_on_a_hostile_attached_run(tmp_path, capsys):
+    run_dir, before = write_run(tmp_path, hostile_results())
+    assert main(["report", str(run_dir)]) == 0
+    written = sorted(p.name for p in tmp_path.rglob("*"))
+    assert sorted(set(written) - set(before)) == ["index.html", "junit.xml", "summary.md"]  # json rewritten
+    html = (run_dir / "index.html").read_text()
+    assert len(re.findall(r"<script[ >]", html)) == 2 and "<img" not in html and "<b>venv" not in html
+    assert "root:x:0:0" not in html  # ../../etc/passwd was not inlined
+    ET.fromstring((run_dir / "junit.xml").read_bytes())  # well-formed despite ESC and NUL
+    assert "\\x1b" in (run_dir / "junit.xml").read_text()
+    md = (run_dir / "summary.md").read_text()
+    text = outside_code(md)
+    assert "<script>" not in text and "@maintainers" not in text and "![i]" not in text and "](" not in text
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings and all(h.startswith(("## repromatrix: ", "### ")) for h in headings)
+    # The reproduce block holds the hostile fence and heading, and closes only where we close it.
+    block = re.search(r"^(`{3,})sh\n(.*?)\n\1$", md, re.S | re.M)
+    assert block and "# pwned" in block.group(2) and "```" in block.group(2)
+
+
+def test_a_malformed_results_json_names_the_field(tmp_path, capsys):
+    data = hostile_results()
+    data["cells"][0]["outcome"] = "pwned<script>"
+    run_dir, _ = write_run(tmp_path, data)
+    assert main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "cells[0].outcome" in err and "Traceback" not in err
+    for field, value in (("evidence", "not a list"), ("durations", {"build": "1"}), ("axes", ["x"])):
+        data = hostile_results()
+        data["cells"][0][field] = value
+        run_dir.joinpath("results.json").write_text(json.dumps(data))
+        assert main(["report", str(run_dir)]) == 2 and f"cells[0].{field}" in capsys.readouterr().err
+
+
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["id", "trend", "reproduce", "upgrade_command", "python", "dockerfile", "log"]),
+       value=TEXT, evidence=st.lists(TEXT, max_size=3), run_id=TEXT, package=TEXT)
+def test_any_text_in_an_attached_run_stays_text(tmp_path, field, value, evidence, run_id, package):
+    data = hostile_results()
+    data["cells"][0][field] = value
+    data["cells"][0]["evidence"] = evidence
+    data["run_id"], data["target"]["package"] = run_id, package
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    try:
+        run = load_run(path)
+    except UsageError:
+        return
+    html = render_html(run, tmp_path)
+    assert len(re.findall(r"<script[ >]", html)) == 2
+    ET.fromstring(render_junit(run, tmp_path).encode())
+    text = outside_code(render_markdown(run, tmp_path))
+    assert "<" not in text.replace("\\<", "") and "@" not in text.replace("@\u200b", "")
