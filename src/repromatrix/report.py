@@ -114,7 +114,8 @@ def safe_link(relative: str) -> str:
     """A link to a file of the run, or '' for anything that is not a plain relative path inside it
     (an attached results.json may say 'javascript:...', '/etc/passwd' or '../x')."""
     parts = relative.split("/")
-    if not relative or relative.startswith("/") or ":" in parts[0] or ".." in parts or "\\" in relative:
+    if (not relative or relative.startswith("/") or ":" in parts[0] or ".." in parts or "\\" in relative
+            or any(ord(ch) < 32 for ch in relative)):
         return ""
     return relative
 
@@ -128,7 +129,7 @@ def read_inside(run_dir: Path, relative: str) -> str:
     root = run_dir.resolve()
     try:
         path = (root / relative).resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
         return ""
     if not path.is_relative_to(root) or not path.is_file() or path.stat().st_size > MAX_INLINED_FILE:
         return ""
