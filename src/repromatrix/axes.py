@@ -420,7 +420,9 @@ assert set(AXIS_ORDER) == set(AXES)
 def cell_id(values: Mapping[str, str], short_name: str) -> str:
     """A stable, readable id such as 'bookworm-py3.11-venv-tf2.15.0'."""
     cell = IdContext(values, short_name)
-    return "-".join(part for axis in AXES.values() if (part := axis.id_part(values[axis.name], cell)))
+    parts = (part for axis in AXES.values() if (part := axis.id_part(values[axis.name], cell)))
+    # Ids name directories and image tags: anything else ('+' of a local version) becomes '-'.
+    return re.sub(r"[^A-Za-z0-9._-]", "-", "-".join(parts))
 
 
 def run_needs(cells_values: Iterable[Mapping[str, str]]) -> RunNeeds:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .docker_engine import LABEL_BASE, Engine
 from .errors import BaseImageError
-from .interpreters import LABEL_PROVIDER, ImageHost, Interpreter, debian_suite_of
+from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost, Interpreter, debian_suite_of
 from .interpreters import provide as provide_interpreter
 
 Say = Callable[[str], None]
@@ -53,9 +53,11 @@ def provision(engine: Engine, images: Iterable[str], say: Say, mirror: str = "",
 
 
 def provision_interpreter(host: _Host, engine: Engine, interp: Interpreter, say: Say) -> Provisioned:
-    if engine.image_exists(interp.image):
-        label = engine.image_labels(interp.image).get(LABEL_PROVIDER, "")
-        provider, _, detail = label.partition(": ")
+    labels = engine.image_labels(interp.image) if engine.image_exists(interp.image) else None
+    # An image this tool built with an older recipe is rebuilt; any other present image is used.
+    stale = labels is not None and LABEL_PROVIDER in labels and labels.get(LABEL_RECIPE) != RECIPE
+    if labels is not None and not stale:
+        provider, _, detail = labels.get(LABEL_PROVIDER, "").partition(": ")
         return Provisioned(interp.image, provider or "present", detail or "present on the engine")
     provided = provide_interpreter(host, interp, say)
     return Provisioned(interp.image, provided.provider, provided.detail)

@@ -107,6 +107,11 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
     if obs.record is None:
         why = "timed out" if obs.timed_out else f"exited {obs.exit_code} without a record"
         return Verdict(Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output))
+    if obs.record.get("setup_failed"):
+        # Setup that needs the index's credentials ran when the container started.
+        failed = (obs.record.get("setup") or [{}])[-1]
+        output = str(failed.get("output") or "")
+        return Verdict(Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output))
     facts = version_facts(obs.record, releases)
     upgrade = obs.record["upgrade"]
     verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)

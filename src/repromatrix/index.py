@@ -84,11 +84,12 @@ class Releases:
 
 
 def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None = None,
-                   timeout: float = 60) -> Releases:
+                   timeout: float = 60, authorization: str | None = None) -> Releases:
     """Read the package's simple page; JSON (PEP 691) if offered, HTML otherwise."""
     url = index_url.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", package).lower() + "/"
     accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.5"
-    req = urllib.request.Request(url, headers={"Accept": accept})
+    headers = {"Accept": accept} | ({"Authorization": authorization} if authorization else {})
+    req = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
         body = resp.read().decode("utf-8", "replace")
         ctype = resp.headers.get("Content-Type", "")

@@ -21,7 +21,16 @@ from packaging.specifiers import SpecifierSet
 
 from .axes import AXES
 from .errors import MatrixError, did_you_mean
-from .model import Check, Expectation, Matrix, Settings, Target, check_specifier, parse_target_package
+from .model import (
+    Check,
+    Expectation,
+    IndexSpec,
+    Matrix,
+    Settings,
+    Target,
+    check_specifier,
+    parse_target_package,
+)
 from .outcomes import Outcome, parse_outcome
 
 SCHEMA_VERSION = "1"
@@ -204,12 +213,32 @@ def _target(doc: _Document, value: Any) -> Target:
     if req.specifier:
         version = str(req.specifier)
         req.specifier = SpecifierSet()
-    index = _scalar(doc, data.get("index", "default"), ("target", "index"))
-    if index not in ("default", "local") and (wrong := url_problem(index)):
-        doc.fail(("target", "index"), f"is not 'default', 'local' or an http(s) URL: {wrong}",
-                 "'default' uses pip's own index; 'local' starts repromatrix's offline index")
+    index = _index(doc, _scalar(doc, data.get("index", "default"), ("target", "index")))
     return Target(package=str(req), version=version, index=index, pre=_bool(doc, data, ("target", "pre")),
                   imports=_imports(doc, data.get("imports"), ("target", "imports")))
+
+
+CREDENTIALS = re.compile(r"(?:[A-Za-z0-9._~%!*+,;=-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+"
+                         r"(?::(?:[A-Za-z0-9._~%!*+,;=-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})*)?")
+
+
+def _index(doc: _Document, text: str) -> IndexSpec:
+    """'default', 'local', 'local-auth' or an http(s) URL, whose userinfo is kept apart as credentials."""
+    at: KeyPath = ("target", "index")
+    hint = ("'default' uses pip's own index; 'local' (or 'local-auth') starts repromatrix's offline index; a "
+            "private index: https://USER:${TOKEN_VARIABLE}@host/simple, the token from the environment")
+    if text in ("default", "local", "local-auth"):
+        return IndexSpec(kind="default" if text == "default" else "local", auth=text == "local-auth")
+    scheme, sep, rest = text.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at_sign, host = netloc.rpartition("@")
+    public = f"{scheme}{sep}{host}{slash}{path}" if at_sign else text
+    if wrong := url_problem(public):  # says the URL without its credentials, never with them
+        doc.fail(at, f"is not 'default', 'local' or an http(s) URL: {wrong}", hint)
+    if at_sign and not CREDENTIALS.fullmatch(userinfo):
+        doc.fail(at, f"the credentials in {public!r} are not USER:PASSWORD (letters, digits, %-escapes or "
+                 "${VARIABLE})", hint)
+    return IndexSpec(kind="url", url=public, credentials=userinfo)
 
 
 def _bool(doc: _Document, data: dict[str, Any], at: KeyPath) -> bool:

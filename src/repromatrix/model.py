@@ -13,12 +13,41 @@ from .outcomes import Outcome
 
 
 @dataclass(frozen=True)
+class IndexSpec:
+    """Where cells get packages: pip's default index, repromatrix's local one, or a URL.
+
+    Credentials (the userinfo of a URL, e.g. 'ci:${ARTIFACTORY_TOKEN}', expanded from the
+    environment only when a run starts; or, for `local-auth`, made per run) are kept apart from
+    the URL: they never reach a Dockerfile, an image, a log or a report (see secrets.py).
+    """
+
+    kind: str = "default"  # "default", "local" or "url"
+    url: str = ""  # without credentials
+    credentials: str = field(default="", repr=False)
+    auth: bool = False  # local: the index demands credentials made for the run
+
+    @property
+    def local(self) -> bool:
+        return self.kind == "local"
+
+    @property
+    def secret(self) -> bool:
+        """Do cells need credentials to read it?"""
+        return bool(self.credentials) or self.auth
+
+    def __str__(self) -> str:
+        if self.kind == "local":
+            return "local-auth" if self.auth else "local"
+        return self.url if self.kind == "url" else "default"
+
+
+@dataclass(frozen=True)
 class Target:
     """What the cells upgrade: a PEP 508 requirement (name, extras, marker) and a version specifier."""
 
     package: str = "tensorflow"  # as written, e.g. 'tensorflow[and-cuda]' or 'tf-nightly'
     version: str = ""  # a PEP 440 specifier; "" means the newest release
-    index: str = "default"  # "default" (pip's own), "local" (the built-in offline index) or a URL
+    index: IndexSpec = field(default_factory=IndexSpec)
     pre: bool = False  # allow pre-releases (pip --pre)
     imports: tuple[str, ...] = ()  # import names to check; () = read them from the installed metadata
 

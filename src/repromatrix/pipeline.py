@@ -5,8 +5,10 @@ this one only wires them together and owns the run's resources.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from . import __version__
 from .axes import RunNeeds, Service, run_needs
 from .baseimages import Provisioned, provision
 from .classify import classify
+from .credentials import IndexCredentials, redact, secret_file
+from .credentials import resolve as resolve_credentials
 from .docker_engine import Engine
 from .errors import BaseImageError, UsageError
 from .expand import expand, select
@@ -30,7 +34,7 @@ from .plan import CellPlan, RenderContext, local_index_context, plan_cell
 from .progress import RunProgress
 from .render import render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
-from .runner import CellJob, CellRun, CellRunner, run_all
+from .runner import CellJob, CellRun, CellRunner, IndexSecret, run_all
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
 from .tlsca import RunCA
 
@@ -59,18 +63,19 @@ def render_context(matrix: Matrix, host_ca: HostCA | None, run_ca: RunCA | None,
     if run_ca is not None:
         ctx = local_index_context(matrix.target, host_ca, run_ca.cert_pem, matrix.checks)
     else:
-        url = None if matrix.target.index == "default" else matrix.target.index
+        url = matrix.target.index.url or None  # None: pip's default index
         ctx = RenderContext(target=matrix.target, host_ca=host_ca, index_url=url, checks=matrix.checks)
-    return replace(ctx, interceptor_ca_pem=interception.ca.cert_pem if interception else b"")
+    return replace(ctx, interceptor_ca_pem=interception.ca.cert_pem if interception else b"",
+                   index_secret=matrix.target.index.secret)
 
 
 def run_ca_for(matrix: Matrix, run_id: str) -> RunCA | None:
-    return RunCA(run_id) if matrix.target.index == "local" else None
+    return RunCA(run_id) if matrix.target.index.local else None
 
 
 def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
     needs = run_needs(c.axes for c in cells)
-    return needs | RunNeeds(services=frozenset({Service.INDEX})) if matrix.target.index == "local" else needs
+    return needs | RunNeeds(services=frozenset({Service.INDEX})) if matrix.target.index.local else needs
 
 
 def wanted_host_ca(needs: RunNeeds) -> HostCA | None:
@@ -94,6 +99,7 @@ def run(options: RunOptions, console: Console) -> RunResult:
     needs = needs_of(matrix, cells)
     host_ca = wanted_host_ca(needs)
     run_ca = run_ca_for(matrix, run_id)
+    credentials = resolve_credentials(matrix.target.index)  # a missing token variable fails before any work
     interception = _interception(needs, host_ca, run_ca, run_id)
     ctx = render_context(matrix, host_ca, run_ca, interception)
     plans = [plan_cell(c, ctx) for c in cells]
@@ -105,12 +111,13 @@ def run(options: RunOptions, console: Console) -> RunResult:
         services = [SERVICE_BASE] if needs.services else []
         ready = provision(engine, services, console.print, matrix.settings.debian_mirror,
                           interpreters=[p.interpreter for p in plans])
-        with (index_service(engine, matrix, needs, network, run_ca, ready, console) as index_url,
-              proxy_service(engine, network, needs, interception, ready, run_dir, console) as proxy):
-            releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console)
+        with (index_service(engine, matrix, needs, network, run_ca, ready, console, credentials) as index_url,
+              proxy_service(engine, network, needs, interception, ready, run_dir, console) as proxy,
+              _index_secret(ctx, credentials) as secret):
+            releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
             jobs = [_job(plan, ctx, run_dir, ready) for plan in plans]
-            runs = _run_jobs(CellRunner(engine, network, matrix.settings.timeout, proxy), matrix, options, jobs,
-                             console)
+            runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret)
+            runs = _run_jobs(runner, matrix, options, jobs, console)
         result = RunResult(run_id=run_id, matrix=str(matrix.path), target=_target_json(matrix),
                            started=started, finished=now_iso(), host_ca=host_ca.source if host_ca else None,
                            cells=[to_cell_result(r, releases, run_dir, ready) for r in runs],
@@ -125,9 +132,19 @@ def run(options: RunOptions, console: Console) -> RunResult:
         engine.cleanup()
 
 
+@contextlib.contextmanager
+def _index_secret(ctx: RenderContext, credentials: IndexCredentials | None) -> Iterator[IndexSecret | None]:
+    """The index URL with credentials as a file cells mount read-only, and what to redact from logs."""
+    if credentials is None or not ctx.index_url:
+        yield None
+        return
+    with secret_file("index-url", credentials.url(ctx.index_url) + "\n") as path:
+        yield IndexSecret(path, credentials.secrets())
+
+
 def _target_json(matrix: Matrix) -> dict[str, str]:
     t = matrix.target
-    out = {"package": t.package, "version": t.version, "index": t.index}
+    out = {"package": t.package, "version": t.version, "index": str(t.index)}  # never the credentials
     return out | ({"pre": "true"} if t.pre else {}) | ({"imports": " ".join(t.imports)} if t.imports else {})
 
 
@@ -202,12 +219,16 @@ def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError
     return facts | {k: runtime[k] for k in ("executable", "openssl", "ca_paths", "glibc", "tags") if k in runtime}
 
 
-def _releases(matrix: Matrix, index_url: str | None, context: ssl.SSLContext, console: Console) -> Releases | None:
+def _releases(matrix: Matrix, index_url: str | None, context: ssl.SSLContext, console: Console,
+              credentials: IndexCredentials | None = None) -> Releases | None:
     """What the index offers, to explain results below the newest release; None if unreadable."""
     try:
         url = index_url or pip_default_index()
-        return fetch_releases(url, matrix.target.name, context).only(matrix.target.version, matrix.target.pre)
+        auth = credentials.authorization() if credentials else None
+        return fetch_releases(url, matrix.target.name, context, authorization=auth).only(
+            matrix.target.version, matrix.target.pre)
     except Exception as e:  # noqa: BLE001 - an unreadable index only costs us the explanation
-        console.print(f"[yellow]could not read the index's release list ({e}); "
+        said = redact(str(e), credentials.secrets()) if credentials else str(e)
+        console.print(f"[yellow]could not read the index's release list ({said}); "
                       "results will not say whether an upgrade landed below the newest release[/yellow]")
         return None

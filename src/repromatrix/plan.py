@@ -27,6 +27,7 @@ class RenderContext:
     local: bool = False  # the cells read repromatrix's local index
     interceptor_ca_pem: bytes = b""  # the TLS-intercepting proxy's CA, for cells that trust it
     checks: tuple[Check, ...] = ()
+    index_secret: bool = False  # the index needs credentials: they come at run time, from a secret file
 
     def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
         """What a cell trusts on top of the image's own CAs."""
@@ -59,6 +60,25 @@ class CellPlan:
     checks: tuple[Check, ...] = ()
     notes: tuple[str, ...] = ()
     fragments: tuple[tuple[int, str], ...] = ()  # the axes' Dockerfile fragments, in layer order
+    # The index needs credentials, which never enter the image: what needs the index (the prior
+    # version, a cache to damage) runs when the container starts instead of at build time.
+    runtime_setup: bool = False
+
+    @property
+    def index_url(self) -> str:
+        """The index cells read (without credentials), or '' for pip's default."""
+        return dict(self.env).get("PIP_INDEX_URL", "")
+
+    @property
+    def runtime_steps(self) -> tuple[dict[str, str], ...]:
+        """The setup that runs at container start: who runs which command, in order."""
+        if not self.runtime_setup:
+            return ()
+        steps = [{"user": self.mode.prior_by or "root", "command": c} for c in self.setup_commands]
+        if self.cache_corrupted:
+            steps.append({"user": self.mode.upgrade_by or "root", "command": "python3 /opt/repromatrix/"
+                          f"corrupt_cache.py {shlex.quote(self.target.requirement)}"})
+        return tuple(steps)
 
     @property
     def base_image(self) -> str:
@@ -106,7 +126,8 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
         conflicts=draft.conflicts, prior=draft.prior, pip_pin=draft.pip_pin, cache_corrupted=draft.cache_corrupted,
         trusts_ca=trusts, wants_host_ca=draft.trust_host_ca,
         upgrade_command=upgrade_command(target, draft.mode), setup_commands=setup_commands(target, draft),
-        env=tuple(env), checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()))
+        env=tuple(env), checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
+        runtime_setup=ctx.index_secret)
 
 
 def setup_commands(target: Target, draft: PlanDraft) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from .credentials import INDEX_SECRET
 from .plan import CellPlan, RenderContext
 
 CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
@@ -42,13 +43,15 @@ def _environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["env"] = docker_env_value
     env.filters["sh"] = shlex.quote
+    env.filters["json"] = lambda value: json.dumps(list(value) if isinstance(value, tuple) else value)
     return env
 
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
-        setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET, checks_path=CHECKS_PATH)
+        setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET, checks_path=CHECKS_PATH,
+        index_secret=INDEX_SECRET)
 
 
 def _template_bytes(name: str) -> bytes:

@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .classify import Observation
+from .credentials import INDEX_SECRET, redact
 from .docker_engine import Engine
 from .plan import CellPlan
 from .render import PROXY_SECRET, SETUP_MARKER
@@ -60,9 +61,19 @@ def parse_record(output: str) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class IndexSecret:
+    """The index URL with credentials, as a file every cell mounts read-only; what to redact."""
+
+    path: Path
+    redact: tuple[str, ...]
+
+
 class CellRunner:
-    def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None) -> None:
+    def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None,
+                 index_secret: IndexSecret | None = None) -> None:
         self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
+        self.index_secret = index_secret
         self.stop = threading.Event()
         self._build_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -80,6 +91,7 @@ class CellRunner:
             if self.stop.is_set():
                 return self._finish(job, Observation(infra_reason="run interrupted"), {}, "")
             build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"))
+        build = replace(build, log=self._redact(build.log))
         durations = {"build": round(time.monotonic() - started, 1)}
         if self.stop.is_set():
             return self._finish(job, Observation(infra_reason="run interrupted"), durations, build.log)
@@ -100,17 +112,20 @@ class CellRunner:
     def _network_for(self, job: CellJob) -> tuple[str | None, dict[str, str] | None]:
         """Where the cell runs, and the secret it gets (builds always use the run's own network)."""
         mode = job.plan.network
+        mounts = {str(self.index_secret.path): INDEX_SECRET} if self.index_secret else {}
         if not mode.internal or self.proxy is None:
-            return self.network, None
-        mounts = {str(self.proxy.url_file): PROXY_SECRET} if mode.credentials else None
-        return self.proxy.network, mounts
+            return self.network, mounts or None
+        if mode.credentials:
+            mounts[str(self.proxy.url_file)] = PROXY_SECRET
+        return self.proxy.network, mounts or None
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.proxy.password, "<redacted>") if self.proxy else text
+        secrets = (self.proxy.password,) if self.proxy else ()
+        return redact(text, secrets + (self.index_secret.redact if self.index_secret else ()))
 
     def _finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str) -> CellRun:
         log_path = job.context / "log.txt"
-        write_atomic(log_path, log or (obs.infra_reason + "\n"))
+        write_atomic(log_path, self._redact(log or (obs.infra_reason + "\n")))
         return CellRun(job, obs, durations, log_path)
 
 

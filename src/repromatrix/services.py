@@ -37,6 +37,7 @@ from .axes import (
     Service,
 )
 from .baseimages import Provisioned
+from .credentials import IndexCredentials, secret_file
 from .docker_engine import Engine
 from .errors import BaseImageError, InfraError
 from .hostca import HostCA
@@ -62,19 +63,31 @@ def _need_base(ready: Ready, what: str) -> None:
 
 @contextlib.contextmanager
 def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str, run_ca: RunCA | None,
-                  ready: Ready, console: Console) -> Iterator[str | None]:
-    """For a local index, serve it for the run; yields the URL the host reads it at."""
+                  ready: Ready, console: Console,
+                  credentials: IndexCredentials | None = None) -> Iterator[str | None]:
+    """For a local index, serve it for the run; yields the URL the host reads it at (None: pip's default).
+
+    With `local-auth` nginx demands the run's credentials; they reach it as a file mounted at run
+    time, never through its image."""
     if run_ca is None:
-        yield None if matrix.target.index == "default" else matrix.target.index
+        yield matrix.target.index.url or None
         return
     _need_base(ready, "the local index")
-    console.print("starting the local model index (target.index: local)")
+    auth = matrix.target.index.auth and credentials is not None
+    console.print(f"starting the local model index (target.index: {matrix.target.index})")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
         wheels = fetch_real_wheels(sorted(needs.real_wheels))
-        tag = _build(engine, _index_context(Path(tmp), run_ca, wheels), "index", "the local index")
+        tag = _build(engine, _index_context(Path(tmp), run_ca, wheels, auth), "index", "the local index")
     name = f"repromatrix-{engine.run_id}-index"
     ports = {f"{INDEX_PORT}/tcp": ("127.0.0.1", None)}
-    with engine.container(tag, name=name, role="index", network=network, aliases=(INDEX_HOST,), ports=ports) as box:
+    with contextlib.ExitStack() as stack:
+        mounts = None
+        if auth and credentials is not None:
+            line = f"{credentials.user}:{{PLAIN}}{credentials.password}\n"
+            users = stack.enter_context(secret_file("htpasswd", line))
+            mounts = {str(users): HTPASSWD}
+        box = stack.enter_context(engine.container(tag, name=name, role="index", network=network,
+                                                   aliases=(INDEX_HOST,), ports=ports, mounts=mounts))
         url = f"https://127.0.0.1:{engine.published_port(box, f'{INDEX_PORT}/tcp')}/simple/"
         _wait_for(url, ssl_context(None, run_ca), timeout=60)
         yield url
@@ -220,9 +233,13 @@ def _proxy_secrets(root: Path, password: str) -> tuple[Path, Path]:
     return squid, url_file
 
 
-def _index_context(root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...]) -> Path:
+HTPASSWD = "/etc/nginx/htpasswd"  # mounted at run time for local-auth
+
+
+def _index_context(root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...], auth: bool = False) -> Path:
     _service_context(root, "index.Dockerfile.j2", port=INDEX_PORT)
-    (root / "nginx.conf").write_text(_templates().get_template("nginx.conf.j2").render(port=INDEX_PORT))
+    (root / "nginx.conf").write_text(_templates().get_template("nginx.conf.j2").render(
+        port=INDEX_PORT, htpasswd=HTPASSWD if auth else ""))
     server = run_ca.issue([INDEX_HOST, "localhost"], ips=("127.0.0.1",))
     (root / "index.crt").write_bytes(server.cert_pem + run_ca.cert_pem)
     (root / "index.key").write_bytes(server.key_pem)
@@ -243,6 +260,8 @@ def _wait_for(url: str, context: ssl.SSLContext, timeout: float) -> None:
         try:
             with urllib.request.urlopen(url, timeout=5, context=context):
                 return
+        except urllib.error.HTTPError:
+            return  # it answers (a 401 from an index that wants credentials is an answer)
         except (urllib.error.URLError, ConnectionError, OSError) as e:
             if time.monotonic() > deadline:
                 raise InfraError(f"the local index did not answer at {url} within {timeout:.0f}s: {e}") from None

@@ -31,6 +31,14 @@ class FakeHost(ImageHost):
         return self.build_ok, "Step 9/9 : RUN make\nmake: *** [all] Error 2\n"
 
 
+@pytest.fixture(autouse=True)
+def no_downloads(monkeypatch, tmp_path):
+    """The official pip's wheel comes from a file here, not from the index."""
+    wheel = tmp_path / "pip-23.0.1-py3-none-any.whl"
+    wheel.write_bytes(b"PK")
+    monkeypatch.setattr("repromatrix.interpreters.fetch_wheel", lambda requirement: wheel)
+
+
 def bookworm(version: str) -> Interpreter:
     return Interpreter(version=version, os_image="debian:bookworm", suite="bookworm")
 
@@ -53,6 +61,16 @@ def test_offline_a_debian_source_package_is_compiled_on_the_cells_suite(monkeypa
     assert "FROM debian:trixie AS source" in dockerfile
     assert "apt-get source --download-only -qq python3.13" in dockerfile
     assert "FROM debian:bookworm AS build" in dockerfile and "--prefix=/usr/local" in dockerfile
+    assert "align_pip.py" not in dockerfile  # 3.13 keeps ensurepip's pip, as the official image does
+
+
+def test_an_older_python_gets_the_official_images_pip(monkeypatch):
+    monkeypatch.delenv("REPROMATRIX_PYTHON_SOURCES", raising=False)
+    host = FakeHost()
+    provide(host, bookworm("3.9"), print)
+    dockerfile = host.dockerfiles["python:3.9-slim-bookworm"]
+    assert "RUN python3 /tmp/align_pip.py /tmp/pip-23.0.1-py3-none-any.whl" in dockerfile
+    assert 'LABEL org.repromatrix.recipe="2"' in dockerfile
 
 
 def test_a_users_source_tarball_comes_before_debians(monkeypatch, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from repromatrix.errors import MatrixError
 from repromatrix.matrix import load_matrix
-from repromatrix.model import Target
+from repromatrix.model import IndexSpec, Target
 from repromatrix.outcomes import Outcome
 
 
@@ -19,7 +19,7 @@ def error_of(write_matrix, text: str) -> MatrixError:
 
 def test_minimal_matrix_gets_defaults(write_matrix):
     m = load_matrix(write_matrix("axes: {os: [bookworm]}\n"))
-    assert m.target == Target("tensorflow", "", "default")
+    assert m.target == Target("tensorflow", "", IndexSpec("default"))
     assert m.axes == (("os", ("bookworm",)),)
     assert m.settings.timeout == 1800
 
@@ -156,3 +156,26 @@ def test_shipped_matrices_load():
 
     for path in [REPO / "matrix.yaml", *sorted((REPO / "examples").glob("*.yaml"))]:
         assert load_matrix(path).axes, path
+
+
+@pytest.mark.parametrize("index, kind, url, credentials, auth, shown", [
+    ("default", "default", "", "", False, "default"),
+    ("local", "local", "", "", False, "local"),
+    ("local-auth", "local", "", "", True, "local-auth"),
+    ("https://idx.example/simple/", "url", "https://idx.example/simple/", "", False, "https://idx.example/simple/"),
+    ("https://ci:${ART_TOKEN}@idx.example:8443/api/pypi/simple", "url", "https://idx.example:8443/api/pypi/simple",
+     "ci:${ART_TOKEN}", False, "https://idx.example:8443/api/pypi/simple"),
+    ("https://__token__:p%40ss@gitlab.example/simple", "url", "https://gitlab.example/simple", "__token__:p%40ss",
+     False, "https://gitlab.example/simple"),
+])
+def test_index_credentials_are_kept_apart_from_the_url(write_matrix, index, kind, url, credentials, auth, shown):
+    spec = load_matrix(write_matrix(f"target: {{index: '{index}'}}\naxes: {{}}\n")).target.index
+    assert (spec.kind, spec.url, spec.credentials, spec.auth, str(spec)) == (kind, url, credentials, auth, shown)
+    assert "credentials" not in repr(spec) and (not credentials or credentials not in repr(spec))
+
+
+def test_an_index_error_never_echoes_the_credentials(write_matrix):
+    err = error_of(write_matrix, "target: {index: 'https://ci:s3cr3t@idx.example/ simple'}\naxes: {}\n")
+    assert "s3cr3t" not in str(err) and "target.index" in str(err)
+    err = error_of(write_matrix, "target: {index: 'https://c i:s3cr3t@idx.example/simple'}\naxes: {}\n")
+    assert "s3cr3t" not in str(err) and "are not USER:PASSWORD" in str(err)

@@ -131,8 +131,18 @@ def main():
         from pip._internal.network.session import PipSession
     except ImportError as e:
         fail("this pip is too old to fill its cache with its own code (%s); use pip >= 20" % e)
-    session = PipSession()
+    # index_urls: pip's own auth handler then sends the index's credentials (from PIP_INDEX_URL)
+    # for the files it links, as pip does when it downloads them.
+    index = os.environ.get("PIP_INDEX_URL")
+    try:
+        session = PipSession(index_urls=[index] if index else None)
+    except TypeError:  # a pip whose session takes no index_urls
+        session = PipSession()
     session.verify = os.environ.get("PIP_CERT") or True
+    if index:
+        # pip remembers an index's credentials per host once it has read a page under it; its files
+        # (elsewhere on that host) then get them too, as in pip's own downloads.
+        session.get(index, headers={"Accept": "text/html"}).close()
     url = wanted_url(sys.argv[1], session)
     directory = http_cache_dir(pip_cache_root())
     cache_through_pip(url, directory, session)

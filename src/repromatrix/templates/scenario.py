@@ -8,7 +8,10 @@ asked which version it has and imports, because an upgrade that lands in one use
 site-packages leaves root and services on the old one. Import names come from the installed
 distribution's metadata (top_level.txt, else the top-level names in RECORD), never from its
 name, unless REPROMATRIX_IMPORTS names them. The user's checks (REPROMATRIX_CHECKS, a JSON
-file) then run as each identity. pip's output streams live; the record is the last line of
+file) then run as each identity. When the index needs credentials, the setup that needs it
+(REPROMATRIX_SETUP) runs first, and pip gets the index URL with credentials from the file
+REPROMATRIX_INDEX_SECRET names (mounted at run time; never printed or stored).
+pip's output streams live; the record is the last line of
 output, prefixed with REPROMATRIX-RECORD. Configured by the REPROMATRIX_* variables in the
 Dockerfile.
 """
@@ -25,6 +28,7 @@ import time
 PACKAGE = os.environ.get("REPROMATRIX_PACKAGE", "tensorflow")
 IMPORTS = os.environ.get("REPROMATRIX_IMPORTS", "").split()
 CHECKS = os.environ.get("REPROMATRIX_CHECKS", "")
+SETUP = json.loads(os.environ.get("REPROMATRIX_SETUP") or "[]")  # steps that need the index's credentials
 UPGRADE = os.environ.get("REPROMATRIX_UPGRADE", "python3 -m pip install --upgrade " + PACKAGE)
 TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 UPGRADER = os.environ.get("REPROMATRIX_USER") or "root"
@@ -96,9 +100,19 @@ def proxy_env():
     return {"HTTP_PROXY": url, "HTTPS_PROXY": url}
 
 
+def index_env():
+    """The index URL with credentials, from the secret file (never printed, never stored)."""
+    path = os.environ.get("REPROMATRIX_INDEX_SECRET")
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        return {"PIP_INDEX_URL": fh.read().strip()}
+
+
 def identity(name):
     """Popen arguments that run a command as `name`, with that user's home and groups."""
     env = dict(os.environ, **proxy_env())
+    env.update(index_env())
     if name == "root":
         return {"env": env}
     entry = pwd.getpwnam(name)
@@ -203,8 +217,26 @@ def heading(text):
     sys.stdout.flush()
 
 
+def setup(record):
+    """The steps that need the index's credentials (the prior version, ...); False if one failed."""
+    record["setup"] = []
+    for step in SETUP:
+        heading("setup as %s: %s" % (step["user"], step["command"]))
+        code, out, secs, timed_out = run(["sh", "-c", step["command"]], echo=True, who=step["user"])
+        record["setup"].append({"user": step["user"], "command": step["command"], "exit_code": code,
+                                "output": out[-MAX_OUTPUT:], "seconds": secs, "timed_out": timed_out})
+        if code != 0:
+            return False
+    return True
+
+
 def main():
     record = {"schema": 1, "package": PACKAGE, "python": sys.version.split()[0], "upgrader": UPGRADER}
+    if SETUP and not setup(record):
+        record["setup_failed"] = True
+        sys.stdout.write(PREFIX + json.dumps(record) + "\n")
+        sys.stdout.flush()
+        return
     _, pip_version, _, _ = run(["python3", "-m", "pip", "--version"], timeout=120, who=UPGRADER)
     record["pip"] = pip_version.strip()
     _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
