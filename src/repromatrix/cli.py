@@ -20,7 +20,7 @@ from rich.text import Text
 from . import __version__
 from .docker_engine import LABEL_BASE, LABEL_RUN, Engine
 from .errors import ReproMatrixError, UsageError
-from .formats import DEFAULT_FILES, write_format
+from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .pipeline import RunOptions, load_cells, render_only, run
 from .results import load_run
 
@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
     rp.add_argument("--format", choices=sorted(DEFAULT_FILES), action="append",
                     help="html, json, junit or md (repeatable; default: all four)")
-    rp.add_argument("-o", "--output", type=Path, help="write to this file instead of the run directory")
+    rp.add_argument("-o", "--output", type=Path, help="write to this file instead of the run directory ('-': "
+                    "standard output)")
     return p
 
 
@@ -118,11 +119,17 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     result = load_run(args.run_dir)
     run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
-    formats = args.format or ["json", "junit", "md", "html"]
+    formats = list(dict.fromkeys(args.format or ["json", "junit", "md", "html"]))
     if args.output and len(formats) != 1:
         raise UsageError("-o/--output writes one file: name one --format with it")
-    for fmt in formats:
-        console.print(f"wrote {write_format(result, run_dir, fmt, args.output)}")
+    if args.output and str(args.output) == "-":
+        sys.stdout.write(render_format(result, run_dir, formats[0]))
+        return 0
+    if args.output:
+        console.print(f"wrote {write_format(result, run_dir, formats[0], args.output)}")
+        return 0
+    for path in write_formats(result, run_dir, formats):
+        console.print(f"wrote {path}")
     return 0
 
 

@@ -161,5 +161,20 @@ def write_format(run: RunResult, run_dir: Path, fmt: str, out: Path | None = Non
     return path
 
 
+def write_formats(run: RunResult, run_dir: Path, formats: list[str]) -> list[Path]:
+    """All or nothing: every format is rendered before any is written, so a failure in one leaves the
+    run directory's reports as they were, not a mix of old and new."""
+    texts = {fmt: RENDERERS[fmt](run, run_dir) for fmt in formats}
+    paths = []
+    for fmt, text in texts.items():
+        write_atomic(run_dir / DEFAULT_FILES[fmt], text)
+        paths.append(run_dir / DEFAULT_FILES[fmt])
+    return paths
+
+
+def render_format(run: RunResult, run_dir: Path, fmt: str) -> str:
+    return RENDERERS[fmt](run, run_dir)
+
+
 def write_all(run: RunResult, run_dir: Path) -> list[Path]:
-    return [write_format(run, run_dir, fmt) for fmt in ("json", "junit", "md", "html")]
+    return write_formats(run, run_dir, ["json", "junit", "md", "html"])

@@ -9,6 +9,7 @@ share the build cache; each axis renders its own fragment (templates/axes/).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -79,7 +80,7 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         if plan.cache_corrupted:
             (tmp / "corrupt_cache.py").write_bytes(_template_bytes("corrupt_cache.py"))
         if plan.trusts_ca:
-            (tmp / "ca-bundle.pem").write_bytes(ctx.ca_bundle(plan.wants_host_ca, plan.network))
+            _link_shared(out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem")
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)
@@ -88,6 +89,23 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
+    """One copy of a file every cell needs (the CA bundle), hard-linked into each build context: 10,000
+    cells cost one bundle of disk, and each context still holds a regular file Docker can COPY."""
+    shared = out_dir / ".shared" / f"{hashlib.sha256(data).hexdigest()[:16]}-{target.name}"
+    if not shared.exists():
+        shared.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=shared.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, shared)
+    try:
+        os.link(shared, target)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(shared, target)
 
 
 def reproduce_command(plan: CellPlan, context_dir: str) -> str:

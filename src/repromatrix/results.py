@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -116,16 +117,32 @@ def now_iso() -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
+    """Write via a temporary file and rename, so readers never see half a file.
+
+    A file that is there keeps its mode (a new one gets the umask's, not mkstemp's 0600). A
+    symlink or anything but a regular file (a device, a FIFO) is refused, never followed or
+    replaced: `-o /dev/stdout` as root must not turn a device into a file.
+    """
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError(f"{path}: not a regular file (a symlink, a device or a directory); refusing to "
+                         "write it\n  hint: name a plain file, or '-' for standard output")
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def dumps(run: RunResult) -> str:

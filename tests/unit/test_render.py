@@ -90,7 +90,7 @@ def test_render_cell_writes_a_complete_context(cells, host_ca, tmp_path: Path):
     assert (out / "ca-bundle.pem").read_bytes() == host_ca.path.read_bytes()
     none_cell = render_cell(plan_cell(cells["bullseye-py3.9-system-tf2.15.0-ca-none"], ctx), ctx, tmp_path / "df")
     assert not (none_cell / "ca-bundle.pem").exists()
-    assert [p.name for p in (tmp_path / "df").iterdir() if p.name.startswith(".")] == []  # no temp dirs left
+    assert [p.name for p in (tmp_path / "df").iterdir() if p.name.startswith(".")] == [".shared"]  # no temp dirs
 
 
 def test_every_template_is_shipped_in_the_package():
@@ -102,3 +102,12 @@ def test_every_template_is_shipped_in_the_package():
     shipped = {p for g in globs for p in root.glob(g) if p.is_file()}  # '*' does not cross '/', as in setuptools
     files = {p for p in (root / "templates").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert files and sorted(str(p.relative_to(root)) for p in files - shipped) == []
+
+
+def test_the_ca_bundle_is_stored_once_for_all_cells(cells, host_ca, tmp_path: Path):
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    dirs = [render_cell(plan_cell(c, ctx), ctx, tmp_path / "df") for c in cells.values()
+            if plan_cell(c, ctx).trusts_ca]
+    bundles = [d / "ca-bundle.pem" for d in dirs]
+    assert len(bundles) >= 5 and len({b.stat().st_ino for b in bundles}) == 1  # one file, linked everywhere
+    assert all(b.read_bytes() == host_ca.path.read_bytes() for b in bundles)

@@ -117,3 +117,27 @@ def test_links_to_an_attached_runs_files_stay_inside_it(path, link):
     from repromatrix.report import safe_link
 
     assert safe_link(path) == link
+
+
+def test_outputs_keep_their_mode_and_never_replace_links_or_devices(tmp_path, capsys):
+    import os
+    import stat
+
+    from repromatrix.cli import main
+
+    run_dir = tmp_path / "run"
+    save_run(run_with(["x"]), run_dir)
+    os.chmod(run_dir / "results.json", 0o644)
+    assert main(["report", str(run_dir)]) == 0
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in run_dir.iterdir()}
+    assert modes["results.json"] == 0o644 and modes["summary.md"] & 0o044 == 0o044  # not mkstemp's 0600
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    (tmp_path / "link.md").symlink_to(victim)
+    assert main(["report", str(run_dir), "--format", "md", "-o", str(tmp_path / "link.md")]) == 2
+    assert victim.read_text() == "keep" and (tmp_path / "link.md").is_symlink()
+    assert main(["report", str(run_dir), "--format", "md", "-o", "/dev/null"]) == 2
+    capsys.readouterr()
+    assert main(["report", str(run_dir), "--format", "md", "-o", "-"]) == 0
+    assert capsys.readouterr().out.startswith("## repromatrix: ")
+    assert not (tmp_path / "-").exists() and not (run_dir / "-").exists()
