@@ -25,7 +25,7 @@ def render_json(run: RunResult, run_dir: Path) -> str:
 
 def render_junit(run: RunResult, run_dir: Path) -> str:
     """One testcase per cell; unexpected cells fail (ours: error) with outcome + evidence."""
-    suite_name = f"repromatrix.{Path(run.matrix).stem}"
+    suite_name = xml_text(f"repromatrix.{Path(run.matrix).stem}")
     total = sum(c.durations.get("build", 0) + c.durations.get("run", 0) for c in run.cells)
     failures = [c for c in run.unexpected() if c.outcome != Outcome.INFRA_ERROR.value]
     errors = [c for c in run.unexpected() if c.outcome == Outcome.INFRA_ERROR.value]
@@ -33,7 +33,7 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
               "time": f"{total:.1f}"}
     root = ET.Element("testsuites", {"name": "repromatrix", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": "0",
-                                              "timestamp": run.started[:19]})
+                                              "timestamp": xml_text(run.started[:19])})
     props = ET.SubElement(suite, "properties")
     for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target.get("package", ""))):
         ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})

@@ -17,7 +17,7 @@ from repromatrix.cli import main
 from repromatrix.errors import UsageError
 from repromatrix.formats import render_junit, render_markdown
 from repromatrix.report import render_html
-from repromatrix.results import load_run
+from repromatrix.results import CELL_FIELDS, RUN_FIELDS, load_run
 
 EVIL = "x\x1b[31m\x00`` ```\n# pwned\n<script>alert(1)</script> @maintainers ![i](https://e.example/t.png) |a|"
 
@@ -87,13 +87,17 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(["id", "trend", "reproduce", "upgrade_command", "python", "dockerfile", "log"]),
-       value=TEXT, evidence=st.lists(TEXT, max_size=3), run_id=TEXT, package=TEXT)
-def test_any_text_in_an_attached_run_stays_text(tmp_path, field, value, evidence, run_id, package):
+@given(field=st.sampled_from([k for k, shape in CELL_FIELDS.items() if shape in ("str", "str?")]),
+       run_field=st.sampled_from([k for k, shape in RUN_FIELDS.items() if shape in ("str", "str?")]),
+       value=TEXT, evidence=st.lists(TEXT, max_size=3), run_value=TEXT, package=TEXT,
+       axis=st.tuples(TEXT, TEXT))
+def test_any_text_in_an_attached_run_stays_text(tmp_path, field, run_field, value, evidence, run_value, package,
+                                                 axis):
     data = hostile_results()
     data["cells"][0][field] = value
     data["cells"][0]["evidence"] = evidence
-    data["run_id"], data["target"]["package"] = run_id, package
+    data["cells"][0]["axes"] = dict([axis])
+    data[run_field], data["target"]["package"] = run_value, package
     path = tmp_path / "results.json"
     path.write_text(json.dumps(data))
     try:

@@ -39,6 +39,17 @@ FIELDS = {
     "checks.python": ("axes: {{}}\nchecks: [{{name: c, python: {v}}}]\n", "print(1)"),
     "checks.run": ("axes: {{}}\nchecks: [{{name: c, run: {v}}}]\n", "python3 -V"),
     "settings.debian_mirror": ("axes: {{}}\nsettings: {{debian_mirror: {v}}}\n", "http://mirror.example/debian"),
+    "settings.timeout": ("axes: {{}}\nsettings: {{timeout: {v}}}\n", "600"),
+    "settings.max_parallel": ("axes: {{}}\nsettings: {{max_parallel: {v}}}\n", "2"),
+    "target.pre": ("target: {{pre: {v}}}\naxes: {{}}\n", "true"),
+    "axes.install": ("axes: {{install: [{v}]}}\n", "user-venv"),
+    "axes.network": ("axes: {{network: [{v}]}}\n", "proxy"),
+    "axes.ca": ("axes: {{ca: [{v}]}}\n", "none"),
+    "axes.cache": ("axes: {{cache: [{v}]}}\n", "corrupted"),
+    "axes.conflicts": ("axes: {{conflicts: [{v}]}}\n", "constraints"),
+    "exclude.os": ("axes: {{os: [bookworm, trixie]}}\nexclude: [{{os: {v}}}]\n", "trixie"),
+    "expect.outcome": ("axes: {{}}\nexpect: [{{outcome: {v}}}]\n", "upgraded"),
+    "version": ("version: {v}\naxes: {{}}\n", "1"),
 }
 HOSTILE = st.text(alphabet=st.sampled_from(list("\"'\\$`;&|<>(){}[]#=~*?! \n\r\t\x00\x1b\u202e\u2028\x7f") +
                                            list("abc019.-_/:@+,%")), min_size=1, max_size=30)
