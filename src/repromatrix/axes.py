@@ -102,6 +102,30 @@ class Axis(ABC):
         return value
 
 
+class ChoiceAxis(Axis):
+    """An axis whose values are names from a table (install modes, networks, ...)."""
+
+    choices: ClassVar[Mapping[str, object]]
+    id_prefix: ClassVar[str] = ""  # 'ca-' → 'ca-none'
+    always_in_id: ClassVar[bool] = False  # shown even at its default
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, self.choices)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return None if value == self.default and not self.always_in_id else f"{self.id_prefix}{value}"
+
+
+class VersionAxis(Axis):
+    """An axis whose values are PEP 440 versions, or its default word ('none', 'os')."""
+
+    def check(self, value: str) -> str | None:
+        return None if value == self.default else _version_problem(value)
+
+    def canonical(self, value: str) -> str:
+        return value if value == self.default or self.check(value) else canonicalize_version(value)
+
+
 def _version_problem(value: str) -> str | None:
     if value != value.strip() or any(ch.isspace() for ch in value):
         return f"{value!r} contains whitespace"
@@ -207,31 +231,20 @@ INSTALL_MODES: dict[str, InstallMode] = {m.name: m for m in (
 )}
 
 
-class InstallAxis(Axis):
+class InstallAxis(ChoiceAxis):
     name, default = "install", "venv"
     doc = "who runs pip, into what: " + ", ".join(INSTALL_MODES)
     fragment, layer = "install", 30
-
-    def check(self, value: str) -> str | None:
-        return _one_of(value, INSTALL_MODES)
-
-    def id_part(self, value: str, cell: IdContext) -> str | None:
-        return value
+    choices, always_in_id = INSTALL_MODES, True
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.mode = INSTALL_MODES[value]
 
 
 # -- prior --------------------------------------------------------------------------------
-class PriorAxis(Axis):
+class PriorAxis(VersionAxis):
     name, default = "prior", "none"
     doc = "the version installed before the upgrade, or none"
-
-    def check(self, value: str) -> str | None:
-        return None if value == "none" else _version_problem(value)
-
-    def canonical(self, value: str) -> str:
-        return value if value == "none" or self.check(value) else canonicalize_version(value)
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
         return "fresh" if value == "none" else f"{cell.short_name}{value}"
@@ -244,16 +257,11 @@ class PriorAxis(Axis):
 CA_VALUES = {"host": "trust the CA bundle the host's pip uses", "none": "only the image's own CAs"}
 
 
-class CaAxis(Axis):
+class CaAxis(ChoiceAxis):
     name, default = "ca", "host"
     doc = "; ".join(f"{k}: {v}" for k, v in CA_VALUES.items())
     fragment, layer = "ca", 20
-
-    def check(self, value: str) -> str | None:
-        return _one_of(value, CA_VALUES)
-
-    def id_part(self, value: str, cell: IdContext) -> str | None:
-        return None if value == self.default else f"ca-{value}"
+    choices, id_prefix = CA_VALUES, "ca-"
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.trust_host_ca = value == "host"
@@ -318,13 +326,11 @@ NETWORK_MODES: dict[str, NetworkMode] = {m.name: m for m in (
 )}
 
 
-class NetworkAxis(Axis):
+class NetworkAxis(ChoiceAxis):
     name, default = "network", "direct"
     doc = "how the cell reaches the index: " + ", ".join(NETWORK_MODES)
     fragment, layer = "network", 70
-
-    def check(self, value: str) -> str | None:
-        return _one_of(value, NETWORK_MODES)
+    choices = NETWORK_MODES
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.network = NETWORK_MODES[value]
@@ -334,15 +340,9 @@ class NetworkAxis(Axis):
 
 
 # -- pip ----------------------------------------------------------------------------------
-class PipAxis(Axis):
+class PipAxis(VersionAxis):
     name, default = "pip", "os"
     doc = "os: the pip the interpreter comes with; or a version pinned before the upgrade, e.g. '19.2.3'"
-
-    def check(self, value: str) -> str | None:
-        return None if value == "os" else _version_problem(value)
-
-    def canonical(self, value: str) -> str:
-        return value if value == "os" or self.check(value) else canonicalize_version(value)
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
         return None if value == "os" else f"pip{value}"
@@ -360,16 +360,11 @@ CACHE_VALUES = {"clean": "pip's cache is empty", "corrupted": "it holds a damage
                 "upgrade wants"}
 
 
-class CacheAxis(Axis):
+class CacheAxis(ChoiceAxis):
     name, default = "cache", "clean"
     doc = "; ".join(f"{k}: {v}" for k, v in CACHE_VALUES.items())
     fragment, layer = "cache", 50
-
-    def check(self, value: str) -> str | None:
-        return _one_of(value, CACHE_VALUES)
-
-    def id_part(self, value: str, cell: IdContext) -> str | None:
-        return None if value == self.default else f"cache-{value}"
+    choices, id_prefix = CACHE_VALUES, "cache-"
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.cache_corrupted = value == "corrupted"
@@ -396,13 +391,11 @@ CONFLICT_MODES: dict[str, ConflictMode] = {m.name: m for m in (
 )}
 
 
-class ConflictsAxis(Axis):
+class ConflictsAxis(ChoiceAxis):
     name, default = "conflicts", "none"
     doc = "what else constrains the upgrade: " + ", ".join(CONFLICT_MODES)
     fragment, layer = "conflicts", 60
-
-    def check(self, value: str) -> str | None:
-        return _one_of(value, CONFLICT_MODES)
+    choices = CONFLICT_MODES
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.conflicts = CONFLICT_MODES[value]
