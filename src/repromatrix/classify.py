@@ -150,6 +150,10 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     output = record["upgrade"]["output"]
     package = record["package"]
     imported = record["import"]
+    # A target whose marker does not match this cell: pip installs nothing, says so, and exits 0.
+    ignored = _lines_matching(output, [re.compile(r"^Ignoring \S+: markers .* don't match your environment")])
+    if ignored and record.get("before") == record.get("after"):
+        return Verdict(Outcome.NOT_UPGRADED, ignored, facts)
     if not imported["ok"]:
         name = imported.get("failed") or package
         return Verdict(Outcome.IMPORT_ERROR, (f"import {name} failed: {imported['error']}",), facts)

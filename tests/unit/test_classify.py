@@ -338,3 +338,16 @@ def test_a_pre_release_taken_because_nothing_final_fits_is_said():
                                     "wheel for Python 3.14 (the newest final, 2.21.0, has none)")
     assert "prerelease" not in classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")),
                                         releases()).facts
+
+
+def test_a_target_whose_marker_does_not_match_is_not_upgraded_not_an_import_error():
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    line = "Ignoring tensorflow: markers 'python_version < \"3.0\"' don't match your environment"  # pip 23.2's words
+    rec["upgrade"]["output"] = "Looking in indexes: https://repromatrix-index:8443/simple/\n" + line + "\n"
+    rec["after"] = rec["before"]
+    verdict = classify(Observation(record=rec))
+    assert (verdict.outcome, verdict.evidence) == (Outcome.NOT_UPGRADED, (line,))
+    fresh = copy.deepcopy(rec)
+    fresh["before"] = fresh["after"] = None
+    fresh["import"] = {"ok": False, "version": None, "error": "not installed", "failed": None, "names": []}
+    assert classify(Observation(record=fresh)).outcome is Outcome.NOT_UPGRADED
