@@ -299,6 +299,8 @@ def provide(host: ImageHost, interp: Interpreter, say: Say) -> Provided:
             return provider.provide(host, interp, say)
         except BaseImageError as e:
             tried.append(f"{provider.name}: {e.reason}")
+            if provider is not PROVIDERS[0]:  # a registry that does not answer is the normal case here
+                say(f"{interp.image}: {provider.name} failed ({e.reason[-300:]}); trying the next provider")
     raise BaseImageError(interp.image, f"no provider could give CPython {interp.version} on {interp.suite}: "
                          + "; ".join(tried) + f". To make it possible: a registry that serves {interp.image}, "
                          f"or {SOURCES_ENV}=DIR holding a CPython source tarball Python-{interp.version}.N.tar.xz")
