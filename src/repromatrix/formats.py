@@ -84,7 +84,28 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
         body += table
     if left_out:
         body += f"\n{left_out} more cells are not listed here to fit the comment; see the attached report.\n"
+    body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     return head + body + _markdown_reproduce(run)
+
+
+def _markdown_wheels(cells: list[CellResult], room: int) -> str:
+    """'Why no wheel matched', per failing cell: the summary and each reason with its number of wheels."""
+    lines: list[str] = []
+    for cell in cells:
+        table = cell.why_no_wheel
+        if not table:
+            continue
+        counts: dict[str, int] = {}
+        files = table.get("files")
+        for row in files if isinstance(files, list) else []:
+            reason = str(row.get("reason", "")) if isinstance(row, dict) else ""
+            counts[reason] = counts.get(reason, 0) + 1
+        reasons = "; ".join(f"{n}× {md(reason)}" for reason, n in counts.items())
+        line = f"- {md_code(cell.id)}: {md(str(table.get('summary', '')))}" + (f": {reasons}" if reasons else "")
+        if sum(len(x) + 1 for x in lines) + len(line) > room:
+            break
+        lines.append(line)
+    return "\n### Why no wheel matched\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _failed(cell: CellResult) -> bool:

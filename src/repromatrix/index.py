@@ -27,15 +27,27 @@ def pip_default_index(python: str = sys.executable) -> str:
                           check=True, timeout=60).stdout.strip()
 
 
+@dataclass(frozen=True)
+class IndexFile:
+    """One file an index lists for a project, with what decides whether pip may take it."""
+
+    filename: str
+    requires_python: str = ""
+    yanked: str | None = None  # None: not yanked; else the reason ('' when none is given)
+
+
 class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.names: list[str] = []
+        self.files: list[IndexFile] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
-            href = dict(attrs).get("href") or ""
-            self.names.append(href.split("#")[0].rsplit("/", 1)[-1])
+            found = dict(attrs)
+            href = found.get("href") or ""
+            yanked = found.get("data-yanked") if "data-yanked" in found else None
+            self.files.append(IndexFile(href.split("#")[0].rsplit("/", 1)[-1], found.get("data-requires-python") or "",
+                                        None if yanked is None else str(yanked)))
 
 
 @dataclass
@@ -46,24 +58,31 @@ class Releases:
     tags: dict[Version, set[str]] = field(default_factory=dict)
     platforms: dict[Version, set[str]] = field(default_factory=dict)
     pre: bool = False  # the target allows pre-releases (--pre)
+    files: dict[Version, list[IndexFile]] = field(default_factory=dict)  # the wheels of each release
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
+        return cls.from_files(package, [IndexFile(name) for name in names])
+
+    @classmethod
+    def from_files(cls, package: str, files: list[IndexFile]) -> Releases:
         rel = cls(package)
-        for name in names:
+        for file in files:
             try:
-                _, version, _, tags = parse_wheel_filename(name)
+                _, version, _, tags = parse_wheel_filename(file.filename)
             except (InvalidWheelFilename, InvalidVersion):
                 continue
             rel.tags.setdefault(version, set()).update(t.interpreter for t in tags)
             rel.platforms.setdefault(version, set()).update(t.platform for t in tags)
+            rel.files.setdefault(version, []).append(file)
         return rel
 
     def only(self, spec: str, pre: bool = False) -> Releases:
         """The releases a target version specifier ('' = any) admits."""
         allowed = SpecifierSet(spec)
         keep = [v for v in self.tags if not spec or allowed.contains(v, prereleases=True)]
-        return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep}, pre)
+        return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep}, pre,
+                        {v: self.files.get(v, []) for v in keep})
 
     def _pick(self, versions: list[Version]) -> Version | None:
         """What pip picks among `versions`: the newest final release; pre-releases only with --pre, or
@@ -94,9 +113,17 @@ def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None 
         body = resp.read().decode("utf-8", "replace")
         ctype = resp.headers.get("Content-Type", "")
     if "json" in ctype:
-        names = [f["filename"] for f in json.loads(body).get("files", [])]
+        files = [IndexFile(f["filename"], f.get("requires-python") or "", _yanked(f.get("yanked")))
+                 for f in json.loads(body).get("files", [])]
     else:
         parser = _Links()
         parser.feed(body)
-        names = parser.names
-    return Releases.from_filenames(package, names)
+        files = parser.files
+    return Releases.from_files(package, files)
+
+
+def _yanked(value: object) -> str | None:
+    """PEP 691: false, true or the reason."""
+    if value is None or value is False:
+        return None
+    return "" if value is True else str(value)

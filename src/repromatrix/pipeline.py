@@ -28,6 +28,7 @@ from .formats import write_all
 from .history import earlier_runs, mark_history, resolve_baseline
 from .hostca import HostCA, detect_host_ca
 from .index import Releases, fetch_releases, pip_default_index
+from .interpreters import DEBIAN_SUITES
 from .matrix import load_matrix
 from .model import Cell, Matrix
 from .plan import CellPlan, RenderContext, local_index_context, plan_cell
@@ -37,6 +38,7 @@ from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import CellJob, CellRun, CellRunner, IndexSecret, run_all
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
 from .tlsca import RunCA
+from .wheelmatch import why_no_wheel
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,14 @@ def run(options: RunOptions, console: Console) -> RunResult:
         with (index_service(engine, matrix, needs, network, run_ca, ready, console, credentials) as index_url,
               proxy_service(engine, network, needs, interception, ready, run_dir, console) as proxy,
               _index_secret(ctx, credentials) as secret):
-            releases = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
+            everything = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
+            releases = everything.only(matrix.target.version, matrix.target.pre) if everything else None
             jobs = [_job(plan, ctx, run_dir, ready) for plan in plans]
             runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret)
             runs = _run_jobs(runner, matrix, options, jobs, console)
         result = RunResult(run_id=run_id, matrix=str(matrix.path), target=_target_json(matrix),
                            started=started, finished=now_iso(), host_ca=host_ca.source if host_ca else None,
-                           cells=[to_cell_result(r, releases, run_dir, ready) for r in runs],
+                           cells=[to_cell_result(r, releases, run_dir, ready, everything) for r in runs],
                            tool_version=__version__)
         _store(result, options, run_dir)
         return result
@@ -189,7 +192,7 @@ def _run_jobs(runner: CellRunner, matrix: Matrix, options: RunOptions,
 
 
 def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
-                   ready: dict[str, Provisioned | BaseImageError]) -> CellResult:
+                   ready: dict[str, Provisioned | BaseImageError], everything: Releases | None = None) -> CellResult:
     plan, obs = run.job.plan, run.observation
     verdict = classify(obs, releases)
     record = obs.record or {}
@@ -206,7 +209,15 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
         durations=run.durations, dockerfile=str(rel / "Dockerfile"), log=str(rel / "log.txt"),
         reproduce=reproduce_command(plan, str(rel)), notes=list(plan.notes),
         interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record), checks=record.get("checks") or [],
-        imports=(record.get("import") or {}).get("names") or [])
+        imports=(record.get("import") or {}).get("names") or [],
+        why_no_wheel=why_no_wheel(verdict.outcome.value, bool(facts.get("below_newest")), plan.prior,
+                                  _python_of(plan, record), obs.record, releases, everything))
+
+
+def _python_of(plan: CellPlan, record: dict[str, Any]) -> str:
+    """The cell's Python: as recorded, or (a cell that never ran) as planned."""
+    own = DEBIAN_SUITES.get(plan.interpreter.suite or "", "")
+    return str(record.get("python") or plan.interpreter.version or own)
 
 
 def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError | None,
@@ -221,12 +232,11 @@ def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError
 
 def _releases(matrix: Matrix, index_url: str | None, context: ssl.SSLContext, console: Console,
               credentials: IndexCredentials | None = None) -> Releases | None:
-    """What the index offers, to explain results below the newest release; None if unreadable."""
+    """Every release the index offers (with its files), to explain results; None if unreadable."""
     try:
         url = index_url or pip_default_index()
         auth = credentials.authorization() if credentials else None
-        return fetch_releases(url, matrix.target.name, context, authorization=auth).only(
-            matrix.target.version, matrix.target.pre)
+        return fetch_releases(url, matrix.target.name, context, authorization=auth)
     except Exception as e:  # noqa: BLE001 - an unreadable index only costs us the explanation
         said = redact(str(e), credentials.secrets()) if credentials else str(e)
         console.print(f"[yellow]could not read the index's release list ({said}); "

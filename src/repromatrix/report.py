@@ -61,7 +61,7 @@ def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | 
         "durations": cell.durations, "dockerfile": safe_link(cell.dockerfile), "log": safe_link(cell.log),
         "reproduce": cell.reproduce, "notes": cell.notes,
         "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
-        "interpreter": _interpreter(cell), "checks": _checks(cell),
+        "interpreter": _interpreter(cell), "checks": _checks(cell), "whyNoWheel": _why_no_wheel(cell),
     }
     if inline and run_dir is not None:
         data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)
@@ -100,6 +100,18 @@ def _interpreter(cell: CellResult) -> str:
     parts = [f"{facts.get('wanted', '')} ({where})", facts.get("openssl"), facts.get("glibc"),
              f"CA file {paths.get('cafile')}, dir {paths.get('capath')}" if paths else None]
     return "; ".join(str(p) for p in parts if p)
+
+
+def _why_no_wheel(cell: CellResult) -> dict[str, Any] | None:
+    table = cell.why_no_wheel
+    if not table:
+        return None
+    files = table.get("files")
+    rows = [{"file": str(r.get("file", "")), "fits": bool(r.get("fits")), "reason": str(r.get("reason", ""))}
+            for r in (files if isinstance(files, list) else []) if isinstance(r, dict)]
+    shown = table.get("not_shown")
+    return {"summary": str(table.get("summary", "")), "rows": rows,
+            "notShown": shown if isinstance(shown, int) else 0}
 
 
 def _checks(cell: CellResult) -> list[dict[str, Any]]:

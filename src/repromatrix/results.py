@@ -52,6 +52,7 @@ class CellResult:
     interpreter: dict[str, Any] = field(default_factory=dict)  # where python3 came from; its ssl, CA paths, glibc
     imports: list[str] = field(default_factory=list)  # the import names checked (from metadata or target.imports)
     checks: list[dict[str, Any]] = field(default_factory=list)  # the user's checks: name, identity, exit, output
+    why_no_wheel: dict[str, Any] = field(default_factory=dict)  # each wheel of the wanted release: fits, or why not
     trend: str = "no-history"  # against earlier runs; see history.py
     previous_outcome: str | None = None
 
@@ -166,7 +167,8 @@ CELL_FIELDS: dict[str, Shape] = {
     "before": "str?", "after": "str?", "newest": "str?", "newest_for_python": "str?", "below_newest": "str?",
     "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
     "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
-    "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "trend": "str",
+    "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
+    "trend": "str",
     "previous_outcome": "str?"}
 
 

@@ -110,3 +110,15 @@ def test_a_target_with_extras_installs_them_and_its_prior_version_too(and_cuda_r
     dockerfile = (and_cuda_run.dir / prior["dockerfile"]).read_text()
     assert "python3 -m pip install 'tensorflow[and-cuda]==2.15.0'" in dockerfile
     assert prior["imports"] == ["tensorflow"] and prior["after"] == "2.21.0"
+
+
+def test_why_no_wheel_matched_is_explained_per_file(pythons_run):
+    below = pythons_run.cells["bookworm-py3.9-venv-fresh"]["why_no_wheel"]
+    assert below["summary"] == "0 of 4 wheels of tensorflow 2.21.0 fit Python 3.9.2"
+    assert {r["reason"] for r in below["files"]} == {"Requires-Python >=3.10 excludes Python 3.9.2"}
+    never_ran = pythons_run.cells["bookworm-py3.13-venv-tf2.15.0"]["why_no_wheel"]
+    assert never_ran["summary"] == ("0 of 3 wheels of tensorflow 2.15.0 fit Python 3.13 (platform not checked: "
+                                    "the cell never ran)")
+    assert [r["reason"] for r in never_ran["files"]] == [f"built for {cp}, not for Python 3.13"
+                                                         for cp in ("cp39", "cp310", "cp311")]
+    assert "### Why no wheel matched" in (pythons_run.dir / "summary.md").read_text()

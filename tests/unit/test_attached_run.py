@@ -30,7 +30,9 @@ def hostile_results() -> dict:
         "dockerfile": "../../../../etc/passwd", "log": "/dev/zero", "notes": [EVIL], "trend": "new" + EVIL,
         "python": "3" + EVIL, "pip": "pip" + EVIL, "durations": {"build": 1.0},
         "checks": [{"name": EVIL, "identity": "root", "exit_code": 1, "output": EVIL}],
-        "interpreter": {"wanted": EVIL, "image": EVIL}, "imports": [EVIL]}
+        "interpreter": {"wanted": EVIL, "image": EVIL}, "imports": [EVIL],
+        "why_no_wheel": {"summary": EVIL, "files": [{"file": EVIL, "fits": False, "reason": EVIL}, "junk", 3],
+                         "not_shown": EVIL}}
     return {"schema": 1, "run_id": "r" + EVIL, "matrix": "m" + EVIL, "started": "2026", "finished": "2026",
             "target": {"package": "tensorflow" + EVIL, "version": EVIL, "index": "https://e.example/" + EVIL},
             "baseline": "b" + EVIL, "cells": [cell]}

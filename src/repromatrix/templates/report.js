@@ -181,6 +181,12 @@
       dl,
       ...c.notes.map((n) => el("p", { text: "note: " + n })),
       c.pipCheck && c.pipCheck.exitCode ? el("pre", { text: c.pipCheck.output }) : null,
+      c.whyNoWheel ? el("h3", { text: "why no wheel matched" }) : null,
+      c.whyNoWheel ? el("p", { text: c.whyNoWheel.summary + (c.whyNoWheel.notShown ? " (" + c.whyNoWheel.notShown +
+        " wheels for other systems not listed)" : "") }) : null,
+      c.whyNoWheel ? el("table", { class: "wheels" }, el("tbody", {}, ...c.whyNoWheel.rows.map((r) =>
+        el("tr", { class: r.fits ? "fits" : "ruled-out" }, el("td", {}, el("code", { text: r.file })),
+          el("td", { text: r.reason }))))) : null,
       c.checks.length ? el("h3", { text: "checks after the upgrade" }) : null,
       ...c.checks.map((k) => el("details", { class: "check" },
         el("summary", { text: k.name + " as " + k.identity + ": " + (k.exitCode === 0 ? "passed" : "exit " + k.exitCode) }),

@@ -76,13 +76,22 @@ paths = ssl.get_default_verify_paths()
 facts = {"executable": sys.executable, "openssl": ssl.OPENSSL_VERSION, "glibc": " ".join(platform.libc_ver()),
          "ca_paths": {"cafile": paths.cafile, "capath": paths.capath, "openssl_cafile": paths.openssl_cafile,
                       "openssl_capath": paths.openssl_capath}}
+# The tags pip accepts, compactly: interpreter-abi pairs and platforms, in pip's order of preference
+# (a tag is accepted when its pair and its platform are; 'any' goes with abi 'none' only).
 try:
-    from pip._internal.utils.compatibility_tags import get_supported
-    platforms = []
-    for tag in get_supported():
-        if tag.platform not in platforms:
-            platforms.append(tag.platform)
-    facts["tags"] = {"count": len(get_supported()), "platforms": platforms[:12]}
+    try:
+        from pip._internal.utils.compatibility_tags import get_supported
+        supported = [(t.interpreter, t.abi, t.platform) for t in get_supported()]
+    except ImportError:  # pip < 20
+        from pip._internal.pep425tags import get_supported
+        supported = list(get_supported())
+    pairs, platforms = [], []
+    for interpreter, abi, platform_tag in supported:
+        if interpreter + "-" + abi not in pairs:
+            pairs.append(interpreter + "-" + abi)
+        if platform_tag not in platforms:
+            platforms.append(platform_tag)
+    facts["tags"] = {"count": len(supported), "pairs": pairs, "platforms": platforms}
 except Exception as e:
     facts["tags"] = {"error": repr(e)}
 print(json.dumps(facts))

@@ -1,0 +1,202 @@
+"""Why did no wheel match? The question users ask pip in vain (pypa/pip#10793), answered per file.
+
+Pure: the index's file list (with Requires-Python and yanked), and the tags the cell's own pip
+accepts (recorded by the scenario), in; for each wheel of the wanted release, the reason it was
+ruled out (or that it fits) out. Computed with `packaging.tags`, the same code pip vendors.
+When the cell never ran (its setup failed), only the Python version is known: the table then
+judges Requires-Python and the interpreter tag, and says that the platform was not checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from .index import IndexFile, Releases
+
+MAX_ROWS = 40  # files listed per cell; Linux and pure-Python wheels first
+
+
+@dataclass(frozen=True)
+class CellTags:
+    """What the cell's interpreter and pip accept: Python version, interpreter-abi pairs, platforms."""
+
+    python: str  # '3.9.2' (or '3.9' when only the version is known)
+    pairs: frozenset[str] = frozenset()  # 'cp39-cp39', 'cp39-abi3', 'py3-none', ...
+    platforms: tuple[str, ...] = ()  # in pip's order of preference; () when unknown
+    pip: Version | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CellTags | None:
+        tags = (record.get("runtime") or {}).get("tags") or {}
+        python = str(record.get("python") or "")
+        if not python:
+            return None
+        match = re.match(r"pip (\S+)", str(record.get("pip") or ""))
+        pip = _version(match.group(1)) if match else None
+        return cls(python, frozenset(tags.get("pairs") or ()), tuple(tags.get("platforms") or ()), pip)
+
+    @property
+    def short(self) -> str:
+        return ".".join(self.python.split(".")[:2])
+
+    @property
+    def known(self) -> bool:
+        return bool(self.pairs and self.platforms)
+
+    def accepts(self, tag: Tag) -> bool:
+        pair = f"{tag.interpreter}-{tag.abi}"
+        if tag.platform == "any":
+            return tag.abi == "none" and pair in self.pairs
+        return pair in self.pairs and tag.platform in self.platforms
+
+    def interpreter_fits(self, tag: Tag) -> bool:
+        """Does the tag's interpreter and ABI fit? Without recorded tags: what CPython X.Y accepts (cpXY,
+        abi3 up to it, pyX)."""
+        if self.pairs:
+            return f"{tag.interpreter}-{tag.abi}" in self.pairs
+        major, minor = (int(p) for p in self.short.split("."))
+        own = f"cp{major}{minor}"
+        if tag.interpreter == own:
+            return True
+        if tag.abi == "abi3" and (m := re.fullmatch(r"cp3(\d+)", tag.interpreter)):
+            return int(m.group(1)) <= minor
+        return tag.interpreter in ("py3", f"py{major}", f"py{major}{minor}") and tag.abi == "none"
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    filename: str
+    fits: bool
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.filename, "fits": self.fits, "reason": self.reason}
+
+
+def explain(releases: Releases, version: Version, cell: CellTags) -> dict[str, Any]:
+    """The table for one release: every wheel, whether it fits this cell, and why not."""
+    files = sorted(releases.files.get(version, []), key=lambda f: (not _linuxish(f.filename),
+                                                                   _interpreter_order(f.filename.split("-")[2]),
+                                                                   f.filename))
+    verdicts = [judge(f, version, cell, releases.pre) for f in files]
+    shown = [v for v in verdicts if _linuxish(v.filename)][:MAX_ROWS]
+    other = len(verdicts) - len(shown)
+    summary = (f"{sum(v.fits for v in verdicts)} of {len(verdicts)} wheels of {releases.package} {version} fit "
+               f"Python {cell.python}" + ("" if cell.known else " (platform not checked: the cell never ran)"))
+    return {"version": str(version), "summary": summary, "files": [v.to_json() for v in shown],
+            "not_shown": other}
+
+
+def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) -> FileVerdict:
+    """Does this wheel fit the cell? The first reason pip would rule it out, in pip's order."""
+    try:
+        _, _, _, tags = parse_wheel_filename(file.filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return FileVerdict(file.filename, False, "not a wheel pip can read the name of")
+    if file.yanked is not None:
+        return FileVerdict(file.filename, False, "yanked" + (f": {file.yanked}" if file.yanked else ""))
+    if file.requires_python and not _python_in(cell.python, file.requires_python):
+        return FileVerdict(file.filename, False, f"Requires-Python {file.requires_python} excludes Python "
+                           f"{cell.python}")
+    if not any(cell.interpreter_fits(t) for t in tags):
+        built = ", ".join(sorted({t.interpreter for t in tags}, key=_interpreter_order))
+        return FileVerdict(file.filename, False, f"built for {built}, not for Python {cell.short}")
+    if cell.known and not any(cell.accepts(t) for t in tags):
+        return FileVerdict(file.filename, False, _platform_reason({t.platform for t in tags}, cell))
+    if version.is_prerelease and not pre:
+        return FileVerdict(file.filename, True, "fits, but is a pre-release: pip takes it only with --pre or when "
+                           "no final release fits")
+    return FileVerdict(file.filename, True, "fits" if cell.known else "fits this Python (platform not checked)")
+
+
+# The first pip that reads each Linux platform tag family (pip's NEWS).
+TAG_FAMILIES = (("manylinux2014_", Version("19.3"), "manylinux2014"),
+                ("manylinux_2_", Version("20.3"), "manylinux_2_x (PEP 600)"))
+
+
+def _platform_reason(platforms: set[str], cell: CellTags) -> str:
+    mine = _arch(cell.platforms)
+    theirs = {_arch_of(p) for p in platforms if p != "any"}
+    if mine and theirs and mine not in theirs:
+        return f"built for {', '.join(sorted(theirs))}; this interpreter runs on {mine}"
+    if not any(p.startswith(("manylinux", "linux", "musllinux")) for p in platforms):
+        return f"built for another system ({', '.join(sorted(platforms))})"
+    for prefix, first, name in TAG_FAMILIES:
+        if cell.pip is not None and cell.pip < first and all(p.startswith(prefix) or not p.startswith("manylinux")
+                                                            for p in platforms):
+            return f"pip {cell.pip} cannot read {name} tags (pip ≥ {first} can)"
+    needed = min((g for p in platforms if (g := _glibc(p))), default=None)
+    have = max((g for p in cell.platforms if (g := _glibc(p))), default=None)
+    if needed and have and needed > have:
+        return (f"needs glibc {needed[0]}.{needed[1]} ({', '.join(sorted(platforms))}); this interpreter's system "
+                f"has glibc {have[0]}.{have[1]}")
+    if any(p.startswith("musllinux") for p in platforms):
+        return "built for musl libc (musllinux); this interpreter uses glibc"
+    return f"platform {', '.join(sorted(platforms))} is not one this interpreter accepts"
+
+
+_MANYLINUX_ALIASES = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def _glibc(platform: str) -> tuple[int, int] | None:
+    if m := re.match(r"manylinux_(\d+)_(\d+)_", platform):
+        return int(m.group(1)), int(m.group(2))
+    return next((v for k, v in _MANYLINUX_ALIASES.items() if platform.startswith(k + "_")), None)
+
+
+def _arch_of(platform: str) -> str:
+    for arch in ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l", "arm64", "amd64", "universal2"):
+        if platform.endswith(arch):
+            return arch
+    return platform
+
+
+def _arch(platforms: tuple[str, ...]) -> str:
+    return next((_arch_of(p) for p in platforms if p.startswith(("manylinux", "linux"))), "")
+
+
+def _linuxish(filename: str) -> bool:
+    return any(k in filename for k in ("linux", "-any.whl"))
+
+
+def _interpreter_order(tag: str) -> tuple[int, str]:
+    m = re.fullmatch(r"[a-z]+(\d)(\d*)", tag)
+    return (int(m.group(1) + (m.group(2) or "0").rjust(2, "0")), tag) if m else (0, tag)
+
+
+def _python_in(python: str, spec: str) -> bool:
+    try:
+        return SpecifierSet(spec).contains(Version(python), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return True  # an unreadable Requires-Python is ignored, as pip does
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: str, record: dict[str, Any] | None,
+                 wanted: Releases | None, everything: Releases | None) -> dict[str, Any]:
+    """The table a cell's result carries, or {}: for the prior version when it could not be set up,
+    for the newest release when pip found nothing or landed below it."""
+    cell = CellTags.from_record(record) if record else None
+    cell = cell or (CellTags(python) if python else None)
+    if cell is None:
+        return {}
+    if outcome == "setup-failed" and prior and everything is not None:
+        version = _version(prior)
+        return explain(everything, version, cell) if version in everything.files else {}
+    if (outcome == "no-matching-distribution" or below_newest) and wanted is not None:
+        newest = wanted.newest()
+        return explain(wanted, newest, cell) if newest is not None else {}
+    return {}
