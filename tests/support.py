@@ -17,6 +17,11 @@ EVIDENCE = {
 }
 
 
+def with_credentials(userinfo: str, rest: str) -> str:
+    """'https://' + userinfo + '@' + rest: a private index's URL, built from its parts in tests."""
+    return "https://" + userinfo + "@" + rest
+
+
 def synthetic_run(n: int, seed: int = 7) -> RunResult:
     """n cells over five axes, outcomes drawn at random (repeatably)."""
     rnd = random.Random(seed)

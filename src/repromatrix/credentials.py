@@ -1,6 +1,6 @@
 """Index credentials: resolved when a run starts, handed to cells as a secret file, redacted everywhere.
 
-A private index is written `https://USER:${TOKEN_VARIABLE}@host/simple` in matrix.yaml (the
+A private index is written `https://<user>:<${TOKEN_VARIABLE}>@<host>/simple` in matrix.yaml (no brackets) (the
 token comes from the environment, so the matrix can be committed); `index: local-auth` makes
 the local index demand credentials made for the run. Either way the credentials never reach a
 Dockerfile, an image layer or its history, a log, results.json or a report: the cell's image
@@ -46,7 +46,7 @@ class IndexCredentials:
 
     def secrets(self) -> tuple[str, ...]:
         """Every spelling of the credentials a log might show, longest first."""
-        # With a password the user name is just a name; without one it is the token (https://TOKEN@host).
+        # With a password the user name is just a name; without one it is the token (https://<token>@<host>).
         raw = [f"{self.user}:{self.password}", self.password] if self.password else [self.user]
         spelled = raw + [quote(t, safe="") for t in raw] + [base64.b64encode(raw[0].encode()).decode()]
         return tuple(sorted({t for t in spelled if len(t) >= 4}, key=len, reverse=True))

@@ -226,7 +226,8 @@ def _index(doc: _Document, text: str) -> IndexSpec:
     """'default', 'local', 'local-auth' or an http(s) URL, whose userinfo is kept apart as credentials."""
     at: KeyPath = ("target", "index")
     hint = ("'default' uses pip's own index; 'local' (or 'local-auth') starts repromatrix's offline index; a "
-            "private index: https://USER:${TOKEN_VARIABLE}@host/simple, the token from the environment")
+            "private index: https://<user>:<${TOKEN_VARIABLE}>@<host>/simple without the brackets, the token "
+            "from the environment")
     if text in ("default", "local", "local-auth"):
         return IndexSpec(kind="default" if text == "default" else "local", auth=text == "local-auth")
     scheme, sep, rest = text.partition("://")

@@ -19,7 +19,7 @@ from repromatrix.formats import render_junit, render_markdown
 from repromatrix.report import render_html
 from repromatrix.results import CELL_FIELDS, RUN_FIELDS, load_run
 
-EVIL = "x\x1b[31m\x00`` ```\n# pwned\n<script>alert(1)</script> @maintainers ![i](https://e.example/t.png) |a|"
+EVIL = "x\x1b[31m\x00`` ```\n# pwned\n<script>alert(1)</script> @maintainers ![i](https://idx.example/t.png) |a|"
 
 
 def hostile_results() -> dict:
@@ -34,7 +34,7 @@ def hostile_results() -> dict:
         "why_no_wheel": {"summary": EVIL, "files": [{"file": EVIL, "fits": False, "reason": EVIL}, "junk", 3],
                          "not_shown": EVIL}}
     return {"schema": 1, "run_id": "r" + EVIL, "matrix": "m" + EVIL, "started": "2026", "finished": "2026",
-            "target": {"package": "tensorflow" + EVIL, "version": EVIL, "index": "https://e.example/" + EVIL},
+            "target": {"package": "tensorflow" + EVIL, "version": EVIL, "index": "https://idx.example/" + EVIL},
             "baseline": "b" + EVIL, "cells": [cell]}
 
 

@@ -10,13 +10,14 @@ import pytest
 from repromatrix.credentials import IndexCredentials, redact, resolve, secret_file
 from repromatrix.errors import UsageError
 from repromatrix.model import IndexSpec
+from tests.support import with_credentials
 
 
 def test_variables_in_the_userinfo_come_from_the_environment():
     spec = IndexSpec(kind="url", url="https://idx.example/simple/", credentials="ci:${ART_TOKEN}")
     creds = resolve(spec, {"ART_TOKEN": "t0k/en:@x"})
     assert (creds.user, creds.password) == ("ci", "t0k/en:@x")
-    assert creds.url(spec.url) == "https://ci:t0k%2Fen%3A%40x@idx.example/simple/"
+    assert creds.url(spec.url) == with_credentials("ci:t0k%2Fen%3A%40x", "idx.example/simple/")
     with pytest.raises(UsageError, match="name the environment variable ART_TOKEN, which is not set"):
         resolve(spec, {})
 
@@ -43,7 +44,8 @@ def test_every_spelling_is_redacted(user, password, hidden, kept):
 
 
 def test_the_secret_file_is_gone_afterwards_and_its_folder_closed():
-    with secret_file("index-url", "https://ci:x@idx.example/\n") as path:
-        assert path.read_text() == "https://ci:x@idx.example/\n"
+    url = with_credentials("ci:x", "idx.example/") + "\n"
+    with secret_file("index-url", url) as path:
+        assert path.read_text() == url
         assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     assert not path.exists() and not path.parent.exists()

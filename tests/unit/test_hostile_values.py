@@ -38,7 +38,7 @@ FIELDS = {
     "checks.name": ("axes: {{}}\nchecks: [{{name: {v}, python: 'print(1)'}}]\n", "smoke"),
     "checks.python": ("axes: {{}}\nchecks: [{{name: c, python: {v}}}]\n", "print(1)"),
     "checks.run": ("axes: {{}}\nchecks: [{{name: c, run: {v}}}]\n", "python3 -V"),
-    "settings.debian_mirror": ("axes: {{}}\nsettings: {{debian_mirror: {v}}}\n", "http://mirror.example/debian"),
+    "settings.debian_mirror": ("axes: {{}}\nsettings: {{debian_mirror: {v}}}\n", "http://idx.example/debian"),
     "settings.timeout": ("axes: {{}}\nsettings: {{timeout: {v}}}\n", "600"),
     "settings.max_parallel": ("axes: {{}}\nsettings: {{max_parallel: {v}}}\n", "2"),
     "target.pre": ("target: {{pre: {v}}}\naxes: {{}}\n", "true"),

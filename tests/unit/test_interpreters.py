@@ -123,5 +123,5 @@ def test_a_suite_newer_than_debootstrap_uses_sids_script(tmp_path):
     root = tmp_path / "rootfs"
     assert debootstrap_command("trixie", root, "", scripts) == ["debootstrap", "--variant=minbase", "trixie",
                                                                  str(root)]
-    assert debootstrap_command("forky", root, "http://mirror.invalid/debian", scripts) == [
-        "debootstrap", "--variant=minbase", "forky", str(root), "http://mirror.invalid/debian", str(scripts / "sid")]
+    assert debootstrap_command("forky", root, "http://idx.example/debian", scripts) == [
+        "debootstrap", "--variant=minbase", "forky", str(root), "http://idx.example/debian", str(scripts / "sid")]

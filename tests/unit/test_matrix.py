@@ -8,6 +8,7 @@ from repromatrix.errors import MatrixError
 from repromatrix.matrix import load_matrix
 from repromatrix.model import IndexSpec, Target
 from repromatrix.outcomes import Outcome
+from tests.support import with_credentials
 
 
 def error_of(write_matrix, text: str) -> MatrixError:
@@ -93,7 +94,7 @@ def test_python_versions_stay_text(write_matrix):
     ("axes:\n  pip: ['19.2.3', '19.2.3.0']\n", 2, "axes.pip[1]", "listed twice"),
     ("axes:\n  python: ['3.12', '3.x']\n", 2, "axes.python[1]", "not 'system' or a Python version"),
     ("target:\n  package: 'tensorflow[and-cuda'\naxes: {}\n", 2, "target.package", "not a PEP 508 requirement"),
-    ("target:\n  package: 'tf @ https://x/tf.whl'\naxes: {}\n", 2, "target.package", "direct URL"),
+    ("target:\n  package: 'tf @ https://idx.example/tf.whl'\naxes: {}\n", 2, "target.package", "direct URL"),
     ("target:\n  package: 'tensorflow>=2.16'\n  version: '<3'\naxes: {}\n", 2, "target.package", "one place"),
     ("target:\n  pre: maybe\naxes: {}\n", 2, "target.pre", "not true or false"),
     ("target:\n  imports: [tensorflow, 'tf-keras']\naxes: {}\n", 2, "target.imports[1]", "not an importable"),
@@ -163,10 +164,11 @@ def test_shipped_matrices_load():
     ("local", "local", "", "", False, "local"),
     ("local-auth", "local", "", "", True, "local-auth"),
     ("https://idx.example/simple/", "url", "https://idx.example/simple/", "", False, "https://idx.example/simple/"),
-    ("https://ci:${ART_TOKEN}@idx.example:8443/api/pypi/simple", "url", "https://idx.example:8443/api/pypi/simple",
+    (with_credentials("ci:${ART_TOKEN}", "idx.example:8443/api/pypi/simple"), "url",
+     "https://idx.example:8443/api/pypi/simple",
      "ci:${ART_TOKEN}", False, "https://idx.example:8443/api/pypi/simple"),
-    ("https://__token__:p%40ss@gitlab.example/simple", "url", "https://gitlab.example/simple", "__token__:p%40ss",
-     False, "https://gitlab.example/simple"),
+    (with_credentials("__token__:p%40ss", "idx.example/simple"), "url", "https://idx.example/simple",
+     "__token__:p%40ss", False, "https://idx.example/simple"),
 ])
 def test_index_credentials_are_kept_apart_from_the_url(write_matrix, index, kind, url, credentials, auth, shown):
     spec = load_matrix(write_matrix(f"target: {{index: '{index}'}}\naxes: {{}}\n")).target.index
@@ -175,7 +177,9 @@ def test_index_credentials_are_kept_apart_from_the_url(write_matrix, index, kind
 
 
 def test_an_index_error_never_echoes_the_credentials(write_matrix):
-    err = error_of(write_matrix, "target: {index: 'https://ci:s3cr3t@idx.example/ simple'}\naxes: {}\n")
+    err = error_of(write_matrix, f"target: {{index: '{with_credentials('ci:s3cr3t', 'idx.example/ simple')}'}}\n"
+                   "axes: {}\n")
     assert "s3cr3t" not in str(err) and "target.index" in str(err)
-    err = error_of(write_matrix, "target: {index: 'https://c i:s3cr3t@idx.example/simple'}\naxes: {}\n")
+    err = error_of(write_matrix, f"target: {{index: '{with_credentials('c i:s3cr3t', 'idx.example/simple')}'}}\n"
+                   "axes: {}\n")
     assert "s3cr3t" not in str(err) and "are not USER:PASSWORD" in str(err)
