@@ -102,6 +102,10 @@ class Axis(ABC):
         return value
 
 
+def _choices_doc(choices: Mapping[str, str]) -> str:
+    return "; ".join(f"{name}: {meaning}" for name, meaning in choices.items())
+
+
 class ChoiceAxis(Axis):
     """An axis whose values are names from a table (install modes, networks, ...)."""
 
@@ -259,7 +263,7 @@ CA_VALUES = {"host": "trust the CA bundle the host's pip uses", "none": "only th
 
 class CaAxis(ChoiceAxis):
     name, default = "ca", "host"
-    doc = "; ".join(f"{k}: {v}" for k, v in CA_VALUES.items())
+    doc = _choices_doc(CA_VALUES)
     fragment, layer = "ca", 20
     choices, id_prefix = CA_VALUES, "ca-"
 
@@ -362,7 +366,7 @@ CACHE_VALUES = {"clean": "pip's cache is empty", "corrupted": "it holds a damage
 
 class CacheAxis(ChoiceAxis):
     name, default = "cache", "clean"
-    doc = "; ".join(f"{k}: {v}" for k, v in CACHE_VALUES.items())
+    doc = _choices_doc(CACHE_VALUES)
     fragment, layer = "cache", 50
     choices, id_prefix = CACHE_VALUES, "cache-"
 

@@ -194,7 +194,7 @@ def _check_evidence(check: dict[str, Any]) -> str:
 def same_version(a: str | None, b: str | None) -> bool | None:
     """Do two version strings name one version (PEP 440: '2.23.0-dev20261026' == '2.23.0.dev20261026')?
     None when either is missing or not a version."""
-    va, vb = _version(a), _version(b)
+    va, vb = as_version(a), as_version(b)
     return None if va is None or vb is None else va == vb
 
 
@@ -211,7 +211,7 @@ def version_mismatch(imported: dict[str, Any]) -> str:
 def _split_views(record: dict[str, Any]) -> str:
     """'user imports tensorflow 2.20.0; root imports 2.15.0' when identities disagree, else ''."""
     views = {who: view.get("version") for who, view in (record.get("identities") or {}).items()}
-    if len({str(_version(v) or v) for v in views.values()}) < 2:  # PEP 440: '2.21' is '2.21.0'
+    if len({str(as_version(v) or v) for v in views.values()}) < 2:  # PEP 440: '2.21' is '2.21.0'
         return ""
     upgrader = record.get("upgrader", "root")
     others = "; ".join(f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader)
@@ -243,7 +243,7 @@ def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str
     python = ".".join(str(record.get("python", "")).split(".")[:2])
     reachable = releases.newest_for(python) if python else None
     facts["newest_for_python"] = str(reachable) if reachable else None
-    after = _version(record.get("after"))
+    after = as_version(record.get("after"))
     succeeded = (record.get("upgrade") or {}).get("exit_code") == 0
     target = reachable or newest
     if target:
@@ -271,7 +271,7 @@ TAG_FAMILIES = (("manylinux2014_", "19.3", "manylinux2014"), ("manylinux_2_", "2
 def old_pip_reason(pip_text: Any, releases: Releases, version: Version) -> str:
     """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can."""
     match = re.match(r"pip (\S+)", str(pip_text or ""))
-    pip = _version(match.group(1)) if match else None
+    pip = as_version(match.group(1)) if match else None
     # Cells are Linux: macOS and Windows wheels of the release say nothing here.
     platforms = {p for p in releases.platforms.get(version, set()) if p.startswith(("manylinux", "linux"))}
     if pip is None or not platforms:
@@ -291,7 +291,8 @@ def _reads(pip: Version, platform: str) -> bool:
     return True  # manylinux1 / manylinux2010: every pip we meet reads them
 
 
-def _version(text: Any) -> Version | None:
+def as_version(text: Any) -> Version | None:
+    """A PEP 440 version, or None for anything that is not one."""
     try:
         return Version(str(text)) if text else None
     except InvalidVersion:

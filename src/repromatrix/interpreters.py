@@ -80,10 +80,14 @@ class Interpreter:
         return f"python:{self.version}-slim-{self.suite}"
 
     @property
+    def python(self) -> str:
+        """Its X.Y, as far as the plan knows ('' for the python3 of an OS that is not a known suite)."""
+        return self.version or DEBIAN_SUITES.get(self.suite or "", "")
+
+    @property
     def describe(self) -> str:
         if self.version is None:
-            own = DEBIAN_SUITES.get(self.suite or "")
-            return f"the OS's own python3 ({own})" if own else "the OS's own python3"
+            return f"the OS's own python3 ({self.python})" if self.python else "the OS's own python3"
         return f"CPython {self.version} under /usr/local on {self.suite}"
 
     def problem(self) -> str | None:

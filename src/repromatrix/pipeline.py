@@ -28,7 +28,6 @@ from .formats import write_all
 from .history import earlier_runs, mark_history, resolve_baseline
 from .hostca import HostCA, detect_host_ca
 from .index import Releases, fetch_releases, pip_default_index
-from .interpreters import DEBIAN_SUITES
 from .matrix import load_matrix
 from .model import Cell, Matrix
 from .plan import CellPlan, RenderContext, local_index_context, plan_cell
@@ -216,8 +215,7 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
 
 def _python_of(plan: CellPlan, record: dict[str, Any]) -> str:
     """The cell's Python: as recorded, or (a cell that never ran) as planned."""
-    own = DEBIAN_SUITES.get(plan.interpreter.suite or "", "")
-    return str(record.get("python") or plan.interpreter.version or own)
+    return str(record.get("python") or plan.interpreter.python)
 
 
 def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError | None,

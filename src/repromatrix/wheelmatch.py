@@ -18,6 +18,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from .classify import TAG_FAMILIES, as_version
 from .index import IndexFile, Releases
 
 MAX_ROWS = 40  # files listed per cell; Linux and pure-Python wheels first
@@ -39,7 +40,7 @@ class CellTags:
         if not python:
             return None
         match = re.match(r"pip (\S+)", str(record.get("pip") or ""))
-        pip = _version(match.group(1)) if match else None
+        pip = as_version(match.group(1)) if match else None
         return cls(python, frozenset(tags.get("pairs") or ()), tuple(tags.get("platforms") or ()), pip)
 
     @property
@@ -116,11 +117,6 @@ def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) 
     return FileVerdict(file.filename, True, "fits" if cell.known else "fits this Python (platform not checked)")
 
 
-# The first pip that reads each Linux platform tag family (pip's NEWS).
-TAG_FAMILIES = (("manylinux2014_", Version("19.3"), "manylinux2014"),
-                ("manylinux_2_", Version("20.3"), "manylinux_2_x (PEP 600)"))
-
-
 def _platform_reason(platforms: set[str], cell: CellTags) -> str:
     mine = _arch(cell.platforms)
     theirs = {_arch_of(p) for p in platforms if p != "any"}
@@ -128,9 +124,9 @@ def _platform_reason(platforms: set[str], cell: CellTags) -> str:
         return f"built for {', '.join(sorted(theirs))}; this interpreter runs on {mine}"
     if not any(p.startswith(("manylinux", "linux", "musllinux")) for p in platforms):
         return f"built for another system ({', '.join(sorted(platforms))})"
-    for prefix, first, name in TAG_FAMILIES:
-        if cell.pip is not None and cell.pip < first and all(p.startswith(prefix) or not p.startswith("manylinux")
-                                                            for p in platforms):
+    for prefix, first, name in TAG_FAMILIES:  # the pip versions classify.py names for old pips
+        too_old = cell.pip is not None and cell.pip < Version(first)
+        if too_old and all(p.startswith(prefix) or not p.startswith("manylinux") for p in platforms):
             return f"pip {cell.pip} cannot read {name} tags (pip ≥ {first} can)"
     needed = min((g for p in platforms if (g := _glibc(p))), default=None)
     have = max((g for p in cell.platforms if (g := _glibc(p))), default=None)
@@ -178,11 +174,6 @@ def _python_in(python: str, spec: str) -> bool:
         return True  # an unreadable Requires-Python is ignored, as pip does
 
 
-def _version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: str, record: dict[str, Any] | None,
@@ -194,7 +185,7 @@ def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: st
     if cell is None:
         return {}
     if outcome == "setup-failed" and prior and everything is not None:
-        version = _version(prior)
+        version = as_version(prior)
         return explain(everything, version, cell) if version in everything.files else {}
     if (outcome == "no-matching-distribution" or below_newest) and wanted is not None:
         newest = wanted.newest()
