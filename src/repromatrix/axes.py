@@ -71,6 +71,7 @@ class PlanDraft:
     conflicts: ConflictMode | None = None
     preinstall: list[str] = field(default_factory=list)  # requirements installed before the upgrade, in order
     notes: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (axis, what is wrong, hint): no plan
 
 
 class Axis(ABC):
@@ -197,10 +198,12 @@ class PythonAxis(Axis):
         return f"py{value}" + ("-upstream" if value == own else "")
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
-        os_value = draft.values["os"]
-        draft.interpreter = Interpreter(version=None if value == "system" else value,
-                                        os_image=base_image_for(os_value), suite=debian_suite_of(
-                                            base_image_for(os_value)))
+        image = base_image_for(draft.values["os"])
+        draft.interpreter = Interpreter(version=None if value == "system" else value, os_image=image,
+                                        suite=debian_suite_of(image))
+        if problem := draft.interpreter.problem():
+            draft.problems.append((self.name, problem, "use 'python: [system]' with that os, or a Debian suite "
+                                   "such as bookworm"))
 
 
 # -- install ------------------------------------------------------------------------------

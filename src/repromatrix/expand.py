@@ -71,10 +71,10 @@ def _make_cell(matrix: Matrix, combo: Combo) -> Cell:
 def _check_cell(matrix: Matrix, values: Combo) -> None:
     """Combinations no plan can be made for (e.g. a CPython X.Y on an image that is not Debian)."""
     draft = PlanDraft(values=values)
-    AXES["python"].contribute(values["python"], draft)
-    if draft.interpreter and (problem := draft.interpreter.problem()):
-        raise MatrixError(matrix.path, None, "axes.python", problem,
-                          "use 'python: [system]' with that os, or a Debian suite such as bookworm")
+    for axis in AXES.values():
+        axis.contribute(values[axis.name], draft)
+    for axis_name, problem, hint in draft.problems[:1]:
+        raise MatrixError(matrix.path, None, f"axes.{axis_name}", problem, hint)
 
 
 def _check_unique(matrix: Matrix, cells: list[Cell]) -> None:

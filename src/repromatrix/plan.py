@@ -112,7 +112,8 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     draft = PlanDraft(values=cell.axes)
     for axis in AXES.values():
         axis.contribute(cell.axes[axis.name], draft)
-    assert draft.interpreter and draft.mode and draft.network and draft.conflicts  # every axis filled its part
+    # Every axis filled its part, and expand.py refused cells with problems.
+    assert draft.interpreter and draft.mode and draft.network and draft.conflicts and not draft.problems
     target = ctx.target
     trusts = bool(ctx.ca_bundle(draft.trust_host_ca, draft.network))
     notes = list(draft.notes)
