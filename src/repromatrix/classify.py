@@ -277,13 +277,13 @@ def old_pip_reason(pip_text: Any, releases: Releases, version: Version) -> str:
     if pip is None or not platforms:
         return ""
     for prefix, first, name in TAG_FAMILIES:
-        readable = {p for p in platforms if not p.startswith("manylinux") or _reads(pip, p)}
+        readable = {p for p in platforms if not p.startswith("manylinux") or pip_reads(pip, p)}
         if pip < Version(first) and not readable and any(p.startswith(prefix) for p in platforms):
             return f"pip {pip} cannot read the {name} tags of {version}'s wheels (pip ≥ {first} can)"
     return ""
 
 
-def _reads(pip: Version, platform: str) -> bool:
+def pip_reads(pip: Version, platform: str) -> bool:
     """Can this pip read a manylinux platform tag?"""
     for prefix, first, _ in TAG_FAMILIES:
         if platform.startswith(prefix):

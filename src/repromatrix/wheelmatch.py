@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from platform import machine as host_machine
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -18,7 +19,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from .classify import TAG_FAMILIES, as_version
+from .classify import TAG_FAMILIES, as_version, pip_reads
 from .index import IndexFile, Releases
 
 MAX_ROWS = 40  # files listed per cell; Linux and pure-Python wheels first
@@ -83,7 +84,10 @@ class FileVerdict:
 
 def explain(releases: Releases, version: Version, cell: CellTags) -> dict[str, Any]:
     """The table for one release: every wheel, whether it fits this cell, and why not."""
+    # The cell's own architecture first (cells run on this machine's), then by interpreter.
+    arch = _arch(cell.platforms) or {"amd64": "x86_64", "arm64": "aarch64"}.get(host_machine(), host_machine())
     files = sorted(releases.files.get(version, []), key=lambda f: (not _linuxish(f.filename),
+                                                                   not f.filename.endswith(f"{arch}.whl"),
                                                                    _interpreter_order(f.filename.split("-")[2]),
                                                                    f.filename))
     verdicts = [judge(f, version, cell, releases.pre) for f in files]
@@ -124,10 +128,12 @@ def _platform_reason(platforms: set[str], cell: CellTags) -> str:
         return f"built for {', '.join(sorted(theirs))}; this interpreter runs on {mine}"
     if not any(p.startswith(("manylinux", "linux", "musllinux")) for p in platforms):
         return f"built for another system ({', '.join(sorted(platforms))})"
-    for prefix, first, name in TAG_FAMILIES:  # the pip versions classify.py names for old pips
-        too_old = cell.pip is not None and cell.pip < Version(first)
-        if too_old and all(p.startswith(prefix) or not p.startswith("manylinux") for p in platforms):
-            return f"pip {cell.pip} cannot read {name} tags (pip ≥ {first} can)"
+    manylinux = [p for p in platforms if p.startswith("manylinux")]
+    if cell.pip is not None and manylinux and not any(pip_reads(cell.pip, p) for p in manylinux):
+        # The oldest pip that reads one of the wheel's tags (the families classify.py knows).
+        first, name = min((Version(f), n) for prefix, f, n in TAG_FAMILIES if any(p.startswith(prefix)
+                                                                                  for p in manylinux))
+        return f"pip {cell.pip} cannot read {name} tags (pip ≥ {first} can)"
     needed = min((g for p in platforms if (g := _glibc(p))), default=None)
     have = max((g for p in cell.platforms if (g := _glibc(p))), default=None)
     if needed and have and needed > have:
@@ -178,8 +184,9 @@ def _python_in(python: str, spec: str) -> bool:
 
 def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: str, record: dict[str, Any] | None,
                  wanted: Releases | None, everything: Releases | None) -> dict[str, Any]:
-    """The table a cell's result carries, or {}: for the prior version when it could not be set up,
-    for the newest release when pip found nothing or landed below it."""
+    """The table a cell's result carries, or {}: for the prior version when it could not be set up;
+    when pip found nothing or landed below the newest release, for the release it missed: the newest
+    this Python has wheels for, if pip did not even get that (an old pip), else the newest."""
     cell = CellTags.from_record(record) if record else None
     cell = cell or (CellTags(python) if python else None)
     if cell is None:
@@ -188,6 +195,8 @@ def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: st
         version = as_version(prior)
         return explain(everything, version, cell) if version in everything.files else {}
     if (outcome == "no-matching-distribution" or below_newest) and wanted is not None:
-        newest = wanted.newest()
-        return explain(wanted, newest, cell) if newest is not None else {}
+        after = as_version((record or {}).get("after"))
+        reachable = wanted.newest_for(cell.short)
+        missed = reachable if reachable and after and after < reachable else wanted.newest()
+        return explain(wanted, missed, cell) if missed is not None else {}
     return {}

@@ -92,3 +92,16 @@ def test_which_release_a_cell_explains(outcome, below, prior, version):
     table = why_no_wheel(outcome, below, prior, "3.13", None, rel.only(""), rel)
     assert table["version"] == version
     assert why_no_wheel("upgraded", False, None, "3.13", None, rel, rel) == {}
+
+
+def test_an_old_pip_below_what_its_python_could_have_is_explained_on_that_release():
+    rel = releases()
+    old = cell("3.9.2", pip="19.2.3", pep600=False)
+    platforms = [p for p in old.platforms if not p.startswith("manylinux2014")]  # pip 19.2 knows up to 2010
+    record = {"python": "3.9.2", "pip": "pip 19.2.3 from /opt/venv/lib/python3.9/site-packages/pip (python 3.9)",
+              "after": "2.15.0", "runtime": {"tags": {"pairs": sorted(old.pairs), "platforms": platforms}}}
+    table = why_no_wheel("not-upgraded", True, None, "3.9.2", record, rel.only(""), rel)
+    assert table["version"] == "2.20.0"  # the newest with cp39 wheels, which pip 19.2.3 could not take
+    assert reasons(table)["tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"] == (
+        "pip 19.2.3 cannot read manylinux2014 tags (pip ≥ 19.3 can)")
+    assert table["files"][0]["file"].endswith("x86_64.whl")  # this machine's architecture first
