@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .docker_engine import LABEL_BASE, Engine
+from .engine import LABEL_BASE, Engine
 from .errors import BaseImageError
 from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost, Interpreter, debian_suite_of
 from .interpreters import provide as provide_interpreter

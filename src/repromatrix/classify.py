@@ -31,6 +31,7 @@ class Observation:
     exit_code: int | None = None
     timed_out: bool = False
     infra_reason: str = ""
+    interrupted: bool = False  # the run was stopped while this cell ran
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def _last_lines(text: str, n: int = 3) -> tuple[str, ...]:
 
 
 def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
+    if obs.interrupted:
+        return Verdict(Outcome.INTERRUPTED, (obs.infra_reason or "the run was interrupted while this cell ran",))
     if obs.infra_reason:
         return Verdict(Outcome.INFRA_ERROR, (obs.infra_reason,))
     if not obs.build_ok:

@@ -18,14 +18,16 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
-from .docker_engine import LABEL_BASE, LABEL_RUN, Engine
-from .errors import ReproMatrixError, UsageError
+from .docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
+from .errors import InfraError, ReproMatrixError, UsageError
 from .formats import DEFAULT_FILES, render_format, write_format, write_formats
+from .journal import load_any
 from .pipeline import RunOptions, load_cells, render_only, run
-from .results import load_run
+from .setupcache import CACHE_KIND, CacheMode, cache_dir, human
 
 DEFAULT_MATRIX = Path("matrix.yaml")
 INTERNAL_ERROR = 4
+INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--max-parallel", type=_positive, help="cells at once (default: the matrix's setting)")
     r.add_argument("--baseline", metavar="RUN", help="compare with this run (id or directory) instead of the "
                    "previous run of the same matrix")
+    r.add_argument("--resume", metavar="RUN", help="finish a stopped run (id under --out, or its directory): run "
+                   "only its cells without a result; same matrix, checked by its hash")
+    cache = r.add_mutually_exclusive_group()
+    cache.add_argument("--fresh", dest="cache", action="store_const", const=CacheMode.REFRESH,
+                       help="rebuild every cell's setup now (and keep the new ones): today's dependency versions")
+    cache.add_argument("--no-cache", dest="cache", action="store_const", const=CacheMode.OFF,
+                       help="build setups for this run alone and keep none")
 
     ls = sub.add_parser("list", help="list the cells the matrix expands to")
     _matrix_arg(ls)
@@ -60,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                         "is in progress)")
     cl.add_argument("--run", metavar="RUN_ID", help="only this run's leftovers (default: every run's)")
     cl.add_argument("--base-images", action="store_true", help="also remove the debootstrapped base images")
+    cl.add_argument("--cache", action="store_true", help="also empty the setup cache (cached setup images and "
+                    "the kept CAs of the local index and the interceptor)")
 
     rp = sub.add_parser("report", help="re-render a run's reports from its results.json; no Docker needed")
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
@@ -86,14 +97,22 @@ def _positive(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline)
+    if args.resume and (args.only or args.keyword or args.matrix != DEFAULT_MATRIX):
+        raise UsageError("--resume runs the stopped run's own matrix and selection: drop --matrix, --only and -k")
+    options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline,
+                         args.resume, args.cache)
     result = run(options, console)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     unexpected = result.unexpected()
     for cell in unexpected:
         expected = " or ".join(cell.expected) or "upgraded"
         console.print(f"unexpected: {cell.id}: {cell.outcome} (expected {expected}; {cell.trend})", highlight=False)
-    console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {args.out / result.run_id / 'index.html'}")
+    resumed = Path(args.resume) if args.resume else None
+    where = (resumed if resumed and resumed.is_dir() else args.out / result.run_id) / "index.html"
+    if result.incomplete:
+        console.print(f"{result.incomplete}\ndone so far: {counts}; report: {where}", highlight=False)
+        return INTERRUPTED if result.stopped == "interrupted" else InfraError.exit_code
+    console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {where}", highlight=False)
     return 1 if unexpected else 0
 
 
@@ -117,7 +136,7 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    result = load_run(args.run_dir)
+    result = load_any(args.run_dir)
     run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
     formats = list(dict.fromkeys(args.format or ["json", "junit", "md", "html"]))
     if args.output and len(formats) != 1:
@@ -134,11 +153,18 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
-    engine = Engine("clean")
+    engine = DockerEngine("clean")
     flt = {"label": f"{LABEL_RUN}={args.run}" if args.run else LABEL_RUN}
     counts = engine.cleanup(flt)
     if args.base_images:
         counts["base images"] = engine.cleanup({"label": LABEL_BASE})["images"]
+    if args.cache:
+        cached = engine.cached_images(CACHE_KIND)
+        for image in cached:
+            engine.remove_image(image.ref)
+        counts[f"setup images ({human(sum(i.size for i in cached))})"] = len(cached)
+        for kept in sorted((cache_dir() / "ca").glob("*.pem")):
+            kept.unlink()
     console.print("removed " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     return 0
 
@@ -157,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         console.print("interrupted: removed this run's containers, networks and images")
-        return 130
+        return INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, said as one
         if os.environ.get("REPROMATRIX_DEBUG"):
             raise

@@ -9,10 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shutil
 import tarfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,36 +20,97 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from .engine import (
+    LABEL_BASE,
+    LABEL_CACHE,
+    LABEL_CACHE_KEY,
+    LABEL_ROLE,
+    LABEL_RUN,
+    BuildResult,
+    CachedImage,
+    ContainerResult,
+    Filters,
+)
 from .errors import DockerUnavailable, InfraError
 
-LABEL_RUN = "org.repromatrix.run"
-LABEL_ROLE = "org.repromatrix.role"
-LABEL_BASE = "org.repromatrix.base"
+__all__ = ["LABEL_BASE", "LABEL_CACHE", "LABEL_CACHE_KEY", "LABEL_ROLE", "LABEL_RUN", "DockerBox", "DockerEngine"]
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
+PING_TIMEOUT = 10  # seconds the watchdog's ping may take before the engine counts as not answering
+QUICK_TIMEOUT = 60  # seconds for calls that should answer at once: an engine slower than this is lost
 
 
-@dataclass(frozen=True)
-class BuildResult:
-    ok: bool
-    log: str
-    failed_step: str = ""  # the Dockerfile instruction that failed, as the builder printed it
-    error: str = ""
+def _context_tar(context: Path, dockerfile: str) -> io.BytesIO:
+    """The build context as a tar, its Dockerfile replaced (cell contexts are small: no wheels)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for path in sorted(context.rglob("*")):
+            if path.is_file() and not path.is_symlink() and path.name != "Dockerfile":
+                tar.add(path, arcname=str(path.relative_to(context)), recursive=False)
+        text = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size, info.mode = len(text), 0o644
+        tar.addfile(info, io.BytesIO(text))
+    data.seek(0)
+    return data
 
 
-@dataclass(frozen=True)
-class ContainerResult:
-    exit_code: int | None  # None when we had to kill it
-    output: str
-    timed_out: bool = False
+class DockerBox:
+    """A started container, as services see it (the SDK object stays in here)."""
+
+    def __init__(self, engine: DockerEngine, container: Any) -> None:
+        self._engine, self._box = engine, container
+        self.name: str = container.name
+
+    def logs(self) -> str:
+        try:
+            data: bytes = self._box.logs(stdout=True, stderr=True)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return ""  # the engine is gone with its logs
+        return data.decode("utf-8", "replace")
+
+    def running(self) -> bool:
+        self._box.reload()
+        return bool(self._box.status != "exited")
+
+    def read_file(self, path: str) -> str:
+        """A text file from inside the container ('' if it is not there)."""
+        try:
+            stream, _ = self._box.get_archive(path)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return ""
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            return member.read().decode("utf-8", "replace") if member else ""
+
+    def published_port(self, port: str) -> int:
+        self._box.reload()
+        return int(self._box.attrs["NetworkSettings"]["Ports"][port][0]["HostPort"])
+
+    def connect(self, network: str, aliases: tuple[str, ...] = ()) -> None:
+        self._engine.quick.networks.get(network).connect(self._box, aliases=list(aliases))
 
 
-class Engine:
-    def __init__(self, run_id: str, api_timeout: int = 3600) -> None:
+class DockerEngine:
+    """The Docker engine DOCKER_HOST (or the default socket) names, through the docker SDK.
+
+    Two clients: one with a long timeout for builds and cell containers (a step downloading a
+    large wheel may print nothing for minutes), one with a short timeout for everything that
+    should answer at once, so a hung engine is noticed instead of waited on.
+    """
+
+    def __init__(self, run_id: str, api_timeout: int = 3600, base_url: str | None = None) -> None:
         self.run_id = run_id
         try:
-            # Generous: a build step downloading a large wheel may print nothing for minutes.
-            self.client = docker.from_env(timeout=api_timeout)
-            self.client.ping()
+            if base_url:
+                self.client = docker.DockerClient(base_url=base_url, timeout=api_timeout)
+                self.quick = docker.DockerClient(base_url=base_url, timeout=QUICK_TIMEOUT)
+                self.probe = docker.DockerClient(base_url=base_url, timeout=PING_TIMEOUT)
+            else:
+                self.client = docker.from_env(timeout=api_timeout)
+                self.quick = docker.from_env(timeout=QUICK_TIMEOUT)
+                self.probe = docker.from_env(timeout=PING_TIMEOUT)
+            self.quick.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise DockerUnavailable(
                 f"no Docker engine answers ({e}).\n  hint: start one (e.g. 'dockerd &' as root, "
@@ -61,14 +122,21 @@ class Engine:
     # -- images ---------------------------------------------------------------------------
     def image_exists(self, ref: str) -> bool:
         try:
-            self.client.images.get(ref)
+            self.quick.images.get(ref)
             return True
         except docker.errors.ImageNotFound:
             return False
 
+    def image_id(self, ref: str) -> str:
+        """The image's content id ('' if there is none by that name)."""
+        try:
+            return str(self.quick.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return ""
+
     def image_labels(self, ref: str) -> dict[str, str]:
         try:
-            labels: dict[str, str] = self.client.images.get(ref).labels or {}
+            labels: dict[str, str] = self.quick.images.get(ref).labels or {}
             return labels
         except docker.errors.ImageNotFound:
             return {}
@@ -89,20 +157,26 @@ class Engine:
         except docker.errors.APIError as e:
             raise InfraError(f"docker import of {ref} failed: {e.explanation or e}") from None
 
-    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str]) -> BuildResult:
-        result = self._build_once(context, tag, network, labels)
+    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
+              target: str | None = None, nocache: bool = False, dockerfile: str | None = None) -> BuildResult:
+        """Build `context` (with `dockerfile` instead of its own Dockerfile, if given)."""
+        result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
         if not result.ok and "unknown parent image ID" in result.error:
             # Another run's cleanup removed a cached layer this build started from; the
             # second attempt rebuilds that layer.
-            result = self._build_once(context, tag, network, labels)
+            result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
         return result
 
-    def _build_once(self, context: Path, tag: str, network: str | None, labels: dict[str, str]) -> BuildResult:
+    def _build_once(self, context: Path, tag: str, network: str | None, labels: dict[str, str],
+                    target: str | None, nocache: bool, dockerfile: str | None) -> BuildResult:
         log: list[str] = []
         step = ""
+        where: dict[str, Any] = {"path": str(context)}
+        if dockerfile is not None:
+            where = {"fileobj": _context_tar(context, dockerfile), "custom_context": True}
         try:
-            for chunk in self.client.api.build(path=str(context), tag=tag, rm=True, forcerm=True,
-                                               network_mode=network, labels=labels, decode=True):
+            for chunk in self.client.api.build(tag=tag, rm=True, forcerm=True, network_mode=network, labels=labels,
+                                               decode=True, target=target, nocache=nocache, **where):
                 text = ANSI.sub("", chunk.get("stream") or chunk.get("status") or "")
                 log.append(text)
                 if text.startswith("Step "):
@@ -113,35 +187,39 @@ class Engine:
             return BuildResult(False, "".join(log) + f"\n{e}", step, str(e))
         return BuildResult(True, "".join(log))
 
+    def touch_image(self, ref: str) -> None:
+        """Mark a cache image as used now: tagging it again sets its last tag time, which the
+        cache's least-recently-used eviction reads."""
+        repo, _, tag = ref.rpartition(":")
+        with contextlib.suppress(docker.errors.APIError):
+            self.quick.images.get(ref).tag(repo, tag)
+
     def remove_image(self, ref: str) -> None:
         # Also removes the image's untagged parent layers, so a run leaves no dangling images;
-        # cells share those layers while the run lasts, which is why images go at the end.
+        # layers a cache image holds stay, which is how setups outlive the run.
         with contextlib.suppress(docker.errors.APIError):
-            self.client.api.remove_image(ref, force=True)
+            self.quick.api.remove_image(ref, force=True)
+
+    def cached_images(self, kind: str) -> list[CachedImage]:
+        found = []
+        for image in self.quick.images.list(filters={"label": f"{LABEL_CACHE}={kind}"}):
+            meta = image.attrs.get("Metadata") or {}
+            for ref in image.tags:
+                found.append(CachedImage(ref, int(image.attrs.get("Size") or 0),
+                                         str(meta.get("LastTagTime") or image.attrs.get("Created") or ""),
+                                         image.labels.get(LABEL_CACHE_KEY, "")))
+        return found
 
     # -- networks and containers -----------------------------------------------------------
     def create_network(self, name: str, internal: bool = False) -> str:
         """A bridge network; an internal one has no route out of it."""
-        self.client.networks.create(name, driver="bridge", internal=internal, labels=self.labels("network"))
+        self.quick.networks.create(name, driver="bridge", internal=internal, labels=self.labels("network"))
         return name
-
-    def connect(self, box: Any, network: str, aliases: tuple[str, ...] = ()) -> None:
-        self.client.networks.get(network).connect(box, aliases=list(aliases))
-
-    def read_file(self, box: Any, path: str) -> str:
-        """A text file from inside a container ('' if it is not there)."""
-        try:
-            stream, _ = box.get_archive(path)
-        except docker.errors.APIError:
-            return ""
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = tar.extractfile(tar.getmembers()[0])
-            return member.read().decode("utf-8", "replace") if member else ""
 
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
-                  aliases: tuple[str, ...] = (), ports: dict[str, Any] | None = None,
-                  mounts: dict[str, str] | None = None) -> Iterator[Any]:
+                  aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
+                  mounts: dict[str, str] | None = None) -> Iterator[DockerBox]:
         """A started container that is removed on exit, also when starting it failed.
 
         mounts: host path → container path, read-only (secrets).
@@ -152,36 +230,52 @@ class Engine:
         # on Docker's default bridge, a second way out that would defeat internal networks.
         wiring: dict[str, Any] = {}
         if network:
-            endpoint = self.client.api.create_endpoint_config(aliases=list(aliases) or None)
+            endpoint = self.quick.api.create_endpoint_config(aliases=list(aliases) or None)
             wiring = {"network": network, "networking_config": {network: endpoint}}
         try:
-            created = self.client.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
-                                                    volumes=volumes, detach=True, **wiring)
+            created = self.quick.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
+                                                   volumes=volumes, detach=True, **wiring)
             created.start()
-            yield created
+            yield DockerBox(self, created)
         finally:
             if created is not None:
-                with contextlib.suppress(docker.errors.APIError):
+                with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
                     created.remove(force=True)
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
                    mounts: dict[str, str] | None = None) -> ContainerResult:
         """Run a cell container to its end (or kill it at `timeout`) and return its output."""
         with self.container(image, name=name, role="cell", network=network, mounts=mounts) as box:
+            waiting = self.client.containers.get(box.name)
             try:
-                status = box.wait(timeout=timeout)
+                status = waiting.wait(timeout=timeout)
                 code: int | None = int(status.get("StatusCode", -1))
                 timed_out = False
-            except requests.exceptions.RequestException:
+            except requests.exceptions.ReadTimeout:
                 with contextlib.suppress(docker.errors.APIError):
-                    box.kill()
+                    waiting.kill()
                 code, timed_out = None, True
-            output = box.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            output = box.logs()
         return ContainerResult(code, output, timed_out)
 
-    def published_port(self, box: Any, port: str) -> int:
-        box.reload()
-        return int(box.attrs["NetworkSettings"]["Ports"][port][0]["HostPort"])
+    # -- health ----------------------------------------------------------------------------
+    def alive(self) -> bool:
+        """Does the engine answer within PING_TIMEOUT?"""
+        try:
+            return bool(self.probe.ping())
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return False
+
+    def free_disk(self) -> int | None:
+        """Free bytes where the engine keeps images, when that is a directory of this machine."""
+        try:
+            root = str(self.quick.info().get("DockerRootDir") or "")
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+        host = str(self.quick.api.base_url)
+        if not root or not ("+unix" in host or host.startswith("unix")) or not Path(root).is_dir():
+            return None  # a remote engine: its disk is not ours to measure
+        return shutil.disk_usage(root).free
 
     # -- cleanup ---------------------------------------------------------------------------
     @staticmethod
@@ -196,28 +290,32 @@ class Engine:
             except docker.errors.APIError:
                 time.sleep(0.5)
 
-    def remove_containers(self, flt: dict[str, str] | None = None) -> int:
-        boxes = self.client.containers.list(all=True, filters=flt or self._run_filter())
+    def remove_containers(self, flt: Filters | None = None) -> int:
+        boxes = self.quick.containers.list(all=True, filters=flt or self._run_filter())
         for box in boxes:
             with contextlib.suppress(docker.errors.APIError):
                 box.remove(force=True)
         return len(boxes)
 
-    def _run_filter(self) -> dict[str, str]:
+    def _run_filter(self) -> Filters:
         return {"label": f"{LABEL_RUN}={self.run_id}"}
 
-    def cleanup(self, flt: dict[str, str] | None = None) -> dict[str, int]:
+    def cleanup(self, flt: Filters | None = None) -> dict[str, int]:
         """Remove every container, network and image of this run (or matching `flt`); counts.
 
         Safe to call twice.
         """
         flt = flt or self._run_filter()
-        counts = {"containers": self.remove_containers(flt), "networks": 0, "images": 0}
-        for net in self.client.networks.list(filters=flt):
-            self._remove_network(net)
-            counts["networks"] += 1
-        for image in self.client.images.list(filters=flt):
-            for tag in image.tags or [image.id]:
-                self.remove_image(tag)
-            counts["images"] += 1
+        counts = {"containers": 0, "networks": 0, "images": 0}
+        try:
+            counts["containers"] = self.remove_containers(flt)
+            for net in self.quick.networks.list(filters=flt):
+                self._remove_network(net)
+                counts["networks"] += 1
+            for image in self.quick.images.list(filters=flt):
+                for tag in image.tags or [image.id]:
+                    self.remove_image(tag)
+                counts["images"] += 1
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            pass  # the engine is gone: nothing of it to remove now; `clean` or `--resume` does it later
         return counts

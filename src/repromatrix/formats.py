@@ -31,11 +31,13 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
     errors = [c for c in run.unexpected() if c.outcome == Outcome.INFRA_ERROR.value]
     counts = {"tests": str(len(run.cells)), "failures": str(len(failures)), "errors": str(len(errors)),
               "time": f"{total:.1f}"}
+    skipped = sum(c.outcome == Outcome.INTERRUPTED.value for c in run.cells)
     root = ET.Element("testsuites", {"name": "repromatrix", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": "0",
+    suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": str(skipped),
                                               "timestamp": xml_text(run.started[:19])})
     props = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target.get("package", ""))):
+    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target.get("package", "")),
+                        ("incomplete", run.incomplete)):
         ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
     for cell in run.cells:
         _testcase(suite, suite_name, cell)
@@ -47,7 +49,9 @@ def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
     seconds = cell.durations.get("build", 0) + cell.durations.get("run", 0)
     case = ET.SubElement(suite, "testcase", {"name": xml_text(cell.id), "classname": xml_text(classname),
                                              "time": f"{seconds:.1f}"})
-    if cell.unexpected:
+    if cell.outcome == Outcome.INTERRUPTED.value:
+        ET.SubElement(case, "skipped", {"message": xml_text(cell.evidence[0] if cell.evidence else "interrupted")})
+    elif cell.unexpected:
         kind = "error" if cell.outcome == Outcome.INFRA_ERROR.value else "failure"
         expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
         message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}"
@@ -116,8 +120,10 @@ def _markdown_head(run: RunResult) -> str:
     target = f"{run.target.get('package', '')}{run.target.get('version') or ''}"
     verdict = (f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells" if run.unexpected()
                else f"all {len(run.cells)} cells as expected")
-    lines = [f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}", "",
-             f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
+    lines = [f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}", ""]
+    if run.incomplete:
+        lines += [f"**{md(run.incomplete)}**", ""]
+    lines += [f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
              + (f" · compared with run {md(run.baseline)}" if run.baseline else ""), "",
              "| outcome | cells |", "|---|---|"]
     lines += [f"| {md_code(outcome)} | {n} |" for outcome, n in run.counts().items()]

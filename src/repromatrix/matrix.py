@@ -32,12 +32,13 @@ from .model import (
     parse_target_package,
 )
 from .outcomes import Outcome, parse_outcome
+from .setupcache import CacheMode, parse_size
 
 SCHEMA_VERSION = "1"
 TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks")
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
-SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror")
+SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget")
 KeyPath = tuple[Any, ...]
 MAX_FILE_BYTES = 1024 * 1024
 MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
@@ -403,7 +404,32 @@ def _settings(doc: _Document, value: Any) -> Settings:
         timeout=_positive(doc, data, "timeout", defaults.timeout),
         max_parallel=_positive(doc, data, "max_parallel", defaults.max_parallel),
         debian_mirror=mirror,
+        cache=_cache_mode(doc, data),
+        cache_budget=_cache_budget(doc, data),
     )
+
+
+def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
+    if "cache" not in data:
+        return CacheMode.REUSE
+    text = _scalar(doc, data["cache"], ("settings", "cache"))
+    try:
+        return CacheMode(text)
+    except ValueError:
+        doc.fail(("settings", "cache"), f"unknown cache mode {text[:40]!r}",
+                 did_you_mean(text, [m.value for m in CacheMode]) + " (reuse: cached setups; refresh: rebuild "
+                 "them now; off: keep none)")
+
+
+def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:
+    if "cache_budget" not in data:
+        return None
+    text = _scalar(doc, data["cache_budget"], ("settings", "cache_budget"))
+    size = parse_size(text)
+    if size is None:
+        doc.fail(("settings", "cache_budget"), f"{text[:40]!r} is not a size", "e.g. 'cache_budget: 20GB' "
+                 "(B, KB, MB, GB, TB, or KiB ... TiB); leave it out for half of the free disk")
+    return size
 
 
 LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256}

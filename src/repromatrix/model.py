@@ -10,6 +10,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .outcomes import Outcome
+from .setupcache import CacheMode
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ class Settings:
     timeout: int = 1800  # seconds a cell may take to build and run
     max_parallel: int = 2
     debian_mirror: str = ""  # "" = debootstrap's own default mirror
+    cache: CacheMode = CacheMode.REUSE  # the setup cache (setupcache.py)
+    cache_budget: int | None = None  # bytes of setup images kept; None: a share of free disk
 
 
 @dataclass(frozen=True)

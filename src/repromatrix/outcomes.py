@@ -26,6 +26,7 @@ class Outcome(str, enum.Enum):
     SETUP_FAILED = "setup-failed"
     UNKNOWN_FAILURE = "unknown-failure"
     INFRA_ERROR = "infra-error"
+    INTERRUPTED = "interrupted"
 
     def __str__(self) -> str:
         return self.value
@@ -82,6 +83,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip failed in a way the classifier does not know yet; read the log.", "#444444", True),
     Outcome.INFRA_ERROR: OutcomeInfo(
         "our side failed (Docker, image build, timeout); says nothing about pip.", "#1f6fb2", False),
+    Outcome.INTERRUPTED: OutcomeInfo(
+        "the run was stopped (Ctrl-C) while this cell ran; says nothing about pip. "
+        "`repromatrix run --resume RUN` runs it again.", "#95a5a6", False),
 }
 
 

@@ -63,6 +63,8 @@ class CellPlan:
     # The index needs credentials, which never enter the image: what needs the index (the prior
     # version, a cache to damage) runs when the container starts instead of at build time.
     runtime_setup: bool = False
+    disk_need: int = 0  # bytes the cell may fill on the engine's disk (the disk guard's estimate)
+    disk_need_why: str = ""
 
     @property
     def index_url(self) -> str:
@@ -120,6 +122,7 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     if draft.trust_host_ca and not trusts:
         notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
     env: list[tuple[str, str]] = [("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
+    need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
         env.append(("PIP_INDEX_URL", ctx.index_url))
     return CellPlan(
@@ -128,7 +131,7 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
         trusts_ca=trusts, wants_host_ca=draft.trust_host_ca,
         upgrade_command=upgrade_command(target, draft.mode), setup_commands=setup_commands(target, draft),
         env=tuple(env), checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
-        runtime_setup=ctx.index_secret)
+        runtime_setup=ctx.index_secret, disk_need=need, disk_need_why=why)
 
 
 def setup_commands(target: Target, draft: PlanDraft) -> tuple[str, ...]:
@@ -146,3 +149,16 @@ def setup_commands(target: Target, draft: PlanDraft) -> tuple[str, ...]:
 def upgrade_command(target: Target, mode: InstallMode) -> str:
     flags = ("--user " if mode.user_flag else "") + ("--pre " if target.pre else "")
     return f"python3 -m pip install {flags}--upgrade {shlex.quote(target.requirement)}"
+
+
+GB = 10**9
+
+
+def disk_need(local: bool, prior: str | None) -> tuple[int, str]:
+    """What a cell may fill: a real TensorFlow wheel is 500-650 MB and about 2 GB unpacked, and pip
+    holds the download beside the install; the local index's models are kilobytes."""
+    if local:
+        return GB // 2, "the local index's small models, and the image layers"
+    need = 3 * GB + (2 * GB if prior else 0)
+    why = "a real wheel of 500-650 MB, unpacked to about 2 GB" + ("; and the prior version's" if prior else "")
+    return need, why

@@ -1,6 +1,7 @@
 """Live progress for long runs: cells done/total, which cells run now, elapsed time.
 
-On a terminal it is a live bar; in CI logs (no terminal) each finished cell is one line.
+On a terminal it is a live bar; in CI logs (no terminal) each finished cell is one line. It shows
+the result the pipeline classified once (and already put in the journal); it classifies nothing.
 """
 
 from __future__ import annotations
@@ -10,20 +11,20 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .classify import classify
-from .outcomes import OUTCOME_INFO
+from .outcomes import OUTCOME_INFO, Outcome
+from .results import CellResult
 from .runner import CellJob, CellRun
 
 
 class RunProgress:
-    def __init__(self, console: Console, total: int) -> None:
-        self.console, self.total = console, total
+    def __init__(self, console: Console, todo: int, already_done: int = 0) -> None:
+        self.console, self.total = console, todo + already_done
         self.running: list[str] = []
-        self.done = 0
+        self.done = already_done  # on --resume, the cells the run had finished before
         self.bar = Progress(SpinnerColumn(), TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
                             transient=True)
-        self.task = self.bar.add_task("", total=total)
+        self.task = self.bar.add_task("", total=self.total, completed=already_done)
 
     def __enter__(self) -> RunProgress:
         self.bar.start()
@@ -37,15 +38,16 @@ class RunProgress:
         self.running.append(job.plan.cell.id)
         self._describe()
 
-    def finished(self, run: CellRun) -> None:
-        cell_id = run.job.plan.cell.id
-        self.running.remove(cell_id)
+    def finished(self, run: CellRun, result: CellResult) -> None:
+        if result.id in self.running:
+            self.running.remove(result.id)
         self.done += 1
-        verdict = classify(run.observation)
-        colour = OUTCOME_INFO[verdict.outcome].colour
+        colour = OUTCOME_INFO[Outcome(result.outcome)].colour
         times = ", ".join(f"{k} {v:.0f}s" for k, v in run.durations.items())
-        self.console.print(f"[{self.done}/{self.total}] {cell_id}: [bold {colour}]{verdict.outcome}[/]"
-                           + (f" ({times})" if times else ""))
+        setup = f"setup {result.setup}" if result.setup else ""
+        detail = "; ".join(x for x in (times, setup) if x)
+        self.console.print(f"[{self.done}/{self.total}] {result.id}: [bold {colour}]{result.outcome}[/]"
+                           + (f" ({detail})" if detail else ""), highlight=False)
         self.bar.advance(self.task)
         self._describe()
 

@@ -22,6 +22,7 @@ import jinja2
 
 from .credentials import INDEX_SECRET
 from .plan import CellPlan, RenderContext
+from .setupcache import SETUP_STAGE
 
 CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
 SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
@@ -52,7 +53,7 @@ def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
     return _environment().get_template("Dockerfile.j2").render(
         plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
         setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET, checks_path=CHECKS_PATH,
-        index_secret=INDEX_SECRET)
+        index_secret=INDEX_SECRET, setup_stage=SETUP_STAGE)
 
 
 def _template_bytes(name: str) -> bytes:

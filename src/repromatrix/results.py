@@ -55,6 +55,8 @@ class CellResult:
     why_no_wheel: dict[str, Any] = field(default_factory=dict)  # each wheel of the wanted release: fits, or why not
     trend: str = "no-history"  # against earlier runs; see history.py
     previous_outcome: str | None = None
+    setup: str = ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
+    rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
 
     @property
     def matches_expectation(self) -> bool | None:
@@ -63,6 +65,8 @@ class CellResult:
     @property
     def unexpected(self) -> bool:
         """What CI keys on: not an expected outcome, or, with none expected, not `upgraded`."""
+        if self.outcome == Outcome.INTERRUPTED.value:
+            return False  # the run was stopped, nothing was learnt about pip
         if self.expected:
             return self.outcome not in self.expected
         return self.outcome != Outcome.UPGRADED.value
@@ -87,6 +91,23 @@ class RunResult:
     cells: list[CellResult] = field(default_factory=list)
     tool_version: str = ""
     baseline: str | None = None  # the run the trends compare against
+    planned: int = 0  # cells the run set out to run (0: as many as it has)
+    stopped: str = ""  # why the run stopped early: "interrupted" (Ctrl-C) or "engine-lost"
+
+    @property
+    def finished_cells(self) -> int:
+        return sum(1 for c in self.cells if not c.rerun)
+
+    @property
+    def incomplete(self) -> str:
+        """'' for a complete run, else e.g. 'incomplete: 12 of 30 cells (interrupted)'."""
+        planned = max(self.planned, len(self.cells))
+        if self.finished_cells >= planned:
+            return ""
+        why = {"interrupted": "interrupted", "engine-lost": "the Docker engine stopped answering"}.get(
+            self.stopped, "still running, or stopped without a word")
+        return (f"incomplete: {self.finished_cells} of {planned} cells ({why}; "
+                f"`repromatrix run --resume {self.run_id}` runs the rest)")
 
     def unexpected(self) -> list[CellResult]:
         return [c for c in self.cells if c.unexpected]
@@ -161,21 +182,23 @@ MAX_RESULTS_BYTES = 512 * 1024 * 1024
 Shape = str
 RUN_FIELDS: dict[str, Shape] = {
     "run_id": "str", "matrix": "str", "target": "dict[str]", "started": "str", "finished": "str",
-    "host_ca": "str?", "tool_version": "str", "baseline": "str?", "cells": "list[cell]"}
+    "host_ca": "str?", "tool_version": "str", "baseline": "str?", "cells": "list[cell]", "planned": "int",
+    "stopped": "str"}
 CELL_FIELDS: dict[str, Shape] = {
     "id": "str", "axes": "dict[str]", "outcome": "outcome", "evidence": "list[str]", "expected": "list[outcome]",
     "before": "str?", "after": "str?", "newest": "str?", "newest_for_python": "str?", "below_newest": "str?",
     "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
     "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
     "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
-    "trend": "str",
-    "previous_outcome": "str?"}
+    "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool"}
 
 
 def _shape_ok(value: Any, shape: Shape) -> bool:
     if shape.endswith("?"):
         return value is None or _shape_ok(value, shape[:-1])
     simple = {"str": str, "dict": dict, "int": int}
+    if shape == "bool":
+        return isinstance(value, bool)
     if shape in simple:
         return isinstance(value, simple[shape]) and not isinstance(value, bool)
     if shape == "outcome":

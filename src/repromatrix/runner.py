@@ -1,27 +1,33 @@
 """Stage 5: build and run one fresh container per cell; report what was observed.
 
-Builds of cells on the same base image are serialised so the first one fills the layer
-cache the others reuse; runs go in parallel. Each cell's log (build + run output) is
-written next to its Dockerfile.
+Each cell's setup comes from the setup cache (setupcache.py): reused, or built once per run by
+the first cell that needs it while the cells sharing it wait; everything else runs in parallel
+within max_parallel. Each cell's log (build + run output) is written next to its Dockerfile.
+
+The scheduler (`run_all`) never hangs on a lost engine: a watchdog pings it, and when it stops
+answering the running and waiting cells become infra-error at once. Ctrl-C stops starting
+cells, kills the running ones (they become `interrupted`) and returns what finished.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .classify import Observation
 from .credentials import INDEX_SECRET, redact
-from .docker_engine import Engine
+from .engine import LABEL_ROLE, LABEL_RUN, Engine
 from .plan import CellPlan
 from .render import PROXY_SECRET, SETUP_MARKER
 from .results import write_atomic
+from .setupcache import SetupCache, human, scenario_dockerfile
 
 RECORD_PREFIX = "REPROMATRIX-RECORD "
 
@@ -40,6 +46,7 @@ class CellJob:
     plan: CellPlan
     context: Path  # the rendered build context
     base_error: str = ""  # why the base image is unavailable, if it is
+    share: str | None = None  # the setup prefix it shares with other cells (setupcache.share_points)
 
 
 @dataclass
@@ -48,6 +55,8 @@ class CellRun:
     observation: Observation
     durations: dict[str, float] = field(default_factory=dict)
     log_path: Path | None = None
+    setup: str = ""  # "cached", "built" or "failed": what the setup cache did for it
+    rerun: bool = False  # the run stopped before the cell finished
 
 
 def parse_record(output: str) -> dict[str, Any] | None:
@@ -71,43 +80,85 @@ class IndexSecret:
 
 class CellRunner:
     def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None,
-                 index_secret: IndexSecret | None = None) -> None:
+                 index_secret: IndexSecret | None = None, cache: SetupCache | None = None) -> None:
         self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
         self.index_secret = index_secret
+        self.cache = cache or SetupCache(engine)
         self.stop = threading.Event()
-        self._build_locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _build_lock(self, base: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._build_locks.setdefault(base, threading.Lock())
+        self._reserved = 0  # disk the cells now building may still fill
+        self._disk_lock = threading.Lock()
 
     def run(self, job: CellJob) -> CellRun:
         if job.base_error:
-            return self._finish(job, Observation(infra_reason=job.base_error), {}, "")
-        tag = f"{job.plan.image_tag}:{self.engine.run_id}"
-        started = time.monotonic()
-        with self._build_lock(job.plan.base_image):
-            if self.stop.is_set():
-                return self._finish(job, Observation(infra_reason="run interrupted"), {}, "")
-            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"))
-        build = replace(build, log=self._redact(build.log))
-        durations = {"build": round(time.monotonic() - started, 1)}
+            return self.finish(job, Observation(infra_reason=job.base_error), {}, "")
         if self.stop.is_set():
-            return self._finish(job, Observation(infra_reason="run interrupted"), durations, build.log)
+            return self.interrupted(job, {}, "")
+        with self._disk(job) as short:
+            if short:
+                return self.finish(job, Observation(infra_reason=short), {}, "")
+            return self._build_and_run(job)
+
+    def _build_and_run(self, job: CellJob) -> CellRun:
+        started = time.monotonic()
+        setup = self.cache.ensure(job.context, job.plan.base_image, self.network)
+        durations = {"setup": setup.seconds} if setup.build else {}
+        setup_log = self._redact(setup.build.log) if setup.build else ""
+        if setup.how == "failed" and setup.build:
+            obs = Observation(build_ok=False, build_log=setup_log,
+                              setup_failed=setup.build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+            return self.finish(job, obs, durations, setup_log, setup.how)
+        if self.stop.is_set():
+            return self.interrupted(job, durations, setup_log, setup.how)
+        tag = f"{job.plan.image_tag}:{self.engine.run_id}"
+        started = time.monotonic()  # the cell's own build: its setup comes from the cache now
+        scenario = scenario_dockerfile((job.context / "Dockerfile").read_text(), setup.image)
+        build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"),
+                                  dockerfile=scenario)
+        build = replace(build, log=self._redact(build.log))
+        log = (setup_log + "\n== cell image ==\n" if setup_log else "") + build.log
+        durations["build"] = round(time.monotonic() - started, 1)
+        if self.stop.is_set():
+            return self.interrupted(job, durations, log, setup.how)
         if not build.ok:
             obs = Observation(build_ok=False, build_log=build.log,
                               setup_failed=build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
-            return self._finish(job, obs, durations, build.log)
+            return self.finish(job, obs, durations, log, setup.how)
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
         network, mounts = self._network_for(job)
         result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts)
         durations["run"] = round(time.monotonic() - started, 1)
+        if self.stop.is_set():
+            return self.interrupted(job, durations, log, setup.how)
         output = self._redact(result.output)
         obs = Observation(build_log=build.log, record=parse_record(output), output=output,
                           exit_code=result.exit_code, timed_out=result.timed_out)
-        return self._finish(job, obs, durations, build.log + "\n== container output ==\n" + output)
+        return self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup.how)
+
+    @contextlib.contextmanager
+    def _disk(self, job: CellJob) -> Any:
+        """Refuse to start a cell the engine's disk cannot hold (with the cells already building);
+        yields why, or ''. dockerd filling its disk would fail every cell and more."""
+        need = job.plan.disk_need
+        free = self.engine.free_disk()
+        with self._disk_lock:
+            if free is not None and free - self._reserved < need:
+                yield (f"not enough free disk for this cell: the Docker engine's data root has {human(free)} free"
+                       + (f", {human(self._reserved)} of it promised to cells being built" if self._reserved else "")
+                       + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space (e.g. "
+                       "'repromatrix clean --cache', 'docker system prune') or lower max_parallel")
+                return
+            self._reserved += need
+        try:
+            yield ""
+        finally:
+            with self._disk_lock:
+                self._reserved -= need
+
+    def interrupted(self, job: CellJob, durations: dict[str, float], log: str, setup: str = "") -> CellRun:
+        run = self.finish(job, Observation(interrupted=True), durations, log + "\n(interrupted)\n", setup)
+        run.rerun = True
+        return run
 
     def _network_for(self, job: CellJob) -> tuple[str | None, dict[str, str] | None]:
         """Where the cell runs, and the secret it gets (builds always use the run's own network)."""
@@ -123,33 +174,123 @@ class CellRunner:
         secrets = (self.proxy.password,) if self.proxy else ()
         return redact(text, secrets + (self.index_secret.redact if self.index_secret else ()))
 
-    def _finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str) -> CellRun:
+    def finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str,
+                setup: str = "") -> CellRun:
         log_path = job.context / "log.txt"
         write_atomic(log_path, self._redact(log or (obs.infra_reason + "\n")))
-        return CellRun(job, obs, durations, log_path)
+        return CellRun(job, obs, durations, log_path, setup)
+
+
+@dataclass
+class Finished:
+    runs: list[CellRun]
+    stopped: str = ""  # "interrupted" (Ctrl-C) or "engine-lost"
+
+
+WATCH_EVERY = 5.0  # seconds between pings of the engine while cells run
+LOST_AFTER = 2  # consecutive unanswered pings: the engine is lost
+
+
+class _Scheduler:
+    """Start cells within max_parallel; a cell whose shared setup another cell is building waits in
+    the queue (not in a slot) until that build is done."""
+
+    def __init__(self, runner: CellRunner, jobs: list[CellJob], max_parallel: int,
+                 on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None]) -> None:
+        self.runner, self.queue, self.max_parallel = runner, list(jobs), max_parallel
+        self.on_start, self.on_done = on_start, on_done
+        self.running: dict[str, CellJob] = {}
+        self.building: dict[str, str] = {}  # share point → the cell building it
+        self.built: set[str] = set()
+        self.results: queue.Queue[CellRun] = queue.Queue()
+        self.done: list[CellRun] = []
+
+    def _next(self) -> CellJob | None:
+        for i, job in enumerate(self.queue):
+            if job.share is None or job.share in self.built or job.share not in self.building:
+                if job.share is not None and job.share not in self.built:
+                    self.building[job.share] = job.plan.cell.id
+                return self.queue.pop(i)
+        return None
+
+    def _start(self, job: CellJob) -> None:
+        self.on_start(job)
+        self.running[job.plan.cell.id] = job
+
+        def work() -> None:
+            try:
+                run = self.runner.run(job)
+            except Exception as e:  # noqa: BLE001 - the engine's client failed under us: an infra error
+                why = f"the Docker engine's client failed: {type(e).__name__}: {e}"[:2000]
+                run = self.runner.finish(job, Observation(infra_reason=why), {}, "")
+                run.rerun = True  # nothing was learnt about pip: --resume runs it again
+            self.results.put(run)
+
+        # Daemon threads: a call stuck on a hung engine must not keep the process alive.
+        threading.Thread(target=work, name=f"cell-{job.plan.cell.id}", daemon=True).start()
+
+    def _take(self, run: CellRun) -> None:
+        job = self.running.pop(run.job.plan.cell.id)
+        if job.share is not None and self.building.get(job.share) == job.plan.cell.id:
+            del self.building[job.share]
+            self.built.add(job.share)  # built or failed: either way the others may go (and see)
+        self.done.append(run)
+        self.on_done(run)
+
+    def run(self) -> Finished:
+        unanswered, next_ping = 0, time.monotonic() + WATCH_EVERY
+        try:
+            while self.queue or self.running:
+                while len(self.running) < self.max_parallel and (job := self._next()) is not None:
+                    self._start(job)
+                try:
+                    self._take(self.results.get(timeout=0.5))
+                    continue
+                except queue.Empty:
+                    pass
+                if time.monotonic() >= next_ping:
+                    unanswered = 0 if self.runner.engine.alive() else unanswered + 1
+                    next_ping = time.monotonic() + WATCH_EVERY
+                    if unanswered >= LOST_AFTER:
+                        return self._engine_lost()
+        except KeyboardInterrupt:
+            return self._interrupt()
+        return Finished(self.done)
+
+    def _engine_lost(self) -> Finished:
+        self.runner.stop.set()
+        at = time.strftime("%H:%M:%S")
+        for job in list(self.running.values()):
+            self._lost(job, f"the Docker engine stopped answering at {at} while this cell ran")
+        for job in self.queue:
+            self.on_start(job)
+            self.running[job.plan.cell.id] = job
+            self._lost(job, f"the Docker engine stopped answering at {at}, before this cell started")
+        self.queue.clear()
+        return Finished(self.done, "engine-lost")
+
+    def _lost(self, job: CellJob, why: str) -> None:
+        run = self.runner.finish(job, Observation(infra_reason=why + " (`run --resume` runs it again)"), {}, "")
+        run.rerun = True
+        self._take(run)
+
+    def _interrupt(self) -> Finished:
+        """Ctrl-C: start nothing more, kill the running cells' containers, collect them as interrupted."""
+        self.runner.stop.set()
+        self.queue.clear()
+        with contextlib.suppress(Exception):
+            self.runner.engine.remove_containers({"label": [f"{LABEL_RUN}={self.runner.engine.run_id}",
+                                                            f"{LABEL_ROLE}=cell"]})
+        deadline = time.monotonic() + 20  # a cell stuck in a build step is not waited for longer
+        while self.running and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty, KeyboardInterrupt):
+                self._take(self.results.get(timeout=0.5))
+        for job in list(self.running.values()):
+            self._take(self.runner.interrupted(job, {}, ""))
+        return Finished(self.done, "interrupted")
 
 
 def run_all(runner: CellRunner, jobs: list[CellJob], max_parallel: int,
-            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None]) -> list[CellRun]:
-    """Run jobs with at most max_parallel at once; on Ctrl-C stop starting new ones."""
-    done: list[CellRun] = []
-    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="cell") as pool:
-        pending: dict[Future[CellRun], CellJob] = {}
-        queue = list(jobs)
-        try:
-            while queue or pending:
-                while queue and len(pending) < max_parallel:
-                    job = queue.pop(0)
-                    on_start(job)
-                    pending[pool.submit(runner.run, job)] = job
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    pending.pop(future)
-                    done.append(future.result())
-                    on_done(done[-1])
-        except BaseException:
-            # Kill what runs so the workers return, then let the pool wind down.
-            runner.stop.set()
-            runner.engine.remove_containers()
-            raise
-    return done
+            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None]) -> Finished:
+    """Run jobs with at most max_parallel at once; see _Scheduler."""
+    return _Scheduler(runner, jobs, max_parallel, on_start, on_done).run()

@@ -38,7 +38,7 @@ from .axes import (
 )
 from .baseimages import Provisioned
 from .credentials import IndexCredentials, secret_file
-from .docker_engine import Engine
+from .engine import Box, Engine
 from .errors import BaseImageError, InfraError
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
@@ -88,7 +88,7 @@ def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str,
             mounts = {str(users): HTPASSWD}
         box = stack.enter_context(engine.container(tag, name=name, role="index", network=network,
                                                    aliases=(INDEX_HOST,), ports=ports, mounts=mounts))
-        url = f"https://127.0.0.1:{engine.published_port(box, f'{INDEX_PORT}/tcp')}/simple/"
+        url = f"https://127.0.0.1:{box.published_port(f'{INDEX_PORT}/tcp')}/simple/"
         _wait_for(url, ssl_context(None, run_ca), timeout=60)
         yield url
 
@@ -122,14 +122,14 @@ def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: I
               _interceptor(engine, network, internal, interception, root, run_dir, console),
               _injector(engine, network, internal, Service.FAULT_INJECTOR in needs.services, root, run_dir,
                         console)):
-            engine.connect(box, internal, aliases=(PROXY_HOST,))
-            _wait_until(box, lambda: "Accepting HTTP Socket connections" in engine.read_file(
-                box, "/var/log/squid/cache.log"), "the test proxy")
+            box.connect(internal, aliases=(PROXY_HOST,))
+            _wait_until(box, lambda: "Accepting HTTP Socket connections" in box.read_file(
+                "/var/log/squid/cache.log"), "the test proxy")
             try:
                 yield ProxySetup(internal, url_file, password)
             finally:
                 # Evidence that traffic went through the proxy, kept beside the report.
-                write_atomic(run_dir / "proxy-access.log", engine.read_file(box, "/var/log/squid/access.log"))
+                write_atomic(run_dir / "proxy-access.log", box.read_file("/var/log/squid/access.log"))
 
 
 @contextlib.contextmanager
@@ -195,20 +195,19 @@ def _sidecar(engine: Engine, tag: str, role: str, wiring: tuple[str, str, str], 
     network, internal, alias = wiring
     with engine.container(tag, name=f"repromatrix-{engine.run_id}-{role}", role=role, network=network,
                           mounts=mounts) as box:
-        engine.connect(box, internal, aliases=(alias,))
-        _wait_until(box, lambda: ready in box.logs().decode("utf-8", "replace"), f"the {role} service")
+        box.connect(internal, aliases=(alias,))
+        _wait_until(box, lambda: ready in box.logs(), f"the {role} service")
         try:
             yield
         finally:
-            write_atomic(log, box.logs().decode("utf-8", "replace"))
+            write_atomic(log, box.logs())
 
 
-def _wait_until(box: Any, ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
+def _wait_until(box: Box, ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
-        box.reload()
-        if box.status == "exited" or time.monotonic() > deadline:
-            raise InfraError(f"{what} did not start: {box.logs().decode('utf-8', 'replace')[-2000:]}")
+        if not box.running() or time.monotonic() > deadline:
+            raise InfraError(f"{what} did not start: {box.logs()[-2000:]}")
         time.sleep(0.5)
 
 

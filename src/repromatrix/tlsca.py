@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID = dt.timedelta(days=2)
+KEPT_VALID = dt.timedelta(days=3650)
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,41 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 class RunCA:
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, valid: dt.timedelta = VALID) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.timezone.utc)
         name = _name(f"repromatrix run {run_id} CA")
         self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                      .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + VALID)
+                     .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + valid)
                      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                                     critical=True)
                      .sign(self.key, hashes.SHA256()))
+
+    @classmethod
+    def kept(cls, path: Path, name: str) -> RunCA:
+        """A CA kept on this machine across runs (created on first use, key readable by its owner only).
+
+        Cells trust the CA in their setup, so a CA made per run would make every cached setup
+        stale; a kept one lets the setup cache work for the local index and the interceptor.
+        """
+        try:
+            data = path.read_bytes()
+            ca = cls.__new__(cls)
+            ca.key = serialization.load_pem_private_key(data, password=None)  # type: ignore[assignment]
+            ca.cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE"):])
+            if ca.cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc) > dt.timedelta(days=30):
+                return ca
+        except (OSError, ValueError):
+            pass  # none yet, unreadable or near its end: make a new one
+        ca = cls(name, valid=KEPT_VALID)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:  # mkstemp's 0600: the key stays its owner's
+            fh.write(ca.key_pem() + ca.cert_pem)
+        os.replace(tmp, path)
+        return ca
 
     @property
     def cert_pem(self) -> bytes:

@@ -11,7 +11,7 @@ import sys
 import time
 
 from repromatrix.baseimages import build_debian_image, provision_one
-from repromatrix.docker_engine import LABEL_BASE, LABEL_RUN, Engine
+from repromatrix.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from tests.conftest import REPO
 
 
@@ -42,7 +42,7 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
 
 
 def test_debootstrap_builds_a_missing_debian_image(docker_client):
-    engine = Engine("test-debootstrap")
+    engine = DockerEngine("test-debootstrap")
     tag = "repromatrix-test/debian:bookworm"
     try:
         build_debian_image(engine, "bookworm", tag)
@@ -56,13 +56,13 @@ def test_debootstrap_builds_a_missing_debian_image(docker_client):
 
 def test_present_image_is_used_as_is(offline_run, docker_client):
     said: list[str] = []
-    assert provision_one(Engine("test-present"), "debian:bookworm", said.append).how == "present"
+    assert provision_one(DockerEngine("test-present"), "debian:bookworm", said.append).how == "present"
     assert said == []
 
 
 def test_a_container_is_only_on_the_network_it_asks_for(docker_client):
     """No second way out: internal networks are only worth something if the cell has no other."""
-    engine = Engine("test-networks")
+    engine = DockerEngine("test-networks")
     try:
         internal = engine.create_network("repromatrix-test-networks-internal", internal=True)
         with engine.container("debian:bookworm", name="repromatrix-test-networks", role="cell", network=internal,
@@ -77,10 +77,10 @@ def test_a_container_is_only_on_the_network_it_asks_for(docker_client):
 
 def test_clean_removes_what_a_killed_run_left_behind(docker_client):
     """A run killed with SIGKILL cleans nothing; `repromatrix clean --run` does."""
-    leftover = Engine("test-clean-killed")
+    leftover = DockerEngine("test-clean-killed")
     leftover.create_network("repromatrix-test-clean-killed")
     box = docker_client.containers.create("debian:bookworm", labels=leftover.labels("cell"))
-    other = Engine("test-clean-other")
+    other = DockerEngine("test-clean-other")
     other.create_network("repromatrix-test-clean-other")
     try:
         proc = subprocess.run([sys.executable, "-m", "repromatrix", "clean", "--run", "test-clean-killed"],

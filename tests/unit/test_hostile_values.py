@@ -23,6 +23,7 @@ from repromatrix.expand import expand
 from repromatrix.matrix import load_matrix
 from repromatrix.plan import RenderContext, plan_cell
 from repromatrix.render import checks_json, render_dockerfile
+from repromatrix.setupcache import SCENARIO_FROM
 
 # field → (YAML with {v} where the value goes, a harmless value)
 FIELDS = {
@@ -80,7 +81,11 @@ def dockerfiles(tmp_path, template: str, value: str) -> list[str] | None:
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", cell.id), cell.id  # safe as a directory name
         plan = plan_cell(cell, ctx)
         text = render_dockerfile(plan, ctx)
-        envs = DockerfileParser(fileobj=io.BytesIO(text.encode())).envs
+        # The scenario stage starts FROM the setup stage and inherits its ENV, as Docker does; the
+        # parser resets ENV at each FROM, so it reads the two stages as one.
+        one_stage = text.replace(f"\n{SCENARIO_FROM}\n", "\n")
+        assert one_stage.count("\nFROM ") == text.count("\nFROM ") - 1
+        envs = DockerfileParser(fileobj=io.BytesIO(one_stage.encode())).envs
         assert {k: envs.get(k) for k in ("REPROMATRIX_PACKAGE", "REPROMATRIX_UPGRADE", "REPROMATRIX_IMPORTS",
                                         "PIP_INDEX_URL")} == {
             "REPROMATRIX_PACKAGE": matrix.target.name, "REPROMATRIX_UPGRADE": plan.upgrade_command,

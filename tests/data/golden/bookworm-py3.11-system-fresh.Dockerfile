@@ -13,7 +13,7 @@
 #   docker build -t repromatrix/bookworm-py3.11-system-fresh . && docker run --rm repromatrix/bookworm-py3.11-system-fresh
 # The upgrade runs when the container runs, not at build time.
 
-FROM debian:bookworm
+FROM debian:bookworm AS setup
 
 # The OS's own python3, pip and venv.
 RUN apt-get update \
@@ -27,6 +27,10 @@ ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 
 # Install mode system: root upgrades the system python3, no virtual environment.
+
+# Everything above is the cell's setup (stage setup): repromatrix keeps it as a cache
+# image and reuses it across runs. The scenario below is built fresh each time.
+FROM setup
 
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).

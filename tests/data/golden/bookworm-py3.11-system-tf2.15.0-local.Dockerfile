@@ -15,7 +15,7 @@
 # while `repromatrix run` runs; to rerun it by hand, point PIP_INDEX_URL at an index you serve.
 # The upgrade runs when the container runs, not at build time.
 
-FROM debian:bookworm
+FROM debian:bookworm AS setup
 
 # The OS's own python3, pip and venv.
 RUN apt-get update \
@@ -33,6 +33,10 @@ ENV PIP_INDEX_URL='https://repromatrix-index:8443/simple/'
 # Install mode system: root upgrades the system python3, no virtual environment.
 # What is installed before the upgrade.
 RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install tensorflow==2.15.0
+
+# Everything above is the cell's setup (stage setup): repromatrix keeps it as a cache
+# image and reuses it across runs. The scenario below is built fresh each time.
+FROM setup
 
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).

@@ -13,7 +13,7 @@
 #   docker build -t repromatrix/bullseye-py3.9-root-venv-user-tf2.15.0 . && docker run --rm repromatrix/bullseye-py3.9-root-venv-user-tf2.15.0
 # The upgrade runs when the container runs, not at build time.
 
-FROM debian:bullseye
+FROM debian:bullseye AS setup
 
 # The OS's own python3, pip and venv.
 RUN apt-get update \
@@ -32,6 +32,10 @@ RUN python3 -m venv /opt/venv
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 # What is installed before the upgrade.
 RUN : repromatrix-setup && python3 -m pip install tensorflow==2.15.0
+
+# Everything above is the cell's setup (stage setup): repromatrix keeps it as a cache
+# image and reuses it across runs. The scenario below is built fresh each time.
+FROM setup
 
 # The scenario: record the versions, run the upgrade as user, check what it left behind
 # for each identity (root, user).

@@ -13,7 +13,7 @@
 #   docker build -t repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none . && docker run --rm repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none
 # The upgrade runs when the container runs, not at build time.
 
-FROM debian:bullseye
+FROM debian:bullseye AS setup
 
 # The OS's own python3, pip and venv.
 RUN apt-get update \
@@ -25,6 +25,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
 # Install mode system: root upgrades the system python3, no virtual environment.
 # What is installed before the upgrade.
 RUN : repromatrix-setup && PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install tensorflow==2.15.0
+
+# Everything above is the cell's setup (stage setup): repromatrix keeps it as a cache
+# image and reuses it across runs. The scenario below is built fresh each time.
+FROM setup
 
 # The scenario: record the versions, run the upgrade, check what it left behind
 # for each identity (root).

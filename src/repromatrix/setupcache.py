@@ -1,0 +1,215 @@
+"""The setup cache: a cell's setup (everything before its scenario) kept as an image across runs.
+
+A cell's Dockerfile has two stages: `setup` (the OS, the interpreter, the CA, the install mode,
+the prior version, conflicts, a damaged cache, the network's settings) and the scenario on top
+of it. Installing a prior TensorFlow costs a minute a cell, so the setup stage is built once,
+tagged `repromatrix-cache/setup:KEY` and labelled as a cache, and every later run (and every
+other cell with the same setup) starts from it. KEY is the content of what made it: the base
+image's id, the setup stage's instructions, the files they copy and the index they read.
+
+Trade-off, said where users choose (README, "Setup cache"): a cached setup keeps the dependency
+versions of the day it was built. `cache: refresh` (or `--fresh`) rebuilds the setups a run
+uses; `cache: off` builds them for the run alone and keeps nothing.
+
+Pure functions here (keys, shared prefixes, the eviction plan); the Engine does the Docker work.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engine
+
+SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
+SCENARIO_FROM = f"FROM {SETUP_STAGE}"  # the line that starts the scenario stage
+SCENARIO_FILES = frozenset({"scenario.py", "checks.json", "log.txt"})  # not part of the setup
+CACHE_KIND = "setup"
+CACHE_REPO = "repromatrix-cache/setup"
+DEFAULT_SHARE_OF_DISK = 0.5  # the budget when none is set: half of what free disk plus the cache hold
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+class CacheMode(str, enum.Enum):
+    REUSE = "reuse"  # use a cached setup when there is one (the default)
+    REFRESH = "refresh"  # rebuild every setup this run uses, and keep the new ones
+    OFF = "off"  # build setups for this run alone; keep nothing
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def cache_dir() -> Path:
+    """Where repromatrix keeps what outlives a run on this machine (the local index's CA)."""
+    if configured := os.environ.get("REPROMATRIX_CACHE_DIR"):
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "repromatrix"
+
+
+def parse_size(text: str) -> int | None:
+    """'20GB', '500 MiB', '1.5TB' → bytes; None if it is not a size."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?I?B?)\s*", text.upper())
+    if not m or m.group(2) not in UNITS:
+        return None
+    return int(float(m.group(1)) * UNITS[m.group(2)])
+
+
+def human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
+
+
+# -- the setup stage as instructions -----------------------------------------------------------
+def setup_instructions(dockerfile: str) -> list[str]:
+    """The setup stage's instructions, continuation lines joined, comments and blanks dropped."""
+    out: list[str] = []
+    pending = ""
+    for line in dockerfile.split("\n"):
+        if line.strip() == SCENARIO_FROM:
+            break
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + "\n"
+            continue
+        out.append(pending + line)
+        pending = ""
+    return out
+
+
+def scenario_dockerfile(dockerfile: str, setup_image: str) -> str:
+    """The cell's scenario stage on its own, starting from its setup image: the cell's build needs
+    that image only, not the builder's layer cache (which a loaded or pulled image lacks)."""
+    head, sep, scenario = dockerfile.partition(f"\n{SCENARIO_FROM}\n")
+    if not sep:
+        raise ValueError("not a repromatrix cell Dockerfile: it has no scenario stage")
+    return f"FROM {setup_image}\n{scenario}"
+
+
+def _copied(instruction: str) -> list[str]:
+    words = instruction.split()
+    if not words or words[0].upper() not in ("COPY", "ADD"):
+        return []
+    return [w for w in words[1:-1] if not w.startswith("--")]
+
+
+def prefix_chain(context: Path, base_id: str, fingerprint: str) -> list[str]:
+    """One hash per setup instruction, each covering everything up to it (and the files it copies).
+
+    Two cells whose chains share a hash share those layers; the last hash is the setup's key.
+    """
+    digest = hashlib.sha256(f"{base_id}\n{fingerprint}\n".encode())
+    chain = []
+    for instruction in setup_instructions((context / "Dockerfile").read_text()):
+        digest.update(instruction.encode() + b"\0")
+        for name in _copied(instruction):
+            path = context / name
+            digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"(missing)"))
+        chain.append(digest.copy().hexdigest())
+    return chain
+
+
+def share_points(chains: Mapping[str, list[str]]) -> dict[str, str | None]:
+    """For each cell, the deepest prefix it shares with another cell (None: it shares nothing
+    beyond the base image). The first cell to reach a share point builds it; the others wait."""
+    seen: dict[str, int] = {}
+    for chain in chains.values():
+        for h in set(chain[1:]):  # chain[0] is the FROM line: the base image is already there
+            seen[h] = seen.get(h, 0) + 1
+    return {cell: next((h for h in reversed(chain[1:]) if seen[h] > 1), None) for cell, chain in chains.items()}
+
+
+def cache_tag(key: str) -> str:
+    return f"{CACHE_REPO}:{key[:32]}"
+
+
+# -- budget -----------------------------------------------------------------------------------
+def default_budget(free_disk: int | None, cached: int) -> int:
+    if free_disk is None:
+        return 50 * 10**9  # an engine whose disk we cannot see (a remote one)
+    return int((free_disk + cached) * DEFAULT_SHARE_OF_DISK)
+
+
+def to_evict(images: Iterable[CachedImage], budget: int, keep: Iterable[str] = ()) -> list[CachedImage]:
+    """Least recently used first out, until what stays fits the budget; `keep` (this run's) stays."""
+    kept = set(keep)
+    newest_first = sorted(images, key=lambda i: i.last_used, reverse=True)
+    total = sum(i.size for i in newest_first if i.ref in kept)
+    evict = []
+    for image in newest_first:
+        if image.ref in kept:
+            continue
+        if total + image.size <= budget:
+            total += image.size
+        else:
+            evict.append(image)
+    return evict
+
+
+# -- what a run does with it -------------------------------------------------------------------
+@dataclass(frozen=True)
+class SetupResult:
+    image: str  # the setup image the cell's build starts from
+    how: str  # "cached" (reused), "built", or "failed"
+    seconds: float = 0.0
+    build: BuildResult | None = None
+
+
+@dataclass
+class SetupCache:
+    """Gives each cell its setup image: reused, or built once per run and key."""
+
+    engine: Engine
+    mode: CacheMode = CacheMode.REUSE
+    fingerprint: str = ""  # what the setup reads that its files do not show (the index)
+    used: set[str] = field(default_factory=set)  # setup images this run used: never evicted by it
+    built: int = 0  # setup builds this run performed
+    _built_now: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def key(self, context: Path, base_image: str) -> str:
+        chain = prefix_chain(context, self.engine.image_id(base_image), self.fingerprint)
+        return chain[-1] if chain else hashlib.sha256(base_image.encode()).hexdigest()
+
+    def ensure(self, context: Path, base_image: str, network: str | None) -> SetupResult:
+        key = self.key(context, base_image)
+        tag = cache_tag(key) if self.mode is not CacheMode.OFF else f"repromatrix/setup-{key[:32]}:{self.engine.run_id}"
+        with self._lock:
+            fresh_enough = self.mode is CacheMode.REUSE or tag in self._built_now
+            if fresh_enough and self.engine.image_exists(tag):
+                self.used.add(tag)
+                self.engine.touch_image(tag)
+                return SetupResult(tag, "cached")
+        started = time.monotonic()
+        labels = ({LABEL_CACHE: CACHE_KIND, LABEL_CACHE_KEY: key} if self.mode is not CacheMode.OFF
+                  else self.engine.labels("setup-image"))
+        build = self.engine.build(context, tag, network, labels, target=SETUP_STAGE,
+                                  nocache=self.mode is not CacheMode.REUSE and tag not in self._built_now)
+        with self._lock:
+            self.built += 1
+            if build.ok:
+                self._built_now.add(tag)
+                self.used.add(tag)
+        return SetupResult(tag, "built" if build.ok else "failed", round(time.monotonic() - started, 1), build)
+
+    def evict(self, budget: int | None) -> list[CachedImage]:
+        """Keep the cache within its budget (the default: a share of free disk); what went."""
+        images = self.engine.cached_images(CACHE_KIND)
+        cached = sum(i.size for i in images)
+        limit = budget if budget is not None else default_budget(self.engine.free_disk(), cached)
+        gone = to_evict(images, limit, self.used)
+        for image in gone:
+            self.engine.remove_image(image.ref)
+        return gone

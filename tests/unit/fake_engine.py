@@ -1,0 +1,136 @@
+"""A fake container engine for fast tests of scheduling, the setup cache, Ctrl-C and engine loss.
+
+It implements repromatrix.engine.Engine in memory: builds and cell runs take a configurable time,
+every call is recorded, and a test can make the engine stop answering or run out of disk. It
+is used *in addition to* the real-container tests, never instead of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repromatrix.engine import LABEL_CACHE, LABEL_ROLE, LABEL_RUN, BuildResult, CachedImage, ContainerResult, Filters
+from repromatrix.runner import RECORD_PREFIX
+
+# A real cell's record (captured from a container), so finished cells classify as they would.
+UPGRADED = Path(__file__).parents[1] / "data" / "records" / "local-bullseye-py3.9-venv-fresh.json"
+
+
+@dataclass
+class FakeBox:
+    name: str
+
+    def logs(self) -> str:
+        return ""
+
+    def running(self) -> bool:
+        return True
+
+    def read_file(self, path: str) -> str:
+        return ""
+
+    def published_port(self, port: str) -> int:
+        return 1
+
+    def connect(self, network: str, aliases: tuple[str, ...] = ()) -> None:
+        return None
+
+
+@dataclass
+class FakeEngine:
+    run_id: str = "fake"
+    build_seconds: float = 0.05
+    run_seconds: float = 0.05
+    images: dict[str, dict[str, str]] = field(default_factory=dict)  # ref → labels
+    builds: list[tuple[str, str | None]] = field(default_factory=list)  # (tag, target) of every build
+    runs: list[str] = field(default_factory=list)
+    removed_containers: list[Mapping[str, object]] = field(default_factory=list)
+    answering: bool = True
+    disk: int | None = None
+    hang: threading.Event = field(default_factory=threading.Event)  # set: cell runs never end
+    quick_runs: int = 10**9  # runs after this many never end either (until killed)
+    killed: threading.Event = field(default_factory=threading.Event)
+    concurrent_setups: dict[str, int] = field(default_factory=dict)  # tag → most setups building at once
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _building: dict[str, int] = field(default_factory=dict)
+
+    def labels(self, role: str) -> dict[str, str]:
+        return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
+
+    def image_exists(self, ref: str) -> bool:
+        return ref in self.images
+
+    def image_id(self, ref: str) -> str:
+        return f"sha256:{abs(hash(ref)):x}"
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        return self.images.get(ref, {})
+
+    def pull(self, ref: str) -> str | None:
+        return "no registry"
+
+    def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str]) -> None:
+        self.images[ref] = labels
+
+    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
+              target: str | None = None, nocache: bool = False, dockerfile: str | None = None) -> BuildResult:
+        with self._lock:
+            self.builds.append((tag, target))
+            self._building[tag] = self._building.get(tag, 0) + 1
+            self.concurrent_setups[tag] = max(self.concurrent_setups.get(tag, 0), self._building[tag])
+        time.sleep(self.build_seconds)
+        with self._lock:
+            self._building[tag] -= 1
+            self.images[tag] = dict(labels)
+        return BuildResult(True, f"built {tag}\n")
+
+    def touch_image(self, ref: str) -> None:
+        return None
+
+    def remove_image(self, ref: str) -> None:
+        self.images.pop(ref, None)
+
+    def cached_images(self, kind: str) -> list[CachedImage]:
+        return [CachedImage(ref, 100, "2026-11-24T00:00:00", "") for ref, labels in self.images.items()
+                if labels.get(LABEL_CACHE) == kind]
+
+    def create_network(self, name: str, internal: bool = False) -> str:
+        return name
+
+    @contextlib.contextmanager
+    def container(self, image: str, *, name: str, role: str, network: str | None = None,
+                  aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
+                  mounts: dict[str, str] | None = None) -> Iterator[FakeBox]:
+        yield FakeBox(name)
+
+    def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
+                   mounts: dict[str, str] | None = None) -> ContainerResult:
+        with self._lock:
+            self.runs.append(name)
+            slow = len(self.runs) > self.quick_runs
+        if self.hang.is_set() or slow:
+            self.killed.wait()  # like a cell stuck on a dead engine, until someone kills it
+            return ContainerResult(137, "")
+        ended = self.killed.wait(self.run_seconds)
+        if ended:
+            return ContainerResult(137, "")
+        return ContainerResult(0, RECORD_PREFIX + UPGRADED.read_text().strip() + "\n")
+
+    def alive(self) -> bool:
+        return self.answering
+
+    def free_disk(self) -> int | None:
+        return self.disk
+
+    def remove_containers(self, flt: Filters | None = None) -> int:
+        self.removed_containers.append(dict(flt or {}))
+        self.killed.set()
+        return 0
+
+    def cleanup(self, flt: Filters | None = None) -> dict[str, int]:
+        return {"containers": 0, "networks": 0, "images": 0}

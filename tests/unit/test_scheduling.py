@@ -1,0 +1,181 @@
+"""The scheduler, the setup cache, Ctrl-C, engine loss and the disk guard, on a fake engine (no Docker).
+
+The same behaviours are exercised on real containers in tests/integration/test_resume.py; these
+tests pin down the logic in a fraction of a second each.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from repromatrix import runner as runner_module
+from repromatrix.classify import classify
+from repromatrix.expand import expand
+from repromatrix.matrix import load_matrix
+from repromatrix.outcomes import Outcome
+from repromatrix.pipeline import _jobs
+from repromatrix.plan import RenderContext, plan_cell
+from repromatrix.runner import CellJob, CellRun, CellRunner, run_all
+from repromatrix.setupcache import CACHE_REPO, CacheMode, SetupCache
+from tests.unit.fake_engine import FakeEngine
+
+MATRIX = """
+target: {package: tensorflow}
+axes:
+  os: [bookworm, trixie]
+  install: [venv, system]
+  prior: [none, "2.15.0"]
+  ca: [none]
+"""
+
+
+def make_jobs(tmp_path: Path, engine: FakeEngine, mode: CacheMode = CacheMode.REUSE,
+              text: str = MATRIX) -> tuple[list[CellJob], SetupCache]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    matrix = load_matrix(path)
+    ctx = RenderContext(target=matrix.target, index_url="https://idx.example/simple/")
+    plans = [plan_cell(c, ctx) for c in expand(matrix)]
+    cache = SetupCache(engine, mode, "index https://idx.example/simple/")
+    return _jobs(plans, ctx, tmp_path / "run", {}, cache), cache
+
+
+def run(engine: FakeEngine, jobs: list[CellJob], cache: SetupCache, parallel: int = 4,
+        on_done=lambda run: None):  # noqa: ANN001, ANN202
+    runner = CellRunner(engine, "net", 60, cache=cache)
+    return run_all(runner, jobs, parallel, lambda job: None, on_done)
+
+
+def setup_builds(engine: FakeEngine) -> list[str]:
+    return [tag for tag, target in engine.builds if target == "setup"]
+
+
+def test_each_setup_is_built_once_and_a_second_run_builds_none(tmp_path):
+    engine = FakeEngine()
+    jobs, cache = make_jobs(tmp_path, engine)
+    first = run(engine, jobs, cache)
+    assert len(first.runs) == 8 and not first.stopped
+    distinct = {cache.key(job.context, job.plan.base_image) for job in jobs}
+    assert len(setup_builds(engine)) == len(distinct) == cache.built
+    assert all(tag.startswith(CACHE_REPO + ":") for tag in setup_builds(engine))
+    assert max(engine.concurrent_setups[t] for t in setup_builds(engine)) == 1
+
+    engine.builds.clear()
+    jobs, cache = make_jobs(tmp_path / "again", engine)
+    second = run(engine, jobs, cache)
+    assert setup_builds(engine) == [] and cache.built == 0
+    assert {r.setup for r in second.runs} == {"cached"}
+    assert len([b for b in engine.builds if b[1] is None]) == 8  # every cell still gets its own image
+
+
+def test_cells_with_the_same_setup_wait_for_the_first_and_others_run_in_parallel(tmp_path):
+    # Two cells share one setup (they differ only in the network, which is not part of the setup
+    # here: proxy cells' ENV is), and a third shares nothing with them but the base image.
+    engine = FakeEngine(build_seconds=0.3)
+    text = MATRIX.replace("install: [venv, system]", "install: [venv]").replace('prior: [none, "2.15.0"]',
+                                                                               "prior: [none]")
+    text += "  conflicts: [none, constraints]\n"
+    jobs, cache = make_jobs(tmp_path, engine, text=text)
+    started: list[tuple[float, str]] = []
+    runner = CellRunner(engine, "net", 60, cache=cache)
+    run_all(runner, jobs, 8, lambda job: started.append((time.monotonic(), job.plan.cell.id)), lambda run: None)
+    assert len(setup_builds(engine)) == len({cache.key(j.context, j.plan.base_image) for j in jobs})
+    # Cells on bookworm share the venv prefix: the second starts only after the first's setup.
+    by_share: dict[str | None, list[float]] = {}
+    for job in jobs:
+        when = next(t for t, cid in started if cid == job.plan.cell.id)
+        by_share.setdefault(job.share, []).append(when)
+    shared = [times for share, times in by_share.items() if share is not None]
+    assert shared and all(max(t) - min(t) >= 0.25 for t in shared)
+    # ... and cells of different shares started together.
+    firsts = sorted(min(t) for t in by_share.values())
+    assert firsts[-1] - firsts[0] < 0.25
+
+
+def test_refresh_rebuilds_each_setup_once_and_off_keeps_none(tmp_path):
+    engine = FakeEngine()
+    jobs, cache = make_jobs(tmp_path, engine)
+    run(engine, jobs, cache)
+    engine.builds.clear()
+    jobs, cache = make_jobs(tmp_path / "fresh", engine, CacheMode.REFRESH)
+    run(engine, jobs, cache)
+    assert len(setup_builds(engine)) == len(set(setup_builds(engine))) == cache.built > 0
+    engine.builds.clear()
+    jobs, cache = make_jobs(tmp_path / "off", engine, CacheMode.OFF)
+    run(engine, jobs, cache)
+    assert all(":" + engine.run_id in tag for tag in setup_builds(engine))  # the run's own, removed with it
+
+
+def test_ctrl_c_stops_starting_cells_and_marks_the_running_ones_interrupted(tmp_path):
+    engine = FakeEngine(quick_runs=1)  # the first cell finishes; the next ones are still running ...
+    jobs, cache = make_jobs(tmp_path, engine)
+
+    def press_ctrl_c(run: CellRun) -> None:
+        raise KeyboardInterrupt  # ... when the user presses Ctrl-C
+
+    finished = run(engine, jobs, cache, parallel=2, on_done=press_ctrl_c)
+    assert finished.stopped == "interrupted"
+    outcomes = [classify(r.observation).outcome for r in finished.runs]
+    assert outcomes[0] is not Outcome.INTERRUPTED and not finished.runs[0].rerun  # finished: kept as it is
+    assert outcomes[1:] == [Outcome.INTERRUPTED] and finished.runs[1].rerun
+    assert len(finished.runs) == 2 < len(jobs)  # the queued cells were never started
+    assert engine.removed_containers and "org.repromatrix.role=cell" in engine.removed_containers[0]["label"]
+
+
+def test_a_lost_engine_turns_running_and_waiting_cells_into_infra_errors_without_hanging(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner_module, "WATCH_EVERY", 0.2)
+    engine = FakeEngine()
+    jobs, cache = make_jobs(tmp_path, engine)
+    engine.hang.set()  # cell runs never return, as on an engine that stopped answering
+    engine.answering = False
+    began = time.monotonic()
+    finished = run(engine, jobs, cache, parallel=2)
+    assert time.monotonic() - began < 10
+    assert finished.stopped == "engine-lost"
+    assert len(finished.runs) == len(jobs)
+    verdicts = [classify(r.observation) for r in finished.runs]
+    assert {v.outcome for v in verdicts} == {Outcome.INFRA_ERROR}
+    assert all(r.rerun for r in finished.runs)
+    assert any("while this cell ran" in v.evidence[0] for v in verdicts)
+    assert any("before this cell started" in v.evidence[0] for v in verdicts)
+    engine.killed.set()
+
+
+def test_the_disk_guard_fails_a_cell_with_the_numbers_instead_of_filling_the_disk(tmp_path):
+    engine = FakeEngine(disk=200 * 10**6)
+    jobs, cache = make_jobs(tmp_path, engine)
+    finished = run(engine, jobs[:1], cache)
+    verdict = classify(finished.runs[0].observation)
+    assert verdict.outcome is Outcome.INFRA_ERROR
+    assert "200.0 MB free" in verdict.evidence[0] and "needs about 3.0 GB" in verdict.evidence[0]
+    assert engine.builds == []
+
+
+def test_cells_being_built_count_against_free_disk(tmp_path):
+    engine = FakeEngine(disk=int(4.5 * 10**9), build_seconds=0.3)
+    jobs, cache = make_jobs(tmp_path, engine)
+    fresh = [j for j in jobs if j.plan.prior is None][:2]  # 3 GB each: only one fits at once
+    finished = run(engine, fresh, cache, parallel=2)
+    outcomes = sorted(classify(r.observation).outcome.value for r in finished.runs)
+    assert outcomes.count("infra-error") >= 1
+    short = next(classify(r.observation) for r in finished.runs
+                 if classify(r.observation).outcome is Outcome.INFRA_ERROR and "promised" in
+                 classify(r.observation).evidence[0])
+    assert "3.0 GB of it promised to cells being built" in short.evidence[0]
+
+
+@pytest.mark.parametrize("budget,kept", [(250, 2), (10**9, 4), (0, 0)])
+def test_eviction_keeps_the_most_recently_used_within_budget(budget, kept):
+    from repromatrix.engine import CachedImage
+    from repromatrix.setupcache import to_evict
+
+    images = [CachedImage(f"c:{i}", 100, f"2026-11-2{i}T00:00:00", "") for i in range(4)]
+    gone = to_evict(images, budget)
+    assert len(images) - len(gone) == kept
+    assert all(g.last_used <= min(i.last_used for i in images if i not in gone) for g in gone) if gone and kept \
+        else True
+    assert to_evict(images, 0, keep=["c:0"]) == [i for i in reversed(images) if i.ref != "c:0"]
