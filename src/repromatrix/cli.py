@@ -104,7 +104,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     result = run(options, console)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     unexpected = result.unexpected()
-    for cell in unexpected:
+    for cell in (c for c in unexpected if not c.rerun):  # cells the run never finished are said below
         expected = " or ".join(cell.expected) or "upgraded"
         console.print(f"unexpected: {cell.id}: {cell.outcome} (expected {expected}; {cell.trend})", highlight=False)
     resumed = Path(args.resume) if args.resume else None

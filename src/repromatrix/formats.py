@@ -26,7 +26,7 @@ def render_json(run: RunResult, run_dir: Path) -> str:
 def render_junit(run: RunResult, run_dir: Path) -> str:
     """One testcase per cell; unexpected cells fail (ours: error) with outcome + evidence."""
     suite_name = xml_text(f"repromatrix.{Path(run.matrix).stem}")
-    total = sum(c.durations.get("build", 0) + c.durations.get("run", 0) for c in run.cells)
+    total = sum(sum(c.durations.values()) for c in run.cells)
     failures = [c for c in run.unexpected() if c.outcome != Outcome.INFRA_ERROR.value]
     errors = [c for c in run.unexpected() if c.outcome == Outcome.INFRA_ERROR.value]
     counts = {"tests": str(len(run.cells)), "failures": str(len(failures)), "errors": str(len(errors)),
@@ -46,7 +46,7 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
 
 
 def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
-    seconds = cell.durations.get("build", 0) + cell.durations.get("run", 0)
+    seconds = sum(cell.durations.values())
     case = ET.SubElement(suite, "testcase", {"name": xml_text(cell.id), "classname": xml_text(classname),
                                              "time": f"{seconds:.1f}"})
     if cell.outcome == Outcome.INTERRUPTED.value:

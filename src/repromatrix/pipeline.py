@@ -190,7 +190,7 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
             record = _recorder(prepared.journal, releases, run_dir, ready, everything)
             stopped = _run_jobs(runner, matrix, options, jobs, console, record, len(prepared.cells)).stopped
     finally:
-        if stopped != "engine-lost":
+        if stopped != "engine-lost" and engine.alive():
             engine.cleanup()
             _evict(cache, matrix, console)
     result = prepared.journal.result(finished=now_iso(), stopped=stopped)
@@ -306,7 +306,7 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
         imports=(record.get("import") or {}).get("names") or [],
         why_no_wheel=why_no_wheel(verdict.outcome.value, bool(facts.get("below_newest")), plan.prior,
                                   _python_of(plan, record), obs.record, releases, everything),
-        setup=run.setup, rerun=run.rerun)
+        setup=run.setup, rerun=run.rerun, setup_image=run.setup_image)
 
 
 def _python_of(plan: CellPlan, record: dict[str, Any]) -> str:

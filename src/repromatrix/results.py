@@ -57,6 +57,7 @@ class CellResult:
     previous_outcome: str | None = None
     setup: str = ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
+    setup_image: str = ""  # the cached setup image the cell started from
 
     @property
     def matches_expectation(self) -> bool | None:
@@ -190,7 +191,8 @@ CELL_FIELDS: dict[str, Shape] = {
     "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
     "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
     "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
-    "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool"}
+    "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool",
+    "setup_image": "str"}
 
 
 def _shape_ok(value: Any, shape: Shape) -> bool:

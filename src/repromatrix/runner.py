@@ -56,6 +56,7 @@ class CellRun:
     durations: dict[str, float] = field(default_factory=dict)
     log_path: Path | None = None
     setup: str = ""  # "cached", "built" or "failed": what the setup cache did for it
+    setup_image: str = ""
     rerun: bool = False  # the run stopped before the cell finished
 
 
@@ -133,7 +134,9 @@ class CellRunner:
         output = self._redact(result.output)
         obs = Observation(build_log=build.log, record=parse_record(output), output=output,
                           exit_code=result.exit_code, timed_out=result.timed_out)
-        return self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup.how)
+        run = self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup.how)
+        run.setup_image = setup.image
+        return run
 
     @contextlib.contextmanager
     def _disk(self, job: CellJob) -> Any:
@@ -204,6 +207,7 @@ class _Scheduler:
         self.built: set[str] = set()
         self.results: queue.Queue[CellRun] = queue.Queue()
         self.done: list[CellRun] = []
+        self.lost = threading.Event()  # a cell's call to the engine failed and the engine does not answer
 
     def _next(self) -> CellJob | None:
         for i, job in enumerate(self.queue):
@@ -221,9 +225,15 @@ class _Scheduler:
             try:
                 run = self.runner.run(job)
             except Exception as e:  # noqa: BLE001 - the engine's client failed under us: an infra error
+                if not self.runner.engine.alive():
+                    self.lost.set()  # the scheduler says so for this cell and the rest
+                    return
                 why = f"the Docker engine's client failed: {type(e).__name__}: {e}"[:2000]
                 run = self.runner.finish(job, Observation(infra_reason=why), {}, "")
                 run.rerun = True  # nothing was learnt about pip: --resume runs it again
+            if run.observation.record is None and not run.rerun and not self.runner.engine.alive():
+                self.lost.set()  # its build or container failed because the engine went away
+                return
             self.results.put(run)
 
         # Daemon threads: a call stuck on a hung engine must not keep the process alive.
@@ -248,6 +258,8 @@ class _Scheduler:
                     continue
                 except queue.Empty:
                     pass
+                if self.lost.is_set():
+                    return self._engine_lost()
                 if time.monotonic() >= next_ping:
                     unanswered = 0 if self.runner.engine.alive() else unanswered + 1
                     next_ping = time.monotonic() + WATCH_EVERY
@@ -259,6 +271,8 @@ class _Scheduler:
 
     def _engine_lost(self) -> Finished:
         self.runner.stop.set()
+        while not self.results.empty():  # cells that finished before it went
+            self._take(self.results.get())
         at = time.strftime("%H:%M:%S")
         for job in list(self.running.values()):
             self._lost(job, f"the Docker engine stopped answering at {at} while this cell ran")

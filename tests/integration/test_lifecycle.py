@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -38,7 +39,10 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
     assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
     assert docker_client.networks.list(filters={"label": f"{LABEL_RUN}={run_id}"}) == []
     assert docker_client.images.list(filters={"label": f"{LABEL_RUN}={run_id}"}) == []
-    assert not (out / run_id).exists()
+    # What finished is kept, with the reports, and says the run was interrupted.
+    stopped = json.loads((out / run_id / "results.json").read_text())
+    assert stopped["stopped"] == "interrupted" and stopped["planned"] == 2
+    assert "interrupted" in [c["outcome"] for c in stopped["cells"]]
 
 
 def test_debootstrap_builds_a_missing_debian_image(docker_client):
@@ -67,8 +71,7 @@ def test_a_container_is_only_on_the_network_it_asks_for(docker_client):
         internal = engine.create_network("repromatrix-test-networks-internal", internal=True)
         with engine.container("debian:bookworm", name="repromatrix-test-networks", role="cell", network=internal,
                               aliases=("probe",)) as box:
-            box.reload()
-            networks = box.attrs["NetworkSettings"]["Networks"]
+            networks = docker_client.containers.get(box.name).attrs["NetworkSettings"]["Networks"]
             assert list(networks) == [internal]
             assert "probe" in networks[internal]["Aliases"]
     finally:
