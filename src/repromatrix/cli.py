@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--fresh", dest="cache", action="store_const", const=CacheMode.REFRESH,
                        help="rebuild every cell's setup now (and keep the new ones): today's dependency versions")
     cache.add_argument("--no-cache", dest="cache", action="store_const", const=CacheMode.OFF,
-                       help="build setups for this run alone and keep none")
+                       help="build every cell from scratch (docker build --no-cache), share and keep nothing")
 
     ls = sub.add_parser("list", help="list the cells the matrix expands to")
     _matrix_arg(ls)

@@ -412,13 +412,17 @@ def _settings(doc: _Document, value: Any) -> Settings:
 def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
     if "cache" not in data:
         return CacheMode.REUSE
-    text = _scalar(doc, data["cache"], ("settings", "cache"))
+    at = ("settings", "cache")
+    if at in doc.booleans and isinstance(data["cache"], str):
+        # `cache: off` is what people write; YAML 1.1 reads it as a boolean, and here that is meant.
+        return CacheMode.OFF if data["cache"].lower() in ("off", "no", "false", "n") else CacheMode.REUSE
+    text = _scalar(doc, data["cache"], at)
     try:
         return CacheMode(text)
     except ValueError:
         doc.fail(("settings", "cache"), f"unknown cache mode {text[:40]!r}",
                  did_you_mean(text, [m.value for m in CacheMode]) + " (reuse: cached setups; refresh: rebuild "
-                 "them now; off: keep none)")
+                 "them now; off: build every cell from scratch)")
 
 
 def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:

@@ -269,7 +269,7 @@ def _jobs(plans: list[CellPlan], ctx: RenderContext, run_dir: Path,
     contexts = [render_cell(plan, ctx, run_dir / "cells") for plan in plans]
     chains = {plan.cell.id: prefix_chain(context, cache.engine.image_id(plan.base_image), cache.fingerprint)
               for plan, context in zip(plans, contexts, strict=True)}
-    shares = share_points(chains)
+    shares = share_points(chains) if cache.mode is not CacheMode.OFF else dict.fromkeys(chains)
     jobs = []
     for plan, context in zip(plans, contexts, strict=True):
         base = ready.get(plan.base_image)

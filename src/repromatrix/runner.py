@@ -27,7 +27,7 @@ from .engine import LABEL_ROLE, LABEL_RUN, Engine
 from .plan import CellPlan
 from .render import PROXY_SECRET, SETUP_MARKER
 from .results import write_atomic
-from .setupcache import SetupCache, human, scenario_dockerfile
+from .setupcache import CacheMode, SetupCache, human, scenario_dockerfile
 
 RECORD_PREFIX = "REPROMATRIX-RECORD "
 
@@ -55,7 +55,7 @@ class CellRun:
     observation: Observation
     durations: dict[str, float] = field(default_factory=dict)
     log_path: Path | None = None
-    setup: str = ""  # "cached", "built" or "failed": what the setup cache did for it
+    setup: str = ""  # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
     setup_image: str = ""
     rerun: bool = False  # the run stopped before the cell finished
 
@@ -100,42 +100,50 @@ class CellRunner:
             return self._build_and_run(job)
 
     def _build_and_run(self, job: CellJob) -> CellRun:
-        started = time.monotonic()
-        setup = self.cache.ensure(job.context, job.plan.base_image, self.network)
-        durations = {"setup": setup.seconds} if setup.build else {}
-        setup_log = self._redact(setup.build.log) if setup.build else ""
-        if setup.how == "failed" and setup.build:
-            obs = Observation(build_ok=False, build_log=setup_log,
-                              setup_failed=setup.build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
-            return self.finish(job, obs, durations, setup_log, setup.how)
-        if self.stop.is_set():
-            return self.interrupted(job, durations, setup_log, setup.how)
         tag = f"{job.plan.image_tag}:{self.engine.run_id}"
-        started = time.monotonic()  # the cell's own build: its setup comes from the cache now
-        scenario = scenario_dockerfile((job.context / "Dockerfile").read_text(), setup.image)
-        build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"),
-                                  dockerfile=scenario)
+        durations: dict[str, float] = {}
+        if self.cache.mode is CacheMode.OFF:
+            # Like `docker build --no-cache` of the context by hand: nothing shared, nothing kept.
+            started = time.monotonic()
+            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"), nocache=True)
+            self.cache.built += 1
+            setup_how, setup_image, setup_log = "uncached", "", ""
+        else:
+            setup = self.cache.ensure(job.context, job.plan.base_image, self.network)
+            setup_how, setup_image = setup.how, setup.image
+            durations = {"setup": setup.seconds} if setup.build else {}
+            setup_log = self._redact(setup.build.log) if setup.build else ""
+            if setup.how == "failed" and setup.build:
+                obs = Observation(build_ok=False, build_log=setup_log,
+                                  setup_failed=setup.build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+                return self.finish(job, obs, durations, setup_log, setup.how)
+            if self.stop.is_set():
+                return self.interrupted(job, durations, setup_log, setup.how)
+            started = time.monotonic()  # the cell's own build: its setup comes from the cache now
+            scenario = scenario_dockerfile((job.context / "Dockerfile").read_text(), setup.image)
+            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"),
+                                      dockerfile=scenario)
         build = replace(build, log=self._redact(build.log))
         log = (setup_log + "\n== cell image ==\n" if setup_log else "") + build.log
         durations["build"] = round(time.monotonic() - started, 1)
         if self.stop.is_set():
-            return self.interrupted(job, durations, log, setup.how)
+            return self.interrupted(job, durations, log, setup_how)
         if not build.ok:
             obs = Observation(build_ok=False, build_log=build.log,
                               setup_failed=build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
-            return self.finish(job, obs, durations, log, setup.how)
+            return self.finish(job, obs, durations, log, setup_how)
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
         network, mounts = self._network_for(job)
         result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts)
         durations["run"] = round(time.monotonic() - started, 1)
         if self.stop.is_set():
-            return self.interrupted(job, durations, log, setup.how)
+            return self.interrupted(job, durations, log, setup_how)
         output = self._redact(result.output)
         obs = Observation(build_log=build.log, record=parse_record(output), output=output,
                           exit_code=result.exit_code, timed_out=result.timed_out)
-        run = self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup.how)
-        run.setup_image = setup.image
+        run = self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup_how)
+        run.setup_image = setup_image
         return run
 
     @contextlib.contextmanager

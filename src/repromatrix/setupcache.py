@@ -9,7 +9,8 @@ image's id, the setup stage's instructions, the files they copy and the index th
 
 Trade-off, said where users choose (README, "Setup cache"): a cached setup keeps the dependency
 versions of the day it was built. `cache: refresh` (or `--fresh`) rebuilds the setups a run
-uses; `cache: off` builds them for the run alone and keeps nothing.
+uses; `cache: off` builds every cell from scratch (`docker build --no-cache` of its context, as by
+hand) and keeps nothing.
 
 Pure functions here (keys, shared prefixes, the eviction plan); the Engine does the Docker work.
 """
@@ -41,7 +42,7 @@ UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 class CacheMode(str, enum.Enum):
     REUSE = "reuse"  # use a cached setup when there is one (the default)
     REFRESH = "refresh"  # rebuild every setup this run uses, and keep the new ones
-    OFF = "off"  # build setups for this run alone; keep nothing
+    OFF = "off"  # every cell built from scratch, `docker build --no-cache`: nothing shared, nothing kept
 
     def __str__(self) -> str:
         return self.value
@@ -169,7 +170,7 @@ class SetupResult:
 
 @dataclass
 class SetupCache:
-    """Gives each cell its setup image: reused, or built once per run and key."""
+    """Gives each cell its setup image: reused, or built once per run and key (cache: reuse, refresh)."""
 
     engine: Engine
     mode: CacheMode = CacheMode.REUSE
@@ -185,7 +186,7 @@ class SetupCache:
 
     def ensure(self, context: Path, base_image: str, network: str | None) -> SetupResult:
         key = self.key(context, base_image)
-        tag = cache_tag(key) if self.mode is not CacheMode.OFF else f"repromatrix/setup-{key[:32]}:{self.engine.run_id}"
+        tag = cache_tag(key)
         with self._lock:
             fresh_enough = self.mode is CacheMode.REUSE or tag in self._built_now
             if fresh_enough and self.engine.image_exists(tag):
@@ -193,10 +194,9 @@ class SetupCache:
                 self.engine.touch_image(tag)
                 return SetupResult(tag, "cached")
         started = time.monotonic()
-        labels = ({LABEL_CACHE: CACHE_KIND, LABEL_CACHE_KEY: key} if self.mode is not CacheMode.OFF
-                  else self.engine.labels("setup-image"))
+        labels = {LABEL_CACHE: CACHE_KIND, LABEL_CACHE_KEY: key}
         build = self.engine.build(context, tag, network, labels, target=SETUP_STAGE,
-                                  nocache=self.mode is not CacheMode.REUSE and tag not in self._built_now)
+                                  nocache=self.mode is CacheMode.REFRESH and tag not in self._built_now)
         with self._lock:
             self.built += 1
             if build.ok:

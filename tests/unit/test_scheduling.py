@@ -96,7 +96,7 @@ def test_cells_with_the_same_setup_wait_for_the_first_and_others_run_in_parallel
     assert firsts[-1] - firsts[0] < 0.25
 
 
-def test_refresh_rebuilds_each_setup_once_and_off_keeps_none(tmp_path):
+def test_refresh_rebuilds_each_setup_once_and_off_builds_each_cell_whole(tmp_path):
     engine = FakeEngine()
     jobs, cache = make_jobs(tmp_path, engine)
     run(engine, jobs, cache)
@@ -106,8 +106,10 @@ def test_refresh_rebuilds_each_setup_once_and_off_keeps_none(tmp_path):
     assert len(setup_builds(engine)) == len(set(setup_builds(engine))) == cache.built > 0
     engine.builds.clear()
     jobs, cache = make_jobs(tmp_path / "off", engine, CacheMode.OFF)
-    run(engine, jobs, cache)
-    assert all(":" + engine.run_id in tag for tag in setup_builds(engine))  # the run's own, removed with it
+    finished = run(engine, jobs, cache)
+    # Off: each cell one whole build of its own, like `docker build --no-cache` by hand.
+    assert setup_builds(engine) == [] and len(engine.builds) == len(jobs) == cache.built
+    assert {r.setup for r in finished.runs} == {"uncached"}
 
 
 def test_ctrl_c_stops_starting_cells_and_marks_the_running_ones_interrupted(tmp_path):

@@ -1,0 +1,93 @@
+"""The run's journal and --resume's choices, without Docker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from repromatrix.errors import UsageError
+from repromatrix.journal import Journal, RunHeader, load_any, matrix_hash
+from repromatrix.matrix import load_matrix
+from repromatrix.pipeline import RunOptions, _prepare_resume, load_cells
+from repromatrix.results import CellResult
+from repromatrix.setupcache import CacheMode, parse_size
+
+MATRIX = "target: {package: tensorflow}\naxes: {os: [bookworm], install: [venv, system], prior: [none, '2.15.0']}\n"
+
+
+def started(tmp_path: Path) -> tuple[Journal, list[str]]:
+    matrix_path = tmp_path / "m.yaml"
+    matrix_path.write_text(MATRIX)
+    _, cells = load_cells(matrix_path)
+    journal = Journal(tmp_path / "reports" / "run-1")
+    journal.start(RunHeader(run_id="run-1", matrix=str(matrix_path), matrix_sha256=matrix_hash(matrix_path),
+                            cells=[c.id for c in cells], started="2026-11-24T00:00:00+00:00",
+                            target={"package": "tensorflow", "version": "", "index": "default"}))
+    return journal, [c.id for c in cells]
+
+
+def cell(cell_id: str, outcome: str, rerun: bool = False) -> CellResult:
+    return CellResult(id=cell_id, axes={"os": "bookworm"}, outcome=outcome, evidence=["..."], rerun=rerun)
+
+
+def test_a_partial_run_reads_back_in_planned_order_and_says_it_is_incomplete(tmp_path):
+    journal, ids = started(tmp_path)
+    journal.record(cell(ids[2], "upgraded"))
+    journal.record(cell(ids[0], "externally-managed"))
+    with journal.cells_path.open("a") as fh:
+        fh.write('{"id": "torn", "axes": {')  # the process died mid-line
+    run = load_any(journal.run_dir)
+    assert [c.id for c in run.cells] == [ids[0], ids[2]]
+    assert run.incomplete.startswith("incomplete: 2 of 4 cells (still running, or stopped")
+
+
+def test_a_later_line_replaces_an_earlier_one(tmp_path):
+    journal, ids = started(tmp_path)
+    journal.record(cell(ids[0], "interrupted", rerun=True))
+    journal.record(cell(ids[0], "upgraded"))
+    assert journal.finished()[ids[0]].outcome == "upgraded"
+
+
+def test_an_attached_journal_is_validated_and_never_read_through_a_link(tmp_path):
+    journal, ids = started(tmp_path)
+    journal.cells_path.write_text(json.dumps({"id": ids[0], "axes": {}, "outcome": "pwned", "evidence": []}) + "\n")
+    with pytest.raises(UsageError, match=r"cells\[0\]\.outcome"):
+        journal.finished()
+    journal.cells_path.unlink()
+    journal.cells_path.symlink_to("/etc/hostname")
+    with pytest.raises(UsageError, match="symbolic link"):
+        journal.finished()
+
+
+def test_resume_runs_only_what_has_no_result(tmp_path):
+    journal, ids = started(tmp_path)
+    journal.record(cell(ids[0], "upgraded"))
+    journal.record(cell(ids[1], "interrupted", rerun=True))
+    journal.record(cell(ids[2], "infra-error"))  # our failure taught nothing about pip: again
+    prepared = _prepare_resume(RunOptions(Path("matrix.yaml"), out=tmp_path / "reports", resume="run-1"))
+    assert [c.id for c in prepared.todo] == ids[1:]
+    assert prepared.run_dir == journal.run_dir
+
+
+def test_resume_refuses_a_changed_matrix_and_a_second_process(tmp_path):
+    journal, _ = started(tmp_path)
+    options = RunOptions(Path("matrix.yaml"), out=tmp_path / "reports", resume=str(journal.run_dir))
+    with journal.lock(), pytest.raises(UsageError, match="another repromatrix process"), journal.lock():
+        pass
+    (tmp_path / "m.yaml").write_text(MATRIX + "# edited\n")
+    with pytest.raises(UsageError, match="has changed since the run started"):
+        _prepare_resume(options)
+    with pytest.raises(UsageError, match="not a run directory"):
+        _prepare_resume(RunOptions(Path("matrix.yaml"), out=tmp_path, resume="nope"))
+
+
+@pytest.mark.parametrize("written,mode", [("off", CacheMode.OFF), ("false", CacheMode.OFF), ("'off'", CacheMode.OFF),
+                                          ("refresh", CacheMode.REFRESH), ("yes", CacheMode.REUSE)])
+def test_cache_settings_read_as_people_write_them(tmp_path, written, mode):
+    path = tmp_path / "m.yaml"
+    path.write_text(f"axes: {{os: [bookworm]}}\nsettings: {{cache: {written}, cache_budget: 1.5 GiB}}\n")
+    settings = load_matrix(path).settings
+    assert settings.cache is mode and settings.cache_budget == int(1.5 * 2**30)
+    assert parse_size("20GB") == 20 * 10**9 and parse_size("20 furlongs") is None
