@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import UsageError
+from .outcomes import Outcome
 from .results import RunResult, load_run
 
 FLAKY_WINDOW = 5
@@ -55,7 +56,8 @@ def resolve_baseline(reports: Path, baseline: str) -> RunResult:
 def mark_history(run: RunResult, history: list[RunResult]) -> None:
     """Set each cell's trend and previous outcome against `history` (oldest first)."""
     run.baseline = history[-1].run_id if history else None
-    by_run = [{c.id: c for c in h.cells} for h in history]
+    # A cell an earlier run never finished (interrupted, or cut off by a lost engine) is no history.
+    by_run = [{c.id: c for c in h.cells if not c.rerun and c.outcome != Outcome.INTERRUPTED.value} for h in history]
     for cell in run.cells:
         past = [cells.get(cell.id) for cells in by_run]
         cell.trend = trend(cell.unexpected, [p.unexpected if p else None for p in past])

@@ -24,21 +24,24 @@ UPGRADED = Path(__file__).parents[1] / "data" / "records" / "local-bullseye-py3.
 @dataclass
 class FakeBox:
     name: str
+    says: str = ""  # its logs, and every file read from it
+    up: bool = True
+    networks: list[str] = field(default_factory=list)
 
     def logs(self) -> str:
-        return ""
+        return self.says
 
     def running(self) -> bool:
-        return True
+        return self.up
 
     def read_file(self, path: str) -> str:
-        return ""
+        return self.says
 
     def published_port(self, port: str) -> int:
         return 1
 
     def connect(self, network: str, aliases: tuple[str, ...] = ()) -> None:
-        return None
+        self.networks.append(network)
 
 
 @dataclass
@@ -56,6 +59,10 @@ class FakeEngine:
     quick_runs: int = 10**9  # runs after this many never end either (until killed)
     killed: threading.Event = field(default_factory=threading.Event)
     concurrent_setups: dict[str, int] = field(default_factory=dict)  # tag → most setups building at once
+    service_says: str = ""  # what every service container logs (its readiness line, or not)
+    service_dies: bool = False
+    boxes: dict[str, FakeBox] = field(default_factory=dict)  # containers now running, by name
+    started: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: dict[str, int] = field(default_factory=dict)
 
@@ -106,7 +113,13 @@ class FakeEngine:
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
                   mounts: dict[str, str] | None = None) -> Iterator[FakeBox]:
-        yield FakeBox(name)
+        box = FakeBox(name, self.service_says, not self.service_dies, [network] if network else [])
+        self.boxes[name] = box
+        self.started.append(name)
+        try:
+            yield box
+        finally:
+            del self.boxes[name]  # removed on exit, also when what ran in it failed
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
                    mounts: dict[str, str] | None = None) -> ContainerResult:

@@ -53,3 +53,16 @@ def test_baseline_by_id_or_directory(tmp_path):
     save_run(make_run("20260101-000000-aaaa", {"a": "upgraded"}), tmp_path / "20260101-000000-aaaa")
     assert resolve_baseline(tmp_path, "20260101-000000-aaaa").run_id == "20260101-000000-aaaa"
     assert resolve_baseline(tmp_path, str(tmp_path / "20260101-000000-aaaa")).run_id == "20260101-000000-aaaa"
+
+
+def test_a_cell_an_earlier_run_never_finished_is_no_history():
+    from repromatrix.history import mark_history
+    from repromatrix.results import CellResult, RunResult
+
+    def run(run_id: str, outcome: str, rerun: bool = False) -> RunResult:
+        cell = CellResult(id="c", axes={}, outcome=outcome, evidence=[], rerun=rerun)
+        return RunResult(run_id=run_id, matrix="m.yaml", target={}, started="", cells=[cell])
+
+    now = run("3", "upgraded")
+    mark_history(now, [run("1", "interrupted", rerun=True), run("2", "infra-error", rerun=True)])
+    assert now.cells[0].trend == "no-history" and now.cells[0].previous_outcome is None

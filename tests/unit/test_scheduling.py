@@ -6,6 +6,7 @@ tests pin down the logic in a fraction of a second each.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -181,3 +182,28 @@ def test_eviction_keeps_the_most_recently_used_within_budget(budget, kept):
     assert all(g.last_used <= min(i.last_used for i in images if i not in gone) for g in gone) if gone and kept \
         else True
     assert to_evict(images, 0, keep=["c:0"]) == [i for i in reversed(images) if i.ref != "c:0"]
+
+
+def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from repromatrix import services
+    from repromatrix.axes import RunNeeds, Service
+    from repromatrix.errors import InfraError
+
+    needs = RunNeeds(services=frozenset({Service.PROXY, Service.FAULT_INJECTOR}))
+    quiet = Console(quiet=True)
+    engine = FakeEngine(service_says="Accepting HTTP Socket connections\nfault injector listening\n")
+    with services.proxy_service(engine, "net", needs, None, {}, tmp_path, quiet) as proxy:
+        assert proxy is not None and proxy.network.endswith("-internal")
+        assert sorted(engine.boxes) == ["repromatrix-fake-flaky", "repromatrix-fake-proxy"]
+        assert all(box.networks == ["net", proxy.network] for box in engine.boxes.values())
+    assert engine.boxes == {}
+    assert (tmp_path / "proxy-access.log").exists() and (tmp_path / "faults.log").exists()
+
+    monkeypatch.setattr(services, "_wait_until", functools.partial(services._wait_until, timeout=0.5))
+    engine = FakeEngine(service_says="squid: FATAL: no port\n")
+    with pytest.raises(InfraError, match="did not start: squid: FATAL"):
+        with services.proxy_service(engine, "net", needs, None, {}, tmp_path, quiet):
+            pass
+    assert engine.started and engine.boxes == {}
