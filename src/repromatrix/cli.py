@@ -97,10 +97,10 @@ def _positive(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    if args.resume and (args.only or args.keyword or args.matrix != DEFAULT_MATRIX):
-        raise UsageError("--resume runs the stopped run's own matrix and selection: drop --matrix, --only and -k")
+    if args.resume and (args.only or args.keyword):
+        raise UsageError("--resume runs the stopped run's own selection: drop --only and -k")
     options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline,
-                         args.resume, args.cache)
+                         args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX)
     result = run(options, console)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     unexpected = result.unexpected()

@@ -48,6 +48,7 @@ class RunHeader:
     keyword: str | None = None
     host_ca: str | None = None
     tool_version: str = ""
+    matrix_file: str = ""  # the matrix's absolute path, for --resume from another directory
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": JOURNAL_SCHEMA, **asdict(self)}
@@ -57,7 +58,7 @@ class RunHeader:
         shapes: dict[str, type | tuple[type, ...]] = {
             "run_id": str, "matrix": str, "matrix_sha256": str, "cells": list, "started": str,
             "target": dict, "only": list, "keyword": (str, type(None)), "host_ca": (str, type(None)),
-            "tool_version": str}
+            "tool_version": str, "matrix_file": str}
         if not isinstance(data, dict) or data.get("schema") != JOURNAL_SCHEMA:
             raise UsageError(f"{path}: not a repromatrix run header (schema {JOURNAL_SCHEMA})")
         for key, shape in shapes.items():

@@ -54,6 +54,7 @@ class RunOptions:
     baseline: str | None = None  # a run id or directory to compare with; default: the previous run
     resume: str | None = None  # a run id under `out`, or a run directory, to finish
     cache: CacheMode | None = None  # None: the matrix's settings.cache
+    matrix_given: bool = False  # --matrix was on the command line (with --resume: where the matrix is now)
 
 
 def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None) -> tuple[Matrix, list[Cell]]:
@@ -128,7 +129,8 @@ def _prepare(options: RunOptions) -> Prepared:
     run_dir = options.out / run_id
     header = RunHeader(run_id=run_id, matrix=str(matrix.path), matrix_sha256=matrix_hash(Path(matrix.path)),
                        cells=[c.id for c in cells], started=now_iso(), target=_target_json(matrix),
-                       only=list(options.only), keyword=options.keyword, tool_version=__version__)
+                       only=list(options.only), keyword=options.keyword, tool_version=__version__,
+                       matrix_file=str(Path(matrix.path).resolve()))
     return Prepared(matrix, cells, run_dir, Journal(run_dir), header, cells)
 
 
@@ -141,7 +143,8 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         raise UsageError(f"--resume {options.resume}: {run_dir} is not a run directory with a run.json\n"
                          f"  hint: name a run id under {options.out}/ or a run directory")
     header = journal.header()
-    path = Path(header.matrix)
+    # Where the matrix was (resume from any directory), or where --matrix says it is now.
+    path = options.matrix if options.matrix_given else Path(header.matrix_file or header.matrix)
     if not path.is_file() or matrix_hash(path) != header.matrix_sha256:
         raise UsageError(f"--resume {header.run_id}: the matrix {path} is gone or has changed since the run "
                          "started (its sha256 differs)\n  hint: start a new run; a resumed run must be the "

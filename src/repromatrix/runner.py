@@ -303,6 +303,8 @@ class _Scheduler:
         with contextlib.suppress(Exception):
             self.runner.engine.remove_containers({"label": [f"{LABEL_RUN}={self.runner.engine.run_id}",
                                                             f"{LABEL_ROLE}=cell"]})
+            if self.runner.network:
+                self.runner.engine.stop_builds(self.runner.network)
         deadline = time.monotonic() + 20  # a cell stuck in a build step is not waited for longer
         while self.running and time.monotonic() < deadline:
             with contextlib.suppress(queue.Empty, KeyboardInterrupt):

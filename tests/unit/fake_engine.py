@@ -63,6 +63,7 @@ class FakeEngine:
     service_dies: bool = False
     boxes: dict[str, FakeBox] = field(default_factory=dict)  # containers now running, by name
     started: list[str] = field(default_factory=list)
+    stopped_builds: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: dict[str, int] = field(default_factory=dict)
 
@@ -143,6 +144,10 @@ class FakeEngine:
     def remove_containers(self, flt: Filters | None = None) -> int:
         self.removed_containers.append(dict(flt or {}))
         self.killed.set()
+        return 0
+
+    def stop_builds(self, network: str) -> int:
+        self.stopped_builds.append(network)
         return 0
 
     def cleanup(self, flt: Filters | None = None) -> dict[str, int]:

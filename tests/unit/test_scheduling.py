@@ -127,6 +127,7 @@ def test_ctrl_c_stops_starting_cells_and_marks_the_running_ones_interrupted(tmp_
     assert outcomes[1:] == [Outcome.INTERRUPTED] and finished.runs[1].rerun
     assert len(finished.runs) == 2 < len(jobs)  # the queued cells were never started
     assert engine.removed_containers and "org.repromatrix.role=cell" in engine.removed_containers[0]["label"]
+    assert engine.stopped_builds == ["net"]  # and the builds on the run's network
 
 
 def test_a_lost_engine_turns_running_and_waiting_cells_into_infra_errors_without_hanging(tmp_path, monkeypatch):
