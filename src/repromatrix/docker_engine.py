@@ -63,6 +63,8 @@ class DockerBox:
         self.name: str = container.name
 
     def logs(self) -> str:
+        if self._engine.gone:
+            return ""
         try:
             data: bytes = self._box.logs(stdout=True, stderr=True)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
@@ -75,6 +77,8 @@ class DockerBox:
 
     def read_file(self, path: str) -> str:
         """A text file from inside the container ('' if it is not there)."""
+        if self._engine.gone:
+            return ""
         try:
             stream, _ = self._box.get_archive(path)
         except (docker.errors.DockerException, requests.exceptions.RequestException):
@@ -101,6 +105,7 @@ class DockerEngine:
 
     def __init__(self, run_id: str, api_timeout: int = 3600, base_url: str | None = None) -> None:
         self.run_id = run_id
+        self.gone = False  # the engine stopped answering (see alive)
         try:
             if base_url:
                 self.client = docker.DockerClient(base_url=base_url, timeout=api_timeout)
@@ -238,7 +243,7 @@ class DockerEngine:
             created.start()
             yield DockerBox(self, created)
         finally:
-            if created is not None:
+            if created is not None and not self.gone:
                 with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
                     created.remove(force=True)
 
@@ -260,11 +265,14 @@ class DockerEngine:
 
     # -- health ----------------------------------------------------------------------------
     def alive(self) -> bool:
-        """Does the engine answer within PING_TIMEOUT?"""
+        """Does the engine answer within PING_TIMEOUT? Once it has not, the engine counts as gone:
+        clean-up calls are skipped rather than each waiting out its timeout on a hung engine."""
         try:
-            return bool(self.probe.ping())
+            answered = bool(self.probe.ping())
         except (docker.errors.DockerException, requests.exceptions.RequestException):
-            return False
+            answered = False
+        self.gone = self.gone or not answered
+        return answered
 
     def free_disk(self) -> int | None:
         """Free bytes where the engine keeps images, when that is a directory of this machine."""
@@ -317,6 +325,8 @@ class DockerEngine:
         """
         flt = flt or self._run_filter()
         counts = {"containers": 0, "networks": 0, "images": 0}
+        if self.gone:
+            return counts
         try:
             counts["containers"] = self.remove_containers(flt)
             for net in self.quick.networks.list(filters=flt):
