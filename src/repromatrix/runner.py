@@ -16,7 +16,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -147,19 +147,22 @@ class CellRunner:
         return run
 
     @contextlib.contextmanager
-    def _disk(self, job: CellJob) -> Any:
-        """Refuse to start a cell the engine's disk cannot hold (with the cells already building);
-        yields why, or ''. dockerd filling its disk would fail every cell and more."""
-        need = job.plan.disk_need
-        free = self.engine.free_disk()
+    def _disk(self, job: CellJob) -> Iterator[str]:
+        """Refuse to start a cell the engine's disk cannot hold, counting what the cells being built
+        may still fill; yields why, or ''. dockerd filling its disk would fail every cell and more."""
+        need, free = job.plan.disk_need, self.engine.free_disk()
         with self._disk_lock:
-            if free is not None and free - self._reserved < need:
-                yield (f"not enough free disk for this cell: the Docker engine's data root has {human(free)} free"
-                       + (f", {human(self._reserved)} of it promised to cells being built" if self._reserved else "")
-                       + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space (e.g. "
-                       "'repromatrix clean --cache', 'docker system prune') or lower max_parallel")
-                return
-            self._reserved += need
+            promised = self._reserved
+            fits = free is None or free - promised >= need
+            if fits:
+                self._reserved += need
+        if not fits:
+            assert free is not None
+            yield (f"not enough free disk for this cell: the Docker engine's data root has {human(free)} free"
+                   + (f", {human(promised)} of it promised to cells being built" if promised else "")
+                   + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space (e.g. "
+                   "'repromatrix clean --cache', 'docker system prune') or lower max_parallel")
+            return
         try:
             yield ""
         finally:
