@@ -23,7 +23,7 @@ from .errors import InfraError, ReproMatrixError, UsageError
 from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
 from .pipeline import RunOptions, load_cells, render_only, run
-from .setupcache import CACHE_KIND, CacheMode, cache_dir, human
+from .setupcache import CACHE_KINDS, CacheMode, cache_dir, human
 
 DEFAULT_MATRIX = Path("matrix.yaml")
 INTERNAL_ERROR = 4
@@ -159,7 +159,7 @@ def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
     if args.base_images:
         counts["base images"] = engine.cleanup({"label": LABEL_BASE})["images"]
     if args.cache:
-        cached = engine.cached_images(CACHE_KIND)
+        cached = [image for kind in CACHE_KINDS for image in engine.cached_images(kind)]
         for image in cached:
             engine.remove_image(image.ref)
         counts[f"setup images ({human(sum(i.size for i in cached))})"] = len(cached)

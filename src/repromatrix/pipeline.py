@@ -39,7 +39,7 @@ from .render import render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import CellJob, CellRun, CellRunner, Finished, IndexSecret, run_all
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
-from .setupcache import CacheMode, SetupCache, cache_dir, human, prefix_chain, share_points
+from .setupcache import SERVICE_KIND, CacheMode, SetupCache, cache_dir, human, prefix_chain, share_points
 from .tlsca import RunCA
 from .wheelmatch import why_no_wheel
 
@@ -183,8 +183,11 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
         services = [SERVICE_BASE] if needs.services else []
         ready = provision(engine, services, console.print, matrix.settings.debian_mirror,
                           interpreters=[p.interpreter for p in plans])
-        with (index_service(engine, matrix, needs, network, run_ca, ready, console, credentials) as index_url,
-              proxy_service(engine, network, needs, interception, ready, run_dir, console) as proxy,
+        packages = SetupCache(engine, CacheMode.REFRESH if cache.mode is CacheMode.REFRESH else CacheMode.REUSE,
+                              "services", kind=SERVICE_KIND)
+        with (index_service(engine, matrix, needs, network, run_ca, ready, console, credentials,
+                            packages) as index_url,
+              proxy_service(engine, network, needs, interception, ready, run_dir, console, packages) as proxy,
               _index_secret(ctx, credentials) as secret):
             everything = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
             releases = everything.only(matrix.target.version, matrix.target.pre) if everything else None

@@ -86,6 +86,8 @@ class CellRunner:
         self.index_secret = index_secret
         self.cache = cache or SetupCache(engine)
         self.stop = threading.Event()
+        # Told when a cell's setup image is ready (or failed): cells sharing its prefix may start.
+        self.setup_ready: Callable[[CellJob], None] = lambda job: None
         self._reserved = 0  # disk the cells now building may still fill
         self._disk_lock = threading.Lock()
 
@@ -110,6 +112,7 @@ class CellRunner:
             setup_how, setup_image, setup_log = "uncached", "", ""
         else:
             setup = self.cache.ensure(job.context, job.plan.base_image, self.network)
+            self.setup_ready(job)
             setup_how, setup_image = setup.how, setup.image
             durations = {"setup": setup.seconds} if setup.build else {}
             setup_log = self._redact(setup.build.log) if setup.build else ""
@@ -219,6 +222,8 @@ class _Scheduler:
         self.results: queue.Queue[CellRun] = queue.Queue()
         self.done: list[CellRun] = []
         self.lost = threading.Event()  # a cell's call to the engine failed and the engine does not answer
+        self.setups: queue.Queue[CellJob] = queue.Queue()  # cells whose setup is ready
+        runner.setup_ready = self.setups.put
 
     def _next(self) -> CellJob | None:
         for i, job in enumerate(self.queue):
@@ -250,11 +255,14 @@ class _Scheduler:
         # Daemon threads: a call stuck on a hung engine must not keep the process alive.
         threading.Thread(target=work, name=f"cell-{job.plan.cell.id}", daemon=True).start()
 
-    def _take(self, run: CellRun) -> None:
-        job = self.running.pop(run.job.plan.cell.id)
+    def _setup_ready(self, job: CellJob) -> None:
         if job.share is not None and self.building.get(job.share) == job.plan.cell.id:
             del self.building[job.share]
             self.built.add(job.share)  # built or failed: either way the others may go (and see)
+
+    def _take(self, run: CellRun) -> None:
+        job = self.running.pop(run.job.plan.cell.id)
+        self._setup_ready(job)  # a cell that ended before its setup (disk, engine) frees its share too
         self.done.append(run)
         self.on_done(run)
 
@@ -262,10 +270,12 @@ class _Scheduler:
         unanswered, next_ping = 0, time.monotonic() + WATCH_EVERY
         try:
             while self.queue or self.running:
+                while not self.setups.empty():
+                    self._setup_ready(self.setups.get())
                 while len(self.running) < self.max_parallel and (job := self._next()) is not None:
                     self._start(job)
                 try:
-                    self._take(self.results.get(timeout=0.5))
+                    self._take(self.results.get(timeout=0.2))
                     continue
                 except queue.Empty:
                     pass

@@ -45,6 +45,7 @@ from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
 from .model import Matrix
 from .results import write_atomic
 from .runner import ProxySetup
+from .setupcache import SETUP_STAGE, SetupCache, scenario_dockerfile
 from .tlsca import RunCA
 
 SERVICE_BASE = "debian:bookworm"  # the base image of the index and proxy containers
@@ -63,8 +64,8 @@ def _need_base(ready: Ready, what: str) -> None:
 
 @contextlib.contextmanager
 def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str, run_ca: RunCA | None,
-                  ready: Ready, console: Console,
-                  credentials: IndexCredentials | None = None) -> Iterator[str | None]:
+                  ready: Ready, console: Console, credentials: IndexCredentials | None = None,
+                  cache: SetupCache | None = None) -> Iterator[str | None]:
     """For a local index, serve it for the run; yields the URL the host reads it at (None: pip's default).
 
     With `local-auth` nginx demands the run's credentials; they reach it as a file mounted at run
@@ -77,7 +78,7 @@ def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str,
     console.print(f"starting the local model index (target.index: {matrix.target.index})")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
         wheels = fetch_real_wheels(sorted(needs.real_wheels))
-        tag = _build(engine, _index_context(Path(tmp), run_ca, wheels, auth), "index", "the local index")
+        tag = _build(engine, _index_context(Path(tmp), run_ca, wheels, auth), "index", "the local index", cache)
     name = f"repromatrix-{engine.run_id}-index"
     ports = {f"{INDEX_PORT}/tcp": ("127.0.0.1", None)}
     with contextlib.ExitStack() as stack:
@@ -103,7 +104,8 @@ class Interception:
 
 @contextlib.contextmanager
 def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: Interception | None,
-                  ready: Ready, run_dir: Path, console: Console) -> Iterator[ProxySetup | None]:
+                  ready: Ready, run_dir: Path, console: Console,
+                  cache: SetupCache | None = None) -> Iterator[ProxySetup | None]:
     """For cells behind a proxy: an internal network whose only ways out are squid, and
     mitmproxy and the fault injector where cells need them."""
     if Service.PROXY not in needs.services:
@@ -115,13 +117,13 @@ def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: I
     password = secrets.token_urlsafe(18)  # made per run; redacted from every log
     with tempfile.TemporaryDirectory(prefix="repromatrix-proxy-") as tmp:
         root = Path(tmp)
-        tag = _build(engine, _proxy_context(root / "image"), "proxy", "the test proxy")
+        tag = _build(engine, _proxy_context(root / "image"), "proxy", "the test proxy", cache)
         squid_secrets, url_file = _proxy_secrets(root, password)
         with (engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
                                mounts={str(squid_secrets): "/run/secrets"}) as box,
-              _interceptor(engine, network, internal, interception, root, run_dir, console),
+              _interceptor(engine, network, internal, interception, root, run_dir, console, cache),
               _injector(engine, network, internal, Service.FAULT_INJECTOR in needs.services, root, run_dir,
-                        console)):
+                        console, cache)):
             box.connect(internal, aliases=(PROXY_HOST,))
             _wait_until(box, lambda: "Accepting HTTP Socket connections" in box.read_file(
                 "/var/log/squid/cache.log"), "the test proxy")
@@ -134,14 +136,14 @@ def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: I
 
 @contextlib.contextmanager
 def _interceptor(engine: Engine, network: str, internal: str, interception: Interception | None, root: Path,
-                 run_dir: Path, console: Console) -> Iterator[None]:
+                 run_dir: Path, console: Console, cache: SetupCache | None) -> Iterator[None]:
     """mitmproxy on the internal network, re-signing TLS with the run's interceptor CA."""
     if interception is None:
         yield
         return
     console.print("starting the TLS-intercepting proxy (mitmproxy) on the internal network")
     context = _service_context(root / "mitm-image", "mitm.Dockerfile.j2", port=MITM_PORT)
-    tag = _build(engine, context, "mitm", "the TLS-intercepting proxy")
+    tag = _build(engine, context, "mitm", "the TLS-intercepting proxy", cache)
     conf = root / "mitm-secrets"
     conf.mkdir(mode=0o700)
     (conf / "mitmproxy-ca.pem").write_bytes(interception.ca.key_pem() + interception.ca.cert_pem)
@@ -153,7 +155,7 @@ def _interceptor(engine: Engine, network: str, internal: str, interception: Inte
 
 @contextlib.contextmanager
 def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: Path, run_dir: Path,
-              console: Console) -> Iterator[None]:
+              console: Console, cache: SetupCache | None) -> Iterator[None]:
     """Our own fault injector on the internal network: a CONNECT proxy that cuts downloads."""
     if not wanted:
         yield
@@ -162,7 +164,7 @@ def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: P
     context = _service_context(root / "flaky-image", "flaky.Dockerfile.j2", port=FLAKY_PORT,
                                cut_after=FLAKY_CUT_AFTER)
     (context / "flaky.py").write_bytes(_asset("flaky.py"))
-    tag = _build(engine, context, "flaky", "the fault injector")
+    tag = _build(engine, context, "flaky", "the fault injector", cache)
     with _sidecar(engine, tag, "flaky", (network, internal, FLAKY_HOST), "fault injector listening",
                   run_dir / "faults.log"):
         yield
@@ -175,14 +177,23 @@ def _asset(name: str) -> bytes:
 def _service_context(root: Path, template: str, **params: Any) -> Path:
     """A build context holding the service's Dockerfile, rendered from its template."""
     root.mkdir(exist_ok=True)
-    (root / "Dockerfile").write_text(_templates().get_template(template).render(base=SERVICE_BASE, **params))
+    (root / "Dockerfile").write_text(_templates().get_template(template).render(
+        base=SERVICE_BASE, setup_stage=SETUP_STAGE, **params))
     return root
 
 
-def _build(engine: Engine, context: Path, role: str, what: str) -> str:
-    """Build a service image, labelled with the run; its tag."""
+def _build(engine: Engine, context: Path, role: str, what: str, cache: SetupCache | None) -> str:
+    """Build a service image, labelled with the run; its tag. Its packages (the template's setup
+    stage: nginx, squid, mitmproxy from Debian) come from the cache when there is one."""
     tag = f"repromatrix/{role}:{engine.run_id}"
-    build = engine.build(context, tag, None, engine.labels(f"{role}-image"))
+    scenario = None
+    if cache is not None:
+        packages = cache.ensure(context, SERVICE_BASE, None)
+        if packages.how == "failed" and packages.build:
+            raise InfraError(f"building the image of {what} failed: {packages.build.error}\n"
+                             f"{packages.build.log[-2000:]}")
+        scenario = scenario_dockerfile((context / "Dockerfile").read_text(), packages.image)
+    build = engine.build(context, tag, None, engine.labels(f"{role}-image"), dockerfile=scenario)
     if not build.ok:
         raise InfraError(f"building the image of {what} failed: {build.error}\n{build.log[-2000:]}")
     return tag

@@ -32,8 +32,9 @@ from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engi
 SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
 SCENARIO_FROM = f"FROM {SETUP_STAGE}"  # the line that starts the scenario stage
 SCENARIO_FILES = frozenset({"scenario.py", "checks.json", "log.txt"})  # not part of the setup
-CACHE_KIND = "setup"
-CACHE_REPO = "repromatrix-cache/setup"
+CACHE_KIND = "setup"  # cells' setups
+SERVICE_KIND = "service"  # the packages of the run's services (nginx, squid, mitmproxy): small, never evicted
+CACHE_KINDS = (CACHE_KIND, SERVICE_KIND)
 DEFAULT_SHARE_OF_DISK = 0.5  # the budget when none is set: half of what free disk plus the cache hold
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -132,8 +133,8 @@ def share_points(chains: Mapping[str, list[str]]) -> dict[str, str | None]:
     return {cell: next((h for h in reversed(chain[1:]) if seen[h] > 1), None) for cell, chain in chains.items()}
 
 
-def cache_tag(key: str) -> str:
-    return f"{CACHE_REPO}:{key[:32]}"
+def cache_tag(key: str, kind: str = CACHE_KIND) -> str:
+    return f"repromatrix-cache/{kind}:{key[:32]}"
 
 
 # -- budget -----------------------------------------------------------------------------------
@@ -175,6 +176,7 @@ class SetupCache:
     engine: Engine
     mode: CacheMode = CacheMode.REUSE
     fingerprint: str = ""  # what the setup reads that its files do not show (the index)
+    kind: str = CACHE_KIND
     used: set[str] = field(default_factory=set)  # setup images this run used: never evicted by it
     built: int = 0  # setup builds this run performed
     _built_now: set[str] = field(default_factory=set)
@@ -186,7 +188,7 @@ class SetupCache:
 
     def ensure(self, context: Path, base_image: str, network: str | None) -> SetupResult:
         key = self.key(context, base_image)
-        tag = cache_tag(key)
+        tag = cache_tag(key, self.kind)
         with self._lock:
             fresh_enough = self.mode is CacheMode.REUSE or tag in self._built_now
             if fresh_enough and self.engine.image_exists(tag):
@@ -194,7 +196,7 @@ class SetupCache:
                 self.engine.touch_image(tag)
                 return SetupResult(tag, "cached")
         started = time.monotonic()
-        labels = {LABEL_CACHE: CACHE_KIND, LABEL_CACHE_KEY: key}
+        labels = {LABEL_CACHE: self.kind, LABEL_CACHE_KEY: key}
         build = self.engine.build(context, tag, network, labels, target=SETUP_STAGE,
                                   nocache=self.mode is CacheMode.REFRESH and tag not in self._built_now)
         with self._lock:
@@ -206,7 +208,7 @@ class SetupCache:
 
     def evict(self, budget: int | None) -> list[CachedImage]:
         """Keep the cache within its budget (the default: a share of free disk); what went."""
-        images = self.engine.cached_images(CACHE_KIND)
+        images = self.engine.cached_images(self.kind)
         cached = sum(i.size for i in images)
         limit = budget if budget is not None else default_budget(self.engine.free_disk(), cached)
         gone = to_evict(images, limit, self.used)

@@ -20,7 +20,7 @@ from repromatrix.outcomes import Outcome
 from repromatrix.pipeline import _jobs
 from repromatrix.plan import RenderContext, plan_cell
 from repromatrix.runner import CellJob, CellRun, CellRunner, run_all
-from repromatrix.setupcache import CACHE_REPO, CacheMode, SetupCache
+from repromatrix.setupcache import CacheMode, SetupCache
 from tests.unit.fake_engine import FakeEngine
 
 MATRIX = """
@@ -62,7 +62,7 @@ def test_each_setup_is_built_once_and_a_second_run_builds_none(tmp_path):
     assert len(first.runs) == 8 and not first.stopped
     distinct = {cache.key(job.context, job.plan.base_image) for job in jobs}
     assert len(setup_builds(engine)) == len(distinct) == cache.built
-    assert all(tag.startswith(CACHE_REPO + ":") for tag in setup_builds(engine))
+    assert all(tag.startswith("repromatrix-cache/setup:") for tag in setup_builds(engine))
     assert max(engine.concurrent_setups[t] for t in setup_builds(engine)) == 1
 
     engine.builds.clear()
