@@ -163,7 +163,7 @@ def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
         for image in cached:
             engine.remove_image(image.ref)
         counts[f"setup images ({human(sum(i.size for i in cached))})"] = len(cached)
-        for kept in sorted((cache_dir() / "ca").glob("*.pem")):
+        for kept in sorted((cache_dir() / "ca").glob("*.pem")) + sorted((cache_dir() / "setup-logs").glob("*.txt")):
             kept.unlink()
     console.print("removed " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     return 0

@@ -176,7 +176,8 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
     said = (f"resuming run [bold]{run_id}[/bold]: {len(plans)} of {len(prepared.cells)} cells left"
             if options.resume else f"run [bold]{run_id}[/bold]: {len(plans)} cells from {matrix.path}")
     console.print(said + (f"; trusting the host's CA bundle ({host_ca.source})" if host_ca else ""))
-    cache = SetupCache(engine, options.cache or matrix.settings.cache, _fingerprint(matrix, needs, ctx))
+    cache = SetupCache(engine, options.cache or matrix.settings.cache, _fingerprint(matrix, needs, ctx),
+                       logs=cache_dir() / "setup-logs")
     stopped = ""
     try:
         network = engine.create_network(f"repromatrix-{run_id}")

@@ -115,7 +115,8 @@ class CellRunner:
             self.setup_ready(job)
             setup_how, setup_image = setup.how, setup.image
             durations = {"setup": setup.seconds} if setup.build else {}
-            setup_log = self._redact(setup.build.log) if setup.build else ""
+            setup_log = self._redact(setup.build.log) if setup.build else self.cache.kept_log(setup)
+            self.cache.keep_log(setup, setup_log)
             if setup.how == "failed" and setup.build:
                 obs = Observation(build_ok=False, build_log=setup_log,
                                   setup_failed=setup.build.failed_step.startswith(f"RUN {SETUP_MARKER}"))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engine
+from .results import write_atomic
 
 SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
 SCENARIO_FROM = f"FROM {SETUP_STAGE}"  # the line that starts the scenario stage
@@ -167,6 +168,7 @@ class SetupResult:
     how: str  # "cached" (reused), "built", or "failed"
     seconds: float = 0.0
     build: BuildResult | None = None
+    key: str = ""
 
 
 @dataclass
@@ -177,6 +179,7 @@ class SetupCache:
     mode: CacheMode = CacheMode.REUSE
     fingerprint: str = ""  # what the setup reads that its files do not show (the index)
     kind: str = CACHE_KIND
+    logs: Path | None = None  # where each setup's build log is kept, so a cell that reuses it can show it
     used: set[str] = field(default_factory=set)  # setup images this run used: never evicted by it
     built: int = 0  # setup builds this run performed
     _built_now: set[str] = field(default_factory=set)
@@ -194,7 +197,7 @@ class SetupCache:
             if fresh_enough and self.engine.image_exists(tag):
                 self.used.add(tag)
                 self.engine.touch_image(tag)
-                return SetupResult(tag, "cached")
+                return SetupResult(tag, "cached", key=key)
         started = time.monotonic()
         labels = {LABEL_CACHE: self.kind, LABEL_CACHE_KEY: key}
         build = self.engine.build(context, tag, network, labels, target=SETUP_STAGE,
@@ -204,7 +207,22 @@ class SetupCache:
             if build.ok:
                 self._built_now.add(tag)
                 self.used.add(tag)
-        return SetupResult(tag, "built" if build.ok else "failed", round(time.monotonic() - started, 1), build)
+        return SetupResult(tag, "built" if build.ok else "failed", round(time.monotonic() - started, 1), build, key)
+
+    def keep_log(self, setup: SetupResult, log: str) -> None:
+        """Keep a setup's build log (already redacted) beside the cache, for the cells that reuse it."""
+        if self.logs is not None and setup.how == "built":
+            self.logs.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.logs / f"{setup.key}.txt", log)
+
+    def kept_log(self, setup: SetupResult) -> str:
+        """What a reusing cell's log says about its setup: the image and how it was built."""
+        path = self.logs / f"{setup.key}.txt" if self.logs is not None else None
+        head = f"== setup: reused the cached image {setup.image} =="
+        if path is None or not path.is_file():
+            return head + "\n(its build log is not kept on this machine)\n"
+        built = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(path.stat().st_mtime))
+        return f"{head}\n== its build log, from {built} UTC ==\n{path.read_text(errors='replace')}"
 
     def evict(self, budget: int | None) -> list[CachedImage]:
         """Keep the cache within its budget (the default: a share of free disk); what went."""
@@ -214,4 +232,6 @@ class SetupCache:
         gone = to_evict(images, limit, self.used)
         for image in gone:
             self.engine.remove_image(image.ref)
+            if self.logs is not None and image.key:
+                (self.logs / f"{image.key}.txt").unlink(missing_ok=True)
         return gone

@@ -34,7 +34,7 @@ def test_each_interpreter_is_the_version_asked_for_and_says_where_it_came_from(p
     assert (facts["image"], facts["provider"]) == (f"python:{python[:-1]}-slim-bookworm", provider)
     assert facts["glibc"] == "glibc 2.36"  # bookworm's: the interpreter did not bring another libc
     dockerfile = (pythons_run.dir / cell["dockerfile"]).read_text()
-    assert f"FROM python:{python[:-1]}-slim-bookworm\n" in dockerfile and "apt-get install" not in dockerfile
+    assert f"FROM python:{python[:-1]}-slim-bookworm AS setup\n" in dockerfile and "apt-get install" not in dockerfile
 
 
 def test_every_interpreters_ssl_reads_the_os_ca_store(pythons_run):

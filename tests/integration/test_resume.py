@@ -72,7 +72,11 @@ def quick(docker_client, tmp_path_factory) -> tuple[Path, dict[str, tuple[str, s
 
 
 def test_a_warm_run_builds_no_setup_and_gets_the_same_results(offline_run, tmp_path):
-    warm = ExampleRun("examples/offline.yaml", tmp_path)
+    # One setup rebuilt now (--fresh), so its build log is surely kept, whatever ran before.
+    fresh = repromatrix("run", "--matrix", "examples/offline.yaml", "--only", "bookworm-py3.11-venv-tf2.15.0",
+                        "--fresh", "--out", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0 and "setup built" in fresh.stderr, fresh.stderr[-3000:]
+    warm = ExampleRun("examples/offline.yaml", tmp_path / "warm")
     assert warm.proc.returncode == 0, warm.proc.stderr[-3000:]
     setups = {cid: cell["setup"] for cid, cell in warm.cells.items()}
     # A setup that failed is not cached (it is tried again); every other cell reuses its setup.
@@ -82,6 +86,10 @@ def test_a_warm_run_builds_no_setup_and_gets_the_same_results(offline_run, tmp_p
     assert {cid: c["outcome"] for cid, c in warm.cells.items()} == {
         cid: c["outcome"] for cid, c in offline_run.cells.items()}
     assert "setup built" not in warm.proc.stderr
+    # A reusing cell's log still shows how its setup was made: the kept build log of its image.
+    log = warm.log("bookworm-py3.11-venv-tf2.15.0")
+    assert log.startswith("== setup: reused the cached image repromatrix-cache/setup:")
+    assert "python3 -m pip install tensorflow==2.15.0" in log
 
 
 def test_ctrl_c_keeps_finished_cells_and_resume_completes_the_run(quick, docker_client, tmp_path):
