@@ -39,7 +39,7 @@ from .render import render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import CellJob, CellRun, CellRunner, Finished, IndexSecret, run_all
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
-from .setupcache import SERVICE_KIND, CacheMode, SetupCache, cache_dir, human, prefix_chain, share_points
+from .setupcache import SERVICE_KIND, CacheMode, SetupCache, cache_dir, human, share_points
 from .tlsca import RunCA
 from .wheelmatch import why_no_wheel
 
@@ -274,7 +274,7 @@ def _jobs(plans: list[CellPlan], ctx: RenderContext, run_dir: Path,
           ready: dict[str, Provisioned | BaseImageError], cache: SetupCache) -> list[CellJob]:
     """Render each cell's build context, and find the setup prefixes cells share."""
     contexts = [render_cell(plan, ctx, run_dir / "cells") for plan in plans]
-    chains = {plan.cell.id: prefix_chain(context, cache.engine.image_id(plan.base_image), cache.fingerprint)
+    chains = {plan.cell.id: cache.chain(context, plan.base_image)
               for plan, context in zip(plans, contexts, strict=True)}
     shares = share_points(chains) if cache.mode is not CacheMode.OFF else dict.fromkeys(chains)
     jobs = []

@@ -36,6 +36,9 @@ SCENARIO_FILES = frozenset({"scenario.py", "checks.json", "log.txt"})  # not par
 CACHE_KIND = "setup"  # cells' setups
 SERVICE_KIND = "service"  # the packages of the run's services (nginx, squid, mitmproxy): small, never evicted
 CACHE_KINDS = (CACHE_KIND, SERVICE_KIND)
+# How setups are made and kept; a new value makes every earlier cached setup a miss (they are
+# then evicted as least recently used). 2: each setup's build log is kept beside the cache.
+RECIPE = "setup-recipe 2"
 DEFAULT_SHARE_OF_DISK = 0.5  # the budget when none is set: half of what free disk plus the cache hold
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -185,8 +188,12 @@ class SetupCache:
     _built_now: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def chain(self, context: Path, base_image: str) -> list[str]:
+        """The setup's prefix hashes (see prefix_chain), on this engine's base image."""
+        return prefix_chain(context, self.engine.image_id(base_image), f"{RECIPE} {self.fingerprint}")
+
     def key(self, context: Path, base_image: str) -> str:
-        chain = prefix_chain(context, self.engine.image_id(base_image), self.fingerprint)
+        chain = self.chain(context, base_image)
         return chain[-1] if chain else hashlib.sha256(base_image.encode()).hexdigest()
 
     def ensure(self, context: Path, base_image: str, network: str | None) -> SetupResult:
