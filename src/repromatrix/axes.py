@@ -280,6 +280,7 @@ class CaAxis(ChoiceAxis):
 # -- network ------------------------------------------------------------------------------
 PROXY_HOST = "repromatrix-proxy"
 PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing listens on the last
+OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
 FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts it
@@ -306,6 +307,11 @@ class NetworkMode:
     def proxy_url(self) -> str | None:
         """The proxy variables' value (never with credentials: those come from a secret)."""
         return f"http://{self.proxy_host}:{self.proxy_port}" if self.proxy_port else None
+
+    @property
+    def demands_credentials(self) -> bool:
+        """The cell's proxy answers 407 without credentials (whether or not the cell has them)."""
+        return self.proxy_port == PROXY_AUTH and not self.intercepted and not self.faulty
 
     @property
     def services(self) -> frozenset[Service]:

@@ -8,6 +8,7 @@ output a `Verdict`. Rules are data, matched against pip's own words; the field g
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,7 @@ NO_MATCH = r"No matching distribution found for"
 FAILURE_RULES: tuple[Rule, ...] = (
     Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
          (r"This environment is externally managed",)),
+    Rule(Outcome.USER_IN_VENV, r"Can not perform a '--user' install\. User site-packages are not visible"),
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
     Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
          (r"Consider using the `--user` option", r"^Check the permissions")),
@@ -116,11 +118,24 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
         output = str(failed.get("output") or "")
         return Verdict(Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output))
     facts = version_facts(obs.record, releases)
+    if obs.record.get("before_failed"):
+        return _step_failure(obs.record, facts)
     upgrade = obs.record["upgrade"]
     verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)
     if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
         return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
     return verdict
+
+
+def _step_failure(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+    """A remedy's step before the upgrade failed (so the upgrade never ran): why, in pip's words."""
+    step = (record.get("before_steps") or [{}])[-1]
+    argv = [str(a) for a in step.get("argv") or []]
+    failed = _pip_failure({"output": str(step.get("output") or ""), "exit_code": step.get("exit_code"),
+                           "timed_out": step.get("timed_out")}, facts)
+    said = f"the step `{shlex.join(argv)}` exited {step.get('exit_code')}; the upgrade did not run"
+    return Verdict(failed.outcome, (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
+                   facts)
 
 
 def _build_failure(obs: Observation) -> Verdict:

@@ -1,4 +1,4 @@
-"""Command line: `repromatrix run | list | render | report`.
+"""Command line: `repromatrix run | list | render | report | remedy | clean`.
 
 The only place errors become exit codes: 0 every cell as expected, 1 some cell unexpected
 (what a nightly job keys on), 2 bad input or usage, 3 Docker or other infrastructure
@@ -19,10 +19,12 @@ from rich.text import Text
 
 from . import __version__
 from .docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
-from .errors import InfraError, ReproMatrixError, UsageError
+from .errors import InfraError, ReproMatrixError, UsageError, did_you_mean
 from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
 from .pipeline import RunOptions, load_cells, render_only, run
+from .remedies import REMEDIES, Choice, Selection, parse_selection
+from .results import RunResult
 from .setupcache import CACHE_KINDS, CacheMode, cache_dir, human
 
 DEFAULT_MATRIX = Path("matrix.yaml")
@@ -55,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="rebuild every cell's setup now (and keep the new ones): today's dependency versions")
     cache.add_argument("--no-cache", dest="cache", action="store_const", const=CacheMode.OFF,
                        help="build every cell from scratch (docker build --no-cache), share and keep nothing")
+    _remedies_arg(r, "the matrix's 'remedies:', else auto")
+
+    rm = sub.add_parser("remedy", help="try the remedies on one cell of a stored run: rebuild it from its build "
+                        "context, reproduce it, try each fix; updates the run's results and reports")
+    rm.add_argument("run_dir", metavar="RUN", help="a run id under --out, or a run directory")
+    rm.add_argument("cell", metavar="CELL_ID", help="the cell's id, as in the report")
+    rm.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="where the run's matrix is now, if it "
+                    "moved (default: where it was)")
+    rm.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
+    rm.add_argument("--max-parallel", type=_positive, help="attempts at once (default: the matrix's setting)")
+    _remedies_arg(rm, "auto")
 
     ls = sub.add_parser("list", help="list the cells the matrix expands to")
     _matrix_arg(ls)
@@ -90,6 +103,19 @@ def _select_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest-style expression over ids and axis values")
 
 
+def _remedies_arg(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--remedies", type=_selection, metavar="auto|none|NAME,...",
+                   help=f"which fixes to try on cells that failed (default: {default}); names: {', '.join(REMEDIES)}")
+
+
+def _selection(text: str) -> Selection:
+    selection, problem = parse_selection(text)
+    if selection is None:
+        wrong = next((n for n in text.split(",") if n.strip() not in REMEDIES), text)
+        raise argparse.ArgumentTypeError(f"{problem} ({did_you_mean(wrong.strip(), ['auto', 'none', *REMEDIES])})")
+    return selection
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -100,15 +126,32 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and (args.only or args.keyword):
         raise UsageError("--resume runs the stopped run's own selection: drop --only and -k")
     options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline,
-                         args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX)
+                         args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX, remedies=args.remedies)
+    return _said(run(options, console), args.out, args.resume, console)
+
+
+def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
+    options = RunOptions(args.matrix, out=args.out, max_parallel=args.max_parallel, resume=args.run_dir,
+                         matrix_given=args.matrix != DEFAULT_MATRIX, remedy_cell=args.cell,
+                         remedies=args.remedies or Selection(Choice.AUTO))
     result = run(options, console)
+    cell = next(c for c in result.cells if c.id == args.cell)
+    for attempt in cell.attempts:
+        console.print(f"  {attempt['remedy']}: {attempt['fix']} ({attempt['outcome']})", highlight=False)
+    console.print(f"{cell.id}: {cell.outcome}; " + (f"fix: {cell.fix}: " + " && ".join(
+        cell.fix_attempt["commands"]) if cell.fix_attempt else "no remedy worked cleanly"), highlight=False)
+    return _said(result, args.out, args.run_dir, console)
+
+
+def _said(result: RunResult, out: Path, resume: str | None, console: Console) -> int:
+    """The run's last lines and its exit code."""
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     unexpected = result.unexpected()
     for cell in (c for c in unexpected if not c.rerun):  # cells the run never finished are said below
         expected = " or ".join(cell.expected) or "upgraded"
         console.print(f"unexpected: {cell.id}: {cell.outcome} (expected {expected}; {cell.trend})", highlight=False)
-    resumed = Path(args.resume) if args.resume else None
-    where = (resumed if resumed and resumed.is_dir() else args.out / result.run_id) / "index.html"
+    resumed = Path(resume) if resume else None
+    where = (resumed if resumed and resumed.is_dir() else out / result.run_id) / "index.html"
     if result.incomplete:
         console.print(f"{result.incomplete}\ndone so far: {counts}; report: {where}", highlight=False)
         return INTERRUPTED if result.stopped == "interrupted" else InfraError.exit_code
@@ -169,7 +212,8 @@ def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report, "clean": _cmd_clean}
+COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report, "clean": _cmd_clean,
+            "remedy": _cmd_remedy}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -224,10 +224,10 @@ class DockerEngine:
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
-                  mounts: dict[str, str] | None = None) -> Iterator[DockerBox]:
+                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> Iterator[DockerBox]:
         """A started container that is removed on exit, also when starting it failed.
 
-        mounts: host path → container path, read-only (secrets).
+        mounts: host path → container path, read-only (secrets); env: variables added to the image's.
         """
         created = None
         volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
@@ -239,7 +239,8 @@ class DockerEngine:
             wiring = {"network": network, "networking_config": {network: endpoint}}
         try:
             created = self.quick.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
-                                                   volumes=volumes, detach=True, **wiring)
+                                                   volumes=volumes, environment=dict(env or {}), detach=True,
+                                                   **wiring)
             created.start()
             yield DockerBox(self, created)
         finally:
@@ -248,9 +249,9 @@ class DockerEngine:
                     created.remove(force=True)
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   mounts: dict[str, str] | None = None) -> ContainerResult:
+                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> ContainerResult:
         """Run a cell container to its end (or kill it at `timeout`) and return its output."""
-        with self.container(image, name=name, role="cell", network=network, mounts=mounts) as box:
+        with self.container(image, name=name, role="cell", network=network, mounts=mounts, env=env) as box:
             waiting = self.client.containers.get(box.name)
             try:
                 status = waiting.wait(timeout=timeout)

@@ -54,10 +54,17 @@ def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
     elif cell.unexpected:
         kind = "error" if cell.outcome == Outcome.INFRA_ERROR.value else "failure"
         expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
-        message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}"
+        message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}{_fix_said(cell)}"
         ET.SubElement(case, kind, {"message": xml_text(message), "type": cell.outcome}).text = xml_text(
             "\n".join(cell.evidence))
     ET.SubElement(case, "system-out").text = xml_text(f"log: {cell.log}\nreproduce: {cell.reproduce}\n")
+
+
+def _fix_said(cell: CellResult) -> str:
+    """'; fixed by venv: python3 -m venv ... && ...', or how many remedies were tried in vain."""
+    if cell.fix_attempt:
+        return f"; fixed by {cell.fix}: {' && '.join(str(c) for c in cell.fix_attempt.get('commands') or [])}"
+    return f"; none of {len(cell.attempts)} remedies tried works cleanly" if cell.attempts else ""
 
 
 # What XML 1.0 cannot hold at all (ANSI escapes, NUL, ...): written as \xNN so the file stays well-formed.
@@ -88,8 +95,26 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
         body += table
     if left_out:
         body += f"\n{left_out} more cells are not listed here to fit the comment; see the attached report.\n"
+    body += _markdown_fixes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 3000)
     body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     return head + body + _markdown_reproduce(run)
+
+
+def _markdown_fixes(cells: list[CellResult], room: int) -> str:
+    """Per failing cell with remedies tried: the fix to type, or that none worked, with the tally."""
+    lines: list[str] = []
+    for cell in (c for c in cells if c.attempts):
+        tally = ", ".join(f"{md(str(a.get('remedy', '')))} {md(str(a.get('fix', '')))}" for a in cell.attempts)
+        if cell.fix_attempt:
+            commands = " && ".join(str(c) for c in cell.fix_attempt.get("commands") or [])
+            line = f"- {md_code(cell.id)}: **{md(cell.fix or '')}**: {md_code(commands)} (tried: {tally})"
+        else:
+            line = f"- {md_code(cell.id)}: no remedy works cleanly (tried: {tally})"
+        if sum(len(x) + 1 for x in lines) + len(line) > room:
+            lines.append(f"- … {sum(1 for c in cells if c.attempts) - len(lines)} more in the attached report")
+            break
+        lines.append(line)
+    return "\n### What fixes it\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _markdown_wheels(cells: list[CellResult], room: int) -> str:

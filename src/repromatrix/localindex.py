@@ -241,8 +241,10 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     for wheel in extra_wheels:
         data = wheel.read_bytes()
         (root / "packages" / wheel.name).write_bytes(data)
+        rp = html.escape(_requires_python(data))  # as PyPI says it: pip skips what this Python cannot run
         projects.setdefault(wheel.name.split("-")[0].replace("_", "-").lower(), []).append(
-            f'<a href="../../packages/{wheel.name}#sha256={hashlib.sha256(data).hexdigest()}">{wheel.name}</a><br>')
+            f'<a href="../../packages/{wheel.name}#sha256={hashlib.sha256(data).hexdigest()}"'
+            + (f' data-requires-python="{rp}"' if rp else "") + f'>{wheel.name}</a><br>')
     for release in ALL_RELEASES:
         for tag in wheel_tags(release, arch):
             filename, data = build_wheel(release, tag)
@@ -256,6 +258,15 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     _page(root / "simple" / "index.html", "Simple index",
           [f'<a href="{n}/">{n}</a><br>' for n in sorted(projects)])
     return root
+
+
+def _requires_python(wheel: bytes) -> str:
+    """A real wheel's Requires-Python, from its METADATA ('' if it has none)."""
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        name = next((n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None)
+        text = archive.read(name).decode("utf-8", "replace") if name else ""
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Python:")),
+                "")
 
 
 def _page(path: Path, title: str, links: list[str]) -> None:

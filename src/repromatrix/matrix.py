@@ -32,10 +32,11 @@ from .model import (
     parse_target_package,
 )
 from .outcomes import Outcome, parse_outcome
+from .remedies import REMEDIES, Choice, Selection, parse_selection
 from .setupcache import CacheMode, parse_size
 
 SCHEMA_VERSION = "1"
-TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks")
+TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks", "remedies")
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
 SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget")
@@ -164,7 +165,27 @@ def _build(doc: _Document, data: Any) -> Matrix:
         expect=tuple(_expectations(doc, data.get("expect"))),
         settings=_settings(doc, data.get("settings")),
         checks=tuple(_checks(doc, data.get("checks"))),
+        remedies=_remedies(doc, data["remedies"]) if "remedies" in data else Selection(Choice.AUTO),
     )
+
+
+def _remedies(doc: _Document, value: Any) -> Selection:
+    """`remedies: auto | none | [names]`: which fixes to try on cells that failed."""
+    at: KeyPath = ("remedies",)
+    if at in doc.booleans and isinstance(value, str):
+        # `remedies: off` / `no` is what people write; YAML 1.1 reads it as a boolean, and that is meant.
+        return Selection(Choice.NONE if value.lower() in ("off", "no", "false", "n") else Choice.AUTO)
+    if not isinstance(value, (str, list)):
+        doc.fail(at, "must be auto, none or a list of remedy names", "e.g. 'remedies: [venv, trust-ca]'")
+    names = [_scalar(doc, v, at + (i,)) for i, v in enumerate(value)] if isinstance(value, list) else \
+        [_scalar(doc, value, at)]
+    selection, problem = parse_selection(names)
+    if selection is None:
+        wrong = next((n for n in names if n not in REMEDIES), "")
+        where = at + ((names.index(wrong),) if isinstance(value, list) and wrong else ())
+        doc.fail(where, problem, did_you_mean(wrong, ["auto", "none", *REMEDIES]) + " ('auto': every fix that "
+                 "applies; 'none'; or a list of names; README: 'What fixes it')")
+    return selection
 
 
 def _check_keys(doc: _Document, data: dict[str, Any], at: KeyPath, allowed: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .outcomes import Outcome
+from .remedies import Choice, Selection
 from .setupcache import CacheMode
 
 
@@ -151,6 +152,7 @@ class Matrix:
     expect: tuple[Expectation, ...] = ()
     settings: Settings = field(default_factory=Settings)
     checks: tuple[Check, ...] = ()
+    remedies: Selection = Selection(Choice.AUTO)  # which fixes to try on cells that failed
 
 
 @dataclass(frozen=True)

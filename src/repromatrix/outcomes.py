@@ -14,6 +14,7 @@ class Outcome(str, enum.Enum):
     CHECK_FAILED = "check-failed"
     SPLIT_INSTALL = "split-install"
     EXTERNALLY_MANAGED = "externally-managed"
+    USER_IN_VENV = "user-in-venv"
     PERMISSION_DENIED = "permission-denied"
     RESOLUTION_IMPOSSIBLE = "resolution-impossible"
     HASH_MISMATCH = "hash-mismatch"
@@ -58,6 +59,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
         "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
+    Outcome.USER_IN_VENV: OutcomeInfo(
+        "pip refused --user inside a virtual environment: user site-packages are not visible there.", "#7d3c98",
+        True),
     Outcome.HASH_MISMATCH: OutcomeInfo(
         "a downloaded or cached file did not match the index's sha256 (a damaged cache, a cut download).",
         "#7a4b00", True),
@@ -87,6 +91,21 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "the run was stopped (Ctrl-C) while this cell ran; says nothing about pip. "
         "`repromatrix run --resume RUN` runs it again.", "#95a5a6", False),
 }
+
+
+class Fix(str, enum.Enum):
+    """What one remedy attempt (remedies.py) says about its remedy."""
+
+    WORKS = "works"  # upgraded, `pip check` passes, every identity and check agrees
+    SIDE_EFFECTS = "works-with-side-effects"  # upgraded, but pip check fails or an identity keeps the old one
+    FAILS = "fails"
+    NOT_TRIED = "not-tried"  # our side failed or the run stopped: says nothing about the remedy
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FIX_COLOUR = {Fix.WORKS: "#2e9e4f", Fix.SIDE_EFFECTS: "#e07b00", Fix.FAILS: "#c0392b", Fix.NOT_TRIED: "#95a5a6"}
 
 
 def parse_outcome(text: str) -> Outcome | None:

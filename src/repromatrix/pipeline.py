@@ -23,7 +23,7 @@ from .classify import classify
 from .credentials import IndexCredentials, redact, secret_file
 from .credentials import resolve as resolve_credentials
 from .docker_engine import DockerEngine
-from .errors import BaseImageError, UsageError
+from .errors import BaseImageError, UsageError, did_you_mean
 from .expand import expand, select
 from .formats import write_all
 from .history import earlier_runs, mark_history, resolve_baseline
@@ -32,12 +32,24 @@ from .index import Releases, fetch_releases, pip_default_index
 from .journal import Journal, RunHeader, matrix_hash
 from .matrix import load_matrix
 from .model import Cell, Matrix
-from .outcomes import Outcome
+from .outcomes import Fix, Outcome
 from .plan import CellPlan, RenderContext, local_index_context, plan_cell
 from .progress import RunProgress
+from .remedies import CATALOGUE, LOCAL_INDEX_WHEELS, Resource, Selection, facts_for, judge, plan_attempts, recommended
 from .render import render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
-from .runner import CellJob, CellRun, CellRunner, Finished, IndexSecret, run_all
+from .runner import (
+    AttemptJob,
+    AttemptRun,
+    CellJob,
+    CellRun,
+    CellRunner,
+    Finished,
+    IndexSecret,
+    ProxySetup,
+    Remedies,
+    run_all,
+)
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
 from .setupcache import SERVICE_KIND, CacheMode, SetupCache, cache_dir, human, share_points
 from .tlsca import RunCA
@@ -55,6 +67,8 @@ class RunOptions:
     resume: str | None = None  # a run id under `out`, or a run directory, to finish
     cache: CacheMode | None = None  # None: the matrix's settings.cache
     matrix_given: bool = False  # --matrix was on the command line (with --resume: where the matrix is now)
+    remedies: Selection | None = None  # None: the matrix's `remedies:`
+    remedy_cell: str | None = None  # `repromatrix remedy RUN CELL`: try the remedies on this stored cell
 
 
 def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None) -> tuple[Matrix, list[Cell]]:
@@ -84,7 +98,9 @@ def run_ca_for(matrix: Matrix, run_id: str) -> RunCA | None:
 
 def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
     needs = run_needs(c.axes for c in cells)
-    return needs | RunNeeds(services=frozenset({Service.INDEX})) if matrix.target.index.local else needs
+    if not matrix.target.index.local:
+        return needs
+    return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=LOCAL_INDEX_WHEELS)
 
 
 def wanted_host_ca(needs: RunNeeds) -> HostCA | None:
@@ -122,6 +138,8 @@ def _prepare(options: RunOptions) -> Prepared:
     """Stages 1-2: load and expand the matrix; a new run, or the one --resume names."""
     if options.baseline:
         resolve_baseline(options.out, options.baseline)  # a wrong --baseline fails before any work
+    if options.remedy_cell:
+        return _prepare_remedy(options)
     if options.resume:
         return _prepare_resume(options)
     matrix, cells = load_cells(options.matrix, options.only, options.keyword)
@@ -134,24 +152,44 @@ def _prepare(options: RunOptions) -> Prepared:
     return Prepared(matrix, cells, run_dir, Journal(run_dir), header, cells)
 
 
-def _prepare_resume(options: RunOptions) -> Prepared:
-    """--resume RUN: the same matrix (checked by its hash) and selection; only the unfinished cells."""
-    assert options.resume
-    run_dir = Path(options.resume) if Path(options.resume).is_dir() else options.out / options.resume
+def _stored_run(options: RunOptions, ref: str, said: str) -> tuple[Path, Journal, RunHeader, Matrix, list[Cell]]:
+    """A run directory to continue: its journal, and the same matrix (checked by its hash) and cells."""
+    run_dir = Path(ref) if Path(ref).is_dir() else options.out / ref
     journal = Journal(run_dir)
     if not journal.header_path.is_file():
-        raise UsageError(f"--resume {options.resume}: {run_dir} is not a run directory with a run.json\n"
+        raise UsageError(f"{said} {ref}: {run_dir} is not a run directory with a run.json\n"
                          f"  hint: name a run id under {options.out}/ or a run directory")
     header = journal.header()
     # Where the matrix was (resume from any directory), or where --matrix says it is now.
     path = options.matrix if options.matrix_given else Path(header.matrix_file or header.matrix)
     if not path.is_file() or matrix_hash(path) != header.matrix_sha256:
-        raise UsageError(f"--resume {header.run_id}: the matrix {path} is gone or has changed since the run "
-                         "started (its sha256 differs)\n  hint: start a new run; a resumed run must be the "
-                         "same matrix")
+        raise UsageError(f"{said} {header.run_id}: the matrix {path} is gone or has changed since the run "
+                         "started (its sha256 differs)\n  hint: --matrix names where the run's matrix is now; "
+                         "it must be the same file")
     matrix, cells = load_cells(path, tuple(header.only), header.keyword)
     if [c.id for c in cells] != header.cells:
-        raise UsageError(f"--resume {header.run_id}: the selection now gives other cells than the run had")
+        raise UsageError(f"{said} {header.run_id}: the selection now gives other cells than the run had")
+    return run_dir, journal, header, matrix, cells
+
+
+def _prepare_remedy(options: RunOptions) -> Prepared:
+    """`remedy RUN CELL`: the stored cell, rebuilt from its build context, and its remedies."""
+    assert options.remedy_cell and options.resume
+    run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "remedy")
+    wanted = [c for c in cells if c.id == options.remedy_cell]
+    if not wanted:
+        raise UsageError(f"remedy: run {header.run_id} has no cell {options.remedy_cell!r}\n  hint: "
+                         + did_you_mean(options.remedy_cell, [c.id for c in cells]))
+    if options.remedy_cell not in journal.finished():
+        raise UsageError(f"remedy: cell {options.remedy_cell} of run {header.run_id} has no result yet\n"
+                         f"  hint: 'repromatrix run --resume {header.run_id}' finishes the run first")
+    return Prepared(matrix, cells, run_dir, journal, header, wanted)
+
+
+def _prepare_resume(options: RunOptions) -> Prepared:
+    """--resume RUN: the same matrix (checked by its hash) and selection; only the unfinished cells."""
+    assert options.resume
+    run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "--resume")
     # A cell that ended in our own failure (infra-error) or was interrupted taught nothing about pip:
     # it is run again, like the cells the stopped run never reached.
     retry = {Outcome.INFRA_ERROR.value, Outcome.INTERRUPTED.value}
@@ -173,7 +211,9 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
         (run_dir / "results.json").unlink(missing_ok=True)  # the journal is the truth until the end
     else:
         prepared.journal.start(replace(prepared.header, host_ca=host_ca.source if host_ca else None))
-    said = (f"resuming run [bold]{run_id}[/bold]: {len(plans)} of {len(prepared.cells)} cells left"
+    said = (f"run [bold]{run_id}[/bold]: rebuilding cell {options.remedy_cell} from its build context to try "
+            "its remedies" if options.remedy_cell else
+            f"resuming run [bold]{run_id}[/bold]: {len(plans)} of {len(prepared.cells)} cells left"
             if options.resume else f"run [bold]{run_id}[/bold]: {len(plans)} cells from {matrix.path}")
     console.print(said + (f"; trusting the host's CA bundle ({host_ca.source})" if host_ca else ""))
     cache = SetupCache(engine, options.cache or matrix.settings.cache, _fingerprint(matrix, needs, ctx),
@@ -192,10 +232,14 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
               _index_secret(ctx, credentials) as secret):
             everything = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
             releases = everything.only(matrix.target.version, matrix.target.pre) if everything else None
-            jobs = _jobs(plans, ctx, run_dir, ready, cache)
-            runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache)
+            jobs = _jobs(plans, ctx, run_dir, ready, cache, stored=options.remedy_cell is not None)
+            remedy_ca = _remedy_ca(ctx, run_dir)
+            runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache, remedy_ca)
             record = _recorder(prepared.journal, releases, run_dir, ready, everything)
-            stopped = _run_jobs(runner, matrix, options, jobs, console, record, len(prepared.cells)).stopped
+            remedies = _remedy_planner(options.remedies or matrix.remedies, releases, ctx,
+                                       _resources(remedy_ca, proxy, needs))
+            stopped = _run_jobs(runner, matrix, options, jobs, console, record, len(prepared.cells),
+                                remedies).stopped
     finally:
         if stopped != "engine-lost" and engine.alive():
             engine.cleanup()
@@ -211,6 +255,42 @@ def _fingerprint(matrix: Matrix, needs: RunNeeds, ctx: RenderContext) -> str:
         return f"index {ctx.index_url or 'default'}"
     source = resources.files("repromatrix").joinpath("localindex.py").read_bytes()
     return f"local index {hashlib.sha256(source).hexdigest()} {sorted(needs.real_wheels)}"
+
+
+def _remedy_ca(ctx: RenderContext, run_dir: Path) -> Path | None:
+    """Every CA the run knows (the host's, the local index's, the interceptor's), for the remedy that
+    trusts the CA a cell lacks; None when there is none to give."""
+    bundle = (ctx.host_ca.read() if ctx.host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
+    if not bundle:
+        return None
+    path = run_dir / "remedy-ca.pem"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bundle)
+    return path
+
+
+def _resources(remedy_ca: Path | None, proxy: ProxySetup | None, needs: RunNeeds) -> frozenset[Resource]:
+    """What remedies may use in this run."""
+    have = {Resource.CA} if remedy_ca else set()
+    if proxy is not None and Service.PROXY in needs.services:
+        have |= {Resource.PROXY_CREDENTIALS, Resource.OPEN_PROXY}
+    return frozenset(have)
+
+
+def _remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderContext,
+                    resources: frozenset[Resource]) -> Remedies:
+    """Classify a finished cell (once: the verdict stays with it) and plan the remedies to try on it."""
+    default_index = ctx.index_url or pip_default_index()
+
+    def plan(run: CellRun) -> list[AttemptJob]:
+        run.verdict = classify(run.observation, releases)
+        if not selection.on:
+            return []
+        record = run.observation.record or {}
+        facts = facts_for(run.job.plan, record, run.verdict.facts.get("newest_for_python"),
+                          run.job.plan.index_url or default_index, resources, "\n".join(run.verdict.evidence))
+        return [AttemptJob(run, attempt) for attempt in plan_attempts(run.verdict.outcome, facts, selection)]
+    return plan
 
 
 def _evict(cache: SetupCache, matrix: Matrix, console: Console) -> None:
@@ -271,9 +351,11 @@ def _store(result: RunResult, options: RunOptions, run_dir: Path) -> None:
 
 
 def _jobs(plans: list[CellPlan], ctx: RenderContext, run_dir: Path,
-          ready: dict[str, Provisioned | BaseImageError], cache: SetupCache) -> list[CellJob]:
-    """Render each cell's build context, and find the setup prefixes cells share."""
-    contexts = [render_cell(plan, ctx, run_dir / "cells") for plan in plans]
+          ready: dict[str, Provisioned | BaseImageError], cache: SetupCache, stored: bool = False) -> list[CellJob]:
+    """Render each cell's build context (or, `stored`, use the one the run directory holds), and find
+    the setup prefixes cells share."""
+    contexts = [_stored_context(run_dir, plan) if stored else render_cell(plan, ctx, run_dir / "cells")
+                for plan in plans]
     chains = {plan.cell.id: cache.chain(context, plan.base_image)
               for plan, context in zip(plans, contexts, strict=True)}
     shares = share_points(chains) if cache.mode is not CacheMode.OFF else dict.fromkeys(chains)
@@ -285,20 +367,36 @@ def _jobs(plans: list[CellPlan], ctx: RenderContext, run_dir: Path,
     return jobs
 
 
+def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
+    """A cell's build context as the run directory holds it (perhaps attached by someone else): a real
+    directory inside the run directory, never reached through a symlink."""
+    context = run_dir / "cells" / plan.cell.id
+    inside = context.resolve().is_relative_to(run_dir.resolve())
+    if context.is_symlink() or not inside or not (context / "Dockerfile").is_file() \
+            or (context / "Dockerfile").is_symlink():
+        raise UsageError(f"{context}: not a cell's build context (a directory with a Dockerfile, inside the "
+                         "run directory, not a symlink)\n  hint: 'repromatrix run --resume' re-renders it")
+    return context
+
+
 def _run_jobs(runner: CellRunner, matrix: Matrix, options: RunOptions, jobs: list[CellJob], console: Console,
-              record: Callable[[CellRun], CellResult], planned: int) -> Finished:
+              record: Callable[[CellRun], CellResult], planned: int, remedies: Remedies) -> Finished:
     parallel = options.max_parallel or matrix.settings.max_parallel
     with RunProgress(console, len(jobs), planned - len(jobs)) as progress:
-        return run_all(runner, jobs, parallel, progress.started, lambda run: progress.finished(run, record(run)))
+        return run_all(runner, jobs, parallel, progress.started, lambda run: progress.finished(run, record(run)),
+                       remedies)
 
 
 def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
                    ready: dict[str, Provisioned | BaseImageError], everything: Releases | None = None) -> CellResult:
     plan, obs = run.job.plan, run.observation
-    verdict = classify(obs, releases)
+    verdict = run.verdict or classify(obs, releases)
     record = obs.record or {}
     rel = run.job.context.relative_to(run_dir)
     facts = verdict.facts
+    order = [r.name for r in CATALOGUE]
+    attempts = [to_attempt_result(a, releases, run_dir)
+                for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))]
     return CellResult(
         id=plan.cell.id, axes=plan.cell.axes, outcome=verdict.outcome.value, evidence=list(verdict.evidence),
         expected=[o.value for o in plan.cell.expected],
@@ -313,7 +411,21 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
         imports=(record.get("import") or {}).get("names") or [],
         why_no_wheel=why_no_wheel(verdict.outcome.value, bool(facts.get("below_newest")), plan.prior,
                                   _python_of(plan, record), obs.record, releases, everything),
-        setup=run.setup, rerun=run.rerun, setup_image=run.setup_image)
+        setup=run.setup, rerun=run.rerun, setup_image=run.setup_image, attempts=attempts,
+        fix=recommended((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts))
+
+
+def to_attempt_result(attempt: AttemptRun, releases: Releases | None, run_dir: Path) -> dict[str, Any]:
+    """One remedy attempt, judged by the same classifier as the cells."""
+    plan = attempt.job.plan
+    verdict = classify(attempt.observation, releases)
+    record = attempt.observation.record or {}
+    return {"remedy": plan.remedy.name, "title": plan.remedy.title, "commands": list(plan.commands),
+            "identity": plan.upgrader, "warning": plan.remedy.warning, "outcome": verdict.outcome.value,
+            "evidence": list(verdict.evidence), "fix": judge(verdict.outcome).value,
+            "pip_check_exit_code": (record.get("pip_check") or {}).get("exit_code"), "after": record.get("after"),
+            "log": str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
+            "seconds": attempt.seconds}
 
 
 def _python_of(plan: CellPlan, record: dict[str, Any]) -> str:

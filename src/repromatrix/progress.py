@@ -45,7 +45,9 @@ class RunProgress:
         colour = OUTCOME_INFO[Outcome(result.outcome)].colour
         times = ", ".join(f"{k} {v:.0f}s" for k, v in run.durations.items())
         setup = f"setup {result.setup}" if result.setup else ""
-        detail = "; ".join(x for x in (times, setup) if x)
+        tried = (f"{len(result.attempts)} remedies tried, " + (f"fix: {result.fix}" if result.fix else
+                 "none works cleanly")) if result.attempts else ""
+        detail = "; ".join(x for x in (times, setup, tried) if x)
         self.console.print(f"[{self.done}/{self.total}] {result.id}: [bold {colour}]{result.outcome}[/]"
                            + (f" ({detail})" if detail else ""), highlight=False)
         self.bar.advance(self.task)

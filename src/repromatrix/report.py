@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from .outcomes import OUTCOME_INFO, Outcome
+from .outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
 from .results import CellResult, RunResult
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
@@ -42,6 +42,7 @@ def _csp_hash(text: str) -> str:
 
 def _stylesheet() -> str:
     colours = "".join(f".o-{o.value}{{background:{OUTCOME_INFO[o].colour}}}\n" for o in Outcome)
+    colours += "".join(f".f-{f.value}{{background:{FIX_COLOUR[f]}}}\n" for f in Fix)
     return _asset("report.css") + colours
 
 
@@ -63,6 +64,7 @@ def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | 
         "reproduce": cell.reproduce, "notes": cell.notes,
         "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
         "interpreter": _interpreter(cell), "checks": _checks(cell), "whyNoWheel": _why_no_wheel(cell),
+        "attempts": _attempts(cell), "fix": cell.fix or "",
     }
     if inline and run_dir is not None:
         data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)
@@ -115,6 +117,16 @@ def _why_no_wheel(cell: CellResult) -> dict[str, Any] | None:
             "notShown": shown if isinstance(shown, int) else 0}
 
 
+def _attempts(cell: CellResult) -> list[dict[str, Any]]:
+    """The remedies tried on the cell, as the panel shows them; every value text (it may be attached)."""
+    def texts(value: Any) -> list[str]:
+        return [str(v) for v in value] if isinstance(value, list) else []
+    return [{"remedy": str(a.get("remedy", "")), "title": str(a.get("title", "")), "commands": texts(a.get("commands")),
+             "identity": str(a.get("identity", "")), "warning": str(a.get("warning", "")),
+             "outcome": str(a.get("outcome", "")), "evidence": texts(a.get("evidence")), "fix": str(a.get("fix", "")),
+             "log": safe_link(str(a.get("log", "")))} for a in cell.attempts]
+
+
 def _checks(cell: CellResult) -> list[dict[str, Any]]:
     return [{"name": c.get("name"), "identity": c.get("identity"), "exitCode": c.get("exit_code"),
              "output": str(c.get("output") or "")[-2000:]} for c in cell.checks]
@@ -157,7 +169,7 @@ def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
     inline = len(run.cells) <= INLINE_LIMIT
     return {
         "runId": run.run_id, "axes": axes,
-        "outcomes": {o.value: {"summary": OUTCOME_INFO[o].summary} for o in Outcome},
+        "outcomes": {o.value: {"summary": OUTCOME_INFO[o].summary, "failed": OUTCOME_INFO[o].failed} for o in Outcome},
         "cells": [_cell_data(c, axes, inline, run_dir) for c in run.cells],
     }
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .outcomes import Outcome
+from .outcomes import Fix, Outcome
 
 SCHEMA = 1
 
@@ -58,6 +58,12 @@ class CellResult:
     setup: str = ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
     setup_image: str = ""  # the cached setup image the cell started from
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # remedies tried (see ATTEMPT_FIELDS)
+    fix: str | None = None  # the recommended remedy: the first, by preference, that works cleanly
+
+    @property
+    def fix_attempt(self) -> dict[str, Any] | None:
+        return next((a for a in self.attempts if a.get("remedy") == self.fix), None) if self.fix else None
 
     @property
     def matches_expectation(self) -> bool | None:
@@ -192,7 +198,12 @@ CELL_FIELDS: dict[str, Shape] = {
     "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
     "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
     "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool",
-    "setup_image": "str"}
+    "setup_image": "str", "attempts": "list[attempt]", "fix": "str?"}
+# One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
+ATTEMPT_FIELDS: dict[str, Shape] = {
+    "remedy": "str", "title": "str", "commands": "list[str]", "identity": "str", "warning": "str",
+    "outcome": "outcome", "evidence": "list[str]", "fix": "fix", "pip_check_exit_code": "int?", "after": "str?",
+    "log": "str", "seconds": "number"}
 
 
 def _shape_ok(value: Any, shape: Shape) -> bool:
@@ -205,6 +216,11 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
         return isinstance(value, simple[shape]) and not isinstance(value, bool)
     if shape == "outcome":
         return isinstance(value, str) and value in {o.value for o in Outcome}
+    if shape == "fix":
+        return isinstance(value, str) and value in {f.value for f in Fix}
+    if shape == "attempt":
+        return isinstance(value, dict) and all(k in value for k in ("remedy", "outcome", "fix")) and all(
+            _shape_ok(value[k], ATTEMPT_FIELDS[k]) for k in value if k in ATTEMPT_FIELDS)
     if shape == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if shape.startswith("list["):

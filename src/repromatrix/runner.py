@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .classify import Observation
+from .classify import Observation, Verdict
 from .credentials import INDEX_SECRET, redact
 from .engine import LABEL_ROLE, LABEL_RUN, Engine
 from .plan import CellPlan
+from .remedies import CA_PATH, AttemptPlan, Resource
 from .render import PROXY_SECRET, SETUP_MARKER
 from .results import write_atomic
 from .setupcache import CacheMode, SetupCache, human, scenario_dockerfile
@@ -58,6 +59,28 @@ class CellRun:
     setup: str = ""  # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
     setup_image: str = ""
     rerun: bool = False  # the run stopped before the cell finished
+    verdict: Verdict | None = None  # the classifier's, decided once when the cell finished
+    attempts: list[AttemptRun] = field(default_factory=list)  # remedies tried on the cell's image
+
+
+@dataclass(frozen=True)
+class AttemptJob:
+    """One remedy to try in a fresh container of a finished cell's image."""
+
+    cell: CellRun
+    plan: AttemptPlan
+
+    @property
+    def id(self) -> str:
+        return f"{self.cell.job.plan.cell.id}~{self.plan.remedy.name}"
+
+
+@dataclass
+class AttemptRun:
+    job: AttemptJob
+    observation: Observation
+    seconds: float = 0.0
+    log_path: Path | None = None
 
 
 def parse_record(output: str) -> dict[str, Any] | None:
@@ -81,9 +104,11 @@ class IndexSecret:
 
 class CellRunner:
     def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None,
-                 index_secret: IndexSecret | None = None, cache: SetupCache | None = None) -> None:
+                 index_secret: IndexSecret | None = None, cache: SetupCache | None = None,
+                 remedy_ca: Path | None = None) -> None:
         self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
         self.index_secret = index_secret
+        self.remedy_ca = remedy_ca  # the CA bundle an attempt that trusts the CA mounts
         self.cache = cache or SetupCache(engine)
         self.stop = threading.Event()
         # Told when a cell's setup image is ready (or failed): cells sharing its prefix may start.
@@ -150,6 +175,41 @@ class CellRunner:
         run.setup_image = setup_image
         return run
 
+    def attempt(self, job: AttemptJob) -> AttemptRun:
+        """Try one remedy in a fresh container of the cell's image: no setup is built again."""
+        cell = job.cell.job
+        log_path = cell.context / "remedies" / f"{job.plan.remedy.name}.log"
+        if self.stop.is_set():
+            return self._attempt_done(job, Observation(interrupted=True), 0.0, log_path, "(interrupted)\n")
+        with self._disk(cell) as short:
+            if short:
+                return self._attempt_done(job, Observation(infra_reason=short), 0.0, log_path, short)
+            network, mounts = self._network_for(cell)
+            mounts = dict(mounts or {})
+            env = job.plan.container_env()
+            if Resource.CA in job.plan.needs and self.remedy_ca:
+                mounts[str(self.remedy_ca)] = CA_PATH
+            if Resource.PROXY_CREDENTIALS in job.plan.needs and self.proxy:
+                mounts[str(self.proxy.url_file)] = PROXY_SECRET
+                env["REPROMATRIX_PROXY_SECRET"] = PROXY_SECRET
+            started = time.monotonic()
+            name = f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
+            result = self.engine.run_to_end(f"{cell.plan.image_tag}:{self.engine.run_id}", name=name,
+                                            network=network, timeout=self.timeout, mounts=mounts or None, env=env)
+            seconds = round(time.monotonic() - started, 1)
+        if self.stop.is_set():
+            return self._attempt_done(job, Observation(interrupted=True), seconds, log_path, "(interrupted)\n")
+        output = self._redact(result.output)
+        obs = Observation(record=parse_record(output), output=output, exit_code=result.exit_code,
+                          timed_out=result.timed_out)
+        said = "\n".join(f"$ {line}" for line in job.plan.commands)
+        return self._attempt_done(job, obs, seconds, log_path, f"{said}\n\n== container output ==\n{output}")
+
+    def _attempt_done(self, job: AttemptJob, obs: Observation, seconds: float, log_path: Path,
+                      log: str) -> AttemptRun:
+        write_atomic(log_path, self._redact(log))
+        return AttemptRun(job, obs, seconds, log_path)
+
     @contextlib.contextmanager
     def _disk(self, job: CellJob) -> Iterator[str]:
         """Refuse to start a cell the engine's disk cannot hold, counting what the cells being built
@@ -209,34 +269,52 @@ WATCH_EVERY = 5.0  # seconds between pings of the engine while cells run
 LOST_AFTER = 2  # consecutive unanswered pings: the engine is lost
 
 
+Job = CellJob | AttemptJob
+Remedies = Callable[[CellRun], list[AttemptJob]]
+
+
+def _id(job: Job) -> str:
+    return job.id if isinstance(job, AttemptJob) else job.plan.cell.id
+
+
 class _Scheduler:
     """Start cells within max_parallel; a cell whose shared setup another cell is building waits in
-    the queue (not in a slot) until that build is done."""
+    the queue (not in a slot) until that build is done. A cell that failed gets its remedy attempts
+    (`remedies`) at the front of the queue, sharing the same slots; it is done when they are."""
 
     def __init__(self, runner: CellRunner, jobs: list[CellJob], max_parallel: int,
-                 on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None]) -> None:
-        self.runner, self.queue, self.max_parallel = runner, list(jobs), max_parallel
+                 on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
+                 remedies: Remedies | None = None) -> None:
+        self.runner, self.max_parallel = runner, max_parallel
+        self.queue: list[Job] = list(jobs)
         self.on_start, self.on_done = on_start, on_done
-        self.running: dict[str, CellJob] = {}
+        self.remedies: Remedies = remedies or (lambda run: [])
+        self.running: dict[str, Job] = {}
+        self.trying: dict[str, int] = {}  # cell id → attempts it waits for
         self.building: dict[str, str] = {}  # share point → the cell building it
         self.built: set[str] = set()
-        self.results: queue.Queue[CellRun] = queue.Queue()
+        self.results: queue.Queue[CellRun | AttemptRun] = queue.Queue()
         self.done: list[CellRun] = []
         self.lost = threading.Event()  # a cell's call to the engine failed and the engine does not answer
         self.setups: queue.Queue[CellJob] = queue.Queue()  # cells whose setup is ready
         runner.setup_ready = self.setups.put
 
-    def _next(self) -> CellJob | None:
+    def _next(self) -> Job | None:
         for i, job in enumerate(self.queue):
+            if isinstance(job, AttemptJob):
+                return self.queue.pop(i)
             if job.share is None or job.share in self.built or job.share not in self.building:
                 if job.share is not None and job.share not in self.built:
                     self.building[job.share] = job.plan.cell.id
                 return self.queue.pop(i)
         return None
 
-    def _start(self, job: CellJob) -> None:
+    def _start(self, job: Job) -> None:
+        self.running[_id(job)] = job
+        if isinstance(job, AttemptJob):
+            threading.Thread(target=self._attempt, args=(job,), name=f"fix-{job.id}", daemon=True).start()
+            return
         self.on_start(job)
-        self.running[job.plan.cell.id] = job
 
         def work() -> None:
             try:
@@ -256,16 +334,52 @@ class _Scheduler:
         # Daemon threads: a call stuck on a hung engine must not keep the process alive.
         threading.Thread(target=work, name=f"cell-{job.plan.cell.id}", daemon=True).start()
 
+    def _attempt(self, job: AttemptJob) -> None:
+        try:
+            self.results.put(self.runner.attempt(job))
+        except Exception as e:  # noqa: BLE001 - as for cells: the engine's client failed under us
+            if not self.runner.engine.alive():
+                self.lost.set()
+                return
+            why = f"the Docker engine's client failed: {type(e).__name__}: {e}"[:2000]
+            self.results.put(AttemptRun(job, Observation(infra_reason=why)))
+
     def _setup_ready(self, job: CellJob) -> None:
         if job.share is not None and self.building.get(job.share) == job.plan.cell.id:
             del self.building[job.share]
             self.built.add(job.share)  # built or failed: either way the others may go (and see)
 
-    def _take(self, run: CellRun) -> None:
+    def _take(self, run: CellRun | AttemptRun) -> None:
+        if isinstance(run, AttemptRun):
+            self.running.pop(run.job.id)
+            run.job.cell.attempts.append(run)
+            self._maybe_done(run.job.cell)
+            return
         job = self.running.pop(run.job.plan.cell.id)
+        assert isinstance(job, CellJob)
         self._setup_ready(job)  # a cell that ended before its setup (disk, engine) frees its share too
+        attempts = [] if run.rerun or self.runner.stop.is_set() else self.remedies(run)
+        if attempts:
+            self.trying[job.plan.cell.id] = len(attempts)
+            self.queue[0:0] = attempts  # before other cells: the person waits for this cell's answer
+            return
         self.done.append(run)
         self.on_done(run)
+
+    def _maybe_done(self, cell: CellRun) -> None:
+        cid = cell.job.plan.cell.id
+        if len(cell.attempts) < self.trying[cid]:
+            return
+        del self.trying[cid]
+        self.done.append(cell)
+        self.on_done(cell)
+
+    def _abandon_attempts(self, why: Observation) -> None:
+        """Attempts that never ran (Ctrl-C, engine lost): their cells finish with them as not tried."""
+        for job in [j for j in self.queue if isinstance(j, AttemptJob)]:
+            self.queue.remove(job)
+            self.running[job.id] = job
+            self._take(AttemptRun(job, why))
 
     def run(self) -> Finished:
         unanswered, next_ping = 0, time.monotonic() + WATCH_EVERY
@@ -296,9 +410,13 @@ class _Scheduler:
         while not self.results.empty():  # cells that finished before it went
             self._take(self.results.get())
         at = time.strftime("%H:%M:%S")
-        for job in list(self.running.values()):
+        gone = Observation(infra_reason=f"the Docker engine stopped answering at {at}")
+        for attempt in [j for j in self.running.values() if isinstance(j, AttemptJob)]:
+            self._take(AttemptRun(attempt, gone))
+        self._abandon_attempts(gone)
+        for job in [j for j in self.running.values() if isinstance(j, CellJob)]:
             self._lost(job, f"the Docker engine stopped answering at {at} while this cell ran")
-        for job in self.queue:
+        for job in [j for j in self.queue if isinstance(j, CellJob)]:
             self.on_start(job)
             self.running[job.plan.cell.id] = job
             self._lost(job, f"the Docker engine stopped answering at {at}, before this cell started")
@@ -313,6 +431,7 @@ class _Scheduler:
     def _interrupt(self) -> Finished:
         """Ctrl-C: start nothing more, kill the running cells' containers, collect them as interrupted."""
         self.runner.stop.set()
+        self._abandon_attempts(Observation(interrupted=True))
         self.queue.clear()
         with contextlib.suppress(Exception):
             self.runner.engine.remove_containers({"label": [f"{LABEL_RUN}={self.runner.engine.run_id}",
@@ -324,11 +443,15 @@ class _Scheduler:
             with contextlib.suppress(queue.Empty, KeyboardInterrupt):
                 self._take(self.results.get(timeout=0.5))
         for job in list(self.running.values()):
-            self._take(self.runner.interrupted(job, {}, ""))
+            if isinstance(job, AttemptJob):
+                self._take(AttemptRun(job, Observation(interrupted=True)))
+            else:
+                self._take(self.runner.interrupted(job, {}, ""))
         return Finished(self.done, "interrupted")
 
 
 def run_all(runner: CellRunner, jobs: list[CellJob], max_parallel: int,
-            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None]) -> Finished:
+            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
+            remedies: Remedies | None = None) -> Finished:
     """Run jobs with at most max_parallel at once; see _Scheduler."""
-    return _Scheduler(runner, jobs, max_parallel, on_start, on_done).run()
+    return _Scheduler(runner, jobs, max_parallel, on_start, on_done, remedies).run()

@@ -20,7 +20,8 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
     # Cells whose pip spends seconds in retries, so the interrupt surely lands mid-cell; the
     # run also has the proxy, its internal network and the local index to clean up.
     matrix = tmp_path / "slow.yaml"
-    matrix.write_text("target: {index: local}\naxes: {os: [bookworm], network: [proxy-down, no-route]}\n")
+    matrix.write_text("target: {index: local}\naxes: {os: [bookworm], network: [proxy-down, no-route]}\n"
+                      "remedies: none\n")
     out = tmp_path / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
                              "--out", str(out), "--max-parallel", "1"], cwd=REPO, stderr=subprocess.PIPE,

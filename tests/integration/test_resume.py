@@ -34,6 +34,7 @@ QUICK = """\
 target: {package: tensorflow, index: "https://127.0.0.1:9/simple/"}
 axes: {os: [bookworm], install: [venv, user-venv], ca: [none, host]}
 expect: [{outcome: network-error}]
+remedies: none  # what is under test is the run's lifecycle; remedies are tested on examples/causes.yaml
 """
 
 

@@ -66,6 +66,9 @@ class FakeEngine:
     stopped_builds: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: dict[str, int] = field(default_factory=dict)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)  # container name → the variables it got
+    running_now: int = 0
+    most_running: int = 0  # the most containers run_to_end ran at once
 
     def labels(self, role: str) -> dict[str, str]:
         return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
@@ -113,7 +116,7 @@ class FakeEngine:
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
-                  mounts: dict[str, str] | None = None) -> Iterator[FakeBox]:
+                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> Iterator[FakeBox]:
         box = FakeBox(name, self.service_says, not self.service_dies, [network] if network else [])
         self.boxes[name] = box
         self.started.append(name)
@@ -123,17 +126,24 @@ class FakeEngine:
             del self.boxes[name]  # removed on exit, also when what ran in it failed
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   mounts: dict[str, str] | None = None) -> ContainerResult:
+                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> ContainerResult:
         with self._lock:
             self.runs.append(name)
+            self.envs[name] = dict(env or {})
             slow = len(self.runs) > self.quick_runs
-        if self.hang.is_set() or slow:
-            self.killed.wait()  # like a cell stuck on a dead engine, until someone kills it
-            return ContainerResult(137, "")
-        ended = self.killed.wait(self.run_seconds)
-        if ended:
-            return ContainerResult(137, "")
-        return ContainerResult(0, RECORD_PREFIX + UPGRADED.read_text().strip() + "\n")
+            self.running_now += 1
+            self.most_running = max(self.most_running, self.running_now)
+        try:
+            if self.hang.is_set() or slow:
+                self.killed.wait()  # like a cell stuck on a dead engine, until someone kills it
+                return ContainerResult(137, "")
+            ended = self.killed.wait(self.run_seconds)
+            if ended:
+                return ContainerResult(137, "")
+            return ContainerResult(0, RECORD_PREFIX + UPGRADED.read_text().strip() + "\n")
+        finally:
+            with self._lock:
+                self.running_now -= 1
 
     def alive(self) -> bool:
         return self.answering

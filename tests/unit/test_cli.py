@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from repromatrix.cli import main
 from tests.conftest import REPO
 
 
@@ -100,3 +101,14 @@ def test_report_formats_and_output(tmp_path):
     assert proc.returncode == 0 and "1 unexpected" in (tmp_path / "comment.md").read_text()
     proc = cli("report", str(run_dir), "-o", str(tmp_path / "x"))
     assert proc.returncode == 2 and "name one --format" in proc.stderr
+
+
+def test_remedies_option_names_a_wrong_remedy_and_suggests_one(capsys):
+    assert main(["run", "--remedies", "venv,trust-caa"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown remedy 'trust-caa'" in err and "did you mean 'trust-ca'?" in err and "Traceback" not in err
+
+
+def test_remedy_command_on_a_run_that_does_not_exist_is_a_usage_error(tmp_path, capsys):
+    assert main(["remedy", str(tmp_path / "nope"), "some-cell", "--out", str(tmp_path)]) == 2
+    assert "is not a run directory with a run.json" in capsys.readouterr().err

@@ -6,7 +6,9 @@ tests pin down the logic in a fraction of a second each.
 
 from __future__ import annotations
 
+import _thread
 import functools
+import threading
 import time
 from pathlib import Path
 
@@ -208,3 +210,60 @@ def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp
         with services.proxy_service(engine, "net", needs, None, {}, tmp_path, quiet):
             pass
     assert engine.started and engine.boxes == {}
+
+
+def _attempts_for_every_cell(names: tuple[str, ...]):  # noqa: ANN202
+    """A remedy planner that tries `names` on every cell (the fake cells all upgrade)."""
+    from repromatrix.remedies import REMEDIES, Facts, plan_one
+    from repromatrix.runner import AttemptJob
+
+    def plan(run: CellRun) -> list[AttemptJob]:
+        facts = Facts(package="tensorflow", requirement="tensorflow", upgrade=("python3", "-m", "pip", "install",
+                      "--upgrade", "tensorflow"), upgrader="root", home="/root", pip="25.1", has_proxy=True)
+        plans = [plan_one(REMEDIES[n], facts) for n in names]
+        return [AttemptJob(run, p) for p in plans if p is not None]
+    return plan
+
+
+def test_remedy_attempts_share_the_slots_and_a_cell_is_done_only_after_its_attempts(tmp_path):
+    engine = FakeEngine(run_seconds=0.1)
+    jobs, cache = make_jobs(tmp_path, engine)
+    runner = CellRunner(engine, "net", 60, cache=cache)
+    seen: list[tuple[str, int]] = []
+    finished = run_all(runner, jobs, 3, lambda job: None, lambda r: seen.append((r.job.plan.cell.id, len(r.attempts))),
+                       _attempts_for_every_cell(("upgrade-pip", "purge-cache", "venv")))
+    assert not finished.stopped and len(finished.runs) == len(jobs)
+    assert [n for _, n in seen] == [3] * len(jobs)  # reported once each, with every attempt
+    attempts = [name for name in engine.runs if "-fix-" in name]
+    assert len(attempts) == 3 * len(jobs)
+    assert engine.most_running == 3  # cells and attempts together stay within max_parallel
+    assert setup_builds(engine) and all(b[1] in ("setup", None) for b in engine.builds)
+    assert len([b for b in engine.builds if b[1] is None]) == len(jobs)  # attempts build nothing
+    venv = engine.envs[next(n for n in attempts if n.endswith("-fix-venv"))]
+    assert venv["REPROMATRIX_PATH"] == "/root/fix-venv/bin" and '"venv"' in venv["REPROMATRIX_BEFORE"]
+    cell = finished.runs[0]
+    assert (cell.job.context / "remedies" / "venv.log").read_text().startswith("$ python3 -m venv /root/fix-venv")
+
+
+def test_ctrl_c_during_attempts_keeps_the_cell_and_marks_its_attempts_not_tried(tmp_path):
+    engine = FakeEngine(quick_runs=2)  # the cell and its first attempt finish; the second never does
+    jobs, cache = make_jobs(tmp_path, engine)
+
+    runner = CellRunner(engine, "net", 60, cache=cache)
+    done: list[CellRun] = []
+    planner = _attempts_for_every_cell(("upgrade-pip", "purge-cache", "venv"))
+
+    def ctrl_c_soon() -> None:  # the user presses Ctrl-C while the second attempt runs
+        while len([n for n in engine.runs if "-fix-" in n]) < 2:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        _thread.interrupt_main()
+
+    threading.Thread(target=ctrl_c_soon, daemon=True).start()
+    finished = run_all(runner, jobs[:1], 1, lambda job: None, done.append, planner)
+    assert finished.stopped == "interrupted"
+    (cell,) = finished.runs
+    assert not cell.rerun and classify(cell.observation).outcome is not Outcome.INTERRUPTED  # kept as it ran
+    outcomes = [classify(a.observation).outcome for a in cell.attempts]
+    assert len(cell.attempts) == 3 and outcomes.count(Outcome.INTERRUPTED) == 2  # the running one, the queued one
+    assert done == [cell]  # reported once, with its attempts

@@ -18,7 +18,10 @@
   const trends = TRENDS.filter((t) => cells.some((c) => c.trend === t));
   const varying = axes.map((_, i) => i).filter((i) => axisValues[i].length > 1);
 
+  // "colour by": what the pivot's chips count, the outcome or the recommended fix ("fixable by").
+  const fixOf = (c) => c.fix || (c.attempts.length ? "no clean fix" : (data.outcomes[c.outcome].failed ? "not tried" : "nothing to fix"));
   const state = {
+    colour: "outcome",
     row: varying[0] ?? 0,
     col: varying[1] ?? varying[0] ?? 0,
     outcomes: new Set(outcomes),
@@ -41,6 +44,7 @@
   }
   const fill = (node, ...children) => node.replaceChildren(...children.filter((c) => c != null));
   const badge = (outcome) => el("span", { class: "badge o-" + outcome, text: outcome });
+  const fixBadge = (fix) => el("span", { class: "badge f-" + fix, text: fix });
   const trendTag = (trend) => el("span", { class: "trend trend-" + trend, text: trend });
 
   function visible(c) {
@@ -103,8 +107,12 @@
     const picked = state.pick && state.pick.row === r && state.pick.col === col;
     const td = el("td", { class: group.length ? (picked ? "picked" : "") : "empty", "data-row": r, "data-col": col });
     const counts = new Map();
-    for (const c of group) counts.set(c.outcome, (counts.get(c.outcome) || 0) + 1);
-    for (const o of outcomes) {
+    const key = (c) => state.colour === "fix" ? fixOf(c) : c.outcome;
+    for (const c of group) counts.set(key(c), (counts.get(key(c)) || 0) + 1);
+    if (state.colour === "fix") {
+      for (const [k, n] of [...counts].sort()) td.append(el("span", { class: "chip fixable", title: "fixable by " + k, text: k + " " + n }));
+    }
+    for (const o of state.colour === "fix" ? [] : outcomes) {
       if (counts.has(o)) td.append(el("span", { class: "chip o-" + o, title: o, text: String(counts.get(o)) }));
     }
     if (group.length) {
@@ -126,7 +134,7 @@
     $("list-head").textContent = rows.length + " of " + cells.length + " cells" + where +
       (rows.length > LIST_LIMIT ? "; showing the first " + LIST_LIMIT + ", unexpected first" : "");
     const table = $("list");
-    table.replaceChildren(el("tr", {}, ...["cell", "outcome", "expected", "trend", "version", "evidence"]
+    table.replaceChildren(el("tr", {}, ...["cell", "outcome", "expected", "trend", "version", "fix", "evidence"]
       .map((h) => el("th", { text: h }))));
     for (const c of rows.slice(0, LIST_LIMIT)) {
       table.append(el("tr", { class: "row", "data-id": c.id, onclick: () => openCell(c) },
@@ -134,6 +142,7 @@
         el("td", { class: c.unexpected ? "unexpected" : "", text: c.expected.join(" or ") || "–" }),
         el("td", {}, trendTag(c.trend)),
         el("td", { text: (c.before || "–") + " → " + (c.after || "–") }),
+        el("td", { text: c.attempts.length ? (c.fix || "none works cleanly") : "" }),
         el("td", { text: c.belowNewest || c.evidence[0] || "" })));
     }
   }
@@ -188,6 +197,7 @@
       c.whyNoWheel ? el("table", { class: "wheels" }, el("tbody", {}, ...c.whyNoWheel.rows.map((r) =>
         el("tr", { class: r.fits ? "fits" : "ruled-out" }, el("td", {}, el("code", { text: r.file })),
           el("td", { text: r.reason }))))) : null,
+      ...whatFixesIt(c),
       c.checks.length ? el("h3", { text: "checks after the upgrade" }) : null,
       ...c.checks.map((k) => el("details", { class: "check" },
         el("summary", { text: k.name + " as " + k.identity + ": " + (k.exitCode === 0 ? "passed" : "exit " + k.exitCode) }),
@@ -200,6 +210,24 @@
     );
     panel.hidden = false;
     history.replaceState(null, "", "#cell=" + encodeURIComponent(c.id));
+  }
+
+  // Each remedy tried in a fresh container of this cell's image: what was typed, what came of it.
+  function whatFixesIt(c) {
+    if (!c.attempts.length) return [];
+    const best = c.attempts.find((a) => a.remedy === c.fix);
+    return [
+      el("h3", { text: "what fixes it" }),
+      el("p", { class: "fix-verdict", text: best ? "Fix: " + best.title + " (" + best.remedy + ")" :
+        "None of the " + c.attempts.length + " remedies tried works cleanly." }),
+      best ? el("pre", { class: "fix-commands", text: best.commands.join("\n") }) : null,
+      ...c.attempts.map((a) => el("details", { class: "attempt", "data-remedy": a.remedy },
+        el("summary", {}, fixBadge(a.fix), " " + a.title + " (" + a.remedy + "): ", badge(a.outcome)),
+        el("pre", { text: a.commands.join("\n") }),
+        a.warning ? el("p", { class: "warning", text: "warning: " + a.warning }) : null,
+        el("pre", { class: "evidence", text: a.evidence.join("\n") }),
+        a.log ? el("a", { href: a.log, text: "log" }) : null)),
+    ];
   }
 
   function closeCell() {
@@ -224,6 +252,7 @@
     render();
   }
 
+  $("colour-by").addEventListener("change", (e) => { state.colour = e.target.value; render(); });
   fillAxisSelect($("row-axis"), "row");
   fillAxisSelect($("col-axis"), "col");
   $("search").addEventListener("input", (e) => { state.search = e.target.value.trim().toLowerCase(); render(); });

@@ -11,6 +11,11 @@ name, unless REPROMATRIX_IMPORTS names them. The user's checks (REPROMATRIX_CHEC
 file) then run as each identity. When the index needs credentials, the setup that needs it
 (REPROMATRIX_SETUP) runs first, and pip gets the index URL with credentials from the file
 REPROMATRIX_INDEX_SECRET names (mounted at run time; never printed or stored).
+A remedy attempt (remedies.py) runs the same image with a few more variables: the steps to run
+before the upgrade (REPROMATRIX_BEFORE: JSON [{"user", "argv"}], run without a shell),
+variables to unset (REPROMATRIX_UNSET) and a directory to put first on PATH
+(REPROMATRIX_PATH: a virtual environment the remedy made), besides its own
+REPROMATRIX_UPGRADE and REPROMATRIX_USER.
 pip's output streams live; the record is the last line of
 output, prefixed with REPROMATRIX-RECORD. Configured by the REPROMATRIX_* variables in the
 Dockerfile.
@@ -29,6 +34,12 @@ PACKAGE = os.environ.get("REPROMATRIX_PACKAGE", "tensorflow")
 IMPORTS = os.environ.get("REPROMATRIX_IMPORTS", "").split()
 CHECKS = os.environ.get("REPROMATRIX_CHECKS", "")
 SETUP = json.loads(os.environ.get("REPROMATRIX_SETUP") or "[]")  # steps that need the index's credentials
+BEFORE = json.loads(os.environ.get("REPROMATRIX_BEFORE") or "[]")  # a remedy's steps before the upgrade
+for _name in os.environ.get("REPROMATRIX_UNSET", "").split():
+    os.environ.pop(_name, None)
+if os.environ.get("REPROMATRIX_PATH"):  # a remedy's virtual environment: its python3 and pip come first
+    os.environ["VIRTUAL_ENV"] = os.path.dirname(os.environ["REPROMATRIX_PATH"])
+    os.environ["PATH"] = os.environ["REPROMATRIX_PATH"] + os.pathsep + os.environ.get("PATH", "")
 UPGRADE = os.environ.get("REPROMATRIX_UPGRADE", "python3 -m pip install --upgrade " + PACKAGE)
 TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 UPGRADER = os.environ.get("REPROMATRIX_USER") or "root"
@@ -138,8 +149,11 @@ def identity(name):
 def run(argv, timeout=TIMEOUT, echo=False, who="root"):
     """Run argv as `who`; return (exit code, combined output, seconds, timed out)."""
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, errors="replace", **identity(who))
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                universal_newlines=True, errors="replace", **identity(who))
+    except OSError as e:  # e.g. a command this image does not have: what a shell would say
+        return 127, "%s: %s\n" % (argv[0], e.strerror), 0.0, False
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     lines = []
@@ -239,19 +253,38 @@ def setup(record):
     return True
 
 
+def before(record):
+    """A remedy's steps before the upgrade, as its user would type them; False if one failed."""
+    record["before_steps"] = []
+    for step in BEFORE:
+        heading("remedy step as %s: %s" % (step["user"], " ".join(shlex.quote(a) for a in step["argv"])))
+        code, out, secs, timed_out = run(step["argv"], echo=True, who=step["user"])
+        record["before_steps"].append({"user": step["user"], "argv": step["argv"], "exit_code": code,
+                                       "output": out[-MAX_OUTPUT:], "seconds": secs, "timed_out": timed_out})
+        if code != 0:
+            return False
+    return True
+
+
+def finish(record):
+    sys.stdout.write(PREFIX + json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
 def main():
     record = {"schema": 1, "package": PACKAGE, "python": sys.version.split()[0], "upgrader": UPGRADER}
     if SETUP and not setup(record):
         record["setup_failed"] = True
-        sys.stdout.write(PREFIX + json.dumps(record) + "\n")
-        sys.stdout.flush()
-        return
+        return finish(record)
     _, pip_version, _, _ = run(["python3", "-m", "pip", "--version"], timeout=120, who=UPGRADER)
     record["pip"] = pip_version.strip()
     _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
     record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
     record["before"] = installed_version(UPGRADER)
     heading("before: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
+    if BEFORE and not before(record):
+        record["before_failed"] = True  # the user would stop here: the upgrade is not run
+        return finish(record)
 
     heading("upgrade as %s: %s" % (UPGRADER, UPGRADE))
     code, out, secs, timed_out = run(shlex.split(UPGRADE), echo=True, who=UPGRADER)
@@ -273,8 +306,7 @@ def main():
                                                  "ok" if view["import"]["ok"] else view["import"]["error"]))
     record["import"] = record["identities"][UPGRADER]["import"]
     record["checks"] = run_checks(IDENTITIES)
-    sys.stdout.write(PREFIX + json.dumps(record) + "\n")
-    sys.stdout.flush()
+    finish(record)
 
 
 if __name__ == "__main__":
