@@ -69,7 +69,8 @@ class Remedy:
     unset: tuple[str, ...] = ()  # variables the user unsets
     venv: str = ""  # a new virtual environment at this path; the upgrade and everything after use it
     as_root: bool = False  # the upgrade runs as root (sudo)
-    shown_env: tuple[str, ...] = ()  # NAME=value templates shown before the upgrade command
+    env: tuple[str, ...] = ()  # NAME=value templates set for the upgrade (and shown before it)
+    shown_env: tuple[str, ...] = ()  # NAME=value shown only: the real values come from a secret
     needs: frozenset[Resource] = frozenset()
     min_pip: str = ""  # the first pip with the option
     needs_fact: str = ""  # a fact that must be known (non-empty) for the remedy to make sense
@@ -88,7 +89,7 @@ class Remedy:
         yield from (a for step in self.before for a in step)
         yield from self.options
         yield from self.also
-        yield from (self.pin, self.venv, *self.shown_env)
+        yield from (self.pin, self.venv, *self.env, *self.shown_env)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ class AttemptPlan:
     upgrader: str
     unset: tuple[str, ...] = ()
     path: str = ""  # put first on PATH (the remedy's venv)
-    shown_env: tuple[str, ...] = ()  # NAME=value the user sets for the upgrade (secrets as placeholders)
+    env: tuple[str, ...] = ()  # NAME=value set for the upgrade
+    shown_env: tuple[str, ...] = ()  # NAME=value the user sets, with secrets as placeholders (shown only)
 
     @property
     def needs(self) -> frozenset[Resource]:
@@ -148,18 +150,20 @@ class AttemptPlan:
         """What a person types, in order, quoted for a POSIX shell (shown verbatim in reports)."""
         lines = [_as(s.user, self.upgrader) + shlex.join(s.argv) for s in self.steps]
         if self.path:
-            lines.append(f"export PATH={shlex.quote(self.path)}:$PATH  # use the new environment")
+            lines.append(f'export PATH={shlex.quote(self.path)}:"$PATH"')  # lines are joined with && in reports
         lines += [f"unset {name}" for name in self.unset]
-        env = "".join(f"{name}={shlex.quote(value)} " for name, _, value in (a.partition("=") for a in self.shown_env))
+        env = "".join(f"{name}={shlex.quote(value)} " for name, _, value in
+                      (a.partition("=") for a in self.env + self.shown_env))
         lines.append(_as(self.upgrader, self.upgrader, self.remedy.as_root) + env + shlex.join(self.upgrade))
         return tuple(lines)
 
     def container_env(self) -> dict[str, str]:
         """The scenario's variables for this attempt (templates/scenario.py reads them)."""
-        return {"REPROMATRIX_BEFORE": json.dumps([s.to_json() for s in self.steps]),
-                "REPROMATRIX_UPGRADE": shlex.join(self.upgrade),
-                "REPROMATRIX_USER": "" if self.upgrader == "root" else self.upgrader,
-                "REPROMATRIX_UNSET": " ".join(self.unset), "REPROMATRIX_PATH": self.path}
+        own = dict(a.partition("=")[::2] for a in self.env)
+        return own | {"REPROMATRIX_BEFORE": json.dumps([s.to_json() for s in self.steps]),
+                      "REPROMATRIX_UPGRADE": shlex.join(self.upgrade),
+                      "REPROMATRIX_USER": "" if self.upgrader == "root" else self.upgrader,
+                      "REPROMATRIX_UNSET": " ".join(self.unset), "REPROMATRIX_PATH": self.path}
 
 
 def _as(user: str, upgrader: str, sudo: bool = False) -> str:
@@ -202,7 +206,12 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy("no-proxy", "bypass the proxy", frozenset({Outcome.PROXY_AUTH_REQUIRED, Outcome.PROXY_ERROR}),
            unset=("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), needs_fact="has_proxy",
            why="helps only where there is a route around the proxy"),
-    Remedy("use-proxy", "use the proxy that works",
+    Remedy("proxy-env", "point the proxy variables at the proxy that works",
+           frozenset({Outcome.PROXY_ERROR, Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH}),
+           env=("HTTP_PROXY={proxy}", "HTTPS_PROXY={proxy}"), needs=frozenset({Resource.OPEN_PROXY}),
+           why="the proxy variables name a proxy that is down or breaks downloads, or none where the only way "
+               "out is one"),
+    Remedy("use-proxy", "use the proxy that works (--proxy)",
            frozenset({Outcome.PROXY_ERROR, Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH}),
            options=("--proxy", "{proxy}"), needs=frozenset({Resource.OPEN_PROXY}),
            why="the configured proxy is wrong or breaks downloads, or none is configured where the only way "
@@ -345,7 +354,7 @@ def plan_one(remedy: Remedy, facts: Facts) -> AttemptPlan | None:
         path = f"{venv}/bin"
     steps = tuple(Step(facts.upgrader, tuple(_fill(argv, facts))) for argv in remedy.before)
     return AttemptPlan(remedy, steps, tuple(upgrade), "root" if remedy.as_root else facts.upgrader,
-                       remedy.unset, path, tuple(_fill(remedy.shown_env, facts)))
+                       remedy.unset, path, tuple(_fill(remedy.env, facts)), tuple(_fill(remedy.shown_env, facts)))
 
 
 def _fill(templates: Iterable[str], facts: Facts) -> list[str]:

@@ -201,3 +201,50 @@ def test_a_failed_remedy_step_is_classified_in_pips_words():
 ])
 def test_retrying_is_tried_only_for_what_pip_did_not_retry_already(evidence, tried):
     assert ("retry" in names(Outcome.NETWORK_ERROR, facts(evidence=evidence))) is tried
+
+
+def _run_with_attempts(tmp_path: Path):  # noqa: ANN202
+    from repromatrix.results import CellResult, RunResult
+
+    venv = {"remedy": "venv", "title": "use a virtual environment", "commands": ["python3 -m venv /root/fix-venv",
+            'export PATH=/root/fix-venv/bin:"$PATH"',
+            "python3 -m pip install --upgrade tensorflow"], "identity": "root", "warning": "starts empty",
+            "outcome": "upgraded", "evidence": ["Successfully installed tensorflow-2.21.0"], "fix": "works",
+            "pip_check_exit_code": 0, "after": "2.21.0", "log": "cells/c/remedies/venv.log", "seconds": 4.0}
+    user = venv | {"remedy": "user", "title": "install with --user", "outcome": "externally-managed",
+                   "fix": "fails", "evidence": ["error: externally-managed-environment"], "after": None}
+    cell = CellResult(id="c", axes={"os": "bookworm"}, outcome="externally-managed",
+                      evidence=["error: externally-managed-environment"], attempts=[venv, user], fix="venv")
+    lost = CellResult(id="d", axes={"os": "bookworm"}, outcome="ssl-error", evidence=["CERTIFICATE_VERIFY_FAILED"],
+                      attempts=[user | {"remedy": "trust-ca", "outcome": "ssl-error"}])
+    return RunResult(run_id="r", matrix="m.yaml", target={"package": "tensorflow", "version": "", "index": "local"},
+                     started="now", cells=[cell, lost])
+
+
+def test_junit_and_summary_name_the_fix_to_type(tmp_path):
+    from repromatrix.formats import render_junit, render_markdown
+    from repromatrix.report import render_html
+
+    run = _run_with_attempts(tmp_path)
+    junit = render_junit(run, tmp_path)
+    assert ('message="externally-managed: error: externally-managed-environment; fixed by venv: python3 -m venv '
+            '/root/fix-venv &amp;&amp; export PATH=/root/fix-venv/bin:&quot;$PATH&quot;') in junit
+    assert "ssl-error: CERTIFICATE_VERIFY_FAILED; none of 1 remedies tried works cleanly" in junit
+    summary = render_markdown(run, tmp_path)
+    assert "### What fixes it" in summary and "- `c`: **venv**: `python3 -m venv /root/fix-venv && export" in summary
+    assert "- `d`: no remedy works cleanly (tried: trust-ca fails)" in summary
+    html = render_html(run, tmp_path)
+    assert '"fix":"venv"' in html and "f-works" in html  # the panel's data and the fix colours
+
+
+def test_an_attached_run_with_a_bad_attempt_is_refused_naming_the_field(tmp_path):
+    import json
+
+    from repromatrix.errors import UsageError
+    from repromatrix.results import load_run
+
+    data = _run_with_attempts(tmp_path).to_json()
+    data["cells"][0]["attempts"][0]["fix"] = "<script>"
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    with pytest.raises(UsageError, match=r"cells\[0\]\.attempts"):
+        load_run(tmp_path)
