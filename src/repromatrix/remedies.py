@@ -171,8 +171,9 @@ def _as(user: str, upgrader: str, sudo: bool = False) -> str:
 
 
 # Real wheels the local index serves so that remedies do offline what they do online: "upgrade pip
-# first" gets a current pip (the newest when this was written), "upgrade certifi" a current certifi.
-LOCAL_INDEX_WHEELS = frozenset({"pip==26.3", "certifi==2026.10.19.post1"})
+# first" gets a current pip (the newest when this was written; 25.3 is the last for Python 3.9),
+# "upgrade certifi" a current certifi.
+LOCAL_INDEX_WHEELS = frozenset({"pip==26.3", "pip==25.3", "certifi==2026.10.19.post1"})
 NETWORK_FAILURES = frozenset({Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH})
 # Symptoms pip did not already retry: a body that timed out, broke off or arrived short. A refused
 # connection or a failed lookup pip has retried five times before it said so.
