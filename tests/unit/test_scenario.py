@@ -62,3 +62,40 @@ def test_import_names_come_from_the_installed_metadata(tmp_path, dist_info, aske
 
 def test_a_distribution_that_is_not_installed_is_none(tmp_path):
     assert discover(tmp_path, "six-1.17.0.dist-info", "tensorflow") is None
+
+
+def run_scenario(tmp_path, **env: str) -> dict[str, object]:
+    """The whole scenario on this interpreter (as root or not: it only drops privileges for users)."""
+    import os
+
+    script = resources.files("repromatrix").joinpath("templates/scenario.py").read_text()
+    (tmp_path / "scenario.py").write_text(script)
+    base = {"PATH": os.environ["PATH"], "REPROMATRIX_PACKAGE": "no-such-distribution-here",
+            "REPROMATRIX_UPGRADE": "python3 -c pass", "REPROMATRIX_IDENTITIES": "root", "REPROMATRIX_USER": ""}
+    proc = subprocess.run([sys.executable, str(tmp_path / "scenario.py")], capture_output=True, text=True,
+                          env=base | env, timeout=300, cwd=tmp_path)
+    line = next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("REPROMATRIX-RECORD "))
+    return json.loads(line[len("REPROMATRIX-RECORD "):])
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="the scenario runs python3 from PATH")
+def test_a_remedys_steps_run_without_a_shell_and_the_first_failure_stops_before_the_upgrade(tmp_path):
+    marker = tmp_path / "touched"
+    steps = [{"user": "root", "argv": ["python3", "-c", "import os, sys; print(sys.argv[1], os.environ.get('GONE'))",
+                                       f"$(touch {marker})"]},
+             {"user": "root", "argv": ["python3", "-c", "import sys; sys.exit(3)"]},
+             {"user": "root", "argv": ["python3", "-c", "print('never')"]}]
+    record = run_scenario(tmp_path, REPROMATRIX_BEFORE=json.dumps(steps), REPROMATRIX_UNSET="GONE", GONE="here")
+    assert record["before_failed"] is True and "upgrade" not in record
+    first, second = record["before_steps"]  # the third never ran
+    assert first["exit_code"] == 0 and first["output"] == f"$(touch {marker}) None\n"  # no shell, GONE unset
+    assert not marker.exists()
+    assert second["exit_code"] == 3 and second["argv"][-1] == "import sys; sys.exit(3)"
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="the scenario runs python3 from PATH")
+def test_a_missing_command_in_a_step_is_exit_127_not_a_crash(tmp_path):
+    steps = [{"user": "root", "argv": ["no-such-command-anywhere", "x"]}]
+    record = run_scenario(tmp_path, REPROMATRIX_BEFORE=json.dumps(steps))
+    (step,) = record["before_steps"]
+    assert step["exit_code"] == 127 and "no-such-command-anywhere" in step["output"]

@@ -240,27 +240,15 @@ def heading(text):
     sys.stdout.flush()
 
 
-def setup(record):
-    """The steps that need the index's credentials (the prior version, ...); False if one failed."""
-    record["setup"] = []
-    for step in SETUP:
-        heading("setup as %s: %s" % (step["user"], step["command"]))
-        code, out, secs, timed_out = run(["sh", "-c", step["command"]], echo=True, who=step["user"])
-        record["setup"].append({"user": step["user"], "command": step["command"], "exit_code": code,
-                                "output": out[-MAX_OUTPUT:], "seconds": secs, "timed_out": timed_out})
-        if code != 0:
-            return False
-    return True
-
-
-def before(record):
-    """A remedy's steps before the upgrade, as its user would type them; False if one failed."""
-    record["before_steps"] = []
-    for step in BEFORE:
-        heading("remedy step as %s: %s" % (step["user"], " ".join(shlex.quote(a) for a in step["argv"])))
-        code, out, secs, timed_out = run(step["argv"], echo=True, who=step["user"])
-        record["before_steps"].append({"user": step["user"], "argv": step["argv"], "exit_code": code,
-                                       "output": out[-MAX_OUTPUT:], "seconds": secs, "timed_out": timed_out})
+def run_steps(record, key, steps, kind):
+    """Run steps in order, each as its user, into record[key]; False at the first that fails. A step
+    is {"user", "command"} (the setup's, for a shell) or {"user", "argv"} (a remedy's, no shell)."""
+    record[key] = []
+    for step in steps:
+        argv = step["argv"] if "argv" in step else ["sh", "-c", step["command"]]
+        heading("%s as %s: %s" % (kind, step["user"], step.get("command") or " ".join(shlex.quote(a) for a in argv)))
+        code, out, secs, timed_out = run(argv, echo=True, who=step["user"])
+        record[key].append(dict(step, exit_code=code, output=out[-MAX_OUTPUT:], seconds=secs, timed_out=timed_out))
         if code != 0:
             return False
     return True
@@ -273,7 +261,7 @@ def finish(record):
 
 def main():
     record = {"schema": 1, "package": PACKAGE, "python": sys.version.split()[0], "upgrader": UPGRADER}
-    if SETUP and not setup(record):
+    if SETUP and not run_steps(record, "setup", SETUP, "setup"):
         record["setup_failed"] = True
         return finish(record)
     _, pip_version, _, _ = run(["python3", "-m", "pip", "--version"], timeout=120, who=UPGRADER)
@@ -282,7 +270,7 @@ def main():
     record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
     record["before"] = installed_version(UPGRADER)
     heading("before: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
-    if BEFORE and not before(record):
+    if BEFORE and not run_steps(record, "before_steps", BEFORE, "remedy step"):
         record["before_failed"] = True  # the user would stop here: the upgrade is not run
         return finish(record)
 
