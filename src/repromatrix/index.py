@@ -12,6 +12,7 @@ import re
 import ssl
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -40,11 +41,13 @@ class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.files: list[IndexFile] = []
+        self.links: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "a":
             found = dict(attrs)
             href = found.get("href") or ""
+            self.links.append(href)
             yanked = found.get("data-yanked") if "data-yanked" in found else None
             self.files.append(IndexFile(href.split("#")[0].rsplit("/", 1)[-1], found.get("data-requires-python") or "",
                                         None if yanked is None else str(yanked)))
@@ -59,6 +62,7 @@ class Releases:
     platforms: dict[Version, set[str]] = field(default_factory=dict)
     pre: bool = False  # the target allows pre-releases (--pre)
     files: dict[Version, list[IndexFile]] = field(default_factory=dict)  # the wheels of each release
+    hosts: frozenset[str] = frozenset()  # where the files are downloaded from (PyPI: another host than the index)
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
@@ -82,7 +86,7 @@ class Releases:
         allowed = SpecifierSet(spec)
         keep = [v for v in self.tags if not spec or allowed.contains(v, prereleases=True)]
         return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep}, pre,
-                        {v: self.files.get(v, []) for v in keep})
+                        {v: self.files.get(v, []) for v in keep}, self.hosts)
 
     def _pick(self, versions: list[Version]) -> Version | None:
         """What pip picks among `versions`: the newest final release; pre-releases only with --pre, or
@@ -113,13 +117,19 @@ def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None 
         body = resp.read().decode("utf-8", "replace")
         ctype = resp.headers.get("Content-Type", "")
     if "json" in ctype:
-        files = [IndexFile(f["filename"], f.get("requires-python") or "", _yanked(f.get("yanked")))
-                 for f in json.loads(body).get("files", [])]
+        listed = json.loads(body).get("files", [])
+        files = [IndexFile(f["filename"], f.get("requires-python") or "", _yanked(f.get("yanked"))) for f in listed]
+        links = [str(f.get("url") or "") for f in listed]
     else:
         parser = _Links()
         parser.feed(body)
-        files = parser.files
-    return Releases.from_files(package, files)
+        files, links = parser.files, parser.links
+    releases = Releases.from_files(package, files)
+    # Files on other hosts (PyPI's pages link files.pythonhosted.org); relative links stay on the index,
+    # which the host reaches under another name than the cells do.
+    page_host = urllib.parse.urlsplit(url).hostname
+    releases.hosts = frozenset(h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host)
+    return releases
 
 
 def _yanked(value: object) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -237,7 +237,7 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
             runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache, remedy_ca)
             record = _recorder(prepared.journal, releases, run_dir, ready, everything)
             remedies = _remedy_planner(options.remedies or matrix.remedies, releases, ctx,
-                                       _resources(remedy_ca, proxy, needs))
+                                       _resources(remedy_ca, proxy, needs), everything.hosts if everything else ())
             stopped = _run_jobs(runner, matrix, options, jobs, console, record, len(prepared.cells),
                                 remedies).stopped
     finally:
@@ -263,7 +263,7 @@ def _remedy_ca(ctx: RenderContext, run_dir: Path) -> Path | None:
     bundle = (ctx.host_ca.read() if ctx.host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
     if not bundle:
         return None
-    path = run_dir / "remedy-ca.pem"
+    path = (run_dir / "remedy-ca.pem").resolve()  # a bind mount's source must be absolute
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bundle)
     return path
@@ -278,7 +278,7 @@ def _resources(remedy_ca: Path | None, proxy: ProxySetup | None, needs: RunNeeds
 
 
 def _remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderContext,
-                    resources: frozenset[Resource]) -> Remedies:
+                    resources: frozenset[Resource], file_hosts: Iterable[str] = ()) -> Remedies:
     """Classify a finished cell (once: the verdict stays with it) and plan the remedies to try on it."""
     default_index = ctx.index_url or pip_default_index()
 
@@ -288,7 +288,8 @@ def _remedy_planner(selection: Selection, releases: Releases | None, ctx: Render
             return []
         record = run.observation.record or {}
         facts = facts_for(run.job.plan, record, run.verdict.facts.get("newest_for_python"),
-                          run.job.plan.index_url or default_index, resources, "\n".join(run.verdict.evidence))
+                          run.job.plan.index_url or default_index, resources, "\n".join(run.verdict.evidence),
+                          file_hosts)
         return [AttemptJob(run, attempt) for attempt in plan_attempts(run.verdict.outcome, facts, selection)]
     return plan
 

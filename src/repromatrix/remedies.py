@@ -104,7 +104,8 @@ class Facts:
     pip: str = ""  # the cell's pip version
     in_venv: bool = False
     user_flag: bool = False
-    index_host: str = ""  # the index's host, for --trusted-host
+    index_host: str = ""  # the index's host
+    trusted_host_args: tuple[str, ...] = ()  # --trusted-host H for the index's host and every host of its files
     proxy: str = ""  # a proxy that works on the cell's network (the run's open proxy)
     has_proxy: bool = False  # the cell's upgrade goes through a proxy
     proxy_with_credentials: str = ""  # the cell's proxy URL with placeholders for its credentials
@@ -263,7 +264,7 @@ CATALOGUE: tuple[Remedy, ...] = (
                    "there are unresolved dependency conflicts\"",
            why="replaces whatever is installed, even at the same version"),
     Remedy("trusted-host", "skip the certificate check (--trusted-host)", frozenset({Outcome.SSL_ERROR}),
-           options=("--trusted-host", "{index_host}"), needs_fact="index_host",
+           options=("{trusted_host_args}",), needs_fact="index_host",
            warning="turns off certificate checks for that host: anyone on the path can serve any package",
            why="pip then accepts any certificate from the index"),
     Remedy("break-system-packages", "override PEP 668 (--break-system-packages)",
@@ -425,7 +426,7 @@ def _version(text: str | None) -> Version:
 
 
 def facts_for(plan: CellPlan, record: Mapping[str, Any], newest_for_python: str | None, index_url: str,
-              resources: frozenset[Resource], evidence: str = "") -> Facts:
+              resources: frozenset[Resource], evidence: str = "", file_hosts: Iterable[str] = ()) -> Facts:
     """What remedies may know about one failed cell: its plan, what its scenario recorded, the run."""
     upgrader = plan.mode.upgrade_by or "root"
     network = plan.network
@@ -434,6 +435,9 @@ def facts_for(plan: CellPlan, record: Mapping[str, Any], newest_for_python: str 
     newest = ""
     if newest_for_python and newest_for_python != record.get("before"):
         newest = plan.target.pinned(newest_for_python)
+    index_host = urlsplit(index_url).hostname or ""
+    # pip checks each host it talks to: PyPI's files come from another host than its pages.
+    hosts = dict.fromkeys([index_host, *sorted(file_hosts)]) if index_host else {}
     credentials = ""
     if network.demands_credentials and proxy:
         credentials = proxy.replace("://", "://<user>:<password>@", 1)
@@ -441,7 +445,8 @@ def facts_for(plan: CellPlan, record: Mapping[str, Any], newest_for_python: str 
         package=plan.target.name, requirement=plan.target.requirement, upgrade=tuple(shlex.split(plan.upgrade_command)),
         upgrader=upgrader, home="/root" if upgrader == "root" else f"/home/{upgrader}",
         pip=pip_version(record.get("pip")), in_venv=plan.mode.venv is not None, user_flag=plan.mode.user_flag,
-        index_host=urlsplit(index_url).hostname or "", proxy=OPEN_PROXY_URL if network.internal else "",
+        index_host=index_host, trusted_host_args=tuple(arg for h in hosts for arg in ("--trusted-host", h)),
+        proxy=OPEN_PROXY_URL if network.internal else "",
         has_proxy=bool(proxy), proxy_with_credentials=credentials, constraint=bool(plan.conflicts.constraints),
         blockers=blockers(check_output, plan.conflicts.preinstall, plan.target.name),
         newest_for_python=newest, evidence=evidence,

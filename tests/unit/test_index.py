@@ -102,3 +102,21 @@ def test_model_distributions_import_under_their_own_names(name, version, imports
     files = module_source(release)
     assert sorted({path.split("/")[0] for path in files}) == imports
     assert f"__version__ = {module_version!r}" in next(iter(files.values()))
+
+
+def test_the_hosts_files_come_from_are_known_for_relative_and_absolute_links(index_url, tmp_path):
+    # The local index links its files relatively (same host); PyPI's pages link files on another host.
+    assert fetch_releases(index_url, "tensorflow").hosts == set()
+    page = tmp_path / "simple" / "tensorflow"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text(
+        '<a href="https://files.example/packages/aa/tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl#sha256=00">'
+        "tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl</a>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        releases = fetch_releases(f"http://127.0.0.1:{server.server_port}/simple/", "tensorflow")
+    finally:
+        server.shutdown()
+    assert releases.hosts == {"files.example"} and releases.only(">=2").hosts == {"files.example"}

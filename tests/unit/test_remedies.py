@@ -37,6 +37,7 @@ EVERYTHING = frozenset(Resource)
 def facts(**changes: object) -> Facts:
     base = Facts(package="tensorflow", requirement="tensorflow", upgrade=("python3", "-m", "pip", "install",
                  "--upgrade", "tensorflow"), upgrader="root", home="/root", pip="25.1.1", index_host="idx.example",
+                 trusted_host_args=("--trusted-host", "idx.example"),
                  proxy="http://repromatrix-proxy:3128", has_proxy=True, resources=EVERYTHING)
     return Facts(**(base.__dict__ | changes))  # type: ignore[arg-type]
 
@@ -127,6 +128,11 @@ def test_facts_come_from_the_plan_the_record_and_pip_check(tmp_path: Path):
     assert f.requirement == "tensorflow[and-cuda]" and f.newest_for_python == "tensorflow[and-cuda]==2.21.0"
     assert f.proxy_with_credentials == "http://<user>:<password>@repromatrix-proxy:3129"
     assert f.blockers == ("googleapis-common-protos",)
+    # PyPI's files come from another host than its pages: --trusted-host must name both.
+    pypi = facts_for(plan, record, None, "https://idx.example/simple/", EVERYTHING, "", {"files.example"})
+    assert pypi.trusted_host_args == ("--trusted-host", "idx.example", "--trusted-host", "files.example")
+    skip = plan_attempts(Outcome.SSL_ERROR, pypi, Selection(Choice.NONE, ("trusted-host",)))[0]
+    assert skip.upgrade[4:8] == ("--trusted-host", "idx.example", "--trusted-host", "files.example")
     # The newest for this Python is what is installed already: pinning it is no remedy.
     assert facts_for(plan, record | {"before": "2.21.0"}, "2.21.0", "", EVERYTHING).newest_for_python == ""
 
