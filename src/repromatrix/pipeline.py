@@ -233,11 +233,12 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
             everything = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
             releases = everything.only(matrix.target.version, matrix.target.pre) if everything else None
             jobs = _jobs(plans, ctx, run_dir, ready, cache, stored=options.remedy_cell is not None)
-            remedy_ca = _remedy_ca(ctx, run_dir)
+            selection = options.remedies or matrix.remedies
+            remedy_ca = _remedy_ca(ctx, run_dir) if selection.on else None
             runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache, remedy_ca)
             record = _recorder(prepared.journal, releases, run_dir, ready, everything)
-            remedies = _remedy_planner(options.remedies or matrix.remedies, releases, ctx,
-                                       _resources(remedy_ca, proxy, needs), everything.hosts if everything else ())
+            remedies = _remedy_planner(selection, releases, ctx, _resources(remedy_ca, proxy, needs),
+                                       everything.hosts if everything else ())
             stopped = _run_jobs(runner, matrix, options, jobs, console, record, len(prepared.cells),
                                 remedies).stopped
     finally:
@@ -259,8 +260,10 @@ def _fingerprint(matrix: Matrix, needs: RunNeeds, ctx: RenderContext) -> str:
 
 def _remedy_ca(ctx: RenderContext, run_dir: Path) -> Path | None:
     """Every CA the run knows (the host's, the local index's, the interceptor's), for the remedy that
-    trusts the CA a cell lacks; None when there is none to give."""
-    bundle = (ctx.host_ca.read() if ctx.host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
+    trusts the CA a cell lacks; None when there is none to give. The host's is looked up even when no
+    cell of this run trusts it (`remedy` on a `ca: none` cell): it is the corporate CA to try."""
+    host_ca = ctx.host_ca or detect_host_ca()
+    bundle = (host_ca.read() if host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
     if not bundle:
         return None
     path = (run_dir / "remedy-ca.pem").resolve()  # a bind mount's source must be absolute
