@@ -75,6 +75,18 @@ def test_real_run_report(browser, offline_run):
     assert "error: externally-managed-environment" in detail.locator("pre.output mark").all_text_contents()
     assert "python3 -m pip install --upgrade tensorflow" in detail.text_content()
     assert "FROM debian:bookworm" in detail.text_content()  # the Dockerfile, inlined
+    # What fixes it: the fix to type, then every remedy tried, each with its verdict.
+    assert detail.locator("p.fix-verdict").text_content() == "Fix: use a virtual environment (venv)"
+    assert detail.locator("pre.fix-commands").text_content().startswith("python3 -m venv /root/fix-venv")
+    tried = cells["bookworm-py3.11-system-fresh"]["attempts"]
+    assert detail.locator("details.attempt").count() == len(tried) >= 2
+    assert detail.locator("details.attempt[data-remedy=user] .badge.f-fails").text_content() == "fails"
+    # Colour the pivot by the fix each cell's remedies found.
+    page.keyboard.press("Escape")
+    page.click("#reset")
+    page.select_option("#colour-by", "fix")
+    assert any(t.startswith("venv ") for t in page.locator("#pivot .chip.fixable").all_text_contents())
+    page.select_option("#colour-by", "outcome")
     # A pivot cell narrows the list to its cells.
     page.keyboard.press("Escape")
     page.click("#reset")

@@ -225,7 +225,7 @@
         el("summary", {}, fixBadge(a.fix), " " + a.title + " (" + a.remedy + "): ", badge(a.outcome)),
         el("pre", { text: a.commands.join("\n") }),
         a.warning ? el("p", { class: "warning", text: "warning: " + a.warning }) : null,
-        el("pre", { class: "evidence", text: a.evidence.join("\n") }),
+        el("pre", { class: "attempt-evidence", text: a.evidence.join("\n") }),
         a.log ? el("a", { href: a.log, text: "log" }) : null)),
     ];
   }
