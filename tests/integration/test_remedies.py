@@ -85,8 +85,9 @@ def attempt(run, cell_id: str, remedy: str) -> dict:
     ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted", "force-reinstall", "fails", "hash-mismatch",
      "Using cached https://repromatrix-index:8443/packages/tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl"),
     ("trixie-py3.13-venv-fresh-cache-corrupted", "resume-retries", "fails", "hash-mismatch", "Using cached "),
-    # Upgrading pip 23.0.1 to 26.3 leaves the damaged entry behind; from 25.1 it does not.
+    # Upgrading pip 23.0.1 to 26.3, or 20.3.4 to 25.3, leaves the damaged entry behind; from 25.1 it does not.
     ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted", "upgrade-pip", "works", "upgraded", "tensorflow-2.21.0"),
+    ("bullseye-py3.9-venv-fresh-cache-corrupted", "upgrade-pip", "works", "upgraded", "tensorflow-2.20.0"),
     ("trixie-py3.13-venv-fresh-cache-corrupted", "upgrade-pip", "fails", "hash-mismatch", "Using cached "),
     # Upgrading pip over a link that cuts downloads: pip's own wheel is cut.
     ("bookworm-py3.11-venv-fresh-flaky", "upgrade-pip", "fails", "hash-mismatch",
