@@ -5,6 +5,7 @@ Layout of reports/<run-id>/:
   index.html              the report (rendered from results.json only)
   cells/<cell-id>/        Dockerfile, scenario.py [, ca-bundle.pem]: the reproduction
   cells/<cell-id>/log.txt build log + container output
+  cells/<cell-id>/remedies/<remedy>.log   a remedy attempt: its commands + container output
 reports/latest -> <run-id>
 """
 
