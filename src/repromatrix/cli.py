@@ -138,8 +138,13 @@ def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
     cell = next(c for c in result.cells if c.id == args.cell)
     for attempt in cell.attempts:
         console.print(f"  {attempt['remedy']}: {attempt['fix']} ({attempt['outcome']})", highlight=False)
-    console.print(f"{cell.id}: {cell.outcome}; " + (f"fix: {cell.fix}: " + " && ".join(
-        cell.fix_attempt["commands"]) if cell.fix_attempt else "no remedy worked cleanly"), highlight=False)
+    if cell.fix_attempt:
+        said = f"fix: {cell.fix}: " + " && ".join(cell.fix_attempt["commands"])
+    elif cell.attempts:
+        said = f"none of the {len(cell.attempts)} remedies tried works cleanly"
+    else:  # it upgraded this time, or never ran (setup-failed, infra-error): nothing to try
+        said = "no remedy applies to this outcome"
+    console.print(f"{cell.id}: {cell.outcome}; {said}", highlight=False)
     return _said(result, args.out, args.run_dir, console)
 
 
