@@ -49,6 +49,22 @@ NOTHING = RunNeeds()
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What an axis value adds to a cell's machine time (cost.py turns it into seconds): extra
+    downloads and installs of the target, counted in upgrades' worth, and seconds spent waiting
+    (pip waiting out its own retries). Merged over a cell's values with `+`."""
+
+    upgrades: float = 0.0
+    waits: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.upgrades + other.upgrades, self.waits + other.waits)
+
+
+FREE = Cost()
+
+
+@dataclass(frozen=True)
 class IdContext:
     """What an axis may look at when it names its part of a cell id."""
 
@@ -97,6 +113,10 @@ class Axis(ABC):
 
     def needs(self, value: str) -> RunNeeds:
         return NOTHING
+
+    def cost(self, value: str) -> Cost:
+        """What this value adds to a cell's machine time (for shards and the size guard)."""
+        return FREE
 
     def canonical(self, value: str) -> str:
         """The spelling two equivalent values share (e.g. '2.15' and '2.15.0')."""
@@ -205,6 +225,10 @@ class PythonAxis(Axis):
             draft.problems.append((self.name, problem, "use 'python: [system]' with that os, or a Debian suite "
                                    "such as bookworm"))
 
+    def cost(self, value: str) -> Cost:
+        # Another CPython is provisioned into the setup (cached after the first run).
+        return FREE if value == self.default else Cost(upgrades=0.5)
+
 
 # -- install ------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -259,6 +283,9 @@ class PriorAxis(VersionAxis):
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.prior = None if value == "none" else value
 
+    def cost(self, value: str) -> Cost:
+        return FREE if value == self.default else Cost(upgrades=1.0)  # the prior version is installed first
+
 
 # -- ca -----------------------------------------------------------------------------------
 CA_VALUES = {"host": "trust the CA bundle the host's pip uses", "none": "only the image's own CAs"}
@@ -283,6 +310,7 @@ PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing
 OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
+RETRY_WAIT = 45.0  # seconds pip's default 5 retries take to give up on a dead end (measured: 30-70 s)
 FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts it
 
 
@@ -312,6 +340,12 @@ class NetworkMode:
     def demands_credentials(self) -> bool:
         """The cell's proxy answers 407 without credentials (whether or not the cell has them)."""
         return self.proxy_port == PROXY_AUTH and not self.intercepted and not self.faulty
+
+    @property
+    def cost(self) -> Cost:
+        """A way out that never delivers makes pip wait out its retries (5, with back-off)."""
+        dead_end = self.internal and (self.proxy_port in (None, PROXY_NOTHING) or self.faulty)
+        return Cost(waits=RETRY_WAIT) if dead_end else Cost(upgrades=0.1) if self.internal else FREE
 
     @property
     def services(self) -> frozenset[Service]:
@@ -350,6 +384,9 @@ class NetworkAxis(ChoiceAxis):
 
     def needs(self, value: str) -> RunNeeds:
         return RunNeeds(services=NETWORK_MODES[value].services)
+
+    def cost(self, value: str) -> Cost:
+        return NETWORK_MODES[value].cost
 
 
 # -- pip ----------------------------------------------------------------------------------
@@ -414,6 +451,9 @@ class ConflictsAxis(ChoiceAxis):
         draft.conflicts = CONFLICT_MODES[value]
         draft.preinstall.extend(draft.conflicts.preinstall)
 
+    def cost(self, value: str) -> Cost:
+        return FREE if value == self.default else Cost(upgrades=0.2)  # the other libraries, installed first
+
 
 # The order of AXES is the order of the parts of a cell id (and of the axes in reports).
 AXES: dict[str, Axis] = {a.name: a for a in (
@@ -437,6 +477,13 @@ def run_needs(cells_values: Iterable[Mapping[str, str]]) -> RunNeeds:
         for axis in AXES.values():
             needs = needs | axis.needs(values[axis.name])
     return needs
+
+
+def cell_cost(values: Mapping[str, str]) -> Cost:
+    total = FREE
+    for axis in AXES.values():
+        total = total + axis.cost(values[axis.name])
+    return total
 
 
 def fragments() -> list[tuple[int, str]]:

@@ -18,14 +18,18 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
+from .cost import machine_time
 from .docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from .errors import InfraError, ReproMatrixError, UsageError, did_you_mean
 from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
-from .pipeline import RunOptions, load_cells, render_only, run
+from .matrix import LIMITS
+from .merge import merge
+from .pipeline import RunOptions, load_cells, render_only, run, shards_of
 from .remedies import REMEDIES, Choice, Selection, parse_selection
 from .results import RunResult
 from .setupcache import CACHE_KINDS, CacheMode, cache_dir, human
+from .shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 
 DEFAULT_MATRIX = Path("matrix.yaml")
 INTERNAL_ERROR = 4
@@ -47,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     _matrix_arg(r)
     _select_args(r)
     r.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
-    r.add_argument("--max-parallel", type=_positive, help="cells at once (default: the matrix's setting)")
+    r.add_argument("--max-parallel", type=_parallel, help="cells at once (default: the matrix's setting; at most "
+                   "what the engine's CPUs and memory hold)")
+    r.add_argument("--shard", type=_shard, metavar="I/N", help="run only the I-th of N cost-balanced shares of the "
+                   "selected cells (one job of a fan-out; 'repromatrix merge' joins the shards' runs)")
+    r.add_argument("--shard-plan", type=Path, metavar="FILE", help="with --shard: take the shard's cells from "
+                   "this plan ('list --json --shards N' output), so every job runs what the plan said")
+    r.add_argument("--yes", action="store_true", help="run a selection larger than settings.max_cells")
     r.add_argument("--baseline", metavar="RUN", help="compare with this run (id or directory) instead of the "
                    "previous run of the same matrix")
     r.add_argument("--resume", metavar="RUN", help="finish a stopped run (id under --out, or its directory): run "
@@ -66,13 +76,23 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="where the run's matrix is now, if it "
                     "moved (default: where it was)")
     rm.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
-    rm.add_argument("--max-parallel", type=_positive, help="attempts at once (default: the matrix's setting)")
+    rm.add_argument("--max-parallel", type=_parallel, help="attempts at once (default: the matrix's setting)")
     _remedies_arg(rm, "auto")
+
+    mg = sub.add_parser("merge", help="join the runs of one matrix's shards (--shard I/N) into one run with all "
+                        "four reports; no Docker needed")
+    mg.add_argument("runs", metavar="RUN_DIR", nargs="+", type=Path, help="the shards' run directories")
+    mg.add_argument("--out", type=Path, default=Path("reports"), help="reports directory of the merged run, "
+                    "with its history (default: reports)")
 
     ls = sub.add_parser("list", help="list the cells the matrix expands to")
     _matrix_arg(ls)
     _select_args(ls)
     ls.add_argument("--json", action="store_true", help="machine-readable output for CI")
+    ls.add_argument("--shards", type=_positive, metavar="N", help="split the selection into N cost-balanced shards "
+                    "and print them (with --json: a GitHub Actions matrix 'include' list)")
+    ls.add_argument("--out", type=Path, default=Path("reports"), help="where earlier runs are, whose durations "
+                    "balance the shards (default: reports)")
 
     rd = sub.add_parser("render", help="write one Dockerfile build context per cell; no Docker needed")
     _matrix_arg(rd)
@@ -122,11 +142,29 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _parallel(text: str) -> int:
+    number = _positive(text)
+    if number > LIMITS["max_parallel"]:
+        raise argparse.ArgumentTypeError(f"{number} is more than {LIMITS['max_parallel']}; the run also lowers it "
+                                         "to what the engine's CPUs and memory hold")
+    return number
+
+
+def _shard(text: str) -> ShardSpec:
+    try:
+        return parse_shard(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--shard {text!r}: ")) from None
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    if args.resume and (args.only or args.keyword):
-        raise UsageError("--resume runs the stopped run's own selection: drop --only and -k")
+    if args.resume and (args.only or args.keyword or args.shard):
+        raise UsageError("--resume runs the stopped run's own selection (and shard): drop --only, -k and --shard")
+    if args.shard_plan and not args.shard:
+        raise UsageError("--shard-plan needs --shard I/N: which of the plan's shards to run")
     options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline,
-                         args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX, remedies=args.remedies)
+                         args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX, remedies=args.remedies,
+                         shard=args.shard, shard_plan=args.shard_plan, yes=args.yes)
     return _said(run(options, console), args.out, args.resume, console)
 
 
@@ -148,6 +186,13 @@ def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
     return _said(result, args.out, args.run_dir, console)
 
 
+def _cmd_merge(args: argparse.Namespace, console: Console) -> int:
+    result, run_dir = merge(args.runs, args.out)
+    console.print(f"merged {len(args.runs)} runs into run [bold]{result.run_id}[/bold]: {len(result.cells)} cells",
+                  highlight=False)
+    return _said(result, args.out, str(run_dir), console)
+
+
 def _said(result: RunResult, out: Path, resume: str | None, console: Console) -> int:
     """The run's last lines and its exit code."""
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
@@ -165,7 +210,9 @@ def _said(result: RunResult, out: Path, resume: str | None, console: Console) ->
 
 
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
-    _, cells = load_cells(args.matrix, tuple(args.only), args.keyword)
+    matrix, cells = load_cells(args.matrix, tuple(args.only), args.keyword)
+    if args.shards:
+        return _list_shards(shards_of(matrix, cells, args.shards, args.out), args.json, console)
     if args.json:
         data = [{"id": c.id, "axes": c.axes, "expect": [o.value for o in c.expected]} for c in cells]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -173,6 +220,19 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
     for cell in cells:
         expect = f"  (expect {' or '.join(o.value for o in cell.expected)})" if cell.expected else ""
         sys.stdout.write(f"{cell.id}{expect}\n")
+    return 0
+
+
+def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:
+    if len(shards) > MAX_SHARDS:
+        raise UsageError(f"--shards {len(shards)}: GitHub Actions runs at most {MAX_SHARDS} jobs of one matrix\n"
+                         f"  hint: use at most {MAX_SHARDS} shards; each then runs more cells")
+    if as_json:  # one line: it goes into $GITHUB_OUTPUT as is, and fromJSON() reads it
+        sys.stdout.write(json.dumps({"include": [s.include() for s in shards]}, separators=(",", ":")) + "\n")
+        return 0
+    for shard in shards:
+        sys.stdout.write(f"shard {shard}: {len(shard.cells)} cells, {machine_time(shard.seconds)}\n")
+        sys.stdout.writelines(f"  {c.id}\n" for c in shard.cells)
     return 0
 
 
@@ -218,7 +278,7 @@ def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report, "clean": _cmd_clean,
-            "remedy": _cmd_remedy}
+            "remedy": _cmd_remedy, "merge": _cmd_merge}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from .engine import (
     LABEL_RUN,
     BuildResult,
     CachedImage,
+    Capacity,
     ContainerResult,
     Filters,
 )
@@ -285,6 +286,15 @@ class DockerEngine:
         if not root or not ("+unix" in host or host.startswith("unix")) or not Path(root).is_dir():
             return None  # a remote engine: its disk is not ours to measure
         return shutil.disk_usage(root).free
+
+    def capacity(self) -> Capacity | None:
+        """The engine machine's CPUs and memory; None if it does not say."""
+        try:
+            info = self.quick.info()
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+        cpus, memory = info.get("NCPU"), info.get("MemTotal")
+        return Capacity(int(cpus), int(memory)) if isinstance(cpus, int) and isinstance(memory, int) else None
 
     # -- cleanup ---------------------------------------------------------------------------
     @staticmethod

@@ -22,6 +22,17 @@ Filters = Mapping[str, str | list[str]]  # as Docker's list calls take them, e.g
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """What an engine's machine has, as the engine reports it (`docker info`)."""
+
+    cpus: int
+    memory: int  # bytes
+
+    def said(self) -> str:
+        return f"{self.cpus} CPUs and {self.memory / 2**30:.1f} GiB of memory"
+
+
+@dataclass(frozen=True)
 class BuildResult:
     ok: bool
     log: str
@@ -104,6 +115,8 @@ class Engine(Protocol):
     def alive(self) -> bool: ...
 
     def free_disk(self) -> int | None: ...
+
+    def capacity(self) -> Capacity | None: ...
 
     def remove_containers(self, flt: Filters | None = None) -> int: ...
 

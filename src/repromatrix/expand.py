@@ -10,8 +10,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import re
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .axes import AXES, AXIS_ORDER, PlanDraft, cell_id
 from .errors import MatrixError, UsageError
@@ -22,44 +21,57 @@ Combo = dict[str, str]
 
 
 def expand(matrix: Matrix) -> list[Cell]:
-    combos = apply_include(matrix, apply_exclude(matrix, product(matrix)))
-    cells = [_make_cell(matrix, combo) for combo in combos]
-    _check_unique(matrix, cells)
-    return cells
+    return list(iter_cells(matrix))
 
 
-def product(matrix: Matrix) -> list[Combo]:
+def iter_cells(matrix: Matrix, only: Sequence[str] = (), keyword: str | None = None) -> Iterator[Cell]:
+    """The matrix's cells one at a time, the selected ones only: a matrix of a million cells is
+    counted (for the size guard) without ever being held in memory."""
+    seen: set[str] = set()
+    expr = KeywordExpr(keyword) if keyword else None
+    for combo in combinations(matrix):
+        cell = _make_cell(matrix, combo)
+        if cell.id in seen:
+            raise MatrixError(matrix.path, None, "include", f"several cells get the id {cell.id}",
+                              "an include entry repeats a cell the axes already produce; remove or change it")
+        seen.add(cell.id)
+        if _selected(cell, only, expr):
+            _check_cell(matrix, cell.axes)  # only for cells that will be planned: it is the costly step
+            yield cell
+
+
+def count_cells(matrix: Matrix) -> int:
+    """How many cells the matrix has, without making them."""
+    return sum(1 for _ in combinations(matrix))
+
+
+def combinations(matrix: Matrix) -> Iterator[Combo]:
+    """The product of the axes minus the excludes, each extended by the includes it matches, then
+    the includes that matched no original combination (GitHub Actions' order)."""
     names = [name for name, _ in matrix.axes]
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(v for _, v in matrix.axes))]
+    axis_names = set(names)
+    matched: set[int] = set()
+    for values in itertools.product(*(v for _, v in matrix.axes)):
+        original = dict(zip(names, values, strict=True))
+        if any(_matches(original, entry) for entry in matrix.exclude):
+            continue
+        combo = dict(original)
+        for i, entry in enumerate(matrix.include):
+            # An include may not overwrite an original axis value, but may overwrite values
+            # added by earlier includes; only original combinations are candidates.
+            if all(original[k] == v for k, v in entry if k in axis_names):
+                combo.update(entry)
+                matched.add(i)
+        yield combo
+    yield from (dict(entry) for i, entry in enumerate(matrix.include) if i not in matched)
 
 
 def _matches(combo: Combo, entry: Sequence[tuple[str, str]]) -> bool:
     return all(combo.get(k) == v for k, v in entry)
 
 
-def apply_exclude(matrix: Matrix, combos: list[Combo]) -> list[Combo]:
-    return [c for c in combos if not any(_matches(c, entry) for entry in matrix.exclude)]
-
-
-def apply_include(matrix: Matrix, originals: list[Combo]) -> list[Combo]:
-    axis_names = {name for name, _ in matrix.axes}
-    extended = [dict(c) for c in originals]
-    added: list[Combo] = []
-    for entry in matrix.include:
-        # An include may not overwrite an original axis value, but may overwrite values
-        # added by earlier includes; only original combinations are candidates.
-        hits = [c for c, orig in zip(extended, originals, strict=True)
-                if all(orig[k] == v for k, v in entry if k in axis_names)]
-        for combo in hits:
-            combo.update(entry)
-        if not hits:
-            added.append(dict(entry))
-    return extended + added
-
-
 def _make_cell(matrix: Matrix, combo: Combo) -> Cell:
     full = {name: combo.get(name, AXES[name].default) for name in AXIS_ORDER}
-    _check_cell(matrix, full)
     expected: tuple[Outcome, ...] = ()
     for rule in matrix.expect:  # later rules win, like CSS
         if rule.applies_to(full):
@@ -77,21 +89,14 @@ def _check_cell(matrix: Matrix, values: Combo) -> None:
         raise MatrixError(matrix.path, None, f"axes.{axis_name}", problem, hint)
 
 
-def _check_unique(matrix: Matrix, cells: list[Cell]) -> None:
-    counts = Counter(c.id for c in cells)
-    dupes = sorted(cell_id for cell_id, n in counts.items() if n > 1)
-    if dupes:
-        raise MatrixError(matrix.path, None, "include", f"several cells get the id {', '.join(dupes)}",
-                          "an include entry repeats a cell the axes already produce; remove or change it")
-
-
 def select(cells: list[Cell], only: Sequence[str] = (), keyword: str | None = None) -> list[Cell]:
     """Cells whose id matches any --only glob and the -k expression."""
-    chosen = [c for c in cells if not only or any(fnmatch.fnmatchcase(c.id, g) for g in only)]
-    if keyword:
-        expr = KeywordExpr(keyword)
-        chosen = [c for c in chosen if expr.matches(c)]
-    return chosen
+    expr = KeywordExpr(keyword) if keyword else None
+    return [c for c in cells if _selected(c, only, expr)]
+
+
+def _selected(cell: Cell, only: Sequence[str], expr: KeywordExpr | None) -> bool:
+    return (not only or any(fnmatch.fnmatchcase(cell.id, g) for g in only)) and (expr is None or expr.matches(cell))
 
 
 class KeywordExpr:

@@ -49,6 +49,8 @@ class RunHeader:
     host_ca: str | None = None
     tool_version: str = ""
     matrix_file: str = ""  # the matrix's absolute path, for --resume from another directory
+    shard: str = ""  # "I/N" when the run is one shard of the selection (--shard)
+    selection: list[str] = field(default_factory=list)  # a shard's: every selected cell id, of all shards
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": JOURNAL_SCHEMA, **asdict(self)}
@@ -58,14 +60,15 @@ class RunHeader:
         shapes: dict[str, type | tuple[type, ...]] = {
             "run_id": str, "matrix": str, "matrix_sha256": str, "cells": list, "started": str,
             "target": dict, "only": list, "keyword": (str, type(None)), "host_ca": (str, type(None)),
-            "tool_version": str, "matrix_file": str}
+            "tool_version": str, "matrix_file": str, "shard": str, "selection": list}
         if not isinstance(data, dict) or data.get("schema") != JOURNAL_SCHEMA:
             raise UsageError(f"{path}: not a repromatrix run header (schema {JOURNAL_SCHEMA})")
         for key, shape in shapes.items():
             if key in data and not isinstance(data[key], shape):
                 raise UsageError(f"{path}: {key}: {json.dumps(data[key])[:80]} is not a valid value")
-        if not all(isinstance(c, str) for c in data.get("cells", [])):
-            raise UsageError(f"{path}: cells: every cell id must be text")
+        for key in ("cells", "selection"):
+            if not all(isinstance(c, str) for c in data.get(key, [])):
+                raise UsageError(f"{path}: {key}: every cell id must be text")
         return cls(**{k: data[k] for k in shapes if k in data})
 
 

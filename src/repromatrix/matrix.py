@@ -39,7 +39,7 @@ SCHEMA_VERSION = "1"
 TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks", "remedies")
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
-SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget")
+SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget", "max_cells")
 KeyPath = tuple[Any, ...]
 MAX_FILE_BYTES = 1024 * 1024
 MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
@@ -427,6 +427,7 @@ def _settings(doc: _Document, value: Any) -> Settings:
         debian_mirror=mirror,
         cache=_cache_mode(doc, data),
         cache_budget=_cache_budget(doc, data),
+        max_cells=_positive(doc, data, "max_cells", defaults.max_cells),
     )
 
 
@@ -457,7 +458,7 @@ def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:
     return size
 
 
-LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256}
+LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256, "max_cells": 100_000_000}
 
 
 def _positive(doc: _Document, data: dict[str, Any], key: str, default: int) -> int:

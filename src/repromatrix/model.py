@@ -130,6 +130,7 @@ class Settings:
     debian_mirror: str = ""  # "" = debootstrap's own default mirror
     cache: CacheMode = CacheMode.REUSE  # the setup cache (setupcache.py)
     cache_budget: int | None = None  # bytes of setup images kept; None: a share of free disk
+    max_cells: int = 500  # a run of more cells needs --yes (an accidental giant matrix costs days)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -20,11 +21,13 @@ from . import __version__
 from .axes import RunNeeds, Service, run_needs
 from .baseimages import Provisioned, provision
 from .classify import classify
+from .cost import cells_at_once, estimate, machine_time, past_seconds, seconds_by_cell
 from .credentials import IndexCredentials, redact, secret_file
 from .credentials import resolve as resolve_credentials
 from .docker_engine import DockerEngine
+from .engine import Capacity
 from .errors import BaseImageError, UsageError, did_you_mean
-from .expand import expand, select
+from .expand import count_cells, iter_cells
 from .formats import write_all
 from .history import earlier_runs, mark_history, resolve_baseline
 from .hostca import HostCA, detect_host_ca
@@ -52,6 +55,7 @@ from .runner import (
 )
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
 from .setupcache import SERVICE_KIND, CacheMode, SetupCache, cache_dir, human, share_points
+from .shard import Shard, ShardSpec, from_plan, split
 from .tlsca import RunCA
 from .wheelmatch import why_no_wheel
 
@@ -69,15 +73,50 @@ class RunOptions:
     matrix_given: bool = False  # --matrix was on the command line (with --resume: where the matrix is now)
     remedies: Selection | None = None  # None: the matrix's `remedies:`
     remedy_cell: str | None = None  # `repromatrix remedy RUN CELL`: try the remedies on this stored cell
+    shard: ShardSpec | None = None  # --shard I/N: only this share of the selected cells
+    shard_plan: Path | None = None  # --shard-plan FILE: the shares as `list --json --shards N` fixed them
+    yes: bool = False  # --yes: run a selection larger than settings.max_cells
 
 
-def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None) -> tuple[Matrix, list[Cell]]:
+def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None, *,
+               guard: int | None = None, remedies: Selection | None = None) -> tuple[Matrix, list[Cell]]:
+    """The matrix and its selected cells. `guard`: refuse more than settings.max_cells cells per
+    `guard` shards before any cell is planned or held (a million-cell matrix is refused in seconds)."""
     matrix = load_matrix(matrix_path)
-    cells = select(expand(matrix), only, keyword)
+    on = (remedies or matrix.remedies).on
+    if guard and not only and not keyword:  # the whole matrix: count it without making its cells
+        _refuse_oversize(matrix, count_cells(matrix), guard, on, iter_cells(matrix))
+    cells = list(iter_cells(matrix, only, keyword))
+    if guard and (only or keyword):
+        _refuse_oversize(matrix, len(cells), guard, on, iter(cells))
     if not cells:
         raise UsageError(f"{matrix_path}: no cell matches the selection (--only {list(only)}, -k {keyword!r})\n"
                          "  hint: 'repromatrix list' shows the cell ids")
     return matrix, cells
+
+
+def _refuse_oversize(matrix: Matrix, count: int, shards: int, remedies_on: bool, cells: Iterator[Cell]) -> None:
+    """settings.max_cells per shard, with what the selection would cost (from a sample of its cells)."""
+    limit = matrix.settings.max_cells * shards
+    if count <= limit:
+        return
+    sample = list(itertools.islice(cells, 2000))
+    seconds = count * sum(estimate(c, matrix.target.index.local, remedies_on) for c in sample) / max(1, len(sample))
+    per = f" ({count / shards:,.0f} per shard)" if shards > 1 else ""
+    raise UsageError(f"{matrix.path}: settings.max_cells: the selection has {count:,} cells{per}, more than "
+                     f"{matrix.settings.max_cells:,}: {machine_time(seconds)} of work\n  hint: narrow it "
+                     "(-k, --only), split it over machines (--shard I/N), raise settings.max_cells, or pass "
+                     "--yes to run it anyway")
+
+
+def shards_of(matrix: Matrix, cells: list[Cell], count: int, reports: Path,
+              remedies: Selection | None = None) -> list[Shard]:
+    """The selection in `count` shards, balanced by each cell's time in the latest earlier run of
+    this matrix under `reports` (estimated from its axes where there is none)."""
+    probe = RunResult(run_id="~", matrix=str(matrix.path), target={}, started="")  # after every real run id
+    past = past_seconds(earlier_runs(reports, probe))
+    seconds = seconds_by_cell(cells, matrix.target.index.local, (remedies or matrix.remedies).on, past)
+    return split(cells, seconds, count)
 
 
 def render_context(matrix: Matrix, host_ca: HostCA | None, run_ca: RunCA | None,
@@ -142,14 +181,29 @@ def _prepare(options: RunOptions) -> Prepared:
         return _prepare_remedy(options)
     if options.resume:
         return _prepare_resume(options)
-    matrix, cells = load_cells(options.matrix, options.only, options.keyword)
+    shards = options.shard.count if options.shard else 1
+    matrix, selection = load_cells(options.matrix, options.only, options.keyword,
+                                   guard=None if options.yes else shards, remedies=options.remedies)
+    cells = _shard_cells(options, matrix, selection) if options.shard else selection
     run_id = new_run_id()
     run_dir = options.out / run_id
     header = RunHeader(run_id=run_id, matrix=str(matrix.path), matrix_sha256=matrix_hash(Path(matrix.path)),
                        cells=[c.id for c in cells], started=now_iso(), target=_target_json(matrix),
                        only=list(options.only), keyword=options.keyword, tool_version=__version__,
-                       matrix_file=str(Path(matrix.path).resolve()))
+                       matrix_file=str(Path(matrix.path).resolve()), shard=str(options.shard or ""),
+                       selection=[c.id for c in selection] if options.shard else [])
     return Prepared(matrix, cells, run_dir, Journal(run_dir), header, cells)
+
+
+def _shard_cells(options: RunOptions, matrix: Matrix, selection: list[Cell]) -> list[Cell]:
+    assert options.shard
+    if options.shard_plan:
+        return list(from_plan(options.shard_plan, options.shard, selection))
+    shard = shards_of(matrix, selection, options.shard.count, options.out, options.remedies)[options.shard.index - 1]
+    if not shard.cells:
+        raise UsageError(f"--shard {options.shard}: this shard has no cells: the selection has only "
+                         f"{len(selection)}\n  hint: use fewer shards")
+    return list(shard.cells)
 
 
 def _stored_run(options: RunOptions, ref: str, said: str) -> tuple[Path, Journal, RunHeader, Matrix, list[Cell]]:
@@ -167,6 +221,11 @@ def _stored_run(options: RunOptions, ref: str, said: str) -> tuple[Path, Journal
                          "started (its sha256 differs)\n  hint: --matrix names where the run's matrix is now; "
                          "it must be the same file")
     matrix, cells = load_cells(path, tuple(header.only), header.keyword)
+    if header.shard:  # a shard's run: its own cells, out of the same selection
+        if [c.id for c in cells] != header.selection:
+            raise UsageError(f"{said} {header.run_id}: the selection now gives other cells than the run had")
+        mine = set(header.cells)
+        cells = [c for c in cells if c.id in mine]
     if [c.id for c in cells] != header.cells:
         raise UsageError(f"{said} {header.run_id}: the selection now gives other cells than the run had")
     return run_dir, journal, header, matrix, cells
@@ -385,10 +444,20 @@ def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
 
 def _run_jobs(runner: CellRunner, matrix: Matrix, options: RunOptions, jobs: list[CellJob], console: Console,
               record: Callable[[CellRun], CellResult], planned: int, remedies: Remedies) -> Finished:
-    parallel = options.max_parallel or matrix.settings.max_parallel
+    parallel = at_once(options.max_parallel or matrix.settings.max_parallel, runner.engine.capacity(),
+                       matrix.target.index.local, console)
     with RunProgress(console, len(jobs), planned - len(jobs)) as progress:
         return run_all(runner, jobs, parallel, progress.started, lambda run: progress.finished(run, record(run)),
                        remedies)
+
+
+def at_once(wanted: int, capacity: Capacity | None, local_index: bool, console: Console) -> int:
+    """max_parallel, lowered (and said so) to what the engine's machine can hold."""
+    if capacity is None or wanted <= (most := cells_at_once(capacity, local_index)):
+        return wanted
+    console.print(f"[yellow]max_parallel {wanted} lowered to {most}: the engine's machine has {capacity.said()}, "
+                  f"which holds about {most} cells at once[/yellow]")
+    return most
 
 
 def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,

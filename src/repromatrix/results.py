@@ -101,6 +101,7 @@ class RunResult:
     baseline: str | None = None  # the run the trends compare against
     planned: int = 0  # cells the run set out to run (0: as many as it has)
     stopped: str = ""  # why the run stopped early: "interrupted" (Ctrl-C) or "engine-lost"
+    merged_from: list[str] = field(default_factory=list)  # `merge`: the shards' run ids
 
     @property
     def finished_cells(self) -> int:
@@ -191,7 +192,7 @@ Shape = str
 RUN_FIELDS: dict[str, Shape] = {
     "run_id": "str", "matrix": "str", "target": "dict[str]", "started": "str", "finished": "str",
     "host_ca": "str?", "tool_version": "str", "baseline": "str?", "cells": "list[cell]", "planned": "int",
-    "stopped": "str"}
+    "stopped": "str", "merged_from": "list[str]"}
 CELL_FIELDS: dict[str, Shape] = {
     "id": "str", "axes": "dict[str]", "outcome": "outcome", "evidence": "list[str]", "expected": "list[outcome]",
     "before": "str?", "after": "str?", "newest": "str?", "newest_for_python": "str?", "below_newest": "str?",

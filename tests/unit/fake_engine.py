@@ -14,7 +14,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repromatrix.engine import LABEL_CACHE, LABEL_ROLE, LABEL_RUN, BuildResult, CachedImage, ContainerResult, Filters
+from repromatrix.engine import (
+    LABEL_CACHE,
+    LABEL_ROLE,
+    LABEL_RUN,
+    BuildResult,
+    CachedImage,
+    Capacity,
+    ContainerResult,
+    Filters,
+)
 from repromatrix.runner import RECORD_PREFIX
 
 # A real cell's record (captured from a container), so finished cells classify as they would.
@@ -55,6 +64,7 @@ class FakeEngine:
     removed_containers: list[Mapping[str, object]] = field(default_factory=list)
     answering: bool = True
     disk: int | None = None
+    machine: Capacity | None = None  # what `capacity()` reports; None: the engine does not say
     hang: threading.Event = field(default_factory=threading.Event)  # set: cell runs never end
     quick_runs: int = 10**9  # runs after this many never end either (until killed)
     killed: threading.Event = field(default_factory=threading.Event)
@@ -150,6 +160,9 @@ class FakeEngine:
 
     def free_disk(self) -> int | None:
         return self.disk
+
+    def capacity(self) -> Capacity | None:
+        return self.machine
 
     def remove_containers(self, flt: Filters | None = None) -> int:
         self.removed_containers.append(dict(flt or {}))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from repromatrix.errors import MatrixError, UsageError
-from repromatrix.expand import apply_exclude, apply_include, expand, product, select
+from repromatrix.expand import combinations, expand, select
 from repromatrix.matrix import load_matrix
 
 
 def combos(write_matrix, text):
     m = load_matrix(write_matrix(text))
-    return apply_include(m, apply_exclude(m, product(m)))
+    return list(combinations(m))
 
 
 def test_github_exclude_example(write_matrix):
