@@ -25,6 +25,7 @@ from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
 from .matrix import LIMITS
 from .merge import merge
+from .model import docker_host_problem
 from .pipeline import RunOptions, load_cells, render_only, run, shards_of
 from .remedies import REMEDIES, Choice, Selection, parse_selection
 from .results import RunResult
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--shard-plan", type=Path, metavar="FILE", help="with --shard: take the shard's cells from "
                    "this plan ('list --json --shards N' output), so every job runs what the plan said")
     r.add_argument("--yes", action="store_true", help="run a selection larger than settings.max_cells")
+    r.add_argument("--docker-host", action="append", default=[], type=_docker_host, metavar="URL",
+                   help="spread the cells over this Docker engine (repeatable; unix://, tcp://, ssh://, or 'default' "
+                   "for the one DOCKER_HOST names); default: settings.hosts, else DOCKER_HOST's")
     r.add_argument("--baseline", metavar="RUN", help="compare with this run (id or directory) instead of the "
                    "previous run of the same matrix")
     r.add_argument("--resume", metavar="RUN", help="finish a stopped run (id under --out, or its directory): run "
@@ -150,6 +154,12 @@ def _parallel(text: str) -> int:
     return number
 
 
+def _docker_host(text: str) -> str:
+    if problem := docker_host_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _shard(text: str) -> ShardSpec:
     try:
         return parse_shard(text)
@@ -164,7 +174,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--shard-plan needs --shard I/N: which of the plan's shards to run")
     options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline,
                          args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX, remedies=args.remedies,
-                         shard=args.shard, shard_plan=args.shard_plan, yes=args.yes)
+                         shard=args.shard, shard_plan=args.shard_plan, yes=args.yes, hosts=tuple(args.docker_host))
     return _said(run(options, console), args.out, args.resume, console)
 
 

@@ -24,11 +24,13 @@ from .errors import MatrixError, did_you_mean
 from .model import (
     Check,
     Expectation,
+    HostSpec,
     IndexSpec,
     Matrix,
     Settings,
     Target,
     check_specifier,
+    docker_host_problem,
     parse_target_package,
 )
 from .outcomes import Outcome, parse_outcome
@@ -39,7 +41,7 @@ SCHEMA_VERSION = "1"
 TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks", "remedies")
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
-SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget", "max_cells")
+SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget", "max_cells", "hosts")
 KeyPath = tuple[Any, ...]
 MAX_FILE_BYTES = 1024 * 1024
 MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
@@ -428,7 +430,30 @@ def _settings(doc: _Document, value: Any) -> Settings:
         cache=_cache_mode(doc, data),
         cache_budget=_cache_budget(doc, data),
         max_cells=_positive(doc, data, "max_cells", defaults.max_cells),
+        hosts=_hosts(doc, data.get("hosts")),
     )
+
+
+def _hosts(doc: _Document, value: Any) -> tuple[HostSpec, ...]:
+    """settings.hosts: Docker engines, each a URL or {url: ..., max_parallel: N}."""
+    if value is None:
+        return ()
+    at: KeyPath = ("settings", "hosts")
+    if not isinstance(value, list) or not value:
+        doc.fail(at, "must be a list of Docker engines", "e.g. 'hosts: [default, {url: \"ssh://ci@build2\", "
+                 "max_parallel: 4}]'")
+    out = []
+    for i, item in enumerate(value):
+        data = item if isinstance(item, dict) else {"url": item}
+        _check_keys(doc, data, at + (i,), ("url", "max_parallel"))
+        url = _scalar(doc, data.get("url", ""), at + (i, "url"))
+        if problem := docker_host_problem(url):
+            doc.fail(at + (i, "url"), problem, "'default' is the engine DOCKER_HOST names")
+        parallel = _positive(doc, data, "max_parallel", 2, at + (i,)) if "max_parallel" in data else None
+        out.append(HostSpec(url, parallel))
+    if len({h.url for h in out}) < len(out):
+        doc.fail(at, "names one engine twice", "list each Docker engine once")
+    return tuple(out)
 
 
 def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
@@ -461,15 +486,15 @@ def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:
 LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256, "max_cells": 100_000_000}
 
 
-def _positive(doc: _Document, data: dict[str, Any], key: str, default: int) -> int:
+def _positive(doc: _Document, data: dict[str, Any], key: str, default: int, at: KeyPath = ("settings",)) -> int:
     if key not in data:
         return default
-    text = _scalar(doc, data[key], ("settings", key))
+    text = _scalar(doc, data[key], at + (key,))
     number = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0
     if number <= 0:
-        doc.fail(("settings", key), f"{text[:40]!r} is not a positive whole number", f"e.g. '{key}: {default}'")
+        doc.fail(at + (key,), f"{text[:40]!r} is not a positive whole number", f"e.g. '{key}: {default}'")
     if number > LIMITS[key]:
-        doc.fail(("settings", key), f"{number} is more than {LIMITS[key]}", f"e.g. '{key}: {default}'")
+        doc.fail(at + (key,), f"{number} is more than {LIMITS[key]}", f"e.g. '{key}: {default}'")
     return number
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -124,6 +126,37 @@ def check_specifier(value: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class HostSpec:
+    """A Docker engine a run spreads cells over (`settings.hosts`, `--docker-host`)."""
+
+    url: str  # "default": the engine DOCKER_HOST (or the default socket) names; else unix://, tcp://, ssh://
+    max_parallel: int | None = None  # None: the run's max_parallel
+
+    @property
+    def label(self) -> str:
+        """How reports name it: the URL without any user name."""
+        return re.sub(r"^(\w+://)[^@/]*@", r"\1", self.url)
+
+
+def docker_host_problem(url: str) -> str | None:
+    """What makes `url` unusable as a Docker engine address, if anything."""
+    if url == "default":
+        return None
+    if any(ch.isspace() or ord(ch) < 32 for ch in url) or len(url) > 500:
+        return f"{url[:60]!r} contains whitespace or control characters"
+    parts = urlsplit(url)
+    if parts.scheme not in ("unix", "tcp", "ssh", "http", "https"):
+        return f"{url[:60]!r} is not unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST"
+    if parts.password:
+        return f"{parts.scheme}://...: a password in the address would reach logs and reports; use ssh keys or TLS"
+    if parts.scheme == "unix" and not parts.path:
+        return f"{url[:60]!r} names no socket path"
+    if parts.scheme != "unix" and not parts.hostname:
+        return f"{url[:60]!r} names no host"
+    return None
+
+
+@dataclass(frozen=True)
 class Settings:
     timeout: int = 1800  # seconds a cell may take to build and run
     max_parallel: int = 2
@@ -131,6 +164,7 @@ class Settings:
     cache: CacheMode = CacheMode.REUSE  # the setup cache (setupcache.py)
     cache_budget: int | None = None  # bytes of setup images kept; None: a share of free disk
     max_cells: int = 500  # a run of more cells needs --yes (an accidental giant matrix costs days)
+    hosts: tuple[HostSpec, ...] = ()  # Docker engines to spread cells over; () = the default engine
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import itertools
 import ssl
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -26,7 +27,7 @@ from .credentials import IndexCredentials, redact, secret_file
 from .credentials import resolve as resolve_credentials
 from .docker_engine import DockerEngine
 from .engine import Capacity
-from .errors import BaseImageError, UsageError, did_you_mean
+from .errors import BaseImageError, DockerUnavailable, UsageError, did_you_mean
 from .expand import count_cells, iter_cells
 from .formats import write_all
 from .history import earlier_runs, mark_history, resolve_baseline
@@ -34,7 +35,7 @@ from .hostca import HostCA, detect_host_ca
 from .index import Releases, fetch_releases, pip_default_index
 from .journal import Journal, RunHeader, matrix_hash
 from .matrix import load_matrix
-from .model import Cell, Matrix
+from .model import Cell, HostSpec, Matrix
 from .outcomes import Fix, Outcome
 from .plan import CellPlan, RenderContext, local_index_context, plan_cell
 from .progress import RunProgress
@@ -47,7 +48,6 @@ from .runner import (
     CellJob,
     CellRun,
     CellRunner,
-    Finished,
     IndexSecret,
     ProxySetup,
     Remedies,
@@ -76,6 +76,7 @@ class RunOptions:
     shard: ShardSpec | None = None  # --shard I/N: only this share of the selected cells
     shard_plan: Path | None = None  # --shard-plan FILE: the shares as `list --json --shards N` fixed them
     yes: bool = False  # --yes: run a selection larger than settings.max_cells
+    hosts: tuple[str, ...] = ()  # --docker-host URLs; () = settings.hosts, else the default engine
 
 
 def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None, *,
@@ -168,9 +169,36 @@ class Prepared:
 def run(options: RunOptions, console: Console) -> RunResult:
     """The pipeline: each stage one call; the run's resources are held only in here."""
     prepared = _prepare(options)
-    engine = DockerEngine(prepared.header.run_id)  # no engine: exit 3 before a run directory exists
+    hosts = connect(prepared, options, console)  # no engine: exit 3 before a run directory exists
     with prepared.journal.lock():
-        return _execute(prepared, engine, options, console)
+        return _execute(prepared, hosts, options, console)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One Docker engine of the run, and how many cells it runs at once."""
+
+    engine: DockerEngine
+    label: str  # how reports name it: "default", or its URL without a user name
+    parallel: int
+
+
+def connect(prepared: Prepared, options: RunOptions, console: Console) -> list[Host]:
+    """The engines the run spreads its cells over: --docker-host, else settings.hosts, else the one
+    DOCKER_HOST names. Each must answer now (exit 3 naming it, before anything starts)."""
+    matrix = prepared.matrix
+    specs = [HostSpec(url) for url in options.hosts] or list(matrix.settings.hosts) or [HostSpec("default")]
+    hosts = []
+    for spec in specs:
+        try:
+            engine = DockerEngine(prepared.header.run_id, base_url=None if spec.url == "default" else spec.url)
+        except DockerUnavailable as e:
+            raise DockerUnavailable(f"Docker host {spec.label}: {e}") from None
+        wanted = spec.max_parallel or options.max_parallel or matrix.settings.max_parallel
+        said = f"Docker host {spec.label}: " if len(specs) > 1 else ""
+        hosts.append(Host(engine, spec.label, at_once(wanted, engine.capacity(), matrix.target.index.local,
+                                                      console, said)))
+    return hosts
 
 
 def _prepare(options: RunOptions) -> Prepared:
@@ -256,7 +284,24 @@ def _prepare_resume(options: RunOptions) -> Prepared:
     return Prepared(matrix, cells, run_dir, journal, header, [c for c in cells if c.id not in done])
 
 
-def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, console: Console) -> RunResult:
+@dataclass(frozen=True)
+class RunScope:
+    """What every engine of one run shares: the run, its plans' context, and where results go."""
+
+    prepared: Prepared
+    options: RunOptions
+    needs: RunNeeds
+    ctx: RenderContext
+    run_ca: RunCA | None
+    credentials: IndexCredentials | None
+    interception: Interception | None
+    console: Console
+    progress: RunProgress
+    record_lock: threading.Lock
+    remedy_ca: Path | None  # the CA bundle the trust-ca remedy mounts (one file for every engine)
+
+
+def _execute(prepared: Prepared, hosts: list[Host], options: RunOptions, console: Console) -> RunResult:
     matrix, run_dir, run_id = prepared.matrix, prepared.run_dir, prepared.header.run_id
     needs = needs_of(matrix, prepared.todo or prepared.cells)
     host_ca = wanted_host_ca(needs)
@@ -266,7 +311,8 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
     ctx = render_context(matrix, host_ca, run_ca, interception)
     plans = [plan_cell(c, ctx) for c in prepared.todo]
     if options.resume:
-        engine.cleanup()  # what the stopped process left (containers, networks), before starting again
+        for host in hosts:
+            host.engine.cleanup()  # what the stopped process left (containers, networks), before starting again
         (run_dir / "results.json").unlink(missing_ok=True)  # the journal is the truth until the end
     else:
         prepared.journal.start(replace(prepared.header, host_ca=host_ca.source if host_ca else None))
@@ -274,39 +320,110 @@ def _execute(prepared: Prepared, engine: DockerEngine, options: RunOptions, cons
             "its remedies" if options.remedy_cell else
             f"resuming run [bold]{run_id}[/bold]: {len(plans)} of {len(prepared.cells)} cells left"
             if options.resume else f"run [bold]{run_id}[/bold]: {len(plans)} cells from {matrix.path}")
-    console.print(said + (f"; trusting the host's CA bundle ({host_ca.source})" if host_ca else ""))
+    spread = f" over {len(hosts)} Docker hosts" if len(hosts) > 1 else ""
+    console.print(said + spread + (f"; trusting the host's CA bundle ({host_ca.source})" if host_ca else ""))
+    with RunProgress(console, len(plans), len(prepared.cells) - len(plans)) as progress:
+        remedy_ca = _remedy_ca(ctx, run_dir) if (options.remedies or matrix.remedies).on else None
+        scope = RunScope(prepared, options, needs, ctx, run_ca, credentials, interception, console, progress,
+                         threading.Lock(), remedy_ca)
+        shares = _spread(scope, plans, hosts)
+        stopped = _on_hosts(scope, list(zip(hosts, shares, strict=True)))
+    result = prepared.journal.result(finished=now_iso(), stopped=stopped)
+    _store(result, options, run_dir)
+    return result
+
+
+def _spread(scope: RunScope, plans: list[CellPlan], hosts: list[Host]) -> list[list[CellPlan]]:
+    """Each engine's cells: balanced by cost and by how many cells each runs at once. Fixed before
+    the run starts (the engines' own queues do the rest): a lost engine's cells end infra-error."""
+    if len(hosts) == 1:
+        return [plans]
+    matrix = scope.prepared.matrix
+    cells = [p.cell for p in plans]
+    seconds = seconds_by_cell(cells, matrix.target.index.local, (scope.options.remedies or matrix.remedies).on, {})
+    shares = split(cells, seconds, len(hosts), [h.parallel for h in hosts])
+    by_id = {p.cell.id: p for p in plans}
+    return [[by_id[c.id] for c in share.cells] for share in shares]
+
+
+def _on_hosts(scope: RunScope, work: list[tuple[Host, list[CellPlan]]]) -> str:
+    """Run each engine's cells; several engines at once, each in a thread of its own. Ctrl-C reaches
+    only this thread: it tells every engine's scheduler, which stops as it would on its own."""
+    if len(work) == 1:
+        return _on_host(scope, *work[0], threading.Event())
+    cancel = threading.Event()
+    stopped: dict[str, str] = {}
+
+    def one(host: Host, plans: list[CellPlan]) -> None:
+        try:
+            stopped[host.label] = _on_host(scope, host, plans, cancel)
+        except Exception as e:  # noqa: BLE001 - one engine's failure must not lose the others' cells
+            scope.console.print(f"[red]Docker host {host.label}: {type(e).__name__}: {e}[/red]"[:2000])
+            stopped[host.label] = "engine-lost"
+            _lose(scope, host, plans, f"Docker host {host.label} failed: {e}"[:500])
+
+    threads = [threading.Thread(target=one, args=item, name=f"host-{item[0].label}", daemon=True)
+               for item in work if item[1]]
+    for thread in threads:
+        thread.start()
+    try:
+        while alive := [t for t in threads if t.is_alive()]:
+            alive[0].join(0.2)  # in slices: a blocked join would not see Ctrl-C
+    except KeyboardInterrupt:
+        cancel.set()
+        for thread in threads:
+            thread.join()
+    reasons = set(stopped.values())
+    return "interrupted" if "interrupted" in reasons else "engine-lost" if "engine-lost" in reasons else ""
+
+
+def _lose(scope: RunScope, host: Host, plans: list[CellPlan], why: str) -> None:
+    """A host that failed before its scheduler ran: its cells not yet recorded end infra-error."""
+    done = set(scope.prepared.journal.finished())
+    for plan in (p for p in plans if p.cell.id not in done):
+        result = CellResult(id=plan.cell.id, axes=plan.cell.axes, outcome=Outcome.INFRA_ERROR.value,
+                            evidence=[why + " (`run --resume` runs it again)"],
+                            expected=[o.value for o in plan.cell.expected], rerun=True, host=host.label)
+        with scope.record_lock:
+            scope.prepared.journal.record(result)
+
+
+def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threading.Event) -> str:
+    """One engine's part of the run: its network, base images, services and setup cache; its cells.
+    Returns why it stopped early ("" when it did not)."""
+    prepared, options, ctx, needs, console = scope.prepared, scope.options, scope.ctx, scope.needs, scope.console
+    matrix, run_dir, engine = prepared.matrix, prepared.run_dir, host.engine
     cache = SetupCache(engine, options.cache or matrix.settings.cache, _fingerprint(matrix, needs, ctx),
                        logs=cache_dir() / "setup-logs")
     stopped = ""
     try:
-        network = engine.create_network(f"repromatrix-{run_id}")
+        network = engine.create_network(f"repromatrix-{prepared.header.run_id}")
         services = [SERVICE_BASE] if needs.services else []
         ready = provision(engine, services, console.print, matrix.settings.debian_mirror,
                           interpreters=[p.interpreter for p in plans])
         packages = SetupCache(engine, CacheMode.REFRESH if cache.mode is CacheMode.REFRESH else CacheMode.REUSE,
                               "services", kind=SERVICE_KIND)
-        with (index_service(engine, matrix, needs, network, run_ca, ready, console, credentials,
+        with (index_service(engine, matrix, needs, network, scope.run_ca, ready, console, scope.credentials,
                             packages) as index_url,
-              proxy_service(engine, network, needs, interception, ready, run_dir, console, packages) as proxy,
-              _index_secret(ctx, credentials) as secret):
-            everything = _releases(matrix, index_url, ssl_context(host_ca, run_ca), console, credentials)
+              proxy_service(engine, network, needs, scope.interception, ready, run_dir, console, packages) as proxy,
+              _index_secret(ctx, scope.credentials) as secret):
+            everything = _releases(matrix, index_url, ssl_context(ctx.host_ca, scope.run_ca), console,
+                                   scope.credentials)
             releases = everything.only(matrix.target.version, matrix.target.pre) if everything else None
             jobs = _jobs(plans, ctx, run_dir, ready, cache, stored=options.remedy_cell is not None)
-            selection = options.remedies or matrix.remedies
-            remedy_ca = _remedy_ca(ctx, run_dir) if selection.on else None
-            runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache, remedy_ca)
-            record = _recorder(prepared.journal, releases, run_dir, ready, everything)
-            remedies = _remedy_planner(selection, releases, ctx, _resources(remedy_ca, proxy, needs),
+            runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache, scope.remedy_ca)
+            record = _recorder(scope, host, releases, ready, everything)
+            remedies = _remedy_planner(options.remedies or matrix.remedies, releases, ctx,
+                                       _resources(scope.remedy_ca, proxy, needs),
                                        everything.hosts if everything else ())
-            stopped = _run_jobs(runner, matrix, options, jobs, console, record, len(prepared.cells),
-                                remedies).stopped
+            progress = scope.progress
+            stopped = run_all(runner, jobs, host.parallel, progress.started,
+                              lambda run: progress.finished(run, record(run)), remedies, cancel).stopped
     finally:
         if stopped != "engine-lost" and engine.alive():
             engine.cleanup()
             _evict(cache, matrix, console)
-    result = prepared.journal.result(finished=now_iso(), stopped=stopped)
-    _store(result, options, run_dir)
-    return result
+    return stopped
 
 
 def _fingerprint(matrix: Matrix, needs: RunNeeds, ctx: RenderContext) -> str:
@@ -363,13 +480,14 @@ def _evict(cache: SetupCache, matrix: Matrix, console: Console) -> None:
                       f"({human(sum(i.size for i in gone))}) to stay within its budget")
 
 
-def _recorder(journal: Journal, releases: Releases | None, run_dir: Path,
-              ready: dict[str, Provisioned | BaseImageError],
+def _recorder(scope: RunScope, host: Host, releases: Releases | None, ready: dict[str, Provisioned | BaseImageError],
               everything: Releases | None) -> Callable[[CellRun], CellResult]:
     """Classify a finished cell (once) and put it in the journal at once."""
     def record(cell_run: CellRun) -> CellResult:
-        result = to_cell_result(cell_run, releases, run_dir, ready, everything)
-        journal.record(result)
+        result = to_cell_result(cell_run, releases, scope.prepared.run_dir, ready, everything)
+        result.host = host.label
+        with scope.record_lock:  # several engines' cells finish at once
+            scope.prepared.journal.record(result)
         return result
     return record
 
@@ -442,20 +560,11 @@ def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
     return context
 
 
-def _run_jobs(runner: CellRunner, matrix: Matrix, options: RunOptions, jobs: list[CellJob], console: Console,
-              record: Callable[[CellRun], CellResult], planned: int, remedies: Remedies) -> Finished:
-    parallel = at_once(options.max_parallel or matrix.settings.max_parallel, runner.engine.capacity(),
-                       matrix.target.index.local, console)
-    with RunProgress(console, len(jobs), planned - len(jobs)) as progress:
-        return run_all(runner, jobs, parallel, progress.started, lambda run: progress.finished(run, record(run)),
-                       remedies)
-
-
-def at_once(wanted: int, capacity: Capacity | None, local_index: bool, console: Console) -> int:
+def at_once(wanted: int, capacity: Capacity | None, local_index: bool, console: Console, said: str = "") -> int:
     """max_parallel, lowered (and said so) to what the engine's machine can hold."""
     if capacity is None or wanted <= (most := cells_at_once(capacity, local_index)):
         return wanted
-    console.print(f"[yellow]max_parallel {wanted} lowered to {most}: the engine's machine has {capacity.said()}, "
+    console.print(f"[yellow]{said}max_parallel {wanted} lowered to {most}: the engine's machine has {capacity.said()}, "
                   f"which holds about {most} cells at once[/yellow]")
     return most
 

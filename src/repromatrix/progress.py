@@ -6,6 +6,7 @@ the result the pipeline classified once (and already put in the journal); it cla
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from rich.console import Console
@@ -20,6 +21,7 @@ class RunProgress:
     def __init__(self, console: Console, todo: int, already_done: int = 0) -> None:
         self.console, self.total = console, todo + already_done
         self.running: list[str] = []
+        self.lock = threading.Lock()  # several engines' schedulers report here at once
         self.done = already_done  # on --resume, the cells the run had finished before
         self.bar = Progress(SpinnerColumn(), TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
@@ -35,10 +37,15 @@ class RunProgress:
         self.bar.stop()
 
     def started(self, job: CellJob) -> None:
-        self.running.append(job.plan.cell.id)
-        self._describe()
+        with self.lock:
+            self.running.append(job.plan.cell.id)
+            self._describe()
 
     def finished(self, run: CellRun, result: CellResult) -> None:
+        with self.lock:
+            self._finished(run, result)
+
+    def _finished(self, run: CellRun, result: CellResult) -> None:
         if result.id in self.running:
             self.running.remove(result.id)
         self.done += 1
@@ -47,7 +54,8 @@ class RunProgress:
         setup = f"setup {result.setup}" if result.setup else ""
         tried = (f"{len(result.attempts)} remedies tried, " + (f"fix: {result.fix}" if result.fix else
                  "none works cleanly")) if result.attempts else ""
-        detail = "; ".join(x for x in (times, setup, tried) if x)
+        where = f"on {result.host}" if result.host and result.host != "default" else ""
+        detail = "; ".join(x for x in (times, setup, tried, where) if x)
         self.console.print(f"[{self.done}/{self.total}] {result.id}: [bold {colour}]{result.outcome}[/]"
                            + (f" ({detail})" if detail else ""), highlight=False)
         self.bar.advance(self.task)

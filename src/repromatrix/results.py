@@ -61,6 +61,7 @@ class CellResult:
     setup_image: str = ""  # the cached setup image the cell started from
     attempts: list[dict[str, Any]] = field(default_factory=list)  # remedies tried (see ATTEMPT_FIELDS)
     fix: str | None = None  # the recommended remedy: the first, by preference, that works cleanly
+    host: str = ""  # the Docker engine the cell ran on ("default": the one DOCKER_HOST names)
 
     @property
     def fix_attempt(self) -> dict[str, Any] | None:
@@ -200,7 +201,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
     "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
     "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool",
-    "setup_image": "str", "attempts": "list[attempt]", "fix": "str?"}
+    "setup_image": "str", "attempts": "list[attempt]", "fix": "str?", "host": "str"}
 # One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
 ATTEMPT_FIELDS: dict[str, Shape] = {
     "remedy": "str", "title": "str", "commands": "list[str]", "identity": "str", "warning": "str",

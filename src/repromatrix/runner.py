@@ -284,8 +284,11 @@ class _Scheduler:
 
     def __init__(self, runner: CellRunner, jobs: list[CellJob], max_parallel: int,
                  on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
-                 remedies: Remedies | None = None) -> None:
+                 remedies: Remedies | None = None, cancel: threading.Event | None = None) -> None:
         self.runner, self.max_parallel = runner, max_parallel
+        # Set by another thread (the run's main thread, on Ctrl-C, when several engines run cells):
+        # the same as a KeyboardInterrupt in this one.
+        self.cancel = cancel or threading.Event()
         self.queue: list[Job] = list(jobs)
         self.on_start, self.on_done = on_start, on_done
         self.remedies: Remedies = remedies or (lambda run: [])
@@ -394,6 +397,8 @@ class _Scheduler:
                     continue
                 except queue.Empty:
                     pass
+                if self.cancel.is_set():
+                    return self._interrupt()
                 if self.lost.is_set():
                     return self._engine_lost()
                 if time.monotonic() >= next_ping:
@@ -452,6 +457,6 @@ class _Scheduler:
 
 def run_all(runner: CellRunner, jobs: list[CellJob], max_parallel: int,
             on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
-            remedies: Remedies | None = None) -> Finished:
+            remedies: Remedies | None = None, cancel: threading.Event | None = None) -> Finished:
     """Run jobs with at most max_parallel at once; see _Scheduler."""
-    return _Scheduler(runner, jobs, max_parallel, on_start, on_done, remedies).run()
+    return _Scheduler(runner, jobs, max_parallel, on_start, on_done, remedies, cancel).run()

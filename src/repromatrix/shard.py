@@ -62,13 +62,17 @@ class Shard:
                 "ids": [c.id for c in self.cells]}
 
 
-def split(cells: Sequence[Cell], seconds: Mapping[str, float], count: int) -> list[Shard]:
+def split(cells: Sequence[Cell], seconds: Mapping[str, float], count: int,
+          speeds: Sequence[int] = ()) -> list[Shard]:
     """`count` shards of `cells`, balanced by `seconds` per cell id; empty shards when there are
-    fewer cells than shards (a job with nothing to do, rather than a renumbered plan)."""
+    fewer cells than shards (a job with nothing to do, rather than a renumbered plan). `speeds`:
+    how many cells each shard runs at once (several engines of one run); a shard twice as fast
+    gets twice the work."""
+    speed = list(speeds) or [1] * count
     load = [0.0] * count
     members: list[set[str]] = [set() for _ in range(count)]
     for cell in sorted(cells, key=lambda c: (-seconds[c.id], c.id)):
-        lightest = min(range(count), key=lambda i: (load[i], i))
+        lightest = min(range(count), key=lambda i: ((load[i] + seconds[cell.id]) / speed[i], i))
         load[lightest] += seconds[cell.id]
         members[lightest].add(cell.id)
     return [Shard(i + 1, count, tuple(c for c in cells if c.id in members[i]), load[i]) for i in range(count)]

@@ -83,3 +83,29 @@ pythons_run = _example_run("pythons")
 keras3_run = _example_run("keras3")
 nightly_run = _example_run("nightly")
 and_cuda_run = _example_run("and-cuda")
+
+
+# Cells whose pip fails fast and the same way every time (the index refuses connections), with
+# setups of their own: enough time per cell (pip retries for ~9 s) to stop the run in the middle.
+QUICK = """\
+target: {package: tensorflow, index: "https://127.0.0.1:9/simple/"}
+axes: {os: [bookworm], install: [venv, user-venv], ca: [none, host]}
+expect: [{outcome: network-error}]
+remedies: none  # what is under test is the run's lifecycle; remedies are tested on examples/causes.yaml
+"""
+
+
+def outcomes(run_dir: Path) -> dict[str, tuple[str, str]]:
+    cells = json.loads((run_dir / "results.json").read_text())["cells"]
+    return {c["id"]: (c["outcome"], c["evidence"][0][:60]) for c in cells}
+
+
+@pytest.fixture(scope="session")
+def quick(docker_client, tmp_path_factory) -> tuple[Path, dict[str, tuple[str, str]]]:
+    """The QUICK matrix and the outcomes of one uninterrupted run of it."""
+    root = tmp_path_factory.mktemp("quick")
+    matrix = root / "quick.yaml"
+    matrix.write_text(QUICK)
+    proc = repromatrix("run", "--matrix", str(matrix), "--out", str(root / "reports"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return matrix, outcomes((root / "reports" / "latest").resolve())

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -26,21 +27,7 @@ from repromatrix.docker_engine import LABEL_RUN
 from repromatrix.formats import md
 from repromatrix.results import RunResult
 from tests.conftest import REPO
-from tests.integration.conftest import ExampleRun, repromatrix
-
-# Cells whose pip fails fast and the same way every time (the index refuses connections), with
-# setups of their own: enough time per cell (pip retries for ~9 s) to stop the run in the middle.
-QUICK = """\
-target: {package: tensorflow, index: "https://127.0.0.1:9/simple/"}
-axes: {os: [bookworm], install: [venv, user-venv], ca: [none, host]}
-expect: [{outcome: network-error}]
-remedies: none  # what is under test is the run's lifecycle; remedies are tested on examples/causes.yaml
-"""
-
-
-def outcomes(run_dir: Path) -> dict[str, tuple[str, str]]:
-    cells = json.loads((run_dir / "results.json").read_text())["cells"]
-    return {c["id"]: (c["outcome"], c["evidence"][0][:60]) for c in cells}
+from tests.integration.conftest import ExampleRun, outcomes, repromatrix
 
 
 def start(matrix: Path, out: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -59,17 +46,6 @@ def wait_for_cells(out: Path, n: int, proc: subprocess.Popen[str], timeout: floa
         assert proc.poll() is None, f"the run ended before {n} cells: {proc.stderr.read()[-3000:]}"
         assert time.monotonic() < deadline, f"no {n} finished cells within {timeout}s"
         time.sleep(0.3)
-
-
-@pytest.fixture(scope="module")
-def quick(docker_client, tmp_path_factory) -> tuple[Path, dict[str, tuple[str, str]]]:
-    """The QUICK matrix and the outcomes of one uninterrupted run of it."""
-    root = tmp_path_factory.mktemp("quick")
-    matrix = root / "quick.yaml"
-    matrix.write_text(QUICK)
-    proc = repromatrix("run", "--matrix", str(matrix), "--out", str(root / "reports"))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return matrix, outcomes((root / "reports" / "latest").resolve())
 
 
 def test_a_warm_run_builds_no_setup_and_gets_the_same_results(offline_run, tmp_path):
@@ -156,8 +132,9 @@ class OwnDockerd:
     containers stay). No iptables: it adds no rules to the host's.
     """
 
-    def __init__(self, root: Path, bridge: str) -> None:
-        self.root, self.bridge = root, bridge
+    def __init__(self, root: Path, bridge: str, net: int = 213) -> None:
+        # Its addresses: the bridge 10.<net+1>.0.1/24, networks from the pool 10.<net>.0.0/16.
+        self.root, self.bridge, self.net = root, bridge, net
         self.host = f"unix://{root}/docker.sock"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -166,7 +143,7 @@ class OwnDockerd:
         self.root.mkdir(exist_ok=True)
         if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode:
             for command in (["ip", "link", "add", self.bridge, "type", "bridge"],
-                            ["ip", "addr", "add", "10.214.0.1/24", "dev", self.bridge],
+                            ["ip", "addr", "add", f"10.{self.net + 1}.0.1/24", "dev", self.bridge],
                             ["ip", "link", "set", self.bridge, "up"]):
                 subprocess.run(command, check=True, capture_output=True)
         (self.root / "data" / "network" / "files" / "local-kv.db").unlink(missing_ok=True)
@@ -178,7 +155,7 @@ class OwnDockerd:
             ["dockerd", "--host", self.host, "--data-root", str(self.root / "data"),
              "--exec-root", str(self.root / f"exec{self.starts}"), "--pidfile", str(self.root / "docker.pid"),
              "--bridge", self.bridge, "--iptables=false", "--ip-masq=false", "--ip6tables=false",
-             "--default-address-pool", "base=10.213.0.0/16,size=24"], stdout=log, stderr=log,
+             "--default-address-pool", f"base=10.{self.net}.0.0/16,size=24"], stdout=log, stderr=log,
             start_new_session=True)  # its own process group: dockerd and the containerd it starts
         deadline = time.monotonic() + 60
         while True:
@@ -203,11 +180,12 @@ class OwnDockerd:
                 self.proc.wait(timeout=60)
 
 
-@pytest.fixture
-def own_dockerd(tmp_path_factory):
+@contextlib.contextmanager
+def dockerd_of_our_own(name: str, net: int) -> Iterator[OwnDockerd]:
+    """A started OwnDockerd, stopped and removed afterwards (with its bridge)."""
     # A short path: unix socket paths are limited to 108 bytes.
-    root = Path(f"/tmp/rm-dockerd-{os.getpid()}")
-    daemon = OwnDockerd(root, f"rmtest{os.getpid() % 100000}")
+    root = Path(f"/tmp/rm-{name}-{os.getpid()}")
+    daemon = OwnDockerd(root, f"rm{name[:4]}{os.getpid() % 100000}", net)
     daemon.start()
     try:
         yield daemon
@@ -220,14 +198,24 @@ def own_dockerd(tmp_path_factory):
         "the shared engine's docker0 is gone"
 
 
+@pytest.fixture
+def own_dockerd():
+    with dockerd_of_our_own("dockerd", 213) as daemon:
+        yield daemon
+
+
+def load_images(daemon: OwnDockerd, refs: list[str]) -> None:
+    """What the shared engine has for these cells, as `docker save | docker load` (the same image ids),
+    so the test's engine needs no network."""
+    subprocess.run(f"docker save {' '.join(refs)} | DOCKER_HOST={daemon.host} docker load", shell=True,
+                   check=True, capture_output=True, timeout=600)
+
+
 def test_a_lost_engine_gives_infra_error_and_exit_3_and_resume_finishes(quick, docker_client, own_dockerd, tmp_path):
     matrix, uninterrupted = quick
-    # The engine starts with what the shared one has for these cells: their base image and cached
-    # setups (as `docker save | docker load`, the same image ids), so it needs no network.
+    # The engine starts with what the shared one has for these cells: their base image and cached setups.
     ours = docker.DockerClient(base_url=own_dockerd.host, timeout=600)
-    refs = ["debian:bookworm", *sorted(_setups_of(matrix, tmp_path))]
-    subprocess.run(f"docker save {' '.join(refs)} | DOCKER_HOST={own_dockerd.host} docker load", shell=True,
-                   check=True, capture_output=True, timeout=600)
+    load_images(own_dockerd, ["debian:bookworm", *sorted(setups_of(matrix, tmp_path))])
     env = dict(os.environ, DOCKER_HOST=own_dockerd.host)
     out = tmp_path / "reports"
     proc = start(matrix, out, env)
@@ -253,7 +241,7 @@ def test_a_lost_engine_gives_infra_error_and_exit_3_and_resume_finishes(quick, d
     assert ours.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_dir.name}"}) == []
 
 
-def _setups_of(matrix: Path, tmp_path: Path) -> set[str]:
+def setups_of(matrix: Path, tmp_path: Path) -> set[str]:
     """The cached setup images the QUICK cells use on the shared engine (a warm run says which)."""
     proc = repromatrix("run", "--matrix", str(matrix), "--out", str(tmp_path / "warm"))
     assert proc.returncode == 0, proc.stderr[-3000:]
