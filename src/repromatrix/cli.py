@@ -25,7 +25,7 @@ from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
 from .matrix import LIMITS
 from .merge import merge
-from .model import docker_host_problem
+from .model import HostSpec, docker_host_problem
 from .pipeline import RunOptions, load_cells, render_only, run, shards_of
 from .remedies import REMEDIES, Choice, Selection, parse_selection
 from .results import RunResult
@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--base-images", action="store_true", help="also remove the debootstrapped base images")
     cl.add_argument("--cache", action="store_true", help="also empty the setup cache (cached setup images and "
                     "the kept CAs of the local index and the interceptor)")
+    cl.add_argument("--docker-host", action="append", type=_docker_host, metavar="URL",
+                    help="clean this Docker engine (repeatable; default: the one DOCKER_HOST names)")
 
     rp = sub.add_parser("report", help="re-render a run's reports from its results.json; no Docker needed")
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
@@ -271,7 +273,17 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
-    engine = DockerEngine("clean")
+    for url in args.docker_host or ["default"]:
+        engine = DockerEngine("clean", base_url=None if url == "default" else url)
+        said = f"Docker host {HostSpec(url).label}: " if args.docker_host else ""
+        console.print(said + _clean(engine, args), highlight=False)
+    if args.cache:
+        for kept in sorted((cache_dir() / "ca").glob("*.pem")) + sorted((cache_dir() / "setup-logs").glob("*.txt")):
+            kept.unlink()
+    return 0
+
+
+def _clean(engine: DockerEngine, args: argparse.Namespace) -> str:
     flt = {"label": f"{LABEL_RUN}={args.run}" if args.run else LABEL_RUN}
     counts = engine.cleanup(flt)
     if args.base_images:
@@ -281,10 +293,7 @@ def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
         for image in cached:
             engine.remove_image(image.ref)
         counts[f"setup images ({human(sum(i.size for i in cached))})"] = len(cached)
-        for kept in sorted((cache_dir() / "ca").glob("*.pem")) + sorted((cache_dir() / "setup-logs").glob("*.txt")):
-            kept.unlink()
-    console.print("removed " + ", ".join(f"{n} {what}" for what, n in counts.items()))
-    return 0
+    return "removed " + ", ".join(f"{n} {what}" for what, n in counts.items())
 
 
 COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report, "clean": _cmd_clean,

@@ -71,3 +71,7 @@ def test_cells_spread_over_two_engines_and_one_lost_engine_ends_in_infra_error(q
                         for c in lost)
     kept = [c for c in result["cells"] if c["host"] == one.host]
     assert kept and all(not c["rerun"] and c["outcome"] == "network-error" for c in kept)  # the other engine's
+    # What a killed run leaves on an engine is cleaned there by naming it.
+    cleaned = subprocess.run([sys.executable, "-m", "repromatrix", "clean", "--run", lost_dir.name, "--docker-host",
+                              one.host], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert cleaned.returncode == 0 and f"Docker host {one.host}: removed" in cleaned.stderr, cleaned.stderr
