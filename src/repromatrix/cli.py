@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                     "and print them (with --json: a GitHub Actions matrix 'include' list)")
     ls.add_argument("--out", type=Path, default=Path("reports"), help="where earlier runs are, whose durations "
                     "balance the shards (default: reports)")
+    _remedies_arg(ls, "the matrix's 'remedies:', else auto; with --shards: what the shards' runs will use")
 
     rd = sub.add_parser("render", help="write one Dockerfile build context per cell; no Docker needed")
     _matrix_arg(rd)
@@ -224,7 +225,7 @@ def _said(result: RunResult, out: Path, resume: str | None, console: Console) ->
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
     matrix, cells = load_cells(args.matrix, tuple(args.only), args.keyword)
     if args.shards:
-        return _list_shards(shards_of(matrix, cells, args.shards, args.out), args.json, console)
+        return _list_shards(shards_of(matrix, cells, args.shards, args.out, args.remedies), args.json, console)
     if args.json:
         data = [{"id": c.id, "axes": c.axes, "expect": [o.value for o in c.expected]} for c in cells]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

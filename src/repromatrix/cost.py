@@ -35,14 +35,16 @@ def estimate(cell: Cell, local_index: bool, remedies_on: bool) -> float:
     return seconds * (1 + ATTEMPTS_PER_FAILURE) if remedies_on and fails else seconds
 
 
-def past_seconds(runs: Iterable[RunResult]) -> dict[str, float]:
-    """Each cell's machine time in the latest run (oldest first in `runs`) that finished it."""
+def past_seconds(runs: Iterable[RunResult], remedies_on: bool = True) -> dict[str, float]:
+    """Each cell's machine time in the latest run (oldest first in `runs`) that finished it (without
+    its remedy attempts' when remedies are off now)."""
     out: dict[str, float] = {}
     for run in runs:
         for cell in run.cells:
             if cell.rerun or cell.outcome in (Outcome.INTERRUPTED.value, Outcome.INFRA_ERROR.value):
                 continue  # a cell the run never finished says nothing about its cost
-            spent = sum(cell.durations.values()) + sum(float(a.get("seconds") or 0) for a in cell.attempts)
+            tried = sum(float(a.get("seconds") or 0) for a in cell.attempts) if remedies_on else 0.0
+            spent = sum(cell.durations.values()) + tried
             if spent > 0:
                 out[cell.id] = spent
     return out

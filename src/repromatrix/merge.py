@@ -74,10 +74,11 @@ def merge(run_dirs: Sequence[Path], out: Path) -> tuple[RunResult, Path]:
     return result, run_dir
 
 
-def _read(run_dir: Path) -> ShardRun:
-    if run_dir.is_symlink() or not run_dir.is_dir():
-        raise UsageError(f"merge: {run_dir}: not a run directory (a directory, not a symlink)\n"
-                         "  hint: name the shards' run directories, e.g. reports/<run-id>")
+def _read(named: Path) -> ShardRun:
+    if not named.is_dir():
+        raise UsageError(f"merge: {named}: not a run directory\n"
+                         "  hint: name the shards' run directories, e.g. reports/<run-id> or reports/latest")
+    run_dir = named.resolve()  # reports/latest names one; inside it, nothing is read through a link
     journal = Journal(run_dir)
     if not journal.header_path.is_file():
         raise UsageError(f"merge: {run_dir}: no run.json; only runs made by this repromatrix can be merged")

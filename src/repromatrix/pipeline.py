@@ -115,8 +115,9 @@ def shards_of(matrix: Matrix, cells: list[Cell], count: int, reports: Path,
     """The selection in `count` shards, balanced by each cell's time in the latest earlier run of
     this matrix under `reports` (estimated from its axes where there is none)."""
     probe = RunResult(run_id="~", matrix=str(matrix.path), target={}, started="")  # after every real run id
-    past = past_seconds(earlier_runs(reports, probe))
-    seconds = seconds_by_cell(cells, matrix.target.index.local, (remedies or matrix.remedies).on, past)
+    on = (remedies or matrix.remedies).on
+    past = past_seconds(earlier_runs(reports, probe), on)
+    seconds = seconds_by_cell(cells, matrix.target.index.local, on, past)
     return split(cells, seconds, count)
 
 

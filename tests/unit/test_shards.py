@@ -87,8 +87,10 @@ def test_durations_of_an_earlier_run_rebalance_the_shards(write_matrix, tmp_path
     history = RunResult(run_id="1", matrix=str(path), target={}, started="", cells=[
         CellResult(id=slow, axes={}, outcome="upgraded", evidence=[], durations={"build": 900.0, "run": 100.0}),
         CellResult(id=cells[1].id, axes={}, outcome="interrupted", evidence=[], durations={"run": 5000.0})])
-    past = past_seconds([history])
-    assert past == {slow: 1000.0}  # an interrupted cell says nothing about its cost
+    history.cells[0].attempts = [{"remedy": "venv", "outcome": "upgraded", "fix": "works", "seconds": 500.0}]
+    assert past_seconds([history], remedies_on=False) == {slow: 1000.0}
+    assert past_seconds([history]) == {slow: 1500.0}  # with its remedy attempts
+    past = past_seconds([history], remedies_on=False)  # an interrupted cell says nothing about its cost
     shards = split(cells, {c.id: past.get(c.id, 10.0) for c in cells}, 2)
     alone = next(s for s in shards if slow in {c.id for c in s.cells})
     assert len(alone.cells) < len(plain[0].cells)  # the slow cell's shard takes fewer others
@@ -277,7 +279,9 @@ def test_merge_refuses_a_cell_id_that_is_a_path(write_matrix, tmp_path):
 def test_merge_on_the_command_line(write_matrix, tmp_path, capsys):
     path = write_matrix(MATRIX)
     shards = [str(fake_run(path, tmp_path / f"s{i}", ShardSpec(i, 2), 1.0)) for i in (1, 2)]
-    code = main(["merge", *shards, "--out", str(tmp_path / "m")])
+    latest = tmp_path / "s2" / "latest"  # what a user names: the reports directory's link to its run
+    latest.symlink_to(Path(shards[1]).name)
+    code = main(["merge", shards[0], str(latest), "--out", str(tmp_path / "m")])
     err = capsys.readouterr().err
     assert code == 1, err  # the proxy-down cells are unexpected (no expectation, not upgraded)
     assert "merged 2 runs into run" in err and "16 cells" in err and "proxy-error 8" in err
