@@ -303,6 +303,11 @@ class CaAxis(ChoiceAxis):
     def needs(self, value: str) -> RunNeeds:
         return RunNeeds(host_ca=value == "host")
 
+    def cost(self, value: str) -> Cost:
+        # Behind TLS interception (or against an index with its own CA) pip retries the failed
+        # handshake before it gives up: 9-10 s measured.
+        return Cost(waits=9) if value == "none" else FREE
+
 
 # -- network ------------------------------------------------------------------------------
 PROXY_HOST = "repromatrix-proxy"
@@ -310,7 +315,6 @@ PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing
 OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
-RETRY_WAIT = 45.0  # seconds pip's default 5 retries take to give up on a dead end (measured: 30-70 s)
 FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts it
 
 
@@ -326,6 +330,9 @@ class NetworkMode:
     intercepted: bool = False  # the proxy is the TLS-intercepting one (mitmproxy)
     trusts_interceptor: bool = False  # the cell trusts the interceptor's CA
     faulty: bool = False  # the proxy is our fault injector, which cuts downloads midway
+    # Seconds pip spends on its own retries (5, with back-off) before it gives up on this way out;
+    # measured on examples/causes.yaml: refused 10 s, 407 or a TLS failure 9 s, no DNS 70 s.
+    waits: float = 0.0
 
     @property
     def proxy_host(self) -> str:
@@ -343,9 +350,8 @@ class NetworkMode:
 
     @property
     def cost(self) -> Cost:
-        """A way out that never delivers makes pip wait out its retries (5, with back-off)."""
-        dead_end = self.internal and (self.proxy_port in (None, PROXY_NOTHING) or self.faulty)
-        return Cost(waits=RETRY_WAIT) if dead_end else Cost(upgrades=0.1) if self.internal else FREE
+        """What this way out adds to a cell: pip's retries on a dead end; a proxy's detour."""
+        return Cost(upgrades=0.1 if self.internal else 0.0, waits=self.waits)
 
     @property
     def services(self) -> frozenset[Service]:
@@ -358,14 +364,15 @@ class NetworkMode:
 NETWORK_MODES: dict[str, NetworkMode] = {m.name: m for m in (
     NetworkMode("direct", "the cell reaches the index directly"),
     NetworkMode("proxy", "the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
-    NetworkMode("proxy-auth", "only a proxy that demands credentials, and the cell has none", True, PROXY_AUTH),
+    NetworkMode("proxy-auth", "only a proxy that demands credentials, and the cell has none", True, PROXY_AUTH,
+                waits=9),
     NetworkMode("proxy-auth-secret", "only a proxy that demands credentials, given to the cell as a secret "
                 "file at run time", True, PROXY_AUTH, credentials=True),
     NetworkMode("proxy-down", "the proxy variables point at a port of ours where nothing listens", True,
-                PROXY_NOTHING),
-    NetworkMode("no-route", "no route to the index and no proxy configured", True),
+                PROXY_NOTHING, waits=10),
+    NetworkMode("no-route", "no route to the index and no proxy configured", True, waits=70),
     NetworkMode("tls-intercept", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
-                True, MITM_PORT, intercepted=True),
+                True, MITM_PORT, intercepted=True, waits=9),
     NetworkMode("flaky", "the only way out cuts every connection after 1 MiB: downloads break off midway",
                 True, FLAKY_PORT, faulty=True),
     NetworkMode("tls-intercept-trusted", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
