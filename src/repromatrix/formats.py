@@ -149,7 +149,8 @@ def _markdown_head(run: RunResult) -> str:
     if run.incomplete:
         lines += [f"**{md(run.incomplete)}**", ""]
     lines += [f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
-             + (f" · compared with run {md(run.baseline)}" if run.baseline else ""), "",
+             + (f" · compared with run {md(run.baseline)}" if run.baseline else "")
+             + (f" · merged from {len(run.merged_from)} shard runs" if run.merged_from else ""), "",
              "| outcome | cells |", "|---|---|"]
     lines += [f"| {md_code(outcome)} | {n} |" for outcome, n in run.counts().items()]
     return "\n".join(lines) + "\n"

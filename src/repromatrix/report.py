@@ -65,6 +65,7 @@ def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | 
         "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
         "interpreter": _interpreter(cell), "checks": _checks(cell), "whyNoWheel": _why_no_wheel(cell),
         "attempts": _attempts(cell), "fix": cell.fix or "",
+        "host": cell.host if cell.host != "default" else "",  # only worth a line when several engines ran
     }
     if inline and run_dir is not None:
         data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)

@@ -218,6 +218,8 @@ def test_a_merge_of_shards_equals_the_single_run_but_for_timings(write_matrix, t
         assert (run_dir / name).is_file(), name
     some = merged.cells[3]
     assert (run_dir / some.log).read_text() == f"log of {some.id}\n"
+    assert "merged from 3 shard runs" in (run_dir / "summary.md").read_text()
+    assert "merged from 3 shard runs" in (run_dir / "index.html").read_text()
     assert (tmp_path / "merged" / "latest").resolve() == run_dir.resolve()
     # History: a second merge compares with the first (run ids sort by the second they start in).
     time.sleep(1.1)

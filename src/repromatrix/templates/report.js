@@ -181,6 +181,7 @@
       (c.import.ok ? "ok, " + c.import.version : c.import.error)) : null);
     field(dl, "durations", Object.entries(c.durations).map(([k, v]) => k + " " + v + "s").join(", "));
     field(dl, "setup", c.setup);
+    field(dl, "Docker host", c.host || null);
     field(dl, "files", el("span", {}, el("a", { href: c.dockerfile, text: "Dockerfile" }), " · ",
       el("a", { href: c.log, text: "log" })));
     fill(panel,
