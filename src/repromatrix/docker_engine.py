@@ -210,10 +210,12 @@ class DockerEngine:
         found = []
         for image in self.quick.images.list(filters={"label": f"{LABEL_CACHE}={kind}"}):
             meta = image.attrs.get("Metadata") or {}
+            size, key = int(image.attrs.get("Size") or 0), image.labels.get(LABEL_CACHE_KEY, "")
             for ref in image.tags:
-                found.append(CachedImage(ref, int(image.attrs.get("Size") or 0),
-                                         str(meta.get("LastTagTime") or image.attrs.get("Created") or ""),
-                                         image.labels.get(LABEL_CACHE_KEY, "")))
+                found.append(CachedImage(ref, size, str(meta.get("LastTagTime") or image.attrs.get("Created") or ""),
+                                         key))
+            if not image.tags:  # a setup whose tag a rebuild moved to its successor
+                found.append(CachedImage(image.id, size, str(image.attrs.get("Created") or ""), key, stale=True))
         return found
 
     # -- networks and containers -----------------------------------------------------------

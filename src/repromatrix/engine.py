@@ -55,6 +55,7 @@ class CachedImage:
     size: int  # bytes, as the engine reports it (shared layers are counted in each image)
     last_used: str  # ISO time the image was last built or reused (its last tag time)
     key: str
+    stale: bool = False  # no tag names it any more (a refresh built its successor): ref is its id
 
 
 class Box(Protocol):

@@ -477,8 +477,9 @@ def _remedy_planner(selection: Selection, releases: Releases | None, ctx: Render
 def _evict(cache: SetupCache, matrix: Matrix, console: Console) -> None:
     gone = cache.evict(matrix.settings.cache_budget)
     if gone:
-        console.print(f"setup cache: removed {len(gone)} least recently used setup images "
-                      f"({human(sum(i.size for i in gone))}) to stay within its budget")
+        stale = sum(i.stale for i in gone)
+        console.print(f"setup cache: removed {len(gone)} setup images ({human(sum(i.size for i in gone))}): "
+                      f"{stale} replaced by a rebuild, {len(gone) - stale} least recently used beyond its budget")
 
 
 def _recorder(scope: RunScope, host: Host, releases: Releases | None, ready: dict[str, Provisioned | BaseImageError],

@@ -233,12 +233,16 @@ class SetupCache:
 
     def evict(self, budget: int | None) -> list[CachedImage]:
         """Keep the cache within its budget (the default: a share of free disk); what went."""
-        images = self.engine.cached_images(self.kind)
+        found = self.engine.cached_images(self.kind)
+        # A setup --fresh rebuilt under the same tag is garbage at once: nothing can reuse it. (Before
+        # this, such images were never counted nor removed: 259 of them filled a disk here.)
+        stale = [i for i in found if i.stale]
+        images = [i for i in found if not i.stale]
         cached = sum(i.size for i in images)
         limit = budget if budget is not None else default_budget(self.engine.free_disk(), cached)
-        gone = to_evict(images, limit, self.used)
+        gone = stale + to_evict(images, limit, self.used)
         for image in gone:
             self.engine.remove_image(image.ref)
-            if self.logs is not None and image.key:
+            if self.logs is not None and image.key and not image.stale:
                 (self.logs / f"{image.key}.txt").unlink(missing_ok=True)
         return gone

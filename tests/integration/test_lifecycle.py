@@ -98,3 +98,24 @@ def test_clean_removes_what_a_killed_run_left_behind(docker_client):
         other.cleanup()
         with contextlib.suppress(Exception):
             box.remove(force=True)
+
+
+def test_a_setup_that_a_rebuild_replaced_is_removed_from_the_cache(docker_client, tmp_path):
+    from repromatrix.setupcache import CacheMode, SetupCache
+
+    tag = f"repromatrix-cache/setup:test-stale-{os.getpid()}"
+    ids = []
+    for content in ("old", "new"):  # what `--fresh` does: the same key, built again, takes the tag
+        (tmp_path / "Dockerfile").write_text("FROM debian:bookworm\nLABEL org.repromatrix.cache=setup "
+                                             f"org.repromatrix.cache.key=test-stale\nRUN echo {content} > /v\n")
+        ids.append(docker_client.images.build(path=str(tmp_path), tag=tag, rm=True)[0].id)
+    try:
+        engine = DockerEngine("test-stale")
+        assert any(i.stale and i.ref == ids[0] for i in engine.cached_images("setup"))
+        gone = SetupCache(engine, CacheMode.REUSE, "x").evict(10**15)  # a budget nothing exceeds
+        assert ids[0] in [g.ref for g in gone]
+        left = {i.id for i in docker_client.images.list(filters={"label": "org.repromatrix.cache=setup"})}
+        assert ids[0] not in left and ids[1] in left
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(tag, force=True)

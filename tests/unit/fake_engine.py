@@ -117,8 +117,8 @@ class FakeEngine:
         self.images.pop(ref, None)
 
     def cached_images(self, kind: str) -> list[CachedImage]:
-        return [CachedImage(ref, 100, "2026-11-24T00:00:00", "") for ref, labels in self.images.items()
-                if labels.get(LABEL_CACHE) == kind]
+        return [CachedImage(ref, 100, "2026-11-24T00:00:00", "", stale=ref.startswith("sha256:"))
+                for ref, labels in self.images.items() if labels.get(LABEL_CACHE) == kind]
 
     def create_network(self, name: str, internal: bool = False) -> str:
         return name

@@ -187,6 +187,15 @@ def test_eviction_keeps_the_most_recently_used_within_budget(budget, kept):
     assert to_evict(images, 0, keep=["c:0"]) == [i for i in reversed(images) if i.ref != "c:0"]
 
 
+def test_a_setup_a_refresh_replaced_is_removed_whatever_the_budget():
+    from repromatrix.engine import LABEL_CACHE
+
+    engine = FakeEngine()
+    engine.images = {"repromatrix-cache/setup:new": {LABEL_CACHE: "setup"}, "sha256:0ld": {LABEL_CACHE: "setup"}}
+    gone = SetupCache(engine, CacheMode.REUSE, "x").evict(10**12)
+    assert [g.ref for g in gone] == ["sha256:0ld"] and list(engine.images) == ["repromatrix-cache/setup:new"]
+
+
 def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp_path, monkeypatch):
     from rich.console import Console
 
