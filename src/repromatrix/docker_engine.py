@@ -208,14 +208,20 @@ class DockerEngine:
 
     def cached_images(self, kind: str) -> list[CachedImage]:
         found = []
-        for image in self.quick.images.list(filters={"label": f"{LABEL_CACHE}={kind}"}):
-            meta = image.attrs.get("Metadata") or {}
-            size, key = int(image.attrs.get("Size") or 0), image.labels.get(LABEL_CACHE_KEY, "")
-            for ref in image.tags:
-                found.append(CachedImage(ref, size, str(meta.get("LastTagTime") or image.attrs.get("Created") or ""),
-                                         key))
-            if not image.tags:  # a setup whose tag a rebuild moved to its successor
-                found.append(CachedImage(image.id, size, str(image.attrs.get("Created") or ""), key, stale=True))
+        # The low-level list, then one inspect each: an image removed in between (another run's
+        # eviction, `clean`, a user's `docker rmi`) is skipped, not an error.
+        for summary in self.quick.api.images(filters={"label": f"{LABEL_CACHE}={kind}"}):
+            try:
+                attrs = self.quick.api.inspect_image(summary["Id"])
+            except docker.errors.NotFound:
+                continue
+            meta, labels = attrs.get("Metadata") or {}, (attrs.get("Config") or {}).get("Labels") or {}
+            size, key = int(attrs.get("Size") or 0), str(labels.get(LABEL_CACHE_KEY, ""))
+            tags = [t for t in attrs.get("RepoTags") or [] if t != "<none>:<none>"]
+            for ref in tags:
+                found.append(CachedImage(ref, size, str(meta.get("LastTagTime") or attrs.get("Created") or ""), key))
+            if not tags:  # a setup whose tag a rebuild moved to its successor
+                found.append(CachedImage(attrs["Id"], size, str(attrs.get("Created") or ""), key, stale=True))
         return found
 
     # -- networks and containers -----------------------------------------------------------
@@ -311,21 +317,24 @@ class DockerEngine:
             except docker.errors.APIError:
                 time.sleep(0.5)
 
+    # The listing calls below use the low-level API: its summaries need no inspect per item, so a
+    # container or image another thread removes in between (a cell ending, another run's eviction)
+    # is skipped rather than turned into NotFound half-way through a clean-up.
     def remove_containers(self, flt: Filters | None = None) -> int:
-        boxes = self.quick.containers.list(all=True, filters=flt or self._run_filter())
+        boxes = self.quick.api.containers(all=True, filters=flt or self._run_filter())
         for box in boxes:
             with contextlib.suppress(docker.errors.APIError):
-                box.remove(force=True)
+                self.quick.api.remove_container(box["Id"], force=True)
         return len(boxes)
 
     def stop_builds(self, network: str) -> int:
         """End the builds running on `network` now: a build's RUN step runs in a container of its own,
         unlabelled (the run's services and cells carry labels) but on the network the build uses."""
-        steps = [box for box in self.quick.containers.list(filters={"network": network})
-                 if LABEL_RUN not in (box.labels or {})]
+        steps = [box for box in self.quick.api.containers(filters={"network": network})
+                 if LABEL_RUN not in (box.get("Labels") or {})]
         for box in steps:
             with contextlib.suppress(docker.errors.APIError):
-                box.remove(force=True)
+                self.quick.api.remove_container(box["Id"], force=True)
         return len(steps)
 
     def _run_filter(self) -> Filters:
@@ -345,8 +354,8 @@ class DockerEngine:
             for net in self.quick.networks.list(filters=flt):
                 self._remove_network(net)
                 counts["networks"] += 1
-            for image in self.quick.images.list(filters=flt):
-                for tag in image.tags or [image.id]:
+            for image in self.quick.api.images(filters=flt):
+                for tag in [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"] or [image["Id"]]:
                     self.remove_image(tag)
                 counts["images"] += 1
         except (docker.errors.DockerException, requests.exceptions.RequestException):
