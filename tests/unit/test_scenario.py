@@ -99,3 +99,19 @@ def test_a_missing_command_in_a_step_is_exit_127_not_a_crash(tmp_path):
     record = run_scenario(tmp_path, REPROMATRIX_BEFORE=json.dumps(steps))
     (step,) = record["before_steps"]
     assert step["exit_code"] == 127 and "no-such-command-anywhere" in step["output"]
+
+
+def test_a_cache_entry_cut_short_by_a_full_disk_fails_the_setup(tmp_path):
+    import importlib.util
+
+    source = resources.files("repromatrix").joinpath("templates/corrupt_cache.py")
+    spec = importlib.util.spec_from_file_location("corrupt_cache", str(source))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    entry = tmp_path / "http" / "4" / "1"
+    entry.mkdir(parents=True)
+    # What a full disk left in a real setup: a temporary file of 245 MB for a 572 MB wheel, no entry.
+    (entry / "41740cac.tmp").write_bytes(b"PK\x03\x04" + b"\0" * 2000)
+    with pytest.raises(SystemExit, match=r"kept only 2004 of the 5000 bytes of tf\.whl \(is the disk full\?\)"):
+        module.check_complete(str(tmp_path / "http"), 5000, "tf.whl")
+    module.check_complete(str(tmp_path / "http"), 2004, "tf.whl")  # a whole entry passes

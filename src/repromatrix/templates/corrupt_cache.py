@@ -100,9 +100,26 @@ def cache_through_pip(url, directory, session):
     # pip downloads with these headers; reading the body to its end is what stores it.
     response = session.get(url, headers={"Accept-Encoding": "identity"}, stream=True)
     response.raise_for_status()
-    for _ in response.iter_content(1024 * 1024):
-        pass
+    size = 0
+    for chunk in response.iter_content(1024 * 1024):
+        size += len(chunk)
     response.close()
+    return size
+
+
+def check_complete(directory, size, filename):
+    """pip's cache swallows its own write errors: on a full disk it leaves a truncated temporary file
+    and no entry, which pip later reads as a miss, not as the damage wanted (seen on a real index).
+    Such a setup must fail, never be kept in the setup cache."""
+    kept = largest_entry(directory)
+    if kept < size:
+        fail("pip's cache kept only %d of the %d bytes of %s (is the disk full?)" % (kept, size, filename))
+
+
+def largest_entry(root):
+    """The size of the largest file in pip's HTTP cache (the wheel's entry: headers and body)."""
+    return max((os.path.getsize(os.path.join(folder, name)) for folder, _, files in os.walk(root) for name in files),
+               default=0)
 
 
 def damage(root):
@@ -145,7 +162,7 @@ def main():
         session.get(index, headers={"Accept": "text/html"}).close()
     url = wanted_url(sys.argv[1], session)
     directory = http_cache_dir(pip_cache_root())
-    cache_through_pip(url, directory, session)
+    check_complete(directory, cache_through_pip(url, directory, session), url.rsplit("/", 1)[-1])
     damaged = damage(directory)
     if not damaged:
         fail("pip kept no cached wheel under %s to damage" % directory)
