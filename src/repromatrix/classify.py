@@ -61,6 +61,8 @@ class Rule:
 # network rules below name the real cause and keep this line as the visible symptom.
 NO_MATCH = r"No matching distribution found for"
 FAILURE_RULES: tuple[Rule, ...] = (
+    # First: a full disk is the cause whatever else pip was doing (here, backtracking over releases).
+    Rule(Outcome.NO_SPACE, r"\[Errno 28\] No space left on device", (r"^Downloading ",)),
     Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
          (r"This environment is externally managed",)),
     Rule(Outcome.USER_IN_VENV, r"Can not perform a '--user' install\. User site-packages are not visible"),

@@ -17,6 +17,7 @@ class Outcome(str, enum.Enum):
     USER_IN_VENV = "user-in-venv"
     PERMISSION_DENIED = "permission-denied"
     RESOLUTION_IMPOSSIBLE = "resolution-impossible"
+    NO_SPACE = "no-space"
     HASH_MISMATCH = "hash-mismatch"
     CORRUPT_CACHE = "corrupt-cache"
     PROXY_AUTH_REQUIRED = "proxy-auth-required"
@@ -70,6 +71,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.RESOLUTION_IMPOSSIBLE: OutcomeInfo(
         "pip's resolver found no set of versions that satisfies every requirement and constraint.",
         "#8b1a4a", True),
+    Outcome.NO_SPACE: OutcomeInfo(
+        "pip ran out of disk space ([Errno 28] No space left on device): a 500-650 MB wheel needs about "
+        "three times its size while pip downloads, unpacks and installs it.", "#5d4037", True),
     Outcome.PROXY_AUTH_REQUIRED: OutcomeInfo(
         "the proxy demanded credentials pip did not have (407); pip then reports no distribution.",
         "#6d4c9f", True),

@@ -351,3 +351,13 @@ def test_a_target_whose_marker_does_not_match_is_not_upgraded_not_an_import_erro
     fresh["before"] = fresh["after"] = None
     fresh["import"] = {"ok": False, "version": None, "error": "not installed", "failed": None, "names": []}
     assert classify(Observation(record=fresh)).outcome is Outcome.NOT_UPGRADED
+
+
+def test_a_full_disk_is_no_space_not_an_unknown_failure():
+    # Captured on the real index: the disk filled while pip backtracked from 2.21.0 down to 2.15.1
+    # over a constraint, downloading a 475-601 MB wheel per release.
+    verdict = classify(Observation(record=record("public-bookworm-py3.11-venv-tf2.15.0-constraints-disk-full")))
+    assert verdict.outcome is Outcome.NO_SPACE
+    assert verdict.evidence[0] == ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left "
+                                   "on device")
+    assert any(line.startswith("Downloading tensorflow-") for line in verdict.evidence[1:])
