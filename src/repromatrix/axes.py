@@ -84,6 +84,7 @@ class PlanDraft:
     network: NetworkMode | None = None
     pip_pin: str | None = None
     cache_corrupted: bool = False
+    limits: Limits | None = None
     conflicts: ConflictMode | None = None
     preinstall: list[str] = field(default_factory=list)  # requirements installed before the upgrade, in order
     notes: list[str] = field(default_factory=list)
@@ -427,6 +428,38 @@ class CacheAxis(ChoiceAxis):
         draft.cache_corrupted = value == "corrupted"
 
 
+# -- resources ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Limits:
+    """What the cell's container may use: run-time limits, not part of the image."""
+
+    name: str
+    doc: str
+    tmpfs: tuple[tuple[str, str], ...] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
+
+    def docker_run_options(self) -> tuple[str, ...]:
+        """The same limits as `docker run` options, for the reproduce command."""
+        return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs)
+
+
+RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
+    Limits("unlimited", "no limits beyond the engine's"),
+    # pip downloads and unpacks in TMPDIR (/tmp): the newest model wheels carry 1.5 MiB, so a 1 MiB
+    # /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
+    Limits("small-tmp", "/tmp is a 1 MiB tmpfs: smaller than the wheel pip downloads and unpacks there",
+           tmpfs=(("/tmp", "size=1m,mode=1777"),)),
+)}
+
+
+class ResourcesAxis(ChoiceAxis):
+    name, default = "resources", "unlimited"
+    doc = "what the cell's container may use: " + _choices_doc({n: m.doc for n, m in RESOURCE_LIMITS.items()})
+    choices = RESOURCE_LIMITS
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.limits = RESOURCE_LIMITS[value]
+
+
 # -- conflicts ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ConflictMode:
@@ -465,8 +498,9 @@ class ConflictsAxis(ChoiceAxis):
 # The order of AXES is the order of the parts of a cell id (and of the axes in reports).
 AXES: dict[str, Axis] = {a.name: a for a in (
     OsAxis(), PythonAxis(), InstallAxis(), PriorAxis(), CaAxis(), NetworkAxis(), ConflictsAxis(), PipAxis(),
-    CacheAxis())}
-AXIS_ORDER = ("os", "python", "install", "prior", "ca", "network", "pip", "cache", "conflicts")  # reports, yaml
+    CacheAxis(), ResourcesAxis())}
+AXIS_ORDER = ("os", "python", "install", "prior", "ca", "network", "pip", "cache", "conflicts",
+              "resources")  # reports, yaml
 assert set(AXIS_ORDER) == set(AXES)
 
 

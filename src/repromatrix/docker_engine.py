@@ -233,10 +233,12 @@ class DockerEngine:
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
-                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> Iterator[DockerBox]:
+                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
+                  tmpfs: Mapping[str, str] | None = None) -> Iterator[DockerBox]:
         """A started container that is removed on exit, also when starting it failed.
 
-        mounts: host path → container path, read-only (secrets); env: variables added to the image's.
+        mounts: host path → container path, read-only (secrets); env: variables added to the image's;
+        tmpfs: mount point → tmpfs options (the cell's resource limits).
         """
         created = None
         volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
@@ -249,7 +251,7 @@ class DockerEngine:
         try:
             created = self.quick.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
                                                    volumes=volumes, environment=dict(env or {}), detach=True,
-                                                   **wiring)
+                                                   tmpfs=dict(tmpfs or {}), **wiring)
             created.start()
             yield DockerBox(self, created)
         finally:
@@ -258,9 +260,11 @@ class DockerEngine:
                     created.remove(force=True)
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> ContainerResult:
+                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
+                   tmpfs: Mapping[str, str] | None = None) -> ContainerResult:
         """Run a cell container to its end (or kill it at `timeout`) and return its output."""
-        with self.container(image, name=name, role="cell", network=network, mounts=mounts, env=env) as box:
+        with self.container(image, name=name, role="cell", network=network, mounts=mounts, env=env,
+                            tmpfs=tmpfs) as box:
             waiting = self.client.containers.get(box.name)
             try:
                 status = waiting.wait(timeout=timeout)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .axes import AXES, ConflictMode, InstallMode, NetworkMode, PlanDraft, fragments
+from .axes import AXES, RESOURCE_LIMITS, ConflictMode, InstallMode, Limits, NetworkMode, PlanDraft, fragments
 from .hostca import HostCA
 from .interpreters import Interpreter
 from .localindex import INDEX_HOST, INDEX_PORT
@@ -52,6 +52,7 @@ class CellPlan:
     prior: str | None
     pip_pin: str | None
     cache_corrupted: bool
+    limits: Limits  # run-time limits of its containers (the cell's and its remedies')
     trusts_ca: bool  # the cell gets a CA bundle (the host's, the local index's, the interceptor's)
     wants_host_ca: bool  # ca: host
     upgrade_command: str  # exactly what runs, the way a user types it
@@ -128,7 +129,7 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     return CellPlan(
         cell=cell, target=target, interpreter=draft.interpreter, mode=draft.mode, network=draft.network,
         conflicts=draft.conflicts, prior=draft.prior, pip_pin=draft.pip_pin, cache_corrupted=draft.cache_corrupted,
-        trusts_ca=trusts, wants_host_ca=draft.trust_host_ca,
+        limits=draft.limits or RESOURCE_LIMITS["unlimited"], trusts_ca=trusts, wants_host_ca=draft.trust_host_ca,
         upgrade_command=upgrade_command(target, draft.mode), setup_commands=setup_commands(target, draft),
         env=tuple(env), checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
         runtime_setup=ctx.index_secret, disk_need=need, disk_need_why=why)

@@ -200,6 +200,10 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy("no-cache-dir", "upgrade without pip's cache", frozenset({Outcome.NO_SPACE}),
            options=("--no-cache-dir",),
            why="pip otherwise writes every wheel it downloads to its cache too: twice the disk for a 600 MB wheel"),
+    Remedy("tmpdir", "give pip a temporary directory with room", frozenset({Outcome.NO_SPACE}),
+           before=(("mkdir", "-p", "{home}/pip-tmp"),), env=("TMPDIR={home}/pip-tmp",),
+           why="pip downloads and unpacks in TMPDIR (/tmp by default): a small /tmp (a tmpfs, a quota) fails "
+               "while the home directory's disk has room"),
     Remedy("trust-ca", "trust the corporate CA", frozenset({Outcome.SSL_ERROR}),
            options=("--cert", CA_PATH), needs=frozenset({Resource.CA}),
            why="an intercepting proxy or a private index signs with a CA the image does not know"),

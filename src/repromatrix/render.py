@@ -110,5 +110,6 @@ def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
 
 
 def reproduce_command(plan: CellPlan, context_dir: str) -> str:
+    limits = "".join(f"{shlex.quote(option)} " for option in plan.limits.docker_run_options())
     return (f"docker build -t {plan.image_tag} {shlex.quote(context_dir)} && "
-            f"docker run --rm {plan.image_tag}")
+            f"docker run --rm {limits}{plan.image_tag}")

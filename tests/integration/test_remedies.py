@@ -93,6 +93,11 @@ def attempt(run, cell_id: str, remedy: str) -> dict:
     ("bookworm-py3.11-venv-fresh-flaky", "upgrade-pip", "fails", "hash-mismatch",
      "the step `python3 -m pip install --upgrade pip` exited 1; the upgrade did not run"),
     ("bookworm-py3.11-venv-fresh-flaky", "proxy-env", "works", "upgraded", "tensorflow-2.21.0"),
+    # A /tmp smaller than the wheel: pointing TMPDIR elsewhere works; --no-cache-dir, the usual advice
+    # for a full disk, does not (pip still downloads to /tmp), nor does emptying the cache.
+    ("bookworm-py3.11-venv-fresh-small-tmp", "tmpdir", "works", "upgraded", "tensorflow-2.21.0"),
+    ("bookworm-py3.11-venv-fresh-small-tmp", "no-cache-dir", "fails", "no-space", "[Errno 28] No space left on device"),
+    ("bookworm-py3.11-venv-fresh-small-tmp", "purge-cache", "fails", "no-space", "[Errno 28] No space left on device"),
 ])
 def test_remedy(causes_run, cell_id, remedy, fix, outcome, evidence):
     tried = attempt(causes_run, cell_id, remedy)
@@ -120,6 +125,7 @@ def test_the_recommended_fix_is_the_least_invasive_that_reaches_the_newest(cause
     assert fixes["bookworm-py3.11-system-user-tf2.15.0"] == "venv"  # not --break-system-packages
     assert fixes["bookworm-py3.11-venv-fresh-ca-none"] == "trust-ca"  # not --trusted-host
     assert fixes["bookworm-py3.11-venv-tf2.15.0-cache-corrupted"] == "purge-cache"
+    assert fixes["bookworm-py3.11-venv-fresh-small-tmp"] == "tmpdir"
     # upgrade-blockers lands on 2.19.0 (the local index has no newer googleapis-common-protos);
     # a venv reaches 2.21.0, so it is the one to type.
     assert fixes["bookworm-py3.11-venv-tf2.15.0-protobuf-cap"] == "venv"

@@ -126,7 +126,8 @@ class FakeEngine:
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
-                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> Iterator[FakeBox]:
+                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
+                  tmpfs: Mapping[str, str] | None = None) -> Iterator[FakeBox]:
         box = FakeBox(name, self.service_says, not self.service_dies, [network] if network else [])
         self.boxes[name] = box
         self.started.append(name)
@@ -136,7 +137,8 @@ class FakeEngine:
             del self.boxes[name]  # removed on exit, also when what ran in it failed
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None) -> ContainerResult:
+                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
+                   tmpfs: Mapping[str, str] | None = None) -> ContainerResult:
         with self._lock:
             self.runs.append(name)
             self.envs[name] = dict(env or {})

@@ -89,7 +89,8 @@ def test_cells_get_defaults_ids_and_expectations(write_matrix):
                        "bookworm-py3.11-system-fresh", "bookworm-py3.11-system-tf2.15.0"]
     assert ids[4] == "python-3.12-slim-pysystem-venv-fresh"
     assert cells[0].axes == {"os": "bookworm", "python": "system", "install": "venv", "prior": "none", "ca": "host",
-                             "network": "direct", "pip": "os", "cache": "clean", "conflicts": "none"}
+                             "network": "direct", "pip": "os", "cache": "clean", "conflicts": "none",
+                             "resources": "unlimited"}
     assert [e.value for e in cells[0].expected] == ["upgraded"]
     assert [e.value for e in cells[1].expected] == ["not-upgraded"]  # later rules win
     assert cells[2].expected == ()

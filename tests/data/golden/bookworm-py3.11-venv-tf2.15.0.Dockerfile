@@ -8,6 +8,7 @@
 #   pip: os
 #   cache: clean
 #   conflicts: none
+#   resources: unlimited
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-venv-tf2.15.0 . && docker run --rm repromatrix/bookworm-py3.11-venv-tf2.15.0
