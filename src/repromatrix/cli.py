@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     _matrix_arg(ls)
     _select_args(ls)
     ls.add_argument("--json", action="store_true", help="machine-readable output for CI")
-    ls.add_argument("--shards", type=_positive, metavar="N", help="split the selection into N cost-balanced shards "
+    ls.add_argument("--shards", type=_shard_count, metavar="N", help="split the selection into N cost-balanced shards "
                     "and print them (with --json: a GitHub Actions matrix 'include' list)")
     ls.add_argument("--out", type=Path, default=Path("reports"), help="where earlier runs are, whose durations "
                     "balance the shards (default: reports)")
@@ -154,6 +154,14 @@ def _parallel(text: str) -> int:
     if number > LIMITS["max_parallel"]:
         raise argparse.ArgumentTypeError(f"{number} is more than {LIMITS['max_parallel']}; the run also lowers it "
                                          "to what the engine's CPUs and memory hold")
+    return number
+
+
+def _shard_count(text: str) -> int:
+    number = _positive(text)
+    if number > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"{number}: GitHub Actions runs at most {MAX_SHARDS} jobs of one matrix; use "
+                                         f"at most {MAX_SHARDS} shards (each then runs more cells)")
     return number
 
 
@@ -225,7 +233,10 @@ def _said(result: RunResult, out: Path, resume: str | None, console: Console) ->
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
     matrix, cells = load_cells(args.matrix, tuple(args.only), args.keyword)
     if args.shards:
-        return _list_shards(shards_of(matrix, cells, args.shards, args.out, args.remedies), args.json, console)
+        count = min(args.shards, len(cells))  # no job with nothing to do
+        if count < args.shards:
+            console.print(f"{len(cells)} cells: {count} shards, not {args.shards}", highlight=False)
+        return _list_shards(shards_of(matrix, cells, count, args.out, args.remedies), args.json, console)
     if args.json:
         data = [{"id": c.id, "axes": c.axes, "expect": [o.value for o in c.expected]} for c in cells]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -237,9 +248,6 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:
-    if len(shards) > MAX_SHARDS:
-        raise UsageError(f"--shards {len(shards)}: GitHub Actions runs at most {MAX_SHARDS} jobs of one matrix\n"
-                         f"  hint: use at most {MAX_SHARDS} shards; each then runs more cells")
     if as_json:  # one line: it goes into $GITHUB_OUTPUT as is, and fromJSON() reads it
         sys.stdout.write(json.dumps({"include": [s.include() for s in shards]}, separators=(",", ":")) + "\n")
         return 0

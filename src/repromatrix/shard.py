@@ -102,5 +102,8 @@ def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell,
         raise UsageError(f"{path}: shard {spec} names cells the matrix's selection does not have: "
                          f"{', '.join(unknown[:5])}\n  hint: the plan was made from another matrix or selection; "
                          "make it again")
+    if not ids:
+        raise UsageError(f"{path}: shard {spec} has no cells\n  hint: make the plan again; "
+                         "'list --shards' makes no empty shard")
     chosen = set(ids)
     return tuple(c for c in cells if c.id in chosen)

@@ -299,3 +299,15 @@ def test_a_shard_resumes_only_its_own_unfinished_cells(write_matrix, tmp_path):
     resumed = _prepare(RunOptions(path, out=tmp_path / "r", resume=str(prepared.run_dir)))
     assert [c.id for c in resumed.todo] == [c.id for c in prepared.todo[1:]]
     assert [c.id for c in resumed.cells] == [c.id for c in prepared.todo]
+
+
+def test_a_plan_has_no_empty_shard(write_matrix, capsys, tmp_path):
+    path = write_matrix(MATRIX)
+    assert main(["list", "--matrix", str(path), "--shards", "40", "--json", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr()
+    plan = json.loads(out.out)["include"]
+    assert len(plan) == 16 and all(e["cells"] == 1 for e in plan) and plan[-1]["shard"] == "16/16"
+    assert "16 cells: 16 shards, not 40" in out.err
+    (tmp_path / "plan.json").write_text(json.dumps({"include": [{"shard": "1/2", "ids": []}]}))
+    with pytest.raises(UsageError, match="shard 1/2 has no cells"):
+        from_plan(tmp_path / "plan.json", ShardSpec(1, 2), load_cells(path)[1])
