@@ -242,6 +242,8 @@ class InstallMode:
     prior_by: str | None  # who installs the prior version
     upgrade_by: str | None  # who runs the upgrade
     user_flag: bool = False  # the upgrade adds --user
+    venv_options: tuple[str, ...] = ()  # e.g. --without-pip
+    pip: str = "python3 -m pip"  # how the user runs pip: as a module of python3, or the `pip` on PATH
 
     @property
     def user(self) -> str | None:
@@ -260,6 +262,11 @@ INSTALL_MODES: dict[str, InstallMode] = {m.name: m for m in (
                 f"/home/{USER}/venv", USER, USER),
     InstallMode("root-venv-user", "root created the virtual environment; a non-root user upgrades in it",
                 "/opt/venv", None, USER),
+    # What users are told when `python3 -m venv` fails for want of ensurepip: `python3` is then the
+    # venv's, but the `pip` on PATH is the system's, which installs into the system's site-packages.
+    InstallMode("venv-no-pip", "root created the virtual environment with --without-pip and runs `pip`: "
+                "`python3` is the venv's, the `pip` on PATH another Python's", "/opt/venv", None, None,
+                venv_options=("--without-pip",), pip="pip"),
 )}
 
 
@@ -316,7 +323,8 @@ PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing
 OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
-FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts it
+FLAKY_STALL_PORT = 3132  # the same injector, but it stalls a tunnel (holds it open, sends nothing more)
+FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts or stalls it
 
 
 @dataclass(frozen=True)
@@ -330,7 +338,7 @@ class NetworkMode:
     credentials: bool = False  # proxy credentials reach the cell as a secret file
     intercepted: bool = False  # the proxy is the TLS-intercepting one (mitmproxy)
     trusts_interceptor: bool = False  # the cell trusts the interceptor's CA
-    faulty: bool = False  # the proxy is our fault injector, which cuts downloads midway
+    faulty: bool = False  # the proxy is our fault injector, which cuts (or stalls) downloads midway
     # Seconds pip spends on its own retries (5, with back-off) before it gives up on this way out;
     # measured on examples/causes.yaml: refused 10 s, 407 or a TLS failure 9 s, no DNS 70 s.
     waits: float = 0.0
@@ -376,6 +384,8 @@ NETWORK_MODES: dict[str, NetworkMode] = {m.name: m for m in (
                 True, MITM_PORT, intercepted=True, waits=9),
     NetworkMode("flaky", "the only way out cuts every connection after 1 MiB: downloads break off midway",
                 True, FLAKY_PORT, faulty=True),
+    NetworkMode("stalled", "the only way out stops sending after 1 MiB and holds the connection open: "
+                "downloads stall midway until pip's read timeout", True, FLAKY_STALL_PORT, faulty=True, waits=15),
     NetworkMode("tls-intercept-trusted", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
                 True, MITM_PORT, intercepted=True, trusts_interceptor=True),
 )}
@@ -436,10 +446,12 @@ class Limits:
     name: str
     doc: str
     tmpfs: tuple[tuple[str, str], ...] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
+    memory: str = ""  # the container's memory limit (and memory+swap), in Docker's spelling: "32m"
 
     def docker_run_options(self) -> tuple[str, ...]:
         """The same limits as `docker run` options, for the reproduce command."""
-        return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs)
+        memory = (f"--memory={self.memory}", f"--memory-swap={self.memory}") if self.memory else ()
+        return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs) + memory
 
 
 RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
@@ -448,6 +460,10 @@ RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
     # /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
     Limits("small-tmp", "/tmp is a 1 MiB tmpfs: smaller than the wheel pip downloads and unpacks there",
            tmpfs=(("/tmp", "size=1m,mode=1777"),)),
+    # pip's own process needs about 40 MiB before it downloads anything (measured: 48 MiB installs a small
+    # wheel, 32 MiB is killed): what a 1 GiB VM or a CI runner does to a real 600 MB TensorFlow.
+    Limits("small-memory", "the container may use 32 MiB of memory and no swap: the kernel kills pip",
+           memory="32m"),
 )}
 
 
@@ -469,6 +485,10 @@ class ConflictMode:
     doc: str
     preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
     constraints: tuple[str, ...] = ()  # lines of a constraints file pip reads (PIP_CONSTRAINT)
+    # How the preinstalled distributions are left, as an older installer would have left them:
+    # "distutils" (an egg-info file, no list of files) or "no-record" (a dist-info without RECORD,
+    # INSTALLER 'debian', as OS packages are). See templates/legacy_install.py.
+    legacy: str = ""
 
 
 CONFLICT_MODES: dict[str, ConflictMode] = {m.name: m for m in (
@@ -478,6 +498,14 @@ CONFLICT_MODES: dict[str, ConflictMode] = {m.name: m for m in (
                  ("googleapis-common-protos==1.63.0",)),
     ConflictMode("constraints", "a constraints file left over from TensorFlow 2.11 days pins protobuf",
                  constraints=("protobuf==3.19.6",)),
+    ConflictMode("protobuf-below-6", "a constraints file caps protobuf below 6 (a site-wide pin); the newest "
+                 "TensorFlow needs protobuf 6.31 or later", constraints=("protobuf<6",)),
+    ConflictMode("distutils-numpy", "numpy 1.24.3 installed by `setup.py install` with distutils: an egg-info "
+                 "file and no record of its files", ("numpy==1.24.3",), legacy="distutils"),
+    ConflictMode("no-record-numpy", "numpy 1.24.3 installed the way OS packages are: a dist-info without "
+                 "RECORD, INSTALLER debian", ("numpy==1.24.3",), legacy="no-record"),
+    ConflictMode("tensorflow-gpu", "tensorflow-gpu 2.10.1 left from before, installed after the prior version: "
+                 "both write site-packages/tensorflow/", ("tensorflow-gpu==2.10.1",)),
 )}
 
 

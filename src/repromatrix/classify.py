@@ -57,6 +57,11 @@ class Rule:
         return (deciding + tuple(line for line in shown if line not in deciding))[:MAX_EVIDENCE]
 
 
+# What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package has
+# been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is deprecated,
+# use 'scikit-learn' rather than 'sklearn'').
+REMOVED = (r"package has been removed|has been renamed|PyPI package is deprecated|is deprecated and has been removed|"
+           r"(?i:please install [\"'`]?[\w.-]+[\"'`]? instead)")
 # pip reports a failure to read the index page only at debug level, then says this: the
 # network rules below name the real cause and keep this line as the visible symptom.
 NO_MATCH = r"No matching distribution found for"
@@ -66,6 +71,16 @@ FAILURE_RULES: tuple[Rule, ...] = (
     Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
          (r"This environment is externally managed",)),
     Rule(Outcome.USER_IN_VENV, r"Can not perform a '--user' install\. User site-packages are not visible"),
+    # pip must replace a dependency whose files it cannot know: a distutils install (an egg-info file)
+    # or a dist-info without RECORD (what OS packages leave); the hint names the installer.
+    Rule(Outcome.CANNOT_UNINSTALL, r"Cannot uninstall|uninstall-no-record-file|uninstall-distutils-installed-package",
+         (r"^Found existing installation", r"It is a distutils installed project", r"RECORD file not found|no RECORD "
+          r"file was found", r"(?i)^hint: The package was installed by")),
+    # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what to
+    # install instead. Before the generic build failure it would otherwise look like.
+    Rule(Outcome.REMOVED_PACKAGE, REMOVED, (r"(?i)please (?:install|use) .* instead", r"did not run successfully|"
+         r"Command errored out|metadata-generation-failed", r"^Collecting |^Downloading ")),
+    Rule(Outcome.OUT_OF_MEMORY, r"\bMemoryError\b|Cannot allocate memory", (r"^Downloading ",)),
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
     Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
          (r"Consider using the `--user` option", r"^Check the permissions")),
@@ -80,8 +95,11 @@ FAILURE_RULES: tuple[Rule, ...] = (
     Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed",
          (r"There was a problem confirming the ssl certificate", NO_MATCH)),
     Rule(Outcome.PROXY_ERROR, r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy", (NO_MATCH,)),
+    # A link that stalls: the server stopped sending and pip's read timeout (15 s) ran out.
+    Rule(Outcome.READ_TIMEOUT, r"ReadTimeoutError|Read timed out|The read operation timed out|Connection timed out "
+         r"while downloading|didn't respond within", (r"^Downloading ", NO_MATCH, r"^ERROR: Exception:")),
     Rule(Outcome.NETWORK_ERROR, r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
-         r"known|ConnectTimeoutError|ReadTimeoutError|Read timed out|Connection broken|IncompleteRead|"
+         r"known|ConnectTimeoutError|Connection broken|IncompleteRead|"
          r"Connection reset by peer|RemoteDisconnected|SSLEOFError|EOF occurred in violation of protocol|"
          r"UNEXPECTED_EOF_WHILE_READING|not enough bytes were received", (NO_MATCH, r"^ERROR: Exception:")),
     Rule(Outcome.NO_MATCHING_DISTRIBUTION, NO_MATCH,
@@ -126,7 +144,20 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
     verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)
     if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
         return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
+    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade["output"])):
+        # pip 20.3 discards a release whose metadata cannot be built and takes an older one: the
+        # cell's outcome is what that older one did, and the evidence says why it was taken.
+        return Verdict(verdict.outcome, verdict.evidence + stone, facts)
     return verdict
+
+
+def _discarded_tombstone(output: str) -> tuple[str, ...]:
+    if not re.search(REMOVED, output):
+        return ()
+    said = _lines_matching(output, [re.compile(REMOVED)], limit=2)
+    discarded = [re.sub(r"#sha256=\w+", "", line).split(" (from ")[0]
+                 for line in _lines_matching(output, [re.compile(r"^WARNING: Discarding ")], limit=1)]
+    return tuple(discarded) + said
 
 
 def _step_failure(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
@@ -153,6 +184,11 @@ def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     if upgrade.get("timed_out"):
         killed = ("the upgrade was killed at the cell's timeout",)
         return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
+    if upgrade.get("exit_code") in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer
+        limit = facts.get("memory_limit")
+        at = f", at the container's memory limit of {limit}" if limit else ""
+        return Verdict(Outcome.OUT_OF_MEMORY, (f"pip was killed by SIGKILL after {upgrade.get('seconds', '?')} s: "
+                                               f"the kernel's OOM killer{at}",) + _last_lines(output, 2), facts)
     for rule in FAILURE_RULES:
         if re.search(rule.decides, output):
             evidence = rule.evidence(output)
@@ -174,9 +210,15 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     ignored = _lines_matching(output, [re.compile(r"^Ignoring \S+: markers .* don't match your environment")])
     if ignored and record.get("before") == record.get("after"):
         return Verdict(Outcome.NOT_UPGRADED, ignored, facts)
-    if not imported["ok"]:
-        name = imported.get("failed") or package
-        return Verdict(Outcome.IMPORT_ERROR, (f"import {name} failed: {imported['error']}",), facts)
+    failed = () if imported["ok"] else (f"import {imported.get('failed') or package} failed: {imported['error']}",)
+    if wrong := _wrong_interpreter(record):
+        landed = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully inst")]))
+        return Verdict(Outcome.WRONG_INTERPRETER, landed + (wrong,) + failed, facts)
+    if shared := _shared_directory(record):
+        invalid = _lines_matching(output, [re.compile(r"Ignoring invalid distribution")])
+        return Verdict(Outcome.SHARED_DIRECTORY, shared + failed + invalid, facts)
+    if failed:
+        return Verdict(Outcome.IMPORT_ERROR, failed, facts)
     if mismatch := version_mismatch(imported):
         return Verdict(Outcome.IMPORT_ERROR, (mismatch,), facts)
     split = _split_views(record)
@@ -194,6 +236,8 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
                                             re.compile(r" requires .*, but you have ")])
         return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
+    if held := _held_back(record):
+        return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:
         already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
         noop = _lines_matching(output, [already])
@@ -201,6 +245,45 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
     evidence = done + tuple(facts[k] for k in ("below_newest", "prerelease") if facts.get(k))
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def _wrong_interpreter(record: dict[str, Any]) -> str:
+    """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ... (prefix /opt/venv)'
+    when the pip command that ran installs into another Python than the `python3` users run, else ''."""
+    script = record.get("pip_script") or {}
+    mine, theirs = script.get("python3_prefix"), script.get("prefix")
+    if not script or not mine or not theirs or mine == theirs:
+        return ""
+    python = script.get("python3") or "python3"
+    return (f"`{script.get('command')}` is {script.get('path')}, a script of {script.get('interpreter')} (prefix "
+            f"{theirs}); `python3` is {python} (prefix {mine}): pip installed into another Python")
+
+
+def _shared_directory(record: dict[str, Any]) -> tuple[str, ...]:
+    """One line per other installed distribution that owns files in the target's package directories."""
+    package, after = record.get("package"), record.get("after")
+    # Only the target's own import packages count: a namespace's __init__.py two libraries both ship
+    # (google/, nvidia/) breaks nothing the upgrade is about.
+    names = set((record.get("import") or {}).get("names") or [])
+    sharers = [s for s in record.get("sharers") or [] if not names or names & set(s.get("dirs") or [])]
+    return tuple(f"{s.get('name')} {s.get('version')} also owns {s.get('files')} files under "
+                 f"{', '.join(str(d) + '/' for d in s.get('dirs') or [])} beside {package} {after}: uninstalling or "
+                 "upgrading either one deletes files the other needs" for s in sharers)[:3]
+
+
+def _held_back(record: dict[str, Any]) -> tuple[str, ...]:
+    """Why pip settled for an older release, in pip's words from its dry run of the newest one; () when it
+    did not, or nothing says so."""
+    probe = record.get("held_back") or {}
+    if not probe or probe.get("exit_code") in (0, None):
+        return ()
+    output = str(probe.get("output") or "")
+    why = _lines_matching(output, [re.compile(p) for p in (
+        r" depends on ", r"The user requested", r"^ERROR: (Could not find a version|No matching distribution|"
+        r"Cannot install|Package .* requires a different Python)")])
+    head = (f"pip installed {record.get('after')}, not {probe.get('newest')}, which has files for this Python; "
+            f"`{probe.get('command')}` says why:")
+    return (head,) + (why or _last_lines(output, 2))
 
 
 def _check_evidence(check: dict[str, Any]) -> str:
@@ -256,6 +339,8 @@ def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str
     """Before/after versions, and why the result is below the newest release, if it is."""
     facts: dict[str, Any] = {"before": record.get("before"), "after": record.get("after"),
                              "python": record.get("python"), "pip": record.get("pip")}
+    if limit := (record.get("runtime") or {}).get("memory_limit"):
+        facts["memory_limit"] = f"{int(limit) // 2**20} MiB" if str(limit).isdigit() else str(limit)
     if releases is None or not releases.tags:
         return facts
     newest = releases.newest()

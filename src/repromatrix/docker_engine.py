@@ -234,12 +234,15 @@ class DockerEngine:
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                  tmpfs: Mapping[str, str] | None = None) -> Iterator[DockerBox]:
+                  tmpfs: Mapping[str, str] | None = None,
+                  memory: str | None = None) -> Iterator[DockerBox]:
         """A started container that is removed on exit, also when starting it failed.
 
         mounts: host path → container path, read-only (secrets); env: variables added to the image's;
-        tmpfs: mount point → tmpfs options (the cell's resource limits).
+        tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap, e.g. "32m" (the
+        cell's resource limits).
         """
+        limits: dict[str, Any] = {"mem_limit": memory, "memswap_limit": memory} if memory else {}
         created = None
         volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
         # Attach at creation: creating first and connecting later would also leave the container
@@ -251,7 +254,7 @@ class DockerEngine:
         try:
             created = self.quick.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
                                                    volumes=volumes, environment=dict(env or {}), detach=True,
-                                                   tmpfs=dict(tmpfs or {}), **wiring)
+                                                   tmpfs=dict(tmpfs or {}), **limits, **wiring)
             created.start()
             yield DockerBox(self, created)
         finally:
@@ -261,10 +264,11 @@ class DockerEngine:
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
                    mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                   tmpfs: Mapping[str, str] | None = None) -> ContainerResult:
+                   tmpfs: Mapping[str, str] | None = None,
+                  memory: str | None = None) -> ContainerResult:
         """Run a cell container to its end (or kill it at `timeout`) and return its output."""
         with self.container(image, name=name, role="cell", network=network, mounts=mounts, env=env,
-                            tmpfs=tmpfs) as box:
+                            tmpfs=tmpfs, memory=memory) as box:
             waiting = self.client.containers.get(box.name)
             try:
                 status = waiting.wait(timeout=timeout)

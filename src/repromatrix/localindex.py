@@ -11,6 +11,8 @@ NumPy 2 installed fails as the real one does. Also modelled:
 - the `and-cuda` extra (2.14+), pulling an `nvidia-*` distribution that imports as `nvidia`;
 - Keras 2 (tf.keras until 2.15) and Keras 3 (from 2.16), with the break seen on the real
   upgrade: Keras 3 refuses `keras.optimizers.legacy` and saving a model without an extension.
+- `tensorflow-gpu`: 2.10.1 wheels that write the same `tensorflow/` package as `tensorflow`, and
+  the 2.12.0 tombstone, an sdist whose setup.py fails on purpose with the real message.
 
 The tree is a static PEP 503 repository (with sha256 fragments and data-requires-python),
 served over HTTPS with a per-run CA (tlsca) by nginx in a container (see pipeline).
@@ -19,10 +21,12 @@ served over HTTPS with a per-run CA (tlsca) by nginx in a container (see pipelin
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import html
 import io
 import platform
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +95,9 @@ TENSORFLOW = (
                                                              KERAS_3), manylinux="manylinux_2_27_{arch}",
             numpy_abi=2, extras=AND_CUDA),
 )
+# The last tensorflow-gpu with wheels (cp37-cp310): the same files as tensorflow, under its own name.
+TF_GPU = (Release("tensorflow-gpu", "2.10.1", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf<3.20,>=3.9.2"),
+                  numpy_abi=1),)
 TF_NIGHTLY = tuple(
     Release("tf-nightly", f"2.23.0.dev{day}", _py(11, 14), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0",
                                                                      KERAS_3),
@@ -114,7 +121,32 @@ OTHERS = (
     # What `tensorflow[and-cuda]` adds; it imports as `nvidia` (a namespace), not by its name.
     Release("nvidia-cublas-cu12", "12.5.3.2", (), ">=3", platform_wheel=True),
 )
-ALL_RELEASES = TENSORFLOW + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS
+ALL_RELEASES = TENSORFLOW + TF_GPU + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A release that is only an sdist whose build fails on purpose, saying what to install instead."""
+
+    name: str
+    version: str
+    message: str
+
+
+# tensorflow-gpu 2.12.0's setup.py message, word for word but for the last line, which names the
+# public index's project page (no registry's host is written down in this project).
+TF_GPU_REMOVED = """
+=========================================================
+The "tensorflow-gpu" package has been removed!
+
+Please install "tensorflow" instead.
+
+Other than the name, the two packages have been identical
+since TensorFlow 2.1, or roughly since Sep 2019. For more
+information, see the project's page on the index.
+=========================================================
+"""
+TOMBSTONES = (Tombstone("tensorflow-gpu", "2.12.0", TF_GPU_REMOVED),)
 
 NUMPY_ABI_ERROR = ("A module that was compiled using NumPy 1.x cannot be run in NumPy {np} as it may crash. "
                    "To support both 1.x and 2.x versions of NumPy, modules must be compiled with NumPy 2.0.")
@@ -165,7 +197,7 @@ def module_source(release: Release) -> dict[str, str]:
         return {"google/protobuf/__init__.py": head}
     if release.name == "keras":
         return _keras_source(release, head)
-    if release.name not in ("tensorflow", "tf-nightly"):
+    if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
         module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas"}.get(
             release.name, release.name)
         return {f"{module}/__init__.py": head}
@@ -174,7 +206,7 @@ def module_source(release: Release) -> dict[str, str]:
         check = ("if int(numpy.__version__.split('.')[0]) >= 2:\n"
                  f"    raise ImportError({NUMPY_ABI_ERROR!r}.format(np=numpy.__version__))\n")
     # tf.keras is whatever Keras is installed (2.x until 2.15, 3.x from 2.16), as in the real package.
-    keras = "from . import keras\n" if release.version != "2.8.4" else ""
+    keras = "from . import keras\n" if any(r.startswith("keras") for r in release.requires) else ""
     return {"tensorflow/__init__.py": head + "import numpy\nimport google.protobuf\n" + check + keras,
             **({"tensorflow/keras/__init__.py": "from keras import *  # noqa\nfrom keras import Input, "
                 "Sequential, __version__, layers, optimizers\n"} if keras else {})}
@@ -219,6 +251,23 @@ def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
     return f"{stem}-{tag}.whl", buf.getvalue()
 
 
+def build_sdist(stone: Tombstone) -> tuple[str, bytes]:
+    """The tombstone sdist: PKG-INFO and a setup.py that raises with its message (repeatable bytes)."""
+    stem = f"{stone.name}-{stone.version}"
+    files = {f"{stem}/PKG-INFO": f"Metadata-Version: 2.1\nName: {stone.name}\nVersion: {stone.version}\n"
+                                 "Summary: repromatrix offline model of a removed package\n",
+             f"{stem}/setup.py": f"import sys\n\nTF_REMOVAL_WARNING = {stone.message!r}\n\n"
+                                 "raise Exception(TF_REMOVAL_WARNING)\n"}
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
+        for path, body in files.items():
+            data = body.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return f"{stem}.tar.gz", buf.getvalue()
+
+
 def _padding(release: Release) -> bytes:
     """Repeatable pseudo-random bytes (a SHA-256 counter stream), so wheels stay byte-identical."""
     seed = f"{release.name}-{release.version}".encode()
@@ -253,6 +302,11 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
             projects.setdefault(release.name, []).append(
                 f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}" '
                 f'data-requires-python="{rp}">{filename}</a><br>')
+    for stone in TOMBSTONES:
+        filename, data = build_sdist(stone)
+        (root / "packages" / filename).write_bytes(data)
+        projects.setdefault(stone.name, []).append(
+            f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}">{filename}</a><br>')
     for name, links in projects.items():
         _page(root / "simple" / name / "index.html", name, links)
     _page(root / "simple" / "index.html", "Simple index",

@@ -13,16 +13,23 @@ class Outcome(str, enum.Enum):
     IMPORT_ERROR = "import-error"
     CHECK_FAILED = "check-failed"
     SPLIT_INSTALL = "split-install"
+    SHARED_DIRECTORY = "shared-directory"
+    WRONG_INTERPRETER = "wrong-interpreter"
+    HELD_BACK = "held-back"
     EXTERNALLY_MANAGED = "externally-managed"
     USER_IN_VENV = "user-in-venv"
     PERMISSION_DENIED = "permission-denied"
+    CANNOT_UNINSTALL = "cannot-uninstall"
+    REMOVED_PACKAGE = "removed-package"
     RESOLUTION_IMPOSSIBLE = "resolution-impossible"
     NO_SPACE = "no-space"
+    OUT_OF_MEMORY = "out-of-memory"
     HASH_MISMATCH = "hash-mismatch"
     CORRUPT_CACHE = "corrupt-cache"
     PROXY_AUTH_REQUIRED = "proxy-auth-required"
     PROXY_ERROR = "proxy-error"
     SSL_ERROR = "ssl-error"
+    READ_TIMEOUT = "read-timeout"
     NETWORK_ERROR = "network-error"
     NO_MATCHING_DISTRIBUTION = "no-matching-distribution"
     SETUP_FAILED = "setup-failed"
@@ -56,8 +63,24 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.SPLIT_INSTALL: OutcomeInfo(
         "pip exited 0, but identities now import different versions (e.g. the new one from a user's "
         "site-packages, the old one for root and services).", "#c76b00", True),
+    Outcome.SHARED_DIRECTORY: OutcomeInfo(
+        "pip exited 0, but another installed distribution writes the same package directory (tensorflow beside "
+        "tensorflow-gpu, -cpu or tf-nightly): whichever was installed last wins, and uninstalling or upgrading "
+        "one deletes the other's files.", "#a35a00", True),
+    Outcome.WRONG_INTERPRETER: OutcomeInfo(
+        "pip exited 0, but the `pip` that ran belongs to another Python than `python3`: the package went "
+        "into that other Python's site-packages.", "#8a3324", True),
+    Outcome.HELD_BACK: OutcomeInfo(
+        "pip exited 0 but silently installed an older release: the newest one this Python has files for "
+        "needs a requirement that cannot be met here (pip's own dry run says which).", "#b8860b", True),
     Outcome.PERMISSION_DENIED: OutcomeInfo(
         "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
+    Outcome.CANNOT_UNINSTALL: OutcomeInfo(
+        "pip had to replace an installed dependency but cannot uninstall it: installed by distutils, or by "
+        "the OS's package manager without a RECORD of its files.", "#7b2d5b", True),
+    Outcome.REMOVED_PACKAGE: OutcomeInfo(
+        "the name is a tombstone: its newest release is an sdist that fails on purpose and names the "
+        "package to install instead (tensorflow-gpu → tensorflow).", "#6a1b9a", True),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
         "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
     Outcome.USER_IN_VENV: OutcomeInfo(
@@ -74,6 +97,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.NO_SPACE: OutcomeInfo(
         "pip ran out of disk space ([Errno 28] No space left on device): a 500-650 MB wheel needs about "
         "three times its size while pip downloads, unpacks and installs it.", "#5d4037", True),
+    Outcome.OUT_OF_MEMORY: OutcomeInfo(
+        "pip was killed for memory (the kernel's OOM killer at the container's or machine's limit) or "
+        "raised MemoryError.", "#4e342e", True),
     Outcome.PROXY_AUTH_REQUIRED: OutcomeInfo(
         "the proxy demanded credentials pip did not have (407); pip then reports no distribution.",
         "#6d4c9f", True),
@@ -81,6 +107,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip could not connect to the configured proxy; pip then reports no distribution.", "#5b5fc7", True),
     Outcome.SSL_ERROR: OutcomeInfo(
         "the index's certificate was not trusted (TLS interception, a missing corporate CA).", "#a0522d", True),
+    Outcome.READ_TIMEOUT: OutcomeInfo(
+        "the index (or a proxy) stopped sending midway and pip gave up after its timeout (15 s by default): a "
+        "stalled link, not a refused one.", "#3d5a73", True),
     Outcome.NETWORK_ERROR: OutcomeInfo(
         "pip could not reach the index (no route, DNS, timeouts, cut downloads).", "#4a6d8c", True),
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(

@@ -78,10 +78,20 @@ class CellPlan:
         if not self.runtime_setup:
             return ()
         steps = [{"user": self.mode.prior_by or "root", "command": c} for c in self.setup_commands]
+        if self.legacy_command:
+            steps.append({"user": self.mode.prior_by or "root", "command": self.legacy_command})
         if self.cache_corrupted:
             steps.append({"user": self.mode.upgrade_by or "root", "command": "python3 /opt/repromatrix/"
                           f"corrupt_cache.py {shlex.quote(self.target.requirement)}"})
         return tuple(steps)
+
+    @property
+    def legacy_command(self) -> str:
+        """Leaves the preinstalled libraries as an old installer would have (conflicts: distutils-numpy)."""
+        if not self.conflicts.legacy:
+            return ""
+        names = " ".join(shlex.quote(req.split("==")[0]) for req in self.conflicts.preinstall)
+        return f"python3 /opt/repromatrix/legacy_install.py {self.conflicts.legacy} {names}"
 
     @property
     def base_image(self) -> str:
@@ -144,12 +154,13 @@ def setup_commands(target: Target, draft: PlanDraft) -> tuple[str, ...]:
     # On PEP 668 systems users got their packages past the marker; pip versions without the
     # option ignore the variable, so one spelling fits every interpreter.
     brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if draft.mode.venv is None else ""
-    return tuple(f"{brk}python3 -m pip install {shlex.quote(req)}" for req in wanted)
+    # The user's own way of running pip (`pip` on PATH in venv-no-pip) put the prior version where it is.
+    return tuple(f"{brk}{draft.mode.pip} install {shlex.quote(req)}" for req in wanted)
 
 
 def upgrade_command(target: Target, mode: InstallMode) -> str:
     flags = ("--user " if mode.user_flag else "") + ("--pre " if target.pre else "")
-    return f"python3 -m pip install {flags}--upgrade {shlex.quote(target.requirement)}"
+    return f"{mode.pip} install {flags}--upgrade {shlex.quote(target.requirement)}"
 
 
 GB = 10**9

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
-from .axes import OPEN_PROXY_URL
+from .axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
 from .outcomes import Fix, Outcome
 
 if TYPE_CHECKING:  # plan.py reads the matrix model, which holds a remedy Selection
@@ -37,7 +37,7 @@ CA_PATH = "/opt/repromatrix/remedy-ca.pem"
 def judge(outcome: Outcome) -> Fix:
     if outcome is Outcome.UPGRADED:
         return Fix.WORKS
-    if outcome in (Outcome.UPGRADED_INCONSISTENT, Outcome.SPLIT_INSTALL):
+    if outcome in (Outcome.UPGRADED_INCONSISTENT, Outcome.SPLIT_INSTALL, Outcome.SHARED_DIRECTORY):
         return Fix.SIDE_EFFECTS
     if outcome in (Outcome.INFRA_ERROR, Outcome.INTERRUPTED):
         return Fix.NOT_TRIED
@@ -66,6 +66,10 @@ class Remedy:
     also: tuple[str, ...] = ()  # more requirements upgraded with the target ("{blockers}")
     drop: tuple[str, ...] = ()  # options removed from the upgrade command
     pin: str = ""  # the upgrade asks for this version of the target instead ("{newest_for_python}")
+    instead: str = ""  # the upgrade asks for this package instead of the target ("{replacement}"); judged on it
+    module_pip: bool = False  # run pip as `python3 -m pip`, not as the `pip` on PATH
+    limits: str = ""  # the attempt's container gets these resource limits (axes.RESOURCE_LIMITS) instead
+    note: str = ""  # what the person does that is not a command, shown first (e.g. "give it more memory")
     unset: tuple[str, ...] = ()  # variables the user unsets
     venv: str = ""  # a new virtual environment at this path; the upgrade and everything after use it
     as_root: bool = False  # the upgrade runs as root (sudo)
@@ -89,7 +93,7 @@ class Remedy:
         yield from (a for step in self.before for a in step)
         yield from self.options
         yield from self.also
-        yield from (self.pin, self.venv, *self.env, *self.shown_env)
+        yield from (self.pin, self.instead, self.venv, *self.env, *self.shown_env)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class Facts:
     constraint: bool = False  # a constraints file is configured (PIP_CONSTRAINT)
     blockers: tuple[str, ...] = ()  # installed libraries whose requirements hold the upgrade back
     newest_for_python: str = ""  # the target pinned to the newest release with files for this Python
+    replacement: str = ""  # what a removed package says to install instead
+    sharers: tuple[str, ...] = ()  # other distributions that own files in the target's package directories
     resources: frozenset[Resource] = frozenset()
     evidence: str = ""  # the cell's evidence lines, for remedies that are advice for one symptom
 
@@ -141,15 +147,22 @@ class AttemptPlan:
     path: str = ""  # put first on PATH (the remedy's venv)
     env: tuple[str, ...] = ()  # NAME=value set for the upgrade
     shown_env: tuple[str, ...] = ()  # NAME=value the user sets, with secrets as placeholders (shown only)
+    package: str = ""  # the distribution the attempt is judged on, when not the target (a replacement)
 
     @property
     def needs(self) -> frozenset[Resource]:
         return self.remedy.needs
 
+    def limits(self, cell: Limits) -> Limits:
+        """The attempt's container limits: the cell's (a remedy must work where it broke), unless the
+        remedy is to give it more."""
+        return RESOURCE_LIMITS[self.remedy.limits] if self.remedy.limits else cell
+
     @property
     def commands(self) -> tuple[str, ...]:
         """What a person types, in order, quoted for a POSIX shell (shown verbatim in reports)."""
-        lines = [_as(s.user, self.upgrader) + shlex.join(s.argv) for s in self.steps]
+        lines = [f"# {self.remedy.note}"] if self.remedy.note else []
+        lines += [_as(s.user, self.upgrader) + shlex.join(s.argv) for s in self.steps]
         if self.path:
             lines.append(f'export PATH={shlex.quote(self.path)}:"$PATH"')  # lines are joined with && in reports
         lines += [f"unset {name}" for name in self.unset]
@@ -164,7 +177,8 @@ class AttemptPlan:
         return own | {"REPROMATRIX_BEFORE": json.dumps([s.to_json() for s in self.steps]),
                       "REPROMATRIX_UPGRADE": shlex.join(self.upgrade),
                       "REPROMATRIX_USER": "" if self.upgrader == "root" else self.upgrader,
-                      "REPROMATRIX_UNSET": " ".join(self.unset), "REPROMATRIX_PATH": self.path}
+                      "REPROMATRIX_UNSET": " ".join(self.unset), "REPROMATRIX_PATH": self.path} | (
+            {"REPROMATRIX_PACKAGE": self.package} if self.package else {})
 
 
 def _as(user: str, upgrader: str, sudo: bool = False) -> str:
@@ -173,15 +187,17 @@ def _as(user: str, upgrader: str, sudo: bool = False) -> str:
 
 # Real wheels the local index serves so that remedies do offline what they do online: "upgrade pip
 # first" gets a current pip (the newest when this was written; 25.3 is the last for Python 3.9),
-# "upgrade certifi" a current certifi.
-LOCAL_INDEX_WHEELS = frozenset({"pip==26.3", "pip==25.3", "certifi==2026.10.19.post1"})
-NETWORK_FAILURES = frozenset({Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH})
+# "upgrade certifi" a current certifi. And setuptools, which pip ≥ 23.1 fetches to build an sdist in
+# isolation (the tombstone tensorflow-gpu 2.12.0) where the environment has none (Python ≥ 3.12 venvs).
+LOCAL_INDEX_WHEELS = frozenset({"pip==26.3", "pip==25.3", "certifi==2026.10.19.post1", "setuptools==80.9.0"})
+NETWORK_FAILURES = frozenset({Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH, Outcome.READ_TIMEOUT})
 # Symptoms pip did not already retry: a body that timed out, broke off or arrived short. A refused
 # connection or a failed lookup pip has retried five times before it said so.
 # ("connection broken by 'NewConnectionError" is how pip words every retry: not a broken body.)
 TRANSIENT = (r"Read timed out|ReadTimeoutError|Connection broken:|IncompleteRead|Connection reset by peer|"
              r"RemoteDisconnected|EOF occurred|UNEXPECTED_EOF|not enough bytes|ended early|cut short")
 
+REPLACED = frozenset({Outcome.REMOVED_PACKAGE, Outcome.IMPORT_ERROR, Outcome.NOT_UPGRADED})
 # The catalogue, in order of preference: least invasive first. The recommended fix of a cell is
 # the first entry that works cleanly.
 CATALOGUE: tuple[Remedy, ...] = (
@@ -197,9 +213,10 @@ CATALOGUE: tuple[Remedy, ...] = (
            before=(("python3", "-m", "pip", "cache", "purge"),), min_pip="20.1",
            why="a damaged file in pip's cache is used again on every try; and the cache's gigabytes are disk "
                "the next download needs"),
-    Remedy("no-cache-dir", "upgrade without pip's cache", frozenset({Outcome.NO_SPACE}),
+    Remedy("no-cache-dir", "upgrade without pip's cache", frozenset({Outcome.NO_SPACE, Outcome.OUT_OF_MEMORY}),
            options=("--no-cache-dir",),
-           why="pip otherwise writes every wheel it downloads to its cache too: twice the disk for a 600 MB wheel"),
+           why="pip otherwise writes every wheel it downloads to its cache too: twice the disk for a 600 MB wheel; "
+               "old pips held the whole download in memory to cache it (the classic MemoryError advice)"),
     Remedy("tmpdir", "give pip a temporary directory with room", frozenset({Outcome.NO_SPACE}),
            before=(("mkdir", "-p", "{home}/pip-tmp"),), env=("TMPDIR={home}/pip-tmp",),
            why="pip downloads and unpacks in TMPDIR (/tmp by default): a small /tmp (a tmpfs, a quota) fails "
@@ -218,24 +235,25 @@ CATALOGUE: tuple[Remedy, ...] = (
            unset=("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"), needs_fact="has_proxy",
            why="helps only where there is a route around the proxy"),
     Remedy("proxy-env", "point the proxy variables at the proxy that works",
-           frozenset({Outcome.PROXY_ERROR, Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH}),
+           frozenset({Outcome.PROXY_ERROR}) | NETWORK_FAILURES,
            env=("HTTP_PROXY={proxy}", "HTTPS_PROXY={proxy}"), needs=frozenset({Resource.OPEN_PROXY}),
            why="the proxy variables name a proxy that is down or breaks downloads, or none where the only way "
                "out is one"),
     Remedy("use-proxy", "use the proxy that works (--proxy)",
-           frozenset({Outcome.PROXY_ERROR, Outcome.NETWORK_ERROR, Outcome.HASH_MISMATCH}),
+           frozenset({Outcome.PROXY_ERROR}) | NETWORK_FAILURES,
            options=("--proxy", "{proxy}"), needs=frozenset({Resource.OPEN_PROXY}),
            why="the configured proxy is wrong or breaks downloads, or none is configured where the only way "
                "out is one"),
     Remedy("upgrade-pip", "upgrade pip first",
            frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED, Outcome.IMPORT_ERROR,
-                      Outcome.UNKNOWN_FAILURE, Outcome.HASH_MISMATCH, Outcome.NETWORK_ERROR,
-                      Outcome.UPGRADED_INCONSISTENT}),
+                      Outcome.UNKNOWN_FAILURE, Outcome.UPGRADED_INCONSISTENT, Outcome.HELD_BACK,
+                      Outcome.REMOVED_PACKAGE}) | NETWORK_FAILURES,
            before=(("python3", "-m", "pip", "install", "--upgrade", "pip"),),
            why="an old pip cannot read newer wheel tags, has the old resolver, misses short downloads "
                "(pip ≥ 25) and cannot resume them (pip ≥ 25.1)"),
     Remedy("drop-constraint", "drop the stale constraint",
-           frozenset({Outcome.RESOLUTION_IMPOSSIBLE, Outcome.NOT_UPGRADED, Outcome.NO_MATCHING_DISTRIBUTION}),
+           frozenset({Outcome.RESOLUTION_IMPOSSIBLE, Outcome.NOT_UPGRADED, Outcome.NO_MATCHING_DISTRIBUTION,
+                      Outcome.HELD_BACK}),
            unset=("PIP_CONSTRAINT",), needs_fact="constraint",
            why="a constraints file from an older setup pins what the new version needs"),
     Remedy("no-user", "install without --user", frozenset({Outcome.USER_IN_VENV}), drop=("--user",),
@@ -245,13 +263,39 @@ CATALOGUE: tuple[Remedy, ...] = (
            also=("{blockers}",), needs_fact="blockers",
            why="a newer release of the library that pins a shared dependency may lift the pin"),
     Remedy("newest-for-python", "ask for the newest version this Python can have",
-           frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.RESOLUTION_IMPOSSIBLE}),
+           frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.RESOLUTION_IMPOSSIBLE, Outcome.HELD_BACK}),
            pin="{newest_for_python}", needs_fact="newest_for_python",
            why="the newest release may have no wheel for this Python; an older one may"),
+    # Also where an older pip discarded the tombstone and fell back to the last real release.
+    Remedy("use-replacement", "install the package it names instead", REPLACED,
+           instead="{replacement}", needs_fact="replacement",
+           why="a tombstoned name says what replaced it; the old distribution, if installed, stays beside it"),
+    Remedy("replace-package", "uninstall it, then install the package it names instead", REPLACED,
+           before=(("python3", "-m", "pip", "uninstall", "-y", "{package}"),),
+           instead="{replacement}", needs_fact="replacement",
+           why="the old and the new name write the same files: remove the old one first"),
+    Remedy("python-m-pip", "run pip as `python3 -m pip`", frozenset({Outcome.WRONG_INTERPRETER}), module_pip=True,
+           why="pip then belongs to the python3 that will import the package (pip's own advice)"),
+    Remedy("ensurepip", "install pip into this Python first (ensurepip), then `python3 -m pip`",
+           frozenset({Outcome.WRONG_INTERPRETER}), before=(("python3", "-m", "ensurepip", "--upgrade"),),
+           module_pip=True, why="an environment made --without-pip has no pip of its own to run"),
+    Remedy("uninstall-sharers", "uninstall the other distributions that write the same files first",
+           frozenset({Outcome.SHARED_DIRECTORY}),
+           before=(("python3", "-m", "pip", "uninstall", "-y", "{sharers}"),), needs_fact="sharers",
+           why="two distributions in one package directory delete each other's files; keep one"),
+    Remedy("ignore-installed", "install over it (--ignore-installed)", frozenset({Outcome.CANNOT_UNINSTALL}),
+           options=("--ignore-installed",),
+           warning="pip writes the new files over the old ones without removing them: the old installer's "
+                   "metadata and leftover files stay, and the OS's package manager still thinks it owns them",
+           why="pip does not try to uninstall what it cannot account for"),
+    Remedy("more-memory", "give pip more memory", frozenset({Outcome.OUT_OF_MEMORY}), limits="unlimited",
+           note="on a machine or container with more memory (e.g. docker run --memory=4g), or with swap:",
+           why="pip itself needs about 40 MB, and a real TensorFlow upgrade far more"),
     Remedy("venv", "use a virtual environment",
            frozenset({Outcome.USER_IN_VENV, Outcome.EXTERNALLY_MANAGED, Outcome.PERMISSION_DENIED,
                       Outcome.SPLIT_INSTALL, Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE,
-                      Outcome.IMPORT_ERROR}),
+                      Outcome.IMPORT_ERROR, Outcome.CANNOT_UNINSTALL, Outcome.SHARED_DIRECTORY,
+                      Outcome.WRONG_INTERPRETER}),
            before=(("python3", "-m", "venv", "{home}/fix-venv"),), venv="{home}/fix-venv", drop=("--user",),
            warning="the new environment starts empty: programs and users that run another python3 keep "
                    "the old version",
@@ -267,7 +311,8 @@ CATALOGUE: tuple[Remedy, ...] = (
            why="root can write where the user cannot"),
     Remedy("force-reinstall", "reinstall everything (--force-reinstall)",
            frozenset({Outcome.SPLIT_INSTALL, Outcome.IMPORT_ERROR, Outcome.HASH_MISMATCH, Outcome.CORRUPT_CACHE,
-                      Outcome.UPGRADED_INCONSISTENT, Outcome.NOT_UPGRADED}),
+                      Outcome.UPGRADED_INCONSISTENT, Outcome.NOT_UPGRADED, Outcome.CANNOT_UNINSTALL,
+                      Outcome.SHARED_DIRECTORY, Outcome.HELD_BACK}),
            options=("--force-reinstall",),
            warning="reinstalls every dependency too; pip's own docs: it \"can lead to unforeseen issues if "
                    "there are unresolved dependency conflicts\"",
@@ -356,16 +401,21 @@ def plan_one(remedy: Remedy, facts: Facts) -> AttemptPlan | None:
     upgrade = [a for a in facts.upgrade if a not in remedy.drop]
     install = upgrade.index("install") + 1 if "install" in upgrade else len(upgrade)
     upgrade[install:install] = _fill(remedy.options, facts)
-    if remedy.pin:
-        upgrade = [_fill((remedy.pin,), facts)[0] if a == facts.requirement else a for a in upgrade]
+    if remedy.pin or remedy.instead:
+        wanted = _fill((remedy.pin or remedy.instead,), facts)[0]
+        upgrade = [wanted if a == facts.requirement else a for a in upgrade]
+    if remedy.module_pip and upgrade and "python" not in upgrade[0]:
+        upgrade[:1] = ["python3", "-m", "pip"]
     upgrade += _fill(remedy.also, facts)
     path = ""
     if remedy.venv:
         venv = _fill((remedy.venv,), facts)[0]
         path = f"{venv}/bin"
     steps = tuple(Step(facts.upgrader, tuple(_fill(argv, facts))) for argv in remedy.before)
+    package = _fill((remedy.instead,), facts)[0] if remedy.instead else ""
     return AttemptPlan(remedy, steps, tuple(upgrade), "root" if remedy.as_root else facts.upgrader,
-                       remedy.unset, path, tuple(_fill(remedy.env, facts)), tuple(_fill(remedy.shown_env, facts)))
+                       remedy.unset, path, tuple(_fill(remedy.env, facts)), tuple(_fill(remedy.shown_env, facts)),
+                       package)
 
 
 def _fill(templates: Iterable[str], facts: Facts) -> list[str]:
@@ -408,6 +458,16 @@ def blockers(pip_check_output: str, installed_on_purpose: Iterable[str], package
 
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# 'Please install "tensorflow" instead.' (tensorflow-gpu); "use 'scikit-learn' rather than 'sklearn'".
+REPLACEMENT = re.compile(r"""(?i)(?:install|use)\s+["'`]?([A-Za-z0-9][A-Za-z0-9._-]*)["'`]?\s+(?:instead|rather)""")
+
+
+def replacement(evidence: str) -> str:
+    """The package a removed one names as its replacement, or ''."""
+    match = REPLACEMENT.search(evidence)
+    return match.group(1) if match else ""
 
 
 def pip_version(pip_text: Any) -> str:
@@ -458,5 +518,6 @@ def facts_for(plan: CellPlan, record: Mapping[str, Any], newest_for_python: str 
         proxy=OPEN_PROXY_URL if network.internal else "",
         has_proxy=bool(proxy), proxy_with_credentials=credentials, constraint=bool(plan.conflicts.constraints),
         blockers=blockers(check_output, plan.conflicts.preinstall, plan.target.name),
-        newest_for_python=newest, evidence=evidence,
+        newest_for_python=newest, evidence=evidence, replacement=replacement(evidence),
+        sharers=tuple(str(s.get("name")) for s in record.get("sharers") or [] if s.get("name")),
         resources=frozenset(r for r in resources if r is not Resource.OPEN_PROXY or network.internal))

@@ -80,6 +80,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
             (tmp / "checks.json").write_text(checks_json(plan))
         if plan.cache_corrupted:
             (tmp / "corrupt_cache.py").write_bytes(_template_bytes("corrupt_cache.py"))
+        if plan.legacy_command:
+            (tmp / "legacy_install.py").write_bytes(_template_bytes("legacy_install.py"))
         if plan.trusts_ca:
             _link_shared(out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem")
         os.chmod(tmp, 0o755)

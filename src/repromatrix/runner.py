@@ -165,7 +165,8 @@ class CellRunner:
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
         network, mounts = self._network_for(job)
         result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts,
-                                        tmpfs=dict(job.plan.limits.tmpfs) or None)
+                                        tmpfs=dict(job.plan.limits.tmpfs) or None,
+                                        memory=job.plan.limits.memory or None)
         durations["run"] = round(time.monotonic() - started, 1)
         if self.stop.is_set():
             return self.interrupted(job, durations, log, setup_how)
@@ -195,10 +196,10 @@ class CellRunner:
                 env["REPROMATRIX_PROXY_SECRET"] = PROXY_SECRET
             started = time.monotonic()
             name = f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
-            # The same limits as the cell: a remedy must work in the environment that broke.
+            limits = job.plan.limits(cell.plan.limits)
             result = self.engine.run_to_end(f"{cell.plan.image_tag}:{self.engine.run_id}", name=name,
                                             network=network, timeout=self.timeout, mounts=mounts or None, env=env,
-                                            tmpfs=dict(cell.plan.limits.tmpfs) or None)
+                                            tmpfs=dict(limits.tmpfs) or None, memory=limits.memory or None)
             seconds = round(time.monotonic() - started, 1)
         if self.stop.is_set():
             return self._attempt_done(job, Observation(interrupted=True), seconds, log_path, "(interrupted)\n")

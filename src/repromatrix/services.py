@@ -27,6 +27,7 @@ from .axes import (
     FLAKY_CUT_AFTER,
     FLAKY_HOST,
     FLAKY_PORT,
+    FLAKY_STALL_PORT,
     MITM_HOST,
     MITM_PORT,
     PROXY_AUTH,
@@ -162,7 +163,7 @@ def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: P
         return
     console.print("starting the fault injector on the internal network")
     context = _service_context(root / "flaky-image", "flaky.Dockerfile.j2", port=FLAKY_PORT,
-                               cut_after=FLAKY_CUT_AFTER)
+                               stall_port=FLAKY_STALL_PORT, cut_after=FLAKY_CUT_AFTER)
     (context / "flaky.py").write_bytes(_asset("flaky.py"))
     tag = _build(engine, context, "flaky", "the fault injector", cache)
     with _sidecar(engine, tag, "flaky", (network, internal, FLAKY_HOST), "fault injector listening",

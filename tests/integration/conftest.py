@@ -83,6 +83,7 @@ pythons_run = _example_run("pythons")
 keras3_run = _example_run("keras3")
 nightly_run = _example_run("nightly")
 and_cuda_run = _example_run("and-cuda")
+renamed_run = _example_run("renamed")
 
 
 # Cells whose pip fails fast and the same way every time (the index refuses connections), with

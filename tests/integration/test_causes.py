@@ -74,6 +74,29 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
      "packages/tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl (1.8 kB)"),
     # a /tmp smaller than the wheel
     ("bookworm-py3.11-venv-fresh-small-tmp", "no-space", "[Errno 28] No space left on device"),
+    # 32 MiB: the kernel kills pip (the record holds the container's cgroup limit)
+    ("bookworm-py3.11-venv-fresh-small-memory", "out-of-memory",
+     "the kernel's OOM killer, at the container's memory limit of 32 MiB"),
+    # a link that stalls: pip 23.0 raises after its 15 s read timeout; pip 25.1 says so and gives up
+    ("bookworm-py3.11-venv-fresh-stalled", "read-timeout", "pip._vendor.urllib3.exceptions.ReadTimeoutError: "
+     "HTTPSConnectionPool(host='repromatrix-index', port=8443): Read timed out."),
+    ("trixie-py3.13-venv-fresh-stalled", "read-timeout", "WARNING: Connection timed out while downloading."),
+    # a dependency pip cannot uninstall (pip 23.0's and pip 25.1's words)
+    ("bookworm-py3.11-venv-fresh-distutils-numpy", "cannot-uninstall", "ERROR: Cannot uninstall 'numpy'. It is a "
+     "distutils installed project and thus we cannot accurately determine which files belong to it which would "
+     "lead to only a partial uninstall."),
+    ("trixie-py3.13-venv-fresh-no-record-numpy", "cannot-uninstall",
+     "hint: The package was installed by debian. You should check if it can uninstall the package."),
+    # two distributions in one package directory
+    ("bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu", "shared-directory", "tensorflow-gpu 2.10.1 also owns 2 files "
+     "under tensorflow/ beside tensorflow 2.20.0: uninstalling or upgrading either one deletes files the other needs"),
+    # silently older, and pip's own dry run says which requirement forced it
+    ("bookworm-py3.11-venv-fresh-protobuf-below-6", "held-back", "The user requested (constraint) protobuf<6"),
+    ("bookworm-py3.11-venv-fresh-protobuf-below-6", "held-back", "tensorflow 2.21.0 depends on protobuf<8.0.0 and "
+     ">=6.31.1"),
+    # `pip` is the system's, `python3` the venv's
+    ("bullseye-py3.9-venv-no-pip-fresh", "wrong-interpreter", "`pip` is /usr/bin/pip, a script of /usr/bin/python3 "
+     "(prefix /usr); `python3` is /opt/venv/bin/python3 (prefix /opt/venv): pip installed into another Python"),
 ])
 def test_cause(causes_run, cell_id, outcome, evidence):
     cell = causes_run.cells[cell_id]
@@ -155,3 +178,38 @@ def test_the_damaged_cache_entry_is_made_with_pips_own_code(causes_run, cell_id,
     # nothing, so the entry pip reads back ("Using cached") is the one the scenario made.
     log = causes_run.log(cell_id)
     assert f"with pip's own cache code and damaged 1 cached wheel(s) under {cache_dir}" in log
+
+
+def test_a_stalled_link_stalls_rather_than_cuts(causes_run):
+    """The fault injector's log says the tunnel was held open, not closed, for the stalled cells."""
+    faults = (causes_run.dir / "faults.log").read_text()
+    assert "then stalled until the client closed" in faults and ", then cut" in faults
+
+
+@pytest.mark.parametrize("cell_id, outcome, evidence", [
+    # pip 23.0 runs setup.py egg_info itself (the venv has setuptools); 25.1 on Python 3.13 builds it in
+    # isolation, with setuptools from the local index; both fail quoting the tombstone.
+    ("bookworm-py3.11-venv-fresh", "removed-package", "error: metadata-generation-failed"),
+    ("trixie-py3.13-venv-fresh", "removed-package", 'The "tensorflow-gpu" package has been removed!'),
+    # pip 20.3 discards it and falls back to 2.10.1, which NumPy 2 breaks; the evidence says why it fell back.
+    ("bullseye-py3.9-venv-fresh", "import-error", 'Please install "tensorflow" instead.'),
+    ("bullseye-py3.9-venv-tensorflow-gpu2.10.1", "import-error",
+     "WARNING: Discarding https://repromatrix-index:8443/packages/tensorflow-gpu-2.12.0.tar.gz"),
+])
+def test_a_tombstoned_name_is_named_not_taken_for_no_matching_distribution(renamed_run, cell_id, outcome, evidence):
+    cell = renamed_run.cells[cell_id]
+    assert (cell["outcome"], any(evidence in line for line in cell["evidence"])) == (outcome, True), cell["evidence"]
+
+
+@pytest.mark.parametrize("cell_id, remedy, fix", [
+    ("bookworm-py3.11-venv-fresh", "use-replacement", "works"),
+    ("trixie-py3.13-venv-fresh", "upgrade-pip", "fails"),  # the newest pip fails on the tombstone too
+    ("bullseye-py3.9-venv-fresh", "use-replacement", "works"),
+    # with 2.10.1 installed, tensorflow lands in the same directory: uninstall the old name first
+    ("bullseye-py3.9-venv-tensorflow-gpu2.10.1", "use-replacement", "works-with-side-effects"),
+    ("bullseye-py3.9-venv-tensorflow-gpu2.10.1", "replace-package", "works"),
+])
+def test_the_replacement_is_what_fixes_a_tombstoned_name(renamed_run, cell_id, remedy, fix):
+    tried = {a["remedy"]: a for a in renamed_run.cells[cell_id]["attempts"]}
+    assert tried[remedy]["fix"] == fix, tried[remedy]["evidence"]
+    assert renamed_run.cells[cell_id]["fix"] == ("replace-package" if "2.10.1" in cell_id else "use-replacement")

@@ -98,6 +98,36 @@ def attempt(run, cell_id: str, remedy: str) -> dict:
     ("bookworm-py3.11-venv-fresh-small-tmp", "tmpdir", "works", "upgraded", "tensorflow-2.21.0"),
     ("bookworm-py3.11-venv-fresh-small-tmp", "no-cache-dir", "fails", "no-space", "[Errno 28] No space left on device"),
     ("bookworm-py3.11-venv-fresh-small-tmp", "purge-cache", "fails", "no-space", "[Errno 28] No space left on device"),
+    # Out of memory: --no-cache-dir, the classic advice, does not help; only more memory does.
+    ("bookworm-py3.11-venv-fresh-small-memory", "no-cache-dir", "fails", "out-of-memory", "the kernel's OOM killer"),
+    ("bookworm-py3.11-venv-fresh-small-memory", "more-memory", "works", "upgraded", "tensorflow-2.21.0"),
+    # A stalled link: a longer timeout waits longer on the same stall; resuming (pip 25.1) gets the rest
+    # over a new connection; another way out works.
+    ("bookworm-py3.11-venv-fresh-stalled", "retry", "fails", "read-timeout", "Read timed out."),
+    ("bookworm-py3.11-venv-fresh-stalled", "proxy-env", "works", "upgraded", "tensorflow-2.21.0"),
+    ("trixie-py3.13-venv-fresh-stalled", "resume-retries", "works", "upgraded", "tensorflow-2.21.0"),
+    ("trixie-py3.13-venv-fresh-stalled", "upgrade-pip", "fails", "read-timeout",
+     "the step `python3 -m pip install --upgrade pip` exited 1; the upgrade did not run"),
+    # Cannot uninstall: --force-reinstall must uninstall too; installing over it or a new venv works.
+    ("bookworm-py3.11-venv-fresh-distutils-numpy", "force-reinstall", "fails", "cannot-uninstall",
+     "It is a distutils installed project"),
+    ("bookworm-py3.11-venv-fresh-distutils-numpy", "ignore-installed", "works", "upgraded", "tensorflow-2.21.0"),
+    ("trixie-py3.13-venv-fresh-no-record-numpy", "venv", "works", "upgraded", "tensorflow-2.21.0"),
+    ("trixie-py3.13-venv-fresh-no-record-numpy", "force-reinstall", "fails", "cannot-uninstall",
+     "× Cannot uninstall numpy 1.24.3"),
+    # Two distributions in one directory: reinstalling keeps both; uninstalling the other first works.
+    ("bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu", "force-reinstall", "works-with-side-effects", "shared-directory",
+     "tensorflow-gpu 2.10.1 also owns"),
+    ("bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu", "uninstall-sharers", "works", "upgraded", "tensorflow-2.20.0"),
+    # Held back by a constraint: asking for the newest by name fails the same way; dropping it works.
+    ("bookworm-py3.11-venv-fresh-protobuf-below-6", "newest-for-python", "fails", "resolution-impossible",
+     "The user requested (constraint) protobuf<6"),
+    ("bookworm-py3.11-venv-fresh-protobuf-below-6", "drop-constraint", "works", "upgraded", "tensorflow-2.21.0"),
+    # pip and python disagree: `python3 -m pip`, pip's own advice, has no pip in a --without-pip venv;
+    # ensurepip first works; so does a new venv (its pip is the one on PATH there).
+    ("bullseye-py3.9-venv-no-pip-fresh", "python-m-pip", "fails", "unknown-failure", "No module named pip"),
+    ("bullseye-py3.9-venv-no-pip-fresh", "ensurepip", "works", "upgraded", "tensorflow-2.20.0"),
+    ("bullseye-py3.9-venv-no-pip-fresh", "venv", "works", "upgraded", "tensorflow-2.20.0"),
 ])
 def test_remedy(causes_run, cell_id, remedy, fix, outcome, evidence):
     tried = attempt(causes_run, cell_id, remedy)
@@ -129,6 +159,13 @@ def test_the_recommended_fix_is_the_least_invasive_that_reaches_the_newest(cause
     # upgrade-blockers lands on 2.19.0 (the local index has no newer googleapis-common-protos);
     # a venv reaches 2.21.0, so it is the one to type.
     assert fixes["bookworm-py3.11-venv-tf2.15.0-protobuf-cap"] == "venv"
+    assert fixes["bookworm-py3.11-venv-fresh-small-memory"] == "more-memory"
+    assert fixes["bookworm-py3.11-venv-fresh-stalled"] == "proxy-env"  # retry waits 60 s on the same stall
+    assert fixes["trixie-py3.13-venv-fresh-stalled"] == "resume-retries"
+    assert fixes["bookworm-py3.11-venv-fresh-distutils-numpy"] == "ignore-installed"
+    assert fixes["bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu"] == "uninstall-sharers"
+    assert fixes["bookworm-py3.11-venv-fresh-protobuf-below-6"] == "drop-constraint"
+    assert fixes["bullseye-py3.9-venv-no-pip-fresh"] == "ensurepip"
 
 
 def test_reports_say_what_fixes_it(causes_run):

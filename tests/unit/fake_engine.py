@@ -127,7 +127,8 @@ class FakeEngine:
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                  tmpfs: Mapping[str, str] | None = None) -> Iterator[FakeBox]:
+                  tmpfs: Mapping[str, str] | None = None,
+                  memory: str | None = None) -> Iterator[FakeBox]:
         box = FakeBox(name, self.service_says, not self.service_dies, [network] if network else [])
         self.boxes[name] = box
         self.started.append(name)
@@ -138,7 +139,8 @@ class FakeEngine:
 
     def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
                    mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                   tmpfs: Mapping[str, str] | None = None) -> ContainerResult:
+                   tmpfs: Mapping[str, str] | None = None,
+                  memory: str | None = None) -> ContainerResult:
         with self._lock:
             self.runs.append(name)
             self.envs[name] = dict(env or {})

@@ -361,3 +361,80 @@ def test_a_full_disk_is_no_space_not_an_unknown_failure():
     assert verdict.evidence[0] == ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left "
                                    "on device")
     assert any(line.startswith("Downloading tensorflow-") for line in verdict.evidence[1:])
+
+
+@pytest.mark.parametrize("name, outcome, evidence", [
+    ("local-bookworm-py3.11-venv-fresh-small-memory", Outcome.OUT_OF_MEMORY,
+     "pip was killed by SIGKILL after 0.39 s: the kernel's OOM killer, at the container's memory limit of 32 MiB"),
+    ("local-bookworm-py3.11-venv-fresh-stalled", Outcome.READ_TIMEOUT,
+     "pip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='repromatrix-index', port=8443): "
+     "Read timed out."),
+    ("local-trixie-py3.13-venv-fresh-stalled", Outcome.READ_TIMEOUT,
+     "WARNING: Connection timed out while downloading."),
+    ("local-bookworm-py3.11-venv-fresh-distutils-numpy", Outcome.CANNOT_UNINSTALL,
+     "ERROR: Cannot uninstall 'numpy'. It is a distutils installed project and thus we cannot accurately determine "
+     "which files belong to it which would lead to only a partial uninstall."),
+    ("local-trixie-py3.13-venv-fresh-no-record-numpy", Outcome.CANNOT_UNINSTALL,
+     "hint: The package was installed by debian. You should check if it can uninstall the package."),
+    ("local-bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu", Outcome.SHARED_DIRECTORY,
+     "tensorflow-gpu 2.10.1 also owns 2 files under tensorflow/ beside tensorflow 2.20.0: uninstalling or "
+     "upgrading either one deletes files the other needs"),
+    ("local-bookworm-py3.11-venv-fresh-protobuf-below-6", Outcome.HELD_BACK,
+     "The user requested (constraint) protobuf<6"),
+    ("local-bullseye-py3.9-venv-no-pip-fresh", Outcome.WRONG_INTERPRETER,
+     "`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is /opt/venv/bin/python3 "
+     "(prefix /opt/venv): pip installed into another Python"),
+])
+def test_more_causes_from_real_records(name, outcome, evidence):
+    verdict = classify(Observation(record=record(name)), releases())
+    assert (verdict.outcome, evidence in verdict.evidence) == (outcome, True), verdict.evidence
+
+
+def test_a_stall_is_not_a_cut_and_a_cut_is_not_a_stall():
+    cut = classify(Observation(record=record("local-trixie-py3.13-venv-fresh-flaky")), releases())
+    assert cut.outcome is Outcome.NETWORK_ERROR  # "not enough bytes", with no timeout: the link broke
+
+
+def test_each_new_success_path_needs_its_own_evidence():
+    """Take away what decided each verdict and the cell falls back to what pip's exit alone says."""
+    shared = record("local-bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu")
+    shared["sharers"] = []
+    assert classify(Observation(record=shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT
+    wrong = record("local-bullseye-py3.9-venv-no-pip-fresh")
+    wrong["pip_script"]["python3_prefix"] = wrong["pip_script"]["prefix"]  # the same Python: no mismatch
+    assert classify(Observation(record=wrong), releases()).outcome is Outcome.IMPORT_ERROR
+    held = record("local-bookworm-py3.11-venv-fresh-protobuf-below-6")
+    held["held_back"]["exit_code"] = 0  # the dry run would have worked: nothing held it back
+    assert classify(Observation(record=held), releases()).outcome is Outcome.UPGRADED
+    held["held_back"] = None
+    assert classify(Observation(record=held), releases()).outcome is Outcome.UPGRADED
+
+
+def test_our_own_timeout_is_not_out_of_memory():
+    killed = record("local-bookworm-py3.11-venv-fresh-small-memory")
+    killed["upgrade"]["timed_out"] = True
+    assert classify(Observation(record=killed), releases()).outcome is Outcome.INFRA_ERROR
+
+
+@pytest.mark.parametrize("output, outcome", [
+    # pip 23.0 on the tombstone (setup.py egg_info in the venv), as captured in examples/renamed.yaml
+    ("  Downloading https://idx.example/packages/tensorflow-gpu-2.12.0.tar.gz (443 bytes)\n"
+     "  error: subprocess-exited-with-error\n\n  × python setup.py egg_info did not run successfully.\n"
+     "  │ exit code: 1\n  ╰─> [15 lines of output]\n      Exception:\n"
+     '      The "tensorflow-gpu" package has been removed!\n\n      Please install "tensorflow" instead.\n'
+     "error: metadata-generation-failed\n", Outcome.REMOVED_PACKAGE),
+    ("ERROR: Exception:\nMemoryError\n", Outcome.OUT_OF_MEMORY),
+    # an sdist that fails for another reason is not a tombstone
+    ("  × python setup.py egg_info did not run successfully.\n      ModuleNotFoundError: No module named 'Cython'\n"
+     "error: metadata-generation-failed\n", Outcome.UNKNOWN_FAILURE),
+])
+def test_failures_by_their_words(output, outcome):
+    base = record("local-bookworm-py3.11-venv-fresh-distutils-numpy")
+    base["upgrade"]["output"] = output
+    assert classify(Observation(record=base), releases()).outcome is outcome
+
+
+def test_a_namespace_both_libraries_ship_is_not_a_shared_directory():
+    shared = record("local-bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu")
+    shared["sharers"] = [{"name": "googleapis-common-protos", "version": "1.63.0", "dirs": ["google"], "files": 1}]
+    assert classify(Observation(record=shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT

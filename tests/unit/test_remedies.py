@@ -254,3 +254,65 @@ def test_an_attached_run_with_a_bad_attempt_is_refused_naming_the_field(tmp_path
     (tmp_path / "results.json").write_text(json.dumps(data))
     with pytest.raises(UsageError, match=r"cells\[0\]\.attempts"):
         load_run(tmp_path)
+
+
+def attempt_for(name: str, outcome: Outcome, f: Facts):
+    return next(a for a in plan_attempts(outcome, f, AUTO) if a.remedy.name == name)
+
+
+@pytest.mark.parametrize("evidence, named", [
+    ('Please install "tensorflow" instead.', "tensorflow"),
+    ("The 'sklearn' PyPI package is deprecated, use 'scikit-learn' rather than 'sklearn' for pip commands.",
+     "scikit-learn"),
+    ("please install `torch-cpu` instead", "torch-cpu"),
+    ("ERROR: No matching distribution found for tensorflow-gpu", ""),
+])
+def test_a_removed_package_names_its_replacement(evidence, named):
+    from repromatrix.remedies import replacement
+    assert replacement(evidence) == named
+
+
+def test_the_replacement_is_installed_instead_and_judged_on_its_own_name():
+    f = facts(package="tensorflow-gpu", requirement="tensorflow-gpu[and-cuda]",
+              upgrade=("python3", "-m", "pip", "install", "--upgrade", "tensorflow-gpu[and-cuda]"),
+              replacement="tensorflow")
+    use = attempt_for("use-replacement", Outcome.REMOVED_PACKAGE, f)
+    assert use.upgrade == ("python3", "-m", "pip", "install", "--upgrade", "tensorflow")
+    assert use.container_env()["REPROMATRIX_PACKAGE"] == "tensorflow"
+    swap = attempt_for("replace-package", Outcome.REMOVED_PACKAGE, f)
+    assert swap.commands == ("python3 -m pip uninstall -y tensorflow-gpu",
+                             "python3 -m pip install --upgrade tensorflow")
+    assert "use-replacement" not in names(Outcome.REMOVED_PACKAGE, facts())  # nothing named: nothing to try
+    assert "REPROMATRIX_PACKAGE" not in attempt_for("upgrade-pip", Outcome.REMOVED_PACKAGE, f).container_env()
+
+
+def test_pip_on_path_becomes_python3_dash_m_pip_and_ensurepip_comes_first():
+    f = facts(upgrade=("pip", "install", "--upgrade", "tensorflow"), pip="")
+    assert attempt_for("python-m-pip", Outcome.WRONG_INTERPRETER, f).commands == (
+        "python3 -m pip install --upgrade tensorflow",)
+    assert attempt_for("ensurepip", Outcome.WRONG_INTERPRETER, f).commands == (
+        "python3 -m ensurepip --upgrade", "python3 -m pip install --upgrade tensorflow")
+    # the new venv's own pip is the one on PATH there
+    assert attempt_for("venv", Outcome.WRONG_INTERPRETER, f).upgrade == ("pip", "install", "--upgrade", "tensorflow")
+
+
+def test_the_sharers_are_uninstalled_first_each_as_one_argument():
+    f = facts(sharers=("tensorflow-gpu", "tf-nightly"))
+    fix = attempt_for("uninstall-sharers", Outcome.SHARED_DIRECTORY, f)
+    assert fix.steps[0].argv == ("python3", "-m", "pip", "uninstall", "-y", "tensorflow-gpu", "tf-nightly")
+    assert "uninstall-sharers" not in names(Outcome.SHARED_DIRECTORY, facts())
+
+
+def test_more_memory_lifts_the_limit_the_others_keep_the_cells():
+    from repromatrix.axes import RESOURCE_LIMITS
+    small = RESOURCE_LIMITS["small-memory"]
+    more = attempt_for("more-memory", Outcome.OUT_OF_MEMORY, facts())
+    assert more.limits(small).memory == "" and more.commands[0].startswith("# on a machine")
+    assert attempt_for("no-cache-dir", Outcome.OUT_OF_MEMORY, facts()).limits(small) is small
+
+
+@pytest.mark.parametrize("outcome, fix", [(Outcome.SHARED_DIRECTORY, Fix.SIDE_EFFECTS),
+                                          (Outcome.HELD_BACK, Fix.FAILS), (Outcome.WRONG_INTERPRETER, Fix.FAILS),
+                                          (Outcome.CANNOT_UNINSTALL, Fix.FAILS)])
+def test_new_outcomes_are_judged(outcome, fix):
+    assert judge(outcome) is fix

@@ -25,6 +25,7 @@ import json
 import os
 import pwd
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -79,12 +80,57 @@ names = sorted(set(n for n in names if n.isidentifier()), key=lambda n: (-weight
 public = [n for n in names if not n.startswith("_")]
 print(json.dumps({"version": dist.version, "name": dist.metadata["Name"], "imports": public or names}))
 """
+# Other installed distributions that own files at the same paths as the target's (tensorflow beside
+# tensorflow-gpu or tf-nightly): [{'name', 'version', 'dirs', 'files'}]. Namespace directories shared by
+# design (google/, nvidia/) hold no file in common and are not counted.
+SHARERS = r"""
+import json, re, sys
+import importlib.metadata as md
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+def tops(dist):
+    out = {}
+    for path in dist.files or []:
+        parts = path.parts
+        if len(parts) < 2 or parts[0] in ("..", "__pycache__") or parts[0].endswith((".dist-info", ".data",
+                                                                                    ".egg-info")):
+            continue
+        out.setdefault(parts[0], set()).add("/".join(parts))
+    return out
+wanted = norm(sys.argv[1])
+dists = list(md.distributions())
+target = next((d for d in dists if norm(d.metadata["Name"] or "") == wanted), None)
+mine = tops(target) if target is not None else {}
+shared, seen = [], set()
+for dist in dists:
+    name = dist.metadata["Name"] or ""
+    if not mine or norm(name) in seen or norm(name) == wanted:
+        continue
+    seen.add(norm(name))
+    theirs = tops(dist)
+    common = sorted(t for t in set(mine) & set(theirs) if mine[t] & theirs[t])
+    files = sum(len(mine[t] & theirs[t]) for t in common)
+    if files:
+        shared.append({"name": name, "version": dist.version, "dirs": common, "files": files})
+print(json.dumps(shared))
+"""
 IMPORT_CHECK = ("import importlib, sys; mod = importlib.import_module(sys.argv[1]); "
                 "print(getattr(mod, '__version__', ''))")
 RUNTIME = r"""
 import json, platform, ssl, sys
 paths = ssl.get_default_verify_paths()
-facts = {"executable": sys.executable, "openssl": ssl.OPENSSL_VERSION, "glibc": " ".join(platform.libc_ver()),
+def memory_limit():
+    # cgroup v2, then v1: what the container may use ('max' or a huge number: no limit)
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        return int(text) if text.isdigit() and int(text) < 2 ** 50 else None
+    return None
+facts = {"executable": sys.executable, "prefix": sys.prefix, "memory_limit": memory_limit(),
+         "openssl": ssl.OPENSSL_VERSION, "glibc": " ".join(platform.libc_ver()),
          "ca_paths": {"cafile": paths.cafile, "capath": paths.capath, "openssl_cafile": paths.openssl_cafile,
                       "openssl_capath": paths.openssl_capath}}
 # The tags pip accepts, compactly: interpreter-abi pairs and platforms, in pip's order of preference
@@ -191,6 +237,52 @@ def installed_version(who):
     return dist["version"] if dist else None
 
 
+def sharers(who):
+    code, out, _, _ = run(["python3", "-c", SHARERS, PACKAGE], timeout=120, who=who)
+    return (last_json(out) or []) if code == 0 else []
+
+
+def pip_script(argv, who):
+    """Where a `pip` command (not `python3 -m pip`) comes from, and the Python it installs into."""
+    if not argv or "python" in os.path.basename(argv[0]):
+        return None
+    env = identity(who)["env"]
+    path = shutil.which(argv[0], path=env.get("PATH"))
+    if not path:
+        return {"command": argv[0], "path": None}
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline().decode("utf-8", "replace").strip()
+    except OSError:
+        first = ""
+    interpreter = first[2:].split()[0] if first.startswith("#!") and first[2:].split() else None
+    # Asked now, not at the start: a remedy's steps may have made the python3 on PATH another one.
+    return {"command": argv[0], "path": path, "interpreter": interpreter,
+            "prefix": prefix_of(interpreter, who) if interpreter else None,
+            "python3": shutil.which("python3", path=env.get("PATH")), "python3_prefix": prefix_of("python3", who)}
+
+
+def prefix_of(python, who):
+    code, out, _, _ = run([python, "-c", "import sys; print(sys.prefix)"], timeout=60, who=who)
+    return out.strip().splitlines()[-1] if code == 0 and out.strip() else None
+
+
+def held_back(after, who):
+    """When pip landed below the newest release this Python has files for, pip's own dry run of that
+    release says what stops it (pip >= 22.2; `pip index versions` >= 21.2). None when not below it."""
+    code, out, _, _ = run(["python3", "-m", "pip", "index", "versions", PACKAGE] + (["--pre"] if "--pre" in UPGRADE
+                                                                                  else []), timeout=300, who=who)
+    line = next((ln for ln in out.splitlines() if ln.startswith("Available versions:")), "")
+    versions = [v.strip() for v in line.split(":", 1)[-1].split(",") if v.strip()]
+    if code != 0 or not versions or not after or versions[0] == after:
+        return None
+    argv = ["python3", "-m", "pip", "install", "--dry-run", "%s==%s" % (PACKAGE, versions[0])]
+    heading("held back? %s" % " ".join(argv))
+    code, out, secs, timed_out = run(argv, timeout=600, echo=True, who=who)
+    return {"newest": versions[0], "command": " ".join(argv), "exit_code": code, "output": out[-MAX_OUTPUT:],
+            "seconds": secs, "timed_out": timed_out}
+
+
 def import_one(name, who):
     code, out, secs, _ = run(["python3", "-c", IMPORT_CHECK, name], timeout=600, who=who)
     lines = out.strip().splitlines()
@@ -280,6 +372,10 @@ def main():
                          "seconds": secs, "timed_out": timed_out}
     record["after"] = installed_version(UPGRADER)
     heading("after: %s %s" % (PACKAGE, record["after"] or "(not installed)"))
+    record["pip_script"] = pip_script(shlex.split(UPGRADE), UPGRADER)
+    record["sharers"] = sharers(UPGRADER)
+    if code == 0 and record["after"] and not record["pip_script"]:
+        record["held_back"] = held_back(record["after"], UPGRADER)
 
     code, out, secs, _ = run(["python3", "-m", "pip", "check"], timeout=300, echo=True, who=UPGRADER)
     record["pip_check"] = {"exit_code": code, "output": out, "seconds": secs}
