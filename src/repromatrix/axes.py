@@ -211,7 +211,7 @@ class PythonAxis(Axis):
         return f"{value!r} is not 'system' or a Python version like '3.12'"
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
-        own = DEBIAN_SUITES.get(cell.values["os"])
+        own = DEBIAN_SUITES.get(debian_suite_of(base_image_for(cell.values["os"])) or "")
         if value == "system":
             return f"py{own or 'system'}"
         # Debian's python3.11 and a CPython 3.11 under /usr/local differ (PEP 668, patches):
@@ -447,11 +447,17 @@ class Limits:
     doc: str
     tmpfs: tuple[tuple[str, str], ...] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
     memory: str = ""  # the container's memory limit (and memory+swap), in Docker's spelling: "32m"
+    upgrade_seconds: int = 0  # how long the upgrade may run before it is killed (a CI step's timeout)
+
+    def env(self) -> dict[str, str]:
+        """Variables the scenario reads for these limits (templates/scenario.py)."""
+        return {"REPROMATRIX_TIMEOUT": str(self.upgrade_seconds)} if self.upgrade_seconds else {}
 
     def docker_run_options(self) -> tuple[str, ...]:
         """The same limits as `docker run` options, for the reproduce command."""
         memory = (f"--memory={self.memory}", f"--memory-swap={self.memory}") if self.memory else ()
-        return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs) + memory
+        env = tuple(f"--env={name}={value}" for name, value in self.env().items())
+        return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs) + memory + env
 
 
 RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
@@ -464,6 +470,9 @@ RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
     # wheel, 32 MiB is killed): what a 1 GiB VM or a CI runner does to a real 600 MB TensorFlow.
     Limits("small-memory", "the container may use 32 MiB of memory and no swap: the kernel kills pip",
            memory="32m"),
+    # A CI job's step timeout: the upgrade is killed after 20 s (our own limit stays settings.timeout).
+    Limits("time-limit", "the upgrade may run 20 s, as a CI step's timeout allows, then it is killed",
+           upgrade_seconds=20),
 )}
 
 

@@ -21,7 +21,15 @@ from pathlib import Path
 
 from .engine import LABEL_BASE, Engine
 from .errors import BaseImageError
-from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost, Interpreter, debian_suite_of
+from .interpreters import (
+    LABEL_PROVIDER,
+    LABEL_RECIPE,
+    RECIPE,
+    ImageHost,
+    Interpreter,
+    debian_arch_of,
+    debian_suite_of,
+)
 from .interpreters import provide as provide_interpreter
 
 Say = Callable[[str], None]
@@ -93,38 +101,40 @@ def provision_one(engine: Engine, image: str, say: Say, mirror: str = "") -> Pro
                              "Debian suites can be built locally: load this image with 'docker load'")
     say(f"{image}: not present and no registry answers ({_first_line(reason)}); "
         f"building it from Debian's packages with debootstrap (once; cached as {image})")
-    build_debian_image(engine, suite, image, mirror)
+    build_debian_image(engine, suite, image, mirror, debian_arch_of(image))
     return Provisioned(image, "debootstrap")
 
 
-def build_debian_image(engine: Engine, suite: str, image: str, mirror: str = "") -> None:
+def build_debian_image(engine: Engine, suite: str, image: str, mirror: str = "", arch: str | None = None) -> None:
     if shutil.which("debootstrap") is None:
         raise BaseImageError(image, "debootstrap is not installed (apt-get install debootstrap)")
     if os.geteuid() != 0:
         raise BaseImageError(image, "debootstrap needs root: run repromatrix as root once to build it")
     with tempfile.TemporaryDirectory(prefix=f"repromatrix-{suite}-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
-        cmd = debootstrap_command(suite, root, mirror)
+        cmd = debootstrap_command(suite, root, mirror, arch=arch)
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             log = proc.stdout + proc.stderr
-            raise BaseImageError(image, f"debootstrap {suite} failed (exit {proc.returncode}): "
+            raise BaseImageError(image, f"debootstrap {suite}{' --arch=' + arch if arch else ''} failed (exit "
+                                 f"{proc.returncode}): "
                                  f"{_last_line(log)}", log)
         if rolling_suite(suite):
             _accept_expired_release(root)
         tarball = Path(tmp) / "rootfs.tar"
         with tarfile.open(tarball, "w") as tar:
             tar.add(root, arcname=".")
-        engine.import_rootfs(tarball, image, {LABEL_BASE: f"debootstrap {suite}"})
+        engine.import_rootfs(tarball, image, {LABEL_BASE: f"debootstrap {suite}" + (f" {arch}" if arch else "")})
 
 
 SCRIPTS = Path("/usr/share/debootstrap/scripts")
 
 
-def debootstrap_command(suite: str, root: Path, mirror: str = "", scripts: Path = SCRIPTS) -> list[str]:
+def debootstrap_command(suite: str, root: Path, mirror: str = "", scripts: Path = SCRIPTS,
+                        arch: str | None = None) -> list[str]:
     """debootstrap's command line; a suite newer than the host's debootstrap (forky on bookworm)
     is built with the script of sid, which every Debian suite after the host's shares."""
-    cmd = ["debootstrap", "--variant=minbase", suite, str(root)]
+    cmd = ["debootstrap", "--variant=minbase"] + ([f"--arch={arch}"] if arch else []) + [suite, str(root)]
     if not rolling_suite(suite, scripts):
         return cmd + ([mirror] if mirror else [])
     return cmd + [mirror or _default_mirror(), str(scripts / "sid")]

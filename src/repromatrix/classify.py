@@ -62,6 +62,9 @@ class Rule:
 # use 'scikit-learn' rather than 'sklearn'').
 REMOVED = (r"package has been removed|has been renamed|PyPI package is deprecated|is deprecated and has been removed|"
            r"(?i:please install [\"'`]?[\w.-]+[\"'`]? instead)")
+# What pip's resolver says as it rejects the 1st, 8th and 13th candidate of one project (its reporter).
+BACKTRACKING = (r"pip is looking at multiple versions of|pip is still looking at multiple versions of|"
+                r"This is taking longer than usual")
 # pip reports a failure to read the index page only at debug level, then says this: the
 # network rules below name the real cause and keep this line as the visible symptom.
 NO_MATCH = r"No matching distribution found for"
@@ -142,6 +145,8 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
         return _step_failure(obs.record, facts)
     upgrade = obs.record["upgrade"]
     verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)
+    if verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION and (foreign := _foreign_platform(obs.record, releases)):
+        return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
     if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
         return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
     if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade["output"])):
@@ -149,6 +154,39 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
         # cell's outcome is what that older one did, and the evidence says why it was taken.
         return Verdict(verdict.outcome, verdict.evidence + stone, facts)
     return verdict
+
+
+ARCH = re.compile(r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$")
+
+
+def platform_kind(tag: str, musl: bool = False) -> str:
+    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any' → 'any'.
+    A plain 'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
+    if tag == "any":
+        return "any"
+    arch = m.group(1) if (m := ARCH.search(tag)) else tag
+    plain_musl = musl and tag.startswith("linux_")
+    system = ("musl" if tag.startswith("musllinux") or plain_musl else "glibc" if tag.startswith(("manylinux", "linux"))
+              else "macOS" if tag.startswith("macosx") else "Windows" if tag.startswith("win") else tag.split("_")[0])
+    return f"{system} {arch}"
+
+
+def _foreign_platform(record: dict[str, Any], releases: Releases | None) -> str:
+    """When no release of the target has a wheel of a kind this interpreter accepts (an i686 or musl
+    interpreter against x86_64 glibc wheels), what the two are; '' when some would fit or we cannot tell."""
+    runtime = record.get("runtime") or {}
+    accepted = (runtime.get("tags") or {}).get("platforms") or []
+    offered = {p for plats in (releases.platforms.values() if releases else ()) for p in plats}
+    if not accepted or not offered or "any" in offered:
+        return ""
+    # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the usual case.
+    musl = "glibc" in runtime and not str(runtime["glibc"]).strip()
+    mine = {platform_kind(p, musl) for p in accepted} - {"any"}
+    theirs = {platform_kind(p) for p in offered}
+    if mine & theirs:
+        return ""
+    return (f"no release of {record.get('package')} has a wheel for this interpreter's platform "
+            f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}")
 
 
 def _discarded_tombstone(output: str) -> tuple[str, ...]:
@@ -182,6 +220,12 @@ def _build_failure(obs: Observation) -> Verdict:
 def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     output = upgrade["output"]
     if upgrade.get("timed_out"):
+        backtracking = _lines_matching(output, [re.compile(BACKTRACKING)])
+        if backtracking:  # pip was still choosing versions when its time ran out
+            said = f"pip was still backtracking when it was killed after {upgrade.get('seconds', '?')} s"
+            tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
+            return Verdict(Outcome.RESOLVER_BACKTRACKING, (said,) + backtracking[-2:] + (
+                f"{tried} candidate files fetched by then",), facts)
         killed = ("the upgrade was killed at the cell's timeout",)
         return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
     if upgrade.get("exit_code") in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer

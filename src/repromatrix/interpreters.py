@@ -54,10 +54,22 @@ def base_image_for(os_value: str) -> str:
     return os_value if (":" in os_value or "/" in os_value) else f"debian:{os_value}"
 
 
+# The registry's per-architecture namespaces (i386/debian, ...) whose images this machine runs natively:
+# debootstrap builds them with --arch, Debian's name for the architecture.
+FOREIGN_ARCHES = {"i386": "i386"}
+_DEBIAN_IMAGE = re.compile(r"(?:docker\.io/)?(?:library/|(?P<arch>[a-z0-9]+)/)?debian:(?P<suite>[a-z]+)")
+
+
 def debian_suite_of(image: str) -> str | None:
-    """The suite debootstrap can build for `image`, if it is a Debian image."""
-    m = re.fullmatch(r"(?:docker\.io/)?(?:library/)?debian:([a-z]+)", image)
-    return m.group(1) if m else None
+    """The suite debootstrap can build for `image`, if it is a Debian image it can build."""
+    m = _DEBIAN_IMAGE.fullmatch(image)
+    return m.group("suite") if m and (m.group("arch") is None or m.group("arch") in FOREIGN_ARCHES) else None
+
+
+def debian_arch_of(image: str) -> str | None:
+    """debootstrap's --arch for a per-architecture Debian image (i386/debian:bookworm), else None."""
+    m = _DEBIAN_IMAGE.fullmatch(image)
+    return FOREIGN_ARCHES.get(m.group("arch") or "") if m else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ NumPy 2 installed fails as the real one does. Also modelled:
   upgrade: Keras 3 refuses `keras.optimizers.legacy` and saving a model without an extension.
 - `tensorflow-gpu`: 2.10.1 wheels that write the same `tensorflow/` package as `tensorflow`, and
   the 2.12.0 tombstone, an sdist whose setup.py fails on purpose with the real message.
+- `tf-models-official` and `tensorflow-text`, 400 releases each whose pins cross-conflict (each
+  tf-models-official 2.M needs tensorflow>=2.M and tensorflow-text~=2.M.0, whose every release needs
+  tensorflow<2.M), so pip backtracks through them one by one for about a minute before the oldest
+  (2.5.x, which fits) resolves: the resolver's "This is taking longer than usual".
 
 The tree is a static PEP 503 repository (with sha256 fragments and data-requires-python),
 served over HTTPS with a per-run CA (tlsca) by nginx in a container (see pipeline).
@@ -121,7 +125,16 @@ OTHERS = (
     # What `tensorflow[and-cuda]` adds; it imports as `nvidia` (a namespace), not by its name.
     Release("nvidia-cublas-cu12", "12.5.3.2", (), ">=3", platform_wheel=True),
 )
-ALL_RELEASES = TENSORFLOW + TF_GPU + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS
+# The real tf-models-official has about 60 releases of much larger wheels; 400 small ones cost pip
+# about the same time to walk through (each candidate's wheel is downloaded to read its metadata).
+BACKTRACK_RELEASES = 400
+MODELS = tuple(
+    release for i in range(BACKTRACK_RELEASES) for minor, patch in [(5 + i // 20, i % 20)] for release in (
+        Release("tf-models-official", f"2.{minor}.{patch}", (), ">=3.7",
+                (f"tensorflow-text~=2.{minor}.0", f"tensorflow>=2.{minor}" if minor > 5 else "tensorflow")),
+        Release("tensorflow-text", f"2.{minor}.{patch}", (), ">=3.7",
+                (f"tensorflow<2.{minor}" if minor > 5 else "tensorflow",))))
+ALL_RELEASES = TENSORFLOW + TF_GPU + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS + MODELS
 
 
 @dataclass(frozen=True)
@@ -198,8 +211,9 @@ def module_source(release: Release) -> dict[str, str]:
     if release.name == "keras":
         return _keras_source(release, head)
     if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
-        module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas"}.get(
-            release.name, release.name)
+        module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas",
+                  "tf-models-official": "official", "tensorflow-text": "tensorflow_text"}.get(release.name,
+                                                                                              release.name)
         return {f"{module}/__init__.py": head}
     check = ""
     if release.numpy_abi == 1:

@@ -22,6 +22,7 @@ class Outcome(str, enum.Enum):
     CANNOT_UNINSTALL = "cannot-uninstall"
     REMOVED_PACKAGE = "removed-package"
     RESOLUTION_IMPOSSIBLE = "resolution-impossible"
+    RESOLVER_BACKTRACKING = "resolver-backtracking"
     NO_SPACE = "no-space"
     OUT_OF_MEMORY = "out-of-memory"
     HASH_MISMATCH = "hash-mismatch"
@@ -32,6 +33,7 @@ class Outcome(str, enum.Enum):
     READ_TIMEOUT = "read-timeout"
     NETWORK_ERROR = "network-error"
     NO_MATCHING_DISTRIBUTION = "no-matching-distribution"
+    UNSUPPORTED_PLATFORM = "unsupported-platform"
     SETUP_FAILED = "setup-failed"
     UNKNOWN_FAILURE = "unknown-failure"
     INFRA_ERROR = "infra-error"
@@ -94,6 +96,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.RESOLUTION_IMPOSSIBLE: OutcomeInfo(
         "pip's resolver found no set of versions that satisfies every requirement and constraint.",
         "#8b1a4a", True),
+    Outcome.RESOLVER_BACKTRACKING: OutcomeInfo(
+        "pip's resolver was still trying versions one after another ('This is taking longer than usual') when "
+        "the time limit killed it: not a conflict it proved, one it had no time to finish.", "#a0306a", True),
     Outcome.NO_SPACE: OutcomeInfo(
         "pip ran out of disk space ([Errno 28] No space left on device): a 500-650 MB wheel needs about "
         "three times its size while pip downloads, unpacks and installs it.", "#5d4037", True),
@@ -114,6 +119,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "pip could not reach the index (no route, DNS, timeouts, cut downloads).", "#4a6d8c", True),
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(
         "pip found no distribution of the package for this interpreter and platform.", "#b03a6f", True),
+    Outcome.UNSUPPORTED_PLATFORM: OutcomeInfo(
+        "no release has a wheel for this interpreter's platform at all (32-bit, musl, another architecture): "
+        "pip says 'from versions: none'.", "#9b2d6f", True),
     Outcome.SETUP_FAILED: OutcomeInfo(
         "the cell's starting point (e.g. the prior version) could not be installed.", "#7f8c8d", True),
     Outcome.UNKNOWN_FAILURE: OutcomeInfo(

@@ -245,9 +245,10 @@ CATALOGUE: tuple[Remedy, ...] = (
            why="the configured proxy is wrong or breaks downloads, or none is configured where the only way "
                "out is one"),
     Remedy("upgrade-pip", "upgrade pip first",
-           frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED, Outcome.IMPORT_ERROR,
+           frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.UNSUPPORTED_PLATFORM, Outcome.NOT_UPGRADED,
+                      Outcome.IMPORT_ERROR,
                       Outcome.UNKNOWN_FAILURE, Outcome.UPGRADED_INCONSISTENT, Outcome.HELD_BACK,
-                      Outcome.REMOVED_PACKAGE}) | NETWORK_FAILURES,
+                      Outcome.REMOVED_PACKAGE, Outcome.RESOLVER_BACKTRACKING}) | NETWORK_FAILURES,
            before=(("python3", "-m", "pip", "install", "--upgrade", "pip"),),
            why="an old pip cannot read newer wheel tags, has the old resolver, misses short downloads "
                "(pip ≥ 25) and cannot resume them (pip ≥ 25.1)"),
@@ -263,7 +264,8 @@ CATALOGUE: tuple[Remedy, ...] = (
            also=("{blockers}",), needs_fact="blockers",
            why="a newer release of the library that pins a shared dependency may lift the pin"),
     Remedy("newest-for-python", "ask for the newest version this Python can have",
-           frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.RESOLUTION_IMPOSSIBLE, Outcome.HELD_BACK}),
+           frozenset({Outcome.NO_MATCHING_DISTRIBUTION, Outcome.RESOLUTION_IMPOSSIBLE, Outcome.HELD_BACK,
+                      Outcome.UNSUPPORTED_PLATFORM, Outcome.RESOLVER_BACKTRACKING}),
            pin="{newest_for_python}", needs_fact="newest_for_python",
            why="the newest release may have no wheel for this Python; an older one may"),
     # Also where an older pip discarded the tombstone and fell back to the last real release.
@@ -288,6 +290,9 @@ CATALOGUE: tuple[Remedy, ...] = (
            warning="pip writes the new files over the old ones without removing them: the old installer's "
                    "metadata and leftover files stay, and the OS's package manager still thinks it owns them",
            why="pip does not try to uninstall what it cannot account for"),
+    Remedy("more-time", "let pip run longer", frozenset({Outcome.RESOLVER_BACKTRACKING}), limits="unlimited",
+           note="without the time limit (e.g. a longer CI step timeout):",
+           why="a resolver that backtracks through every release may still finish"),
     Remedy("more-memory", "give pip more memory", frozenset({Outcome.OUT_OF_MEMORY}), limits="unlimited",
            note="on a machine or container with more memory (e.g. docker run --memory=4g), or with swap:",
            why="pip itself needs about 40 MB, and a real TensorFlow upgrade far more"),

@@ -164,9 +164,10 @@ class CellRunner:
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
         network, mounts = self._network_for(job)
+        limits = job.plan.limits
         result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts,
-                                        tmpfs=dict(job.plan.limits.tmpfs) or None,
-                                        memory=job.plan.limits.memory or None)
+                                        env=limits.env() or None, tmpfs=dict(limits.tmpfs) or None,
+                                        memory=limits.memory or None)
         durations["run"] = round(time.monotonic() - started, 1)
         if self.stop.is_set():
             return self.interrupted(job, durations, log, setup_how)
@@ -197,6 +198,7 @@ class CellRunner:
             started = time.monotonic()
             name = f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
             limits = job.plan.limits(cell.plan.limits)
+            env = limits.env() | env
             result = self.engine.run_to_end(f"{cell.plan.image_tag}:{self.engine.run_id}", name=name,
                                             network=network, timeout=self.timeout, mounts=mounts or None, env=env,
                                             tmpfs=dict(limits.tmpfs) or None, memory=limits.memory or None)

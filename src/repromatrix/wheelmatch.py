@@ -194,7 +194,7 @@ def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: st
     if outcome == "setup-failed" and prior and everything is not None:
         version = as_version(prior)
         return explain(everything, version, cell) if version in everything.files else {}
-    if (outcome == "no-matching-distribution" or below_newest) and wanted is not None:
+    if (outcome in ("no-matching-distribution", "unsupported-platform") or below_newest) and wanted is not None:
         after = as_version((record or {}).get("after"))
         reachable = wanted.newest_for(cell.short)
         missed = reachable if reachable and after and after < reachable else wanted.newest()

@@ -84,6 +84,8 @@ keras3_run = _example_run("keras3")
 nightly_run = _example_run("nightly")
 and_cuda_run = _example_run("and-cuda")
 renamed_run = _example_run("renamed")
+platforms_run = _example_run("platforms")
+backtracking_run = _example_run("backtracking")
 
 
 # Cells whose pip fails fast and the same way every time (the index refuses connections), with

@@ -213,3 +213,29 @@ def test_the_replacement_is_what_fixes_a_tombstoned_name(renamed_run, cell_id, r
     tried = {a["remedy"]: a for a in renamed_run.cells[cell_id]["attempts"]}
     assert tried[remedy]["fix"] == fix, tried[remedy]["evidence"]
     assert renamed_run.cells[cell_id]["fix"] == ("replace-package" if "2.10.1" in cell_id else "use-replacement")
+
+
+def test_a_32_bit_interpreter_has_no_wheel_at_all_and_says_so(platforms_run):
+    cell = platforms_run.cells["i386-debian-bookworm-py3.11-venv-fresh"]
+    assert cell["outcome"] == "unsupported-platform", cell["evidence"]
+    assert cell["evidence"][0] == ("no release of tensorflow has a wheel for this interpreter's platform "
+                                   "(glibc i686); the index's wheels are for glibc x86_64")
+    assert "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)" \
+        in cell["evidence"]
+    assert "i686" in cell["why_no_wheel"]["files"][0]["reason"]  # each wheel ruled out for its platform
+    tried = {a["remedy"]: a["fix"] for a in cell["attempts"]}
+    assert tried == {"upgrade-pip": "fails", "newest-for-python": "fails"}  # the fix is another Python
+
+
+def test_a_resolver_that_backtracks_past_the_time_limit_is_not_a_conflict(backtracking_run):
+    cell = backtracking_run.cells["bookworm-py3.11-venv-fresh-time-limit"]
+    assert cell["outcome"] == "resolver-backtracking", cell["evidence"]
+    assert cell["evidence"][0].startswith("pip was still backtracking when it was killed after 2")
+    assert any(line.startswith("INFO: This is taking longer than usual.") for line in cell["evidence"])
+    tried = {a["remedy"]: a for a in cell["attempts"]}
+    # More time lets pip finish, on a release years old: pip's dry run of the newest says why.
+    assert (tried["more-time"]["fix"], tried["more-time"]["outcome"]) == ("fails", "held-back")
+    assert tried["more-time"]["after"] == "2.5.19"
+    assert "ERROR: No matching distribution found for tensorflow>=2.24" in tried["more-time"]["evidence"]
+    # Asking for the newest by name fails at once, and says why, instead of backtracking.
+    assert tried["newest-for-python"]["outcome"] == "no-matching-distribution"

@@ -438,3 +438,40 @@ def test_a_namespace_both_libraries_ship_is_not_a_shared_directory():
     shared = record("local-bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu")
     shared["sharers"] = [{"name": "googleapis-common-protos", "version": "1.63.0", "dirs": ["google"], "files": 1}]
     assert classify(Observation(record=shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT
+
+
+def test_no_wheel_for_the_interpreters_platform_is_unsupported_platform_and_an_old_pip_is_not():
+    def failing(platforms: list[str], libc: str = "glibc 2.36") -> dict:
+        base = record("local-bookworm-py3.11-venv-fresh-pip20.2.4")
+        base["runtime"] = {"tags": {"platforms": platforms}, "glibc": libc}  # its capture predates them
+        return base
+    i686 = classify(Observation(record=failing(["manylinux_2_36_i686", "manylinux2014_i686", "linux_i686"])),
+                    releases())
+    assert i686.outcome is Outcome.UNSUPPORTED_PLATFORM
+    assert i686.evidence[0] == ("no release of tensorflow has a wheel for this interpreter's platform (glibc i686); "
+                                "the index's wheels are for glibc x86_64")
+    musl = classify(Observation(record=failing(["musllinux_1_2_x86_64", "linux_x86_64"], libc=" ")), releases())
+    assert musl.outcome is Outcome.UNSUPPORTED_PLATFORM  # its linux_x86_64 is a musl one
+    # pip 20.2.4 reads no manylinux tag on 3.11 but the architecture is right: an old pip, not the platform
+    old = classify(Observation(record=failing(["linux_x86_64"])), releases())
+    assert old.outcome is Outcome.NO_MATCHING_DISTRIBUTION
+
+
+def test_backtracking_killed_by_the_time_limit_is_its_own_outcome():
+    cut = record("local-bookworm-py3.11-venv-fresh-time-limit")
+    verdict = classify(Observation(record=cut), releases())
+    assert verdict.outcome is Outcome.RESOLVER_BACKTRACKING
+    assert verdict.evidence[0] == "pip was still backtracking when it was killed after 20.06 s"
+    assert any(e.startswith("INFO: This is taking longer than usual.") for e in verdict.evidence)
+    # killed without a word from the resolver: our timeout, not backtracking
+    cut["upgrade"]["output"] = "Collecting tf-models-official\n"
+    assert classify(Observation(record=cut), releases()).outcome is Outcome.INFRA_ERROR
+
+
+def test_a_real_32_bit_cell_is_unsupported_platform():
+    names = [f"tensorflow-{r.version}-{tag}.whl" for r in TENSORFLOW for tag in wheel_tags(r, "x86_64")]
+    verdict = classify(Observation(record=record("local-i386-debian-bookworm-py3.11-venv-fresh")),
+                       Releases.from_filenames("tensorflow", names))
+    assert verdict.outcome is Outcome.UNSUPPORTED_PLATFORM
+    assert verdict.evidence[0].startswith("no release of tensorflow has a wheel for this interpreter's platform "
+                                          "(glibc i686)")

@@ -125,3 +125,29 @@ def test_a_suite_newer_than_debootstrap_uses_sids_script(tmp_path):
                                                                  str(root)]
     assert debootstrap_command("forky", root, "http://idx.example/debian", scripts) == [
         "debootstrap", "--variant=minbase", "forky", str(root), "http://idx.example/debian", str(scripts / "sid")]
+
+
+@pytest.mark.parametrize("image, suite, arch", [
+    ("debian:bookworm", "bookworm", None),
+    ("i386/debian:bookworm", "bookworm", "i386"),  # the registry's per-architecture namespace
+    ("docker.io/i386/debian:bullseye", "bullseye", "i386"),
+    ("arm32v7/debian:bookworm", None, None),  # not runnable here without emulation: not built
+    ("ubuntu:24.04", None, None),
+])
+def test_which_debian_images_debootstrap_builds_and_for_which_architecture(image, suite, arch):
+    from repromatrix.interpreters import debian_arch_of, debian_suite_of
+    assert (debian_suite_of(image), debian_arch_of(image)) == (suite, arch)
+
+
+def test_a_32_bit_image_is_debootstrapped_for_its_architecture(tmp_path):
+    from repromatrix.baseimages import debootstrap_command
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "bookworm").write_text("")
+    assert debootstrap_command("bookworm", tmp_path / "r", "", scripts, arch="i386") == [
+        "debootstrap", "--variant=minbase", "--arch=i386", "bookworm", str(tmp_path / "r")]
+
+
+def test_a_32_bit_cell_is_named_for_its_suites_python():
+    from repromatrix.axes import cell_id, defaults
+    assert cell_id(defaults() | {"os": "i386/debian:bookworm"}, "tf") == "i386-debian-bookworm-py3.11-venv-fresh"

@@ -316,3 +316,12 @@ def test_more_memory_lifts_the_limit_the_others_keep_the_cells():
                                           (Outcome.CANNOT_UNINSTALL, Fix.FAILS)])
 def test_new_outcomes_are_judged(outcome, fix):
     assert judge(outcome) is fix
+
+
+def test_a_time_limit_reaches_the_scenario_and_the_reproduce_command():
+    from repromatrix.axes import RESOURCE_LIMITS
+    limit = RESOURCE_LIMITS["time-limit"]
+    assert limit.env() == {"REPROMATRIX_TIMEOUT": "20"}
+    assert "--env=REPROMATRIX_TIMEOUT=20" in limit.docker_run_options()
+    more = attempt_for("more-time", Outcome.RESOLVER_BACKTRACKING, facts())
+    assert more.limits(limit).env() == {}  # the attempt runs without it
