@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -309,7 +311,23 @@ COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report":
             "remedy": _cmd_remedy, "merge": _cmd_merge}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # A cancelled CI job, `docker stop` or `kill` sends SIGTERM: clean up exactly as on Ctrl-C. Only the
+    # main thread may set handlers, and the old one comes back when main returns (tests call main).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     # soft_wrap: never break a message (or a path in it) at the terminal or CI log width.
     console = Console(stderr=True, soft_wrap=True)
     try:

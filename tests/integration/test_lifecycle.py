@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from repromatrix.baseimages import build_debian_image, provision_one
 from repromatrix.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from tests.conftest import REPO
 
 
-def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a cancelled CI job, docker stop
+def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path, stop):
     # Cells whose pip spends seconds in retries, so the interrupt surely lands mid-cell; the
     # run also has the proxy, its internal network and the local index to clean up.
     matrix = tmp_path / "slow.yaml"
@@ -33,7 +36,7 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path):
                                                                 "org.repromatrix.role=cell"]}):
         assert proc.poll() is None and time.monotonic() < deadline, "no cell container ever started"
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     rest = proc.communicate(timeout=600)[1]
     assert proc.returncode == 130, rest
     assert "interrupted" in rest and "Traceback" not in rest
