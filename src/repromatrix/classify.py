@@ -257,7 +257,7 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     failed = () if imported["ok"] else (f"import {imported.get('failed') or package} failed: {imported['error']}",)
     if wrong := _wrong_interpreter(record):
         landed = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully inst")]))
-        return Verdict(Outcome.WRONG_INTERPRETER, landed + (wrong,) + failed, facts)
+        return Verdict(Outcome.WRONG_INTERPRETER, (wrong,) + landed + failed, facts)
     if shared := _shared_directory(record):
         invalid = _lines_matching(output, [re.compile(r"Ignoring invalid distribution")])
         return Verdict(Outcome.SHARED_DIRECTORY, shared + failed + invalid, facts)
@@ -325,9 +325,12 @@ def _held_back(record: dict[str, Any]) -> tuple[str, ...]:
     why = _lines_matching(output, [re.compile(p) for p in (
         r" depends on ", r"The user requested", r"^ERROR: (Could not find a version|No matching distribution|"
         r"Cannot install|Package .* requires a different Python)")])
-    head = (f"pip installed {record.get('after')}, not {probe.get('newest')}, which has files for this Python; "
-            f"`{probe.get('command')}` says why:")
-    return (head,) + (why or _last_lines(output, 2))
+    why = why or _last_lines(output, 2)
+    # The first line says it all for a reader of one line (the report's table): the requirement that forced it.
+    forced = [line for line in why if " depends on " in line or "The user requested" in line] or list(why[:1])
+    head = (f"pip installed {record.get('after')}, not {probe.get('newest')}, which has files for this Python: "
+            + "; ".join(forced[:2]))
+    return (head, f"`{probe.get('command')}` says:") + why
 
 
 def _check_evidence(check: dict[str, Any]) -> str:

@@ -143,7 +143,8 @@
         el("td", {}, trendTag(c.trend)),
         el("td", { text: (c.before || "–") + " → " + (c.after || "–") }),
         el("td", { text: c.attempts.length ? (c.fix || "none works cleanly") : "" }),
-        el("td", { text: c.belowNewest || c.evidence[0] || "" })));
+        // An upgrade that landed low says why; any other cell shows the line that decided its outcome.
+        el("td", { text: (c.outcome === "upgraded" && c.belowNewest) || c.evidence[0] || "" })));
     }
   }
 
