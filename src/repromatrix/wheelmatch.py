@@ -111,6 +111,8 @@ def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) 
         return FileVerdict(file.filename, False, f"Requires-Python {file.requires_python} excludes Python "
                            f"{cell.python}")
     if not any(cell.interpreter_fits(t) for t in tags):
+        if misnamed := _misnamed(tags, cell):
+            return FileVerdict(file.filename, False, misnamed)
         built = ", ".join(sorted({t.interpreter for t in tags}, key=_interpreter_order))
         return FileVerdict(file.filename, False, f"built for {built}, not for Python {cell.short}")
     if cell.known and not any(cell.accepts(t) for t in tags):
@@ -119,6 +121,18 @@ def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) 
         return FileVerdict(file.filename, True, "fits, but is a pre-release: pip takes it only with --pre or when "
                            "no final release fits")
     return FileVerdict(file.filename, True, "fits" if cell.known else "fits this Python (platform not checked)")
+
+
+def _misnamed(tags: frozenset[Tag], cell: CellTags) -> str:
+    """A wheel built for exactly this Python that its pip does not accept, because the pip spells the
+    interpreter otherwise (pip 20.2.4 calls CPython 3.11 'cp3_11'), or ''."""
+    own = "cp" + cell.short.replace(".", "")
+    if not cell.pairs or own not in {t.interpreter for t in tags}:
+        return ""
+    named = sorted(a for a, _, b in (p.partition("-") for p in cell.pairs) if a == b and a.startswith("cp"))
+    pip = f"pip {cell.pip}" if cell.pip else "this pip"
+    says = f": it calls this interpreter {named[0]}" if named else ""
+    return f"built for {own}, which is this Python {cell.short}, but {pip} does not accept {own} wheels{says}"
 
 
 def _platform_reason(platforms: set[str], cell: CellTags) -> str:

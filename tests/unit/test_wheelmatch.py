@@ -105,3 +105,17 @@ def test_an_old_pip_below_what_its_python_could_have_is_explained_on_that_releas
     assert reasons(table)["tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"] == (
         "pip 19.2.3 cannot read manylinux2014 tags (pip ≥ 19.3 can)")
     assert table["files"][0]["file"].endswith("x86_64.whl")  # this machine's architecture first
+
+
+def test_a_pip_that_misspells_the_interpreter_is_named_as_the_reason():
+    """pip 20.2.4 on Python 3.11 calls it cp3_11 (seen in a real cell against the public index), so the
+    cp311 wheel built for exactly this Python does not fit: say that, not 'built for cp311, not for 3.11'."""
+    pairs = frozenset({"cp3_11-cp3_11", "cp3_11-abi3", "cp3_11-none", "cp3_10-abi3", "cp39-abi3", "py3-none"})
+    old = CellTags("3.11.2", pairs, ("manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64",
+                                     "linux_x86_64", "any"), Version("20.2.4"))
+    file = IndexFile("tensorflow-2.20.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", ">=3.9")
+    assert judge(file, Version("2.20.0"), old).reason == (
+        "built for cp311, which is this Python 3.11, but pip 20.2.4 does not accept cp311 wheels: it calls this "
+        "interpreter cp3_11")
+    other = IndexFile("tensorflow-2.20.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", ">=3.9")
+    assert judge(other, Version("2.20.0"), old).reason == "built for cp312, not for Python 3.11"
