@@ -222,7 +222,7 @@ def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     if upgrade.get("timed_out"):
         backtracking = _lines_matching(output, [re.compile(BACKTRACKING)])
         if backtracking:  # pip was still choosing versions when its time ran out
-            said = f"pip was still backtracking when it was killed after {upgrade.get('seconds', '?')} s"
+            said = f"pip was still backtracking when it was killed after {round(float(upgrade.get('seconds') or 0))} s"
             tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
             return Verdict(Outcome.RESOLVER_BACKTRACKING, (said,) + backtracking[-2:] + (
                 f"{tried} candidate files fetched by then",), facts)
@@ -231,8 +231,9 @@ def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     if upgrade.get("exit_code") in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer
         limit = facts.get("memory_limit")
         at = f", at the container's memory limit of {limit}" if limit else ""
-        return Verdict(Outcome.OUT_OF_MEMORY, (f"pip was killed by SIGKILL after {upgrade.get('seconds', '?')} s: "
-                                               f"the kernel's OOM killer{at}",) + _last_lines(output, 2), facts)
+        # Nothing that varies from run to run (when it was killed, what it had printed by then): shards
+        # and reruns of one cell must say the same.
+        return Verdict(Outcome.OUT_OF_MEMORY, (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",), facts)
     for rule in FAILURE_RULES:
         if re.search(rule.decides, output):
             evidence = rule.evidence(output)

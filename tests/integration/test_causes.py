@@ -230,7 +230,7 @@ def test_a_32_bit_interpreter_has_no_wheel_at_all_and_says_so(platforms_run):
 def test_a_resolver_that_backtracks_past_the_time_limit_is_not_a_conflict(backtracking_run):
     cell = backtracking_run.cells["bookworm-py3.11-venv-fresh-time-limit"]
     assert cell["outcome"] == "resolver-backtracking", cell["evidence"]
-    assert cell["evidence"][0].startswith("pip was still backtracking when it was killed after 2")
+    assert cell["evidence"][0] == "pip was still backtracking when it was killed after 20 s"
     assert any(line.startswith("INFO: This is taking longer than usual.") for line in cell["evidence"])
     tried = {a["remedy"]: a for a in cell["attempts"]}
     # More time lets pip finish, on a release years old: pip's dry run of the newest says why.

@@ -365,7 +365,7 @@ def test_a_full_disk_is_no_space_not_an_unknown_failure():
 
 @pytest.mark.parametrize("name, outcome, evidence", [
     ("local-bookworm-py3.11-venv-fresh-small-memory", Outcome.OUT_OF_MEMORY,
-     "pip was killed by SIGKILL after 0.39 s: the kernel's OOM killer, at the container's memory limit of 32 MiB"),
+     "pip was killed by SIGKILL: the kernel's OOM killer, at the container's memory limit of 32 MiB"),
     ("local-bookworm-py3.11-venv-fresh-stalled", Outcome.READ_TIMEOUT,
      "pip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='repromatrix-index', port=8443): "
      "Read timed out."),
@@ -461,7 +461,7 @@ def test_backtracking_killed_by_the_time_limit_is_its_own_outcome():
     cut = record("local-bookworm-py3.11-venv-fresh-time-limit")
     verdict = classify(Observation(record=cut), releases())
     assert verdict.outcome is Outcome.RESOLVER_BACKTRACKING
-    assert verdict.evidence[0] == "pip was still backtracking when it was killed after 20.06 s"
+    assert verdict.evidence[0] == "pip was still backtracking when it was killed after 20 s"
     assert any(e.startswith("INFO: This is taking longer than usual.") for e in verdict.evidence)
     # killed without a word from the resolver: our timeout, not backtracking
     cut["upgrade"]["output"] = "Collecting tf-models-official\n"
