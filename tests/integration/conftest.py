@@ -61,7 +61,9 @@ def offline_run(docker_client, tmp_path_factory) -> ExampleRun:
 def causes_run(docker_client, tmp_path_factory) -> ExampleRun:
     # --fresh: every setup is built in this run, whatever the engine's cache holds, so the tests
     # see each cause made from scratch (and the damaged cache entry made in the setup's log).
-    run = ExampleRun("examples/causes.yaml", tmp_path_factory.mktemp("causes"), "--fresh")
+    # Four at a time on two cores: most of a cell's time is pip waiting out its retries, stalls and
+    # timeouts, not CPU.
+    run = ExampleRun("examples/causes.yaml", tmp_path_factory.mktemp("causes"), "--fresh", "--max-parallel", "4")
     assert run.proc.returncode == 0, run.proc.stderr[-5000:]
     return run
 
