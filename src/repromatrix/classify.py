@@ -281,7 +281,7 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
                                             re.compile(r" requires .*, but you have ")])
         return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
-    if held := _held_back(record):
+    if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:
         already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
@@ -316,12 +316,15 @@ def _shared_directory(record: dict[str, Any]) -> tuple[str, ...]:
                  "upgrading either one deletes files the other needs" for s in sharers)[:3]
 
 
-def _held_back(record: dict[str, Any]) -> tuple[str, ...]:
+def _held_back(record: dict[str, Any], wanted: str | None) -> tuple[str, ...]:
     """Why pip settled for an older release, in pip's words from its dry run of the newest one; () when it
-    did not, or nothing says so."""
+    did not, or nothing says so. `wanted`: the newest release the target's own version range allows for
+    this Python, where the index's release list is known (the cell's probe knows no range)."""
     probe = record.get("held_back") or {}
     if not probe or probe.get("exit_code") in (0, None):
         return ()
+    if wanted and same_version(str(probe.get("newest")), wanted) is False:
+        return ()  # the probe asked for a release the target does not want (">=2.16,<2.18")
     output = str(probe.get("output") or "")
     why = _lines_matching(output, [re.compile(p) for p in (
         r" depends on ", r"The user requested", r"^ERROR: (Could not find a version|No matching distribution|"

@@ -475,3 +475,11 @@ def test_a_real_32_bit_cell_is_unsupported_platform():
     assert verdict.outcome is Outcome.UNSUPPORTED_PLATFORM
     assert verdict.evidence[0].startswith("no release of tensorflow has a wheel for this interpreter's platform "
                                           "(glibc i686)")
+
+
+def test_held_back_only_within_the_targets_own_range():
+    """A target of '>=2.16,<2.18' that lands on 2.17 is not held back because 2.21.0 would not install."""
+    held = record("local-bookworm-py3.11-venv-fresh-protobuf-below-6")
+    assert classify(Observation(record=held), releases()).outcome is Outcome.HELD_BACK
+    narrow = releases().only(">=2.16,<2.18")
+    assert classify(Observation(record=held), narrow).outcome is not Outcome.HELD_BACK
