@@ -81,8 +81,9 @@ FAILURE_RULES: tuple[Rule, ...] = (
           r"file was found", r"(?i)^hint: The package was installed by")),
     # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what to
     # install instead. Before the generic build failure it would otherwise look like.
-    Rule(Outcome.REMOVED_PACKAGE, REMOVED, (r"(?i)please (?:install|use) .* instead", r"did not run successfully|"
-         r"Command errored out|metadata-generation-failed", r"^Collecting |^Downloading ")),
+    Rule(Outcome.REMOVED_PACKAGE, REMOVED, (r"(?i)please (?:install|use) .* instead", REMOVED,
+                                            r"did not run successfully|Command errored out|metadata-generation-failed",
+                                            r"^Collecting |^Downloading ")),
     Rule(Outcome.OUT_OF_MEMORY, r"\bMemoryError\b|Cannot allocate memory", (r"^Downloading ",)),
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
     Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",

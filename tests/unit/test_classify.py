@@ -483,3 +483,15 @@ def test_held_back_only_within_the_targets_own_range():
     assert classify(Observation(record=held), releases()).outcome is Outcome.HELD_BACK
     narrow = releases().only(">=2.16,<2.18")
     assert classify(Observation(record=held), narrow).outcome is not Outcome.HELD_BACK
+
+
+def test_a_tombstone_is_quoted_whole():
+    base = record("local-bookworm-py3.11-venv-fresh-distutils-numpy")
+    base["upgrade"]["output"] = ('  × Getting requirements to build wheel did not run successfully.\n'
+                                 '      The "tensorflow-gpu" package has been removed!\n\n'
+                                 '      Please install "tensorflow" instead.\n')
+    verdict = classify(Observation(record=base), releases())
+    assert verdict.outcome is Outcome.REMOVED_PACKAGE
+    assert verdict.evidence[0] == 'Please install "tensorflow" instead.'
+    assert {'The "tensorflow-gpu" package has been removed!',
+            "× Getting requirements to build wheel did not run successfully."} <= set(verdict.evidence)
