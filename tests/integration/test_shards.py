@@ -10,7 +10,7 @@ from tests.integration.conftest import repromatrix
 
 MATRIX = "examples/causes.yaml"
 # What a cell's result says about pip. Not compared: timings, the setup's provenance (the single run
-# builds every setup with --fresh, the shards reuse them), history, remedies (the shards run without).
+# and the shards may each build or reuse a setup), history, remedies (the shards run without).
 # In evidence, the address of a Python object pip names differs from process to process.
 SAME = ("axes", "outcome", "evidence", "expected", "before", "after", "newest", "newest_for_python",
         "below_newest", "python", "pip", "upgrade_command", "pip_exit_code", "imports", "dockerfile", "log",
