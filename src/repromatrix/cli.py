@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -27,8 +28,8 @@ from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
 from .matrix import LIMITS
 from .merge import merge
-from .model import HostSpec, docker_host_problem
-from .pipeline import RunOptions, load_cells, render_only, run, shards_of
+from .model import Cell, HostSpec, docker_host_problem
+from .pipeline import RunOptions, load_cells, render_only, run, shards_of, stream_cells
 from .remedies import REMEDIES, Choice, Selection, parse_selection
 from .results import RunResult
 from .setupcache import CACHE_KINDS, CacheMode, cache_dir, human
@@ -233,20 +234,51 @@ def _said(result: RunResult, out: Path, resume: str | None, console: Console) ->
 
 
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
-    matrix, cells = load_cells(args.matrix, tuple(args.only), args.keyword)
     if args.shards:
-        count = min(args.shards, len(cells))  # no job with nothing to do
+        matrix, selection = load_cells(args.matrix, tuple(args.only), args.keyword)
+        count = min(args.shards, len(selection))  # no job with nothing to do
         if count < args.shards:
-            console.print(f"{len(cells)} cells: {count} shards, not {args.shards}", highlight=False)
-        return _list_shards(shards_of(matrix, cells, count, args.out, args.remedies), args.json, console)
+            console.print(f"{len(selection)} cells: {count} shards, not {args.shards}", highlight=False)
+        shards = shards_of(matrix, selection, count, args.out, args.remedies)
+        return _list_shards(shards, args.json, console)
+    _, cells = stream_cells(args.matrix, tuple(args.only), args.keyword)
     if args.json:
-        data = [{"id": c.id, "axes": c.axes, "expect": [o.value for o in c.expected]} for c in cells]
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        _write_json_list(cells)
         return 0
     for cell in cells:
-        expect = f"  (expect {' or '.join(o.value for o in cell.expected)})" if cell.expected else ""
-        sys.stdout.write(f"{cell.id}{expect}\n")
+        sys.stdout.write(f"{cell.id}{_expected_note(cell)}\n")
     return 0
+
+
+def _expected_note(cell: Cell) -> str:
+    if not cell.expected:
+        return ""
+    return f"  (expect {' or '.join(o.value for o in cell.expected)})"
+
+
+def _write_json_list(cells: Iterator[Cell]) -> None:
+    """The cells as one JSON array, byte for byte as `json.dumps(..., indent=2)` writes it, a
+    thousand cells at a time: a million cells are never held at once."""
+    out = sys.stdout
+    chunk = ["["]
+    for number, cell in enumerate(cells):
+        chunk.append(("\n" if number == 0 else ",\n") + _cell_json(cell))
+        if len(chunk) >= 1000:
+            out.write("".join(chunk))
+            chunk.clear()
+    out.write("".join(chunk) + "\n]\n")
+
+
+_quote = json.encoder.encode_basestring_ascii  # what json.dumps does to a str, without its overhead
+
+
+def _cell_json(cell: Cell) -> str:
+    axes = ",\n".join(f"      {_quote(k)}: {_quote(v)}" for k, v in cell.values)
+    expect = ",\n".join(f"      {_quote(o.value)}" for o in cell.expected)
+    axes_json = f"{{\n{axes}\n    }}" if axes else "{}"
+    expect_json = f"[\n{expect}\n    ]" if expect else "[]"
+    return (f'  {{\n    "id": {_quote(cell.id)},\n    "axes": {axes_json},\n'
+            f'    "expect": {expect_json}\n  }}')
 
 
 def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:

@@ -29,8 +29,9 @@ def iter_cells(matrix: Matrix, only: Sequence[str] = (), keyword: str | None = N
     counted (for the size guard) without ever being held in memory."""
     seen: set[str] = set()
     expr = KeywordExpr(keyword) if keyword else None
+    short_name = matrix.target.short_name  # parsed once: a million cells share it
     for combo in combinations(matrix):
-        cell = _make_cell(matrix, combo)
+        cell = _make_cell(matrix, combo, short_name)
         if cell.id in seen:
             raise MatrixError(matrix.path, None, "include", f"several cells get the id {cell.id}",
                               "an include entry repeats a cell the axes already produce; remove or change it")
@@ -70,14 +71,14 @@ def _matches(combo: Combo, entry: Sequence[tuple[str, str]]) -> bool:
     return all(combo.get(k) == v for k, v in entry)
 
 
-def _make_cell(matrix: Matrix, combo: Combo) -> Cell:
+def _make_cell(matrix: Matrix, combo: Combo, short_name: str) -> Cell:
     full = {name: combo.get(name, AXES[name].default) for name in AXIS_ORDER}
     expected: tuple[Outcome, ...] = ()
     for rule in matrix.expect:  # later rules win, like CSS
         if rule.applies_to(full):
             expected = rule.outcomes
     values = tuple(full.items())
-    return Cell(id=cell_id(full, matrix.target.short_name), values=values, expected=expected)
+    return Cell(id=cell_id(full, short_name), values=values, expected=expected)
 
 
 def _check_cell(matrix: Matrix, values: Combo) -> None:

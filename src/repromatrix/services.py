@@ -16,11 +16,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from rich.console import Console
 
 from .axes import (
@@ -47,15 +45,12 @@ from .model import Matrix
 from .results import write_atomic
 from .runner import ProxySetup
 from .setupcache import SETUP_STAGE, SetupCache, scenario_dockerfile
+from .templating import render, template_bytes
 from .tlsca import RunCA
 
 SERVICE_BASE = "debian:bookworm"  # the base image of the index and proxy containers
 PROXY_USER = "repromatrix"
 Ready = dict[str, Provisioned | BaseImageError]
-
-
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("repromatrix", "templates"), keep_trailing_newline=True)
 
 
 def _need_base(ready: Ready, what: str) -> None:
@@ -164,22 +159,18 @@ def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: P
     console.print("starting the fault injector on the internal network")
     context = _service_context(root / "flaky-image", "flaky.Dockerfile.j2", port=FLAKY_PORT,
                                stall_port=FLAKY_STALL_PORT, cut_after=FLAKY_CUT_AFTER)
-    (context / "flaky.py").write_bytes(_asset("flaky.py"))
+    (context / "flaky.py").write_bytes(template_bytes("flaky.py"))
     tag = _build(engine, context, "flaky", "the fault injector", cache)
     with _sidecar(engine, tag, "flaky", (network, internal, FLAKY_HOST), "fault injector listening",
                   run_dir / "faults.log"):
         yield
 
 
-def _asset(name: str) -> bytes:
-    return resources.files("repromatrix").joinpath(f"templates/{name}").read_bytes()
-
-
 def _service_context(root: Path, template: str, **params: Any) -> Path:
     """A build context holding the service's Dockerfile, rendered from its template."""
     root.mkdir(exist_ok=True)
-    (root / "Dockerfile").write_text(_templates().get_template(template).render(
-        base=SERVICE_BASE, setup_stage=SETUP_STAGE, **params))
+    text = render("service", template, base=SERVICE_BASE, setup_stage=SETUP_STAGE, **params)
+    (root / "Dockerfile").write_text(text)
     return root
 
 
@@ -225,9 +216,10 @@ def _wait_until(box: Box, ready: Callable[[], bool], what: str, timeout: float =
 
 def _proxy_context(root: Path) -> Path:
     _service_context(root, "proxy.Dockerfile.j2")
-    (root / "squid.conf").write_text(_templates().get_template("squid.conf.j2").render(
-        open_port=PROXY_OPEN, auth_port=PROXY_AUTH, nothing_port=PROXY_NOTHING, index_port=INDEX_PORT))
-    (root / "entry.sh").write_bytes(_asset("proxy-entry.sh"))
+    squid = render("service", "squid.conf.j2", open_port=PROXY_OPEN, auth_port=PROXY_AUTH,
+                   nothing_port=PROXY_NOTHING, index_port=INDEX_PORT)
+    (root / "squid.conf").write_text(squid)
+    (root / "entry.sh").write_bytes(template_bytes("proxy-entry.sh"))
     return root
 
 
@@ -249,8 +241,8 @@ HTPASSWD = "/etc/nginx/htpasswd"  # mounted at run time for local-auth
 
 def _index_context(root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...], auth: bool = False) -> Path:
     _service_context(root, "index.Dockerfile.j2", port=INDEX_PORT)
-    (root / "nginx.conf").write_text(_templates().get_template("nginx.conf.j2").render(
-        port=INDEX_PORT, htpasswd=HTPASSWD if auth else ""))
+    nginx = render("service", "nginx.conf.j2", port=INDEX_PORT, htpasswd=HTPASSWD if auth else "")
+    (root / "nginx.conf").write_text(nginx)
     server = run_ca.issue([INDEX_HOST, "localhost"], ips=("127.0.0.1",))
     (root / "index.crt").write_bytes(server.cert_pem + run_ca.cert_pem)
     (root / "index.key").write_bytes(server.key_pem)

@@ -33,6 +33,22 @@ def test_list_json_feeds_ci():
     assert sys_cell["axes"]["install"] == "system" and sys_cell["expect"] == ["externally-managed"]
 
 
+def test_list_json_is_what_json_dumps_writes(write_matrix, capsys):
+    # Streamed cell by cell, yet byte for byte the indented array: cells with no expectation,
+    # with one, with several, and a value json must escape (a non-ASCII check name is not an axis;
+    # a local version with '+' is, and its id spells it '-').
+    path = write_matrix("axes:\n  os: [bookworm, bullseye]\n  prior: [none, '2.15.0+cpu']\n"
+                        "expect:\n  - {os: bullseye, outcome: upgraded}\n"
+                        "  - {prior: '2.15.0+cpu', outcome: [upgraded, import-error]}\n")
+    assert main(["list", "--json", "--matrix", str(path)]) == 0
+    out = capsys.readouterr().out
+    cells = json.loads(out)
+    assert out == json.dumps(cells, indent=2) + "\n"
+    assert [c["expect"] for c in cells] == [[], ["upgraded", "import-error"], ["upgraded"],
+                                            ["upgraded", "import-error"]]
+    assert cells[1]["axes"]["prior"] == "2.15.0+cpu" and cells[1]["id"].endswith("tf2.15.0-cpu")
+
+
 def test_list_selects(tmp_path):
     proc = cli("list", "--matrix", "examples/offline.yaml", "--only", "trixie-*", "-k", "not system")
     assert proc.stdout.split() == ["trixie-py3.13-venv-fresh", "(expect", "upgraded)",

@@ -11,7 +11,9 @@ from repromatrix.expand import expand
 from repromatrix.hostca import HostCA
 from repromatrix.matrix import load_matrix
 from repromatrix.plan import RenderContext, local_index_context, plan_cell
+from repromatrix.model import Target
 from repromatrix.render import render_cell, render_dockerfile
+from repromatrix.templating import environment
 from tests.conftest import DATA, REPO
 
 GOLDEN = DATA / "golden"
@@ -91,6 +93,26 @@ def test_render_cell_writes_a_complete_context(cells, host_ca, tmp_path: Path):
     none_cell = render_cell(plan_cell(cells["bullseye-py3.9-system-tf2.15.0-ca-none"], ctx), ctx, tmp_path / "df")
     assert not (none_cell / "ca-bundle.pem").exists()
     assert [p.name for p in (tmp_path / "df").iterdir() if p.name.startswith(".")] == [".shared"]  # no temp dirs
+
+
+def test_templates_are_compiled_once_per_process(cells, host_ca, tmp_path: Path, monkeypatch):
+    # Rendering compiled the Dockerfile's templates again for every cell (49 of 51 s on 500 cells).
+    import jinja2
+
+    compiled: list[str | None] = []
+    original = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, raw=False, defer_init=False):
+        compiled.append(name)
+        return original(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    environment.cache_clear()  # as in a new process
+    ctx = RenderContext(target=Target(), host_ca=host_ca)
+    for cell in cells.values():
+        render_cell(plan_cell(cell, ctx), ctx, tmp_path)
+    assert len(cells) > 3 and "Dockerfile.j2" in compiled
+    assert len(compiled) == len(set(compiled))  # none twice, however many cells
 
 
 def test_every_template_is_shipped_in_the_package():
