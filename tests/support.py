@@ -1,9 +1,11 @@
-"""Synthetic results for report tests and the report benchmark (no Docker involved)."""
+"""Synthetic results for report tests and the report benchmark (no Docker involved), and what
+tests that start a `repromatrix run` of their own share."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import signal
 
 from repromatrix.outcomes import Outcome
 from repromatrix.results import CellResult, RunResult
@@ -15,6 +17,13 @@ EVIDENCE = {
     "import-error": "import tensorflow failed: ImportError: A module that was compiled using NumPy 1.x ...",
     "not-upgraded": "Requirement already satisfied: tensorflow in /opt/venv/lib/python3.9/site-packages (2.20.0)",
 }
+
+
+def default_sigint() -> None:
+    """A child's preexec_fn: SIGINT back to its default, so the child's Python turns Ctrl-C into
+    KeyboardInterrupt even when the suite runs where SIGINT is ignored (a shell's background job
+    passes SIG_IGN on, and Python then installs no handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def with_credentials(userinfo: str, rest: str) -> str:

@@ -13,11 +13,28 @@ import pytest
 
 from tests.conftest import REPO
 
+# How long a real-container test may take (pytest-timeout): its own work, or, for the first test
+# that uses a shared run of an example matrix, that whole run too (bounded by RUN_TIMEOUT itself).
+TEST_TIMEOUT = 900
+RUN_TIMEOUT = 1800
+SHARED_RUNS: set[str] = set()  # the session fixtures below that make one, by name
+
+
+def shared_run(fixture):  # noqa: ANN001, ANN201 - a pytest fixture, before @pytest.fixture
+    """Marks a session fixture as one real run of a matrix (see TEST_TIMEOUT)."""
+    SHARED_RUNS.add(fixture.__name__)
+    return fixture
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "integration" in str(item.fspath):
-            item.add_marker(pytest.mark.docker)
+        if "integration" not in str(item.fspath):
+            continue
+        item.add_marker(pytest.mark.docker)
+        if item.get_closest_marker("timeout"):
+            continue  # the test names its own
+        shares_a_run = SHARED_RUNS.intersection(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.timeout(RUN_TIMEOUT + TEST_TIMEOUT if shares_a_run else TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +48,7 @@ def docker_client():
     return client
 
 
-def repromatrix(*args: str, cwd: Path = REPO, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
+def repromatrix(*args: str, cwd: Path = REPO, timeout: int = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "repromatrix", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=dict(os.environ))
 
@@ -51,6 +68,7 @@ class ExampleRun:
 
 
 @pytest.fixture(scope="session")
+@shared_run
 def offline_run(docker_client, tmp_path_factory) -> ExampleRun:
     run = ExampleRun("examples/offline.yaml", tmp_path_factory.mktemp("reports"))
     assert run.proc.returncode == 0, run.proc.stderr[-5000:]
@@ -58,6 +76,7 @@ def offline_run(docker_client, tmp_path_factory) -> ExampleRun:
 
 
 @pytest.fixture(scope="session")
+@shared_run
 def causes_run(docker_client, tmp_path_factory) -> ExampleRun:
     # Setups come from the setup cache when their key (the instructions, the files they copy, the local
     # index's content, the recipe) is there: the same setup, so the same cause; a reusing cell's log
@@ -73,13 +92,13 @@ def causes_run(docker_client, tmp_path_factory) -> ExampleRun:
 def _example_run(name: str):  # noqa: ANN202 - a pytest fixture
     """A session fixture: one real run of examples/NAME.yaml, which must exit 0."""
 
-    @pytest.fixture(scope="session")
     def run(docker_client, tmp_path_factory) -> ExampleRun:
         example = ExampleRun(f"examples/{name}.yaml", tmp_path_factory.mktemp(name))
         assert example.proc.returncode == 0, example.proc.stderr[-5000:]
         return example
 
-    return run
+    run.__name__ = f"{name.replace('-', '_')}_run"
+    return pytest.fixture(scope="session", name=run.__name__)(shared_run(run))
 
 
 pythons_run = _example_run("pythons")
@@ -107,6 +126,7 @@ def outcomes(run_dir: Path) -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
+@shared_run
 def quick(docker_client, tmp_path_factory) -> tuple[Path, dict[str, tuple[str, str]]]:
     """The QUICK matrix and the outcomes of one uninterrupted run of it."""
     root = tmp_path_factory.mktemp("quick")

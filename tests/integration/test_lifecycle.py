@@ -16,6 +16,7 @@ import pytest
 from repromatrix.baseimages import build_debian_image, provision_one
 from repromatrix.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from tests.conftest import REPO
+from tests.support import default_sigint
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a cancelled CI job, docker stop
@@ -28,7 +29,7 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path, stop):
     out = tmp_path / "reports"
     proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
                              "--out", str(out), "--max-parallel", "1"], cwd=REPO, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ))
+                            text=True, env=dict(os.environ), preexec_fn=default_sigint)
     first = proc.stderr.readline()
     run_id = re.search(r"run (\S+):", first).group(1)
     deadline = time.monotonic() + 600

@@ -28,12 +28,13 @@ from repromatrix.formats import md
 from repromatrix.results import RunResult
 from tests.conftest import REPO
 from tests.integration.conftest import ExampleRun, outcomes, repromatrix
+from tests.support import default_sigint
 
 
 def start(matrix: Path, out: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix), "--out", str(out),
                              "--max-parallel", "1"], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                            env=env or dict(os.environ))
+                            env=env or dict(os.environ), preexec_fn=default_sigint)
 
 
 def wait_for_cells(out: Path, n: int, proc: subprocess.Popen[str], timeout: float = 600) -> Path:

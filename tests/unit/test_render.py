@@ -10,8 +10,8 @@ import pytest
 from repromatrix.expand import expand
 from repromatrix.hostca import HostCA
 from repromatrix.matrix import load_matrix
-from repromatrix.plan import RenderContext, local_index_context, plan_cell
 from repromatrix.model import Target
+from repromatrix.plan import RenderContext, local_index_context, plan_cell
 from repromatrix.render import render_cell, render_dockerfile
 from repromatrix.templating import environment
 from tests.conftest import DATA, REPO

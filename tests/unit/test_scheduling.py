@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import _thread
 import functools
+import signal
 import threading
 import time
 from pathlib import Path
@@ -254,7 +255,16 @@ def test_remedy_attempts_share_the_slots_and_a_cell_is_done_only_after_its_attem
     assert (cell.job.context / "remedies" / "venv.log").read_text().startswith("$ python3 -m venv /root/fix-venv")
 
 
-def test_ctrl_c_during_attempts_keeps_the_cell_and_marks_its_attempts_not_tried(tmp_path):
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own SIGINT handler for the test: interrupt_main() does nothing where SIGINT is ignored
+    (a suite started as a shell's background job) and the test would wait forever."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_during_attempts_keeps_the_cell_and_marks_its_attempts_not_tried(tmp_path, python_sigint_handler):
     engine = FakeEngine(quick_runs=2)  # the cell and its first attempt finish; the second never does
     jobs, cache = make_jobs(tmp_path, engine)
 
