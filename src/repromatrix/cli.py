@@ -28,11 +28,11 @@ from .formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .journal import load_any
 from .matrix import LIMITS
 from .merge import merge
-from .model import Cell, HostSpec, docker_host_problem
+from .model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
 from .pipeline import RunOptions, load_cells, render_only, run, shards_of, stream_cells
-from .remedies import REMEDIES, Choice, Selection, parse_selection
+from .remedies import REMEDIES, parse_selection
 from .results import RunResult
-from .setupcache import CACHE_KINDS, CacheMode, cache_dir, human
+from .setupcache import CACHE_KINDS, cache_dir, human
 from .shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 
 DEFAULT_MATRIX = Path("matrix.yaml")

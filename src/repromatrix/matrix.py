@@ -22,11 +22,14 @@ from packaging.specifiers import SpecifierSet
 from .axes import AXES
 from .errors import MatrixError, did_you_mean
 from .model import (
+    CacheMode,
     Check,
+    Choice,
     Expectation,
     HostSpec,
     IndexSpec,
     Matrix,
+    Selection,
     Settings,
     Target,
     check_specifier,
@@ -34,8 +37,8 @@ from .model import (
     parse_target_package,
 )
 from .outcomes import Outcome, parse_outcome
-from .remedies import REMEDIES, Choice, Selection, parse_selection
-from .setupcache import CacheMode, parse_size
+from .remedies import REMEDIES, parse_selection
+from .setupcache import parse_size
 
 SCHEMA_VERSION = "1"
 TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks", "remedies")

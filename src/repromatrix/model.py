@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,8 +13,39 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .outcomes import Outcome
-from .remedies import Choice, Selection
-from .setupcache import CacheMode
+
+
+class CacheMode(str, enum.Enum):
+    REUSE = "reuse"  # use a cached setup when there is one (the default)
+    REFRESH = "refresh"  # rebuild every setup this run uses, and keep the new ones
+    OFF = "off"  # every cell built from scratch, `docker build --no-cache`: nothing shared, nothing kept
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Choice(str, enum.Enum):
+    AUTO = "auto"  # every applicable remedy, for cells that failed
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """`remedies:` in matrix.yaml or --remedies: auto, none, or the names to try."""
+
+    choice: Choice = Choice.NONE
+    names: tuple[str, ...] = ()
+
+    @property
+    def on(self) -> bool:
+        return self.choice is Choice.AUTO or bool(self.names)
+
+    def allows(self, remedy: str) -> bool:
+        """Whether the remedy of this name may be tried."""
+        return self.choice is Choice.AUTO or remedy in self.names
+
+    def __str__(self) -> str:
+        return ",".join(self.names) if self.names else self.choice.value
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,11 @@ from .hostca import HostCA, detect_host_ca
 from .index import Releases, fetch_releases, pip_default_index
 from .journal import Journal, RunHeader, matrix_hash
 from .matrix import load_matrix
-from .model import Cell, HostSpec, Matrix
+from .model import CacheMode, Cell, HostSpec, Matrix, Selection
 from .outcomes import Fix, Outcome
 from .plan import CellPlan, RenderContext, local_index_context, plan_cell
 from .progress import RunProgress
-from .remedies import CATALOGUE, LOCAL_INDEX_WHEELS, Resource, Selection, facts_for, judge, plan_attempts, recommended
+from .remedies import CATALOGUE, LOCAL_INDEX_WHEELS, Resource, facts_for, judge, plan_attempts, recommended
 from .render import render_cell, reproduce_command
 from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
 from .runner import (
@@ -54,7 +54,7 @@ from .runner import (
     run_all,
 )
 from .services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
-from .setupcache import SERVICE_KIND, CacheMode, SetupCache, cache_dir, human, share_points
+from .setupcache import SERVICE_KIND, SetupCache, cache_dir, human, share_points
 from .shard import Shard, ShardSpec, from_plan, split
 from .tlsca import RunCA
 from .wheelmatch import why_no_wheel

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from packaging.version import InvalidVersion, Version
 
 from .axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
+from .model import Choice, Selection
 from .outcomes import Fix, Outcome
 
 if TYPE_CHECKING:  # plan.py reads the matrix model, which holds a remedy Selection
@@ -336,29 +337,6 @@ REMEDIES: dict[str, Remedy] = {r.name: r for r in CATALOGUE}
 NEVER_TRIED = frozenset({Outcome.UPGRADED, Outcome.INFRA_ERROR, Outcome.INTERRUPTED, Outcome.SETUP_FAILED})
 
 
-class Choice(str, enum.Enum):
-    AUTO = "auto"  # every applicable remedy, for cells that failed
-    NONE = "none"
-
-
-@dataclass(frozen=True)
-class Selection:
-    """`remedies:` in matrix.yaml or --remedies: auto, none, or the names to try."""
-
-    choice: Choice = Choice.NONE
-    names: tuple[str, ...] = ()
-
-    @property
-    def on(self) -> bool:
-        return self.choice is Choice.AUTO or bool(self.names)
-
-    def allows(self, remedy: Remedy) -> bool:
-        return self.choice is Choice.AUTO or remedy.name in self.names
-
-    def __str__(self) -> str:
-        return ",".join(self.names) if self.names else self.choice.value
-
-
 def parse_selection(text: str | Iterable[str]) -> tuple[Selection | None, str]:
     """A selection from 'auto', 'none', 'a,b' or a list of names; (None, why) when it is not one."""
     items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
@@ -374,7 +352,7 @@ def plan_attempts(outcome: Outcome, facts: Facts, selection: Selection) -> list[
     """The attempts to make for a cell that ended in `outcome`, in the catalogue's order."""
     if not selection.on or outcome in NEVER_TRIED:
         return []
-    chosen = [r for r in CATALOGUE if selection.allows(r) and (r.name in selection.names or outcome in r.fixes)]
+    chosen = [r for r in CATALOGUE if selection.allows(r.name) and (r.name in selection.names or outcome in r.fixes)]
     return [plan for r in chosen if (plan := plan_one(r, facts)) is not None]
 
 

@@ -24,11 +24,12 @@ from typing import Any
 from .classify import Observation, Verdict
 from .credentials import INDEX_SECRET, redact
 from .engine import LABEL_ROLE, LABEL_RUN, Engine
+from .model import CacheMode
 from .plan import CellPlan
 from .remedies import CA_PATH, AttemptPlan, Resource
 from .render import PROXY_SECRET, SETUP_MARKER
 from .results import write_atomic
-from .setupcache import CacheMode, SetupCache, human, scenario_dockerfile
+from .setupcache import SetupCache, human, scenario_dockerfile
 
 RECORD_PREFIX = "REPROMATRIX-RECORD "
 

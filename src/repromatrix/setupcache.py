@@ -17,7 +17,6 @@ Pure functions here (keys, shared prefixes, the eviction plan); the Engine does 
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import os
 import re
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engine
+from .model import CacheMode
 from .results import write_atomic
 
 SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
@@ -42,15 +42,6 @@ RECIPE = "setup-recipe 2"
 DEFAULT_SHARE_OF_DISK = 0.5  # the budget when none is set: half of what free disk plus the cache hold
 UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
-
-
-class CacheMode(str, enum.Enum):
-    REUSE = "reuse"  # use a cached setup when there is one (the default)
-    REFRESH = "refresh"  # rebuild every setup this run uses, and keep the new ones
-    OFF = "off"  # every cell built from scratch, `docker build --no-cache`: nothing shared, nothing kept
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def cache_dir() -> Path:

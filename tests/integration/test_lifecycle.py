@@ -105,7 +105,8 @@ def test_clean_removes_what_a_killed_run_left_behind(docker_client):
 
 
 def test_a_setup_that_a_rebuild_replaced_is_removed_from_the_cache(docker_client, tmp_path):
-    from repromatrix.setupcache import CacheMode, SetupCache
+    from repromatrix.model import CacheMode
+    from repromatrix.setupcache import SetupCache
 
     tag = f"repromatrix-cache/setup:test-stale-{os.getpid()}"
     ids = []

@@ -10,9 +10,10 @@ import pytest
 from repromatrix.errors import UsageError
 from repromatrix.journal import Journal, RunHeader, load_any, matrix_hash
 from repromatrix.matrix import load_matrix
+from repromatrix.model import CacheMode
 from repromatrix.pipeline import RunOptions, _prepare_resume, load_cells
 from repromatrix.results import CellResult
-from repromatrix.setupcache import CacheMode, parse_size
+from repromatrix.setupcache import parse_size
 
 MATRIX = "target: {package: tensorflow}\naxes: {os: [bookworm], install: [venv, system], prior: [none, '2.15.0']}\n"
 

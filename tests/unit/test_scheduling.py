@@ -19,11 +19,12 @@ from repromatrix import runner as runner_module
 from repromatrix.classify import classify
 from repromatrix.expand import expand
 from repromatrix.matrix import load_matrix
+from repromatrix.model import CacheMode
 from repromatrix.outcomes import Outcome
 from repromatrix.pipeline import _jobs
 from repromatrix.plan import RenderContext, plan_cell
 from repromatrix.runner import CellJob, CellRun, CellRunner, run_all
-from repromatrix.setupcache import CacheMode, SetupCache
+from repromatrix.setupcache import SetupCache
 from tests.unit.fake_engine import FakeEngine
 
 MATRIX = """
