@@ -7,8 +7,8 @@ import itertools
 import random
 import signal
 
-from repromatrix.outcomes import Outcome
-from repromatrix.results import CellResult, RunResult
+from repromatrix.core.outcomes import Outcome
+from repromatrix.results.results import CellResult, RunResult
 
 EVIDENCE = {
     "upgraded": "Successfully installed tensorflow-2.21.0 (and 11 other packages)",

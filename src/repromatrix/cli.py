@@ -21,19 +21,19 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
-from .cost import machine_time
-from .docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
-from .errors import InfraError, ReproMatrixError, UsageError, did_you_mean
-from .formats import DEFAULT_FILES, render_format, write_format, write_formats
-from .journal import load_any
-from .matrix import LIMITS
-from .merge import merge
-from .model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
-from .pipeline import RunOptions, load_cells, render_only, run, shards_of, stream_cells
-from .remedies import REMEDIES, parse_selection
-from .results import RunResult
-from .setupcache import CACHE_KINDS, cache_dir, human
-from .shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
+from .config.cost import machine_time
+from .config.matrix import LIMITS
+from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
+from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
+from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
+from .infra.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
+from .infra.setupcache import CACHE_KINDS, cache_dir, human
+from .judge.remedies import REMEDIES, parse_selection
+from .pipeline.run import RunOptions, load_cells, render_only, run, shards_of, stream_cells
+from .results.formats import DEFAULT_FILES, render_format, write_format, write_formats
+from .results.journal import load_any
+from .results.merge import merge
+from .results.results import RunResult
 
 DEFAULT_MATRIX = Path("matrix.yaml")
 INTERNAL_ERROR = 4

@@ -14,7 +14,7 @@ import time
 import docker
 import pytest
 
-from repromatrix.docker_engine import LABEL_RUN
+from repromatrix.infra.docker_engine import LABEL_RUN
 from tests.conftest import REPO
 from tests.integration.conftest import outcomes
 from tests.integration.test_resume import dockerd_of_our_own, load_images, setups_of, wait_for_cells

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from repromatrix.formats import render_junit
-from repromatrix.results import load_run
+from repromatrix.results.formats import render_junit
+from repromatrix.results.results import load_run
 from tests.support import synthetic_run
 
 CACHE = Path.home() / ".cache" / "repromatrix-tests"

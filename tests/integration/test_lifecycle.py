@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from repromatrix.baseimages import build_debian_image, provision_one
-from repromatrix.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
+from repromatrix.infra.baseimages import build_debian_image, provision_one
+from repromatrix.infra.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from tests.conftest import REPO
 from tests.support import default_sigint
 
@@ -105,8 +105,8 @@ def test_clean_removes_what_a_killed_run_left_behind(docker_client):
 
 
 def test_a_setup_that_a_rebuild_replaced_is_removed_from_the_cache(docker_client, tmp_path):
-    from repromatrix.model import CacheMode
-    from repromatrix.setupcache import SetupCache
+    from repromatrix.core.model import CacheMode
+    from repromatrix.infra.setupcache import SetupCache
 
     tag = f"repromatrix-cache/setup:test-stale-{os.getpid()}"
     ids = []

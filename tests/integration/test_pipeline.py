@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from repromatrix.docker_engine import LABEL_RUN
+from repromatrix.infra.docker_engine import LABEL_RUN
 
 
 def test_every_cell_matches_the_examples_expectations(offline_run):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from repromatrix.localindex import KERAS3_LEGACY, KERAS3_SAVE
+from repromatrix.infra.localindex import KERAS3_LEGACY, KERAS3_SAVE
 
 
 def test_every_python_cell_matches_the_examples_expectations(pythons_run):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from repromatrix.formats import write_all
-from repromatrix.results import CellResult, RunResult
+from repromatrix.results.formats import write_all
+from repromatrix.results.results import CellResult, RunResult
 from tests.conftest import REPO
 from tests.support import synthetic_run
 

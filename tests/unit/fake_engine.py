@@ -1,6 +1,6 @@
 """A fake container engine for fast tests of scheduling, the setup cache, Ctrl-C and engine loss.
 
-It implements repromatrix.engine.Engine in memory: builds and cell runs take a configurable time,
+It implements repromatrix.infra.engine.Engine in memory: builds and cell runs take a configurable time,
 every call is recorded, and a test can make the engine stop answering or run out of disk. It
 is used *in addition to* the real-container tests, never instead of them.
 """
@@ -14,7 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repromatrix.engine import (
+from repromatrix.execute.runner import RECORD_PREFIX
+from repromatrix.infra.engine import (
     LABEL_CACHE,
     LABEL_ROLE,
     LABEL_RUN,
@@ -24,7 +25,6 @@ from repromatrix.engine import (
     ContainerResult,
     Filters,
 )
-from repromatrix.runner import RECORD_PREFIX
 
 # A real cell's record (captured from a container), so finished cells classify as they would.
 UPGRADED = Path(__file__).parents[1] / "data" / "records" / "local-bullseye-py3.9-venv-fresh.json"

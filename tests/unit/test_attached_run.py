@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repromatrix.cli import main
-from repromatrix.errors import UsageError
-from repromatrix.formats import render_junit, render_markdown
-from repromatrix.report import render_html
-from repromatrix.results import CELL_FIELDS, RUN_FIELDS, load_run
+from repromatrix.core.errors import UsageError
+from repromatrix.results.formats import render_junit, render_markdown
+from repromatrix.results.report import render_html
+from repromatrix.results.results import CELL_FIELDS, RUN_FIELDS, load_run
 
 EVIL = "x\x1b[31m\x00`` ```\n# pwned\n<script>alert(1)</script> @maintainers ![i](https://idx.example/t.png) |a|"
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from repromatrix.cli import main
-from repromatrix.errors import MatrixError
-from repromatrix.matrix import MAX_FILE_BYTES, load_matrix
+from repromatrix.config.matrix import MAX_FILE_BYTES, load_matrix
+from repromatrix.core.errors import MatrixError
 from tests.conftest import DATA, REPO
 
 CORPUS = sorted((DATA / "bad-matrices").glob("*.yaml"))
@@ -34,7 +34,7 @@ def test_the_corpus_is_large():
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 def test_each_bad_file_gives_its_own_error(path, capsys):
-    from repromatrix.expand import expand
+    from repromatrix.config.expand import expand
 
     with pytest.raises(MatrixError) as info:
         expand(load_matrix(path))

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from repromatrix.classify import Observation, classify
-from repromatrix.index import Releases
-from repromatrix.localindex import TENSORFLOW, wheel_tags
-from repromatrix.outcomes import Outcome
+from repromatrix.core.outcomes import Outcome
+from repromatrix.infra.localindex import TENSORFLOW, wheel_tags
+from repromatrix.judge.classify import Observation, classify
+from repromatrix.judge.index import Releases
 from tests.conftest import DATA
 
 RECORDS = DATA / "records"
@@ -143,7 +143,7 @@ def test_real_tensorflow_setup_failure_on_python_313():
      "Successfully installed Tensorflow-2.1.0 (and 4 other packages)"),
 ])
 def test_success_evidence_focuses_on_the_target(line, focused):
-    from repromatrix.classify import _focus
+    from repromatrix.judge.classify import _focus
 
     assert _focus(line, "tensorflow") == focused
 
@@ -242,7 +242,7 @@ def test_corrupted_cache_is_a_hash_mismatch_from_the_cache():
 def test_old_pip_reason_ignores_other_platforms_wheels():
     from packaging.version import Version
 
-    from repromatrix.classify import old_pip_reason
+    from repromatrix.judge.classify import old_pip_reason
 
     names = ["tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
              "tensorflow-2.20.0-cp39-cp39-macosx_12_0_arm64.whl", "tensorflow-2.20.0-cp39-cp39-win_amd64.whl"]
@@ -276,7 +276,7 @@ def test_a_cached_hash_mismatch_does_not_blame_the_transfer():
     ("unknown", "2.21.0", None),
 ])
 def test_versions_compare_by_pep_440(module, dist, same):
-    from repromatrix.classify import same_version
+    from repromatrix.judge.classify import same_version
 
     assert same_version(module, dist) is same
 

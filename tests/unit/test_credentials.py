@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from repromatrix.credentials import IndexCredentials, redact, resolve, secret_file
-from repromatrix.errors import UsageError
-from repromatrix.model import IndexSpec
+from repromatrix.core.errors import UsageError
+from repromatrix.core.model import IndexSpec
+from repromatrix.infra.credentials import IndexCredentials, redact, resolve, secret_file
 from tests.support import with_credentials
 
 

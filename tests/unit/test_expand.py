@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from repromatrix.errors import MatrixError, UsageError
-from repromatrix.expand import combinations, expand, select
-from repromatrix.matrix import load_matrix
+from repromatrix.config.expand import combinations, expand, select
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.errors import MatrixError, UsageError
 
 
 def combos(write_matrix, text):

@@ -18,12 +18,12 @@ from dockerfile_parse import DockerfileParser
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from repromatrix.errors import ReproMatrixError
-from repromatrix.expand import expand
-from repromatrix.matrix import load_matrix
-from repromatrix.plan import RenderContext, plan_cell
-from repromatrix.render import checks_json, render_dockerfile
-from repromatrix.setupcache import SCENARIO_FROM
+from repromatrix.config.expand import expand
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.errors import ReproMatrixError
+from repromatrix.infra.setupcache import SCENARIO_FROM
+from repromatrix.plan.plan import RenderContext, plan_cell
+from repromatrix.plan.render import checks_json, render_dockerfile
 
 # field → (YAML with {v} where the value goes, a harmless value)
 FIELDS = {

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from repromatrix.classify import classify
 from repromatrix.cli import main
-from repromatrix.errors import MatrixError
-from repromatrix.matrix import load_matrix
-from repromatrix.model import Cell, HostSpec
-from repromatrix.outcomes import Outcome
-from repromatrix.runner import CellRunner, Finished, run_all
-from repromatrix.shard import split
+from repromatrix.config.matrix import load_matrix
+from repromatrix.config.shard import split
+from repromatrix.core.errors import MatrixError
+from repromatrix.core.model import Cell, HostSpec
+from repromatrix.core.outcomes import Outcome
+from repromatrix.execute.runner import CellRunner, Finished, run_all
+from repromatrix.judge.classify import classify
 from tests.unit.fake_engine import FakeEngine
 from tests.unit.test_scheduling import make_jobs
 

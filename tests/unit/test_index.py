@@ -11,9 +11,9 @@ import pytest
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-from repromatrix.hostca import parse_pip_config
-from repromatrix.index import fetch_releases
-from repromatrix.localindex import TENSORFLOW, build_wheel, wheel_tags, write_index
+from repromatrix.infra.hostca import parse_pip_config
+from repromatrix.infra.localindex import TENSORFLOW, build_wheel, wheel_tags, write_index
+from repromatrix.judge.index import fetch_releases
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_pip_config_cert_lines():
 def test_detect_host_ca_follows_pips_configuration(monkeypatch, tmp_path):
     import os
 
-    from repromatrix.hostca import detect_host_ca
+    from repromatrix.infra.hostca import detect_host_ca
 
     ca = tmp_path / "corp-ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
@@ -82,7 +82,7 @@ def test_detect_host_ca_follows_pips_configuration(monkeypatch, tmp_path):
 
 def test_model_keras_3_says_what_the_real_one_said():
     # The real upgrade's output (tests/data/capture) holds the model's messages word for word.
-    from repromatrix.localindex import KERAS3_LEGACY, KERAS3_SAVE
+    from repromatrix.infra.localindex import KERAS3_LEGACY, KERAS3_SAVE
     from tests.conftest import DATA
 
     probe = (DATA / "capture" / "keras3-upgrade-probe.txt").read_text()
@@ -96,7 +96,7 @@ def test_model_keras_3_says_what_the_real_one_said():
     ("nvidia-cublas-cu12", "12.5.3.2", ["nvidia"], "12.5.3.2"),
 ])
 def test_model_distributions_import_under_their_own_names(name, version, imports, module_version):
-    from repromatrix.localindex import ALL_RELEASES, module_source
+    from repromatrix.infra.localindex import ALL_RELEASES, module_source
 
     release = next(r for r in ALL_RELEASES if (r.name, r.version) == (name, version))
     files = module_source(release)

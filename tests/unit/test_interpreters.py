@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix.errors import BaseImageError
-from repromatrix.interpreters import ImageHost, Interpreter, provide
+from repromatrix.core.errors import BaseImageError
+from repromatrix.core.interpreter import Interpreter
+from repromatrix.infra.interpreters import ImageHost, provide
 
 
 class FakeHost(ImageHost):
@@ -36,7 +37,7 @@ def no_downloads(monkeypatch, tmp_path):
     """The official pip's wheel comes from a file here, not from the index."""
     wheel = tmp_path / "pip-23.0.1-py3-none-any.whl"
     wheel.write_bytes(b"PK")
-    monkeypatch.setattr("repromatrix.interpreters.fetch_wheel", lambda requirement: wheel)
+    monkeypatch.setattr("repromatrix.infra.interpreters.fetch_wheel", lambda requirement: wheel)
 
 
 def bookworm(version: str) -> Interpreter:
@@ -114,7 +115,7 @@ def test_system_is_the_os_image_and_a_version_needs_a_debian_suite():
 
 
 def test_a_suite_newer_than_debootstrap_uses_sids_script(tmp_path):
-    from repromatrix.baseimages import debootstrap_command
+    from repromatrix.infra.baseimages import debootstrap_command
 
     scripts = tmp_path / "scripts"
     scripts.mkdir()
@@ -135,12 +136,12 @@ def test_a_suite_newer_than_debootstrap_uses_sids_script(tmp_path):
     ("ubuntu:24.04", None, None),
 ])
 def test_which_debian_images_debootstrap_builds_and_for_which_architecture(image, suite, arch):
-    from repromatrix.interpreters import debian_arch_of, debian_suite_of
+    from repromatrix.core.interpreter import debian_arch_of, debian_suite_of
     assert (debian_suite_of(image), debian_arch_of(image)) == (suite, arch)
 
 
 def test_a_32_bit_image_is_debootstrapped_for_its_architecture(tmp_path):
-    from repromatrix.baseimages import debootstrap_command
+    from repromatrix.infra.baseimages import debootstrap_command
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "bookworm").write_text("")
@@ -149,5 +150,5 @@ def test_a_32_bit_image_is_debootstrapped_for_its_architecture(tmp_path):
 
 
 def test_a_32_bit_cell_is_named_for_its_suites_python():
-    from repromatrix.axes import cell_id, defaults
+    from repromatrix.core.axes import cell_id, defaults
     assert cell_id(defaults() | {"os": "i386/debian:bookworm"}, "tf") == "i386-debian-bookworm-py3.11-venv-fresh"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix.errors import UsageError
-from repromatrix.journal import Journal, RunHeader, load_any, matrix_hash
-from repromatrix.matrix import load_matrix
-from repromatrix.model import CacheMode
-from repromatrix.pipeline import RunOptions, _prepare_resume, load_cells
-from repromatrix.results import CellResult
-from repromatrix.setupcache import parse_size
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.errors import UsageError
+from repromatrix.core.model import CacheMode
+from repromatrix.infra.setupcache import parse_size
+from repromatrix.pipeline.run import RunOptions, _prepare_resume, load_cells
+from repromatrix.results.journal import Journal, RunHeader, load_any, matrix_hash
+from repromatrix.results.results import CellResult
 
 MATRIX = "target: {package: tensorflow}\naxes: {os: [bookworm], install: [venv, system], prior: [none, '2.15.0']}\n"
 

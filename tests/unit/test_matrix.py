@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from repromatrix.errors import MatrixError
-from repromatrix.matrix import load_matrix
-from repromatrix.model import IndexSpec, Target
-from repromatrix.outcomes import Outcome
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.errors import MatrixError
+from repromatrix.core.model import IndexSpec, Target
+from repromatrix.core.outcomes import Outcome
 from tests.support import with_credentials
 
 

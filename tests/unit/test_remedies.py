@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix.classify import Observation, classify
-from repromatrix.expand import expand
-from repromatrix.matrix import load_matrix
-from repromatrix.outcomes import Fix, Outcome
-from repromatrix.plan import RenderContext, plan_cell
-from repromatrix.remedies import (
+from repromatrix.config.expand import expand
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.outcomes import Fix, Outcome
+from repromatrix.judge.classify import Observation, classify
+from repromatrix.judge.remedies import (
     CATALOGUE,
     REMEDIES,
     Choice,
@@ -29,6 +28,7 @@ from repromatrix.remedies import (
     plan_attempts,
     recommended,
 )
+from repromatrix.plan.plan import RenderContext, plan_cell
 
 AUTO = Selection(Choice.AUTO)
 EVERYTHING = frozenset(Resource)
@@ -210,7 +210,7 @@ def test_retrying_is_tried_only_for_what_pip_did_not_retry_already(evidence, tri
 
 
 def _run_with_attempts(tmp_path: Path):  # noqa: ANN202
-    from repromatrix.results import CellResult, RunResult
+    from repromatrix.results.results import CellResult, RunResult
 
     venv = {"remedy": "venv", "title": "use a virtual environment", "commands": ["python3 -m venv /root/fix-venv",
             'export PATH=/root/fix-venv/bin:"$PATH"',
@@ -228,8 +228,8 @@ def _run_with_attempts(tmp_path: Path):  # noqa: ANN202
 
 
 def test_junit_and_summary_name_the_fix_to_type(tmp_path):
-    from repromatrix.formats import render_junit, render_markdown
-    from repromatrix.report import render_html
+    from repromatrix.results.formats import render_junit, render_markdown
+    from repromatrix.results.report import render_html
 
     run = _run_with_attempts(tmp_path)
     junit = render_junit(run, tmp_path)
@@ -246,8 +246,8 @@ def test_junit_and_summary_name_the_fix_to_type(tmp_path):
 def test_an_attached_run_with_a_bad_attempt_is_refused_naming_the_field(tmp_path):
     import json
 
-    from repromatrix.errors import UsageError
-    from repromatrix.results import load_run
+    from repromatrix.core.errors import UsageError
+    from repromatrix.results.results import load_run
 
     data = _run_with_attempts(tmp_path).to_json()
     data["cells"][0]["attempts"][0]["fix"] = "<script>"
@@ -268,7 +268,7 @@ def attempt_for(name: str, outcome: Outcome, f: Facts):
     ("ERROR: No matching distribution found for tensorflow-gpu", ""),
 ])
 def test_a_removed_package_names_its_replacement(evidence, named):
-    from repromatrix.remedies import replacement
+    from repromatrix.judge.remedies import replacement
     assert replacement(evidence) == named
 
 
@@ -304,7 +304,7 @@ def test_the_sharers_are_uninstalled_first_each_as_one_argument():
 
 
 def test_more_memory_lifts_the_limit_the_others_keep_the_cells():
-    from repromatrix.axes import RESOURCE_LIMITS
+    from repromatrix.core.axes import RESOURCE_LIMITS
     small = RESOURCE_LIMITS["small-memory"]
     more = attempt_for("more-memory", Outcome.OUT_OF_MEMORY, facts())
     assert more.limits(small).memory == "" and more.commands[0].startswith("# on a machine")
@@ -319,7 +319,7 @@ def test_new_outcomes_are_judged(outcome, fix):
 
 
 def test_a_time_limit_reaches_the_scenario_and_the_reproduce_command():
-    from repromatrix.axes import RESOURCE_LIMITS
+    from repromatrix.core.axes import RESOURCE_LIMITS
     limit = RESOURCE_LIMITS["time-limit"]
     assert limit.env() == {"REPROMATRIX_TIMEOUT": "20"}
     assert "--env=REPROMATRIX_TIMEOUT=20" in limit.docker_run_options()

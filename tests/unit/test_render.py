@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix.expand import expand
-from repromatrix.hostca import HostCA
-from repromatrix.matrix import load_matrix
-from repromatrix.model import Target
-from repromatrix.plan import RenderContext, local_index_context, plan_cell
-from repromatrix.render import render_cell, render_dockerfile
-from repromatrix.templating import environment
+from repromatrix.config.expand import expand
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.model import Target
+from repromatrix.core.templating import environment
+from repromatrix.infra.hostca import HostCA
+from repromatrix.plan.plan import RenderContext, local_index_context, plan_cell
+from repromatrix.plan.render import render_cell, render_dockerfile
 from tests.conftest import DATA, REPO
 
 GOLDEN = DATA / "golden"

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from repromatrix.formats import MARKDOWN_LIMIT, render_junit, render_markdown
-from repromatrix.report import render_html, report_data
-from repromatrix.results import CellResult, RunResult, load_run, save_run
+from repromatrix.results.formats import MARKDOWN_LIMIT, render_junit, render_markdown
+from repromatrix.results.report import render_html, report_data
+from repromatrix.results.results import CellResult, RunResult, load_run, save_run
 
 HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "</script><script>alert(3)</script>"]
 
@@ -96,7 +96,7 @@ def test_markdown_escapes_table_breakers():
 
 
 def test_an_attached_runs_paths_never_read_outside_it(tmp_path):
-    from repromatrix.report import read_inside
+    from repromatrix.results.report import read_inside
 
     run_dir = tmp_path / "run"
     (run_dir / "cells" / "c").mkdir(parents=True)
@@ -114,7 +114,7 @@ def test_an_attached_runs_paths_never_read_outside_it(tmp_path):
     ("cells/c/Dockerfile", "cells/c/Dockerfile"), ("javascript:alert(1)", ""), ("/etc/passwd", ""),
     ("../x", ""), ("cells/../../x", ""), ("https://idx.example/x", ""), ("", "")])
 def test_links_to_an_attached_runs_files_stay_inside_it(path, link):
-    from repromatrix.report import safe_link
+    from repromatrix.results.report import safe_link
 
     assert safe_link(path) == link
 

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from repromatrix import runner as runner_module
-from repromatrix.classify import classify
-from repromatrix.expand import expand
-from repromatrix.matrix import load_matrix
-from repromatrix.model import CacheMode
-from repromatrix.outcomes import Outcome
-from repromatrix.pipeline import _jobs
-from repromatrix.plan import RenderContext, plan_cell
-from repromatrix.runner import CellJob, CellRun, CellRunner, run_all
-from repromatrix.setupcache import SetupCache
+from repromatrix.config.expand import expand
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.model import CacheMode
+from repromatrix.core.outcomes import Outcome
+from repromatrix.execute import runner as runner_module
+from repromatrix.execute.runner import CellJob, CellRun, CellRunner, run_all
+from repromatrix.infra.setupcache import SetupCache
+from repromatrix.judge.classify import classify
+from repromatrix.pipeline.run import _jobs
+from repromatrix.plan.plan import RenderContext, plan_cell
 from tests.unit.fake_engine import FakeEngine
 
 MATRIX = """
@@ -178,8 +178,8 @@ def test_cells_being_built_count_against_free_disk(tmp_path):
 
 @pytest.mark.parametrize("budget,kept", [(250, 2), (10**9, 4), (0, 0)])
 def test_eviction_keeps_the_most_recently_used_within_budget(budget, kept):
-    from repromatrix.engine import CachedImage
-    from repromatrix.setupcache import to_evict
+    from repromatrix.infra.engine import CachedImage
+    from repromatrix.infra.setupcache import to_evict
 
     images = [CachedImage(f"c:{i}", 100, f"2026-11-2{i}T00:00:00", "") for i in range(4)]
     gone = to_evict(images, budget)
@@ -190,7 +190,7 @@ def test_eviction_keeps_the_most_recently_used_within_budget(budget, kept):
 
 
 def test_a_setup_a_refresh_replaced_is_removed_whatever_the_budget():
-    from repromatrix.engine import LABEL_CACHE
+    from repromatrix.infra.engine import LABEL_CACHE
 
     engine = FakeEngine()
     engine.images = {"repromatrix-cache/setup:new": {LABEL_CACHE: "setup"}, "sha256:0ld": {LABEL_CACHE: "setup"}}
@@ -201,9 +201,9 @@ def test_a_setup_a_refresh_replaced_is_removed_whatever_the_budget():
 def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp_path, monkeypatch):
     from rich.console import Console
 
-    from repromatrix import services
-    from repromatrix.axes import RunNeeds, Service
-    from repromatrix.errors import InfraError
+    from repromatrix.core.axes import RunNeeds, Service
+    from repromatrix.core.errors import InfraError
+    from repromatrix.infra import services
 
     needs = RunNeeds(services=frozenset({Service.PROXY, Service.FAULT_INJECTOR}))
     quiet = Console(quiet=True)
@@ -225,8 +225,8 @@ def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp
 
 def _attempts_for_every_cell(names: tuple[str, ...]):  # noqa: ANN202
     """A remedy planner that tries `names` on every cell (the fake cells all upgrade)."""
-    from repromatrix.remedies import REMEDIES, Facts, plan_one
-    from repromatrix.runner import AttemptJob
+    from repromatrix.execute.runner import AttemptJob
+    from repromatrix.judge.remedies import REMEDIES, Facts, plan_one
 
     def plan(run: CellRun) -> list[AttemptJob]:
         facts = Facts(package="tensorflow", requirement="tensorflow", upgrade=("python3", "-m", "pip", "install",

@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from repromatrix.cli import main
-from repromatrix.cost import cells_at_once, estimate, past_seconds
-from repromatrix.engine import Capacity
-from repromatrix.errors import UsageError
-from repromatrix.journal import Journal
-from repromatrix.merge import merge
-from repromatrix.model import Cell
-from repromatrix.outcomes import Outcome
-from repromatrix.pipeline import RunOptions, _prepare, at_once, load_cells
-from repromatrix.results import CellResult, RunResult, load_run, save_run
-from repromatrix.shard import ShardSpec, from_plan, parse_shard, split
+from repromatrix.config.cost import cells_at_once, estimate, past_seconds
+from repromatrix.config.shard import ShardSpec, from_plan, parse_shard, split
+from repromatrix.core.errors import UsageError
+from repromatrix.core.model import Cell
+from repromatrix.core.outcomes import Outcome
+from repromatrix.infra.engine import Capacity
+from repromatrix.pipeline.run import RunOptions, _prepare, at_once, load_cells
+from repromatrix.results.journal import Journal
+from repromatrix.results.merge import merge
+from repromatrix.results.results import CellResult, RunResult, load_run, save_run
 
 MATRIX = """
 target: {package: tensorflow}

@@ -9,8 +9,8 @@ import pytest
 from packaging import tags
 from packaging.version import Version
 
-from repromatrix.index import IndexFile, Releases
-from repromatrix.wheelmatch import CellTags, explain, judge, why_no_wheel
+from repromatrix.judge.index import IndexFile, Releases
+from repromatrix.judge.wheelmatch import CellTags, explain, judge, why_no_wheel
 from tests.conftest import DATA
 
 

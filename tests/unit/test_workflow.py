@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from repromatrix.cli import _parser, main
-from repromatrix.pipeline import RunOptions, _prepare, load_cells
-from repromatrix.shard import parse_shard
+from repromatrix.config.shard import parse_shard
+from repromatrix.pipeline.run import RunOptions, _prepare, load_cells
 from tests.conftest import REPO
 
 GITHUB = REPO / ".github/workflows/nightly.yml"

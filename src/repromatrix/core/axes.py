@@ -1,0 +1,575 @@
+"""The matrix's axes, each declared once.
+
+An axis is one object: how a value is validated, the typed value it stands for, the part of
+the cell id it adds, what it contributes to a cell's plan (and its Dockerfile fragment), and
+what it needs the run to provide (services, real wheels, the host's CA). Nothing else in the
+code base compares raw axis strings: adding an axis is adding a class here plus, if it
+changes the image, a fragment under templates/axes/.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from packaging.utils import canonicalize_version
+from packaging.version import InvalidVersion, Version
+
+from .errors import did_you_mean
+from .interpreter import DEBIAN_SUITES, Interpreter, base_image_for, debian_suite_of
+
+
+class Service(enum.Enum):
+    """Servers a run starts for its cells (see services.py)."""
+
+    INDEX = "the local model index"
+    PROXY = "the test proxy (squid) on an internal network"
+    INTERCEPTOR = "the TLS-intercepting proxy (mitmproxy)"
+    FAULT_INJECTOR = "the fault injector"
+
+
+@dataclass(frozen=True)
+class RunNeeds:
+    """What cells need from the run as a whole; merged over every cell with `|`."""
+
+    services: frozenset[Service] = frozenset()
+    real_wheels: frozenset[str] = frozenset()  # requirements the local index must serve as real wheels
+    host_ca: bool = False
+
+    def __or__(self, other: RunNeeds) -> RunNeeds:
+        return RunNeeds(self.services | other.services, self.real_wheels | other.real_wheels,
+                        self.host_ca or other.host_ca)
+
+
+NOTHING = RunNeeds()
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an axis value adds to a cell's machine time (cost.py turns it into seconds): extra
+    downloads and installs of the target, counted in upgrades' worth, and seconds spent waiting
+    (pip waiting out its own retries). Merged over a cell's values with `+`."""
+
+    upgrades: float = 0.0
+    waits: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.upgrades + other.upgrades, self.waits + other.waits)
+
+
+FREE = Cost()
+
+
+@dataclass(frozen=True)
+class IdContext:
+    """What an axis may look at when it names its part of a cell id."""
+
+    values: Mapping[str, str]
+    short_name: str  # the target's short name, e.g. 'tf' for tensorflow
+
+
+@dataclass
+class PlanDraft:
+    """A cell's plan while the axes fill it in (plan.py freezes it into a CellPlan)."""
+
+    values: Mapping[str, str]
+    interpreter: Interpreter | None = None
+    mode: InstallMode | None = None
+    prior: str | None = None
+    trust_host_ca: bool = False
+    network: NetworkMode | None = None
+    pip_pin: str | None = None
+    cache_corrupted: bool = False
+    limits: Limits | None = None
+    conflicts: ConflictMode | None = None
+    preinstall: list[str] = field(default_factory=list)  # requirements installed before the upgrade, in order
+    notes: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (axis, what is wrong, hint): no plan
+
+
+class Axis(ABC):
+    """One axis of the matrix."""
+
+    name: ClassVar[str]
+    default: ClassVar[str]
+    doc: ClassVar[str]
+    fragment: ClassVar[str | None] = None  # templates/axes/<fragment>.j2, if the axis changes the image
+    layer: ClassVar[int] = 0  # where its fragment goes: lower = more shared, earlier in the Dockerfile
+
+    @abstractmethod
+    def check(self, value: str) -> str | None:
+        """None if `value` is valid, else what is wrong with it."""
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        """This axis's part of a cell id (None: not shown, e.g. the default value)."""
+        return None if value == self.default else value
+
+    @abstractmethod
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        """Fill in this axis's part of the cell's plan."""
+
+    def needs(self, value: str) -> RunNeeds:
+        return NOTHING
+
+    def cost(self, value: str) -> Cost:
+        """What this value adds to a cell's machine time (for shards and the size guard)."""
+        return FREE
+
+    def canonical(self, value: str) -> str:
+        """The spelling two equivalent values share (e.g. '2.15' and '2.15.0')."""
+        return value
+
+
+def _choices_doc(choices: Mapping[str, str]) -> str:
+    return "; ".join(f"{name}: {meaning}" for name, meaning in choices.items())
+
+
+class ChoiceAxis(Axis):
+    """An axis whose values are names from a table (install modes, networks, ...)."""
+
+    choices: ClassVar[Mapping[str, object]]
+    id_prefix: ClassVar[str] = ""  # 'ca-' → 'ca-none'
+    always_in_id: ClassVar[bool] = False  # shown even at its default
+
+    def check(self, value: str) -> str | None:
+        return _one_of(value, self.choices)
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return None if value == self.default and not self.always_in_id else f"{self.id_prefix}{value}"
+
+
+class VersionAxis(Axis):
+    """An axis whose values are PEP 440 versions, or its default word ('none', 'os')."""
+
+    def check(self, value: str) -> str | None:
+        return None if value == self.default else _version_problem(value)
+
+    def canonical(self, value: str) -> str:
+        return value if value == self.default or self.check(value) else canonicalize_version(value)
+
+
+def _version_problem(value: str) -> str | None:
+    if value != value.strip() or any(ch.isspace() for ch in value):
+        return f"{value!r} contains whitespace"
+    if len(value) > 64:  # before parsing: a 10,000-digit release number is not a version
+        return f"{value[:40]!r}... is not a version ({len(value)} characters)"
+    try:
+        Version(value)
+    except (InvalidVersion, ValueError):
+        return f"{value!r} is not a version (write e.g. '2.15.0')"
+    return None
+
+
+def _one_of(value: str, choices: Iterable[str]) -> str | None:
+    choices = list(choices)
+    return None if value in choices else f"unknown value {value!r}; {did_you_mean(value, choices)}"
+
+
+# -- os -----------------------------------------------------------------------------------
+class OsAxis(Axis):
+    name, default = "os", "bookworm"
+    doc = "a Debian suite (bullseye, bookworm, trixie, ...) or any image reference"
+
+    def check(self, value: str) -> str | None:
+        if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value) or image_reference_ok(value):
+            return None
+        return (f"{value!r} is neither a Debian suite name nor an image reference "
+                "(Docker's grammar: [host[:port]/]name[:tag][@digest], lower case)")
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return re.sub(r"[^A-Za-z0-9.]+", "-", value).strip("-")
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        pass  # the python axis decides the image: the OS's own, or an interpreter image on it
+
+
+# Docker's reference grammar (distribution/reference): what `docker pull` and FROM accept.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
+_REFERENCE = re.compile(rf"(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+
+
+def image_reference_ok(value: str) -> bool:
+    return len(value) <= 255 and _REFERENCE.fullmatch(value) is not None
+
+
+# -- python -------------------------------------------------------------------------------
+class PythonAxis(Axis):
+    name, default = "python", "system"
+    doc = "the interpreter: 'system' is the OS's python3; '3.9' ... '3.14' a CPython of that version on the OS"
+    fragment, layer = "base", 10
+
+    def check(self, value: str) -> str | None:
+        if value == "system" or re.fullmatch(r"3\.(?:[0-9]|[1-9][0-9])", value):
+            return None
+        return f"{value!r} is not 'system' or a Python version like '3.12'"
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        own = DEBIAN_SUITES.get(debian_suite_of(base_image_for(cell.values["os"])) or "")
+        if value == "system":
+            return f"py{own or 'system'}"
+        # Debian's python3.11 and a CPython 3.11 under /usr/local differ (PEP 668, patches):
+        # both may be in one matrix, so the second needs its own id.
+        return f"py{value}" + ("-upstream" if value == own else "")
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        image = base_image_for(draft.values["os"])
+        draft.interpreter = Interpreter(version=None if value == "system" else value, os_image=image,
+                                        suite=debian_suite_of(image))
+        if problem := draft.interpreter.problem():
+            draft.problems.append((self.name, problem, "use 'python: [system]' with that os, or a Debian suite "
+                                   "such as bookworm"))
+
+    def cost(self, value: str) -> Cost:
+        # Another CPython is provisioned into the setup (cached after the first run).
+        return FREE if value == self.default else Cost(upgrades=0.5)
+
+
+# -- install ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InstallMode:
+    """Who installed the prior version, where, and who runs the upgrade (None = root)."""
+
+    name: str
+    doc: str
+    venv: str | None  # the virtual environment's path, if any
+    prior_by: str | None  # who installs the prior version
+    upgrade_by: str | None  # who runs the upgrade
+    user_flag: bool = False  # the upgrade adds --user
+    venv_options: tuple[str, ...] = ()  # e.g. --without-pip
+    pip: str = "python3 -m pip"  # how the user runs pip: as a module of python3, or the `pip` on PATH
+
+    @property
+    def user(self) -> str | None:
+        return self.prior_by or self.upgrade_by
+
+
+USER = "user"  # the non-root account of the modes that need one
+INSTALL_MODES: dict[str, InstallMode] = {m.name: m for m in (
+    InstallMode("venv", "root creates a virtual environment and upgrades in it", "/opt/venv", None, None),
+    InstallMode("system", "root upgrades the system python3, no virtual environment", None, None, None),
+    InstallMode("system-user", "root installed the prior version system-wide; a non-root user upgrades "
+                "with the system python3", None, None, USER),
+    InstallMode("user-flag", "root installed the prior version system-wide; a non-root user upgrades "
+                "with --user", None, None, USER, user_flag=True),
+    InstallMode("user-venv", "a non-root user creates a virtual environment and upgrades in it",
+                f"/home/{USER}/venv", USER, USER),
+    InstallMode("root-venv-user", "root created the virtual environment; a non-root user upgrades in it",
+                "/opt/venv", None, USER),
+    # What users are told when `python3 -m venv` fails for want of ensurepip: `python3` is then the
+    # venv's, but the `pip` on PATH is the system's, which installs into the system's site-packages.
+    InstallMode("venv-no-pip", "root created the virtual environment with --without-pip and runs `pip`: "
+                "`python3` is the venv's, the `pip` on PATH another Python's", "/opt/venv", None, None,
+                venv_options=("--without-pip",), pip="pip"),
+)}
+
+
+class InstallAxis(ChoiceAxis):
+    name, default = "install", "venv"
+    doc = "who runs pip, into what: " + ", ".join(INSTALL_MODES)
+    fragment, layer = "install", 30
+    choices, always_in_id = INSTALL_MODES, True
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.mode = INSTALL_MODES[value]
+
+
+# -- prior --------------------------------------------------------------------------------
+class PriorAxis(VersionAxis):
+    name, default = "prior", "none"
+    doc = "the version installed before the upgrade, or none"
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return "fresh" if value == "none" else f"{cell.short_name}{value}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.prior = None if value == "none" else value
+
+    def cost(self, value: str) -> Cost:
+        return FREE if value == self.default else Cost(upgrades=1.0)  # the prior version is installed first
+
+
+# -- ca -----------------------------------------------------------------------------------
+CA_VALUES = {"host": "trust the CA bundle the host's pip uses", "none": "only the image's own CAs"}
+
+
+class CaAxis(ChoiceAxis):
+    name, default = "ca", "host"
+    doc = _choices_doc(CA_VALUES)
+    fragment, layer = "ca", 20
+    choices, id_prefix = CA_VALUES, "ca-"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.trust_host_ca = value == "host"
+
+    def needs(self, value: str) -> RunNeeds:
+        return RunNeeds(host_ca=value == "host")
+
+    def cost(self, value: str) -> Cost:
+        # Behind TLS interception (or against an index with its own CA) pip retries the failed
+        # handshake before it gives up: 9-10 s measured.
+        return Cost(waits=9) if value == "none" else FREE
+
+
+# -- network ------------------------------------------------------------------------------
+PROXY_HOST = "repromatrix-proxy"
+PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing listens on the last
+OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
+MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
+FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
+FLAKY_STALL_PORT = 3132  # the same injector, but it stalls a tunnel (holds it open, sends nothing more)
+FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts or stalls it
+
+
+@dataclass(frozen=True)
+class NetworkMode:
+    """How a cell reaches the index when the upgrade runs (builds always go direct)."""
+
+    name: str
+    doc: str
+    internal: bool = False  # the cell sits on an internal network: no route but the proxy
+    proxy_port: int | None = None
+    credentials: bool = False  # proxy credentials reach the cell as a secret file
+    intercepted: bool = False  # the proxy is the TLS-intercepting one (mitmproxy)
+    trusts_interceptor: bool = False  # the cell trusts the interceptor's CA
+    faulty: bool = False  # the proxy is our fault injector, which cuts (or stalls) downloads midway
+    # Seconds pip spends on its own retries (5, with back-off) before it gives up on this way out;
+    # measured on examples/causes.yaml: refused 10 s, 407 or a TLS failure 9 s, no DNS 70 s.
+    waits: float = 0.0
+
+    @property
+    def proxy_host(self) -> str:
+        return MITM_HOST if self.intercepted else FLAKY_HOST if self.faulty else PROXY_HOST
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The proxy variables' value (never with credentials: those come from a secret)."""
+        return f"http://{self.proxy_host}:{self.proxy_port}" if self.proxy_port else None
+
+    @property
+    def demands_credentials(self) -> bool:
+        """The cell's proxy answers 407 without credentials (whether or not the cell has them)."""
+        return self.proxy_port == PROXY_AUTH and not self.intercepted and not self.faulty
+
+    @property
+    def cost(self) -> Cost:
+        """What this way out adds to a cell: pip's retries on a dead end; a proxy's detour."""
+        return Cost(upgrades=0.1 if self.internal else 0.0, waits=self.waits)
+
+    @property
+    def services(self) -> frozenset[Service]:
+        wanted = {Service.PROXY} if self.internal else set()
+        wanted |= {Service.INTERCEPTOR} if self.intercepted else set()
+        wanted |= {Service.FAULT_INJECTOR} if self.faulty else set()
+        return frozenset(wanted)
+
+
+NETWORK_MODES: dict[str, NetworkMode] = {m.name: m for m in (
+    NetworkMode("direct", "the cell reaches the index directly"),
+    NetworkMode("proxy", "the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
+    NetworkMode("proxy-auth", "only a proxy that demands credentials, and the cell has none", True, PROXY_AUTH,
+                waits=9),
+    NetworkMode("proxy-auth-secret", "only a proxy that demands credentials, given to the cell as a secret "
+                "file at run time", True, PROXY_AUTH, credentials=True),
+    NetworkMode("proxy-down", "the proxy variables point at a port of ours where nothing listens", True,
+                PROXY_NOTHING, waits=10),
+    NetworkMode("no-route", "no route to the index and no proxy configured", True, waits=70),
+    NetworkMode("tls-intercept", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
+                True, MITM_PORT, intercepted=True, waits=9),
+    NetworkMode("flaky", "the only way out cuts every connection after 1 MiB: downloads break off midway",
+                True, FLAKY_PORT, faulty=True),
+    NetworkMode("stalled", "the only way out stops sending after 1 MiB and holds the connection open: "
+                "downloads stall midway until pip's read timeout", True, FLAKY_STALL_PORT, faulty=True, waits=15),
+    NetworkMode("tls-intercept-trusted", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
+                True, MITM_PORT, intercepted=True, trusts_interceptor=True),
+)}
+
+
+class NetworkAxis(ChoiceAxis):
+    name, default = "network", "direct"
+    doc = "how the cell reaches the index: " + ", ".join(NETWORK_MODES)
+    fragment, layer = "network", 70
+    choices = NETWORK_MODES
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.network = NETWORK_MODES[value]
+
+    def needs(self, value: str) -> RunNeeds:
+        return RunNeeds(services=NETWORK_MODES[value].services)
+
+    def cost(self, value: str) -> Cost:
+        return NETWORK_MODES[value].cost
+
+
+# -- pip ----------------------------------------------------------------------------------
+class PipAxis(VersionAxis):
+    name, default = "pip", "os"
+    doc = "os: the pip the interpreter comes with; or a version pinned before the upgrade, e.g. '19.2.3'"
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        return None if value == "os" else f"pip{value}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        if value != "os":  # last, so the OS's pip set up the rest as it did for users
+            draft.pip_pin = value
+
+    def needs(self, value: str) -> RunNeeds:
+        return NOTHING if value == "os" else RunNeeds(real_wheels=frozenset({f"pip=={value}"}))
+
+
+# -- cache --------------------------------------------------------------------------------
+CACHE_VALUES = {"clean": "pip's cache is empty", "corrupted": "it holds a damaged copy of the wheel the "
+                "upgrade wants"}
+
+
+class CacheAxis(ChoiceAxis):
+    name, default = "cache", "clean"
+    doc = _choices_doc(CACHE_VALUES)
+    fragment, layer = "cache", 50
+    choices, id_prefix = CACHE_VALUES, "cache-"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.cache_corrupted = value == "corrupted"
+
+
+# -- resources ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Limits:
+    """What the cell's container may use: run-time limits, not part of the image."""
+
+    name: str
+    doc: str
+    tmpfs: tuple[tuple[str, str], ...] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
+    memory: str = ""  # the container's memory limit (and memory+swap), in Docker's spelling: "32m"
+    upgrade_seconds: int = 0  # how long the upgrade may run before it is killed (a CI step's timeout)
+
+    def env(self) -> dict[str, str]:
+        """Variables the scenario reads for these limits (templates/scenario.py)."""
+        return {"REPROMATRIX_TIMEOUT": str(self.upgrade_seconds)} if self.upgrade_seconds else {}
+
+    def docker_run_options(self) -> tuple[str, ...]:
+        """The same limits as `docker run` options, for the reproduce command."""
+        memory = (f"--memory={self.memory}", f"--memory-swap={self.memory}") if self.memory else ()
+        env = tuple(f"--env={name}={value}" for name, value in self.env().items())
+        return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs) + memory + env
+
+
+RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
+    Limits("unlimited", "no limits beyond the engine's"),
+    # pip downloads and unpacks in TMPDIR (/tmp): the newest model wheels carry 1.5 MiB, so a 1 MiB
+    # /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
+    Limits("small-tmp", "/tmp is a 1 MiB tmpfs: smaller than the wheel pip downloads and unpacks there",
+           tmpfs=(("/tmp", "size=1m,mode=1777"),)),
+    # pip's own process needs about 40 MiB before it downloads anything (measured: 48 MiB installs a small
+    # wheel, 32 MiB is killed): what a 1 GiB VM or a CI runner does to a real 600 MB TensorFlow.
+    Limits("small-memory", "the container may use 32 MiB of memory and no swap: the kernel kills pip",
+           memory="32m"),
+    # A CI job's step timeout: the upgrade is killed after 20 s (our own limit stays settings.timeout).
+    Limits("time-limit", "the upgrade may run 20 s, as a CI step's timeout allows, then it is killed",
+           upgrade_seconds=20),
+)}
+
+
+class ResourcesAxis(ChoiceAxis):
+    name, default = "resources", "unlimited"
+    doc = "what the cell's container may use: " + _choices_doc({n: m.doc for n, m in RESOURCE_LIMITS.items()})
+    choices = RESOURCE_LIMITS
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.limits = RESOURCE_LIMITS[value]
+
+
+# -- conflicts ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConflictMode:
+    """What else the environment holds that constrains the upgrade."""
+
+    name: str
+    doc: str
+    preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
+    constraints: tuple[str, ...] = ()  # lines of a constraints file pip reads (PIP_CONSTRAINT)
+    # How the preinstalled distributions are left, as an older installer would have left them:
+    # "distutils" (an egg-info file, no list of files) or "no-record" (a dist-info without RECORD,
+    # INSTALLER 'debian', as OS packages are). See templates/legacy_install.py.
+    legacy: str = ""
+
+
+CONFLICT_MODES: dict[str, ConflictMode] = {m.name: m for m in (
+    ConflictMode("none", "nothing else installed"),
+    ConflictMode("numpy-cap", "an older scipy that caps numpy below 2 is installed", ("scipy==1.11.4",)),
+    ConflictMode("protobuf-cap", "a library that pins protobuf below 5 is installed",
+                 ("googleapis-common-protos==1.63.0",)),
+    ConflictMode("constraints", "a constraints file left over from TensorFlow 2.11 days pins protobuf",
+                 constraints=("protobuf==3.19.6",)),
+    ConflictMode("protobuf-below-6", "a constraints file caps protobuf below 6 (a site-wide pin); the newest "
+                 "TensorFlow needs protobuf 6.31 or later", constraints=("protobuf<6",)),
+    ConflictMode("distutils-numpy", "numpy 1.24.3 installed by `setup.py install` with distutils: an egg-info "
+                 "file and no record of its files", ("numpy==1.24.3",), legacy="distutils"),
+    ConflictMode("no-record-numpy", "numpy 1.24.3 installed the way OS packages are: a dist-info without "
+                 "RECORD, INSTALLER debian", ("numpy==1.24.3",), legacy="no-record"),
+    ConflictMode("tensorflow-gpu", "tensorflow-gpu 2.10.1 left from before, installed after the prior version: "
+                 "both write site-packages/tensorflow/", ("tensorflow-gpu==2.10.1",)),
+)}
+
+
+class ConflictsAxis(ChoiceAxis):
+    name, default = "conflicts", "none"
+    doc = "what else constrains the upgrade: " + ", ".join(CONFLICT_MODES)
+    fragment, layer = "conflicts", 60
+    choices = CONFLICT_MODES
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.conflicts = CONFLICT_MODES[value]
+        draft.preinstall.extend(draft.conflicts.preinstall)
+
+    def cost(self, value: str) -> Cost:
+        return FREE if value == self.default else Cost(upgrades=0.2)  # the other libraries, installed first
+
+
+# The order of AXES is the order of the parts of a cell id (and of the axes in reports).
+AXES: dict[str, Axis] = {a.name: a for a in (
+    OsAxis(), PythonAxis(), InstallAxis(), PriorAxis(), CaAxis(), NetworkAxis(), ConflictsAxis(), PipAxis(),
+    CacheAxis(), ResourcesAxis())}
+AXIS_ORDER = ("os", "python", "install", "prior", "ca", "network", "pip", "cache", "conflicts",
+              "resources")  # reports, yaml
+assert set(AXIS_ORDER) == set(AXES)
+
+
+def cell_id(values: Mapping[str, str], short_name: str) -> str:
+    """A stable, readable id such as 'bookworm-py3.11-venv-tf2.15.0'."""
+    cell = IdContext(values, short_name)
+    parts = (part for axis in AXES.values() if (part := axis.id_part(values[axis.name], cell)))
+    # Ids name directories and image tags: anything else ('+' of a local version) becomes '-'.
+    return re.sub(r"[^A-Za-z0-9._-]", "-", "-".join(parts))
+
+
+def run_needs(cells_values: Iterable[Mapping[str, str]]) -> RunNeeds:
+    needs = NOTHING
+    for values in cells_values:
+        for axis in AXES.values():
+            needs = needs | axis.needs(values[axis.name])
+    return needs
+
+
+def cell_cost(values: Mapping[str, str]) -> Cost:
+    total = FREE
+    for axis in AXES.values():
+        total = total + axis.cost(values[axis.name])
+    return total
+
+
+def fragments() -> list[tuple[int, str]]:
+    """The Dockerfile fragments of the axes with their layers, in layer order (the index's
+    environment goes at layer 25, between the CA and the install mode)."""
+    return [(a.layer, f"axes/{a.fragment}.j2") for a in sorted(AXES.values(), key=lambda a: a.layer) if a.fragment]
+
+
+def defaults() -> dict[str, str]:
+    return {name: axis.default for name, axis in AXES.items()}
+

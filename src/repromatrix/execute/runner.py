@@ -1,0 +1,469 @@
+"""Stage 5: build and run one fresh container per cell; report what was observed.
+
+Each cell's setup comes from the setup cache (setupcache.py): reused, or built once per run by
+the first cell that needs it while the cells sharing it wait; everything else runs in parallel
+within max_parallel. Each cell's log (build + run output) is written next to its Dockerfile.
+
+The scheduler (`run_all`) never hangs on a lost engine: a watchdog pings it, and when it stops
+answering the running and waiting cells become infra-error at once. Ctrl-C stops starting
+cells, kills the running ones (they become `interrupted`) and returns what finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..core.model import CacheMode
+from ..infra.credentials import INDEX_SECRET, redact
+from ..infra.engine import LABEL_ROLE, LABEL_RUN, Engine
+from ..infra.setupcache import SetupCache, human, scenario_dockerfile
+from ..judge.classify import Observation, Verdict
+from ..judge.remedies import CA_PATH, AttemptPlan, Resource
+from ..plan.plan import CellPlan
+from ..plan.render import PROXY_SECRET, SETUP_MARKER
+from ..results.results import write_atomic
+
+RECORD_PREFIX = "REPROMATRIX-RECORD "
+
+
+@dataclass(frozen=True)
+class ProxySetup:
+    """The run's test proxy: cells behind it run on `network`, which has no other way out."""
+
+    network: str
+    url_file: Path  # the proxy URL with credentials, mounted into cells that get it as a secret
+    password: str  # redacted from every log we write
+
+
+@dataclass(frozen=True)
+class CellJob:
+    plan: CellPlan
+    context: Path  # the rendered build context
+    base_error: str = ""  # why the base image is unavailable, if it is
+    share: str | None = None  # the setup prefix it shares with other cells (setupcache.share_points)
+
+
+@dataclass
+class CellRun:
+    job: CellJob
+    observation: Observation
+    durations: dict[str, float] = field(default_factory=dict)
+    log_path: Path | None = None
+    setup: str = ""  # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
+    setup_image: str = ""
+    rerun: bool = False  # the run stopped before the cell finished
+    verdict: Verdict | None = None  # the classifier's, decided once when the cell finished
+    attempts: list[AttemptRun] = field(default_factory=list)  # remedies tried on the cell's image
+
+
+@dataclass(frozen=True)
+class AttemptJob:
+    """One remedy to try in a fresh container of a finished cell's image."""
+
+    cell: CellRun
+    plan: AttemptPlan
+
+    @property
+    def id(self) -> str:
+        return f"{self.cell.job.plan.cell.id}~{self.plan.remedy.name}"
+
+
+@dataclass
+class AttemptRun:
+    job: AttemptJob
+    observation: Observation
+    seconds: float = 0.0
+    log_path: Path | None = None
+
+
+def parse_record(output: str) -> dict[str, Any] | None:
+    for line in reversed(output.splitlines()):
+        if line.startswith(RECORD_PREFIX):
+            try:
+                record: dict[str, Any] = json.loads(line[len(RECORD_PREFIX):])
+                return record
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+@dataclass(frozen=True)
+class IndexSecret:
+    """The index URL with credentials, as a file every cell mounts read-only; what to redact."""
+
+    path: Path
+    redact: tuple[str, ...]
+
+
+class CellRunner:
+    def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None,
+                 index_secret: IndexSecret | None = None, cache: SetupCache | None = None,
+                 remedy_ca: Path | None = None) -> None:
+        self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
+        self.index_secret = index_secret
+        self.remedy_ca = remedy_ca  # the CA bundle an attempt that trusts the CA mounts
+        self.cache = cache or SetupCache(engine)
+        self.stop = threading.Event()
+        # Told when a cell's setup image is ready (or failed): cells sharing its prefix may start.
+        self.setup_ready: Callable[[CellJob], None] = lambda job: None
+        self._reserved = 0  # disk the cells now building may still fill
+        self._disk_lock = threading.Lock()
+
+    def run(self, job: CellJob) -> CellRun:
+        if job.base_error:
+            return self.finish(job, Observation(infra_reason=job.base_error), {}, "")
+        if self.stop.is_set():
+            return self.interrupted(job, {}, "")
+        with self._disk(job) as short:
+            if short:
+                return self.finish(job, Observation(infra_reason=short), {}, "")
+            return self._build_and_run(job)
+
+    def _build_and_run(self, job: CellJob) -> CellRun:
+        tag = f"{job.plan.image_tag}:{self.engine.run_id}"
+        durations: dict[str, float] = {}
+        if self.cache.mode is CacheMode.OFF:
+            # Like `docker build --no-cache` of the context by hand: nothing shared, nothing kept.
+            started = time.monotonic()
+            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"), nocache=True)
+            self.cache.built += 1
+            setup_how, setup_image, setup_log = "uncached", "", ""
+        else:
+            setup = self.cache.ensure(job.context, job.plan.base_image, self.network)
+            self.setup_ready(job)
+            setup_how, setup_image = setup.how, setup.image
+            durations = {"setup": setup.seconds} if setup.build else {}
+            setup_log = self._redact(setup.build.log) if setup.build else self.cache.kept_log(setup)
+            self.cache.keep_log(setup, setup_log)
+            if setup.how == "failed" and setup.build:
+                obs = Observation(build_ok=False, build_log=setup_log,
+                                  setup_failed=setup.build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+                return self.finish(job, obs, durations, setup_log, setup.how)
+            if self.stop.is_set():
+                return self.interrupted(job, durations, setup_log, setup.how)
+            started = time.monotonic()  # the cell's own build: its setup comes from the cache now
+            scenario = scenario_dockerfile((job.context / "Dockerfile").read_text(), setup.image)
+            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"),
+                                      dockerfile=scenario)
+        build = replace(build, log=self._redact(build.log))
+        log = (setup_log + "\n== cell image ==\n" if setup_log else "") + build.log
+        durations["build"] = round(time.monotonic() - started, 1)
+        if self.stop.is_set():
+            return self.interrupted(job, durations, log, setup_how)
+        if not build.ok:
+            obs = Observation(build_ok=False, build_log=build.log,
+                              setup_failed=build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+            return self.finish(job, obs, durations, log, setup_how)
+        started = time.monotonic()
+        name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
+        network, mounts = self._network_for(job)
+        limits = job.plan.limits
+        result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts,
+                                        env=limits.env() or None, tmpfs=dict(limits.tmpfs) or None,
+                                        memory=limits.memory or None)
+        durations["run"] = round(time.monotonic() - started, 1)
+        if self.stop.is_set():
+            return self.interrupted(job, durations, log, setup_how)
+        output = self._redact(result.output)
+        obs = Observation(build_log=build.log, record=parse_record(output), output=output,
+                          exit_code=result.exit_code, timed_out=result.timed_out)
+        run = self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup_how)
+        run.setup_image = setup_image
+        return run
+
+    def attempt(self, job: AttemptJob) -> AttemptRun:
+        """Try one remedy in a fresh container of the cell's image: no setup is built again."""
+        cell = job.cell.job
+        log_path = cell.context / "remedies" / f"{job.plan.remedy.name}.log"
+        if self.stop.is_set():
+            return self._attempt_done(job, Observation(interrupted=True), 0.0, log_path, "(interrupted)\n")
+        with self._disk(cell) as short:
+            if short:
+                return self._attempt_done(job, Observation(infra_reason=short), 0.0, log_path, short)
+            network, mounts = self._network_for(cell)
+            mounts = dict(mounts or {})
+            env = job.plan.container_env()
+            if Resource.CA in job.plan.needs and self.remedy_ca:
+                mounts[str(self.remedy_ca)] = CA_PATH
+            if Resource.PROXY_CREDENTIALS in job.plan.needs and self.proxy:
+                mounts[str(self.proxy.url_file)] = PROXY_SECRET
+                env["REPROMATRIX_PROXY_SECRET"] = PROXY_SECRET
+            started = time.monotonic()
+            name = f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
+            limits = job.plan.limits(cell.plan.limits)
+            env = limits.env() | env
+            result = self.engine.run_to_end(f"{cell.plan.image_tag}:{self.engine.run_id}", name=name,
+                                            network=network, timeout=self.timeout, mounts=mounts or None, env=env,
+                                            tmpfs=dict(limits.tmpfs) or None, memory=limits.memory or None)
+            seconds = round(time.monotonic() - started, 1)
+        if self.stop.is_set():
+            return self._attempt_done(job, Observation(interrupted=True), seconds, log_path, "(interrupted)\n")
+        output = self._redact(result.output)
+        obs = Observation(record=parse_record(output), output=output, exit_code=result.exit_code,
+                          timed_out=result.timed_out)
+        said = "\n".join(f"$ {line}" for line in job.plan.commands)
+        return self._attempt_done(job, obs, seconds, log_path, f"{said}\n\n== container output ==\n{output}")
+
+    def _attempt_done(self, job: AttemptJob, obs: Observation, seconds: float, log_path: Path,
+                      log: str) -> AttemptRun:
+        write_atomic(log_path, self._redact(log))
+        return AttemptRun(job, obs, seconds, log_path)
+
+    @contextlib.contextmanager
+    def _disk(self, job: CellJob) -> Iterator[str]:
+        """Refuse to start a cell the engine's disk cannot hold, counting what the cells being built
+        may still fill; yields why, or ''. dockerd filling its disk would fail every cell and more."""
+        need, free = job.plan.disk_need, self.engine.free_disk()
+        with self._disk_lock:
+            promised = self._reserved
+            fits = free is None or free - promised >= need
+            if fits:
+                self._reserved += need
+        if not fits:
+            assert free is not None
+            yield (f"not enough free disk for this cell: the Docker engine's data root has {human(free)} free"
+                   + (f", {human(promised)} of it promised to cells being built" if promised else "")
+                   + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space (e.g. "
+                   "'repromatrix clean --cache', 'docker system prune') or lower max_parallel")
+            return
+        try:
+            yield ""
+        finally:
+            with self._disk_lock:
+                self._reserved -= need
+
+    def interrupted(self, job: CellJob, durations: dict[str, float], log: str, setup: str = "") -> CellRun:
+        run = self.finish(job, Observation(interrupted=True), durations, log + "\n(interrupted)\n", setup)
+        run.rerun = True
+        return run
+
+    def _network_for(self, job: CellJob) -> tuple[str | None, dict[str, str] | None]:
+        """Where the cell runs, and the secret it gets (builds always use the run's own network)."""
+        mode = job.plan.network
+        mounts = {str(self.index_secret.path): INDEX_SECRET} if self.index_secret else {}
+        if not mode.internal or self.proxy is None:
+            return self.network, mounts or None
+        if mode.credentials:
+            mounts[str(self.proxy.url_file)] = PROXY_SECRET
+        return self.proxy.network, mounts or None
+
+    def _redact(self, text: str) -> str:
+        secrets = (self.proxy.password,) if self.proxy else ()
+        return redact(text, secrets + (self.index_secret.redact if self.index_secret else ()))
+
+    def finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str,
+                setup: str = "") -> CellRun:
+        log_path = job.context / "log.txt"
+        write_atomic(log_path, self._redact(log or (obs.infra_reason + "\n")))
+        return CellRun(job, obs, durations, log_path, setup)
+
+
+@dataclass
+class Finished:
+    runs: list[CellRun]
+    stopped: str = ""  # "interrupted" (Ctrl-C) or "engine-lost"
+
+
+WATCH_EVERY = 5.0  # seconds between pings of the engine while cells run
+LOST_AFTER = 2  # consecutive unanswered pings: the engine is lost
+
+
+Job = CellJob | AttemptJob
+Remedies = Callable[[CellRun], list[AttemptJob]]
+
+
+def _id(job: Job) -> str:
+    return job.id if isinstance(job, AttemptJob) else job.plan.cell.id
+
+
+class _Scheduler:
+    """Start cells within max_parallel; a cell whose shared setup another cell is building waits in
+    the queue (not in a slot) until that build is done. A cell that failed gets its remedy attempts
+    (`remedies`) at the front of the queue, sharing the same slots; it is done when they are."""
+
+    def __init__(self, runner: CellRunner, jobs: list[CellJob], max_parallel: int,
+                 on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
+                 remedies: Remedies | None = None, cancel: threading.Event | None = None) -> None:
+        self.runner, self.max_parallel = runner, max_parallel
+        # Set by another thread (the run's main thread, on Ctrl-C, when several engines run cells):
+        # the same as a KeyboardInterrupt in this one.
+        self.cancel = cancel or threading.Event()
+        self.queue: list[Job] = list(jobs)
+        self.on_start, self.on_done = on_start, on_done
+        self.remedies: Remedies = remedies or (lambda run: [])
+        self.running: dict[str, Job] = {}
+        self.trying: dict[str, int] = {}  # cell id → attempts it waits for
+        self.building: dict[str, str] = {}  # share point → the cell building it
+        self.built: set[str] = set()
+        self.results: queue.Queue[CellRun | AttemptRun] = queue.Queue()
+        self.done: list[CellRun] = []
+        self.lost = threading.Event()  # a cell's call to the engine failed and the engine does not answer
+        self.setups: queue.Queue[CellJob] = queue.Queue()  # cells whose setup is ready
+        runner.setup_ready = self.setups.put
+
+    def _next(self) -> Job | None:
+        for i, job in enumerate(self.queue):
+            if isinstance(job, AttemptJob):
+                return self.queue.pop(i)
+            if job.share is None or job.share in self.built or job.share not in self.building:
+                if job.share is not None and job.share not in self.built:
+                    self.building[job.share] = job.plan.cell.id
+                return self.queue.pop(i)
+        return None
+
+    def _start(self, job: Job) -> None:
+        self.running[_id(job)] = job
+        if isinstance(job, AttemptJob):
+            threading.Thread(target=self._attempt, args=(job,), name=f"fix-{job.id}", daemon=True).start()
+            return
+        self.on_start(job)
+
+        def work() -> None:
+            try:
+                run = self.runner.run(job)
+            except Exception as e:  # noqa: BLE001 - the engine's client failed under us: an infra error
+                if not self.runner.engine.alive():
+                    self.lost.set()  # the scheduler says so for this cell and the rest
+                    return
+                why = f"the Docker engine's client failed: {type(e).__name__}: {e}"[:2000]
+                run = self.runner.finish(job, Observation(infra_reason=why), {}, "")
+                run.rerun = True  # nothing was learnt about pip: --resume runs it again
+            if run.observation.record is None and not run.rerun and not self.runner.engine.alive():
+                self.lost.set()  # its build or container failed because the engine went away
+                return
+            self.results.put(run)
+
+        # Daemon threads: a call stuck on a hung engine must not keep the process alive.
+        threading.Thread(target=work, name=f"cell-{job.plan.cell.id}", daemon=True).start()
+
+    def _attempt(self, job: AttemptJob) -> None:
+        try:
+            self.results.put(self.runner.attempt(job))
+        except Exception as e:  # noqa: BLE001 - as for cells: the engine's client failed under us
+            if not self.runner.engine.alive():
+                self.lost.set()
+                return
+            why = f"the Docker engine's client failed: {type(e).__name__}: {e}"[:2000]
+            self.results.put(AttemptRun(job, Observation(infra_reason=why)))
+
+    def _setup_ready(self, job: CellJob) -> None:
+        if job.share is not None and self.building.get(job.share) == job.plan.cell.id:
+            del self.building[job.share]
+            self.built.add(job.share)  # built or failed: either way the others may go (and see)
+
+    def _take(self, run: CellRun | AttemptRun) -> None:
+        if isinstance(run, AttemptRun):
+            self.running.pop(run.job.id)
+            run.job.cell.attempts.append(run)
+            self._maybe_done(run.job.cell)
+            return
+        job = self.running.pop(run.job.plan.cell.id)
+        assert isinstance(job, CellJob)
+        self._setup_ready(job)  # a cell that ended before its setup (disk, engine) frees its share too
+        attempts = [] if run.rerun or self.runner.stop.is_set() else self.remedies(run)
+        if attempts:
+            self.trying[job.plan.cell.id] = len(attempts)
+            self.queue[0:0] = attempts  # before other cells: the person waits for this cell's answer
+            return
+        self.done.append(run)
+        self.on_done(run)
+
+    def _maybe_done(self, cell: CellRun) -> None:
+        cid = cell.job.plan.cell.id
+        if len(cell.attempts) < self.trying[cid]:
+            return
+        del self.trying[cid]
+        self.done.append(cell)
+        self.on_done(cell)
+
+    def _abandon_attempts(self, why: Observation) -> None:
+        """Attempts that never ran (Ctrl-C, engine lost): their cells finish with them as not tried."""
+        for job in [j for j in self.queue if isinstance(j, AttemptJob)]:
+            self.queue.remove(job)
+            self.running[job.id] = job
+            self._take(AttemptRun(job, why))
+
+    def run(self) -> Finished:
+        unanswered, next_ping = 0, time.monotonic() + WATCH_EVERY
+        try:
+            while self.queue or self.running:
+                while not self.setups.empty():
+                    self._setup_ready(self.setups.get())
+                while len(self.running) < self.max_parallel and (job := self._next()) is not None:
+                    self._start(job)
+                try:
+                    self._take(self.results.get(timeout=0.2))
+                    continue
+                except queue.Empty:
+                    pass
+                if self.cancel.is_set():
+                    return self._interrupt()
+                if self.lost.is_set():
+                    return self._engine_lost()
+                if time.monotonic() >= next_ping:
+                    unanswered = 0 if self.runner.engine.alive() else unanswered + 1
+                    next_ping = time.monotonic() + WATCH_EVERY
+                    if unanswered >= LOST_AFTER:
+                        return self._engine_lost()
+        except KeyboardInterrupt:
+            return self._interrupt()
+        return Finished(self.done)
+
+    def _engine_lost(self) -> Finished:
+        self.runner.stop.set()
+        while not self.results.empty():  # cells that finished before it went
+            self._take(self.results.get())
+        at = time.strftime("%H:%M:%S")
+        gone = Observation(infra_reason=f"the Docker engine stopped answering at {at}")
+        for attempt in [j for j in self.running.values() if isinstance(j, AttemptJob)]:
+            self._take(AttemptRun(attempt, gone))
+        self._abandon_attempts(gone)
+        for job in [j for j in self.running.values() if isinstance(j, CellJob)]:
+            self._lost(job, f"the Docker engine stopped answering at {at} while this cell ran")
+        for job in [j for j in self.queue if isinstance(j, CellJob)]:
+            self.on_start(job)
+            self.running[job.plan.cell.id] = job
+            self._lost(job, f"the Docker engine stopped answering at {at}, before this cell started")
+        self.queue.clear()
+        return Finished(self.done, "engine-lost")
+
+    def _lost(self, job: CellJob, why: str) -> None:
+        run = self.runner.finish(job, Observation(infra_reason=why + " (`run --resume` runs it again)"), {}, "")
+        run.rerun = True
+        self._take(run)
+
+    def _interrupt(self) -> Finished:
+        """Ctrl-C: start nothing more, kill the running cells' containers, collect them as interrupted."""
+        self.runner.stop.set()
+        self._abandon_attempts(Observation(interrupted=True))
+        self.queue.clear()
+        with contextlib.suppress(Exception):
+            self.runner.engine.remove_containers({"label": [f"{LABEL_RUN}={self.runner.engine.run_id}",
+                                                            f"{LABEL_ROLE}=cell"]})
+            if self.runner.network:
+                self.runner.engine.stop_builds(self.runner.network)
+        deadline = time.monotonic() + 20  # a cell stuck in a build step is not waited for longer
+        while self.running and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty, KeyboardInterrupt):
+                self._take(self.results.get(timeout=0.5))
+        for job in list(self.running.values()):
+            if isinstance(job, AttemptJob):
+                self._take(AttemptRun(job, Observation(interrupted=True)))
+            else:
+                self._take(self.runner.interrupted(job, {}, ""))
+        return Finished(self.done, "interrupted")
+
+
+def run_all(runner: CellRunner, jobs: list[CellJob], max_parallel: int,
+            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
+            remedies: Remedies | None = None, cancel: threading.Event | None = None) -> Finished:
+    """Run jobs with at most max_parallel at once; see _Scheduler."""
+    return _Scheduler(runner, jobs, max_parallel, on_start, on_done, remedies, cancel).run()

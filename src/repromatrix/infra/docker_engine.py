@@ -1,0 +1,371 @@
+"""The only module that talks to Docker (through the docker SDK).
+
+Everything it creates carries the run's labels so `cleanup` (also on Ctrl-C) finds it.
+Errors carry their evidence: build logs, container output, exit status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shutil
+import tarfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from ..core.errors import DockerUnavailable, InfraError
+from .engine import (
+    LABEL_BASE,
+    LABEL_CACHE,
+    LABEL_CACHE_KEY,
+    LABEL_ROLE,
+    LABEL_RUN,
+    BuildResult,
+    CachedImage,
+    Capacity,
+    ContainerResult,
+    Filters,
+)
+
+__all__ = ["LABEL_BASE", "LABEL_CACHE", "LABEL_CACHE_KEY", "LABEL_ROLE", "LABEL_RUN", "DockerBox", "DockerEngine"]
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
+PING_TIMEOUT = 10  # seconds the watchdog's ping may take before the engine counts as not answering
+QUICK_TIMEOUT = 60  # seconds for calls that should answer at once: an engine slower than this is lost
+
+
+def _context_tar(context: Path, dockerfile: str) -> io.BytesIO:
+    """The build context as a tar, its Dockerfile replaced (cell contexts are small: no wheels)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for path in sorted(context.rglob("*")):
+            if path.is_file() and not path.is_symlink() and path.name != "Dockerfile":
+                tar.add(path, arcname=str(path.relative_to(context)), recursive=False)
+        text = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size, info.mode = len(text), 0o644
+        tar.addfile(info, io.BytesIO(text))
+    data.seek(0)
+    return data
+
+
+class DockerBox:
+    """A started container, as services see it (the SDK object stays in here)."""
+
+    def __init__(self, engine: DockerEngine, container: Any) -> None:
+        self._engine, self._box = engine, container
+        self.name: str = container.name
+
+    def logs(self) -> str:
+        if self._engine.gone:
+            return ""
+        try:
+            data: bytes = self._box.logs(stdout=True, stderr=True)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return ""  # the engine is gone with its logs
+        return data.decode("utf-8", "replace")
+
+    def running(self) -> bool:
+        self._box.reload()
+        return bool(self._box.status != "exited")
+
+    def read_file(self, path: str) -> str:
+        """A text file from inside the container ('' if it is not there)."""
+        if self._engine.gone:
+            return ""
+        try:
+            stream, _ = self._box.get_archive(path)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return ""
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            return member.read().decode("utf-8", "replace") if member else ""
+
+    def published_port(self, port: str) -> int:
+        self._box.reload()
+        return int(self._box.attrs["NetworkSettings"]["Ports"][port][0]["HostPort"])
+
+    def connect(self, network: str, aliases: tuple[str, ...] = ()) -> None:
+        self._engine.quick.networks.get(network).connect(self._box, aliases=list(aliases))
+
+
+class DockerEngine:
+    """The Docker engine DOCKER_HOST (or the default socket) names, through the docker SDK.
+
+    Two clients: one with a long timeout for builds and cell containers (a step downloading a
+    large wheel may print nothing for minutes), one with a short timeout for everything that
+    should answer at once, so a hung engine is noticed instead of waited on.
+    """
+
+    def __init__(self, run_id: str, api_timeout: int = 3600, base_url: str | None = None) -> None:
+        self.run_id = run_id
+        self.gone = False  # the engine stopped answering (see alive)
+        try:
+            if base_url:
+                self.client = docker.DockerClient(base_url=base_url, timeout=api_timeout)
+                self.quick = docker.DockerClient(base_url=base_url, timeout=QUICK_TIMEOUT)
+                self.probe = docker.DockerClient(base_url=base_url, timeout=PING_TIMEOUT)
+            else:
+                self.client = docker.from_env(timeout=api_timeout)
+                self.quick = docker.from_env(timeout=QUICK_TIMEOUT)
+                self.probe = docker.from_env(timeout=PING_TIMEOUT)
+            self.quick.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+            raise DockerUnavailable(
+                f"no Docker engine answers ({e}).\n  hint: start one (e.g. 'dockerd &' as root, "
+                "or 'systemctl start docker') and check that DOCKER_HOST points at it") from None
+
+    def labels(self, role: str) -> dict[str, str]:
+        return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
+
+    # -- images ---------------------------------------------------------------------------
+    def image_exists(self, ref: str) -> bool:
+        try:
+            self.quick.images.get(ref)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def image_id(self, ref: str) -> str:
+        """The image's content id ('' if there is none by that name)."""
+        try:
+            return str(self.quick.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return ""
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        try:
+            labels: dict[str, str] = self.quick.images.get(ref).labels or {}
+            return labels
+        except docker.errors.ImageNotFound:
+            return {}
+
+    def pull(self, ref: str) -> str | None:
+        """Pull ref; None on success, else the registry's reason."""
+        try:
+            self.client.images.pull(ref)
+            return None
+        except docker.errors.APIError as e:
+            return str(e.explanation or e)
+
+    def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str]) -> None:
+        repo, _, tag = ref.rpartition(":")
+        changes = ['CMD ["bash"]'] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
+        try:
+            self.client.api.import_image_from_file(str(tarball), repository=repo, tag=tag, changes=changes)
+        except docker.errors.APIError as e:
+            raise InfraError(f"docker import of {ref} failed: {e.explanation or e}") from None
+
+    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
+              target: str | None = None, nocache: bool = False, dockerfile: str | None = None) -> BuildResult:
+        """Build `context` (with `dockerfile` instead of its own Dockerfile, if given)."""
+        result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
+        if not result.ok and "unknown parent image ID" in result.error:
+            # Another run's cleanup removed a cached layer this build started from; the
+            # second attempt rebuilds that layer.
+            result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
+        return result
+
+    def _build_once(self, context: Path, tag: str, network: str | None, labels: dict[str, str],
+                    target: str | None, nocache: bool, dockerfile: str | None) -> BuildResult:
+        log: list[str] = []
+        step = ""
+        where: dict[str, Any] = {"path": str(context)}
+        if dockerfile is not None:
+            where = {"fileobj": _context_tar(context, dockerfile), "custom_context": True}
+        try:
+            for chunk in self.client.api.build(tag=tag, rm=True, forcerm=True, network_mode=network, labels=labels,
+                                               decode=True, target=target, nocache=nocache, **where):
+                text = ANSI.sub("", chunk.get("stream") or chunk.get("status") or "")
+                log.append(text)
+                if text.startswith("Step "):
+                    step = text.split(" : ", 1)[-1].strip()
+                if "error" in chunk:
+                    return BuildResult(False, "".join(log) + chunk["error"], step, chunk["error"])
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            return BuildResult(False, "".join(log) + f"\n{e}", step, str(e))
+        return BuildResult(True, "".join(log))
+
+    def touch_image(self, ref: str) -> None:
+        """Mark a cache image as used now: tagging it again sets its last tag time, which the
+        cache's least-recently-used eviction reads."""
+        repo, _, tag = ref.rpartition(":")
+        with contextlib.suppress(docker.errors.APIError):
+            self.quick.images.get(ref).tag(repo, tag)
+
+    def remove_image(self, ref: str) -> None:
+        # Also removes the image's untagged parent layers, so a run leaves no dangling images;
+        # layers a cache image holds stay, which is how setups outlive the run.
+        with contextlib.suppress(docker.errors.APIError):
+            self.quick.api.remove_image(ref, force=True)
+
+    def cached_images(self, kind: str) -> list[CachedImage]:
+        found = []
+        # The low-level list, then one inspect each: an image removed in between (another run's
+        # eviction, `clean`, a user's `docker rmi`) is skipped, not an error.
+        for summary in self.quick.api.images(filters={"label": f"{LABEL_CACHE}={kind}"}):
+            try:
+                attrs = self.quick.api.inspect_image(summary["Id"])
+            except docker.errors.NotFound:
+                continue
+            meta, labels = attrs.get("Metadata") or {}, (attrs.get("Config") or {}).get("Labels") or {}
+            size, key = int(attrs.get("Size") or 0), str(labels.get(LABEL_CACHE_KEY, ""))
+            tags = [t for t in attrs.get("RepoTags") or [] if t != "<none>:<none>"]
+            for ref in tags:
+                found.append(CachedImage(ref, size, str(meta.get("LastTagTime") or attrs.get("Created") or ""), key))
+            if not tags:  # a setup whose tag a rebuild moved to its successor
+                found.append(CachedImage(attrs["Id"], size, str(attrs.get("Created") or ""), key, stale=True))
+        return found
+
+    # -- networks and containers -----------------------------------------------------------
+    def create_network(self, name: str, internal: bool = False) -> str:
+        """A bridge network; an internal one has no route out of it."""
+        self.quick.networks.create(name, driver="bridge", internal=internal, labels=self.labels("network"))
+        return name
+
+    @contextlib.contextmanager
+    def container(self, image: str, *, name: str, role: str, network: str | None = None,
+                  aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
+                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
+                  tmpfs: Mapping[str, str] | None = None,
+                  memory: str | None = None) -> Iterator[DockerBox]:
+        """A started container that is removed on exit, also when starting it failed.
+
+        mounts: host path → container path, read-only (secrets); env: variables added to the image's;
+        tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap, e.g. "32m" (the
+        cell's resource limits).
+        """
+        limits: dict[str, Any] = {"mem_limit": memory, "memswap_limit": memory} if memory else {}
+        created = None
+        volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
+        # Attach at creation: creating first and connecting later would also leave the container
+        # on Docker's default bridge, a second way out that would defeat internal networks.
+        wiring: dict[str, Any] = {}
+        if network:
+            endpoint = self.quick.api.create_endpoint_config(aliases=list(aliases) or None)
+            wiring = {"network": network, "networking_config": {network: endpoint}}
+        try:
+            created = self.quick.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
+                                                   volumes=volumes, environment=dict(env or {}), detach=True,
+                                                   tmpfs=dict(tmpfs or {}), **limits, **wiring)
+            created.start()
+            yield DockerBox(self, created)
+        finally:
+            if created is not None and not self.gone:
+                with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                    created.remove(force=True)
+
+    def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
+                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
+                   tmpfs: Mapping[str, str] | None = None,
+                  memory: str | None = None) -> ContainerResult:
+        """Run a cell container to its end (or kill it at `timeout`) and return its output."""
+        with self.container(image, name=name, role="cell", network=network, mounts=mounts, env=env,
+                            tmpfs=tmpfs, memory=memory) as box:
+            waiting = self.client.containers.get(box.name)
+            try:
+                status = waiting.wait(timeout=timeout)
+                code: int | None = int(status.get("StatusCode", -1))
+                timed_out = False
+            except requests.exceptions.ReadTimeout:
+                with contextlib.suppress(docker.errors.APIError):
+                    waiting.kill()
+                code, timed_out = None, True
+            output = box.logs()
+        return ContainerResult(code, output, timed_out)
+
+    # -- health ----------------------------------------------------------------------------
+    def alive(self) -> bool:
+        """Does the engine answer within PING_TIMEOUT? Once it has not, the engine counts as gone:
+        clean-up calls are skipped rather than each waiting out its timeout on a hung engine."""
+        try:
+            answered = bool(self.probe.ping())
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            answered = False
+        self.gone = self.gone or not answered
+        return answered
+
+    def free_disk(self) -> int | None:
+        """Free bytes where the engine keeps images, when that is a directory of this machine."""
+        try:
+            root = str(self.quick.info().get("DockerRootDir") or "")
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+        host = str(self.quick.api.base_url)
+        if not root or not ("+unix" in host or host.startswith("unix")) or not Path(root).is_dir():
+            return None  # a remote engine: its disk is not ours to measure
+        return shutil.disk_usage(root).free
+
+    def capacity(self) -> Capacity | None:
+        """The engine machine's CPUs and memory; None if it does not say."""
+        try:
+            info = self.quick.info()
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+        cpus, memory = info.get("NCPU"), info.get("MemTotal")
+        return Capacity(int(cpus), int(memory)) if isinstance(cpus, int) and isinstance(memory, int) else None
+
+    # -- cleanup ---------------------------------------------------------------------------
+    @staticmethod
+    def _remove_network(net: Any, attempts: int = 20) -> None:
+        """Endpoints of just-removed containers can linger a moment; retry briefly."""
+        for _ in range(attempts):
+            try:
+                net.remove()
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError:
+                time.sleep(0.5)
+
+    # The listing calls below use the low-level API: its summaries need no inspect per item, so a
+    # container or image another thread removes in between (a cell ending, another run's eviction)
+    # is skipped rather than turned into NotFound half-way through a clean-up.
+    def remove_containers(self, flt: Filters | None = None) -> int:
+        boxes = self.quick.api.containers(all=True, filters=flt or self._run_filter())
+        for box in boxes:
+            with contextlib.suppress(docker.errors.APIError):
+                self.quick.api.remove_container(box["Id"], force=True)
+        return len(boxes)
+
+    def stop_builds(self, network: str) -> int:
+        """End the builds running on `network` now: a build's RUN step runs in a container of its own,
+        unlabelled (the run's services and cells carry labels) but on the network the build uses."""
+        steps = [box for box in self.quick.api.containers(filters={"network": network})
+                 if LABEL_RUN not in (box.get("Labels") or {})]
+        for box in steps:
+            with contextlib.suppress(docker.errors.APIError):
+                self.quick.api.remove_container(box["Id"], force=True)
+        return len(steps)
+
+    def _run_filter(self) -> Filters:
+        return {"label": f"{LABEL_RUN}={self.run_id}"}
+
+    def cleanup(self, flt: Filters | None = None) -> dict[str, int]:
+        """Remove every container, network and image of this run (or matching `flt`); counts.
+
+        Safe to call twice.
+        """
+        flt = flt or self._run_filter()
+        counts = {"containers": 0, "networks": 0, "images": 0}
+        if self.gone:
+            return counts
+        try:
+            counts["containers"] = self.remove_containers(flt)
+            for net in self.quick.networks.list(filters=flt):
+                self._remove_network(net)
+                counts["networks"] += 1
+            for image in self.quick.api.images(filters=flt):
+                for tag in [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"] or [image["Id"]]:
+                    self.remove_image(tag)
+                counts["images"] += 1
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            pass  # the engine is gone: nothing of it to remove now; `clean` or `--resume` does it later
+        return counts

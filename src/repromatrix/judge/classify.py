@@ -1,0 +1,456 @@
+"""Stage 6: decide a cell's `Outcome` from what was observed, with the deciding lines.
+
+Pure: input is an `Observation` (build log, the scenario's record, container status),
+output a `Verdict`. Rules are data, matched against pip's own words; the field guide
+(shared/reference) lists those words per pip version.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from ..core.outcomes import Outcome
+from .index import Releases
+
+MAX_EVIDENCE = 6
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything a cell run produced, before interpretation."""
+
+    build_ok: bool = True
+    build_log: str = ""
+    setup_failed: bool = False  # the build failed in the step that installs the prior version
+    record: dict[str, Any] | None = None  # the scenario's record, None if it never printed one
+    output: str = ""  # the container's combined output
+    exit_code: int | None = None
+    timed_out: bool = False
+    infra_reason: str = ""
+    interrupted: bool = False  # the run was stopped while this cell ran
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    evidence: tuple[str, ...]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """pip failed and its output matches `decides`; evidence is every line matching `shows`."""
+
+    outcome: Outcome
+    decides: str
+    shows: tuple[str, ...] = ()
+
+    def evidence(self, text: str) -> tuple[str, ...]:
+        """The last deciding line (pip repeats them per retry), then the lines that show more."""
+        deciding = _lines_matching(text, [re.compile(self.decides)], limit=None)[-1:]
+        shown = _lines_matching(text, [re.compile(p) for p in self.shows])
+        return (deciding + tuple(line for line in shown if line not in deciding))[:MAX_EVIDENCE]
+
+
+# What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package has
+# been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is deprecated,
+# use 'scikit-learn' rather than 'sklearn'').
+REMOVED = (r"package has been removed|has been renamed|PyPI package is deprecated|is deprecated and has been removed|"
+           r"(?i:please install [\"'`]?[\w.-]+[\"'`]? instead)")
+# What pip's resolver says as it rejects the 1st, 8th and 13th candidate of one project (its reporter).
+BACKTRACKING = (r"pip is looking at multiple versions of|pip is still looking at multiple versions of|"
+                r"This is taking longer than usual")
+# pip reports a failure to read the index page only at debug level, then says this: the
+# network rules below name the real cause and keep this line as the visible symptom.
+NO_MATCH = r"No matching distribution found for"
+FAILURE_RULES: tuple[Rule, ...] = (
+    # First: a full disk is the cause whatever else pip was doing (here, backtracking over releases).
+    Rule(Outcome.NO_SPACE, r"\[Errno 28\] No space left on device", (r"^Downloading ",)),
+    Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
+         (r"This environment is externally managed",)),
+    Rule(Outcome.USER_IN_VENV, r"Can not perform a '--user' install\. User site-packages are not visible"),
+    # pip must replace a dependency whose files it cannot know: a distutils install (an egg-info file)
+    # or a dist-info without RECORD (what OS packages leave); the hint names the installer.
+    Rule(Outcome.CANNOT_UNINSTALL, r"Cannot uninstall|uninstall-no-record-file|uninstall-distutils-installed-package",
+         (r"^Found existing installation", r"It is a distutils installed project", r"RECORD file not found|no RECORD "
+          r"file was found", r"(?i)^hint: The package was installed by")),
+    # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what to
+    # install instead. Before the generic build failure it would otherwise look like.
+    Rule(Outcome.REMOVED_PACKAGE, REMOVED, (r"(?i)please (?:install|use) .* instead", REMOVED,
+                                            r"did not run successfully|Command errored out|metadata-generation-failed",
+                                            r"^Collecting |^Downloading ")),
+    Rule(Outcome.OUT_OF_MEMORY, r"\bMemoryError\b|Cannot allocate memory", (r"^Downloading ",)),
+    # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
+    Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
+         (r"Consider using the `--user` option", r"^Check the permissions")),
+    Rule(Outcome.HASH_MISMATCH, r"THESE PACKAGES DO NOT MATCH THE HASHES",
+         (r"^Using cached ", r"Expected sha256", r"^Got ")),
+    Rule(Outcome.CORRUPT_CACHE, r"Wheel '.*' located at .* is invalid|BadZipFile|File is not a zip file",
+         (r"^Using cached ",)),
+    Rule(Outcome.RESOLUTION_IMPOSSIBLE, r"ResolutionImpossible|these package versions have conflicting dependencies",
+         (r"^ERROR: Cannot install", r"The user requested")),
+    Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),
+    # Certificate failures only: a TLS connection cut midway (SSLEOFError) is a network fault.
+    Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed",
+         (r"There was a problem confirming the ssl certificate", NO_MATCH)),
+    Rule(Outcome.PROXY_ERROR, r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy", (NO_MATCH,)),
+    # A link that stalls: the server stopped sending and pip's read timeout (15 s) ran out.
+    Rule(Outcome.READ_TIMEOUT, r"ReadTimeoutError|Read timed out|The read operation timed out|Connection timed out "
+         r"while downloading|didn't respond within", (r"^Downloading ", NO_MATCH, r"^ERROR: Exception:")),
+    Rule(Outcome.NETWORK_ERROR, r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
+         r"known|ConnectTimeoutError|Connection broken|IncompleteRead|"
+         r"Connection reset by peer|RemoteDisconnected|SSLEOFError|EOF occurred in violation of protocol|"
+         r"UNEXPECTED_EOF_WHILE_READING|not enough bytes were received", (NO_MATCH, r"^ERROR: Exception:")),
+    Rule(Outcome.NO_MATCHING_DISTRIBUTION, NO_MATCH,
+         (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
+)
+ERROR_LINE = re.compile(r"^(ERROR|error|E):|Error:|Exception")
+
+
+def _lines_matching(text: str, patterns: list[re.Pattern[str]], limit: int | None = MAX_EVIDENCE) -> tuple[str, ...]:
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and line not in out and any(p.search(line) for p in patterns):
+            out.append(line)
+    return tuple(out[:limit])
+
+
+def _last_lines(text: str, n: int = 3) -> tuple[str, ...]:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return tuple(lines[-n:])
+
+
+def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
+    if obs.interrupted:
+        return Verdict(Outcome.INTERRUPTED, (obs.infra_reason or "the run was interrupted while this cell ran",))
+    if obs.infra_reason:
+        return Verdict(Outcome.INFRA_ERROR, (obs.infra_reason,))
+    if not obs.build_ok:
+        return _build_failure(obs)
+    if obs.record is None:
+        why = "timed out" if obs.timed_out else f"exited {obs.exit_code} without a record"
+        return Verdict(Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output))
+    if obs.record.get("setup_failed"):
+        # Setup that needs the index's credentials ran when the container started.
+        failed = (obs.record.get("setup") or [{}])[-1]
+        output = str(failed.get("output") or "")
+        return Verdict(Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output))
+    facts = version_facts(obs.record, releases)
+    if obs.record.get("before_failed"):
+        return _step_failure(obs.record, facts)
+    upgrade = obs.record["upgrade"]
+    verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)
+    if verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION and (foreign := _foreign_platform(obs.record, releases)):
+        return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
+    if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
+        return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
+    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade["output"])):
+        # pip 20.3 discards a release whose metadata cannot be built and takes an older one: the
+        # cell's outcome is what that older one did, and the evidence says why it was taken.
+        return Verdict(verdict.outcome, verdict.evidence + stone, facts)
+    return verdict
+
+
+ARCH = re.compile(r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$")
+
+
+def platform_kind(tag: str, musl: bool = False) -> str:
+    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any' → 'any'.
+    A plain 'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
+    if tag == "any":
+        return "any"
+    arch = m.group(1) if (m := ARCH.search(tag)) else tag
+    plain_musl = musl and tag.startswith("linux_")
+    system = ("musl" if tag.startswith("musllinux") or plain_musl else "glibc" if tag.startswith(("manylinux", "linux"))
+              else "macOS" if tag.startswith("macosx") else "Windows" if tag.startswith("win") else tag.split("_")[0])
+    return f"{system} {arch}"
+
+
+def _foreign_platform(record: dict[str, Any], releases: Releases | None) -> str:
+    """When no release of the target has a wheel of a kind this interpreter accepts (an i686 or musl
+    interpreter against x86_64 glibc wheels), what the two are; '' when some would fit or we cannot tell."""
+    runtime = record.get("runtime") or {}
+    accepted = (runtime.get("tags") or {}).get("platforms") or []
+    offered = {p for plats in (releases.platforms.values() if releases else ()) for p in plats}
+    if not accepted or not offered or "any" in offered:
+        return ""
+    # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the usual case.
+    musl = "glibc" in runtime and not str(runtime["glibc"]).strip()
+    mine = {platform_kind(p, musl) for p in accepted} - {"any"}
+    theirs = {platform_kind(p) for p in offered}
+    if mine & theirs:
+        return ""
+    return (f"no release of {record.get('package')} has a wheel for this interpreter's platform "
+            f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}")
+
+
+def _discarded_tombstone(output: str) -> tuple[str, ...]:
+    if not re.search(REMOVED, output):
+        return ()
+    said = _lines_matching(output, [re.compile(REMOVED)], limit=2)
+    discarded = [re.sub(r"#sha256=\w+", "", line).split(" (from ")[0]
+                 for line in _lines_matching(output, [re.compile(r"^WARNING: Discarding ")], limit=1)]
+    return tuple(discarded) + said
+
+
+def _step_failure(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+    """A remedy's step before the upgrade failed (so the upgrade never ran): why, in pip's words."""
+    step = (record.get("before_steps") or [{}])[-1]
+    argv = [str(a) for a in step.get("argv") or []]
+    failed = _pip_failure({"output": str(step.get("output") or ""), "exit_code": step.get("exit_code"),
+                           "timed_out": step.get("timed_out")}, facts)
+    said = f"the step `{shlex.join(argv)}` exited {step.get('exit_code')}; the upgrade did not run"
+    return Verdict(failed.outcome, (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
+                   facts)
+
+
+def _build_failure(obs: Observation) -> Verdict:
+    tail = obs.build_log.split("\nStep ")[-1]  # the failed step's own output
+    if obs.setup_failed:
+        lines = _lines_matching(tail, [ERROR_LINE]) or _last_lines(tail)
+        return Verdict(Outcome.SETUP_FAILED, lines)
+    return Verdict(Outcome.INFRA_ERROR, ("image build failed",) + _last_lines(tail))
+
+
+def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+    output = upgrade["output"]
+    if upgrade.get("timed_out"):
+        backtracking = _lines_matching(output, [re.compile(BACKTRACKING)])
+        if backtracking:  # pip was still choosing versions when its time ran out
+            said = f"pip was still backtracking when it was killed after {round(float(upgrade.get('seconds') or 0))} s"
+            tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
+            return Verdict(Outcome.RESOLVER_BACKTRACKING, (said,) + backtracking[-2:] + (
+                f"{tried} candidate files fetched by then",), facts)
+        killed = ("the upgrade was killed at the cell's timeout",)
+        return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
+    if upgrade.get("exit_code") in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer
+        limit = facts.get("memory_limit")
+        at = f", at the container's memory limit of {limit}" if limit else ""
+        # Nothing that varies from run to run (when it was killed, what it had printed by then): shards
+        # and reruns of one cell must say the same.
+        return Verdict(Outcome.OUT_OF_MEMORY, (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",), facts)
+    for rule in FAILURE_RULES:
+        if re.search(rule.decides, output):
+            evidence = rule.evidence(output)
+            if rule.outcome is Outcome.HASH_MISMATCH and not re.search(r"(?m)^\s*Using cached ", output):
+                # Not from the cache: the transfer itself was cut or altered (pip < 25 does
+                # not notice a short read and reports the hash of what arrived).
+                evidence += ("the file was downloaded just now, not taken from pip's cache: the transfer was "
+                             "cut short or altered on the way",)
+            return Verdict(rule.outcome, evidence, facts)
+    lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
+    return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade['exit_code']}",) + lines, facts)
+
+
+def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+    output = record["upgrade"]["output"]
+    package = record["package"]
+    imported = record["import"]
+    # A target whose marker does not match this cell: pip installs nothing, says so, and exits 0.
+    ignored = _lines_matching(output, [re.compile(r"^Ignoring \S+: markers .* don't match your environment")])
+    if ignored and record.get("before") == record.get("after"):
+        return Verdict(Outcome.NOT_UPGRADED, ignored, facts)
+    failed = () if imported["ok"] else (f"import {imported.get('failed') or package} failed: {imported['error']}",)
+    if wrong := _wrong_interpreter(record):
+        landed = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully inst")]))
+        return Verdict(Outcome.WRONG_INTERPRETER, (wrong,) + landed + failed, facts)
+    if shared := _shared_directory(record):
+        invalid = _lines_matching(output, [re.compile(r"Ignoring invalid distribution")])
+        return Verdict(Outcome.SHARED_DIRECTORY, shared + failed + invalid, facts)
+    if failed:
+        return Verdict(Outcome.IMPORT_ERROR, failed, facts)
+    if mismatch := version_mismatch(imported):
+        return Verdict(Outcome.IMPORT_ERROR, (mismatch,), facts)
+    split = _split_views(record)
+    if split:
+        # Upstream pip says "Defaulting to user installation"; Debian's pip 20.3 switches silently.
+        landed = _lines_matching(output, [re.compile(r"Defaulting to user installation|^Successfully installed")])
+        return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
+    before, after = record.get("before"), record.get("after")
+    unchanged = before is not None and (same_version(before, after) or before == after)
+    failed_checks = [c for c in record.get("checks") or [] if c.get("exit_code") != 0]
+    if failed_checks and not unchanged:
+        return Verdict(Outcome.CHECK_FAILED, tuple(_check_evidence(c) for c in failed_checks)[:MAX_EVIDENCE], facts)
+    check = record["pip_check"]
+    if check["exit_code"] != 0:
+        resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
+                                            re.compile(r" requires .*, but you have ")])
+        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
+    if held := _held_back(record, facts.get("newest_for_python")):
+        return Verdict(Outcome.HELD_BACK, held, facts)
+    if unchanged:
+        already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
+        noop = _lines_matching(output, [already])
+        return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
+    done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
+    evidence = done + tuple(facts[k] for k in ("below_newest", "prerelease") if facts.get(k))
+    return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def _wrong_interpreter(record: dict[str, Any]) -> str:
+    """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ... (prefix /opt/venv)'
+    when the pip command that ran installs into another Python than the `python3` users run, else ''."""
+    script = record.get("pip_script") or {}
+    mine, theirs = script.get("python3_prefix"), script.get("prefix")
+    if not script or not mine or not theirs or mine == theirs:
+        return ""
+    python = script.get("python3") or "python3"
+    return (f"`{script.get('command')}` is {script.get('path')}, a script of {script.get('interpreter')} (prefix "
+            f"{theirs}); `python3` is {python} (prefix {mine}): pip installed into another Python")
+
+
+def _shared_directory(record: dict[str, Any]) -> tuple[str, ...]:
+    """One line per other installed distribution that owns files in the target's package directories."""
+    package, after = record.get("package"), record.get("after")
+    # Only the target's own import packages count: a namespace's __init__.py two libraries both ship
+    # (google/, nvidia/) breaks nothing the upgrade is about.
+    names = set((record.get("import") or {}).get("names") or [])
+    sharers = [s for s in record.get("sharers") or [] if not names or names & set(s.get("dirs") or [])]
+    return tuple(f"{s.get('name')} {s.get('version')} also owns {s.get('files')} files under "
+                 f"{', '.join(str(d) + '/' for d in s.get('dirs') or [])} beside {package} {after}: uninstalling or "
+                 "upgrading either one deletes files the other needs" for s in sharers)[:3]
+
+
+def _held_back(record: dict[str, Any], wanted: str | None) -> tuple[str, ...]:
+    """Why pip settled for an older release, in pip's words from its dry run of the newest one; () when it
+    did not, or nothing says so. `wanted`: the newest release the target's own version range allows for
+    this Python, where the index's release list is known (the cell's probe knows no range)."""
+    probe = record.get("held_back") or {}
+    if not probe or probe.get("exit_code") in (0, None):
+        return ()
+    if wanted and same_version(str(probe.get("newest")), wanted) is False:
+        return ()  # the probe asked for a release the target does not want (">=2.16,<2.18")
+    output = str(probe.get("output") or "")
+    why = _lines_matching(output, [re.compile(p) for p in (
+        r" depends on ", r"The user requested", r"^ERROR: (Could not find a version|No matching distribution|"
+        r"Cannot install|Package .* requires a different Python)")])
+    why = why or _last_lines(output, 2)
+    # The first line says it all for a reader of one line (the report's table): the requirement that forced it.
+    forced = [line for line in why if " depends on " in line or "The user requested" in line] or list(why[:1])
+    head = (f"pip installed {record.get('after')}, not {probe.get('newest')}, which has files for this Python: "
+            + "; ".join(forced[:2]))
+    return (head, f"`{probe.get('command')}` says:") + why
+
+
+def _check_evidence(check: dict[str, Any]) -> str:
+    """'check keras-dense as root exited 1: ValueError: ...': the check's own error line."""
+    output = str(check.get("output") or "")
+    lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output, 1)
+    why = "timed out" if check.get("timed_out") else f"exited {check.get('exit_code')}"
+    return f"check {check.get('name')} as {check.get('identity')} {why}: {lines[-1] if lines else '(no output)'}"
+
+
+def same_version(a: str | None, b: str | None) -> bool | None:
+    """Do two version strings name one version (PEP 440: '2.23.0-dev20261026' == '2.23.0.dev20261026')?
+    None when either is missing or not a version."""
+    va, vb = as_version(a), as_version(b)
+    return None if va is None or vb is None else va == vb
+
+
+def version_mismatch(imported: dict[str, Any]) -> str:
+    """The module's own __version__ against the distribution's: a mixed tree imports another version."""
+    module, dist = imported.get("version"), imported.get("dist_version")
+    if same_version(module, dist) is False:
+        name = (imported.get("names") or ["the package"])[0]
+        return (f"import {name} reports __version__ {module}, but the installed distribution is {dist}: "
+                "the files imported are not the ones pip installed")
+    return ""
+
+
+def _split_views(record: dict[str, Any]) -> str:
+    """'user imports tensorflow 2.20.0; root imports 2.15.0' when identities disagree, else ''."""
+    views = {who: view.get("version") for who, view in (record.get("identities") or {}).items()}
+    if len({str(as_version(v) or v) for v in views.values()}) < 2:  # PEP 440: '2.21' is '2.21.0'
+        return ""
+    upgrader = record.get("upgrader", "root")
+    others = "; ".join(f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader)
+    return f"{upgrader} imports {record['package']} {views.get(upgrader) or 'nothing'}; {others}"
+
+
+def _focus(line: str, package: str) -> str:
+    """'Successfully installed a-1 b-2 ... tensorflow-2.21.0' → only the target, counting the rest."""
+    words = line.split()[2:]
+    mine = [w for w in words if _normalise(w.rsplit("-", 1)[0]) == _normalise(package)]
+    others = len(words) - len(mine)
+    if not mine or others <= 3:
+        return line
+    return f"Successfully installed {' '.join(mine)} (and {others} other packages)"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str, Any]:
+    """Before/after versions, and why the result is below the newest release, if it is."""
+    facts: dict[str, Any] = {"before": record.get("before"), "after": record.get("after"),
+                             "python": record.get("python"), "pip": record.get("pip")}
+    if limit := (record.get("runtime") or {}).get("memory_limit"):
+        facts["memory_limit"] = f"{int(limit) // 2**20} MiB" if str(limit).isdigit() else str(limit)
+    if releases is None or not releases.tags:
+        return facts
+    newest = releases.newest()
+    facts["newest"] = str(newest) if newest else None
+    python = ".".join(str(record.get("python", "")).split(".")[:2])
+    reachable = releases.newest_for(python) if python else None
+    facts["newest_for_python"] = str(reachable) if reachable else None
+    after = as_version(record.get("after"))
+    succeeded = (record.get("upgrade") or {}).get("exit_code") == 0
+    target = reachable or newest
+    if target:
+        facts["old_pip"] = old_pip_reason(record.get("pip"), releases, target)
+    if succeeded and newest and after and after < newest:
+        why = [f"no {newest} wheel for Python {python}"] if reachable != newest else []
+        if target and after < target:
+            why.append(facts["old_pip"] or f"{target} exists for it, but pip did not take it")
+        else:
+            why.append(f"the newest for it is {reachable}")
+        facts["below_newest"] = f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
+    finals_for_python = [v for v in releases.tags if not v.is_prerelease and releases.has_python(v, python)]
+    if succeeded and after and after.is_prerelease and not releases.pre and newest and not newest.is_prerelease \
+            and not finals_for_python:
+        # pip takes a pre-release when no final release fits (packaging's rule): Python 3.14 gets an rc.
+        facts["prerelease"] = (f"landed on the pre-release {after}, not asked for: no final release has a wheel "
+                               f"for Python {python} (the newest final, {newest}, has none)")
+    return facts
+
+
+# The first pip that reads each Linux platform tag family (pip's NEWS: 19.3, 20.3).
+TAG_FAMILIES = (("manylinux2014_", "19.3", "manylinux2014"), ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"))
+
+
+def old_pip_reason(pip_text: Any, releases: Releases, version: Version) -> str:
+    """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can."""
+    match = re.match(r"pip (\S+)", str(pip_text or ""))
+    pip = as_version(match.group(1)) if match else None
+    # Cells are Linux: macOS and Windows wheels of the release say nothing here.
+    platforms = {p for p in releases.platforms.get(version, set()) if p.startswith(("manylinux", "linux"))}
+    if pip is None or not platforms:
+        return ""
+    for prefix, first, name in TAG_FAMILIES:
+        readable = {p for p in platforms if not p.startswith("manylinux") or pip_reads(pip, p)}
+        if pip < Version(first) and not readable and any(p.startswith(prefix) for p in platforms):
+            return f"pip {pip} cannot read the {name} tags of {version}'s wheels (pip ≥ {first} can)"
+    return ""
+
+
+def pip_reads(pip: Version, platform: str) -> bool:
+    """Can this pip read a manylinux platform tag?"""
+    for prefix, first, _ in TAG_FAMILIES:
+        if platform.startswith(prefix):
+            return pip >= Version(first)
+    return True  # manylinux1 / manylinux2010: every pip we meet reads them
+
+
+def as_version(text: Any) -> Version | None:
+    """A PEP 440 version, or None for anything that is not one."""
+    try:
+        return Version(str(text)) if text else None
+    except InvalidVersion:
+        return None

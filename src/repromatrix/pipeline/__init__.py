@@ -1,0 +1,2 @@
+"""The stages wired together: run.py reads as the list of stages.
+"""

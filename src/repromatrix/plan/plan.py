@@ -1,0 +1,176 @@
+"""Stage 3a: resolve each cell once into a typed plan (pure: no I/O, no Docker).
+
+Every axis fills in its part (axes.py); the target adds the requirement and the upgrade
+command. Templates and the runner read only the plan, never raw axis values.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from ..core.axes import AXES, RESOURCE_LIMITS, ConflictMode, InstallMode, Limits, NetworkMode, PlanDraft, fragments
+from ..core.interpreter import Interpreter
+from ..core.model import Cell, Check, Target
+from ..infra.hostca import HostCA
+from ..infra.localindex import INDEX_HOST, INDEX_PORT
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What every cell of a run shares."""
+
+    target: Target
+    host_ca: HostCA | None = None
+    index_url: str | None = None  # None: pip's default index
+    run_ca_pem: bytes = b""  # the local index's CA: trusted like the host's CA
+    local: bool = False  # the cells read repromatrix's local index
+    interceptor_ca_pem: bytes = b""  # the TLS-intercepting proxy's CA, for cells that trust it
+    checks: tuple[Check, ...] = ()
+    index_secret: bool = False  # the index needs credentials: they come at run time, from a secret file
+
+    def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
+        """What a cell trusts on top of the image's own CAs."""
+        bundle = ((self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem) if trust_host_ca else b""
+        return bundle + (self.interceptor_ca_pem if network.trusts_interceptor else b"")
+
+
+def local_index_context(target: Target, host_ca: HostCA | None, run_ca_pem: bytes,
+                        checks: tuple[Check, ...] = ()) -> RenderContext:
+    return RenderContext(target=target, host_ca=host_ca, index_url=f"https://{INDEX_HOST}:{INDEX_PORT}/simple/",
+                         run_ca_pem=run_ca_pem, local=True, checks=checks)
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    cell: Cell
+    target: Target
+    interpreter: Interpreter
+    mode: InstallMode
+    network: NetworkMode
+    conflicts: ConflictMode
+    prior: str | None
+    pip_pin: str | None
+    cache_corrupted: bool
+    limits: Limits  # run-time limits of its containers (the cell's and its remedies')
+    trusts_ca: bool  # the cell gets a CA bundle (the host's, the local index's, the interceptor's)
+    wants_host_ca: bool  # ca: host
+    upgrade_command: str  # exactly what runs, the way a user types it
+    setup_commands: tuple[str, ...]  # the prior version, then what conflicts with the upgrade (build time)
+    env: tuple[tuple[str, str], ...]
+    checks: tuple[Check, ...] = ()
+    notes: tuple[str, ...] = ()
+    fragments: tuple[tuple[int, str], ...] = ()  # the axes' Dockerfile fragments, in layer order
+    # The index needs credentials, which never enter the image: what needs the index (the prior
+    # version, a cache to damage) runs when the container starts instead of at build time.
+    runtime_setup: bool = False
+    disk_need: int = 0  # bytes the cell may fill on the engine's disk (the disk guard's estimate)
+    disk_need_why: str = ""
+
+    @property
+    def index_url(self) -> str:
+        """The index cells read (without credentials), or '' for pip's default."""
+        return dict(self.env).get("PIP_INDEX_URL", "")
+
+    @property
+    def runtime_steps(self) -> tuple[dict[str, str], ...]:
+        """The setup that runs at container start: who runs which command, in order."""
+        if not self.runtime_setup:
+            return ()
+        steps = [{"user": self.mode.prior_by or "root", "command": c} for c in self.setup_commands]
+        if self.legacy_command:
+            steps.append({"user": self.mode.prior_by or "root", "command": self.legacy_command})
+        if self.cache_corrupted:
+            steps.append({"user": self.mode.upgrade_by or "root", "command": "python3 /opt/repromatrix/"
+                          f"corrupt_cache.py {shlex.quote(self.target.requirement)}"})
+        return tuple(steps)
+
+    @property
+    def legacy_command(self) -> str:
+        """Leaves the preinstalled libraries as an old installer would have (conflicts: distutils-numpy)."""
+        if not self.conflicts.legacy:
+            return ""
+        names = " ".join(shlex.quote(req.split("==")[0]) for req in self.conflicts.preinstall)
+        return f"python3 /opt/repromatrix/legacy_install.py {self.conflicts.legacy} {names}"
+
+    @property
+    def base_image(self) -> str:
+        return self.interpreter.image
+
+    @property
+    def proxy_url(self) -> str | None:
+        return self.network.proxy_url
+
+    @property
+    def image_tag(self) -> str:
+        return f"repromatrix/{self.cell.id}".lower()
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """Whose view of the installed package the scenario checks after the upgrade."""
+        return ("root",) + ((self.mode.user,) if self.mode.user else ())
+
+    @property
+    def preinstall_note(self) -> str:
+        """Why the setup installs what it does, for the Dockerfile's comment."""
+        parts = []
+        if self.conflicts.preinstall:
+            parts.append(f"conflicts {self.conflicts.name}: {self.conflicts.doc}")
+        if self.pip_pin:
+            parts.append(f"then pip {self.pip_pin}")
+        return f" ({'; '.join(parts)})" if parts else ""
+
+
+def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
+    draft = PlanDraft(values=cell.axes)
+    for axis in AXES.values():
+        axis.contribute(cell.axes[axis.name], draft)
+    # Every axis filled its part, and expand.py refused cells with problems.
+    assert draft.interpreter and draft.mode and draft.network and draft.conflicts and not draft.problems
+    target = ctx.target
+    trusts = bool(ctx.ca_bundle(draft.trust_host_ca, draft.network))
+    notes = list(draft.notes)
+    if draft.trust_host_ca and not trusts:
+        notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
+    env: list[tuple[str, str]] = [("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
+    need, why = disk_need(ctx.local, draft.prior)
+    if ctx.index_url:
+        env.append(("PIP_INDEX_URL", ctx.index_url))
+    return CellPlan(
+        cell=cell, target=target, interpreter=draft.interpreter, mode=draft.mode, network=draft.network,
+        conflicts=draft.conflicts, prior=draft.prior, pip_pin=draft.pip_pin, cache_corrupted=draft.cache_corrupted,
+        limits=draft.limits or RESOURCE_LIMITS["unlimited"], trusts_ca=trusts, wants_host_ca=draft.trust_host_ca,
+        upgrade_command=upgrade_command(target, draft.mode), setup_commands=setup_commands(target, draft),
+        env=tuple(env), checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
+        runtime_setup=ctx.index_secret, disk_need=need, disk_need_why=why)
+
+
+def setup_commands(target: Target, draft: PlanDraft) -> tuple[str, ...]:
+    """The prior version (with the target's extras), what conflicts with the upgrade, then pip's pin."""
+    assert draft.mode is not None
+    wanted = ([target.pinned(draft.prior)] if draft.prior else []) + list(draft.preinstall)
+    if draft.pip_pin:  # last, so the interpreter's own pip set up the rest as it did for users
+        wanted.append(f"pip=={draft.pip_pin}")
+    # On PEP 668 systems users got their packages past the marker; pip versions without the
+    # option ignore the variable, so one spelling fits every interpreter.
+    brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if draft.mode.venv is None else ""
+    # The user's own way of running pip (`pip` on PATH in venv-no-pip) put the prior version where it is.
+    return tuple(f"{brk}{draft.mode.pip} install {shlex.quote(req)}" for req in wanted)
+
+
+def upgrade_command(target: Target, mode: InstallMode) -> str:
+    flags = ("--user " if mode.user_flag else "") + ("--pre " if target.pre else "")
+    return f"{mode.pip} install {flags}--upgrade {shlex.quote(target.requirement)}"
+
+
+GB = 10**9
+
+
+def disk_need(local: bool, prior: str | None) -> tuple[int, str]:
+    """What a cell may fill: a real TensorFlow wheel is 500-650 MB and about 2 GB unpacked, and pip
+    holds the download beside the install; the local index's models are kilobytes."""
+    if local:
+        return GB // 2, "the local index's small models, and the image layers"
+    need = 3 * GB + (2 * GB if prior else 0)
+    why = "a real wheel of 500-650 MB, unpacked to about 2 GB" + ("; and the prior version's" if prior else "")
+    return need, why

@@ -1,0 +1,92 @@
+"""Stage 3b: render each cell's build context from its plan, with Jinja2 templates.
+
+A rendered context (Dockerfile + scenario.py [+ checks.json, ca-bundle.pem]) reproduces its
+cell with plain `docker build` and `docker run`, with nothing of repromatrix installed: it is
+what a user attaches to a bug. Layers go from most to least shared (OS and interpreter → CA →
+index → install mode and prior version → cache → constraints → network → scenario) so cells
+share the build cache; each axis renders its own fragment (templates/axes/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..core.templating import render, template_bytes
+from ..infra.credentials import INDEX_SECRET
+from ..infra.setupcache import SETUP_STAGE
+from .plan import CellPlan, RenderContext
+
+CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
+SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
+PROXY_SECRET = "/run/secrets/repromatrix-proxy-url"  # where a cell finds its proxy URL with credentials
+CHECKS_PATH = "/opt/repromatrix/checks.json"
+
+
+def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
+    return render("dockerfile", "Dockerfile.j2",
+        plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
+        setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET, checks_path=CHECKS_PATH,
+        index_secret=INDEX_SECRET, setup_stage=SETUP_STAGE)
+
+
+def scenario_source() -> bytes:
+    return template_bytes("scenario.py")
+
+
+def checks_json(plan: CellPlan) -> str:
+    return json.dumps([c.to_json() for c in plan.checks], indent=2) + "\n"
+
+
+def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
+    """Write the cell's build context to out_dir/<cell id>/, atomically; returns that dir."""
+    final = out_dir / plan.cell.id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{plan.cell.id}.", dir=out_dir))
+    try:
+        (tmp / "Dockerfile").write_text(render_dockerfile(plan, ctx))
+        (tmp / "scenario.py").write_bytes(scenario_source())
+        if plan.checks:
+            (tmp / "checks.json").write_text(checks_json(plan))
+        if plan.cache_corrupted:
+            (tmp / "corrupt_cache.py").write_bytes(template_bytes("corrupt_cache.py"))
+        if plan.legacy_command:
+            (tmp / "legacy_install.py").write_bytes(template_bytes("legacy_install.py"))
+        if plan.trusts_ca:
+            _link_shared(out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem")
+        os.chmod(tmp, 0o755)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
+    """One copy of a file every cell needs (the CA bundle), hard-linked into each build context: 10,000
+    cells cost one bundle of disk, and each context still holds a regular file Docker can COPY."""
+    shared = out_dir / ".shared" / f"{hashlib.sha256(data).hexdigest()[:16]}-{target.name}"
+    if not shared.exists():
+        shared.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=shared.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, shared)
+    try:
+        os.link(shared, target)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(shared, target)
+
+
+def reproduce_command(plan: CellPlan, context_dir: str) -> str:
+    limits = "".join(f"{shlex.quote(option)} " for option in plan.limits.docker_run_options())
+    return (f"docker build -t {plan.image_tag} {shlex.quote(context_dir)} && "
+            f"docker run --rm {limits}{plan.image_tag}")

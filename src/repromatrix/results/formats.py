@@ -1,0 +1,233 @@
+"""Machine formats rendered from stored results: results.json, JUnit XML, Markdown summary.
+
+All of them read a `RunResult` only; none needs Docker. `write_format` writes atomically.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+from ..core.outcomes import OUTCOME_INFO, Outcome
+from .report import render_html
+from .results import CellResult, RunResult, dumps, write_atomic
+
+MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
+EVIDENCE_CHARS = 300
+DEFAULT_FILES = {"html": "index.html", "json": "results.json", "junit": "junit.xml", "md": "summary.md"}
+
+
+def render_json(run: RunResult, run_dir: Path) -> str:
+    return dumps(run)
+
+
+def render_junit(run: RunResult, run_dir: Path) -> str:
+    """One testcase per cell; unexpected cells fail (ours: error) with outcome + evidence."""
+    suite_name = xml_text(f"repromatrix.{Path(run.matrix).stem}")
+    total = sum(sum(c.durations.values()) for c in run.cells)
+    failures = [c for c in run.unexpected() if c.outcome != Outcome.INFRA_ERROR.value]
+    errors = [c for c in run.unexpected() if c.outcome == Outcome.INFRA_ERROR.value]
+    counts = {"tests": str(len(run.cells)), "failures": str(len(failures)), "errors": str(len(errors)),
+              "time": f"{total:.1f}"}
+    skipped = sum(c.outcome == Outcome.INTERRUPTED.value for c in run.cells)
+    root = ET.Element("testsuites", {"name": "repromatrix", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": str(skipped),
+                                              "timestamp": xml_text(run.started[:19])})
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target.get("package", "")),
+                        ("incomplete", run.incomplete)):
+        ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
+    for cell in run.cells:
+        _testcase(suite, suite_name, cell)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
+    seconds = sum(cell.durations.values())
+    case = ET.SubElement(suite, "testcase", {"name": xml_text(cell.id), "classname": xml_text(classname),
+                                             "time": f"{seconds:.1f}"})
+    if cell.outcome == Outcome.INTERRUPTED.value:
+        ET.SubElement(case, "skipped", {"message": xml_text(cell.evidence[0] if cell.evidence else "interrupted")})
+    elif cell.unexpected:
+        kind = "error" if cell.outcome == Outcome.INFRA_ERROR.value else "failure"
+        expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
+        message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}{_fix_said(cell)}"
+        ET.SubElement(case, kind, {"message": xml_text(message), "type": cell.outcome}).text = xml_text(
+            "\n".join(cell.evidence))
+    ET.SubElement(case, "system-out").text = xml_text(f"log: {cell.log}\nreproduce: {cell.reproduce}\n")
+
+
+def _fix_said(cell: CellResult) -> str:
+    """'; fixed by venv: python3 -m venv ... && ...', or how many remedies were tried in vain."""
+    if cell.fix_attempt:
+        return f"; fixed by {cell.fix}: {' && '.join(str(c) for c in cell.fix_attempt.get('commands') or [])}"
+    return f"; none of {len(cell.attempts)} remedies tried works cleanly" if cell.attempts else ""
+
+
+# What XML 1.0 cannot hold at all (ANSI escapes, NUL, ...): written as \xNN so the file stays well-formed.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def render_markdown(run: RunResult, run_dir: Path) -> str:
+    """A summary for an issue comment: counts, unexpected cells first, how to reproduce."""
+    head = _markdown_head(run)
+    unexpected, failing = run.unexpected(), [c for c in run.cells if not c.unexpected and _failed(c)]
+    sections = [("Unexpected cells", unexpected), ("Failing as expected", failing)]
+    body, left_out = "", 0
+    for title, cells in sections:
+        if not cells:
+            continue
+        rows = [_markdown_row(c) for c in cells]
+        table = (f"\n### {title} ({len(cells)})\n\n"
+                 "| cell | outcome | expected | trend | evidence |\n|---|---|---|---|---|\n")
+        for row in rows:
+            if len(head) + len(body) + len(table) + len(row) + 1500 > MARKDOWN_LIMIT:
+                left_out += 1
+                continue
+            table += row
+        body += table
+    if left_out:
+        body += f"\n{left_out} more cells are not listed here to fit the comment; see the attached report.\n"
+    body += _markdown_fixes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 3000)
+    body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
+    return head + body + _markdown_reproduce(run)
+
+
+def _markdown_fixes(cells: list[CellResult], room: int) -> str:
+    """Per failing cell with remedies tried: the fix to type, or that none worked, with the tally."""
+    lines: list[str] = []
+    for cell in (c for c in cells if c.attempts):
+        tally = ", ".join(f"{md(str(a.get('remedy', '')))} {md(str(a.get('fix', '')))}" for a in cell.attempts)
+        if cell.fix_attempt:
+            commands = " && ".join(str(c) for c in cell.fix_attempt.get("commands") or [])
+            line = f"- {md_code(cell.id)}: **{md(cell.fix or '')}**: {md_code(commands)} (tried: {tally})"
+        else:
+            line = f"- {md_code(cell.id)}: no remedy works cleanly (tried: {tally})"
+        if sum(len(x) + 1 for x in lines) + len(line) > room:
+            lines.append(f"- … {sum(1 for c in cells if c.attempts) - len(lines)} more in the attached report")
+            break
+        lines.append(line)
+    return "\n### What fixes it\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _markdown_wheels(cells: list[CellResult], room: int) -> str:
+    """'Why no wheel matched', per failing cell: the summary and each reason with its number of wheels."""
+    lines: list[str] = []
+    for cell in cells:
+        table = cell.why_no_wheel
+        if not table:
+            continue
+        counts: dict[str, int] = {}
+        files = table.get("files")
+        for row in files if isinstance(files, list) else []:
+            reason = str(row.get("reason", "")) if isinstance(row, dict) else ""
+            counts[reason] = counts.get(reason, 0) + 1
+        reasons = "; ".join(f"{n}× {md(reason)}" for reason, n in counts.items())
+        line = f"- {md_code(cell.id)}: {md(str(table.get('summary', '')))}" + (f": {reasons}" if reasons else "")
+        if sum(len(x) + 1 for x in lines) + len(line) > room:
+            break
+        lines.append(line)
+    return "\n### Why no wheel matched\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _failed(cell: CellResult) -> bool:
+    return OUTCOME_INFO[Outcome(cell.outcome)].failed
+
+
+def _markdown_head(run: RunResult) -> str:
+    target = f"{run.target.get('package', '')}{run.target.get('version') or ''}"
+    verdict = (f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells" if run.unexpected()
+               else f"all {len(run.cells)} cells as expected")
+    lines = [f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}", ""]
+    if run.incomplete:
+        lines += [f"**{md(run.incomplete)}**", ""]
+    lines += [f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
+             + (f" · compared with run {md(run.baseline)}" if run.baseline else "")
+             + (f" · merged from {len(run.merged_from)} shard runs" if run.merged_from else ""), "",
+             "| outcome | cells |", "|---|---|"]
+    lines += [f"| {md_code(outcome)} | {n} |" for outcome, n in run.counts().items()]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cell: CellResult) -> str:
+    evidence = " · ".join(cell.evidence)[:EVIDENCE_CHARS]
+    expected = md(" or ".join(cell.expected)) or "–"
+    return (f"| {md_code(cell.id)} | {md_code(cell.outcome)} | {expected} | {md(cell.trend)} | "
+            f"{md(evidence)} |\n")
+
+
+# Every value in summary.md goes through md() or md_code(): a value from an attached run can
+# then neither close a code fence nor add headings, links, images, HTML or @mentions.
+# Values never start a line (they sit in table cells and sentences), so list and heading markers
+# at line start need no escape; what acts anywhere in a line does.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~:&])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def md(text: str) -> str:
+    """Plain text in Markdown: one line, every character Markdown might read escaped."""
+    text = _CONTROL.sub(" ", text)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")  # a zero-width space: no @mention
+
+
+def md_code(text: str) -> str:
+    """Inline code that nothing inside can close: a fence longer than any run of backticks in it."""
+    text = _CONTROL.sub(" ", text).replace("|", "\\|")  # a pipe would split a table cell even in code
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or not text.strip() else ""  # CommonMark strips one space
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_block(text: str, info: str = "") -> str:
+    """A fenced code block that nothing inside can close."""
+    text = _CONTROL.sub(lambda m: "\n" if m.group() == "\n" else " ", text)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}{info}\n{text}\n{fence}\n"
+
+
+def _markdown_reproduce(run: RunResult) -> str:
+    example = next(iter(run.unexpected()), run.cells[0] if run.cells else None)
+    if example is None:
+        return ""
+    return ("\n### Reproduce a cell\n\nEach cell's directory in the attached report is a plain Docker build "
+            f"context. From the run directory:\n\n{md_block(example.reproduce, 'sh')}")
+
+
+RENDERERS: dict[str, Callable[[RunResult, Path], str]] = {
+    "html": lambda run, run_dir: render_html(run, run_dir),
+    "json": render_json,
+    "junit": render_junit,
+    "md": render_markdown,
+}
+
+
+def write_format(run: RunResult, run_dir: Path, fmt: str, out: Path | None = None) -> Path:
+    path = out or run_dir / DEFAULT_FILES[fmt]
+    write_atomic(path, RENDERERS[fmt](run, run_dir))
+    return path
+
+
+def write_formats(run: RunResult, run_dir: Path, formats: list[str]) -> list[Path]:
+    """All or nothing: every format is rendered before any is written, so a failure in one leaves the
+    run directory's reports as they were, not a mix of old and new."""
+    texts = {fmt: RENDERERS[fmt](run, run_dir) for fmt in formats}
+    paths = []
+    for fmt, text in texts.items():
+        write_atomic(run_dir / DEFAULT_FILES[fmt], text)
+        paths.append(run_dir / DEFAULT_FILES[fmt])
+    return paths
+
+
+def render_format(run: RunResult, run_dir: Path, fmt: str) -> str:
+    return RENDERERS[fmt](run, run_dir)
+
+
+def write_all(run: RunResult, run_dir: Path) -> list[Path]:
+    return write_formats(run, run_dir, ["json", "junit", "md", "html"])

@@ -1,0 +1,156 @@
+"""The run's journal: every finished cell is on disk the moment it finishes.
+
+Layout, beside the reports in reports/<run-id>/:
+  run.json      what the run set out to do: the matrix (and its hash), the selection, the cell ids
+  cells.jsonl   one line per finished cell, appended as it finishes (a later line for the same cell
+                replaces an earlier one: that is how --resume reruns a cell)
+  .lock         held while a process runs (or resumes) the run
+
+A run killed with SIGKILL, a reboot or a lost Docker engine leaves a journal; `report` renders
+it (marked incomplete) and `run --resume` runs the cells it lacks. A torn last line (the process
+died mid-write) is ignored, the cell then counts as not run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import UsageError
+from .results import MAX_RESULTS_BYTES, CellResult, RunResult, load_run, validate_results, write_atomic
+
+HEADER = "run.json"
+CELLS = "cells.jsonl"
+LOCK = ".lock"
+JOURNAL_SCHEMA = 1
+
+
+def matrix_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    run_id: str
+    matrix: str
+    matrix_sha256: str
+    cells: list[str]  # the selected cell ids, in report order
+    started: str
+    target: dict[str, str]
+    only: list[str] = field(default_factory=list)
+    keyword: str | None = None
+    host_ca: str | None = None
+    tool_version: str = ""
+    matrix_file: str = ""  # the matrix's absolute path, for --resume from another directory
+    shard: str = ""  # "I/N" when the run is one shard of the selection (--shard)
+    selection: list[str] = field(default_factory=list)  # a shard's: every selected cell id, of all shards
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": JOURNAL_SCHEMA, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: Any, path: Path) -> RunHeader:
+        shapes: dict[str, type | tuple[type, ...]] = {
+            "run_id": str, "matrix": str, "matrix_sha256": str, "cells": list, "started": str,
+            "target": dict, "only": list, "keyword": (str, type(None)), "host_ca": (str, type(None)),
+            "tool_version": str, "matrix_file": str, "shard": str, "selection": list}
+        if not isinstance(data, dict) or data.get("schema") != JOURNAL_SCHEMA:
+            raise UsageError(f"{path}: not a repromatrix run header (schema {JOURNAL_SCHEMA})")
+        for key, shape in shapes.items():
+            if key in data and not isinstance(data[key], shape):
+                raise UsageError(f"{path}: {key}: {json.dumps(data[key])[:80]} is not a valid value")
+        for key in ("cells", "selection"):
+            if not all(isinstance(c, str) for c in data.get(key, [])):
+                raise UsageError(f"{path}: {key}: every cell id must be text")
+        return cls(**{k: data[k] for k in shapes if k in data})
+
+
+class Journal:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.header_path, self.cells_path = run_dir / HEADER, run_dir / CELLS
+
+    def start(self, header: RunHeader) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.header_path, json.dumps(header.to_json(), indent=2) + "\n")
+
+    def _refuse_links(self, path: Path) -> None:
+        # An attached run is untrusted: never read through a link that may lead out of it.
+        if path.is_symlink():
+            raise UsageError(f"{path}: a symbolic link; a run's journal must be a regular file in the run")
+
+    def header(self) -> RunHeader:
+        self._refuse_links(self.header_path)
+        try:
+            data = json.loads(self.header_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{self.header_path}: cannot read the run's header ({e})\n  hint: only runs made "
+                             "by this repromatrix (with a run.json) can be resumed") from None
+        return RunHeader.from_json(data, self.header_path)
+
+    def record(self, cell: CellResult) -> None:
+        """Append one finished cell: one write of one line, then fsync, so a crash loses at most it."""
+        line = (json.dumps(cell.to_json(), separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def finished(self) -> dict[str, CellResult]:
+        """The journal's cells by id, the last line of each winning."""
+        self._refuse_links(self.cells_path)
+        if not self.cells_path.is_file():
+            return {}
+        if self.cells_path.stat().st_size > MAX_RESULTS_BYTES:
+            raise UsageError(f"{self.cells_path}: larger than {MAX_RESULTS_BYTES // 2**20} MiB; not a journal")
+        out: dict[str, CellResult] = {}
+        for n, line in enumerate(self.cells_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue  # a torn line: the process died while writing it
+            # An attached journal is as untrusted as an attached results.json.
+            validate_results({"cells": [data]}, Path(f"{self.cells_path}:{n}"))
+            out[data["id"]] = CellResult.from_json(data)
+        return out
+
+    def result(self, finished: str = "", stopped: str = "") -> RunResult:
+        """The run as far as it got: its cells in the planned order."""
+        header, done = self.header(), self.finished()
+        return RunResult(run_id=header.run_id, matrix=header.matrix, target=header.target, started=header.started,
+                         finished=finished, host_ca=header.host_ca, tool_version=header.tool_version,
+                         cells=[done[c] for c in header.cells if c in done], planned=len(header.cells),
+                         stopped=stopped)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held while this process runs the run; the kernel drops it if the process dies."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"{self.run_dir}: another repromatrix process is running this run\n"
+                                 "  hint: wait for it, or stop it, then --resume") from None
+            yield
+        finally:
+            os.close(fd)
+
+
+def load_any(run_dir: Path) -> RunResult:
+    """A run's results: results.json when the run wrote it, else what its journal holds so far."""
+    folder = run_dir if run_dir.is_dir() else run_dir.parent
+    journal = Journal(folder)
+    if run_dir.is_dir() and not (folder / "results.json").is_file() and journal.header_path.is_file():
+        return journal.result()
+    return load_run(run_dir)

@@ -1,0 +1,173 @@
+"""Stage 8: render the HTML report from stored results. Never needs Docker.
+
+One self-contained page: inline CSS and JS allowed by hash in a strict Content-Security-
+Policy, no network requests, the run's data embedded as JSON. Logs sit beside the page and are
+linked; for small runs the Dockerfiles and the upgrade output are inlined so the page alone is
+enough as a bug attachment. Untrusted text (logs, package metadata) only ever reaches the DOM
+as text: Jinja autoescapes, the JSON is escaped for <script>, and the JS uses textContent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ..core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
+from ..core.templating import render, template_text
+from .results import CellResult, RunResult
+
+INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
+OUTPUT_TAIL = 80  # lines of the upgrade output inlined per cell in small runs
+STATIC_UNEXPECTED = 50  # unexpected cells listed in the no-JavaScript part
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _stylesheet() -> str:
+    colours = "".join(f".o-{o.value}{{background:{OUTCOME_INFO[o].colour}}}\n" for o in Outcome)
+    colours += "".join(f".f-{f.value}{{background:{FIX_COLOUR[f]}}}\n" for f in Fix)
+    return template_text("report.css") + colours
+
+
+def _script_json(data: Any) -> str:
+    """JSON that cannot close its <script> element, whatever the logs contain."""
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": cell.id, "values": [cell.axes.get(a, "") for a in axes], "outcome": cell.outcome,
+        "evidence": cell.evidence, "expected": cell.expected, "unexpected": cell.unexpected,
+        "trend": cell.trend, "previous": cell.previous_outcome, "before": cell.before, "after": cell.after,
+        "newest": cell.newest, "newestForPython": cell.newest_for_python, "belowNewest": cell.below_newest,
+        "python": cell.python, "pip": cell.pip, "command": cell.upgrade_command, "pipExit": cell.pip_exit_code,
+        "durations": cell.durations, "setup": " ".join(x for x in (cell.setup, cell.setup_image) if x),
+        "dockerfile": safe_link(cell.dockerfile), "log": safe_link(cell.log),
+        "reproduce": cell.reproduce, "notes": cell.notes,
+        "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
+        "interpreter": _interpreter(cell), "checks": _checks(cell), "whyNoWheel": _why_no_wheel(cell),
+        "attempts": _attempts(cell), "fix": cell.fix or "",
+        "host": cell.host if cell.host != "default" else "",  # only worth a line when several engines ran
+    }
+    if inline and run_dir is not None:
+        data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)
+        data["output"] = _output_tail(read_inside(run_dir, cell.log))
+    return data
+
+
+def _output_tail(log: str) -> str:
+    """The end of what the container printed (pip's output), without the machine record."""
+    output = log.split("== container output ==")[-1]
+    lines = [ln for ln in output.splitlines() if not ln.startswith("REPROMATRIX-RECORD ")]
+    return "\n".join(lines[-OUTPUT_TAIL:]).strip("\n")
+
+
+def _pip_check(cell: CellResult) -> dict[str, Any] | None:
+    check = cell.pip_check
+    if not check:
+        return None
+    return {"exitCode": check.get("exit_code"), "output": check.get("output", "")[-4000:]}
+
+
+def _import(cell: CellResult) -> dict[str, Any] | None:
+    imp = cell.import_check
+    return {"ok": imp.get("ok"), "version": imp.get("version"), "error": imp.get("error")} if imp else None
+
+
+def _interpreter(cell: CellResult) -> str:
+    """'CPython 3.10 (python:3.10-slim-bookworm, pypi-bundle: ...); OpenSSL ...; glibc 2.36; CA: ...'."""
+    facts = cell.interpreter
+    if not facts:
+        return ""
+    where = facts.get("image", "")
+    if facts.get("provider"):
+        where += f", {facts['provider']}" + (f": {facts['detail']}" if facts.get("detail") else "")
+    paths = facts.get("ca_paths") or {}
+    parts = [f"{facts.get('wanted', '')} ({where})", facts.get("openssl"), facts.get("glibc"),
+             f"CA file {paths.get('cafile')}, dir {paths.get('capath')}" if paths else None]
+    return "; ".join(str(p) for p in parts if p)
+
+
+def _why_no_wheel(cell: CellResult) -> dict[str, Any] | None:
+    table = cell.why_no_wheel
+    if not table:
+        return None
+    files = table.get("files")
+    rows = [{"file": str(r.get("file", "")), "fits": bool(r.get("fits")), "reason": str(r.get("reason", ""))}
+            for r in (files if isinstance(files, list) else []) if isinstance(r, dict)]
+    shown = table.get("not_shown")
+    return {"summary": str(table.get("summary", "")), "rows": rows,
+            "notShown": shown if isinstance(shown, int) else 0}
+
+
+def _attempts(cell: CellResult) -> list[dict[str, Any]]:
+    """The remedies tried on the cell, as the panel shows them; every value text (it may be attached)."""
+    def texts(value: Any) -> list[str]:
+        return [str(v) for v in value] if isinstance(value, list) else []
+    return [{"remedy": str(a.get("remedy", "")), "title": str(a.get("title", "")), "commands": texts(a.get("commands")),
+             "identity": str(a.get("identity", "")), "warning": str(a.get("warning", "")),
+             "outcome": str(a.get("outcome", "")), "evidence": texts(a.get("evidence")), "fix": str(a.get("fix", "")),
+             "log": safe_link(str(a.get("log", "")))} for a in cell.attempts]
+
+
+def _checks(cell: CellResult) -> list[dict[str, Any]]:
+    return [{"name": c.get("name"), "identity": c.get("identity"), "exitCode": c.get("exit_code"),
+             "output": str(c.get("output") or "")[-2000:]} for c in cell.checks]
+
+
+MAX_INLINED_FILE = 4 * 1024 * 1024
+
+
+def safe_link(relative: str) -> str:
+    """A link to a file of the run, or '' for anything that is not a plain relative path inside it
+    (an attached results.json may say 'javascript:...', '/etc/passwd' or '../x')."""
+    parts = relative.split("/")
+    if (not relative or relative.startswith("/") or ":" in parts[0] or ".." in parts or "\\" in relative
+            or any(ord(ch) < 32 for ch in relative)):
+        return ""
+    return relative
+
+
+def read_inside(run_dir: Path, relative: str) -> str:
+    """A run's own file, as text; '' for anything else. results.json may come from someone else (an
+    attached run): its paths are data, so an absolute path, '..', a symlink out of the run directory,
+    a device or an oversized file is never read."""
+    if not relative:
+        return ""
+    root = run_dir.resolve()
+    try:
+        path = (root / relative).resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
+        return ""
+    if not path.is_relative_to(root) or not path.is_file() or path.stat().st_size > MAX_INLINED_FILE:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
+    axes = list(run.cells[0].axes) if run.cells else []
+    inline = len(run.cells) <= INLINE_LIMIT
+    return {
+        "runId": run.run_id, "axes": axes,
+        "outcomes": {o.value: {"summary": OUTCOME_INFO[o].summary, "failed": OUTCOME_INFO[o].failed} for o in Outcome},
+        "cells": [_cell_data(c, axes, inline, run_dir) for c in run.cells],
+    }
+
+
+def render_html(run: RunResult, run_dir: Path | None = None) -> str:
+    style, script = _stylesheet(), template_text("report.js")
+    return render("report", "report.html.j2",
+        run=run, counts=run.counts(), unexpected=run.unexpected()[:STATIC_UNEXPECTED],
+        n_unexpected=len(run.unexpected()), info={o.value: OUTCOME_INFO[o] for o in Outcome},
+        style=style, script=script, style_hash=_csp_hash(style), script_hash=_csp_hash(script),
+        data_json=_script_json(report_data(run, run_dir)))
+

@@ -1,0 +1,286 @@
+"""Stage 7: results as serialisable records, stored atomically in the run directory.
+
+Layout of reports/<run-id>/:
+  results.json            the run (schema below, versioned by SCHEMA)
+  index.html              the report (rendered from results.json only)
+  cells/<cell-id>/        Dockerfile, scenario.py [, ca-bundle.pem]: the reproduction
+  cells/<cell-id>/log.txt build log + container output
+  cells/<cell-id>/remedies/<remedy>.log   a remedy attempt: its commands + container output
+reports/latest -> <run-id>
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import stat
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import UsageError
+from ..core.outcomes import Fix, Outcome
+
+SCHEMA = 1
+
+
+@dataclass
+class CellResult:
+    id: str
+    axes: dict[str, str]
+    outcome: str
+    evidence: list[str]
+    expected: list[str] = field(default_factory=list)
+    before: str | None = None
+    after: str | None = None
+    newest: str | None = None
+    newest_for_python: str | None = None
+    below_newest: str | None = None
+    python: str | None = None
+    pip: str | None = None
+    upgrade_command: str = ""
+    pip_exit_code: int | None = None
+    pip_check: dict[str, Any] | None = None
+    import_check: dict[str, Any] | None = None
+    durations: dict[str, float] = field(default_factory=dict)
+    dockerfile: str = ""  # relative to the run directory
+    log: str = ""
+    reproduce: str = ""
+    notes: list[str] = field(default_factory=list)
+    interpreter: dict[str, Any] = field(default_factory=dict)  # where python3 came from; its ssl, CA paths, glibc
+    imports: list[str] = field(default_factory=list)  # the import names checked (from metadata or target.imports)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the user's checks: name, identity, exit, output
+    why_no_wheel: dict[str, Any] = field(default_factory=dict)  # each wheel of the wanted release: fits, or why not
+    trend: str = "no-history"  # against earlier runs; see history.py
+    previous_outcome: str | None = None
+    setup: str = ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
+    rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
+    setup_image: str = ""  # the cached setup image the cell started from
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # remedies tried (see ATTEMPT_FIELDS)
+    fix: str | None = None  # the recommended remedy: the first, by preference, that works cleanly
+    host: str = ""  # the Docker engine the cell ran on ("default": the one DOCKER_HOST names)
+
+    @property
+    def fix_attempt(self) -> dict[str, Any] | None:
+        return next((a for a in self.attempts if a.get("remedy") == self.fix), None) if self.fix else None
+
+    @property
+    def matches_expectation(self) -> bool | None:
+        return None if not self.expected else self.outcome in self.expected
+
+    @property
+    def unexpected(self) -> bool:
+        """What CI keys on: not an expected outcome, or, with none expected, not `upgraded`."""
+        if self.outcome == Outcome.INTERRUPTED.value:
+            return False  # the run was stopped, nothing was learnt about pip
+        if self.expected:
+            return self.outcome not in self.expected
+        return self.outcome != Outcome.UPGRADED.value
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"matches_expectation": self.matches_expectation, "unexpected": self.unexpected}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellResult:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    matrix: str
+    target: dict[str, str]
+    started: str
+    finished: str = ""
+    host_ca: str | None = None  # where the trusted CA bundle came from, if any
+    cells: list[CellResult] = field(default_factory=list)
+    tool_version: str = ""
+    baseline: str | None = None  # the run the trends compare against
+    planned: int = 0  # cells the run set out to run (0: as many as it has)
+    stopped: str = ""  # why the run stopped early: "interrupted" (Ctrl-C) or "engine-lost"
+    merged_from: list[str] = field(default_factory=list)  # `merge`: the shards' run ids
+
+    @property
+    def finished_cells(self) -> int:
+        return sum(1 for c in self.cells if not c.rerun)
+
+    @property
+    def incomplete(self) -> str:
+        """'' for a complete run, else e.g. 'incomplete: 12 of 30 cells (interrupted)'."""
+        planned = max(self.planned, len(self.cells))
+        if self.finished_cells >= planned:
+            return ""
+        why = {"interrupted": "interrupted", "engine-lost": "the Docker engine stopped answering"}.get(
+            self.stopped, "still running, or stopped without a word")
+        return (f"incomplete: {self.finished_cells} of {planned} cells ({why}; "
+                f"`repromatrix run --resume {self.run_id}` runs the rest)")
+
+    def unexpected(self) -> list[CellResult]:
+        return [c for c in self.cells if c.unexpected]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for cell in self.cells:
+            out[cell.outcome] = out.get(cell.outcome, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: list(Outcome).index(Outcome(kv[0]))))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cells"] = [c.to_json() for c in self.cells]
+        return {"schema": SCHEMA, **data, "counts": self.counts(), "unexpected": len(self.unexpected())}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunResult:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "cells"}
+        return cls(**fields, cells=[CellResult.from_json(c) for c in data.get("cells", [])])
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now()
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file.
+
+    A file that is there keeps its mode (a new one gets the umask's, not mkstemp's 0600). A
+    symlink or anything but a regular file (a device, a FIFO) is refused, never followed or
+    replaced: `-o /dev/stdout` as root must not turn a device into a file.
+    """
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError(f"{path}: not a regular file (a symlink, a device or a directory); refusing to "
+                         "write it\n  hint: name a plain file, or '-' for standard output")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def dumps(run: RunResult) -> str:
+    return json.dumps(run.to_json(), indent=2) + "\n"
+
+
+def save_run(run: RunResult, run_dir: Path) -> Path:
+    path = run_dir / "results.json"
+    write_atomic(path, dumps(run))
+    return path
+
+
+MAX_RESULTS_BYTES = 512 * 1024 * 1024
+# The shape of every field an attached results.json may carry (it may come from anyone).
+Shape = str
+RUN_FIELDS: dict[str, Shape] = {
+    "run_id": "str", "matrix": "str", "target": "dict[str]", "started": "str", "finished": "str",
+    "host_ca": "str?", "tool_version": "str", "baseline": "str?", "cells": "list[cell]", "planned": "int",
+    "stopped": "str", "merged_from": "list[str]"}
+CELL_FIELDS: dict[str, Shape] = {
+    "id": "str", "axes": "dict[str]", "outcome": "outcome", "evidence": "list[str]", "expected": "list[outcome]",
+    "before": "str?", "after": "str?", "newest": "str?", "newest_for_python": "str?", "below_newest": "str?",
+    "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
+    "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
+    "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
+    "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool",
+    "setup_image": "str", "attempts": "list[attempt]", "fix": "str?", "host": "str"}
+# One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
+ATTEMPT_FIELDS: dict[str, Shape] = {
+    "remedy": "str", "title": "str", "commands": "list[str]", "identity": "str", "warning": "str",
+    "outcome": "outcome", "evidence": "list[str]", "fix": "fix", "pip_check_exit_code": "int?", "after": "str?",
+    "log": "str", "seconds": "number"}
+
+
+def _shape_ok(value: Any, shape: Shape) -> bool:
+    if shape.endswith("?"):
+        return value is None or _shape_ok(value, shape[:-1])
+    simple = {"str": str, "dict": dict, "int": int}
+    if shape == "bool":
+        return isinstance(value, bool)
+    if shape in simple:
+        return isinstance(value, simple[shape]) and not isinstance(value, bool)
+    if shape == "outcome":
+        return isinstance(value, str) and value in {o.value for o in Outcome}
+    if shape == "fix":
+        return isinstance(value, str) and value in {f.value for f in Fix}
+    if shape == "attempt":
+        return isinstance(value, dict) and all(k in value for k in ("remedy", "outcome", "fix")) and all(
+            _shape_ok(value[k], ATTEMPT_FIELDS[k]) for k in value if k in ATTEMPT_FIELDS)
+    if shape == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if shape.startswith("list["):
+        return isinstance(value, list) and all(_shape_ok(v, shape[5:-1]) for v in value)
+    if shape.startswith("dict["):
+        return isinstance(value, dict) and all(isinstance(k, str) and _shape_ok(v, shape[5:-1])
+                                               for k, v in value.items())
+    return shape == "cell" and isinstance(value, dict)
+
+
+def validate_results(data: Any, path: Path) -> None:
+    """Refuse a results.json whose fields are not what this repromatrix writes, naming the field."""
+    def fail(at: str, value: Any, shape: Shape) -> None:
+        raise UsageError(f"{path}: {at}: {json.dumps(value)[:80]} is not a valid value (expected {shape})\n"
+                         "  hint: this results.json was not written by this repromatrix, or was edited")
+
+    if not isinstance(data, dict):
+        fail("(top level)", data, "an object")
+    for key, shape in RUN_FIELDS.items():
+        if key in data and not _shape_ok(data[key], shape):
+            fail(key, data[key], shape)
+    for i, cell in enumerate(data.get("cells", [])):
+        for key, shape in CELL_FIELDS.items():
+            if key in cell and not _shape_ok(cell[key], shape):
+                fail(f"cells[{i}].{key}", cell[key], shape)
+        for key in ("id", "axes", "outcome", "evidence"):
+            if key not in cell:
+                fail(f"cells[{i}].{key}", None, CELL_FIELDS[key])
+
+
+def load_run(run_dir: Path) -> RunResult:
+    path = run_dir / "results.json" if run_dir.is_dir() else run_dir
+    try:
+        if path.stat().st_size > MAX_RESULTS_BYTES or not path.is_file():
+            raise UsageError(f"{path}: not a results file (a regular file of at most "
+                             f"{MAX_RESULTS_BYTES // 2**20} MiB)")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read results ({e.strerror})\n  hint: pass a run directory "
+                         "such as reports/latest") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: JSON nested too deeply to be results") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise UsageError(f"{path}: results schema {found!r}, this repromatrix reads {SCHEMA}")
+    validate_results(data, path)
+    return RunResult.from_json(data)
+
+
+def point_latest(reports: Path, run_dir: Path) -> None:
+    link = reports / "latest"
+    tmp = reports / f".latest.{os.getpid()}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, link)
