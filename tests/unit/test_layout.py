@@ -76,3 +76,34 @@ def test_no_module_imports_itself_back():
     edges = graph()
     assert len(edges) > 30
     assert cycle(edges) == [], " → ".join(cycle(edges))
+
+
+def stage(module: str) -> str:
+    """The package of a module (repromatrix.infra.engine → infra); a top-level module is its own."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else module
+
+
+def stage_graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for module, targets in graph().items():
+        edges.setdefault(stage(module), set()).update(stage(t) for t in targets if stage(t) != stage(module))
+    return edges
+
+
+def test_the_stages_import_one_way():
+    edges = stage_graph()
+    assert {"core", "config", "plan", "infra", "execute", "judge", "results", "pipeline"} <= set(edges)
+    assert cycle(edges) == [], " → ".join(cycle(edges))
+
+
+def test_core_imports_nothing_above_it_and_results_need_no_engine():
+    edges = stage_graph()
+    assert edges["core"] == set()
+    assert edges["results"] <= {"core"}  # report rendering never needs Docker
+
+
+def test_only_the_docker_adapter_talks_to_docker():
+    talks = sorted(module_name(p) for p in PACKAGE.rglob("*.py") if "templates" not in p.parts
+                   and any(m == "docker" or m.startswith("docker.") for m in imports_of(p)))
+    assert talks == ["repromatrix.infra.docker_engine"]

@@ -24,6 +24,7 @@ from typing import Any
 from ..core.model import CacheMode
 from ..infra.credentials import INDEX_SECRET, redact
 from ..infra.engine import LABEL_ROLE, LABEL_RUN, Engine
+from ..infra.services import ProxySetup
 from ..infra.setupcache import SetupCache, human, scenario_dockerfile
 from ..judge.classify import Observation, Verdict
 from ..judge.remedies import CA_PATH, AttemptPlan, Resource
@@ -32,15 +33,6 @@ from ..plan.render import PROXY_SECRET, SETUP_MARKER
 from ..results.results import write_atomic
 
 RECORD_PREFIX = "REPROMATRIX-RECORD "
-
-
-@dataclass(frozen=True)
-class ProxySetup:
-    """The run's test proxy: cells behind it run on `network`, which has no other way out."""
-
-    network: str
-    url_file: Path  # the proxy URL with credentials, mounted into cells that get it as a secret
-    password: str  # redacted from every log we write
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from ..core.axes import (
 from ..core.errors import BaseImageError, InfraError
 from ..core.model import Matrix
 from ..core.templating import render, template_bytes
-from ..execute.runner import ProxySetup
 from ..results.results import write_atomic
 from .baseimages import Provisioned
 from .credentials import IndexCredentials, secret_file
@@ -51,6 +50,15 @@ from .tlsca import RunCA
 SERVICE_BASE = "debian:bookworm"  # the base image of the index and proxy containers
 PROXY_USER = "repromatrix"
 Ready = dict[str, Provisioned | BaseImageError]
+
+
+@dataclass(frozen=True)
+class ProxySetup:
+    """The run's test proxy: cells behind it run on `network`, which has no other way out."""
+
+    network: str
+    url_file: Path  # the proxy URL with credentials, mounted into cells that get it as a secret
+    password: str  # redacted from every log we write
 
 
 def _need_base(ready: Ready, what: str) -> None:

@@ -35,7 +35,6 @@ from ..execute.runner import (
     CellRun,
     CellRunner,
     IndexSecret,
-    ProxySetup,
     Remedies,
     run_all,
 )
@@ -45,7 +44,7 @@ from ..infra.credentials import resolve as resolve_credentials
 from ..infra.docker_engine import DockerEngine
 from ..infra.engine import Capacity
 from ..infra.hostca import HostCA, detect_host_ca
-from ..infra.services import SERVICE_BASE, Interception, index_service, proxy_service, ssl_context
+from ..infra.services import SERVICE_BASE, Interception, ProxySetup, index_service, proxy_service, ssl_context
 from ..infra.setupcache import SERVICE_KIND, SetupCache, cache_dir, human, share_points
 from ..infra.tlsca import RunCA
 from ..judge.classify import classify
