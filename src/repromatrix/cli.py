@@ -29,7 +29,8 @@ from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_hos
 from .infra.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, cache_dir, human
 from .judge.remedies import REMEDIES, parse_selection
-from .pipeline.run import RunOptions, load_cells, render_only, run, shards_of, stream_cells
+from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
+from .pipeline.run import render_only, run
 from .results.formats import DEFAULT_FILES, render_format, write_format, write_formats
 from .results.journal import load_any
 from .results.merge import merge

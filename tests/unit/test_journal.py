@@ -11,7 +11,7 @@ from repromatrix.config.matrix import load_matrix
 from repromatrix.core.errors import UsageError
 from repromatrix.core.model import CacheMode
 from repromatrix.infra.setupcache import parse_size
-from repromatrix.pipeline.run import RunOptions, _prepare_resume, load_cells
+from repromatrix.pipeline.prepare import RunOptions, _prepare_resume, load_cells
 from repromatrix.results.journal import Journal, RunHeader, load_any, matrix_hash
 from repromatrix.results.results import CellResult
 

@@ -23,7 +23,7 @@ from repromatrix.execute import runner as runner_module
 from repromatrix.execute.runner import CellJob, CellRun, CellRunner, run_all
 from repromatrix.infra.setupcache import SetupCache
 from repromatrix.judge.classify import classify
-from repromatrix.pipeline.run import _jobs
+from repromatrix.pipeline.hosts import _jobs
 from repromatrix.plan.plan import RenderContext, plan_cell
 from tests.unit.fake_engine import FakeEngine
 

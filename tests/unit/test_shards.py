@@ -19,7 +19,8 @@ from repromatrix.core.errors import UsageError
 from repromatrix.core.model import Cell
 from repromatrix.core.outcomes import Outcome
 from repromatrix.infra.engine import Capacity
-from repromatrix.pipeline.run import RunOptions, _prepare, at_once, load_cells
+from repromatrix.pipeline.hosts import at_once
+from repromatrix.pipeline.prepare import RunOptions, load_cells, prepare
 from repromatrix.results.journal import Journal
 from repromatrix.results.merge import merge
 from repromatrix.results.results import CellResult, RunResult, load_run, save_run
@@ -125,13 +126,13 @@ def test_too_many_shards_for_github_are_refused(write_matrix, capsys):
 
 def test_a_shard_runs_its_share_and_the_plan_fixes_it(write_matrix, tmp_path):
     path = write_matrix(MATRIX)
-    runs = [_prepare(RunOptions(path, out=tmp_path / "r", shard=ShardSpec(i, 3))) for i in (1, 2, 3)]
+    runs = [prepare(RunOptions(path, out=tmp_path / "r", shard=ShardSpec(i, 3))) for i in (1, 2, 3)]
     ids = [c.id for p in runs for c in p.todo]
     assert sorted(ids) == sorted(c.id for c in load_cells(path)[1]) and len(set(ids)) == 16
     assert runs[1].header.shard == "2/3" and len(runs[1].header.selection) == 16
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"include": [{"shard": "1/2", "ids": [ids[0], ids[5]]}]}))
-    fixed = _prepare(RunOptions(path, out=tmp_path / "r", shard=ShardSpec(1, 2), shard_plan=plan))
+    fixed = prepare(RunOptions(path, out=tmp_path / "r", shard=ShardSpec(1, 2), shard_plan=plan))
     assert sorted(c.id for c in fixed.todo) == sorted([ids[0], ids[5]])
     plan.write_text(json.dumps({"include": [{"shard": "1/2", "ids": ["not-a-cell"]}]}))
     with pytest.raises(UsageError, match="names cells the matrix's selection does not have: not-a-cell"):
@@ -155,12 +156,12 @@ def test_a_huge_matrix_is_refused_at_once_with_its_size_and_cost(write_matrix, c
 def test_max_cells_counts_per_shard_and_the_selection(write_matrix, tmp_path):
     path = write_matrix(MATRIX + "settings: {max_cells: 5}\n")
     with pytest.raises(UsageError, match="has 16 cells, more than 5"):
-        _prepare(RunOptions(path, out=tmp_path))
+        prepare(RunOptions(path, out=tmp_path))
     with pytest.raises(UsageError, match=r"has 16 cells \(8 per shard\), more than 5"):
-        _prepare(RunOptions(path, out=tmp_path, shard=ShardSpec(1, 2)))
-    assert len(_prepare(RunOptions(path, out=tmp_path, shard=ShardSpec(1, 4))).todo) == 4
-    assert len(_prepare(RunOptions(path, out=tmp_path, keyword="os=bookworm and install=venv")).todo) == 4
-    assert len(_prepare(RunOptions(path, out=tmp_path, yes=True)).todo) == 16
+        prepare(RunOptions(path, out=tmp_path, shard=ShardSpec(1, 2)))
+    assert len(prepare(RunOptions(path, out=tmp_path, shard=ShardSpec(1, 4))).todo) == 4
+    assert len(prepare(RunOptions(path, out=tmp_path, keyword="os=bookworm and install=venv")).todo) == 4
+    assert len(prepare(RunOptions(path, out=tmp_path, yes=True)).todo) == 16
 
 
 def test_max_parallel_is_bounded_by_the_engines_machine(capsys):
@@ -185,7 +186,7 @@ def outcome_of(cell_id: str) -> str:
 
 def fake_run(path: Path, out: Path, shard: ShardSpec | None, seconds: float) -> Path:
     """A run as the pipeline prepares and journals it, its cells 'run' with fixed outcomes."""
-    prepared = _prepare(RunOptions(path, out=out, shard=shard))
+    prepared = prepare(RunOptions(path, out=out, shard=shard))
     prepared.journal.start(prepared.header)
     for cell in prepared.todo:
         context = prepared.run_dir / "cells" / cell.id
@@ -292,11 +293,11 @@ def test_merge_on_the_command_line(write_matrix, tmp_path, capsys):
 
 def test_a_shard_resumes_only_its_own_unfinished_cells(write_matrix, tmp_path):
     path = write_matrix(MATRIX)
-    prepared = _prepare(RunOptions(path, out=tmp_path / "r", shard=ShardSpec(2, 3)))
+    prepared = prepare(RunOptions(path, out=tmp_path / "r", shard=ShardSpec(2, 3)))
     prepared.journal.start(prepared.header)
     done = prepared.todo[0]
     prepared.journal.record(CellResult(id=done.id, axes=done.axes, outcome="upgraded", evidence=[]))
-    resumed = _prepare(RunOptions(path, out=tmp_path / "r", resume=str(prepared.run_dir)))
+    resumed = prepare(RunOptions(path, out=tmp_path / "r", resume=str(prepared.run_dir)))
     assert [c.id for c in resumed.todo] == [c.id for c in prepared.todo[1:]]
     assert [c.id for c in resumed.cells] == [c.id for c in prepared.todo]
 

@@ -14,7 +14,7 @@ import yaml
 
 from repromatrix.cli import _parser, main
 from repromatrix.config.shard import parse_shard
-from repromatrix.pipeline.run import RunOptions, _prepare, load_cells
+from repromatrix.pipeline.prepare import RunOptions, load_cells, prepare
 from tests.conftest import REPO
 
 GITHUB = REPO / ".github/workflows/nightly.yml"
@@ -74,7 +74,7 @@ def test_the_nightly_fans_out_over_the_plan_as_written(tmp_path, monkeypatch):
         args = matrix_args(line, {"${{ matrix.shard }}": entry["shard"]})
         parsed = _parser().parse_args(args)  # the command line the job runs is one the CLI takes
         assert parsed.shard == parse_shard(entry["shard"])
-        prepared = _prepare(RunOptions(parsed.matrix, shard=parsed.shard, shard_plan=tmp_path / parsed.shard_plan,
+        prepared = prepare(RunOptions(parsed.matrix, shard=parsed.shard, shard_plan=tmp_path / parsed.shard_plan,
                                        out=tmp_path / "reports"))
         assert [c.id for c in prepared.todo] == entry["ids"]
         ran += entry["ids"]
@@ -109,7 +109,7 @@ def test_the_gitlab_example_numbers_its_jobs_as_shards(tmp_path, monkeypatch):
         index, _, total = entry["shard"].partition("/")
         args = matrix_args(line, {"$CI_NODE_INDEX": index, "$CI_NODE_TOTAL": total})
         parsed = _parser().parse_args(args)
-        prepared = _prepare(RunOptions(parsed.matrix, shard=parsed.shard, shard_plan=tmp_path / parsed.shard_plan,
+        prepared = prepare(RunOptions(parsed.matrix, shard=parsed.shard, shard_plan=tmp_path / parsed.shard_plan,
                                        out=tmp_path / "reports"))
         assert [c.id for c in prepared.todo] == entry["ids"]
     assert any("repromatrix merge shards/*/" in x for x in flow["merge"]["script"])

@@ -1,0 +1,100 @@
+"""A finished cell judged once and written down: the classifier's verdict, the remedies to try
+on it, and the typed result (results.json's cell) made from what the container recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import BaseImageError
+from ..core.model import Selection
+from ..core.outcomes import Fix
+from ..execute.runner import (
+    AttemptJob,
+    AttemptRun,
+    CellRun,
+    Remedies,
+)
+from ..infra.baseimages import Provisioned
+from ..judge.classify import classify
+from ..judge.index import Releases, pip_default_index
+from ..judge.remedies import CATALOGUE, Resource, facts_for, judge, plan_attempts, recommended
+from ..judge.wheelmatch import why_no_wheel
+from ..plan.plan import CellPlan, RenderContext
+from ..plan.render import reproduce_command
+from ..results.results import CellResult
+
+
+def remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderContext,
+                    resources: frozenset[Resource], file_hosts: Iterable[str] = ()) -> Remedies:
+    """Classify a finished cell (once: the verdict stays with it) and plan the remedies to try on it."""
+    default_index = ctx.index_url or pip_default_index()
+
+    def plan(run: CellRun) -> list[AttemptJob]:
+        run.verdict = classify(run.observation, releases)
+        if not selection.on:
+            return []
+        record = run.observation.record or {}
+        facts = facts_for(run.job.plan, record, run.verdict.facts.get("newest_for_python"),
+                          run.job.plan.index_url or default_index, resources, "\n".join(run.verdict.evidence),
+                          file_hosts)
+        return [AttemptJob(run, attempt) for attempt in plan_attempts(run.verdict.outcome, facts, selection)]
+    return plan
+
+
+def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
+                   ready: dict[str, Provisioned | BaseImageError], everything: Releases | None = None) -> CellResult:
+    plan, obs = run.job.plan, run.observation
+    verdict = run.verdict or classify(obs, releases)
+    record = obs.record or {}
+    rel = run.job.context.relative_to(run_dir)
+    facts = verdict.facts
+    order = [r.name for r in CATALOGUE]
+    attempts = [to_attempt_result(a, releases, run_dir)
+                for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))]
+    return CellResult(
+        id=plan.cell.id, axes=plan.cell.axes, outcome=verdict.outcome.value, evidence=list(verdict.evidence),
+        expected=[o.value for o in plan.cell.expected],
+        before=facts.get("before"), after=facts.get("after"), newest=facts.get("newest"),
+        newest_for_python=facts.get("newest_for_python"), below_newest=facts.get("below_newest"),
+        python=record.get("python"), pip=record.get("pip"), upgrade_command=plan.upgrade_command,
+        pip_exit_code=(record.get("upgrade") or {}).get("exit_code"),
+        pip_check=record.get("pip_check"), import_check=record.get("import"),
+        durations=run.durations, dockerfile=str(rel / "Dockerfile"), log=str(rel / "log.txt"),
+        reproduce=reproduce_command(plan, str(rel)), notes=list(plan.notes),
+        interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record), checks=record.get("checks") or [],
+        imports=(record.get("import") or {}).get("names") or [],
+        why_no_wheel=why_no_wheel(verdict.outcome.value, bool(facts.get("below_newest")), plan.prior,
+                                  _python_of(plan, record), obs.record, releases, everything),
+        setup=run.setup, rerun=run.rerun, setup_image=run.setup_image, attempts=attempts,
+        fix=recommended((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts))
+
+
+def to_attempt_result(attempt: AttemptRun, releases: Releases | None, run_dir: Path) -> dict[str, Any]:
+    """One remedy attempt, judged by the same classifier as the cells."""
+    plan = attempt.job.plan
+    verdict = classify(attempt.observation, releases)
+    record = attempt.observation.record or {}
+    return {"remedy": plan.remedy.name, "title": plan.remedy.title, "commands": list(plan.commands),
+            "identity": plan.upgrader, "warning": plan.remedy.warning, "outcome": verdict.outcome.value,
+            "evidence": list(verdict.evidence), "fix": judge(verdict.outcome).value,
+            "pip_check_exit_code": (record.get("pip_check") or {}).get("exit_code"), "after": record.get("after"),
+            "log": str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
+            "seconds": attempt.seconds}
+
+
+def _python_of(plan: CellPlan, record: dict[str, Any]) -> str:
+    """The cell's Python: as recorded, or (a cell that never ran) as planned."""
+    return str(record.get("python") or plan.interpreter.python)
+
+
+def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError | None,
+                       record: dict[str, Any]) -> dict[str, Any]:
+    """Where the cell's python3 came from, and what its ssl and libc are: all three change what pip does."""
+    facts: dict[str, Any] = {"wanted": plan.interpreter.version or "system", "image": plan.base_image}
+    if isinstance(provisioned, Provisioned):
+        facts |= {"provider": provisioned.how, "detail": provisioned.detail}
+    runtime = record.get("runtime") or {}
+    return facts | {k: runtime[k] for k in ("executable", "openssl", "ca_paths", "glibc", "tags") if k in runtime}

@@ -1,0 +1,99 @@
+"""The run's trust material: the host's CA (for cells that trust it), the local index's CA,
+the interceptor's CA, and the bundle the trust-ca remedy mounts; the context plans render with.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..core.axes import RunNeeds, Service, run_needs
+from ..core.model import Cell, Matrix
+from ..infra.credentials import IndexCredentials
+from ..infra.credentials import resolve as resolve_credentials
+from ..infra.hostca import HostCA, detect_host_ca
+from ..infra.services import Interception
+from ..infra.setupcache import cache_dir
+from ..infra.tlsca import RunCA
+from ..judge.remedies import LOCAL_INDEX_WHEELS
+from ..plan.plan import RenderContext, local_index_context
+from .prepare import Prepared
+
+
+def render_context(matrix: Matrix, host_ca: HostCA | None, run_ca: RunCA | None,
+                   interception: Interception | None = None) -> RenderContext:
+    if run_ca is not None:
+        ctx = local_index_context(matrix.target, host_ca, run_ca.cert_pem, matrix.checks)
+    else:
+        url = matrix.target.index.url or None  # None: pip's default index
+        ctx = RenderContext(target=matrix.target, host_ca=host_ca, index_url=url, checks=matrix.checks)
+    return replace(ctx, interceptor_ca_pem=interception.ca.cert_pem if interception else b"",
+                   index_secret=matrix.target.index.secret)
+
+
+def run_ca_for(matrix: Matrix, run_id: str) -> RunCA | None:
+    """The local index's CA: kept across runs, so cells that trust it keep their cached setups."""
+    return RunCA.kept(cache_dir() / "ca" / "local-index.pem", "local index") if matrix.target.index.local else None
+
+
+def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
+    needs = run_needs(c.axes for c in cells)
+    if not matrix.target.index.local:
+        return needs
+    return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=LOCAL_INDEX_WHEELS)
+
+
+def wanted_host_ca(needs: RunNeeds) -> HostCA | None:
+    return detect_host_ca() if needs.host_ca else None
+
+
+def interception_for(needs: RunNeeds, host_ca: HostCA | None, run_ca: RunCA | None,
+                  run_id: str) -> Interception | None:
+    """A CA for the TLS-intercepting proxy, if a cell needs one; upstream it trusts the index's CA."""
+    if Service.INTERCEPTOR not in needs.services:
+        return None
+    if run_ca:
+        upstream = run_ca.cert_pem
+    elif host_ca:
+        upstream = host_ca.read()
+    else:  # no corporate CA: the system's own bundle
+        upstream = Path(ssl.get_default_verify_paths().openssl_cafile).read_bytes()
+    return Interception(RunCA.kept(cache_dir() / "ca" / "interceptor.pem", "interceptor"), upstream)
+
+
+def remedy_ca_bundle(ctx: RenderContext, run_dir: Path) -> Path | None:
+    """Every CA the run knows (the host's, the local index's, the interceptor's), for the remedy that
+    trusts the CA a cell lacks; None when there is none to give. The host's is looked up even when no
+    cell of this run trusts it (`remedy` on a `ca: none` cell): it is the corporate CA to try."""
+    host_ca = ctx.host_ca or detect_host_ca()
+    bundle = (host_ca.read() if host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
+    if not bundle:
+        return None
+    path = (run_dir / "remedy-ca.pem").resolve()  # a bind mount's source must be absolute
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bundle)
+    return path
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a run's cells trust and present: decided once, before any cell is planned."""
+
+    needs: RunNeeds
+    host_ca: HostCA | None
+    run_ca: RunCA | None
+    credentials: IndexCredentials | None
+    interception: Interception | None
+    ctx: RenderContext
+
+
+def trust_for(prepared: Prepared) -> Trust:
+    matrix = prepared.matrix
+    needs = needs_of(matrix, prepared.todo or prepared.cells)
+    host_ca = wanted_host_ca(needs)
+    run_ca = run_ca_for(matrix, prepared.header.run_id)
+    credentials = resolve_credentials(matrix.target.index)  # a missing token variable fails first
+    interception = interception_for(needs, host_ca, run_ca, prepared.header.run_id)
+    ctx = render_context(matrix, host_ca, run_ca, interception)
+    return Trust(needs, host_ca, run_ca, credentials, interception, ctx)
