@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repromatrix.execute.runner import RECORD_PREFIX
+from repromatrix.cell.contract import RECORD_PREFIX
 from repromatrix.infra.engine import (
     LABEL_CACHE,
     LABEL_ROLE,

@@ -19,6 +19,7 @@ from typing import ClassVar
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
+from ..cell import contract
 from .errors import did_you_mean
 from .interpreter import DEBIAN_SUITES, Interpreter, base_image_for, debian_suite_of
 
@@ -451,7 +452,7 @@ class Limits:
 
     def env(self) -> dict[str, str]:
         """Variables the scenario reads for these limits (templates/scenario.py)."""
-        return {"REPROMATRIX_TIMEOUT": str(self.upgrade_seconds)} if self.upgrade_seconds else {}
+        return {contract.TIMEOUT: str(self.upgrade_seconds)} if self.upgrade_seconds else {}
 
     def docker_run_options(self) -> tuple[str, ...]:
         """The same limits as `docker run` options, for the reproduce command."""

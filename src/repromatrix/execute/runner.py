@@ -12,27 +12,24 @@ cells, kills the running ones (they become `interrupted`) and returns what finis
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
+from ..cell import contract
+from ..cell.contract import parse_record
 from ..core.model import CacheMode
-from ..infra.credentials import INDEX_SECRET, redact
+from ..infra.credentials import redact
 from ..infra.engine import LABEL_ROLE, LABEL_RUN, Engine
 from ..infra.services import ProxySetup
 from ..infra.setupcache import SetupCache, human, scenario_dockerfile
 from ..judge.classify import Observation, Verdict
-from ..judge.remedies import CA_PATH, AttemptPlan, Resource
+from ..judge.remedies import AttemptPlan, Resource
 from ..plan.plan import CellPlan
-from ..plan.render import PROXY_SECRET, SETUP_MARKER
 from ..results.results import write_atomic
-
-RECORD_PREFIX = "REPROMATRIX-RECORD "
 
 
 @dataclass(frozen=True)
@@ -74,17 +71,6 @@ class AttemptRun:
     observation: Observation
     seconds: float = 0.0
     log_path: Path | None = None
-
-
-def parse_record(output: str) -> dict[str, Any] | None:
-    for line in reversed(output.splitlines()):
-        if line.startswith(RECORD_PREFIX):
-            try:
-                record: dict[str, Any] = json.loads(line[len(RECORD_PREFIX):])
-                return record
-            except json.JSONDecodeError:
-                return None
-    return None
 
 
 @dataclass(frozen=True)
@@ -137,7 +123,7 @@ class CellRunner:
             self.cache.keep_log(setup, setup_log)
             if setup.how == "failed" and setup.build:
                 obs = Observation(build_ok=False, build_log=setup_log,
-                                  setup_failed=setup.build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+                                  setup_failed=setup.build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"))
                 return self.finish(job, obs, durations, setup_log, setup.how)
             if self.stop.is_set():
                 return self.interrupted(job, durations, setup_log, setup.how)
@@ -152,7 +138,7 @@ class CellRunner:
             return self.interrupted(job, durations, log, setup_how)
         if not build.ok:
             obs = Observation(build_ok=False, build_log=build.log,
-                              setup_failed=build.failed_step.startswith(f"RUN {SETUP_MARKER}"))
+                              setup_failed=build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"))
             return self.finish(job, obs, durations, log, setup_how)
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
@@ -184,10 +170,10 @@ class CellRunner:
             mounts = dict(mounts or {})
             env = job.plan.container_env()
             if Resource.CA in job.plan.needs and self.remedy_ca:
-                mounts[str(self.remedy_ca)] = CA_PATH
+                mounts[str(self.remedy_ca)] = contract.REMEDY_CA_PATH
             if Resource.PROXY_CREDENTIALS in job.plan.needs and self.proxy:
-                mounts[str(self.proxy.url_file)] = PROXY_SECRET
-                env["REPROMATRIX_PROXY_SECRET"] = PROXY_SECRET
+                mounts[str(self.proxy.url_file)] = contract.PROXY_SECRET_PATH
+                env[contract.PROXY_SECRET] = contract.PROXY_SECRET_PATH
             started = time.monotonic()
             name = f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
             limits = job.plan.limits(cell.plan.limits)
@@ -240,11 +226,11 @@ class CellRunner:
     def _network_for(self, job: CellJob) -> tuple[str | None, dict[str, str] | None]:
         """Where the cell runs, and the secret it gets (builds always use the run's own network)."""
         mode = job.plan.network
-        mounts = {str(self.index_secret.path): INDEX_SECRET} if self.index_secret else {}
+        mounts = {str(self.index_secret.path): contract.INDEX_SECRET_PATH} if self.index_secret else {}
         if not mode.internal or self.proxy is None:
             return self.network, mounts or None
         if mode.credentials:
-            mounts[str(self.proxy.url_file)] = PROXY_SECRET
+            mounts[str(self.proxy.url_file)] = contract.PROXY_SECRET_PATH
         return self.proxy.network, mounts or None
 
     def _redact(self, text: str) -> str:

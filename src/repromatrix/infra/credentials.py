@@ -6,7 +6,7 @@ the local index demand credentials made for the run. Either way the credentials 
 Dockerfile, an image layer or its history, a log, results.json or a report: the cell's image
 reads only the URL without them, and whatever needs the index (the prior version, the upgrade)
 runs when the container starts, with the full URL read from a file mounted read-only at
-INDEX_SECRET. Every log we keep is passed through `redact`.
+contract.INDEX_SECRET_PATH. Every log we keep is passed through `redact`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from urllib.parse import quote, unquote
 from ..core.errors import UsageError
 from ..core.model import IndexSpec
 
-INDEX_SECRET = "/run/secrets/repromatrix-index-url"  # where a cell finds the index URL with credentials
 LOCAL_USER = "repromatrix"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

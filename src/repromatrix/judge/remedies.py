@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
+from ..cell import contract
 from ..core.axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
 from ..core.model import Choice, Selection
 from ..core.outcomes import Fix, Outcome
@@ -31,8 +32,6 @@ from ..core.outcomes import Fix, Outcome
 if TYPE_CHECKING:  # plan.py reads the matrix model, which holds a remedy Selection
     from ..plan.plan import CellPlan
 
-# Where an attempt's CA bundle is mounted, and the proxy URL with credentials (as for the cells).
-CA_PATH = "/opt/repromatrix/remedy-ca.pem"
 
 
 def judge(outcome: Outcome) -> Fix:
@@ -175,11 +174,12 @@ class AttemptPlan:
     def container_env(self) -> dict[str, str]:
         """The scenario's variables for this attempt (templates/scenario.py reads them)."""
         own = dict(a.partition("=")[::2] for a in self.env)
-        return own | {"REPROMATRIX_BEFORE": json.dumps([s.to_json() for s in self.steps]),
-                      "REPROMATRIX_UPGRADE": shlex.join(self.upgrade),
-                      "REPROMATRIX_USER": "" if self.upgrader == "root" else self.upgrader,
-                      "REPROMATRIX_UNSET": " ".join(self.unset), "REPROMATRIX_PATH": self.path} | (
-            {"REPROMATRIX_PACKAGE": self.package} if self.package else {})
+        scenario = {contract.BEFORE: json.dumps([s.to_json() for s in self.steps]),
+                    contract.UPGRADE: shlex.join(self.upgrade),
+                    contract.USER: "" if self.upgrader == "root" else self.upgrader,
+                    contract.UNSET: " ".join(self.unset), contract.PATH: self.path}
+        instead = {contract.PACKAGE: self.package} if self.package else {}  # judged on another name
+        return own | scenario | instead
 
 
 def _as(user: str, upgrader: str, sudo: bool = False) -> str:
@@ -223,7 +223,7 @@ CATALOGUE: tuple[Remedy, ...] = (
            why="pip downloads and unpacks in TMPDIR (/tmp by default): a small /tmp (a tmpfs, a quota) fails "
                "while the home directory's disk has room"),
     Remedy("trust-ca", "trust the corporate CA", frozenset({Outcome.SSL_ERROR}),
-           options=("--cert", CA_PATH), needs=frozenset({Resource.CA}),
+           options=("--cert", contract.REMEDY_CA_PATH), needs=frozenset({Resource.CA}),
            why="an intercepting proxy or a private index signs with a CA the image does not know"),
     Remedy("upgrade-certifi", "upgrade certifi", frozenset({Outcome.SSL_ERROR}),
            before=(("python3", "-m", "pip", "install", "--upgrade", "certifi"),),

@@ -17,22 +17,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..cell import contract
 from ..core.templating import render, template_bytes
-from ..infra.credentials import INDEX_SECRET
 from ..infra.setupcache import SETUP_STAGE
 from .plan import CellPlan, RenderContext
-
-CA_PATH = "/usr/local/share/repromatrix/ca-bundle.pem"
-SETUP_MARKER = ": repromatrix-setup"  # marks the RUN whose failure means setup-failed
-PROXY_SECRET = "/run/secrets/repromatrix-proxy-url"  # where a cell finds its proxy URL with credentials
-CHECKS_PATH = "/opt/repromatrix/checks.json"
 
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
     return render("dockerfile", "Dockerfile.j2",
-        plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, ca_path=CA_PATH,
-        setup_marker=SETUP_MARKER, local=ctx.local, proxy_secret=PROXY_SECRET, checks_path=CHECKS_PATH,
-        index_secret=INDEX_SECRET, setup_stage=SETUP_STAGE)
+        plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, local=ctx.local,
+        ca_path=contract.CA_BUNDLE_PATH, setup_marker=contract.SETUP_MARKER,
+        proxy_secret=contract.PROXY_SECRET_PATH, checks_path=contract.CHECKS_PATH,
+        index_secret=contract.INDEX_SECRET_PATH, scenario_path=contract.SCENARIO_PATH,
+        var=contract, setup_stage=SETUP_STAGE)
 
 
 def scenario_source() -> bytes:
