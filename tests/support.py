@@ -7,7 +7,9 @@ import itertools
 import random
 import signal
 
+from repromatrix.cell.contract import Record
 from repromatrix.core.outcomes import Outcome
+from repromatrix.judge.classify import Observation
 from repromatrix.results.results import CellResult, RunResult
 
 EVIDENCE = {
@@ -17,6 +19,12 @@ EVIDENCE = {
     "import-error": "import tensorflow failed: ImportError: A module that was compiled using NumPy 1.x ...",
     "not-upgraded": "Requirement already satisfied: tensorflow in /opt/venv/lib/python3.9/site-packages (2.20.0)",
 }
+
+
+def observe(record: dict | None, **seen: object) -> Observation:
+    """An observation of a container that printed `record` (a captured record, as JSON data): parsed
+    as the runner parses it, so a test record that is not one fails here, naming the field."""
+    return Observation(record=None if record is None else Record.from_json(record), **seen)  # type: ignore[arg-type]
 
 
 def default_sigint() -> None:

@@ -12,6 +12,7 @@ from repromatrix.infra.localindex import TENSORFLOW, wheel_tags
 from repromatrix.judge.classify import Observation, classify
 from repromatrix.judge.index import Releases
 from tests.conftest import DATA
+from tests.support import observe
 
 RECORDS = DATA / "records"
 
@@ -38,13 +39,13 @@ def releases() -> Releases:
      "with NumPy 2.0."),
 ])
 def test_real_records(name, outcome, evidence):
-    verdict = classify(Observation(record=record(name)), releases())
+    verdict = classify(observe(record(name)), releases())
     assert verdict.outcome is outcome
     assert evidence in verdict.evidence
 
 
 def test_python_39_lands_below_newest_and_says_why():
-    verdict = classify(Observation(record=record("local-bullseye-py3.9-venv-fresh")), releases())
+    verdict = classify(observe(record("local-bullseye-py3.9-venv-fresh")), releases())
     assert verdict.outcome is Outcome.UPGRADED
     assert verdict.facts["after"] == "2.20.0" and verdict.facts["newest"] == "2.21.0"
     assert verdict.facts["below_newest"] == ("landed on 2.20.0, below the newest release 2.21.0: "
@@ -53,14 +54,14 @@ def test_python_39_lands_below_newest_and_says_why():
 
 
 def test_newest_release_is_not_flagged():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
     assert "below_newest" not in verdict.facts
 
 
 def test_failed_upgrade_is_not_called_below_newest():
     rec = record("local-bullseye-py3.9-system-tf2.15.0")
     rec["upgrade"]["exit_code"] = 1
-    assert "below_newest" not in classify(Observation(record=rec), releases()).facts
+    assert "below_newest" not in classify(observe(rec), releases()).facts
 
 
 def test_setup_failure_quotes_pips_reason():
@@ -84,7 +85,7 @@ def test_pip_check_failure_is_inconsistent():
     rec = record("local-bookworm-py3.11-venv-tf2.15.0")
     rec["pip_check"] = {"exit_code": 1, "output": "tensorflow 2.21.0 has requirement protobuf<8.0.0,>=6.31.1, "
                         "but you have protobuf 4.25.8.\n"}
-    verdict = classify(Observation(record=rec))
+    verdict = classify(observe(rec))
     assert verdict.outcome is Outcome.UPGRADED_INCONSISTENT
     assert "but you have protobuf 4.25.8." in verdict.evidence[-1]
 
@@ -92,16 +93,16 @@ def test_pip_check_failure_is_inconsistent():
 def test_unknown_pip_failure_keeps_error_lines():
     rec = record("local-bookworm-py3.11-system-fresh")
     rec["upgrade"] |= {"exit_code": 2, "output": "Collecting tensorflow\nERROR: Something new went wrong\n"}
-    verdict = classify(Observation(record=rec))
+    verdict = classify(observe(rec))
     assert verdict.outcome is Outcome.UNKNOWN_FAILURE
     assert verdict.evidence == ("pip exited 2", "ERROR: Something new went wrong")
 
 
 def test_no_record_or_timeout_is_infra():
-    assert classify(Observation(record=None, exit_code=137, output="Killed")).outcome is Outcome.INFRA_ERROR
+    assert classify(observe(None, exit_code=137, output="Killed")).outcome is Outcome.INFRA_ERROR
     rec = copy.deepcopy(record("local-bookworm-py3.11-system-fresh"))
     rec["upgrade"] |= {"exit_code": -9, "timed_out": True}
-    assert classify(Observation(record=rec)).outcome is Outcome.INFRA_ERROR
+    assert classify(observe(rec)).outcome is Outcome.INFRA_ERROR
     assert classify(Observation(infra_reason="base image x: gone")).evidence == ("base image x: gone",)
 
 
@@ -114,7 +115,7 @@ def test_no_record_or_timeout_is_infra():
 ])
 def test_real_tensorflow_records(name, outcome, evidence):
     rec = record(name)
-    verdict = classify(Observation(record=rec), releases())
+    verdict = classify(observe(rec), releases())
     assert verdict.outcome is outcome
     assert any(evidence in line for line in verdict.evidence), verdict.evidence
 
@@ -122,7 +123,7 @@ def test_real_tensorflow_records(name, outcome, evidence):
 def test_real_tensorflow_python_39_and_pip_20():
     rec = record("public-bullseye-py3.9-venv-fresh")
     assert rec["pip"].startswith("pip 20.3.4")
-    verdict = classify(Observation(record=rec), releases())
+    verdict = classify(observe(rec), releases())
     assert verdict.facts["below_newest"].startswith("landed on 2.20.0, below the newest release 2.21.0")
 
 
@@ -150,7 +151,7 @@ def test_success_evidence_focuses_on_the_target(line, focused):
 
 # Install modes and permissions, captured from examples/causes.yaml.
 def test_split_install_names_each_identitys_version():
-    verdict = classify(Observation(record=record("local-bullseye-py3.9-system-user-tf2.15.0")), releases())
+    verdict = classify(observe(record("local-bullseye-py3.9-system-user-tf2.15.0")), releases())
     assert verdict.outcome is Outcome.SPLIT_INSTALL
     assert verdict.evidence == ("Successfully installed protobuf-6.33.1 tensorflow-2.20.0",
                                 "user imports tensorflow 2.20.0; root imports 2.15.0")
@@ -163,7 +164,7 @@ def test_split_install_names_each_identitys_version():
      "ERROR: Could not install packages due to an OSError: [Errno 13] Permission denied: '__init__.py'"),
 ])
 def test_permission_denied(name, first):
-    verdict = classify(Observation(record=record(name)))
+    verdict = classify(observe(record(name)))
     assert verdict.outcome is Outcome.PERMISSION_DENIED
     assert verdict.evidence[0] == first
 
@@ -171,7 +172,7 @@ def test_permission_denied(name, first):
 def test_same_version_for_every_identity_is_no_split():
     rec = record("local-bullseye-py3.9-system-user-tf2.15.0")
     rec["identities"]["root"]["version"] = "2.20.0"
-    assert classify(Observation(record=rec)).outcome is Outcome.UPGRADED
+    assert classify(observe(rec)).outcome is Outcome.UPGRADED
 
 
 # Network and TLS, captured from examples/causes.yaml: pip ends every one of these with
@@ -191,7 +192,7 @@ def test_same_version_for_every_identity_is_no_split():
 def test_network_causes_are_not_no_matching_distribution(name, outcome, deciding):
     rec = record(name)
     assert "No matching distribution found for tensorflow" in rec["upgrade"]["output"]
-    verdict = classify(Observation(record=rec))
+    verdict = classify(observe(rec))
     assert verdict.outcome is outcome
     assert deciding in verdict.evidence[0]
     assert verdict.evidence[-1] == "ERROR: No matching distribution found for tensorflow"
@@ -199,14 +200,14 @@ def test_network_causes_are_not_no_matching_distribution(name, outcome, deciding
 
 # Dependency conflicts, captured from examples/causes.yaml.
 def test_protobuf_pin_of_another_library_is_inconsistent():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-protobuf-cap")))
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0-protobuf-cap")))
     assert verdict.outcome is Outcome.UPGRADED_INCONSISTENT
     assert verdict.evidence[0].startswith("ERROR: pip's dependency resolver does not currently take into account")
     assert verdict.evidence[1].endswith("but you have protobuf 6.33.1 which is incompatible.")
 
 
 def test_constraints_make_resolution_impossible():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-constraints")))
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0-constraints")))
     assert verdict.outcome is Outcome.RESOLUTION_IMPOSSIBLE
     assert verdict.evidence[0].startswith("ERROR: ResolutionImpossible")
     assert "The user requested (constraint) protobuf==3.19.6" in verdict.evidence
@@ -215,24 +216,24 @@ def test_constraints_make_resolution_impossible():
 # Old pip, captured from examples/causes.yaml (pip 19.2.3 and 20.2.4 pinned in a venv).
 def test_old_pip_is_named_as_the_reason():
     rec = record("local-bullseye-py3.9-venv-tf2.15.0-pip19.2.3")
-    verdict = classify(Observation(record=rec), releases())
+    verdict = classify(observe(rec), releases())
     assert verdict.outcome is Outcome.NOT_UPGRADED
     assert verdict.evidence == (
         "Requirement already up-to-date: tensorflow in /opt/venv/lib/python3.9/site-packages (2.15.0)",
         "pip 19.2.3 cannot read the manylinux2014 tags of 2.20.0's wheels (pip ≥ 19.3 can)")
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-fresh-pip20.2.4")), releases())
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-fresh-pip20.2.4")), releases())
     assert verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
     assert verdict.evidence[-1] == ("pip 20.2.4 cannot read the manylinux_2_x (PEP 600) tags of 2.21.0's wheels "
                                     "(pip ≥ 20.3 can)")
 
 
 def test_recent_pip_is_not_blamed():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0")), releases())
     assert not verdict.facts["old_pip"]
 
 
 def test_corrupted_cache_is_a_hash_mismatch_from_the_cache():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
     assert verdict.outcome is Outcome.HASH_MISMATCH
     assert verdict.evidence[0].startswith("ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE.")
     assert verdict.evidence[1].startswith("Using cached https://repromatrix-index:8443/packages/tensorflow-2.21.0-")
@@ -253,16 +254,16 @@ def test_old_pip_reason_ignores_other_platforms_wheels():
 
 
 def test_cut_download_on_old_and_new_pip():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-fresh-flaky")))  # pip 23.0.1
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-fresh-flaky")))  # pip 23.0.1
     assert verdict.outcome is Outcome.HASH_MISMATCH
     assert verdict.evidence[-1].startswith("the file was downloaded just now, not taken from pip's cache")
-    verdict = classify(Observation(record=record("local-trixie-py3.13-venv-fresh-flaky")))  # pip 25.1.1
+    verdict = classify(observe(record("local-trixie-py3.13-venv-fresh-flaky")))  # pip 25.1.1
     assert verdict.outcome is Outcome.NETWORK_ERROR
     assert verdict.evidence[0] == "× Download failed because not enough bytes were received (1.0 MB/1.6 MB)"
 
 
 def test_a_cached_hash_mismatch_does_not_blame_the_transfer():
-    verdict = classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
+    verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted")))
     assert not any("downloaded just now" in line for line in verdict.evidence)
 
 
@@ -284,13 +285,13 @@ def test_versions_compare_by_pep_440(module, dist, same):
 def test_a_dev_builds_version_spelling_is_not_a_mismatch():
     rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
     rec["import"] |= {"version": "2.21.0-dev20261026", "dist_version": "2.21.0.dev20261026"}
-    assert classify(Observation(record=rec)).outcome is Outcome.UPGRADED
+    assert classify(observe(rec)).outcome is Outcome.UPGRADED
 
 
 def test_importing_other_files_than_pip_installed_is_an_import_error():
     rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
     rec["import"] |= {"version": "2.15.0", "dist_version": "2.21.0", "names": ["tensorflow"]}
-    verdict = classify(Observation(record=rec))
+    verdict = classify(observe(rec))
     assert verdict.outcome is Outcome.IMPORT_ERROR
     assert verdict.evidence == ("import tensorflow reports __version__ 2.15.0, but the installed distribution is "
                                 "2.21.0: the files imported are not the ones pip installed",)
@@ -305,7 +306,7 @@ def test_a_failing_check_after_an_upgrade_is_check_failed():
         {"name": "legacy-optimizer", "identity": "root", "exit_code": 1, "seconds": 1.0,
          "output": "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
                    "    raise ImportError(\n" + error + "\n"}]
-    verdict = classify(Observation(record=rec))
+    verdict = classify(observe(rec))
     assert verdict.outcome is Outcome.CHECK_FAILED
     assert verdict.evidence == (f"check legacy-optimizer as root exited 1: {error}",)
 
@@ -313,7 +314,7 @@ def test_a_failing_check_after_an_upgrade_is_check_failed():
 def test_checks_do_not_blame_an_upgrade_that_did_nothing():
     rec = copy.deepcopy(record("local-bullseye-py3.9-venv-tf2.20.0"))
     rec["checks"] = [{"name": "c", "identity": "root", "exit_code": 1, "output": "Error: x\n", "seconds": 0.1}]
-    assert classify(Observation(record=rec)).outcome is Outcome.NOT_UPGRADED
+    assert classify(observe(rec)).outcome is Outcome.NOT_UPGRADED
 
 
 def test_pre_releases_count_only_when_nothing_final_is_left():
@@ -332,11 +333,11 @@ def test_a_pre_release_taken_because_nothing_final_fits_is_said():
     rec["python"] = "3.14.8"
     rec["after"] = "2.22.0rc0"
     rec["upgrade"]["output"] = rec["upgrade"]["output"].replace("tensorflow-2.21.0", "tensorflow-2.22.0rc0")
-    verdict = classify(Observation(record=rec), releases())
+    verdict = classify(observe(rec), releases())
     assert verdict.outcome is Outcome.UPGRADED
     assert verdict.evidence[-1] == ("landed on the pre-release 2.22.0rc0, not asked for: no final release has a "
                                     "wheel for Python 3.14 (the newest final, 2.21.0, has none)")
-    assert "prerelease" not in classify(Observation(record=record("local-bookworm-py3.11-venv-tf2.15.0")),
+    assert "prerelease" not in classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0")),
                                         releases()).facts
 
 
@@ -345,18 +346,18 @@ def test_a_target_whose_marker_does_not_match_is_not_upgraded_not_an_import_erro
     line = "Ignoring tensorflow: markers 'python_version < \"3.0\"' don't match your environment"  # pip 23.2's words
     rec["upgrade"]["output"] = "Looking in indexes: https://repromatrix-index:8443/simple/\n" + line + "\n"
     rec["after"] = rec["before"]
-    verdict = classify(Observation(record=rec))
+    verdict = classify(observe(rec))
     assert (verdict.outcome, verdict.evidence) == (Outcome.NOT_UPGRADED, (line,))
     fresh = copy.deepcopy(rec)
     fresh["before"] = fresh["after"] = None
     fresh["import"] = {"ok": False, "version": None, "error": "not installed", "failed": None, "names": []}
-    assert classify(Observation(record=fresh)).outcome is Outcome.NOT_UPGRADED
+    assert classify(observe(fresh)).outcome is Outcome.NOT_UPGRADED
 
 
 def test_a_full_disk_is_no_space_not_an_unknown_failure():
     # Captured on the real index: the disk filled while pip backtracked from 2.21.0 down to 2.15.1
     # over a constraint, downloading a 475-601 MB wheel per release.
-    verdict = classify(Observation(record=record("public-bookworm-py3.11-venv-tf2.15.0-constraints-disk-full")))
+    verdict = classify(observe(record("public-bookworm-py3.11-venv-tf2.15.0-constraints-disk-full")))
     assert verdict.outcome is Outcome.NO_SPACE
     assert verdict.evidence[0] == ("ERROR: Could not install packages due to an OSError: [Errno 28] No space left "
                                    "on device")
@@ -386,12 +387,12 @@ def test_a_full_disk_is_no_space_not_an_unknown_failure():
      "(prefix /opt/venv): pip installed into another Python"),
 ])
 def test_more_causes_from_real_records(name, outcome, evidence):
-    verdict = classify(Observation(record=record(name)), releases())
+    verdict = classify(observe(record(name)), releases())
     assert (verdict.outcome, evidence in verdict.evidence) == (outcome, True), verdict.evidence
 
 
 def test_a_stall_is_not_a_cut_and_a_cut_is_not_a_stall():
-    cut = classify(Observation(record=record("local-trixie-py3.13-venv-fresh-flaky")), releases())
+    cut = classify(observe(record("local-trixie-py3.13-venv-fresh-flaky")), releases())
     assert cut.outcome is Outcome.NETWORK_ERROR  # "not enough bytes", with no timeout: the link broke
 
 
@@ -399,21 +400,21 @@ def test_each_new_success_path_needs_its_own_evidence():
     """Take away what decided each verdict and the cell falls back to what pip's exit alone says."""
     shared = record("local-bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu")
     shared["sharers"] = []
-    assert classify(Observation(record=shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT
+    assert classify(observe(shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT
     wrong = record("local-bullseye-py3.9-venv-no-pip-fresh")
     wrong["pip_script"]["python3_prefix"] = wrong["pip_script"]["prefix"]  # the same Python: no mismatch
-    assert classify(Observation(record=wrong), releases()).outcome is Outcome.IMPORT_ERROR
+    assert classify(observe(wrong), releases()).outcome is Outcome.IMPORT_ERROR
     held = record("local-bookworm-py3.11-venv-fresh-protobuf-below-6")
     held["held_back"]["exit_code"] = 0  # the dry run would have worked: nothing held it back
-    assert classify(Observation(record=held), releases()).outcome is Outcome.UPGRADED
+    assert classify(observe(held), releases()).outcome is Outcome.UPGRADED
     held["held_back"] = None
-    assert classify(Observation(record=held), releases()).outcome is Outcome.UPGRADED
+    assert classify(observe(held), releases()).outcome is Outcome.UPGRADED
 
 
 def test_our_own_timeout_is_not_out_of_memory():
     killed = record("local-bookworm-py3.11-venv-fresh-small-memory")
     killed["upgrade"]["timed_out"] = True
-    assert classify(Observation(record=killed), releases()).outcome is Outcome.INFRA_ERROR
+    assert classify(observe(killed), releases()).outcome is Outcome.INFRA_ERROR
 
 
 @pytest.mark.parametrize("output, outcome", [
@@ -431,13 +432,13 @@ def test_our_own_timeout_is_not_out_of_memory():
 def test_failures_by_their_words(output, outcome):
     base = record("local-bookworm-py3.11-venv-fresh-distutils-numpy")
     base["upgrade"]["output"] = output
-    assert classify(Observation(record=base), releases()).outcome is outcome
+    assert classify(observe(base), releases()).outcome is outcome
 
 
 def test_a_namespace_both_libraries_ship_is_not_a_shared_directory():
     shared = record("local-bullseye-py3.9-venv-tf2.15.0-tensorflow-gpu")
     shared["sharers"] = [{"name": "googleapis-common-protos", "version": "1.63.0", "dirs": ["google"], "files": 1}]
-    assert classify(Observation(record=shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT
+    assert classify(observe(shared), releases()).outcome is Outcome.UPGRADED_INCONSISTENT
 
 
 def test_no_wheel_for_the_interpreters_platform_is_unsupported_platform_and_an_old_pip_is_not():
@@ -445,32 +446,32 @@ def test_no_wheel_for_the_interpreters_platform_is_unsupported_platform_and_an_o
         base = record("local-bookworm-py3.11-venv-fresh-pip20.2.4")
         base["runtime"] = {"tags": {"platforms": platforms}, "glibc": libc}  # its capture predates them
         return base
-    i686 = classify(Observation(record=failing(["manylinux_2_36_i686", "manylinux2014_i686", "linux_i686"])),
+    i686 = classify(observe(failing(["manylinux_2_36_i686", "manylinux2014_i686", "linux_i686"])),
                     releases())
     assert i686.outcome is Outcome.UNSUPPORTED_PLATFORM
     assert i686.evidence[0] == ("no release of tensorflow has a wheel for this interpreter's platform (glibc i686); "
                                 "the index's wheels are for glibc x86_64")
-    musl = classify(Observation(record=failing(["musllinux_1_2_x86_64", "linux_x86_64"], libc=" ")), releases())
+    musl = classify(observe(failing(["musllinux_1_2_x86_64", "linux_x86_64"], libc=" ")), releases())
     assert musl.outcome is Outcome.UNSUPPORTED_PLATFORM  # its linux_x86_64 is a musl one
     # pip 20.2.4 reads no manylinux tag on 3.11 but the architecture is right: an old pip, not the platform
-    old = classify(Observation(record=failing(["linux_x86_64"])), releases())
+    old = classify(observe(failing(["linux_x86_64"])), releases())
     assert old.outcome is Outcome.NO_MATCHING_DISTRIBUTION
 
 
 def test_backtracking_killed_by_the_time_limit_is_its_own_outcome():
     cut = record("local-bookworm-py3.11-venv-fresh-time-limit")
-    verdict = classify(Observation(record=cut), releases())
+    verdict = classify(observe(cut), releases())
     assert verdict.outcome is Outcome.RESOLVER_BACKTRACKING
     assert verdict.evidence[0] == "pip was still backtracking when it was killed after 20 s"
     assert any(e.startswith("INFO: This is taking longer than usual.") for e in verdict.evidence)
     # killed without a word from the resolver: our timeout, not backtracking
     cut["upgrade"]["output"] = "Collecting tf-models-official\n"
-    assert classify(Observation(record=cut), releases()).outcome is Outcome.INFRA_ERROR
+    assert classify(observe(cut), releases()).outcome is Outcome.INFRA_ERROR
 
 
 def test_a_real_32_bit_cell_is_unsupported_platform():
     names = [f"tensorflow-{r.version}-{tag}.whl" for r in TENSORFLOW for tag in wheel_tags(r, "x86_64")]
-    verdict = classify(Observation(record=record("local-i386-debian-bookworm-py3.11-venv-fresh")),
+    verdict = classify(observe(record("local-i386-debian-bookworm-py3.11-venv-fresh")),
                        Releases.from_filenames("tensorflow", names))
     assert verdict.outcome is Outcome.UNSUPPORTED_PLATFORM
     assert verdict.evidence[0].startswith("no release of tensorflow has a wheel for this interpreter's platform "
@@ -480,9 +481,9 @@ def test_a_real_32_bit_cell_is_unsupported_platform():
 def test_held_back_only_within_the_targets_own_range():
     """A target of '>=2.16,<2.18' that lands on 2.17 is not held back because 2.21.0 would not install."""
     held = record("local-bookworm-py3.11-venv-fresh-protobuf-below-6")
-    assert classify(Observation(record=held), releases()).outcome is Outcome.HELD_BACK
+    assert classify(observe(held), releases()).outcome is Outcome.HELD_BACK
     narrow = releases().only(">=2.16,<2.18")
-    assert classify(Observation(record=held), narrow).outcome is not Outcome.HELD_BACK
+    assert classify(observe(held), narrow).outcome is not Outcome.HELD_BACK
 
 
 def test_a_tombstone_is_quoted_whole():
@@ -490,7 +491,7 @@ def test_a_tombstone_is_quoted_whole():
     base["upgrade"]["output"] = ('  × Getting requirements to build wheel did not run successfully.\n'
                                  '      The "tensorflow-gpu" package has been removed!\n\n'
                                  '      Please install "tensorflow" instead.\n')
-    verdict = classify(Observation(record=base), releases())
+    verdict = classify(observe(base), releases())
     assert verdict.outcome is Outcome.REMOVED_PACKAGE
     assert verdict.evidence[0] == 'Please install "tensorflow" instead.'
     assert {'The "tensorflow-gpu" package has been removed!',

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 
+import pytest
+
 from repromatrix.cell import contract
+from repromatrix.core.outcomes import Outcome
+from repromatrix.execute.runner import observed
+from repromatrix.judge.classify import classify
 from tests.conftest import REPO
 
 PACKAGE = REPO / "src" / "repromatrix"
@@ -55,10 +61,49 @@ def test_the_host_spells_the_scenario_variables_only_through_the_contract():
     assert offenders == []
 
 
-def test_a_record_is_the_last_prefixed_json_object():
-    out = (f"noise\n{contract.RECORD_PREFIX}{{\"schema\": 1, \"n\": 1}}\n"
-           f"{contract.RECORD_PREFIX}{{\"schema\": 1, \"n\": 2}}\ntrailing\n")
-    assert contract.parse_record(out) == {"schema": 1, "n": 2}
-    assert contract.parse_record(f"{contract.RECORD_PREFIX}[1, 2]\n") is None  # not an object
-    assert contract.parse_record(f"{contract.RECORD_PREFIX}{{cut off\n") is None
+def test_a_record_is_the_last_prefixed_line_parsed_into_types():
+    first = json.dumps({"schema": 1, "package": "tensorflow", "python": "3.11.2", "after": "2.20.0"})
+    last = json.dumps({"schema": 1, "package": "tensorflow", "python": "3.11.2", "after": "2.21.0",
+                       "upgrade": {"command": "pip install -U tensorflow", "exit_code": 0, "output": "ok",
+                                   "seconds": 1.5, "timed_out": False},
+                       "pip": "pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)"})
+    record = contract.parse_record(f"noise\n{contract.RECORD_PREFIX}{first}\n{contract.RECORD_PREFIX}{last}\nend\n")
+    assert record is not None and record.after == "2.21.0" and record.pip_version == "23.0.1"
+    assert record.upgrade == contract.Run("pip install -U tensorflow", 0, "ok", 1.5, False)
     assert contract.parse_record("no record at all\n") is None
+
+
+def test_every_captured_record_parses():
+    paths = sorted((REPO / "tests" / "data" / "records").glob("*.json"))
+    assert len(paths) > 30
+    for path in paths:
+        assert contract.Record.from_json(json.loads(path.read_text())).package, path.name
+
+
+@pytest.mark.parametrize("text, names", [
+    ("[1, 2]", "record: expected an object, got list"),
+    ("{cut off", "the record is not JSON"),
+    ('{"schema": 1, "python": "3.11.2"}', "record.package: missing"),
+    ('{"schema": 2, "package": "t", "python": "3"}', "record.schema: 2, this repromatrix reads 1"),
+    ('{"package": "t", "python": "3", "upgrade": {"exit_code": "0"}}',
+     "record.upgrade.exit_code: expected an integer, got str"),
+    ('{"package": "t", "python": "3", "upgrade": {"exit_code": true}}',
+     "record.upgrade.exit_code: expected an integer, got bool"),
+    ('{"package": "t", "python": "3", "upgrade": {"seconds": Infinity}}',
+     "record.upgrade.seconds: expected a finite number, got float"),
+    ('{"package": "t", "python": "3", "sharers": [{"dirs": "tensorflow"}]}',
+     "record.sharers[0].dirs: expected a list of strings, got str"),
+    ('{"package": "t", "python": "3", "identities": {"root": {"import": {"ok": 1}}}}',
+     "record.identities.root.import.ok: expected true or false, got int"),
+])
+def test_a_malformed_record_is_an_error_naming_its_field(text, names):
+    with pytest.raises(contract.RecordError, match=re.escape(names)):
+        contract.parse_record(f"{contract.RECORD_PREFIX}{text}\n")
+
+
+def test_a_malformed_record_is_the_cells_infra_error_not_a_verdict():
+    obs = observed(f"pip said things\n{contract.RECORD_PREFIX}{{\"package\": 1}}\n", 0, False)
+    verdict = classify(obs)
+    assert verdict.outcome is Outcome.INFRA_ERROR
+    assert verdict.evidence[0] == ("the cell's scenario printed a record that is not one: "
+                                   "record.package: expected a string, got int")

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from repromatrix.cell.contract import Record
 from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
 from repromatrix.core.outcomes import Fix, Outcome
-from repromatrix.judge.classify import Observation, classify
+from repromatrix.judge.classify import classify
 from repromatrix.judge.remedies import (
     CATALOGUE,
     REMEDIES,
@@ -29,6 +30,7 @@ from repromatrix.judge.remedies import (
     recommended,
 )
 from repromatrix.plan.plan import RenderContext, plan_cell
+from tests.support import observe
 
 AUTO = Selection(Choice.AUTO)
 EVERYTHING = frozenset(Resource)
@@ -120,8 +122,10 @@ def test_facts_come_from_the_plan_the_record_and_pip_check(tmp_path: Path):
                     "network: [proxy-auth], conflicts: [protobuf-cap]}\n")
     matrix = load_matrix(path)
     plan = plan_cell(expand(matrix)[0], RenderContext(target=matrix.target))
-    record = {"pip": "pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)", "before": "2.15.0",
-              "pip_check": {"output": CAPTURED_PIP_CHECK}}
+    data = {"package": "tensorflow", "python": "3.11.2", "before": "2.15.0",
+            "pip": "pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)",
+            "pip_check": {"exit_code": 1, "output": CAPTURED_PIP_CHECK}}
+    record = Record.from_json(data)
     f = facts_for(plan, record, "2.21.0", "https://idx.example/simple/", EVERYTHING)
     assert (f.upgrader, f.home, f.pip, f.user_flag, f.index_host) == ("user", "/home/user", "23.0.1", True,
                                                                       "idx.example")
@@ -134,7 +138,8 @@ def test_facts_come_from_the_plan_the_record_and_pip_check(tmp_path: Path):
     skip = plan_attempts(Outcome.SSL_ERROR, pypi, Selection(Choice.NONE, ("trusted-host",)))[0]
     assert skip.upgrade[4:8] == ("--trusted-host", "idx.example", "--trusted-host", "files.example")
     # The newest for this Python is what is installed already: pinning it is no remedy.
-    assert facts_for(plan, record | {"before": "2.21.0"}, "2.21.0", "", EVERYTHING).newest_for_python == ""
+    installed = Record.from_json(data | {"before": "2.21.0"})
+    assert facts_for(plan, installed, "2.21.0", "", EVERYTHING).newest_for_python == ""
 
 
 # Captured from a real cell (bookworm, pip 23.0.1, conflicts: protobuf-cap) after the upgrade.
@@ -180,10 +185,11 @@ def test_a_failed_remedy_step_is_classified_in_pips_words():
               "connection broken by 'SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
               "certificate verify failed: self-signed certificate in certificate chain (_ssl.c:992)'))': "
               "/simple/certifi/\nERROR: No matching distribution found for certifi\n")
-    record = {"package": "tensorflow", "before": None, "pip": "pip 23.0.1", "before_failed": True,
+    record = {"package": "tensorflow", "python": "3.11.2", "before": None, "pip": "pip 23.0.1",
+              "before_failed": True,
               "before_steps": [{"user": "root", "argv": ["python3", "-m", "pip", "install", "--upgrade", "certifi"],
                                 "exit_code": 1, "output": output}]}
-    verdict = classify(Observation(record=record))
+    verdict = classify(observe(record))
     assert verdict.outcome is Outcome.SSL_ERROR
     assert verdict.evidence[0] == ("the step `python3 -m pip install --upgrade certifi` exited 1; the upgrade did "
                                    "not run")

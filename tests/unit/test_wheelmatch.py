@@ -9,6 +9,7 @@ import pytest
 from packaging import tags
 from packaging.version import Version
 
+from repromatrix.cell.contract import Record
 from repromatrix.judge.index import IndexFile, Releases
 from repromatrix.judge.wheelmatch import CellTags, explain, judge, why_no_wheel
 from tests.conftest import DATA
@@ -100,7 +101,8 @@ def test_an_old_pip_below_what_its_python_could_have_is_explained_on_that_releas
     platforms = [p for p in old.platforms if not p.startswith("manylinux2014")]  # pip 19.2 knows up to 2010
     record = {"python": "3.9.2", "pip": "pip 19.2.3 from /opt/venv/lib/python3.9/site-packages/pip (python 3.9)",
               "after": "2.15.0", "runtime": {"tags": {"pairs": sorted(old.pairs), "platforms": platforms}}}
-    table = why_no_wheel("not-upgraded", True, None, "3.9.2", record, rel.only(""), rel)
+    table = why_no_wheel("not-upgraded", True, None, "3.9.2", Record.from_json(record | {"package": "tensorflow"}),
+                         rel.only(""), rel)
     assert table["version"] == "2.20.0"  # the newest with cp39 wheels, which pip 19.2.3 could not take
     assert reasons(table)["tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"] == (
         "pip 19.2.3 cannot read manylinux2014 tags (pip ≥ 19.3 can)")

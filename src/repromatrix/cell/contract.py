@@ -10,6 +10,9 @@ never reads, fails the suite.
 from __future__ import annotations
 
 import json
+import math
+import re
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 # -- what the scenario reads (set in the cell's Dockerfile, or for an attempt at `docker run`) ---
@@ -43,15 +46,334 @@ SETUP_MARKER: Final = ": repromatrix-setup"  # the RUN whose failure means setup
 RECORD_SCHEMA: Final = 1
 
 
-def parse_record(output: str) -> dict[str, Any] | None:
-    """The record from the container's output: the last line with the prefix that holds a JSON
-    object; None when the scenario never printed one (killed, or a build that never ran)."""
+def pip_version_of(said: str) -> str:
+    """'pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)' → '23.0.1'; '' when
+    `pip --version` said something else (no pip at all)."""
+    match = re.match(r"pip (\S+)", said)
+    return match.group(1) if match else ""
+
+
+class RecordError(ValueError):
+    """The scenario printed a record that is not one (a field missing its type): the cell's own
+    fault is not pip's, so it is an infra-error naming the field."""
+
+
+def parse_record(output: str) -> Record | None:
+    """The record from the container's output: the last line with the prefix. None when the
+    scenario never printed one (killed, or a build that never ran); RecordError when it printed
+    something that is not a record."""
     for line in reversed(output.splitlines()):
         if not line.startswith(RECORD_PREFIX):
             continue
         try:
-            record = json.loads(line[len(RECORD_PREFIX):])
-        except json.JSONDecodeError:
-            return None
-        return record if isinstance(record, dict) else None
+            data = json.loads(line[len(RECORD_PREFIX):])
+        except json.JSONDecodeError as e:
+            raise RecordError(f"the record is not JSON ({e.msg} at character {e.pos})") from None
+        return Record.from_json(data)
     return None
+
+
+class _Fields:
+    """One JSON object of the record, read field by field into Python types; a wrong type is a
+    RecordError naming the field's path (`record.upgrade.exit_code`)."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
+        self.data: dict[str, Any] = data
+        self.where = where
+
+    def _wrong(self, key: str, wanted: str) -> RecordError:
+        got = type(self.data[key]).__name__
+        return RecordError(f"{self.where}.{key}: expected {wanted}, got {got}")
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self._wrong(key, "a string")
+        return value
+
+    def required_text(self, key: str) -> str:
+        if key not in self.data:
+            raise RecordError(f"{self.where}.{key}: missing (the scenario always writes it)")
+        return self.text(key)
+
+    def maybe_text(self, key: str) -> str | None:
+        return self.text(key) if self.data.get(key) is not None else None
+
+    def integer(self, key: str, default: int = 0) -> int:
+        found = self.maybe_integer(key)
+        return default if found is None else found
+
+    def maybe_integer(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._wrong(key, "an integer")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.data.get(key, 0)
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or not math.isfinite(value):
+            raise self._wrong(key, "a finite number")
+        return float(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            raise self._wrong(key, "true or false")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        values = self.data.get(key) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise self._wrong(key, "a list of strings")
+        return tuple(values)
+
+    def child(self, key: str) -> _Fields | None:
+        value = self.data.get(key)
+        return None if value is None else _Fields(value, f"{self.where}.{key}")
+
+    def children(self, key: str) -> list[_Fields]:
+        values = self.data.get(key) or []
+        if not isinstance(values, list):
+            raise self._wrong(key, "a list")
+        return [_Fields(v, f"{self.where}.{key}[{i}]") for i, v in enumerate(values)]
+
+    def mapping(self, key: str) -> dict[str, _Fields]:
+        values = self.data.get(key) or {}
+        if not isinstance(values, dict):
+            raise self._wrong(key, "an object")
+        return {str(k): _Fields(v, f"{self.where}.{key}.{k}") for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class Step:
+    """A setup step or a remedy's step before the upgrade, as it ran."""
+
+    user: str
+    argv: tuple[str, ...]  # a remedy's step (run without a shell)
+    command: str  # a setup step (run by sh -c)
+    exit_code: int
+    output: str
+    timed_out: bool
+
+    @classmethod
+    def read(cls, f: _Fields) -> Step:
+        return cls(f.text("user", "root"), f.texts("argv"), f.text("command"), f.integer("exit_code"),
+                   f.text("output"), f.flag("timed_out"))
+
+    def as_run(self) -> Run:
+        return Run(self.command, self.exit_code, self.output, 0.0, self.timed_out)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A command the scenario ran and what it said: the upgrade, `pip check`, a dry run."""
+
+    command: str
+    exit_code: int
+    output: str
+    seconds: float
+    timed_out: bool
+
+    @classmethod
+    def read(cls, f: _Fields) -> Run:
+        return cls(f.text("command"), f.integer("exit_code"), f.text("output"), f.number("seconds"),
+                   f.flag("timed_out"))
+
+
+@dataclass(frozen=True)
+class ImportCheck:
+    """Importing the target's top-level modules as one identity; the first name is the main one."""
+
+    ok: bool
+    version: str | None  # the main module's __version__
+    error: str | None  # the first failure's last line
+    failed: str | None  # the first module that failed
+    names: tuple[str, ...]
+    dist_version: str | None  # the installed distribution's version, beside the module's own
+    json: dict[str, Any] = field(compare=False, repr=False)  # as results.json keeps it
+
+    @classmethod
+    def read(cls, f: _Fields) -> ImportCheck:
+        for module in f.mapping("modules").values():
+            module.flag("ok")
+            module.maybe_text("error")
+        return cls(f.flag("ok"), f.maybe_text("version"), f.maybe_text("error"), f.maybe_text("failed"),
+                   f.texts("names"), f.maybe_text("dist_version"), f.data)
+
+
+@dataclass(frozen=True)
+class View:
+    """The target as one identity (root, the user) sees it after the upgrade."""
+
+    version: str | None
+    imports: ImportCheck | None
+
+    @classmethod
+    def read(cls, f: _Fields) -> View:
+        check = f.child("import")
+        return cls(f.maybe_text("version"), ImportCheck.read(check) if check else None)
+
+
+@dataclass(frozen=True)
+class Tags:
+    """The wheel tags the cell's pip accepts: interpreter-ABI pairs and platforms, in its order."""
+
+    count: int
+    pairs: tuple[str, ...]
+    platforms: tuple[str, ...]
+
+    @classmethod
+    def read(cls, f: _Fields) -> Tags:
+        return cls(f.integer("count"), f.texts("pairs"), f.texts("platforms"))
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The interpreter's facts: where it is, its OpenSSL, libc, CA paths, memory limit and tags."""
+
+    glibc: str | None  # platform.libc_ver() joined; "" on musl; None when not recorded
+    memory_limit: int | None
+    tags: Tags | None
+    json: dict[str, Any] = field(compare=False, repr=False)
+
+    FACTS = ("executable", "openssl", "ca_paths", "glibc", "tags")  # what the report shows
+
+    @classmethod
+    def read(cls, f: _Fields) -> Runtime:
+        tags = f.child("tags")
+        usable = tags is not None and "error" not in tags.data
+        return cls(f.maybe_text("glibc"), f.maybe_integer("memory_limit"),
+                   Tags.read(tags) if tags and usable else None, f.data)
+
+    def facts(self) -> dict[str, Any]:
+        return {k: self.json[k] for k in self.FACTS if k in self.json}
+
+
+@dataclass(frozen=True)
+class Sharer:
+    """Another installed distribution that owns files in the target's directories."""
+
+    name: str
+    version: str
+    dirs: tuple[str, ...]
+    files: int
+
+    @classmethod
+    def read(cls, f: _Fields) -> Sharer:
+        return cls(f.text("name"), f.text("version"), f.texts("dirs"), f.integer("files"))
+
+
+@dataclass(frozen=True)
+class PipScript:
+    """Where a bare `pip` command came from, and the Python it installs into."""
+
+    command: str
+    path: str | None
+    interpreter: str | None
+    prefix: str | None
+    python3: str | None
+    python3_prefix: str | None
+
+    @classmethod
+    def read(cls, f: _Fields) -> PipScript:
+        return cls(f.text("command"), f.maybe_text("path"), f.maybe_text("interpreter"),
+                   f.maybe_text("prefix"), f.maybe_text("python3"), f.maybe_text("python3_prefix"))
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """pip's own dry run of the newest release, when the upgrade landed below it."""
+
+    newest: str
+    run: Run
+
+    @classmethod
+    def read(cls, f: _Fields) -> HeldBack:
+        return cls(f.text("newest"), Run.read(f))
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One of the user's checks, as one identity."""
+
+    name: str
+    identity: str
+    exit_code: int
+    output: str
+    timed_out: bool
+    json: dict[str, Any] = field(compare=False, repr=False)
+
+    @classmethod
+    def read(cls, f: _Fields) -> CheckRun:
+        return cls(f.text("name"), f.text("identity"), f.integer("exit_code"), f.text("output"),
+                   f.flag("timed_out"), f.data)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the scenario recorded in a cell's container, typed; the host reads nothing else."""
+
+    package: str
+    python: str  # X.Y.Z
+    upgrader: str
+    pip: str  # `pip --version`: "pip 23.0.1 from ... (python 3.11)"
+    runtime: Runtime | None
+    before: str | None  # the target's version before the upgrade
+    after: str | None
+    setup: tuple[Step, ...]
+    setup_failed: bool
+    before_steps: tuple[Step, ...]
+    before_failed: bool  # a remedy's step failed: the upgrade did not run
+    upgrade: Run | None
+    pip_script: PipScript | None
+    sharers: tuple[Sharer, ...]
+    held_back: HeldBack | None
+    pip_check: Run | None
+    views: dict[str, View]  # per identity
+    imports: ImportCheck | None  # the upgrader's view
+    checks: tuple[CheckRun, ...]
+    json: dict[str, Any] = field(compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: object) -> Record:
+        f = _Fields(data, "record")
+        schema = f.integer("schema", RECORD_SCHEMA)
+        if schema != RECORD_SCHEMA:
+            raise RecordError(f"record.schema: {schema}, this repromatrix reads {RECORD_SCHEMA}")
+        runtime, upgrade, script = f.child("runtime"), f.child("upgrade"), f.child("pip_script")
+        held, check, imports = f.child("held_back"), f.child("pip_check"), f.child("import")
+        return cls(
+            package=f.required_text("package"), python=f.required_text("python"),
+            upgrader=f.text("upgrader", "root"),
+            pip=f.text("pip"),
+            runtime=Runtime.read(runtime) if runtime and "error" not in runtime.data else None,
+            before=f.maybe_text("before"), after=f.maybe_text("after"),
+            setup=tuple(Step.read(s) for s in f.children("setup")), setup_failed=f.flag("setup_failed"),
+            before_steps=tuple(Step.read(s) for s in f.children("before_steps")),
+            before_failed=f.flag("before_failed"),
+            upgrade=Run.read(upgrade) if upgrade else None,
+            pip_script=PipScript.read(script) if script else None,
+            sharers=tuple(Sharer.read(s) for s in f.children("sharers")),
+            held_back=HeldBack.read(held) if held else None,
+            pip_check=Run.read(check) if check else None,
+            views={who: View.read(v) for who, v in f.mapping("identities").items()},
+            imports=ImportCheck.read(imports) if imports else None,
+            checks=tuple(CheckRun.read(c) for c in f.children("checks")),
+            json=f.data)
+
+    @property
+    def pip_version(self) -> str:
+        return pip_version_of(self.pip)
+
+    @property
+    def pip_check_json(self) -> dict[str, Any] | None:
+        """`pip check` as results.json keeps it."""
+        check = self.json.get("pip_check")
+        return check if isinstance(check, dict) else None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..cell import contract
-from ..cell.contract import parse_record
+from ..cell.contract import RecordError, parse_record
 from ..core.model import CacheMode
 from ..infra.credentials import redact
 from ..infra.engine import LABEL_ROLE, LABEL_RUN, Engine
@@ -30,6 +30,16 @@ from ..judge.classify import Observation, Verdict
 from ..judge.remedies import AttemptPlan, Resource
 from ..plan.plan import CellPlan
 from ..results.results import write_atomic
+
+
+def observed(output: str, exit_code: int | None, timed_out: bool, build_log: str = "") -> Observation:
+    """What a container left: its output, and the record parsed from it once (or why it is none)."""
+    try:
+        record, problem = parse_record(output), ""
+    except RecordError as e:
+        record, problem = None, str(e)
+    return Observation(build_log=build_log, record=record, record_error=problem, output=output,
+                       exit_code=exit_code, timed_out=timed_out)
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,7 @@ class CellRunner:
         if self.stop.is_set():
             return self.interrupted(job, durations, log, setup_how)
         output = self._redact(result.output)
-        obs = Observation(build_log=build.log, record=parse_record(output), output=output,
-                          exit_code=result.exit_code, timed_out=result.timed_out)
+        obs = observed(output, result.exit_code, result.timed_out, build_log=build.log)
         run = self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup_how)
         run.setup_image = setup_image
         return run
@@ -185,8 +194,7 @@ class CellRunner:
         if self.stop.is_set():
             return self._attempt_done(job, Observation(interrupted=True), seconds, log_path, "(interrupted)\n")
         output = self._redact(result.output)
-        obs = Observation(record=parse_record(output), output=output, exit_code=result.exit_code,
-                          timed_out=result.timed_out)
+        obs = observed(output, result.exit_code, result.timed_out)
         said = "\n".join(f"$ {line}" for line in job.plan.commands)
         return self._attempt_done(job, obs, seconds, log_path, f"{said}\n\n== container output ==\n{output}")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step, pip_version_of
 from ..core.outcomes import Outcome
 from .index import Releases
 
@@ -27,12 +28,18 @@ class Observation:
     build_ok: bool = True
     build_log: str = ""
     setup_failed: bool = False  # the build failed in the step that installs the prior version
-    record: dict[str, Any] | None = None  # the scenario's record, None if it never printed one
+    record: Record | None = None  # the scenario's record, None if it never printed one
+    record_error: str = ""  # what was wrong with the record it printed, if it was not one
     output: str = ""  # the container's combined output
     exit_code: int | None = None
     timed_out: bool = False
     infra_reason: str = ""
     interrupted: bool = False  # the run was stopped while this cell ran
+
+
+# A record without an import check (an old scenario's): nothing is known to have failed.
+NOT_CHECKED = ImportCheck(ok=True, version=None, error=None, failed=None, names=(), dist_version=None,
+                          json={})
 
 
 @dataclass(frozen=True)
@@ -133,24 +140,32 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
         return Verdict(Outcome.INFRA_ERROR, (obs.infra_reason,))
     if not obs.build_ok:
         return _build_failure(obs)
-    if obs.record is None:
+    if obs.record_error:
+        said = f"the cell's scenario printed a record that is not one: {obs.record_error}"
+        return Verdict(Outcome.INFRA_ERROR, (said,) + _last_lines(obs.output))
+    record = obs.record
+    if record is None:
         why = "timed out" if obs.timed_out else f"exited {obs.exit_code} without a record"
         return Verdict(Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output))
-    if obs.record.get("setup_failed"):
+    if record.setup_failed:
         # Setup that needs the index's credentials ran when the container started.
-        failed = (obs.record.get("setup") or [{}])[-1]
-        output = str(failed.get("output") or "")
+        output = record.setup[-1].output if record.setup else ""
         return Verdict(Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output))
-    facts = version_facts(obs.record, releases)
-    if obs.record.get("before_failed"):
-        return _step_failure(obs.record, facts)
-    upgrade = obs.record["upgrade"]
-    verdict = _pip_failure(upgrade, facts) if upgrade["exit_code"] != 0 else _pip_success(obs.record, facts)
-    if verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION and (foreign := _foreign_platform(obs.record, releases)):
+    facts = version_facts(record, releases)
+    if record.before_failed:
+        return _step_failure(record, facts)
+    upgrade = record.upgrade
+    if upgrade is None:
+        stopped = ("the cell's record has no upgrade: the scenario stopped before it",)
+        return Verdict(Outcome.INFRA_ERROR, stopped + _last_lines(obs.output))
+    failed = upgrade.exit_code != 0
+    verdict = _pip_failure(upgrade, facts) if failed else _pip_success(record, upgrade, facts)
+    no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
+    if no_match and (foreign := _foreign_platform(record, releases)):
         return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
     if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
         return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
-    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade["output"])):
+    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade.output)):
         # pip 20.3 discards a release whose metadata cannot be built and takes an older one: the
         # cell's outcome is what that older one did, and the evidence says why it was taken.
         return Verdict(verdict.outcome, verdict.evidence + stone, facts)
@@ -172,21 +187,21 @@ def platform_kind(tag: str, musl: bool = False) -> str:
     return f"{system} {arch}"
 
 
-def _foreign_platform(record: dict[str, Any], releases: Releases | None) -> str:
+def _foreign_platform(record: Record, releases: Releases | None) -> str:
     """When no release of the target has a wheel of a kind this interpreter accepts (an i686 or musl
     interpreter against x86_64 glibc wheels), what the two are; '' when some would fit or we cannot tell."""
-    runtime = record.get("runtime") or {}
-    accepted = (runtime.get("tags") or {}).get("platforms") or []
+    runtime = record.runtime
+    accepted = runtime.tags.platforms if runtime and runtime.tags else ()
     offered = {p for plats in (releases.platforms.values() if releases else ()) for p in plats}
     if not accepted or not offered or "any" in offered:
         return ""
     # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the usual case.
-    musl = "glibc" in runtime and not str(runtime["glibc"]).strip()
+    musl = runtime is not None and runtime.glibc is not None and not runtime.glibc.strip()
     mine = {platform_kind(p, musl) for p in accepted} - {"any"}
     theirs = {platform_kind(p) for p in offered}
     if mine & theirs:
         return ""
-    return (f"no release of {record.get('package')} has a wheel for this interpreter's platform "
+    return (f"no release of {record.package} has a wheel for this interpreter's platform "
             f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}")
 
 
@@ -199,13 +214,11 @@ def _discarded_tombstone(output: str) -> tuple[str, ...]:
     return tuple(discarded) + said
 
 
-def _step_failure(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
+def _step_failure(record: Record, facts: dict[str, Any]) -> Verdict:
     """A remedy's step before the upgrade failed (so the upgrade never ran): why, in pip's words."""
-    step = (record.get("before_steps") or [{}])[-1]
-    argv = [str(a) for a in step.get("argv") or []]
-    failed = _pip_failure({"output": str(step.get("output") or ""), "exit_code": step.get("exit_code"),
-                           "timed_out": step.get("timed_out")}, facts)
-    said = f"the step `{shlex.join(argv)}` exited {step.get('exit_code')}; the upgrade did not run"
+    step = record.before_steps[-1] if record.before_steps else Step("root", (), "", 0, "", False)
+    failed = _pip_failure(step.as_run(), facts)
+    said = f"the step `{shlex.join(step.argv)}` exited {step.exit_code}; the upgrade did not run"
     return Verdict(failed.outcome, (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
                    facts)
 
@@ -218,18 +231,18 @@ def _build_failure(obs: Observation) -> Verdict:
     return Verdict(Outcome.INFRA_ERROR, ("image build failed",) + _last_lines(tail))
 
 
-def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
-    output = upgrade["output"]
-    if upgrade.get("timed_out"):
+def _pip_failure(upgrade: Run, facts: dict[str, Any]) -> Verdict:
+    output = upgrade.output
+    if upgrade.timed_out:
         backtracking = _lines_matching(output, [re.compile(BACKTRACKING)])
         if backtracking:  # pip was still choosing versions when its time ran out
-            said = f"pip was still backtracking when it was killed after {round(float(upgrade.get('seconds') or 0))} s"
+            said = f"pip was still backtracking when it was killed after {round(upgrade.seconds)} s"
             tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
             return Verdict(Outcome.RESOLVER_BACKTRACKING, (said,) + backtracking[-2:] + (
                 f"{tried} candidate files fetched by then",), facts)
         killed = ("the upgrade was killed at the cell's timeout",)
         return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
-    if upgrade.get("exit_code") in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer
+    if upgrade.exit_code in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer
         limit = facts.get("memory_limit")
         at = f", at the container's memory limit of {limit}" if limit else ""
         # Nothing that varies from run to run (when it was killed, what it had printed by then): shards
@@ -245,18 +258,18 @@ def _pip_failure(upgrade: dict[str, Any], facts: dict[str, Any]) -> Verdict:
                              "cut short or altered on the way",)
             return Verdict(rule.outcome, evidence, facts)
     lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
-    return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade['exit_code']}",) + lines, facts)
+    return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade.exit_code}",) + lines, facts)
 
 
-def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
-    output = record["upgrade"]["output"]
-    package = record["package"]
-    imported = record["import"]
+def _pip_success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
+    output = upgrade.output
+    package = record.package
+    imported = record.imports or NOT_CHECKED
     # A target whose marker does not match this cell: pip installs nothing, says so, and exits 0.
     ignored = _lines_matching(output, [re.compile(r"^Ignoring \S+: markers .* don't match your environment")])
-    if ignored and record.get("before") == record.get("after"):
+    if ignored and record.before == record.after:
         return Verdict(Outcome.NOT_UPGRADED, ignored, facts)
-    failed = () if imported["ok"] else (f"import {imported.get('failed') or package} failed: {imported['error']}",)
+    failed = () if imported.ok else (f"import {imported.failed or package} failed: {imported.error}",)
     if wrong := _wrong_interpreter(record):
         landed = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully inst")]))
         return Verdict(Outcome.WRONG_INTERPRETER, (wrong,) + landed + failed, facts)
@@ -272,16 +285,17 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
         # Upstream pip says "Defaulting to user installation"; Debian's pip 20.3 switches silently.
         landed = _lines_matching(output, [re.compile(r"Defaulting to user installation|^Successfully installed")])
         return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
-    before, after = record.get("before"), record.get("after")
+    before, after = record.before, record.after
     unchanged = before is not None and (same_version(before, after) or before == after)
-    failed_checks = [c for c in record.get("checks") or [] if c.get("exit_code") != 0]
+    failed_checks = [c for c in record.checks if c.exit_code != 0]
     if failed_checks and not unchanged:
-        return Verdict(Outcome.CHECK_FAILED, tuple(_check_evidence(c) for c in failed_checks)[:MAX_EVIDENCE], facts)
-    check = record["pip_check"]
-    if check["exit_code"] != 0:
+        evidence = tuple(_check_evidence(c) for c in failed_checks)[:MAX_EVIDENCE]
+        return Verdict(Outcome.CHECK_FAILED, evidence, facts)
+    check = record.pip_check
+    if check is not None and check.exit_code != 0:
         resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
                                             re.compile(r" requires .*, but you have ")])
-        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check["output"], 4), facts)
+        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check.output, 4), facts)
     if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:
@@ -293,57 +307,59 @@ def _pip_success(record: dict[str, Any], facts: dict[str, Any]) -> Verdict:
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
 
 
-def _wrong_interpreter(record: dict[str, Any]) -> str:
+def _wrong_interpreter(record: Record) -> str:
     """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ... (prefix /opt/venv)'
     when the pip command that ran installs into another Python than the `python3` users run, else ''."""
-    script = record.get("pip_script") or {}
-    mine, theirs = script.get("python3_prefix"), script.get("prefix")
-    if not script or not mine or not theirs or mine == theirs:
+    script = record.pip_script
+    if script is None:
         return ""
-    python = script.get("python3") or "python3"
-    return (f"`{script.get('command')}` is {script.get('path')}, a script of {script.get('interpreter')} (prefix "
+    mine, theirs = script.python3_prefix, script.prefix
+    if not mine or not theirs or mine == theirs:
+        return ""
+    python = script.python3 or "python3"
+    return (f"`{script.command}` is {script.path}, a script of {script.interpreter} (prefix "
             f"{theirs}); `python3` is {python} (prefix {mine}): pip installed into another Python")
 
 
-def _shared_directory(record: dict[str, Any]) -> tuple[str, ...]:
+def _shared_directory(record: Record) -> tuple[str, ...]:
     """One line per other installed distribution that owns files in the target's package directories."""
-    package, after = record.get("package"), record.get("after")
+    package, after = record.package, record.after
     # Only the target's own import packages count: a namespace's __init__.py two libraries both ship
     # (google/, nvidia/) breaks nothing the upgrade is about.
-    names = set((record.get("import") or {}).get("names") or [])
-    sharers = [s for s in record.get("sharers") or [] if not names or names & set(s.get("dirs") or [])]
-    return tuple(f"{s.get('name')} {s.get('version')} also owns {s.get('files')} files under "
-                 f"{', '.join(str(d) + '/' for d in s.get('dirs') or [])} beside {package} {after}: uninstalling or "
+    names = set(record.imports.names if record.imports else ())
+    sharers = [s for s in record.sharers if not names or names & set(s.dirs)]
+    return tuple(f"{s.name} {s.version} also owns {s.files} files under "
+                 f"{', '.join(d + '/' for d in s.dirs)} beside {package} {after}: uninstalling or "
                  "upgrading either one deletes files the other needs" for s in sharers)[:3]
 
 
-def _held_back(record: dict[str, Any], wanted: str | None) -> tuple[str, ...]:
+def _held_back(record: Record, wanted: str | None) -> tuple[str, ...]:
     """Why pip settled for an older release, in pip's words from its dry run of the newest one; () when it
     did not, or nothing says so. `wanted`: the newest release the target's own version range allows for
     this Python, where the index's release list is known (the cell's probe knows no range)."""
-    probe = record.get("held_back") or {}
-    if not probe or probe.get("exit_code") in (0, None):
+    probe = record.held_back
+    if probe is None or probe.run.exit_code == 0:
         return ()
-    if wanted and same_version(str(probe.get("newest")), wanted) is False:
+    if wanted and same_version(probe.newest, wanted) is False:
         return ()  # the probe asked for a release the target does not want (">=2.16,<2.18")
-    output = str(probe.get("output") or "")
+    output = probe.run.output
     why = _lines_matching(output, [re.compile(p) for p in (
         r" depends on ", r"The user requested", r"^ERROR: (Could not find a version|No matching distribution|"
         r"Cannot install|Package .* requires a different Python)")])
     why = why or _last_lines(output, 2)
     # The first line says it all for a reader of one line (the report's table): the requirement that forced it.
     forced = [line for line in why if " depends on " in line or "The user requested" in line] or list(why[:1])
-    head = (f"pip installed {record.get('after')}, not {probe.get('newest')}, which has files for this Python: "
+    head = (f"pip installed {record.after}, not {probe.newest}, which has files for this Python: "
             + "; ".join(forced[:2]))
-    return (head, f"`{probe.get('command')}` says:") + why
+    return (head, f"`{probe.run.command}` says:") + why
 
 
-def _check_evidence(check: dict[str, Any]) -> str:
+def _check_evidence(check: CheckRun) -> str:
     """'check keras-dense as root exited 1: ValueError: ...': the check's own error line."""
-    output = str(check.get("output") or "")
-    lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output, 1)
-    why = "timed out" if check.get("timed_out") else f"exited {check.get('exit_code')}"
-    return f"check {check.get('name')} as {check.get('identity')} {why}: {lines[-1] if lines else '(no output)'}"
+    lines = _lines_matching(check.output, [ERROR_LINE]) or _last_lines(check.output, 1)
+    why = "timed out" if check.timed_out else f"exited {check.exit_code}"
+    said = lines[-1] if lines else "(no output)"
+    return f"check {check.name} as {check.identity} {why}: {said}"
 
 
 def same_version(a: str | None, b: str | None) -> bool | None:
@@ -353,24 +369,24 @@ def same_version(a: str | None, b: str | None) -> bool | None:
     return None if va is None or vb is None else va == vb
 
 
-def version_mismatch(imported: dict[str, Any]) -> str:
+def version_mismatch(imported: ImportCheck) -> str:
     """The module's own __version__ against the distribution's: a mixed tree imports another version."""
-    module, dist = imported.get("version"), imported.get("dist_version")
+    module, dist = imported.version, imported.dist_version
     if same_version(module, dist) is False:
-        name = (imported.get("names") or ["the package"])[0]
+        name = imported.names[0] if imported.names else "the package"
         return (f"import {name} reports __version__ {module}, but the installed distribution is {dist}: "
                 "the files imported are not the ones pip installed")
     return ""
 
 
-def _split_views(record: dict[str, Any]) -> str:
+def _split_views(record: Record) -> str:
     """'user imports tensorflow 2.20.0; root imports 2.15.0' when identities disagree, else ''."""
-    views = {who: view.get("version") for who, view in (record.get("identities") or {}).items()}
+    views = {who: view.version for who, view in record.views.items()}
     if len({str(as_version(v) or v) for v in views.values()}) < 2:  # PEP 440: '2.21' is '2.21.0'
         return ""
-    upgrader = record.get("upgrader", "root")
+    upgrader = record.upgrader
     others = "; ".join(f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader)
-    return f"{upgrader} imports {record['package']} {views.get(upgrader) or 'nothing'}; {others}"
+    return f"{upgrader} imports {record.package} {views.get(upgrader) or 'nothing'}; {others}"
 
 
 def _focus(line: str, package: str) -> str:
@@ -387,24 +403,24 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str, Any]:
+def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     """Before/after versions, and why the result is below the newest release, if it is."""
-    facts: dict[str, Any] = {"before": record.get("before"), "after": record.get("after"),
-                             "python": record.get("python"), "pip": record.get("pip")}
-    if limit := (record.get("runtime") or {}).get("memory_limit"):
-        facts["memory_limit"] = f"{int(limit) // 2**20} MiB" if str(limit).isdigit() else str(limit)
+    facts: dict[str, Any] = {"before": record.before, "after": record.after,
+                             "python": record.python, "pip": record.pip}
+    if record.runtime and (limit := record.runtime.memory_limit):
+        facts["memory_limit"] = f"{limit // 2**20} MiB"
     if releases is None or not releases.tags:
         return facts
     newest = releases.newest()
     facts["newest"] = str(newest) if newest else None
-    python = ".".join(str(record.get("python", "")).split(".")[:2])
+    python = ".".join(record.python.split(".")[:2])
     reachable = releases.newest_for(python) if python else None
     facts["newest_for_python"] = str(reachable) if reachable else None
-    after = as_version(record.get("after"))
-    succeeded = (record.get("upgrade") or {}).get("exit_code") == 0
+    after = as_version(record.after)
+    succeeded = record.upgrade is not None and record.upgrade.exit_code == 0
     target = reachable or newest
     if target:
-        facts["old_pip"] = old_pip_reason(record.get("pip"), releases, target)
+        facts["old_pip"] = old_pip_reason(record.pip, releases, target)
     if succeeded and newest and after and after < newest:
         why = [f"no {newest} wheel for Python {python}"] if reachable != newest else []
         if target and after < target:
@@ -425,10 +441,10 @@ def version_facts(record: dict[str, Any], releases: Releases | None) -> dict[str
 TAG_FAMILIES = (("manylinux2014_", "19.3", "manylinux2014"), ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"))
 
 
-def old_pip_reason(pip_text: Any, releases: Releases, version: Version) -> str:
-    """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can."""
-    match = re.match(r"pip (\S+)", str(pip_text or ""))
-    pip = as_version(match.group(1)) if match else None
+def old_pip_reason(pip_said: str, releases: Releases, version: Version) -> str:
+    """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can.
+    `pip_said`: what `pip --version` printed."""
+    pip = as_version(pip_version_of(pip_said) or None)
     # Cells are Linux: macOS and Windows wheels of the release say nothing here.
     platforms = {p for p in releases.platforms.get(version, set()) if p.startswith(("manylinux", "linux"))}
     if pip is None or not platforms:

@@ -17,14 +17,15 @@ import enum
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
 from ..cell import contract
+from ..cell.contract import Record
 from ..core.axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
 from ..core.model import Choice, Selection
 from ..core.outcomes import Fix, Outcome
@@ -453,12 +454,6 @@ def replacement(evidence: str) -> str:
     return match.group(1) if match else ""
 
 
-def pip_version(pip_text: Any) -> str:
-    """'pip 23.0.1 from /usr/lib/... (python 3.11)' → '23.0.1'."""
-    match = re.match(r"pip (\S+)", str(pip_text or ""))
-    return match.group(1) if match else ""
-
-
 def recommended(attempts: Iterable[tuple[str, Fix, str | None]]) -> str | None:
     """The remedy to type: of those that work cleanly, the ones reaching the highest version (the
     person wanted the newest), then the first in the catalogue's order of preference."""
@@ -477,15 +472,16 @@ def _version(text: str | None) -> Version:
         return Version("0")
 
 
-def facts_for(plan: CellPlan, record: Mapping[str, Any], newest_for_python: str | None, index_url: str,
+def facts_for(plan: CellPlan, record: Record | None, newest_for_python: str | None, index_url: str,
               resources: frozenset[Resource], evidence: str = "", file_hosts: Iterable[str] = ()) -> Facts:
     """What remedies may know about one failed cell: its plan, what its scenario recorded, the run."""
     upgrader = plan.mode.upgrade_by or "root"
     network = plan.network
     proxy = network.proxy_url or ""
-    check_output = str((record.get("pip_check") or {}).get("output") or "")
+    check_output = record.pip_check.output if record and record.pip_check else ""
     newest = ""
-    if newest_for_python and newest_for_python != record.get("before"):
+    before = record.before if record else None
+    if newest_for_python and newest_for_python != before:
         newest = plan.target.pinned(newest_for_python)
     index_host = urlsplit(index_url).hostname or ""
     # pip checks each host it talks to: PyPI's files come from another host than its pages.
@@ -496,11 +492,11 @@ def facts_for(plan: CellPlan, record: Mapping[str, Any], newest_for_python: str 
     return Facts(
         package=plan.target.name, requirement=plan.target.requirement, upgrade=tuple(shlex.split(plan.upgrade_command)),
         upgrader=upgrader, home="/root" if upgrader == "root" else f"/home/{upgrader}",
-        pip=pip_version(record.get("pip")), in_venv=plan.mode.venv is not None, user_flag=plan.mode.user_flag,
+        pip=record.pip_version if record else "", in_venv=plan.mode.venv is not None, user_flag=plan.mode.user_flag,
         index_host=index_host, trusted_host_args=tuple(arg for h in hosts for arg in ("--trusted-host", h)),
         proxy=OPEN_PROXY_URL if network.internal else "",
         has_proxy=bool(proxy), proxy_with_credentials=credentials, constraint=bool(plan.conflicts.constraints),
         blockers=blockers(check_output, plan.conflicts.preinstall, plan.target.name),
         newest_for_python=newest, evidence=evidence, replacement=replacement(evidence),
-        sharers=tuple(str(s.get("name")) for s in record.get("sharers") or [] if s.get("name")),
+        sharers=tuple(s.name for s in record.sharers if s.name) if record else (),
         resources=frozenset(r for r in resources if r is not Resource.OPEN_PROXY or network.internal))

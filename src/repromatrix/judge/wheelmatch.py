@@ -19,6 +19,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from ..cell.contract import Record
 from .classify import TAG_FAMILIES, as_version, pip_reads
 from .index import IndexFile, Releases
 
@@ -35,14 +36,12 @@ class CellTags:
     pip: Version | None = None
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> CellTags | None:
-        tags = (record.get("runtime") or {}).get("tags") or {}
-        python = str(record.get("python") or "")
-        if not python:
+    def from_record(cls, record: Record) -> CellTags | None:
+        if not record.python:
             return None
-        match = re.match(r"pip (\S+)", str(record.get("pip") or ""))
-        pip = as_version(match.group(1)) if match else None
-        return cls(python, frozenset(tags.get("pairs") or ()), tuple(tags.get("platforms") or ()), pip)
+        tags = record.runtime.tags if record.runtime else None
+        pip = as_version(record.pip_version or None)
+        return cls(record.python, frozenset(tags.pairs if tags else ()), tags.platforms if tags else (), pip)
 
     @property
     def short(self) -> str:
@@ -196,7 +195,7 @@ def _python_in(python: str, spec: str) -> bool:
 
 
 
-def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: str, record: dict[str, Any] | None,
+def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: str, record: Record | None,
                  wanted: Releases | None, everything: Releases | None) -> dict[str, Any]:
     """The table a cell's result carries, or {}: for the prior version when it could not be set up;
     when pip found nothing or landed below the newest release, for the release it missed: the newest
@@ -209,7 +208,7 @@ def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: st
         version = as_version(prior)
         return explain(everything, version, cell) if version in everything.files else {}
     if (outcome in ("no-matching-distribution", "unsupported-platform") or below_newest) and wanted is not None:
-        after = as_version((record or {}).get("after"))
+        after = as_version(record.after if record else None)
         reachable = wanted.newest_for(cell.short)
         missed = reachable if reachable and after and after < reachable else wanted.newest()
         return explain(wanted, missed, cell) if missed is not None else {}

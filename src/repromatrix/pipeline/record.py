@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..cell.contract import Record
 from ..core.errors import BaseImageError
 from ..core.model import Selection
 from ..core.outcomes import Fix
@@ -36,10 +37,11 @@ def remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderC
         run.verdict = classify(run.observation, releases)
         if not selection.on:
             return []
-        record = run.observation.record or {}
-        facts = facts_for(run.job.plan, record, run.verdict.facts.get("newest_for_python"),
-                          run.job.plan.index_url or default_index, resources, "\n".join(run.verdict.evidence),
-                          file_hosts)
+        newest_for_python = run.verdict.facts.get("newest_for_python")
+        index_url = run.job.plan.index_url or default_index
+        evidence = "\n".join(run.verdict.evidence)
+        facts = facts_for(run.job.plan, run.observation.record, newest_for_python, index_url, resources,
+                          evidence, file_hosts)
         return [AttemptJob(run, attempt) for attempt in plan_attempts(run.verdict.outcome, facts, selection)]
     return plan
 
@@ -48,7 +50,7 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
                    ready: dict[str, Provisioned | BaseImageError], everything: Releases | None = None) -> CellResult:
     plan, obs = run.job.plan, run.observation
     verdict = run.verdict or classify(obs, releases)
-    record = obs.record or {}
+    record = obs.record
     rel = run.job.context.relative_to(run_dir)
     facts = verdict.facts
     order = [r.name for r in CATALOGUE]
@@ -59,13 +61,16 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
         expected=[o.value for o in plan.cell.expected],
         before=facts.get("before"), after=facts.get("after"), newest=facts.get("newest"),
         newest_for_python=facts.get("newest_for_python"), below_newest=facts.get("below_newest"),
-        python=record.get("python"), pip=record.get("pip"), upgrade_command=plan.upgrade_command,
-        pip_exit_code=(record.get("upgrade") or {}).get("exit_code"),
-        pip_check=record.get("pip_check"), import_check=record.get("import"),
+        python=record.python if record else None, pip=record.pip if record else None,
+        upgrade_command=plan.upgrade_command,
+        pip_exit_code=record.upgrade.exit_code if record and record.upgrade else None,
+        pip_check=record.pip_check_json if record else None,
+        import_check=record.imports.json if record and record.imports else None,
         durations=run.durations, dockerfile=str(rel / "Dockerfile"), log=str(rel / "log.txt"),
         reproduce=reproduce_command(plan, str(rel)), notes=list(plan.notes),
-        interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record), checks=record.get("checks") or [],
-        imports=(record.get("import") or {}).get("names") or [],
+        interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record),
+        checks=[c.json for c in record.checks] if record else [],
+        imports=list(record.imports.names) if record and record.imports else [],
         why_no_wheel=why_no_wheel(verdict.outcome.value, bool(facts.get("below_newest")), plan.prior,
                                   _python_of(plan, record), obs.record, releases, everything),
         setup=run.setup, rerun=run.rerun, setup_image=run.setup_image, attempts=attempts,
@@ -76,25 +81,27 @@ def to_attempt_result(attempt: AttemptRun, releases: Releases | None, run_dir: P
     """One remedy attempt, judged by the same classifier as the cells."""
     plan = attempt.job.plan
     verdict = classify(attempt.observation, releases)
-    record = attempt.observation.record or {}
+    record = attempt.observation.record
+    check_exit = record.pip_check.exit_code if record and record.pip_check else None
     return {"remedy": plan.remedy.name, "title": plan.remedy.title, "commands": list(plan.commands),
             "identity": plan.upgrader, "warning": plan.remedy.warning, "outcome": verdict.outcome.value,
             "evidence": list(verdict.evidence), "fix": judge(verdict.outcome).value,
-            "pip_check_exit_code": (record.get("pip_check") or {}).get("exit_code"), "after": record.get("after"),
+            "pip_check_exit_code": check_exit, "after": record.after if record else None,
             "log": str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
             "seconds": attempt.seconds}
 
 
-def _python_of(plan: CellPlan, record: dict[str, Any]) -> str:
+def _python_of(plan: CellPlan, record: Record | None) -> str:
     """The cell's Python: as recorded, or (a cell that never ran) as planned."""
-    return str(record.get("python") or plan.interpreter.python)
+    recorded = record.python if record else ""
+    return recorded or plan.interpreter.python
 
 
 def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError | None,
-                       record: dict[str, Any]) -> dict[str, Any]:
+                       record: Record | None) -> dict[str, Any]:
     """Where the cell's python3 came from, and what its ssl and libc are: all three change what pip does."""
     facts: dict[str, Any] = {"wanted": plan.interpreter.version or "system", "image": plan.base_image}
     if isinstance(provisioned, Provisioned):
         facts |= {"provider": provisioned.how, "detail": provisioned.detail}
-    runtime = record.get("runtime") or {}
-    return facts | {k: runtime[k] for k in ("executable", "openssl", "ca_paths", "glibc", "tags") if k in runtime}
+    runtime = record.runtime if record else None
+    return facts | (runtime.facts() if runtime else {})
