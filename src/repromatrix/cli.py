@@ -31,7 +31,7 @@ from .infra.setupcache import CACHE_KINDS, cache_dir, human
 from .judge.remedies import REMEDIES, parse_selection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
-from .results.formats import DEFAULT_FILES, render_format, write_format, write_formats
+from .results.formats import FORMATS, Format, render_format, write_format, write_formats
 from .results.journal import load_any
 from .results.merge import merge
 from .results.results import RunResult
@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="re-render a run's reports from its results.json; no Docker needed")
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
-    rp.add_argument("--format", choices=sorted(DEFAULT_FILES), action="append",
+    rp.add_argument("--format", choices=sorted(FORMATS), action="append",
                     help="html, json, junit or md (repeatable; default: all four)")
     rp.add_argument("-o", "--output", type=Path, help="write to this file instead of the run directory ('-': "
                     "standard output)")
@@ -302,7 +302,7 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     result = load_any(args.run_dir)
     run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
-    formats = list(dict.fromkeys(args.format or ["json", "junit", "md", "html"]))
+    formats: list[Format] = list(dict.fromkeys(args.format or FORMATS))
     if args.output and len(formats) != 1:
         raise UsageError("-o/--output writes one file: name one --format with it")
     if args.output and str(args.output) == "-":

@@ -41,7 +41,7 @@ def past_seconds(runs: Iterable[RunResult], remedies_on: bool = True) -> dict[st
     out: dict[str, float] = {}
     for run in runs:
         for cell in run.cells:
-            if cell.rerun or cell.outcome in (Outcome.INTERRUPTED.value, Outcome.INFRA_ERROR.value):
+            if cell.rerun or cell.outcome in (Outcome.INTERRUPTED, Outcome.INFRA_ERROR):
                 continue  # a cell the run never finished says nothing about its cost
             tried = sum(float(a.get("seconds") or 0) for a in cell.attempts) if remedies_on else 0.0
             spent = sum(cell.durations.values()) + tried

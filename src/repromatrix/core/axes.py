@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 from ..cell import contract
 from .errors import did_you_mean
 from .interpreter import DEBIAN_SUITES, Interpreter, base_image_for, debian_suite_of
+from .registry import complete
 
 
 class Service(enum.Enum):
@@ -539,7 +540,7 @@ AXES: dict[str, Axis] = {a.name: a for a in (
     CacheAxis(), ResourcesAxis())}
 AXIS_ORDER = ("os", "python", "install", "prior", "ca", "network", "pip", "cache", "conflicts",
               "resources")  # reports, yaml
-assert set(AXIS_ORDER) == set(AXES)
+complete("axis", AXES, AXIS_ORDER)
 
 
 def cell_id(values: Mapping[str, str], short_name: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .registry import complete
+
 
 class Outcome(str, enum.Enum):
     UPGRADED = "upgraded"
@@ -147,6 +149,8 @@ class Fix(str, enum.Enum):
 
 
 FIX_COLOUR = {Fix.WORKS: "#2e9e4f", Fix.SIDE_EFFECTS: "#e07b00", Fix.FAILS: "#c0392b", Fix.NOT_TRIED: "#95a5a6"}
+complete("outcome", OUTCOME_INFO, Outcome)
+complete("fix colour", FIX_COLOUR, Fix)
 
 
 def parse_outcome(text: str) -> Outcome | None:

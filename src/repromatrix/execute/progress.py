@@ -12,7 +12,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..core.outcomes import OUTCOME_INFO, Outcome
+from ..core.outcomes import OUTCOME_INFO
 from ..results.results import CellResult
 from .runner import CellJob, CellRun
 
@@ -49,7 +49,7 @@ class RunProgress:
         if result.id in self.running:
             self.running.remove(result.id)
         self.done += 1
-        colour = OUTCOME_INFO[Outcome(result.outcome)].colour
+        colour = OUTCOME_INFO[result.outcome].colour
         times = ", ".join(f"{k} {v:.0f}s" for k, v in run.durations.items())
         setup = f"setup {result.setup}" if result.setup else ""
         tried = (f"{len(result.attempts)} remedies tried, " + (f"fix: {result.fix}" if result.fix else

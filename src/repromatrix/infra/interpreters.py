@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..core.errors import BaseImageError, InfraError
 from ..core.interpreter import DEBIAN_SUITES, SOURCES_ENV, Interpreter, Say, base_image_for
+from ..core.registry import unique
 from ..core.templating import render, template_bytes
 from .wheelcache import fetch_wheel
 
@@ -223,6 +224,7 @@ class PyPIBundleProvider(Provider):
 
 PROVIDERS: tuple[Provider, ...] = (RegistryProvider(), UserSourceProvider(), DebianSourceProvider(),
                                    PyPIBundleProvider())
+unique("interpreter provider", (p.name for p in PROVIDERS))
 
 
 def provide(host: ImageHost, interp: Interpreter, say: Say) -> Provided:

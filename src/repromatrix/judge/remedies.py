@@ -29,6 +29,7 @@ from ..cell.contract import Record
 from ..core.axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
 from ..core.model import Choice, Selection
 from ..core.outcomes import Fix, Outcome
+from ..core.registry import unique
 
 if TYPE_CHECKING:  # plan.py reads the matrix model, which holds a remedy Selection
     from ..plan.plan import CellPlan
@@ -334,6 +335,7 @@ CATALOGUE: tuple[Remedy, ...] = (
                    "no longer knows what is installed",
            why="pip then ignores the EXTERNALLY-MANAGED marker"),
 )
+unique("remedy", (r.name for r in CATALOGUE))
 REMEDIES: dict[str, Remedy] = {r.name: r for r in CATALOGUE}
 NEVER_TRIED = frozenset({Outcome.UPGRADED, Outcome.INFRA_ERROR, Outcome.INTERRUPTED, Outcome.SETUP_FAILED})
 

@@ -142,9 +142,9 @@ def _lose(scope: RunScope, host: Host, plans: list[CellPlan], why: str) -> None:
     """A host that failed before its scheduler ran: its cells not yet recorded end infra-error."""
     done = set(scope.prepared.journal.finished())
     for plan in (p for p in plans if p.cell.id not in done):
-        result = CellResult(id=plan.cell.id, axes=plan.cell.axes, outcome=Outcome.INFRA_ERROR.value,
+        result = CellResult(id=plan.cell.id, axes=plan.cell.axes, outcome=Outcome.INFRA_ERROR,
                             evidence=[why + " (`run --resume` runs it again)"],
-                            expected=[o.value for o in plan.cell.expected], rerun=True, host=host.label)
+                            expected=list(plan.cell.expected), rerun=True, host=host.label)
         with scope.record_lock:
             scope.prepared.journal.record(result)
 

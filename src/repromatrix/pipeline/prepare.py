@@ -189,7 +189,7 @@ def _prepare_resume(options: RunOptions) -> Prepared:
     run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "--resume")
     # A cell that ended in our own failure (infra-error) or was interrupted taught nothing about pip:
     # it is run again, like the cells the stopped run never reached.
-    retry = {Outcome.INFRA_ERROR.value, Outcome.INTERRUPTED.value}
+    retry = {Outcome.INFRA_ERROR, Outcome.INTERRUPTED}
     done = {cid for cid, cell in journal.finished().items() if not cell.rerun and cell.outcome not in retry}
     return Prepared(matrix, cells, run_dir, journal, header, [c for c in cells if c.id not in done])
 

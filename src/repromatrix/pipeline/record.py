@@ -57,8 +57,8 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
     attempts = [to_attempt_result(a, releases, run_dir)
                 for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))]
     return CellResult(
-        id=plan.cell.id, axes=plan.cell.axes, outcome=verdict.outcome.value, evidence=list(verdict.evidence),
-        expected=[o.value for o in plan.cell.expected],
+        id=plan.cell.id, axes=plan.cell.axes, outcome=verdict.outcome, evidence=list(verdict.evidence),
+        expected=list(plan.cell.expected),
         before=facts.get("before"), after=facts.get("after"), newest=facts.get("newest"),
         newest_for_python=facts.get("newest_for_python"), below_newest=facts.get("below_newest"),
         python=record.python if record else None, pip=record.pip if record else None,

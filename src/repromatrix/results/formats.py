@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 from ..core.outcomes import OUTCOME_INFO, Outcome
+from ..core.registry import complete
 from .report import render_html
 from .results import CellResult, RunResult, dumps, write_atomic
 
 MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
 EVIDENCE_CHARS = 300
-DEFAULT_FILES = {"html": "index.html", "json": "results.json", "junit": "junit.xml", "md": "summary.md"}
+Format = Literal["json", "junit", "md", "html"]  # a new one names every place below: the registries
+FORMATS: tuple[Format, ...] = get_args(Format)  # the order `run` and `report` write them in
+DEFAULT_FILES: dict[Format, str] = {"html": "index.html", "json": "results.json", "junit": "junit.xml",
+                                    "md": "summary.md"}
 
 
 def render_json(run: RunResult, run_dir: Path) -> str:
@@ -27,11 +32,11 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
     """One testcase per cell; unexpected cells fail (ours: error) with outcome + evidence."""
     suite_name = xml_text(f"repromatrix.{Path(run.matrix).stem}")
     total = sum(sum(c.durations.values()) for c in run.cells)
-    failures = [c for c in run.unexpected() if c.outcome != Outcome.INFRA_ERROR.value]
-    errors = [c for c in run.unexpected() if c.outcome == Outcome.INFRA_ERROR.value]
+    failures = [c for c in run.unexpected() if c.outcome is not Outcome.INFRA_ERROR]
+    errors = [c for c in run.unexpected() if c.outcome is Outcome.INFRA_ERROR]
     counts = {"tests": str(len(run.cells)), "failures": str(len(failures)), "errors": str(len(errors)),
               "time": f"{total:.1f}"}
-    skipped = sum(c.outcome == Outcome.INTERRUPTED.value for c in run.cells)
+    skipped = sum(c.outcome is Outcome.INTERRUPTED for c in run.cells)
     root = ET.Element("testsuites", {"name": "repromatrix", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": str(skipped),
                                               "timestamp": xml_text(run.started[:19])})
@@ -49,10 +54,10 @@ def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
     seconds = sum(cell.durations.values())
     case = ET.SubElement(suite, "testcase", {"name": xml_text(cell.id), "classname": xml_text(classname),
                                              "time": f"{seconds:.1f}"})
-    if cell.outcome == Outcome.INTERRUPTED.value:
+    if cell.outcome is Outcome.INTERRUPTED:
         ET.SubElement(case, "skipped", {"message": xml_text(cell.evidence[0] if cell.evidence else "interrupted")})
     elif cell.unexpected:
-        kind = "error" if cell.outcome == Outcome.INFRA_ERROR.value else "failure"
+        kind = "error" if cell.outcome is Outcome.INFRA_ERROR else "failure"
         expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
         message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}{_fix_said(cell)}"
         ET.SubElement(case, kind, {"message": xml_text(message), "type": cell.outcome}).text = xml_text(
@@ -138,7 +143,7 @@ def _markdown_wheels(cells: list[CellResult], room: int) -> str:
 
 
 def _failed(cell: CellResult) -> bool:
-    return OUTCOME_INFO[Outcome(cell.outcome)].failed
+    return OUTCOME_INFO[cell.outcome].failed
 
 
 def _markdown_head(run: RunResult) -> str:
@@ -200,21 +205,23 @@ def _markdown_reproduce(run: RunResult) -> str:
             f"context. From the run directory:\n\n{md_block(example.reproduce, 'sh')}")
 
 
-RENDERERS: dict[str, Callable[[RunResult, Path], str]] = {
+RENDERERS: dict[Format, Callable[[RunResult, Path], str]] = {
     "html": lambda run, run_dir: render_html(run, run_dir),
     "json": render_json,
     "junit": render_junit,
     "md": render_markdown,
 }
+complete("report format", RENDERERS, FORMATS)
+complete("report file", DEFAULT_FILES, FORMATS)
 
 
-def write_format(run: RunResult, run_dir: Path, fmt: str, out: Path | None = None) -> Path:
+def write_format(run: RunResult, run_dir: Path, fmt: Format, out: Path | None = None) -> Path:
     path = out or run_dir / DEFAULT_FILES[fmt]
     write_atomic(path, RENDERERS[fmt](run, run_dir))
     return path
 
 
-def write_formats(run: RunResult, run_dir: Path, formats: list[str]) -> list[Path]:
+def write_formats(run: RunResult, run_dir: Path, formats: Sequence[Format]) -> list[Path]:
     """All or nothing: every format is rendered before any is written, so a failure in one leaves the
     run directory's reports as they were, not a mix of old and new."""
     texts = {fmt: RENDERERS[fmt](run, run_dir) for fmt in formats}
@@ -225,9 +232,9 @@ def write_formats(run: RunResult, run_dir: Path, formats: list[str]) -> list[Pat
     return paths
 
 
-def render_format(run: RunResult, run_dir: Path, fmt: str) -> str:
+def render_format(run: RunResult, run_dir: Path, fmt: Format) -> str:
     return RENDERERS[fmt](run, run_dir)
 
 
 def write_all(run: RunResult, run_dir: Path) -> list[Path]:
-    return write_formats(run, run_dir, ["json", "junit", "md", "html"])
+    return write_formats(run, run_dir, FORMATS)

@@ -31,9 +31,9 @@ SCHEMA = 1
 class CellResult:
     id: str
     axes: dict[str, str]
-    outcome: str
+    outcome: Outcome
     evidence: list[str]
-    expected: list[str] = field(default_factory=list)
+    expected: list[Outcome] = field(default_factory=list)
     before: str | None = None
     after: str | None = None
     newest: str | None = None
@@ -55,13 +55,20 @@ class CellResult:
     checks: list[dict[str, Any]] = field(default_factory=list)  # the user's checks: name, identity, exit, output
     why_no_wheel: dict[str, Any] = field(default_factory=dict)  # each wheel of the wanted release: fits, or why not
     trend: str = "no-history"  # against earlier runs; see history.py
-    previous_outcome: str | None = None
+    previous_outcome: Outcome | None = None
     setup: str = ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
     setup_image: str = ""  # the cached setup image the cell started from
     attempts: list[dict[str, Any]] = field(default_factory=list)  # remedies tried (see ATTEMPT_FIELDS)
     fix: str | None = None  # the recommended remedy: the first, by preference, that works cleanly
     host: str = ""  # the Docker engine the cell ran on ("default": the one DOCKER_HOST names)
+
+    def __post_init__(self) -> None:
+        # Outcomes are the registry's members however the result was made (a journal line, an
+        # attached results.json, a test): an unknown id fails here, not in a report.
+        self.outcome = Outcome(self.outcome)
+        self.expected = [Outcome(o) for o in self.expected]
+        self.previous_outcome = Outcome(self.previous_outcome) if self.previous_outcome else None
 
     @property
     def fix_attempt(self) -> dict[str, Any] | None:
@@ -74,11 +81,11 @@ class CellResult:
     @property
     def unexpected(self) -> bool:
         """What CI keys on: not an expected outcome, or, with none expected, not `upgraded`."""
-        if self.outcome == Outcome.INTERRUPTED.value:
+        if self.outcome is Outcome.INTERRUPTED:
             return False  # the run was stopped, nothing was learnt about pip
         if self.expected:
             return self.outcome not in self.expected
-        return self.outcome != Outcome.UPGRADED.value
+        return self.outcome is not Outcome.UPGRADED
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"matches_expectation": self.matches_expectation, "unexpected": self.unexpected}
@@ -123,10 +130,11 @@ class RunResult:
         return [c for c in self.cells if c.unexpected]
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
+        out: dict[Outcome, int] = {}
         for cell in self.cells:
             out[cell.outcome] = out.get(cell.outcome, 0) + 1
-        return dict(sorted(out.items(), key=lambda kv: list(Outcome).index(Outcome(kv[0]))))
+        order = list(Outcome)
+        return {o.value: n for o, n in sorted(out.items(), key=lambda kv: order.index(kv[0]))}
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -200,7 +208,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
     "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
     "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
-    "trend": "str", "previous_outcome": "str?", "setup": "str", "rerun": "bool",
+    "trend": "str", "previous_outcome": "outcome?", "setup": "str", "rerun": "bool",
     "setup_image": "str", "attempts": "list[attempt]", "fix": "str?", "host": "str"}
 # One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
 ATTEMPT_FIELDS: dict[str, Shape] = {
