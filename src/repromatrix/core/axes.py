@@ -245,7 +245,8 @@ class InstallMode:
     upgrade_by: str | None  # who runs the upgrade
     user_flag: bool = False  # the upgrade adds --user
     venv_options: tuple[str, ...] = ()  # e.g. --without-pip
-    pip: str = "python3 -m pip"  # how the user runs pip: as a module of python3, or the `pip` on PATH
+    # How the user runs the installer: as a module of python3, or the command on PATH (`pip`).
+    module: bool = True
 
     @property
     def user(self) -> str | None:
@@ -268,7 +269,7 @@ INSTALL_MODES: dict[str, InstallMode] = {m.name: m for m in (
     # venv's, but the `pip` on PATH is the system's, which installs into the system's site-packages.
     InstallMode("venv-no-pip", "root created the virtual environment with --without-pip and runs `pip`: "
                 "`python3` is the venv's, the `pip` on PATH another Python's", "/opt/venv", None, None,
-                venv_options=("--without-pip",), pip="pip"),
+                venv_options=("--without-pip",), module=False),
 )}
 
 
@@ -495,7 +496,7 @@ class ConflictMode:
     name: str
     doc: str
     preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
-    constraints: tuple[str, ...] = ()  # lines of a constraints file pip reads (PIP_CONSTRAINT)
+    constraints: tuple[str, ...] = ()  # lines of a constraints file the installer reads
     # How the preinstalled distributions are left, as an older installer would have left them:
     # "distutils" (an egg-info file, no list of files) or "no-record" (a dist-info without RECORD,
     # INSTALLER 'debian', as OS packages are). See templates/legacy_install.py.

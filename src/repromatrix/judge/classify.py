@@ -16,7 +16,10 @@ from packaging.version import InvalidVersion, Version
 
 from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step, pip_version_of
 from ..core.outcomes import Outcome
+from ..installers import Installer, Rule, installer
 from .index import Releases
+
+PIP = installer("pip")  # until a cell names another installer
 
 MAX_EVIDENCE = 6
 
@@ -49,73 +52,13 @@ class Verdict:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Rule:
-    """pip failed and its output matches `decides`; evidence is every line matching `shows`."""
-
-    outcome: Outcome
-    decides: str
-    shows: tuple[str, ...] = ()
-
-    def evidence(self, text: str) -> tuple[str, ...]:
-        """The last deciding line (pip repeats them per retry), then the lines that show more."""
-        deciding = _lines_matching(text, [re.compile(self.decides)], limit=None)[-1:]
-        shown = _lines_matching(text, [re.compile(p) for p in self.shows])
-        return (deciding + tuple(line for line in shown if line not in deciding))[:MAX_EVIDENCE]
+def _evidence(rule: Rule, text: str) -> tuple[str, ...]:
+    """The last deciding line (pip repeats them per retry), then the lines that show more."""
+    deciding = _lines_matching(text, [re.compile(rule.decides)], limit=None)[-1:]
+    shown = _lines_matching(text, [re.compile(p) for p in rule.shows])
+    return (deciding + tuple(line for line in shown if line not in deciding))[:MAX_EVIDENCE]
 
 
-# What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package has
-# been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is deprecated,
-# use 'scikit-learn' rather than 'sklearn'').
-REMOVED = (r"package has been removed|has been renamed|PyPI package is deprecated|is deprecated and has been removed|"
-           r"(?i:please install [\"'`]?[\w.-]+[\"'`]? instead)")
-# What pip's resolver says as it rejects the 1st, 8th and 13th candidate of one project (its reporter).
-BACKTRACKING = (r"pip is looking at multiple versions of|pip is still looking at multiple versions of|"
-                r"This is taking longer than usual")
-# pip reports a failure to read the index page only at debug level, then says this: the
-# network rules below name the real cause and keep this line as the visible symptom.
-NO_MATCH = r"No matching distribution found for"
-FAILURE_RULES: tuple[Rule, ...] = (
-    # First: a full disk is the cause whatever else pip was doing (here, backtracking over releases).
-    Rule(Outcome.NO_SPACE, r"\[Errno 28\] No space left on device", (r"^Downloading ",)),
-    Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
-         (r"This environment is externally managed",)),
-    Rule(Outcome.USER_IN_VENV, r"Can not perform a '--user' install\. User site-packages are not visible"),
-    # pip must replace a dependency whose files it cannot know: a distutils install (an egg-info file)
-    # or a dist-info without RECORD (what OS packages leave); the hint names the installer.
-    Rule(Outcome.CANNOT_UNINSTALL, r"Cannot uninstall|uninstall-no-record-file|uninstall-distutils-installed-package",
-         (r"^Found existing installation", r"It is a distutils installed project", r"RECORD file not found|no RECORD "
-          r"file was found", r"(?i)^hint: The package was installed by")),
-    # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what to
-    # install instead. Before the generic build failure it would otherwise look like.
-    Rule(Outcome.REMOVED_PACKAGE, REMOVED, (r"(?i)please (?:install|use) .* instead", REMOVED,
-                                            r"did not run successfully|Command errored out|metadata-generation-failed",
-                                            r"^Collecting |^Downloading ")),
-    Rule(Outcome.OUT_OF_MEMORY, r"\bMemoryError\b|Cannot allocate memory", (r"^Downloading ",)),
-    # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
-    Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
-         (r"Consider using the `--user` option", r"^Check the permissions")),
-    Rule(Outcome.HASH_MISMATCH, r"THESE PACKAGES DO NOT MATCH THE HASHES",
-         (r"^Using cached ", r"Expected sha256", r"^Got ")),
-    Rule(Outcome.CORRUPT_CACHE, r"Wheel '.*' located at .* is invalid|BadZipFile|File is not a zip file",
-         (r"^Using cached ",)),
-    Rule(Outcome.RESOLUTION_IMPOSSIBLE, r"ResolutionImpossible|these package versions have conflicting dependencies",
-         (r"^ERROR: Cannot install", r"The user requested")),
-    Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),
-    # Certificate failures only: a TLS connection cut midway (SSLEOFError) is a network fault.
-    Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed",
-         (r"There was a problem confirming the ssl certificate", NO_MATCH)),
-    Rule(Outcome.PROXY_ERROR, r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy", (NO_MATCH,)),
-    # A link that stalls: the server stopped sending and pip's read timeout (15 s) ran out.
-    Rule(Outcome.READ_TIMEOUT, r"ReadTimeoutError|Read timed out|The read operation timed out|Connection timed out "
-         r"while downloading|didn't respond within", (r"^Downloading ", NO_MATCH, r"^ERROR: Exception:")),
-    Rule(Outcome.NETWORK_ERROR, r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
-         r"known|ConnectTimeoutError|Connection broken|IncompleteRead|"
-         r"Connection reset by peer|RemoteDisconnected|SSLEOFError|EOF occurred in violation of protocol|"
-         r"UNEXPECTED_EOF_WHILE_READING|not enough bytes were received", (NO_MATCH, r"^ERROR: Exception:")),
-    Rule(Outcome.NO_MATCHING_DISTRIBUTION, NO_MATCH,
-         (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
-)
 ERROR_LINE = re.compile(r"^(ERROR|error|E):|Error:|Exception")
 
 
@@ -133,7 +76,8 @@ def _last_lines(text: str, n: int = 3) -> tuple[str, ...]:
     return tuple(lines[-n:])
 
 
-def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
+def classify(obs: Observation, releases: Releases | None = None, by: Installer = PIP) -> Verdict:
+    """The cell's outcome and its evidence, in the words of `by`, the installer that ran."""
     if obs.interrupted:
         return Verdict(Outcome.INTERRUPTED, (obs.infra_reason or "the run was interrupted while this cell ran",))
     if obs.infra_reason:
@@ -153,19 +97,19 @@ def classify(obs: Observation, releases: Releases | None = None) -> Verdict:
         return Verdict(Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output))
     facts = version_facts(record, releases)
     if record.before_failed:
-        return _step_failure(record, facts)
+        return _step_failure(record, facts, by)
     upgrade = record.upgrade
     if upgrade is None:
         stopped = ("the cell's record has no upgrade: the scenario stopped before it",)
         return Verdict(Outcome.INFRA_ERROR, stopped + _last_lines(obs.output))
     failed = upgrade.exit_code != 0
-    verdict = _pip_failure(upgrade, facts) if failed else _pip_success(record, upgrade, facts)
+    verdict = _failure(upgrade, facts, by) if failed else _success(record, upgrade, facts)
     no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
     if no_match and (foreign := _foreign_platform(record, releases)):
         return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
     if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
         return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
-    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade.output)):
+    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade.output, by)):
         # pip 20.3 discards a release whose metadata cannot be built and takes an older one: the
         # cell's outcome is what that older one did, and the evidence says why it was taken.
         return Verdict(verdict.outcome, verdict.evidence + stone, facts)
@@ -205,19 +149,19 @@ def _foreign_platform(record: Record, releases: Releases | None) -> str:
             f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}")
 
 
-def _discarded_tombstone(output: str) -> tuple[str, ...]:
-    if not re.search(REMOVED, output):
+def _discarded_tombstone(output: str, by: Installer) -> tuple[str, ...]:
+    if not re.search(by.removed, output):
         return ()
-    said = _lines_matching(output, [re.compile(REMOVED)], limit=2)
+    said = _lines_matching(output, [re.compile(by.removed)], limit=2)
     discarded = [re.sub(r"#sha256=\w+", "", line).split(" (from ")[0]
                  for line in _lines_matching(output, [re.compile(r"^WARNING: Discarding ")], limit=1)]
     return tuple(discarded) + said
 
 
-def _step_failure(record: Record, facts: dict[str, Any]) -> Verdict:
+def _step_failure(record: Record, facts: dict[str, Any], by: Installer) -> Verdict:
     """A remedy's step before the upgrade failed (so the upgrade never ran): why, in pip's words."""
     step = record.before_steps[-1] if record.before_steps else Step("root", (), "", 0, "", False)
-    failed = _pip_failure(step.as_run(), facts)
+    failed = _failure(step.as_run(), facts, by)
     said = f"the step `{shlex.join(step.argv)}` exited {step.exit_code}; the upgrade did not run"
     return Verdict(failed.outcome, (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
                    facts)
@@ -231,10 +175,11 @@ def _build_failure(obs: Observation) -> Verdict:
     return Verdict(Outcome.INFRA_ERROR, ("image build failed",) + _last_lines(tail))
 
 
-def _pip_failure(upgrade: Run, facts: dict[str, Any]) -> Verdict:
+def _failure(upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
+    """The installer exited non-zero: the first of its rules that its output matches."""
     output = upgrade.output
     if upgrade.timed_out:
-        backtracking = _lines_matching(output, [re.compile(BACKTRACKING)])
+        backtracking = _lines_matching(output, [re.compile(by.backtracking)])
         if backtracking:  # pip was still choosing versions when its time ran out
             said = f"pip was still backtracking when it was killed after {round(upgrade.seconds)} s"
             tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
@@ -248,9 +193,9 @@ def _pip_failure(upgrade: Run, facts: dict[str, Any]) -> Verdict:
         # Nothing that varies from run to run (when it was killed, what it had printed by then): shards
         # and reruns of one cell must say the same.
         return Verdict(Outcome.OUT_OF_MEMORY, (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",), facts)
-    for rule in FAILURE_RULES:
+    for rule in by.rules:
         if re.search(rule.decides, output):
-            evidence = rule.evidence(output)
+            evidence = _evidence(rule, output)
             if rule.outcome is Outcome.HASH_MISMATCH and not re.search(r"(?m)^\s*Using cached ", output):
                 # Not from the cache: the transfer itself was cut or altered (pip < 25 does
                 # not notice a short read and reports the hash of what arrived).
@@ -261,7 +206,8 @@ def _pip_failure(upgrade: Run, facts: dict[str, Any]) -> Verdict:
     return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade.exit_code}",) + lines, facts)
 
 
-def _pip_success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
+def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
+    """The installer exited 0: did the upgrade land, import, agree between identities, hold together?"""
     output = upgrade.output
     package = record.package
     imported = record.imports or NOT_CHECKED

@@ -30,6 +30,7 @@ from ..core.axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
 from ..core.model import Choice, Selection
 from ..core.outcomes import Fix, Outcome
 from ..core.registry import unique
+from ..installers.pip import Pip
 
 if TYPE_CHECKING:  # plan.py reads the matrix model, which holds a remedy Selection
     from ..plan.plan import CellPlan
@@ -115,7 +116,7 @@ class Facts:
     proxy: str = ""  # a proxy that works on the cell's network (the run's open proxy)
     has_proxy: bool = False  # the cell's upgrade goes through a proxy
     proxy_with_credentials: str = ""  # the cell's proxy URL with placeholders for its credentials
-    constraint: bool = False  # a constraints file is configured (PIP_CONSTRAINT)
+    constraint: bool = False  # a constraints file is configured (the installer reads it)
     blockers: tuple[str, ...] = ()  # installed libraries whose requirements hold the upgrade back
     newest_for_python: str = ""  # the target pinned to the newest release with files for this Python
     replacement: str = ""  # what a removed package says to install instead
@@ -258,7 +259,7 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy("drop-constraint", "drop the stale constraint",
            frozenset({Outcome.RESOLUTION_IMPOSSIBLE, Outcome.NOT_UPGRADED, Outcome.NO_MATCHING_DISTRIBUTION,
                       Outcome.HELD_BACK}),
-           unset=("PIP_CONSTRAINT",), needs_fact="constraint",
+           unset=(Pip.variables.constraint,), needs_fact="constraint",
            why="a constraints file from an older setup pins what the new version needs"),
     Remedy("no-user", "install without --user", frozenset({Outcome.USER_IN_VENV}), drop=("--user",),
            needs_fact="user_flag", why="inside a virtual environment, pip installs into it; --user has no place"),

@@ -34,7 +34,7 @@ def remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderC
     default_index = ctx.index_url or pip_default_index()
 
     def plan(run: CellRun) -> list[AttemptJob]:
-        run.verdict = classify(run.observation, releases)
+        run.verdict = classify(run.observation, releases, run.job.plan.installer)
         if not selection.on:
             return []
         newest_for_python = run.verdict.facts.get("newest_for_python")
@@ -49,7 +49,7 @@ def remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderC
 def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
                    ready: dict[str, Provisioned | BaseImageError], everything: Releases | None = None) -> CellResult:
     plan, obs = run.job.plan, run.observation
-    verdict = run.verdict or classify(obs, releases)
+    verdict = run.verdict or classify(obs, releases, plan.installer)
     record = obs.record
     rel = run.job.context.relative_to(run_dir)
     facts = verdict.facts
@@ -80,7 +80,7 @@ def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
 def to_attempt_result(attempt: AttemptRun, releases: Releases | None, run_dir: Path) -> dict[str, Any]:
     """One remedy attempt, judged by the same classifier as the cells."""
     plan = attempt.job.plan
-    verdict = classify(attempt.observation, releases)
+    verdict = classify(attempt.observation, releases, attempt.job.cell.job.plan.installer)
     record = attempt.observation.record
     check_exit = record.pip_check.exit_code if record and record.pip_check else None
     return {"remedy": plan.remedy.name, "title": plan.remedy.title, "commands": list(plan.commands),

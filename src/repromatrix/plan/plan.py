@@ -14,6 +14,7 @@ from ..core.interpreter import Interpreter
 from ..core.model import Cell, Check, Target
 from ..infra.hostca import HostCA
 from ..infra.localindex import INDEX_HOST, INDEX_PORT
+from ..installers import Installer, installer
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class CellPlan:
     upgrade_command: str  # exactly what runs, the way a user types it
     setup_commands: tuple[str, ...]  # the prior version, then what conflicts with the upgrade (build time)
     env: tuple[tuple[str, str], ...]
+    installer: Installer  # what runs the upgrade (and installed the prior version)
     checks: tuple[Check, ...] = ()
     notes: tuple[str, ...] = ()
     fragments: tuple[tuple[int, str], ...] = ()  # the axes' Dockerfile fragments, in layer order
@@ -69,8 +71,8 @@ class CellPlan:
 
     @property
     def index_url(self) -> str:
-        """The index cells read (without credentials), or '' for pip's default."""
-        return dict(self.env).get("PIP_INDEX_URL", "")
+        """The index cells read (without credentials), or '' for the installer's default."""
+        return dict(self.env).get(self.installer.variables.index_url, "")
 
     @property
     def runtime_steps(self) -> tuple[dict[str, str], ...]:
@@ -121,7 +123,8 @@ class CellPlan:
         return f" ({'; '.join(parts)})" if parts else ""
 
 
-def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
+def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> CellPlan:
+    """The cell's typed plan; `by`: its installer (pip until the matrix can name another)."""
     draft = PlanDraft(values=cell.axes)
     for axis in AXES.values():
         axis.contribute(cell.axes[axis.name], draft)
@@ -132,35 +135,39 @@ def plan_cell(cell: Cell, ctx: RenderContext) -> CellPlan:
     notes = list(draft.notes)
     if draft.trust_host_ca and not trusts:
         notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
-    env: list[tuple[str, str]] = [("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
+    by = by or installer()
+    env = list(by.variables.quiet)
     need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
-        env.append(("PIP_INDEX_URL", ctx.index_url))
+        env.append((by.variables.index_url, ctx.index_url))
+    limits = draft.limits or RESOURCE_LIMITS["unlimited"]
     return CellPlan(
-        cell=cell, target=target, interpreter=draft.interpreter, mode=draft.mode, network=draft.network,
-        conflicts=draft.conflicts, prior=draft.prior, pip_pin=draft.pip_pin, cache_corrupted=draft.cache_corrupted,
-        limits=draft.limits or RESOURCE_LIMITS["unlimited"], trusts_ca=trusts, wants_host_ca=draft.trust_host_ca,
-        upgrade_command=upgrade_command(target, draft.mode), setup_commands=setup_commands(target, draft),
-        env=tuple(env), checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
+        cell=cell, target=target, interpreter=draft.interpreter, mode=draft.mode,
+        network=draft.network, conflicts=draft.conflicts, prior=draft.prior, pip_pin=draft.pip_pin,
+        cache_corrupted=draft.cache_corrupted, limits=limits, trusts_ca=trusts,
+        wants_host_ca=draft.trust_host_ca, upgrade_command=upgrade_command(by, target, draft.mode),
+        setup_commands=setup_commands(by, target, draft), env=tuple(env), installer=by,
+        checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
         runtime_setup=ctx.index_secret, disk_need=need, disk_need_why=why)
 
 
-def setup_commands(target: Target, draft: PlanDraft) -> tuple[str, ...]:
-    """The prior version (with the target's extras), what conflicts with the upgrade, then pip's pin."""
+def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str, ...]:
+    """The prior version (with the target's extras), what conflicts with the upgrade, then the
+    installer's own pin."""
     assert draft.mode is not None
     wanted = ([target.pinned(draft.prior)] if draft.prior else []) + list(draft.preinstall)
-    if draft.pip_pin:  # last, so the interpreter's own pip set up the rest as it did for users
-        wanted.append(f"pip=={draft.pip_pin}")
-    # On PEP 668 systems users got their packages past the marker; pip versions without the
-    # option ignore the variable, so one spelling fits every interpreter.
-    brk = "PIP_BREAK_SYSTEM_PACKAGES=1 " if draft.mode.venv is None else ""
-    # The user's own way of running pip (`pip` on PATH in venv-no-pip) put the prior version where it is.
-    return tuple(f"{brk}{draft.mode.pip} install {shlex.quote(req)}" for req in wanted)
+    if draft.pip_pin:  # last, so the interpreter's own installer set up the rest as it did for users
+        wanted.append(by.pinned_self(draft.pip_pin))
+    # On PEP 668 systems users got their packages past the marker.
+    system = draft.mode.venv is None
+    past_marker = f"{by.variables.break_system_packages}=1 " if system else ""
+    # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it is.
+    program = by.program(draft.mode.module)
+    return tuple(past_marker + by.install(program, req) for req in wanted)
 
 
-def upgrade_command(target: Target, mode: InstallMode) -> str:
-    flags = ("--user " if mode.user_flag else "") + ("--pre " if target.pre else "")
-    return f"{mode.pip} install {flags}--upgrade {shlex.quote(target.requirement)}"
+def upgrade_command(by: Installer, target: Target, mode: InstallMode) -> str:
+    return by.upgrade(by.program(mode.module), target.requirement, user=mode.user_flag, pre=target.pre)
 
 
 GB = 10**9

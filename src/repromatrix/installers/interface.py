@@ -1,0 +1,64 @@
+"""What differs between installers, behind one interface (hatch's env/lockers/interface.py with
+pip.py and uv.py beside it is the model): the commands a user types (install a prior version,
+upgrade, pin the installer itself), the configuration it reads (its index, CA, constraint and
+quiet variables), where its cache lives, and what it prints for each cause (its classifier
+rules). Everything else in repromatrix asks the cell's installer instead of spelling one."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..core.outcomes import Outcome
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The installer failed and its output matches `decides`: the outcome; evidence is the deciding
+    line and every line matching `shows` (classify.py picks them)."""
+
+    outcome: Outcome
+    decides: str
+    shows: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Variables:
+    """The environment variables an installer reads for what the axes set."""
+
+    index_url: str  # the index cells read
+    cert: str  # the CA bundle it trusts
+    constraint: str  # a constraints file
+    no_input: str  # never prompt (credentials come from files)
+    break_system_packages: str  # install past PEP 668's marker
+    quiet: tuple[tuple[str, str], ...]  # set in every cell: no self-update nagging in the evidence
+
+
+class Installer(ABC):
+    name: ClassVar[str]
+    variables: ClassVar[Variables]
+    rules: ClassVar[tuple[Rule, ...]]  # first match wins
+    removed: ClassVar[str]  # what a tombstone release says when it is built
+    backtracking: ClassVar[str]  # what the resolver says while it backtracks
+    no_match: ClassVar[str]  # the visible symptom of an index it could not read
+
+    @abstractmethod
+    def program(self, module: bool) -> str:
+        """How the user runs it: as a module of python3, or the command on PATH."""
+
+    @abstractmethod
+    def install(self, program: str, requirement: str) -> str:
+        """Install one requirement (a prior version, a conflicting library), as a shell command."""
+
+    @abstractmethod
+    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool) -> str:
+        """The upgrade under test, exactly as a user types it."""
+
+    @abstractmethod
+    def pinned_self(self, version: str) -> str:
+        """The requirement that pins the installer itself (the `pip` axis)."""
+
+    @abstractmethod
+    def cache_dir(self, home: str) -> str:
+        """Where its cache lives for a user with this home directory."""
