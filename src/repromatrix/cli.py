@@ -47,103 +47,235 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="repromatrix", description="Reproduce `pip install --upgrade tensorflow` across "
-                "a matrix of environments, classify what happened and report it.")
+    p = _Parser(
+        prog="repromatrix",
+        description="Reproduce `pip install --upgrade tensorflow` across "
+        "a matrix of environments, classify what happened and report it.",
+    )
     p.add_argument("--version", action="version", version=f"repromatrix {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    r = sub.add_parser("run", help="build and run every selected cell, write results and the report")
+    r = sub.add_parser(
+        "run", help="build and run every selected cell, write results and the report"
+    )
     _matrix_arg(r)
     _select_args(r)
-    r.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
-    r.add_argument("--max-parallel", type=_parallel, help="cells at once (default: the matrix's setting; at most "
-                   "what the engine's CPUs and memory hold)")
-    r.add_argument("--shard", type=_shard, metavar="I/N", help="run only the I-th of N cost-balanced shares of the "
-                   "selected cells (one job of a fan-out; 'repromatrix merge' joins the shards' runs)")
-    r.add_argument("--shard-plan", type=Path, metavar="FILE", help="with --shard: take the shard's cells from "
-                   "this plan ('list --json --shards N' output), so every job runs what the plan said")
-    r.add_argument("--yes", action="store_true", help="run a selection larger than settings.max_cells")
-    r.add_argument("--docker-host", action="append", default=[], type=_docker_host, metavar="URL",
-                   help="spread the cells over this Docker engine (repeatable; unix://, tcp://, ssh://, or 'default' "
-                   "for the one DOCKER_HOST names); default: settings.hosts, else DOCKER_HOST's")
-    r.add_argument("--baseline", metavar="RUN", help="compare with this run (id or directory) instead of the "
-                   "previous run of the same matrix")
-    r.add_argument("--resume", metavar="RUN", help="finish a stopped run (id under --out, or its directory): run "
-                   "only its cells without a result; same matrix, checked by its hash")
+    r.add_argument(
+        "--out", type=Path, default=Path("reports"), help="reports directory (default: reports)"
+    )
+    r.add_argument(
+        "--max-parallel",
+        type=_parallel,
+        help="cells at once (default: the matrix's setting; at most "
+        "what the engine's CPUs and memory hold)",
+    )
+    r.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run only the I-th of N cost-balanced shares of the "
+        "selected cells (one job of a fan-out; 'repromatrix merge' joins the shards' runs)",
+    )
+    r.add_argument(
+        "--shard-plan",
+        type=Path,
+        metavar="FILE",
+        help="with --shard: take the shard's cells from "
+        "this plan ('list --json --shards N' output), so every job runs what the plan said",
+    )
+    r.add_argument(
+        "--yes", action="store_true", help="run a selection larger than settings.max_cells"
+    )
+    r.add_argument(
+        "--docker-host",
+        action="append",
+        default=[],
+        type=_docker_host,
+        metavar="URL",
+        help="spread the cells over this Docker engine (repeatable; unix://, tcp://, ssh://, or "
+        "'default' "
+        "for the one DOCKER_HOST names); default: settings.hosts, else DOCKER_HOST's",
+    )
+    r.add_argument(
+        "--baseline",
+        metavar="RUN",
+        help="compare with this run (id or directory) instead of the "
+        "previous run of the same matrix",
+    )
+    r.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="finish a stopped run (id under --out, or its directory): run "
+        "only its cells without a result; same matrix, checked by its hash",
+    )
     cache = r.add_mutually_exclusive_group()
-    cache.add_argument("--fresh", dest="cache", action="store_const", const=CacheMode.REFRESH,
-                       help="rebuild every cell's setup now (and keep the new ones): today's dependency versions")
-    cache.add_argument("--no-cache", dest="cache", action="store_const", const=CacheMode.OFF,
-                       help="build every cell from scratch (docker build --no-cache), share and keep nothing")
+    cache.add_argument(
+        "--fresh",
+        dest="cache",
+        action="store_const",
+        const=CacheMode.REFRESH,
+        help="rebuild every cell's setup now (and keep the new ones): today's dependency versions",
+    )
+    cache.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_const",
+        const=CacheMode.OFF,
+        help="build every cell from scratch (docker build --no-cache), share and keep nothing",
+    )
     _remedies_arg(r, "the matrix's 'remedies:', else auto")
 
-    rm = sub.add_parser("remedy", help="try the remedies on one cell of a stored run: rebuild it from its build "
-                        "context, reproduce it, try each fix; updates the run's results and reports")
+    rm = sub.add_parser(
+        "remedy",
+        help="try the remedies on one cell of a stored run: rebuild it from its build "
+        "context, reproduce it, try each fix; updates the run's results and reports",
+    )
     rm.add_argument("run_dir", metavar="RUN", help="a run id under --out, or a run directory")
     rm.add_argument("cell", metavar="CELL_ID", help="the cell's id, as in the report")
-    rm.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="where the run's matrix is now, if it "
-                    "moved (default: where it was)")
-    rm.add_argument("--out", type=Path, default=Path("reports"), help="reports directory (default: reports)")
-    rm.add_argument("--max-parallel", type=_parallel, help="attempts at once (default: the matrix's setting)")
+    rm.add_argument(
+        "--matrix",
+        type=Path,
+        default=DEFAULT_MATRIX,
+        help="where the run's matrix is now, if it moved (default: where it was)",
+    )
+    rm.add_argument(
+        "--out", type=Path, default=Path("reports"), help="reports directory (default: reports)"
+    )
+    rm.add_argument(
+        "--max-parallel", type=_parallel, help="attempts at once (default: the matrix's setting)"
+    )
     _remedies_arg(rm, "auto")
 
-    mg = sub.add_parser("merge", help="join the runs of one matrix's shards (--shard I/N) into one run with all "
-                        "four reports; no Docker needed")
-    mg.add_argument("runs", metavar="RUN_DIR", nargs="+", type=Path, help="the shards' run directories")
-    mg.add_argument("--out", type=Path, default=Path("reports"), help="reports directory of the merged run, "
-                    "with its history (default: reports)")
+    mg = sub.add_parser(
+        "merge",
+        help="join the runs of one matrix's shards (--shard I/N) into one run with all "
+        "four reports; no Docker needed",
+    )
+    mg.add_argument(
+        "runs", metavar="RUN_DIR", nargs="+", type=Path, help="the shards' run directories"
+    )
+    mg.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="reports directory of the merged run, with its history (default: reports)",
+    )
 
     ls = sub.add_parser("list", help="list the cells the matrix expands to")
     _matrix_arg(ls)
     _select_args(ls)
     ls.add_argument("--json", action="store_true", help="machine-readable output for CI")
-    ls.add_argument("--shards", type=_shard_count, metavar="N", help="split the selection into N cost-balanced shards "
-                    "and print them (with --json: a GitHub Actions matrix 'include' list)")
-    ls.add_argument("--out", type=Path, default=Path("reports"), help="where earlier runs are, whose durations "
-                    "balance the shards (default: reports)")
-    _remedies_arg(ls, "the matrix's 'remedies:', else auto; with --shards: what the shards' runs will use")
+    ls.add_argument(
+        "--shards",
+        type=_shard_count,
+        metavar="N",
+        help="split the selection into N cost-balanced shards "
+        "and print them (with --json: a GitHub Actions matrix 'include' list)",
+    )
+    ls.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="where earlier runs are, whose durations balance the shards (default: reports)",
+    )
+    _remedies_arg(
+        ls, "the matrix's 'remedies:', else auto; with --shards: what the shards' runs will use"
+    )
 
-    rd = sub.add_parser("render", help="write one Dockerfile build context per cell; no Docker needed")
+    rd = sub.add_parser(
+        "render", help="write one Dockerfile build context per cell; no Docker needed"
+    )
     _matrix_arg(rd)
-    rd.add_argument("--out", type=Path, default=Path("dockerfiles"), help="output directory (default: dockerfiles)")
+    rd.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dockerfiles"),
+        help="output directory (default: dockerfiles)",
+    )
 
-    cl = sub.add_parser("clean", help="remove what runs left behind if they were killed hard (not while a run "
-                        "is in progress)")
-    cl.add_argument("--run", metavar="RUN_ID", help="only this run's leftovers (default: every run's)")
-    cl.add_argument("--base-images", action="store_true", help="also remove the debootstrapped base images")
-    cl.add_argument("--cache", action="store_true", help="also empty the setup cache (cached setup images and "
-                    "the kept CAs of the local index and the interceptor)")
-    cl.add_argument("--docker-host", action="append", type=_docker_host, metavar="URL",
-                    help="clean this Docker engine (repeatable; default: the one DOCKER_HOST names)")
+    cl = sub.add_parser(
+        "clean",
+        help="remove what runs left behind if they were killed hard (not while a run "
+        "is in progress)",
+    )
+    cl.add_argument(
+        "--run", metavar="RUN_ID", help="only this run's leftovers (default: every run's)"
+    )
+    cl.add_argument(
+        "--base-images", action="store_true", help="also remove the debootstrapped base images"
+    )
+    cl.add_argument(
+        "--cache",
+        action="store_true",
+        help="also empty the setup cache (cached setup images and "
+        "the kept CAs of the local index and the interceptor)",
+    )
+    cl.add_argument(
+        "--docker-host",
+        action="append",
+        type=_docker_host,
+        metavar="URL",
+        help="clean this Docker engine (repeatable; default: the one DOCKER_HOST names)",
+    )
 
-    rp = sub.add_parser("report", help="re-render a run's reports from its results.json; no Docker needed")
+    rp = sub.add_parser(
+        "report", help="re-render a run's reports from its results.json; no Docker needed"
+    )
     rp.add_argument("run_dir", type=Path, help="a run directory, e.g. reports/latest")
-    rp.add_argument("--format", choices=sorted(FORMATS), action="append",
-                    help="html, json, junit or md (repeatable; default: all four)")
-    rp.add_argument("-o", "--output", type=Path, help="write to this file instead of the run directory ('-': "
-                    "standard output)")
+    rp.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        action="append",
+        help="html, json, junit or md (repeatable; default: all four)",
+    )
+    rp.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="write to this file instead of the run directory ('-': standard output)",
+    )
     return p
 
 
 def _matrix_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="matrix file (default: matrix.yaml)")
+    p.add_argument(
+        "--matrix", type=Path, default=DEFAULT_MATRIX, help="matrix file (default: matrix.yaml)"
+    )
 
 
 def _select_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", action="append", default=[], metavar="GLOB", help="cell ids matching GLOB (repeatable)")
-    p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest-style expression over ids and axis values")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="cell ids matching GLOB (repeatable)",
+    )
+    p.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="pytest-style expression over ids and axis values",
+    )
 
 
 def _remedies_arg(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--remedies", type=_selection, metavar="auto|none|NAME,...",
-                   help=f"which fixes to try on cells that failed (default: {default}); names: {', '.join(REMEDIES)}")
+    p.add_argument(
+        "--remedies",
+        type=_selection,
+        metavar="auto|none|NAME,...",
+        help=f"which fixes to try on cells that failed (default: {default}); names: "
+        f"{', '.join(REMEDIES)}",
+    )
 
 
 def _selection(text: str) -> Selection:
     selection, problem = parse_selection(text)
     if selection is None:
         wrong = next((n for n in text.split(",") if n.strip() not in REMEDIES), text)
-        raise argparse.ArgumentTypeError(f"{problem} ({did_you_mean(wrong.strip(), ['auto', 'none', *REMEDIES])})")
+        raise argparse.ArgumentTypeError(
+            f"{problem} ({did_you_mean(wrong.strip(), ['auto', 'none', *REMEDIES])})"
+        )
     return selection
 
 
@@ -156,16 +288,20 @@ def _positive(text: str) -> int:
 def _parallel(text: str) -> int:
     number = _positive(text)
     if number > LIMITS["max_parallel"]:
-        raise argparse.ArgumentTypeError(f"{number} is more than {LIMITS['max_parallel']}; the run also lowers it "
-                                         "to what the engine's CPUs and memory hold")
+        raise argparse.ArgumentTypeError(
+            f"{number} is more than {LIMITS['max_parallel']}; the run also lowers it "
+            "to what the engine's CPUs and memory hold"
+        )
     return number
 
 
 def _shard_count(text: str) -> int:
     number = _positive(text)
     if number > MAX_SHARDS:
-        raise argparse.ArgumentTypeError(f"{number}: GitHub Actions runs at most {MAX_SHARDS} jobs of one matrix; use "
-                                         f"at most {MAX_SHARDS} shards (each then runs more cells)")
+        raise argparse.ArgumentTypeError(
+            f"{number}: GitHub Actions runs at most {MAX_SHARDS} jobs of one matrix; use "
+            f"at most {MAX_SHARDS} shards (each then runs more cells)"
+        )
     return number
 
 
@@ -184,23 +320,46 @@ def _shard(text: str) -> ShardSpec:
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.resume and (args.only or args.keyword or args.shard):
-        raise UsageError("--resume runs the stopped run's own selection (and shard): drop --only, -k and --shard")
+        raise UsageError(
+            "--resume runs the stopped run's own selection (and shard): drop --only, -k and --shard"
+        )
     if args.shard_plan and not args.shard:
         raise UsageError("--shard-plan needs --shard I/N: which of the plan's shards to run")
-    options = RunOptions(args.matrix, tuple(args.only), args.keyword, args.out, args.max_parallel, args.baseline,
-                         args.resume, args.cache, matrix_given=args.matrix != DEFAULT_MATRIX, remedies=args.remedies,
-                         shard=args.shard, shard_plan=args.shard_plan, yes=args.yes, hosts=tuple(args.docker_host))
+    options = RunOptions(
+        args.matrix,
+        tuple(args.only),
+        args.keyword,
+        args.out,
+        args.max_parallel,
+        args.baseline,
+        args.resume,
+        args.cache,
+        matrix_given=args.matrix != DEFAULT_MATRIX,
+        remedies=args.remedies,
+        shard=args.shard,
+        shard_plan=args.shard_plan,
+        yes=args.yes,
+        hosts=tuple(args.docker_host),
+    )
     return _said(run(options, console), args.out, args.resume, console)
 
 
 def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
-    options = RunOptions(args.matrix, out=args.out, max_parallel=args.max_parallel, resume=args.run_dir,
-                         matrix_given=args.matrix != DEFAULT_MATRIX, remedy_cell=args.cell,
-                         remedies=args.remedies or Selection(Choice.AUTO))
+    options = RunOptions(
+        args.matrix,
+        out=args.out,
+        max_parallel=args.max_parallel,
+        resume=args.run_dir,
+        matrix_given=args.matrix != DEFAULT_MATRIX,
+        remedy_cell=args.cell,
+        remedies=args.remedies or Selection(Choice.AUTO),
+    )
     result = run(options, console)
     cell = next(c for c in result.cells if c.id == args.cell)
     for attempt in cell.attempts:
-        console.print(f"  {attempt['remedy']}: {attempt['fix']} ({attempt['outcome']})", highlight=False)
+        console.print(
+            f"  {attempt['remedy']}: {attempt['fix']} ({attempt['outcome']})", highlight=False
+        )
     if cell.fix_attempt:
         said = f"fix: {cell.fix}: " + " && ".join(cell.fix_attempt["commands"])
     elif cell.attempts:
@@ -213,8 +372,11 @@ def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_merge(args: argparse.Namespace, console: Console) -> int:
     result, run_dir = merge(args.runs, args.out)
-    console.print(f"merged {len(args.runs)} runs into run [bold]{result.run_id}[/bold]: {len(result.cells)} cells",
-                  highlight=False)
+    console.print(
+        f"merged {len(args.runs)} runs into run [bold]{result.run_id}[/bold]: {len(result.cells)} "
+        "cells",
+        highlight=False,
+    )
     return _said(result, args.out, str(run_dir), console)
 
 
@@ -222,13 +384,20 @@ def _said(result: RunResult, out: Path, resume: str | None, console: Console) ->
     """The run's last lines and its exit code."""
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     unexpected = result.unexpected()
-    for cell in (c for c in unexpected if not c.rerun):  # cells the run never finished are said below
+    for cell in (
+        c for c in unexpected if not c.rerun
+    ):  # cells the run never finished are said below
         expected = " or ".join(cell.expected) or "upgraded"
-        console.print(f"unexpected: {cell.id}: {cell.outcome} (expected {expected}; {cell.trend})", highlight=False)
+        console.print(
+            f"unexpected: {cell.id}: {cell.outcome} (expected {expected}; {cell.trend})",
+            highlight=False,
+        )
     resumed = Path(resume) if resume else None
     where = (resumed if resumed and resumed.is_dir() else out / result.run_id) / "index.html"
     if result.incomplete:
-        console.print(f"{result.incomplete}\ndone so far: {counts}; report: {where}", highlight=False)
+        console.print(
+            f"{result.incomplete}\ndone so far: {counts}; report: {where}", highlight=False
+        )
         return INTERRUPTED if result.stopped == "interrupted" else InfraError.exit_code
     console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {where}", highlight=False)
     return 1 if unexpected else 0
@@ -239,7 +408,9 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
         matrix, selection = load_cells(args.matrix, tuple(args.only), args.keyword)
         count = min(args.shards, len(selection))  # no job with nothing to do
         if count < args.shards:
-            console.print(f"{len(selection)} cells: {count} shards, not {args.shards}", highlight=False)
+            console.print(
+                f"{len(selection)} cells: {count} shards, not {args.shards}", highlight=False
+            )
         shards = shards_of(matrix, selection, count, args.out, args.remedies)
         return _list_shards(shards, args.json, console)
     _, cells = stream_cells(args.matrix, tuple(args.only), args.keyword)
@@ -278,24 +449,32 @@ def _cell_json(cell: Cell) -> str:
     expect = ",\n".join(f"      {_quote(o.value)}" for o in cell.expected)
     axes_json = f"{{\n{axes}\n    }}" if axes else "{}"
     expect_json = f"[\n{expect}\n    ]" if expect else "[]"
-    return (f'  {{\n    "id": {_quote(cell.id)},\n    "axes": {axes_json},\n'
-            f'    "expect": {expect_json}\n  }}')
+    return (
+        f'  {{\n    "id": {_quote(cell.id)},\n    "axes": {axes_json},\n'
+        f'    "expect": {expect_json}\n  }}'
+    )
 
 
 def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:
     if as_json:  # one line: it goes into $GITHUB_OUTPUT as is, and fromJSON() reads it
-        sys.stdout.write(json.dumps({"include": [s.include() for s in shards]}, separators=(",", ":")) + "\n")
+        sys.stdout.write(
+            json.dumps({"include": [s.include() for s in shards]}, separators=(",", ":")) + "\n"
+        )
         return 0
     for shard in shards:
-        sys.stdout.write(f"shard {shard}: {len(shard.cells)} cells, {machine_time(shard.seconds)}\n")
+        sys.stdout.write(
+            f"shard {shard}: {len(shard.cells)} cells, {machine_time(shard.seconds)}\n"
+        )
         sys.stdout.writelines(f"  {c.id}\n" for c in shard.cells)
     return 0
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     dirs = render_only(args.matrix, args.out)
-    console.print(f"rendered {len(dirs)} cells under {args.out}/ "
-                  "(each: docker build -t NAME DIR && docker run --rm NAME)")
+    console.print(
+        f"rendered {len(dirs)} cells under {args.out}/ "
+        "(each: docker build -t NAME DIR && docker run --rm NAME)"
+    )
     return 0
 
 
@@ -322,7 +501,9 @@ def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
         said = f"Docker host {HostSpec(url).label}: " if args.docker_host else ""
         console.print(said + _clean(engine, args), highlight=False)
     if args.cache:
-        for kept in sorted((cache_dir() / "ca").glob("*.pem")) + sorted((cache_dir() / "setup-logs").glob("*.txt")):
+        for kept in sorted((cache_dir() / "ca").glob("*.pem")) + sorted(
+            (cache_dir() / "setup-logs").glob("*.txt")
+        ):
             kept.unlink()
     return 0
 
@@ -340,8 +521,15 @@ def _clean(engine: DockerEngine, args: argparse.Namespace) -> str:
     return "removed " + ", ".join(f"{n} {what}" for what, n in counts.items())
 
 
-COMMANDS = {"run": _cmd_run, "list": _cmd_list, "render": _cmd_render, "report": _cmd_report, "clean": _cmd_clean,
-            "remedy": _cmd_remedy, "merge": _cmd_merge}
+COMMANDS = {
+    "run": _cmd_run,
+    "list": _cmd_list,
+    "render": _cmd_render,
+    "report": _cmd_report,
+    "clean": _cmd_clean,
+    "remedy": _cmd_remedy,
+    "merge": _cmd_merge,
+}
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -349,7 +537,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # A cancelled CI job, `docker stop` or `kill` sends SIGTERM: clean up exactly as on Ctrl-C. Only the
+    # A cancelled CI job, `docker stop` or `kill` sends SIGTERM: clean up exactly as on Ctrl-C. Only
+    # the
     # main thread may set handlers, and the old one comes back when main returns (tests call main).
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
@@ -375,7 +564,13 @@ def _main(argv: list[str] | None) -> int:
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, said as one
         if os.environ.get("REPROMATRIX_DEBUG"):
             raise
-        console.print(Text.assemble(("internal error: ", "bold red"), f"{type(e).__name__}: {e}"[:2000],
-                                    "\n  this is a bug in repromatrix; rerun with REPROMATRIX_DEBUG=1 for the "
-                                    "traceback and report it"), highlight=False)
+        console.print(
+            Text.assemble(
+                ("internal error: ", "bold red"),
+                f"{type(e).__name__}: {e}"[:2000],
+                "\n  this is a bug in repromatrix; rerun with REPROMATRIX_DEBUG=1 for the "
+                "traceback and report it",
+            ),
+            highlight=False,
+        )
         return INTERNAL_ERROR

@@ -29,8 +29,21 @@ TIMEOUT: Final = "REPROMATRIX_TIMEOUT"  # seconds the upgrade may run (resources
 BEFORE: Final = "REPROMATRIX_BEFORE"  # a remedy's steps before the upgrade (JSON)
 UNSET: Final = "REPROMATRIX_UNSET"  # variables a remedy unsets
 PATH: Final = "REPROMATRIX_PATH"  # a directory a remedy puts first on PATH (its venv's bin)
-SCENARIO_VARIABLES: Final = (PACKAGE, IMPORTS, UPGRADE, USER, IDENTITIES, CHECKS, SETUP, INDEX_SECRET,
-                             PROXY_SECRET, TIMEOUT, BEFORE, UNSET, PATH)
+SCENARIO_VARIABLES: Final = (
+    PACKAGE,
+    IMPORTS,
+    UPGRADE,
+    USER,
+    IDENTITIES,
+    CHECKS,
+    SETUP,
+    INDEX_SECRET,
+    PROXY_SECRET,
+    TIMEOUT,
+    BEFORE,
+    UNSET,
+    PATH,
+)
 
 # -- paths inside the container -----------------------------------------------------------------
 SCENARIO_PATH: Final = "/opt/repromatrix/scenario.py"
@@ -66,7 +79,7 @@ def parse_record(output: str) -> Record | None:
         if not line.startswith(RECORD_PREFIX):
             continue
         try:
-            data = json.loads(line[len(RECORD_PREFIX):])
+            data = json.loads(line[len(RECORD_PREFIX) :])
         except json.JSONDecodeError as e:
             raise RecordError(f"the record is not JSON ({e.msg} at character {e.pos})") from None
         return Record.from_json(data)
@@ -164,8 +177,14 @@ class Step:
 
     @classmethod
     def read(cls, f: _Fields) -> Step:
-        return cls(f.text("user", "root"), f.texts("argv"), f.text("command"), f.integer("exit_code"),
-                   f.text("output"), f.flag("timed_out"))
+        return cls(
+            f.text("user", "root"),
+            f.texts("argv"),
+            f.text("command"),
+            f.integer("exit_code"),
+            f.text("output"),
+            f.flag("timed_out"),
+        )
 
     def as_run(self) -> Run:
         return Run(self.command, self.exit_code, self.output, 0.0, self.timed_out)
@@ -183,8 +202,13 @@ class Run:
 
     @classmethod
     def read(cls, f: _Fields) -> Run:
-        return cls(f.text("command"), f.integer("exit_code"), f.text("output"), f.number("seconds"),
-                   f.flag("timed_out"))
+        return cls(
+            f.text("command"),
+            f.integer("exit_code"),
+            f.text("output"),
+            f.number("seconds"),
+            f.flag("timed_out"),
+        )
 
 
 @dataclass(frozen=True)
@@ -204,8 +228,15 @@ class ImportCheck:
         for module in f.mapping("modules").values():
             module.flag("ok")
             module.maybe_text("error")
-        return cls(f.flag("ok"), f.maybe_text("version"), f.maybe_text("error"), f.maybe_text("failed"),
-                   f.texts("names"), f.maybe_text("dist_version"), f.data)
+        return cls(
+            f.flag("ok"),
+            f.maybe_text("version"),
+            f.maybe_text("error"),
+            f.maybe_text("failed"),
+            f.texts("names"),
+            f.maybe_text("dist_version"),
+            f.data,
+        )
 
 
 @dataclass(frozen=True)
@@ -249,8 +280,12 @@ class Runtime:
     def read(cls, f: _Fields) -> Runtime:
         tags = f.child("tags")
         usable = tags is not None and "error" not in tags.data
-        return cls(f.maybe_text("glibc"), f.maybe_integer("memory_limit"),
-                   Tags.read(tags) if tags and usable else None, f.data)
+        return cls(
+            f.maybe_text("glibc"),
+            f.maybe_integer("memory_limit"),
+            Tags.read(tags) if tags and usable else None,
+            f.data,
+        )
 
     def facts(self) -> dict[str, Any]:
         return {k: self.json[k] for k in self.FACTS if k in self.json}
@@ -283,8 +318,14 @@ class PipScript:
 
     @classmethod
     def read(cls, f: _Fields) -> PipScript:
-        return cls(f.text("command"), f.maybe_text("path"), f.maybe_text("interpreter"),
-                   f.maybe_text("prefix"), f.maybe_text("python3"), f.maybe_text("python3_prefix"))
+        return cls(
+            f.text("command"),
+            f.maybe_text("path"),
+            f.maybe_text("interpreter"),
+            f.maybe_text("prefix"),
+            f.maybe_text("python3"),
+            f.maybe_text("python3_prefix"),
+        )
 
 
 @dataclass(frozen=True)
@@ -312,8 +353,14 @@ class CheckRun:
 
     @classmethod
     def read(cls, f: _Fields) -> CheckRun:
-        return cls(f.text("name"), f.text("identity"), f.integer("exit_code"), f.text("output"),
-                   f.flag("timed_out"), f.data)
+        return cls(
+            f.text("name"),
+            f.text("identity"),
+            f.integer("exit_code"),
+            f.text("output"),
+            f.flag("timed_out"),
+            f.data,
+        )
 
 
 @dataclass(frozen=True)
@@ -350,12 +397,15 @@ class Record:
         runtime, upgrade, script = f.child("runtime"), f.child("upgrade"), f.child("pip_script")
         held, check, imports = f.child("held_back"), f.child("pip_check"), f.child("import")
         return cls(
-            package=f.required_text("package"), python=f.required_text("python"),
+            package=f.required_text("package"),
+            python=f.required_text("python"),
             upgrader=f.text("upgrader", "root"),
             pip=f.text("pip"),
             runtime=Runtime.read(runtime) if runtime and "error" not in runtime.data else None,
-            before=f.maybe_text("before"), after=f.maybe_text("after"),
-            setup=tuple(Step.read(s) for s in f.children("setup")), setup_failed=f.flag("setup_failed"),
+            before=f.maybe_text("before"),
+            after=f.maybe_text("after"),
+            setup=tuple(Step.read(s) for s in f.children("setup")),
+            setup_failed=f.flag("setup_failed"),
             before_steps=tuple(Step.read(s) for s in f.children("before_steps")),
             before_failed=f.flag("before_failed"),
             upgrade=Run.read(upgrade) if upgrade else None,
@@ -366,7 +416,8 @@ class Record:
             views={who: View.read(v) for who, v in f.mapping("identities").items()},
             imports=ImportCheck.read(imports) if imports else None,
             checks=tuple(CheckRun.read(c) for c in f.children("checks")),
-            json=f.data)
+            json=f.data,
+        )
 
     @property
     def pip_version(self) -> str:

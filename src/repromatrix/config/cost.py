@@ -50,8 +50,9 @@ def past_seconds(runs: Iterable[RunResult], remedies_on: bool = True) -> dict[st
     return out
 
 
-def seconds_by_cell(cells: Iterable[Cell], local_index: bool, remedies_on: bool,
-                    past: Mapping[str, float]) -> dict[str, float]:
+def seconds_by_cell(
+    cells: Iterable[Cell], local_index: bool, remedies_on: bool, past: Mapping[str, float]
+) -> dict[str, float]:
     return {c.id: past.get(c.id) or estimate(c, local_index, remedies_on) for c in cells}
 
 
@@ -62,9 +63,13 @@ def machine_time(seconds: float) -> str:
     if seconds < 7200:
         return f"about {seconds / 60:.0f} machine-minutes"
     hours = seconds / 3600
-    return f"about {hours:,.1f} machine-hours" if hours < 100 else f"about {hours:,.0f} machine-hours"
+    return (
+        f"about {hours:,.1f} machine-hours" if hours < 100 else f"about {hours:,.0f} machine-hours"
+    )
 
 
 def cells_at_once(capacity: Capacity, local_index: bool) -> int:
     """How many cells an engine's machine can hold at once."""
-    return max(1, min(capacity.cpus * CELLS_PER_CPU, capacity.memory // MEMORY_PER_CELL[local_index]))
+    return max(
+        1, min(capacity.cpus * CELLS_PER_CPU, capacity.memory // MEMORY_PER_CELL[local_index])
+    )

@@ -24,7 +24,9 @@ def expand(matrix: Matrix) -> list[Cell]:
     return list(iter_cells(matrix))
 
 
-def iter_cells(matrix: Matrix, only: Sequence[str] = (), keyword: str | None = None) -> Iterator[Cell]:
+def iter_cells(
+    matrix: Matrix, only: Sequence[str] = (), keyword: str | None = None
+) -> Iterator[Cell]:
     """The matrix's cells one at a time, the selected ones only: a matrix of a million cells is
     counted (for the size guard) without ever being held in memory."""
     seen: set[str] = set()
@@ -33,11 +35,18 @@ def iter_cells(matrix: Matrix, only: Sequence[str] = (), keyword: str | None = N
     for combo in combinations(matrix):
         cell = _make_cell(matrix, combo, short_name)
         if cell.id in seen:
-            raise MatrixError(matrix.path, None, "include", f"several cells get the id {cell.id}",
-                              "an include entry repeats a cell the axes already produce; remove or change it")
+            raise MatrixError(
+                matrix.path,
+                None,
+                "include",
+                f"several cells get the id {cell.id}",
+                "an include entry repeats a cell the axes already produce; remove or change it",
+            )
         seen.add(cell.id)
         if _selected(cell, only, expr):
-            _check_cell(matrix, cell.axes)  # only for cells that will be planned: it is the costly step
+            _check_cell(
+                matrix, cell.axes
+            )  # only for cells that will be planned: it is the costly step
             yield cell
 
 
@@ -97,7 +106,9 @@ def select(cells: list[Cell], only: Sequence[str] = (), keyword: str | None = No
 
 
 def _selected(cell: Cell, only: Sequence[str], expr: KeywordExpr | None) -> bool:
-    return (not only or any(fnmatch.fnmatchcase(cell.id, g) for g in only)) and (expr is None or expr.matches(cell))
+    return (not only or any(fnmatch.fnmatchcase(cell.id, g) for g in only)) and (
+        expr is None or expr.matches(cell)
+    )
 
 
 class KeywordExpr:
@@ -118,14 +129,18 @@ class KeywordExpr:
         if not self.tokens:
             raise UsageError(f"-k {text!r}: empty expression")
         if len(self.tokens) > self.MAX_TOKENS:
-            raise UsageError(f"-k: {len(self.tokens)} words and parentheses; at most {self.MAX_TOKENS}")
+            raise UsageError(
+                f"-k: {len(self.tokens)} words and parentheses; at most {self.MAX_TOKENS}"
+            )
 
     def matches(self, cell: Cell) -> bool:
         self.pos, self.depth = 0, 0
         result = self._or(cell)
         if self.pos != len(self.tokens):
-            raise UsageError(f"-k {self.text!r}: unexpected {self.tokens[self.pos]!r}; "
-                             "use words joined by 'and', 'or', 'not' and parentheses")
+            raise UsageError(
+                f"-k {self.text!r}: unexpected {self.tokens[self.pos]!r}; "
+                "use words joined by 'and', 'or', 'not' and parentheses"
+            )
         return result
 
     def _next(self) -> str | None:

@@ -41,10 +41,28 @@ from ..infra.setupcache import parse_size
 from ..judge.remedies import REMEDIES, parse_selection
 
 SCHEMA_VERSION = "1"
-TOP_KEYS = ("version", "target", "axes", "exclude", "include", "expect", "settings", "checks", "remedies")
+TOP_KEYS = (
+    "version",
+    "target",
+    "axes",
+    "exclude",
+    "include",
+    "expect",
+    "settings",
+    "checks",
+    "remedies",
+)
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
-SETTINGS_KEYS = ("timeout", "max_parallel", "debian_mirror", "cache", "cache_budget", "max_cells", "hosts")
+SETTINGS_KEYS = (
+    "timeout",
+    "max_parallel",
+    "debian_mirror",
+    "cache",
+    "cache_budget",
+    "max_cells",
+    "hosts",
+)
 KeyPath = tuple[Any, ...]
 MAX_FILE_BYTES = 1024 * 1024
 MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
@@ -60,18 +78,26 @@ class _Document:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: dict[KeyPath, int] = {}
-        self.booleans: set[KeyPath] = set()  # plain scalars YAML 1.1 reads as booleans (yes, off, ...)
+        self.booleans: set[KeyPath] = (
+            set()
+        )  # plain scalars YAML 1.1 reads as booleans (yes, off, ...)
         self.values = 0
 
     def convert(self, node: yaml.Node, at: KeyPath) -> Any:
         self.lines.setdefault(at, node.start_mark.line + 1)
         self.values += 1
         if self.values > MAX_VALUES:
-            self.fail(at, f"the document expands to more than {MAX_VALUES} values (YAML aliases?)",
-                      "write the matrix out without aliases (&name / *name)")
+            self.fail(
+                at,
+                f"the document expands to more than {MAX_VALUES} values (YAML aliases?)",
+                "write the matrix out without aliases (&name / *name)",
+            )
         if len(at) > MAX_DEPTH:
-            self.fail(at, f"is nested more than {MAX_DEPTH} levels deep (a self-referencing alias?)",
-                      "a matrix needs at most 4 levels: key, axis, list, entry")
+            self.fail(
+                at,
+                f"is nested more than {MAX_DEPTH} levels deep (a self-referencing alias?)",
+                "a matrix needs at most 4 levels: key, axis, list, entry",
+            )
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, at)
         if isinstance(node, yaml.SequenceNode):
@@ -86,10 +112,16 @@ class _Document:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                self.fail(at, "has a key that is a list or mapping", "keys are plain words such as 'os'")
+                self.fail(
+                    at, "has a key that is a list or mapping", "keys are plain words such as 'os'"
+                )
             key = str(key_node.value)
             if len(key) > 100 or any(ord(ch) < 32 for ch in key):
-                self.fail(at, f"has a key that is not a plain word: {key[:40]!r}", "keys are words such as 'os'")
+                self.fail(
+                    at,
+                    f"has a key that is not a plain word: {key[:40]!r}",
+                    "keys are words such as 'os'",
+                )
             self.lines[at + (key,)] = key_node.start_mark.line + 1
             if key in out:
                 self.fail(at + (key,), "appears twice in the same mapping", "keep one of them")
@@ -97,7 +129,9 @@ class _Document:
         return out
 
     def fail(self, at: KeyPath, problem: str, hint: str = "") -> NoReturn:
-        line = next((self.lines[at[:n]] for n in range(len(at), -1, -1) if at[:n] in self.lines), None)
+        line = next(
+            (self.lines[at[:n]] for n in range(len(at), -1, -1) if at[:n] in self.lines), None
+        )
         raise MatrixError(self.path, line, _dotted(at), problem, hint)
 
 
@@ -115,12 +149,21 @@ def load_matrix(path: str | Path) -> Matrix:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise MatrixError(path, mark.line + 1 if mark else None, "",
-                          f"not valid YAML: {getattr(e, 'problem', e)}",
-                          "check indentation and quoting around that line") from None
+        raise MatrixError(
+            path,
+            mark.line + 1 if mark else None,
+            "",
+            f"not valid YAML: {getattr(e, 'problem', e)}",
+            "check indentation and quoting around that line",
+        ) from None
     except RecursionError:
-        raise MatrixError(path, None, "", "brackets or indentation nested too deeply to be a matrix",
-                          "a matrix needs at most 4 levels: key, axis, list, entry") from None
+        raise MatrixError(
+            path,
+            None,
+            "",
+            "brackets or indentation nested too deeply to be a matrix",
+            "a matrix needs at most 4 levels: key, axis, list, entry",
+        ) from None
     doc = _Document(path)
     data = doc.convert(root, ()) if root is not None else None
     return _build(doc, data)
@@ -132,32 +175,58 @@ def _read_text(path: str) -> str:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise MatrixError(path, None, "", f"cannot read the matrix file ({e.strerror})",
-                          "pass an existing file with --matrix FILE") from None
+        raise MatrixError(
+            path,
+            None,
+            "",
+            f"cannot read the matrix file ({e.strerror})",
+            "pass an existing file with --matrix FILE",
+        ) from None
     if len(data) > MAX_FILE_BYTES:
-        raise MatrixError(path, None, "", f"the file is larger than {MAX_FILE_BYTES // 1024} KiB",
-                          "a matrix is a few dozen lines; is this the right file?")
+        raise MatrixError(
+            path,
+            None,
+            "",
+            f"the file is larger than {MAX_FILE_BYTES // 1024} KiB",
+            "a matrix is a few dozen lines; is this the right file?",
+        )
     if b"\0" in data:
-        line = data[:data.index(b"\0")].count(b"\n") + 1
-        raise MatrixError(path, line, "", "contains a NUL byte: this is not a text file",
-                          "save the matrix as plain UTF-8 text")
+        line = data[: data.index(b"\0")].count(b"\n") + 1
+        raise MatrixError(
+            path,
+            line,
+            "",
+            "contains a NUL byte: this is not a text file",
+            "save the matrix as plain UTF-8 text",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise MatrixError(path, line, "", f"is not UTF-8 (byte 0x{data[e.start]:02x} cannot start a character)",
-                          "save the matrix as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+        line = data[: e.start].count(b"\n") + 1
+        raise MatrixError(
+            path,
+            line,
+            "",
+            f"is not UTF-8 (byte 0x{data[e.start]:02x} cannot start a character)",
+            "save the matrix as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
 
 
 def _build(doc: _Document, data: Any) -> Matrix:
     if not isinstance(data, dict):
-        doc.fail((), "the matrix must be a mapping with at least an 'axes' key",
-                 "start from the matrix.yaml shipped with repromatrix")
+        doc.fail(
+            (),
+            "the matrix must be a mapping with at least an 'axes' key",
+            "start from the matrix.yaml shipped with repromatrix",
+        )
     _check_keys(doc, data, (), TOP_KEYS)
     version = data.get("version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        doc.fail(("version",), f"unsupported version {version!r}",
-                 f"this repromatrix reads version {SCHEMA_VERSION}; write 'version: {SCHEMA_VERSION}'")
+        doc.fail(
+            ("version",),
+            f"unsupported version {version!r}",
+            f"this repromatrix reads version {SCHEMA_VERSION}; write 'version: {SCHEMA_VERSION}'",
+        )
     if "axes" not in data:
         doc.fail((), "missing key 'axes'", "add e.g. 'axes: {os: [bookworm], install: [venv]}'")
     axes = _axes(doc, data["axes"])
@@ -178,22 +247,36 @@ def _remedies(doc: _Document, value: Any) -> Selection:
     """`remedies: auto | none | [names]`: which fixes to try on cells that failed."""
     at: KeyPath = ("remedies",)
     if at in doc.booleans and isinstance(value, str):
-        # `remedies: off` / `no` is what people write; YAML 1.1 reads it as a boolean, and that is meant.
-        return Selection(Choice.NONE if value.lower() in ("off", "no", "false", "n") else Choice.AUTO)
+        # `remedies: off` / `no` is what people write; YAML 1.1 reads it as a boolean, and that is
+        # meant.
+        return Selection(
+            Choice.NONE if value.lower() in ("off", "no", "false", "n") else Choice.AUTO
+        )
     if not isinstance(value, (str, list)):
-        doc.fail(at, "must be auto, none or a list of remedy names", "e.g. 'remedies: [venv, trust-ca]'")
-    names = [_scalar(doc, v, at + (i,)) for i, v in enumerate(value)] if isinstance(value, list) else \
-        [_scalar(doc, value, at)]
+        doc.fail(
+            at, "must be auto, none or a list of remedy names", "e.g. 'remedies: [venv, trust-ca]'"
+        )
+    names = (
+        [_scalar(doc, v, at + (i,)) for i, v in enumerate(value)]
+        if isinstance(value, list)
+        else [_scalar(doc, value, at)]
+    )
     selection, problem = parse_selection(names)
     if selection is None:
         wrong = next((n for n in names if n not in REMEDIES), "")
         where = at + ((names.index(wrong),) if isinstance(value, list) and wrong else ())
-        doc.fail(where, problem, did_you_mean(wrong, ["auto", "none", *REMEDIES]) + " ('auto': every fix that "
-                 "applies; 'none'; or a list of names; README: 'What fixes it')")
+        doc.fail(
+            where,
+            problem,
+            did_you_mean(wrong, ["auto", "none", *REMEDIES]) + " ('auto': every fix that "
+            "applies; 'none'; or a list of names; README: 'What fixes it')",
+        )
     return selection
 
 
-def _check_keys(doc: _Document, data: dict[str, Any], at: KeyPath, allowed: tuple[str, ...]) -> None:
+def _check_keys(
+    doc: _Document, data: dict[str, Any], at: KeyPath, allowed: tuple[str, ...]
+) -> None:
     for key in data:
         if key not in allowed:
             doc.fail(at + (key,), f"unknown key {key!r}", did_you_mean(key, allowed))
@@ -207,18 +290,32 @@ def _mapping(doc: _Document, value: Any, at: KeyPath) -> dict[str, Any]:
     return value
 
 
-def _scalar(doc: _Document, value: Any, at: KeyPath, limit: int = MAX_TEXT, lines: bool = False) -> str:
-    """A value that is text: no list or mapping, no implicit boolean, bounded, no control characters."""
+def _scalar(
+    doc: _Document, value: Any, at: KeyPath, limit: int = MAX_TEXT, lines: bool = False
+) -> str:
+    """A value that is text: no list or mapping, no implicit boolean, bounded, no control
+    characters."""
     if not isinstance(value, str):
         doc.fail(at, "must be a single value, not a list or mapping")
     if at in doc.booleans:
-        doc.fail(at, f"YAML reads the unquoted {value!r} as a boolean, not as text",
-                 f"write '{value}' in quotes if you mean it")
+        doc.fail(
+            at,
+            f"YAML reads the unquoted {value!r} as a boolean, not as text",
+            f"write '{value}' in quotes if you mean it",
+        )
     if len(value) > limit:
-        doc.fail(at, f"is {len(value)} characters long (at most {limit})", "is this the value you meant?")
+        doc.fail(
+            at, f"is {len(value)} characters long (at most {limit})", "is this the value you meant?"
+        )
     allowed = "\n\t" if lines else ""
-    if bad := next((ch for ch in value if (ord(ch) < 32 and ch not in allowed) or ord(ch) == 127), None):
-        doc.fail(at, f"contains the control character U+{ord(bad):04X}", "remove it (a stray line break or tab?)")
+    if bad := next(
+        (ch for ch in value if (ord(ch) < 32 and ch not in allowed) or ord(ch) == 127), None
+    ):
+        doc.fail(
+            at,
+            f"contains the control character U+{ord(bad):04X}",
+            "remove it (a stray line break or tab?)",
+        )
     return value
 
 
@@ -228,35 +325,56 @@ def _target(doc: _Document, value: Any) -> Target:
     package = _scalar(doc, data.get("package", "tensorflow"), ("target", "package")).strip()
     req, problem = parse_target_package(package)
     if req is None:
-        doc.fail(("target", "package"), problem, "write a requirement such as 'tensorflow', 'tf-nightly' or "
-                 "'tensorflow[and-cuda]' (extras and a '; marker' are allowed)")
+        doc.fail(
+            ("target", "package"),
+            problem,
+            "write a requirement such as 'tensorflow', 'tf-nightly' or "
+            "'tensorflow[and-cuda]' (extras and a '; marker' are allowed)",
+        )
     version = _scalar(doc, data.get("version", ""), ("target", "version")).strip()
     if bad := check_specifier(version):
         doc.fail(("target", "version"), bad, "use 'newest' or a specifier such as '>=2.16'")
     version = "" if version == "newest" else version
     if req.specifier and version:
-        doc.fail(("target", "package"), f"{package!r} has a version specifier and target.version says {version!r}",
-                 "give the version in one place: target.version")
+        doc.fail(
+            ("target", "package"),
+            f"{package!r} has a version specifier and target.version says {version!r}",
+            "give the version in one place: target.version",
+        )
     if req.specifier:
         version = str(req.specifier)
         req.specifier = SpecifierSet()
     index = _index(doc, _scalar(doc, data.get("index", "default"), ("target", "index")))
-    return Target(package=str(req), version=version, index=index, pre=_bool(doc, data, ("target", "pre")),
-                  imports=_imports(doc, data.get("imports"), ("target", "imports")))
+    return Target(
+        package=str(req),
+        version=version,
+        index=index,
+        pre=_bool(doc, data, ("target", "pre")),
+        imports=_imports(doc, data.get("imports"), ("target", "imports")),
+    )
 
 
-CREDENTIALS = re.compile(r"(?:[A-Za-z0-9._~%!*+,;=-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+"
-                         r"(?::(?:[A-Za-z0-9._~%!*+,;=-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})*)?")
+CREDENTIALS = re.compile(
+    r"(?:[A-Za-z0-9._~%!*+,;=-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+"
+    r"(?::(?:[A-Za-z0-9._~%!*+,;=-]|\$\{[A-Za-z_][A-Za-z0-9_]*\})*)?"
+)
 
 
 def _index(doc: _Document, text: str) -> IndexSpec:
-    """'default', 'local', 'local-auth' or an http(s) URL, whose userinfo is kept apart as credentials."""
+    """'default', 'local', 'local-auth' or an http(s) URL, whose userinfo is kept apart as
+    credentials."""
     at: KeyPath = ("target", "index")
-    hint = ("'default' uses pip's own index; 'local' (or 'local-auth') starts repromatrix's offline index; a "
-            "private index: https://<user>:<${TOKEN_VARIABLE}>@<host>/simple without the brackets, the token "
-            "from the environment")
+    hint = (
+        "'default' uses pip's own index; 'local' (or 'local-auth') starts repromatrix's offline "
+        "index; a "
+        "private index: https://<user>:<${TOKEN_VARIABLE}>@<host>/simple without the brackets, the "
+        "token "
+        "from the environment"
+    )
     if text in ("default", "local", "local-auth"):
-        return IndexSpec(kind="default" if text == "default" else "local", auth=text == "local-auth")
+        return IndexSpec(
+            kind="default" if text == "default" else "local", auth=text == "local-auth"
+        )
     scheme, sep, rest = text.partition("://")
     netloc, slash, path = rest.partition("/")
     userinfo, at_sign, host = netloc.rpartition("@")
@@ -264,8 +382,12 @@ def _index(doc: _Document, text: str) -> IndexSpec:
     if wrong := url_problem(public):  # says the URL without its credentials, never with them
         doc.fail(at, f"is not 'default', 'local' or an http(s) URL: {wrong}", hint)
     if at_sign and not CREDENTIALS.fullmatch(userinfo):
-        doc.fail(at, f"the credentials in {public!r} are not USER:PASSWORD (letters, digits, %-escapes or "
-                 "${VARIABLE})", hint)
+        doc.fail(
+            at,
+            f"the credentials in {public!r} are not USER:PASSWORD (letters, digits, %-escapes or "
+            "${VARIABLE})",
+            hint,
+        )
     return IndexSpec(kind="url", url=public, credentials=userinfo)
 
 
@@ -285,8 +407,11 @@ def _imports(doc: _Document, value: Any, at: KeyPath) -> tuple[str, ...]:
     for i, item in enumerate(items):
         name = _scalar(doc, item, at + (i,))
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
-            doc.fail(at + (i,), f"{name!r} is not an importable module name",
-                     "write e.g. 'tensorflow' or 'google.protobuf'")
+            doc.fail(
+                at + (i,),
+                f"{name!r} is not an importable module name",
+                "write e.g. 'tensorflow' or 'google.protobuf'",
+            )
         names.append(name)
     return tuple(names)
 
@@ -295,7 +420,9 @@ def _checks(doc: _Document, value: Any) -> list[Check]:
     if value is None:
         return []
     if not isinstance(value, list):
-        doc.fail(("checks",), "must be a list", "write '- {name: keras-dense, python: \"import keras\"}'")
+        doc.fail(
+            ("checks",), "must be a list", "write '- {name: keras-dense, python: \"import keras\"}'"
+        )
     out: list[Check] = []
     for i, item in enumerate(value):
         at: KeyPath = ("checks", i)
@@ -303,21 +430,36 @@ def _checks(doc: _Document, value: Any) -> list[Check]:
         _check_keys(doc, entry, at, CHECK_KEYS)
         name = _scalar(doc, entry.get("name", ""), at + ("name",)).strip()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
-            doc.fail(at + ("name",), f"{name!r} is not a check name",
-                     "letters, digits, '.', '_' and '-', e.g. keras-dense")
+            doc.fail(
+                at + ("name",),
+                f"{name!r} is not a check name",
+                "letters, digits, '.', '_' and '-', e.g. keras-dense",
+            )
         if name in {c.name for c in out}:
-            doc.fail(at + ("name",), f"check {name!r} is listed twice", "give each check its own name")
+            doc.fail(
+                at + ("name",), f"check {name!r} is listed twice", "give each check its own name"
+            )
         if ("run" in entry) == ("python" in entry):
-            doc.fail(at, "needs exactly one of 'run' (a command) or 'python' (a snippet)",
-                     "e.g. 'python: \"from tensorflow import keras; keras.layers.Dense(1)\"'")
+            doc.fail(
+                at,
+                "needs exactly one of 'run' (a command) or 'python' (a snippet)",
+                "e.g. 'python: \"from tensorflow import keras; keras.layers.Dense(1)\"'",
+            )
         if "run" in entry:
             raw = entry["run"]
-            argv = [_scalar(doc, a, at + ("run", j)) for j, a in enumerate(raw)] if isinstance(raw, list) else \
-                _split(doc, _scalar(doc, raw, at + ("run",)), at + ("run",))
+            argv = (
+                [_scalar(doc, a, at + ("run", j)) for j, a in enumerate(raw)]
+                if isinstance(raw, list)
+                else _split(doc, _scalar(doc, raw, at + ("run",)), at + ("run",))
+            )
             out.append(Check(name=name, argv=tuple(argv)))
         else:
-            out.append(Check(name=name, python=_scalar(doc, entry["python"], at + ("python",), MAX_SNIPPET,
-                                                       lines=True)))
+            out.append(
+                Check(
+                    name=name,
+                    python=_scalar(doc, entry["python"], at + ("python",), MAX_SNIPPET, lines=True),
+                )
+            )
     return out
 
 
@@ -326,9 +468,15 @@ def _split(doc: _Document, text: str, at: KeyPath) -> list[str]:
     try:
         argv = shlex.split(text)
     except ValueError as e:
-        doc.fail(at, f"cannot split {text!r} into words ({e})", "close the quote, or give 'run' as a list")
+        doc.fail(
+            at,
+            f"cannot split {text!r} into words ({e})",
+            "close the quote, or give 'run' as a list",
+        )
     if not argv:
-        doc.fail(at, "is empty", "give the command to run, e.g. 'run: [python3, -c, \"import keras\"]'")
+        doc.fail(
+            at, "is empty", "give the command to run, e.g. 'run: [python3, -c, \"import keras\"]'"
+        )
     return argv
 
 
@@ -346,25 +494,36 @@ def _axes(doc: _Document, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]
     for name, values in data.items():
         items = values if isinstance(values, list) else [values]
         if not items:
-            doc.fail(("axes", name), "has no values", f"list at least one, e.g. [{AXES[name].default}]")
+            doc.fail(
+                ("axes", name), "has no values", f"list at least one, e.g. [{AXES[name].default}]"
+            )
         texts = [_axis_value(doc, name, v, ("axes", name, i)) for i, v in enumerate(items)]
         same = [AXES[name].canonical(t) for t in texts]
         for i, text in enumerate(texts):
             if same[i] in same[:i]:
                 first = texts[same.index(same[i])]
-                doc.fail(("axes", name, i), f"value {text!r} is listed twice" + (
-                    f" ({first!r} is the same version)" if first != text else ""), "remove the repeat")
+                doc.fail(
+                    ("axes", name, i),
+                    f"value {text!r} is listed twice"
+                    + (f" ({first!r} is the same version)" if first != text else ""),
+                    "remove the repeat",
+                )
         axes.append((name, tuple(texts)))
     return tuple(axes)
 
 
-def _entries(doc: _Document, value: Any, section: str,
-             axes: dict[str, tuple[str, ...]] | None) -> list[tuple[tuple[str, str], ...]]:
+def _entries(
+    doc: _Document, value: Any, section: str, axes: dict[str, tuple[str, ...]] | None
+) -> list[tuple[tuple[str, str], ...]]:
     """exclude/include entries; exclude entries must name values the axes have."""
     if value is None:
         return []
     if not isinstance(value, list):
-        doc.fail((section,), "must be a list of mappings", f"write '{section}:' then '- os: bookworm' items")
+        doc.fail(
+            (section,),
+            "must be a list of mappings",
+            f"write '{section}:' then '- os: bookworm' items",
+        )
     out = []
     for i, item in enumerate(value):
         entry = _mapping(doc, item, (section, i))
@@ -376,23 +535,36 @@ def _entries(doc: _Document, value: Any, section: str,
     return out
 
 
-def _check_matches_axes(doc: _Document, pairs: tuple[tuple[str, str], ...],
-                        axes: dict[str, tuple[str, ...]], at: KeyPath) -> None:
+def _check_matches_axes(
+    doc: _Document,
+    pairs: tuple[tuple[str, str], ...],
+    axes: dict[str, tuple[str, ...]],
+    at: KeyPath,
+) -> None:
     for key, val in pairs:
         if key not in axes:
-            doc.fail(at + (key,), f"{key!r} is not an axis of this matrix, so this matches nothing",
-                     f"axes here: {', '.join(axes)}")
+            doc.fail(
+                at + (key,),
+                f"{key!r} is not an axis of this matrix, so this matches nothing",
+                f"axes here: {', '.join(axes)}",
+            )
         if val not in axes[key]:
-            doc.fail(at + (key,), f"{val!r} is not a value of axis {key!r}, so this matches nothing",
-                     did_you_mean(val, axes[key]))
+            doc.fail(
+                at + (key,),
+                f"{val!r} is not a value of axis {key!r}, so this matches nothing",
+                did_you_mean(val, axes[key]),
+            )
 
 
 def _expectations(doc: _Document, value: Any) -> list[Expectation]:
     if value is None:
         return []
     if not isinstance(value, list):
-        doc.fail(("expect",), "must be a list",
-                 "write '- {os: bookworm, install: system, outcome: externally-managed}'")
+        doc.fail(
+            ("expect",),
+            "must be a list",
+            "write '- {os: bookworm, install: system, outcome: externally-managed}'",
+        )
     out = []
     for i, item in enumerate(value):
         at: KeyPath = ("expect", i)
@@ -413,7 +585,9 @@ def _outcomes(doc: _Document, value: Any, at: KeyPath) -> tuple[Outcome, ...]:
         text = _scalar(doc, item, at + (i,) if isinstance(value, list) else at)
         outcome = parse_outcome(text)
         if outcome is None:
-            doc.fail(at, f"unknown outcome {text!r}", did_you_mean(text, [o.value for o in Outcome]))
+            doc.fail(
+                at, f"unknown outcome {text!r}", did_you_mean(text, [o.value for o in Outcome])
+            )
         out.append(outcome)
     return tuple(out)
 
@@ -424,8 +598,11 @@ def _settings(doc: _Document, value: Any) -> Settings:
     defaults = Settings()
     mirror = _scalar(doc, data.get("debian_mirror", ""), ("settings", "debian_mirror"))
     if mirror and (wrong := url_problem(mirror)):
-        doc.fail(("settings", "debian_mirror"), f"is not an http(s) URL: {wrong}",
-                 "leave it empty for debootstrap's own default mirror")
+        doc.fail(
+            ("settings", "debian_mirror"),
+            f"is not an http(s) URL: {wrong}",
+            "leave it empty for debootstrap's own default mirror",
+        )
     return Settings(
         timeout=_positive(doc, data, "timeout", defaults.timeout),
         max_parallel=_positive(doc, data, "max_parallel", defaults.max_parallel),
@@ -443,8 +620,11 @@ def _hosts(doc: _Document, value: Any) -> tuple[HostSpec, ...]:
         return ()
     at: KeyPath = ("settings", "hosts")
     if not isinstance(value, list) or not value:
-        doc.fail(at, "must be a list of Docker engines", "e.g. 'hosts: [default, {url: \"ssh://ci@build2\", "
-                 "max_parallel: 4}]'")
+        doc.fail(
+            at,
+            "must be a list of Docker engines",
+            "e.g. 'hosts: [default, {url: \"ssh://ci@build2\", max_parallel: 4}]'",
+        )
     out = []
     for i, item in enumerate(value):
         data = item if isinstance(item, dict) else {"url": item}
@@ -452,7 +632,9 @@ def _hosts(doc: _Document, value: Any) -> tuple[HostSpec, ...]:
         url = _scalar(doc, data.get("url", ""), at + (i, "url"))
         if problem := docker_host_problem(url):
             doc.fail(at + (i, "url"), problem, "'default' is the engine DOCKER_HOST names")
-        parallel = _positive(doc, data, "max_parallel", 2, at + (i,)) if "max_parallel" in data else None
+        parallel = (
+            _positive(doc, data, "max_parallel", 2, at + (i,)) if "max_parallel" in data else None
+        )
         out.append(HostSpec(url, parallel))
     if len({h.url for h in out}) < len(out):
         doc.fail(at, "names one engine twice", "list each Docker engine once")
@@ -465,14 +647,22 @@ def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
     at = ("settings", "cache")
     if at in doc.booleans and isinstance(data["cache"], str):
         # `cache: off` is what people write; YAML 1.1 reads it as a boolean, and here that is meant.
-        return CacheMode.OFF if data["cache"].lower() in ("off", "no", "false", "n") else CacheMode.REUSE
+        return (
+            CacheMode.OFF
+            if data["cache"].lower() in ("off", "no", "false", "n")
+            else CacheMode.REUSE
+        )
     text = _scalar(doc, data["cache"], at)
     try:
         return CacheMode(text)
     except ValueError:
-        doc.fail(("settings", "cache"), f"unknown cache mode {text[:40]!r}",
-                 did_you_mean(text, [m.value for m in CacheMode]) + " (reuse: cached setups; refresh: rebuild "
-                 "them now; off: build every cell from scratch)")
+        doc.fail(
+            ("settings", "cache"),
+            f"unknown cache mode {text[:40]!r}",
+            did_you_mean(text, [m.value for m in CacheMode])
+            + " (reuse: cached setups; refresh: rebuild "
+            "them now; off: build every cell from scratch)",
+        )
 
 
 def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:
@@ -481,29 +671,40 @@ def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:
     text = _scalar(doc, data["cache_budget"], ("settings", "cache_budget"))
     size = parse_size(text)
     if size is None:
-        doc.fail(("settings", "cache_budget"), f"{text[:40]!r} is not a size", "e.g. 'cache_budget: 20GB' "
-                 "(B, KB, MB, GB, TB, or KiB ... TiB); leave it out for half of the free disk")
+        doc.fail(
+            ("settings", "cache_budget"),
+            f"{text[:40]!r} is not a size",
+            "e.g. 'cache_budget: 20GB' "
+            "(B, KB, MB, GB, TB, or KiB ... TiB); leave it out for half of the free disk",
+        )
     return size
 
 
 LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256, "max_cells": 100_000_000}
 
 
-def _positive(doc: _Document, data: dict[str, Any], key: str, default: int, at: KeyPath = ("settings",)) -> int:
+def _positive(
+    doc: _Document, data: dict[str, Any], key: str, default: int, at: KeyPath = ("settings",)
+) -> int:
     if key not in data:
         return default
     text = _scalar(doc, data[key], at + (key,))
     number = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0
     if number <= 0:
-        doc.fail(at + (key,), f"{text[:40]!r} is not a positive whole number", f"e.g. '{key}: {default}'")
+        doc.fail(
+            at + (key,), f"{text[:40]!r} is not a positive whole number", f"e.g. '{key}: {default}'"
+        )
     if number > LIMITS[key]:
         doc.fail(at + (key,), f"{number} is more than {LIMITS[key]}", f"e.g. '{key}: {default}'")
     return number
 
 
 def url_problem(text: str) -> str | None:
-    """What makes `text` unusable as an http(s) URL in a Dockerfile or on a command line, if anything."""
-    if bad := next((ch for ch in text if ch.isspace() or ch in "\"'`\\<>{}|^" or ord(ch) < 32), None):
+    """What makes `text` unusable as an http(s) URL in a Dockerfile or on a command line, if
+    anything."""
+    if bad := next(
+        (ch for ch in text if ch.isspace() or ch in "\"'`\\<>{}|^" or ord(ch) < 32), None
+    ):
         return f"{text[:60]!r} contains {bad!r}"
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -36,11 +36,15 @@ class ShardSpec:
 def parse_shard(text: str) -> ShardSpec:
     match = re.fullmatch(r"([0-9]{1,4})/([0-9]{1,4})", text.strip())
     if not match:
-        raise UsageError(f"--shard {text!r}: write I/N, e.g. '--shard 2/3' for the second of three shards")
+        raise UsageError(
+            f"--shard {text!r}: write I/N, e.g. '--shard 2/3' for the second of three shards"
+        )
     index, count = int(match[1]), int(match[2])
     if not 1 <= count <= MAX_SHARDS:
-        raise UsageError(f"--shard {text}: N must be 1 to {MAX_SHARDS} (GitHub Actions runs at most "
-                         f"{MAX_SHARDS} jobs of one matrix)")
+        raise UsageError(
+            f"--shard {text}: N must be 1 to {MAX_SHARDS} (GitHub Actions runs at most "
+            f"{MAX_SHARDS} jobs of one matrix)"
+        )
     if not 1 <= index <= count:
         raise UsageError(f"--shard {text}: I must be 1 to {count}")
     return ShardSpec(index, count)
@@ -58,12 +62,17 @@ class Shard:
 
     def include(self) -> dict[str, Any]:
         """One entry of a GitHub Actions `strategy.matrix.include` (or GitLab parallel:matrix)."""
-        return {"shard": str(self), "cells": len(self.cells), "seconds": round(self.seconds),
-                "ids": [c.id for c in self.cells]}
+        return {
+            "shard": str(self),
+            "cells": len(self.cells),
+            "seconds": round(self.seconds),
+            "ids": [c.id for c in self.cells],
+        }
 
 
-def split(cells: Sequence[Cell], seconds: Mapping[str, float], count: int,
-          speeds: Sequence[int] = ()) -> list[Shard]:
+def split(
+    cells: Sequence[Cell], seconds: Mapping[str, float], count: int, speeds: Sequence[int] = ()
+) -> list[Shard]:
     """`count` shards of `cells`, balanced by `seconds` per cell id; empty shards when there are
     fewer cells than shards (a job with nothing to do, rather than a renumbered plan). `speeds`:
     how many cells each shard runs at once (several engines of one run); a shard twice as fast
@@ -75,21 +84,29 @@ def split(cells: Sequence[Cell], seconds: Mapping[str, float], count: int,
         lightest = min(range(count), key=lambda i: ((load[i] + seconds[cell.id]) / speed[i], i))
         load[lightest] += seconds[cell.id]
         members[lightest].add(cell.id)
-    return [Shard(i + 1, count, tuple(c for c in cells if c.id in members[i]), load[i]) for i in range(count)]
+    return [
+        Shard(i + 1, count, tuple(c for c in cells if c.id in members[i]), load[i])
+        for i in range(count)
+    ]
 
 
 def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell, ...]:
-    """`--shard-plan FILE`: shard I's cells as a plan (`list --json --shards N`) fixed them, so every
+    """`--shard-plan FILE`: shard I's cells as a plan (`list --json --shards N`) fixed them, so
+    every
     job of a fan-out runs what the plan said even if their histories differ."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise UsageError(f"--shard-plan {path}: cannot read it ({e})\n  hint: write it with "
-                         "'repromatrix list --json --shards N > FILE'") from None
+        raise UsageError(
+            f"--shard-plan {path}: cannot read it ({e})\n  hint: write it with "
+            "'repromatrix list --json --shards N > FILE'"
+        ) from None
     entries = data.get("include") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        raise UsageError(f"{path}: not a shard plan (no 'include' list)\n  hint: write it with "
-                         "'repromatrix list --json --shards N > FILE'")
+        raise UsageError(
+            f"{path}: not a shard plan (no 'include' list)\n  hint: write it with "
+            "'repromatrix list --json --shards N > FILE'"
+        )
     wanted = next((e for e in entries if isinstance(e, dict) and e.get("shard") == str(spec)), None)
     if wanted is None:
         have = ", ".join(str(e.get("shard")) for e in entries if isinstance(e, dict))
@@ -99,11 +116,16 @@ def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell,
         raise UsageError(f"{path}: shard {spec}: 'ids' must be a list of cell ids")
     by_id = {c.id: c for c in cells}
     if unknown := [i for i in ids if i not in by_id]:
-        raise UsageError(f"{path}: shard {spec} names cells the matrix's selection does not have: "
-                         f"{', '.join(unknown[:5])}\n  hint: the plan was made from another matrix or selection; "
-                         "make it again")
+        raise UsageError(
+            f"{path}: shard {spec} names cells the matrix's selection does not have: "
+            f"{', '.join(unknown[:5])}\n  hint: the plan was made from another matrix or "
+            "selection; "
+            "make it again"
+        )
     if not ids:
-        raise UsageError(f"{path}: shard {spec} has no cells\n  hint: make the plan again; "
-                         "'list --shards' makes no empty shard")
+        raise UsageError(
+            f"{path}: shard {spec} has no cells\n  hint: make the plan again; "
+            "'list --shards' makes no empty shard"
+        )
     chosen = set(ids)
     return tuple(c for c in cells if c.id in chosen)

@@ -39,12 +39,17 @@ class RunNeeds:
     """What cells need from the run as a whole; merged over every cell with `|`."""
 
     services: frozenset[Service] = frozenset()
-    real_wheels: frozenset[str] = frozenset()  # requirements the local index must serve as real wheels
+    real_wheels: frozenset[str] = (
+        frozenset()
+    )  # requirements the local index must serve as real wheels
     host_ca: bool = False
 
     def __or__(self, other: RunNeeds) -> RunNeeds:
-        return RunNeeds(self.services | other.services, self.real_wheels | other.real_wheels,
-                        self.host_ca or other.host_ca)
+        return RunNeeds(
+            self.services | other.services,
+            self.real_wheels | other.real_wheels,
+            self.host_ca or other.host_ca,
+        )
 
 
 NOTHING = RunNeeds()
@@ -88,9 +93,13 @@ class PlanDraft:
     cache_corrupted: bool = False
     limits: Limits | None = None
     conflicts: ConflictMode | None = None
-    preinstall: list[str] = field(default_factory=list)  # requirements installed before the upgrade, in order
+    preinstall: list[str] = field(
+        default_factory=list
+    )  # requirements installed before the upgrade, in order
     notes: list[str] = field(default_factory=list)
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (axis, what is wrong, hint): no plan
+    problems: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (axis, what is wrong, hint): no plan
 
 
 class Axis(ABC):
@@ -99,8 +108,12 @@ class Axis(ABC):
     name: ClassVar[str]
     default: ClassVar[str]
     doc: ClassVar[str]
-    fragment: ClassVar[str | None] = None  # templates/axes/<fragment>.j2, if the axis changes the image
-    layer: ClassVar[int] = 0  # where its fragment goes: lower = more shared, earlier in the Dockerfile
+    fragment: ClassVar[str | None] = (
+        None  # templates/axes/<fragment>.j2, if the axis changes the image
+    )
+    layer: ClassVar[int] = (
+        0  # where its fragment goes: lower = more shared, earlier in the Dockerfile
+    )
 
     @abstractmethod
     def check(self, value: str) -> str | None:
@@ -141,7 +154,9 @@ class ChoiceAxis(Axis):
         return _one_of(value, self.choices)
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
-        return None if value == self.default and not self.always_in_id else f"{self.id_prefix}{value}"
+        return (
+            None if value == self.default and not self.always_in_id else f"{self.id_prefix}{value}"
+        )
 
 
 class VersionAxis(Axis):
@@ -179,8 +194,10 @@ class OsAxis(Axis):
     def check(self, value: str) -> str | None:
         if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value) or image_reference_ok(value):
             return None
-        return (f"{value!r} is neither a Debian suite name nor an image reference "
-                "(Docker's grammar: [host[:port]/]name[:tag][@digest], lower case)")
+        return (
+            f"{value!r} is neither a Debian suite name nor an image reference "
+            "(Docker's grammar: [host[:port]/]name[:tag][@digest], lower case)"
+        )
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
         return re.sub(r"[^A-Za-z0-9.]+", "-", value).strip("-")
@@ -193,8 +210,10 @@ class OsAxis(Axis):
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
-_REFERENCE = re.compile(rf"(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
-                        r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
+_REFERENCE = re.compile(
+    rf"(?:{_DOMAIN}(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
 
 
 def image_reference_ok(value: str) -> bool:
@@ -204,7 +223,10 @@ def image_reference_ok(value: str) -> bool:
 # -- python -------------------------------------------------------------------------------
 class PythonAxis(Axis):
     name, default = "python", "system"
-    doc = "the interpreter: 'system' is the OS's python3; '3.9' ... '3.14' a CPython of that version on the OS"
+    doc = (
+        "the interpreter: 'system' is the OS's python3; '3.9' ... '3.14' a CPython of that version "
+        "on the OS"
+    )
     fragment, layer = "base", 10
 
     def check(self, value: str) -> str | None:
@@ -222,11 +244,19 @@ class PythonAxis(Axis):
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
         image = base_image_for(draft.values["os"])
-        draft.interpreter = Interpreter(version=None if value == "system" else value, os_image=image,
-                                        suite=debian_suite_of(image))
+        draft.interpreter = Interpreter(
+            version=None if value == "system" else value,
+            os_image=image,
+            suite=debian_suite_of(image),
+        )
         if problem := draft.interpreter.problem():
-            draft.problems.append((self.name, problem, "use 'python: [system]' with that os, or a Debian suite "
-                                   "such as bookworm"))
+            draft.problems.append(
+                (
+                    self.name,
+                    problem,
+                    "use 'python: [system]' with that os, or a Debian suite such as bookworm",
+                )
+            )
 
     def cost(self, value: str) -> Cost:
         # Another CPython is provisioned into the setup (cached after the first run).
@@ -254,23 +284,61 @@ class InstallMode:
 
 
 USER = "user"  # the non-root account of the modes that need one
-INSTALL_MODES: dict[str, InstallMode] = {m.name: m for m in (
-    InstallMode("venv", "root creates a virtual environment and upgrades in it", "/opt/venv", None, None),
-    InstallMode("system", "root upgrades the system python3, no virtual environment", None, None, None),
-    InstallMode("system-user", "root installed the prior version system-wide; a non-root user upgrades "
-                "with the system python3", None, None, USER),
-    InstallMode("user-flag", "root installed the prior version system-wide; a non-root user upgrades "
-                "with --user", None, None, USER, user_flag=True),
-    InstallMode("user-venv", "a non-root user creates a virtual environment and upgrades in it",
-                f"/home/{USER}/venv", USER, USER),
-    InstallMode("root-venv-user", "root created the virtual environment; a non-root user upgrades in it",
-                "/opt/venv", None, USER),
-    # What users are told when `python3 -m venv` fails for want of ensurepip: `python3` is then the
-    # venv's, but the `pip` on PATH is the system's, which installs into the system's site-packages.
-    InstallMode("venv-no-pip", "root created the virtual environment with --without-pip and runs `pip`: "
-                "`python3` is the venv's, the `pip` on PATH another Python's", "/opt/venv", None, None,
-                venv_options=("--without-pip",), module=False),
-)}
+INSTALL_MODES: dict[str, InstallMode] = {
+    m.name: m
+    for m in (
+        InstallMode(
+            "venv", "root creates a virtual environment and upgrades in it", "/opt/venv", None, None
+        ),
+        InstallMode(
+            "system", "root upgrades the system python3, no virtual environment", None, None, None
+        ),
+        InstallMode(
+            "system-user",
+            "root installed the prior version system-wide; a non-root user upgrades "
+            "with the system python3",
+            None,
+            None,
+            USER,
+        ),
+        InstallMode(
+            "user-flag",
+            "root installed the prior version system-wide; a non-root user upgrades with --user",
+            None,
+            None,
+            USER,
+            user_flag=True,
+        ),
+        InstallMode(
+            "user-venv",
+            "a non-root user creates a virtual environment and upgrades in it",
+            f"/home/{USER}/venv",
+            USER,
+            USER,
+        ),
+        InstallMode(
+            "root-venv-user",
+            "root created the virtual environment; a non-root user upgrades in it",
+            "/opt/venv",
+            None,
+            USER,
+        ),
+        # What users are told when `python3 -m venv` fails for want of ensurepip: `python3` is then
+        # the
+        # venv's, but the `pip` on PATH is the system's, which installs into the system's
+        # site-packages.
+        InstallMode(
+            "venv-no-pip",
+            "root created the virtual environment with --without-pip and runs `pip`: "
+            "`python3` is the venv's, the `pip` on PATH another Python's",
+            "/opt/venv",
+            None,
+            None,
+            venv_options=("--without-pip",),
+            module=False,
+        ),
+    )
+}
 
 
 class InstallAxis(ChoiceAxis):
@@ -295,7 +363,9 @@ class PriorAxis(VersionAxis):
         draft.prior = None if value == "none" else value
 
     def cost(self, value: str) -> Cost:
-        return FREE if value == self.default else Cost(upgrades=1.0)  # the prior version is installed first
+        return (
+            FREE if value == self.default else Cost(upgrades=1.0)
+        )  # the prior version is installed first
 
 
 # -- ca -----------------------------------------------------------------------------------
@@ -326,8 +396,12 @@ PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing
 OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
-FLAKY_STALL_PORT = 3132  # the same injector, but it stalls a tunnel (holds it open, sends nothing more)
-FLAKY_CUT_AFTER = 1024 * 1024  # bytes a tunnel carries to the cell before the injector cuts or stalls it
+FLAKY_STALL_PORT = (
+    3132  # the same injector, but it stalls a tunnel (holds it open, sends nothing more)
+)
+FLAKY_CUT_AFTER = (
+    1024 * 1024
+)  # bytes a tunnel carries to the cell before the injector cuts or stalls it
 
 
 @dataclass(frozen=True)
@@ -373,25 +447,67 @@ class NetworkMode:
         return frozenset(wanted)
 
 
-NETWORK_MODES: dict[str, NetworkMode] = {m.name: m for m in (
-    NetworkMode("direct", "the cell reaches the index directly"),
-    NetworkMode("proxy", "the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
-    NetworkMode("proxy-auth", "only a proxy that demands credentials, and the cell has none", True, PROXY_AUTH,
-                waits=9),
-    NetworkMode("proxy-auth-secret", "only a proxy that demands credentials, given to the cell as a secret "
-                "file at run time", True, PROXY_AUTH, credentials=True),
-    NetworkMode("proxy-down", "the proxy variables point at a port of ours where nothing listens", True,
-                PROXY_NOTHING, waits=10),
-    NetworkMode("no-route", "no route to the index and no proxy configured", True, waits=70),
-    NetworkMode("tls-intercept", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
-                True, MITM_PORT, intercepted=True, waits=9),
-    NetworkMode("flaky", "the only way out cuts every connection after 1 MiB: downloads break off midway",
-                True, FLAKY_PORT, faulty=True),
-    NetworkMode("stalled", "the only way out stops sending after 1 MiB and holds the connection open: "
-                "downloads stall midway until pip's read timeout", True, FLAKY_STALL_PORT, faulty=True, waits=15),
-    NetworkMode("tls-intercept-trusted", "only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
-                True, MITM_PORT, intercepted=True, trusts_interceptor=True),
-)}
+NETWORK_MODES: dict[str, NetworkMode] = {
+    m.name: m
+    for m in (
+        NetworkMode("direct", "the cell reaches the index directly"),
+        NetworkMode("proxy", "the cell has no route but an HTTP proxy (squid)", True, PROXY_OPEN),
+        NetworkMode(
+            "proxy-auth",
+            "only a proxy that demands credentials, and the cell has none",
+            True,
+            PROXY_AUTH,
+            waits=9,
+        ),
+        NetworkMode(
+            "proxy-auth-secret",
+            "only a proxy that demands credentials, given to the cell as a secret file at run time",
+            True,
+            PROXY_AUTH,
+            credentials=True,
+        ),
+        NetworkMode(
+            "proxy-down",
+            "the proxy variables point at a port of ours where nothing listens",
+            True,
+            PROXY_NOTHING,
+            waits=10,
+        ),
+        NetworkMode("no-route", "no route to the index and no proxy configured", True, waits=70),
+        NetworkMode(
+            "tls-intercept",
+            "only a TLS-intercepting proxy (mitmproxy) whose CA the cell does not trust",
+            True,
+            MITM_PORT,
+            intercepted=True,
+            waits=9,
+        ),
+        NetworkMode(
+            "flaky",
+            "the only way out cuts every connection after 1 MiB: downloads break off midway",
+            True,
+            FLAKY_PORT,
+            faulty=True,
+        ),
+        NetworkMode(
+            "stalled",
+            "the only way out stops sending after 1 MiB and holds the connection open: "
+            "downloads stall midway until pip's read timeout",
+            True,
+            FLAKY_STALL_PORT,
+            faulty=True,
+            waits=15,
+        ),
+        NetworkMode(
+            "tls-intercept-trusted",
+            "only a TLS-intercepting proxy (mitmproxy) whose CA the cell trusts",
+            True,
+            MITM_PORT,
+            intercepted=True,
+            trusts_interceptor=True,
+        ),
+    )
+}
 
 
 class NetworkAxis(ChoiceAxis):
@@ -413,7 +529,10 @@ class NetworkAxis(ChoiceAxis):
 # -- pip ----------------------------------------------------------------------------------
 class PipAxis(VersionAxis):
     name, default = "pip", "os"
-    doc = "os: the pip the interpreter comes with; or a version pinned before the upgrade, e.g. '19.2.3'"
+    doc = (
+        "os: the pip the interpreter comes with; or a version pinned before the upgrade, e.g. "
+        "'19.2.3'"
+    )
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
         return None if value == "os" else f"pip{value}"
@@ -427,8 +546,10 @@ class PipAxis(VersionAxis):
 
 
 # -- cache --------------------------------------------------------------------------------
-CACHE_VALUES = {"clean": "pip's cache is empty", "corrupted": "it holds a damaged copy of the wheel the "
-                "upgrade wants"}
+CACHE_VALUES = {
+    "clean": "pip's cache is empty",
+    "corrupted": "it holds a damaged copy of the wheel the upgrade wants",
+}
 
 
 class CacheAxis(ChoiceAxis):
@@ -448,9 +569,13 @@ class Limits:
 
     name: str
     doc: str
-    tmpfs: tuple[tuple[str, str], ...] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
+    tmpfs: tuple[
+        tuple[str, str], ...
+    ] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
     memory: str = ""  # the container's memory limit (and memory+swap), in Docker's spelling: "32m"
-    upgrade_seconds: int = 0  # how long the upgrade may run before it is killed (a CI step's timeout)
+    upgrade_seconds: int = (
+        0  # how long the upgrade may run before it is killed (a CI step's timeout)
+    )
 
     def env(self) -> dict[str, str]:
         """Variables the scenario reads for these limits (templates/scenario.py)."""
@@ -463,25 +588,42 @@ class Limits:
         return tuple(f"--tmpfs={path}:{options}" for path, options in self.tmpfs) + memory + env
 
 
-RESOURCE_LIMITS: dict[str, Limits] = {m.name: m for m in (
-    Limits("unlimited", "no limits beyond the engine's"),
-    # pip downloads and unpacks in TMPDIR (/tmp): the newest model wheels carry 1.5 MiB, so a 1 MiB
-    # /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
-    Limits("small-tmp", "/tmp is a 1 MiB tmpfs: smaller than the wheel pip downloads and unpacks there",
-           tmpfs=(("/tmp", "size=1m,mode=1777"),)),
-    # pip's own process needs about 40 MiB before it downloads anything (measured: 48 MiB installs a small
-    # wheel, 32 MiB is killed): what a 1 GiB VM or a CI runner does to a real 600 MB TensorFlow.
-    Limits("small-memory", "the container may use 32 MiB of memory and no swap: the kernel kills pip",
-           memory="32m"),
-    # A CI job's step timeout: the upgrade is killed after 20 s (our own limit stays settings.timeout).
-    Limits("time-limit", "the upgrade may run 20 s, as a CI step's timeout allows, then it is killed",
-           upgrade_seconds=20),
-)}
+RESOURCE_LIMITS: dict[str, Limits] = {
+    m.name: m
+    for m in (
+        Limits("unlimited", "no limits beyond the engine's"),
+        # pip downloads and unpacks in TMPDIR (/tmp): the newest model wheels carry 1.5 MiB, so a 1
+        # MiB
+        # /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
+        Limits(
+            "small-tmp",
+            "/tmp is a 1 MiB tmpfs: smaller than the wheel pip downloads and unpacks there",
+            tmpfs=(("/tmp", "size=1m,mode=1777"),),
+        ),
+        # pip's own process needs about 40 MiB before it downloads anything (measured: 48 MiB
+        # installs a small
+        # wheel, 32 MiB is killed): what a 1 GiB VM or a CI runner does to a real 600 MB TensorFlow.
+        Limits(
+            "small-memory",
+            "the container may use 32 MiB of memory and no swap: the kernel kills pip",
+            memory="32m",
+        ),
+        # A CI job's step timeout: the upgrade is killed after 20 s (our own limit stays
+        # settings.timeout).
+        Limits(
+            "time-limit",
+            "the upgrade may run 20 s, as a CI step's timeout allows, then it is killed",
+            upgrade_seconds=20,
+        ),
+    )
+}
 
 
 class ResourcesAxis(ChoiceAxis):
     name, default = "resources", "unlimited"
-    doc = "what the cell's container may use: " + _choices_doc({n: m.doc for n, m in RESOURCE_LIMITS.items()})
+    doc = "what the cell's container may use: " + _choices_doc(
+        {n: m.doc for n, m in RESOURCE_LIMITS.items()}
+    )
     choices = RESOURCE_LIMITS
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
@@ -503,22 +645,51 @@ class ConflictMode:
     legacy: str = ""
 
 
-CONFLICT_MODES: dict[str, ConflictMode] = {m.name: m for m in (
-    ConflictMode("none", "nothing else installed"),
-    ConflictMode("numpy-cap", "an older scipy that caps numpy below 2 is installed", ("scipy==1.11.4",)),
-    ConflictMode("protobuf-cap", "a library that pins protobuf below 5 is installed",
-                 ("googleapis-common-protos==1.63.0",)),
-    ConflictMode("constraints", "a constraints file left over from TensorFlow 2.11 days pins protobuf",
-                 constraints=("protobuf==3.19.6",)),
-    ConflictMode("protobuf-below-6", "a constraints file caps protobuf below 6 (a site-wide pin); the newest "
-                 "TensorFlow needs protobuf 6.31 or later", constraints=("protobuf<6",)),
-    ConflictMode("distutils-numpy", "numpy 1.24.3 installed by `setup.py install` with distutils: an egg-info "
-                 "file and no record of its files", ("numpy==1.24.3",), legacy="distutils"),
-    ConflictMode("no-record-numpy", "numpy 1.24.3 installed the way OS packages are: a dist-info without "
-                 "RECORD, INSTALLER debian", ("numpy==1.24.3",), legacy="no-record"),
-    ConflictMode("tensorflow-gpu", "tensorflow-gpu 2.10.1 left from before, installed after the prior version: "
-                 "both write site-packages/tensorflow/", ("tensorflow-gpu==2.10.1",)),
-)}
+CONFLICT_MODES: dict[str, ConflictMode] = {
+    m.name: m
+    for m in (
+        ConflictMode("none", "nothing else installed"),
+        ConflictMode(
+            "numpy-cap", "an older scipy that caps numpy below 2 is installed", ("scipy==1.11.4",)
+        ),
+        ConflictMode(
+            "protobuf-cap",
+            "a library that pins protobuf below 5 is installed",
+            ("googleapis-common-protos==1.63.0",),
+        ),
+        ConflictMode(
+            "constraints",
+            "a constraints file left over from TensorFlow 2.11 days pins protobuf",
+            constraints=("protobuf==3.19.6",),
+        ),
+        ConflictMode(
+            "protobuf-below-6",
+            "a constraints file caps protobuf below 6 (a site-wide pin); the newest "
+            "TensorFlow needs protobuf 6.31 or later",
+            constraints=("protobuf<6",),
+        ),
+        ConflictMode(
+            "distutils-numpy",
+            "numpy 1.24.3 installed by `setup.py install` with distutils: an egg-info "
+            "file and no record of its files",
+            ("numpy==1.24.3",),
+            legacy="distutils",
+        ),
+        ConflictMode(
+            "no-record-numpy",
+            "numpy 1.24.3 installed the way OS packages are: a dist-info without "
+            "RECORD, INSTALLER debian",
+            ("numpy==1.24.3",),
+            legacy="no-record",
+        ),
+        ConflictMode(
+            "tensorflow-gpu",
+            "tensorflow-gpu 2.10.1 left from before, installed after the prior version: "
+            "both write site-packages/tensorflow/",
+            ("tensorflow-gpu==2.10.1",),
+        ),
+    )
+}
 
 
 class ConflictsAxis(ChoiceAxis):
@@ -532,15 +703,39 @@ class ConflictsAxis(ChoiceAxis):
         draft.preinstall.extend(draft.conflicts.preinstall)
 
     def cost(self, value: str) -> Cost:
-        return FREE if value == self.default else Cost(upgrades=0.2)  # the other libraries, installed first
+        return (
+            FREE if value == self.default else Cost(upgrades=0.2)
+        )  # the other libraries, installed first
 
 
 # The order of AXES is the order of the parts of a cell id (and of the axes in reports).
-AXES: dict[str, Axis] = {a.name: a for a in (
-    OsAxis(), PythonAxis(), InstallAxis(), PriorAxis(), CaAxis(), NetworkAxis(), ConflictsAxis(), PipAxis(),
-    CacheAxis(), ResourcesAxis())}
-AXIS_ORDER = ("os", "python", "install", "prior", "ca", "network", "pip", "cache", "conflicts",
-              "resources")  # reports, yaml
+AXES: dict[str, Axis] = {
+    a.name: a
+    for a in (
+        OsAxis(),
+        PythonAxis(),
+        InstallAxis(),
+        PriorAxis(),
+        CaAxis(),
+        NetworkAxis(),
+        ConflictsAxis(),
+        PipAxis(),
+        CacheAxis(),
+        ResourcesAxis(),
+    )
+}
+AXIS_ORDER = (
+    "os",
+    "python",
+    "install",
+    "prior",
+    "ca",
+    "network",
+    "pip",
+    "cache",
+    "conflicts",
+    "resources",
+)  # reports, yaml
 complete("axis", AXES, AXIS_ORDER)
 
 
@@ -570,9 +765,12 @@ def cell_cost(values: Mapping[str, str]) -> Cost:
 def fragments() -> list[tuple[int, str]]:
     """The Dockerfile fragments of the axes with their layers, in layer order (the index's
     environment goes at layer 25, between the CA and the install mode)."""
-    return [(a.layer, f"axes/{a.fragment}.j2") for a in sorted(AXES.values(), key=lambda a: a.layer) if a.fragment]
+    return [
+        (a.layer, f"axes/{a.fragment}.j2")
+        for a in sorted(AXES.values(), key=lambda a: a.layer)
+        if a.fragment
+    ]
 
 
 def defaults() -> dict[str, str]:
     return {name: axis.default for name, axis in AXES.items()}
-

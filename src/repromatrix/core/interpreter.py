@@ -25,20 +25,28 @@ def base_image_for(os_value: str) -> str:
     return os_value if (":" in os_value or "/" in os_value) else f"debian:{os_value}"
 
 
-# The registry's per-architecture namespaces (i386/debian, ...) whose images this machine runs natively:
+# The registry's per-architecture namespaces (i386/debian, ...) whose images this machine runs
+# natively:
 # debootstrap builds them with --arch, Debian's name for the architecture.
 FOREIGN_ARCHES = {"i386": "i386"}
-_DEBIAN_IMAGE = re.compile(r"(?:docker\.io/)?(?:library/|(?P<arch>[a-z0-9]+)/)?debian:(?P<suite>[a-z]+)")
+_DEBIAN_IMAGE = re.compile(
+    r"(?:docker\.io/)?(?:library/|(?P<arch>[a-z0-9]+)/)?debian:(?P<suite>[a-z]+)"
+)
 
 
 def debian_suite_of(image: str) -> str | None:
     """The suite debootstrap can build for `image`, if it is a Debian image it can build."""
     m = _DEBIAN_IMAGE.fullmatch(image)
-    return m.group("suite") if m and (m.group("arch") is None or m.group("arch") in FOREIGN_ARCHES) else None
+    return (
+        m.group("suite")
+        if m and (m.group("arch") is None or m.group("arch") in FOREIGN_ARCHES)
+        else None
+    )
 
 
 def debian_arch_of(image: str) -> str | None:
-    """debootstrap's --arch for a per-architecture Debian image (i386/debian:bookworm), else None."""
+    """debootstrap's --arch for a per-architecture Debian image (i386/debian:bookworm), else
+    None."""
     m = _DEBIAN_IMAGE.fullmatch(image)
     return FOREIGN_ARCHES.get(m.group("arch") or "") if m else None
 
@@ -64,18 +72,24 @@ class Interpreter:
 
     @property
     def python(self) -> str:
-        """Its X.Y, as far as the plan knows ('' for the python3 of an OS that is not a known suite)."""
+        """Its X.Y, as far as the plan knows ('' for the python3 of an OS that is not a known
+        suite)."""
         return self.version or DEBIAN_SUITES.get(self.suite or "", "")
 
     @property
     def describe(self) -> str:
         if self.version is None:
-            return f"the OS's own python3 ({self.python})" if self.python else "the OS's own python3"
+            return (
+                f"the OS's own python3 ({self.python})" if self.python else "the OS's own python3"
+            )
         return f"CPython {self.version} under /usr/local on {self.suite}"
 
     def problem(self) -> str | None:
         """Why this interpreter cannot be planned at all (checked when the matrix is expanded)."""
         if self.version is not None and self.suite is None:
-            return (f"python {self.version} needs a Debian suite as os (interpreter images are built per "
-                    f"suite, like python:{self.version}-slim-bookworm); {self.os_image} is not one")
+            return (
+                f"python {self.version} needs a Debian suite as os (interpreter images are built "
+                "per "
+                f"suite, like python:{self.version}-slim-bookworm); {self.os_image} is not one"
+            )
         return None

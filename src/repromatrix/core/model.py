@@ -18,7 +18,8 @@ from .outcomes import Outcome
 class CacheMode(str, enum.Enum):
     REUSE = "reuse"  # use a cached setup when there is one (the default)
     REFRESH = "refresh"  # rebuild every setup this run uses, and keep the new ones
-    OFF = "off"  # every cell built from scratch, `docker build --no-cache`: nothing shared, nothing kept
+    # every cell built from scratch, `docker build --no-cache`: nothing shared, nothing kept
+    OFF = "off"
 
     def __str__(self) -> str:
         return self.value
@@ -79,13 +80,16 @@ class IndexSpec:
 
 @dataclass(frozen=True)
 class Target:
-    """What the cells upgrade: a PEP 508 requirement (name, extras, marker) and a version specifier."""
+    """What the cells upgrade: a PEP 508 requirement (name, extras, marker) and a version
+    specifier."""
 
     package: str = "tensorflow"  # as written, e.g. 'tensorflow[and-cuda]' or 'tf-nightly'
     version: str = ""  # a PEP 440 specifier; "" means the newest release
     index: IndexSpec = field(default_factory=IndexSpec)
     pre: bool = False  # allow pre-releases (pip --pre)
-    imports: tuple[str, ...] = ()  # import names to check; () = read them from the installed metadata
+    imports: tuple[
+        str, ...
+    ] = ()  # import names to check; () = read them from the installed metadata
 
     @property
     def parsed(self) -> Requirement:
@@ -132,7 +136,8 @@ def parse_target_package(text: str) -> tuple[Requirement | None, str]:
 
 @dataclass(frozen=True)
 class Check:
-    """A user's own check, run after the upgrade as every identity: a command or a Python snippet."""
+    """A user's own check, run after the upgrade as every identity: a command or a Python
+    snippet."""
 
     name: str
     argv: tuple[str, ...] = ()  # a command, run without a shell
@@ -161,7 +166,8 @@ def check_specifier(value: str) -> str | None:
 class HostSpec:
     """A Docker engine a run spreads cells over (`settings.hosts`, `--docker-host`)."""
 
-    url: str  # "default": the engine DOCKER_HOST (or the default socket) names; else unix://, tcp://, ssh://
+    # "default": the engine DOCKER_HOST (or the default socket) names; else unix://, tcp://, ssh://
+    url: str
     max_parallel: int | None = None  # None: the run's max_parallel
 
     @property
@@ -180,7 +186,10 @@ def docker_host_problem(url: str) -> str | None:
     if parts.scheme not in ("unix", "tcp", "ssh", "http", "https"):
         return f"{url[:60]!r} is not unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST"
     if parts.password:
-        return f"{parts.scheme}://...: a password in the address would reach logs and reports; use ssh keys or TLS"
+        return (
+            f"{parts.scheme}://...: a password in the address would reach logs and reports; use "
+            "ssh keys or TLS"
+        )
     if parts.scheme == "unix" and not parts.path:
         return f"{url[:60]!r} names no socket path"
     if parts.scheme != "unix" and not parts.hostname:
@@ -233,6 +242,3 @@ class Cell:
     @property
     def axes(self) -> dict[str, str]:
         return dict(self.values)
-
-
-

@@ -54,85 +54,168 @@ class OutcomeInfo:
 
 OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.UPGRADED: OutcomeInfo(
-        "pip exited 0, the package is at a newer version and imports.", "#2e9e4f", False),
+        "pip exited 0, the package is at a newer version and imports.", "#2e9e4f", False
+    ),
     Outcome.NOT_UPGRADED: OutcomeInfo(
-        "pip exited 0 but the installed version did not change.", "#d9b310", True),
+        "pip exited 0 but the installed version did not change.", "#d9b310", True
+    ),
     Outcome.UPGRADED_INCONSISTENT: OutcomeInfo(
-        "pip exited 0 and upgraded, but `pip check` reports broken requirements.", "#e07b00", True),
+        "pip exited 0 and upgraded, but `pip check` reports broken requirements.", "#e07b00", True
+    ),
     Outcome.IMPORT_ERROR: OutcomeInfo(
-        "pip exited 0, but importing the package afterwards fails.", "#c0392b", True),
+        "pip exited 0, but importing the package afterwards fails.", "#c0392b", True
+    ),
     Outcome.CHECK_FAILED: OutcomeInfo(
         "pip upgraded and the package imports, but one of the matrix's own checks fails afterwards "
-        "(the upgrade worked, the user's code broke).", "#b5332a", True),
+        "(the upgrade worked, the user's code broke).",
+        "#b5332a",
+        True,
+    ),
     Outcome.SPLIT_INSTALL: OutcomeInfo(
-        "pip exited 0, but identities now import different versions (e.g. the new one from a user's "
-        "site-packages, the old one for root and services).", "#c76b00", True),
+        "pip exited 0, but identities now import different versions (e.g. the new one from a "
+        "user's "
+        "site-packages, the old one for root and services).",
+        "#c76b00",
+        True,
+    ),
     Outcome.SHARED_DIRECTORY: OutcomeInfo(
-        "pip exited 0, but another installed distribution writes the same package directory (tensorflow beside "
-        "tensorflow-gpu, -cpu or tf-nightly): whichever was installed last wins, and uninstalling or upgrading "
-        "one deletes the other's files.", "#a35a00", True),
+        "pip exited 0, but another installed distribution writes the same package directory "
+        "(tensorflow beside "
+        "tensorflow-gpu, -cpu or tf-nightly): whichever was installed last wins, and uninstalling "
+        "or upgrading "
+        "one deletes the other's files.",
+        "#a35a00",
+        True,
+    ),
     Outcome.WRONG_INTERPRETER: OutcomeInfo(
-        "pip exited 0, but the `pip` that ran belongs to another Python than `python3`: the package went "
-        "into that other Python's site-packages.", "#8a3324", True),
+        "pip exited 0, but the `pip` that ran belongs to another Python than `python3`: the "
+        "package went "
+        "into that other Python's site-packages.",
+        "#8a3324",
+        True,
+    ),
     Outcome.HELD_BACK: OutcomeInfo(
-        "pip exited 0 but silently installed an older release: the newest one this Python has files for "
-        "needs a requirement that cannot be met here (pip's own dry run says which).", "#b8860b", True),
+        "pip exited 0 but silently installed an older release: the newest one this Python has "
+        "files for "
+        "needs a requirement that cannot be met here (pip's own dry run says which).",
+        "#b8860b",
+        True,
+    ),
     Outcome.PERMISSION_DENIED: OutcomeInfo(
-        "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True),
+        "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True
+    ),
     Outcome.CANNOT_UNINSTALL: OutcomeInfo(
-        "pip had to replace an installed dependency but cannot uninstall it: installed by distutils, or by "
-        "the OS's package manager without a RECORD of its files.", "#7b2d5b", True),
+        "pip had to replace an installed dependency but cannot uninstall it: installed by "
+        "distutils, or by "
+        "the OS's package manager without a RECORD of its files.",
+        "#7b2d5b",
+        True,
+    ),
     Outcome.REMOVED_PACKAGE: OutcomeInfo(
-        "the name is a tombstone: its newest release is an sdist that fails on purpose and names the "
-        "package to install instead (tensorflow-gpu → tensorflow).", "#6a1b9a", True),
+        "the name is a tombstone: its newest release is an sdist that fails on purpose and names "
+        "the "
+        "package to install instead (tensorflow-gpu → tensorflow).",
+        "#6a1b9a",
+        True,
+    ),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
-        "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True),
+        "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True
+    ),
     Outcome.USER_IN_VENV: OutcomeInfo(
-        "pip refused --user inside a virtual environment: user site-packages are not visible there.", "#7d3c98",
-        True),
+        "pip refused --user inside a virtual environment: user site-packages are not visible "
+        "there.",
+        "#7d3c98",
+        True,
+    ),
     Outcome.HASH_MISMATCH: OutcomeInfo(
-        "a downloaded or cached file did not match the index's sha256 (a damaged cache, a cut download).",
-        "#7a4b00", True),
+        "a downloaded or cached file did not match the index's sha256 (a damaged cache, a cut "
+        "download).",
+        "#7a4b00",
+        True,
+    ),
     Outcome.CORRUPT_CACHE: OutcomeInfo(
-        "pip used a cached wheel that is not a valid zip file.", "#6b3d00", True),
+        "pip used a cached wheel that is not a valid zip file.", "#6b3d00", True
+    ),
     Outcome.RESOLUTION_IMPOSSIBLE: OutcomeInfo(
         "pip's resolver found no set of versions that satisfies every requirement and constraint.",
-        "#8b1a4a", True),
+        "#8b1a4a",
+        True,
+    ),
     Outcome.RESOLVER_BACKTRACKING: OutcomeInfo(
-        "pip's resolver was still trying versions one after another ('This is taking longer than usual') when "
-        "the time limit killed it: not a conflict it proved, one it had no time to finish.", "#a0306a", True),
+        "pip's resolver was still trying versions one after another ('This is taking longer than "
+        "usual') when "
+        "the time limit killed it: not a conflict it proved, one it had no time to finish.",
+        "#a0306a",
+        True,
+    ),
     Outcome.NO_SPACE: OutcomeInfo(
-        "pip ran out of disk space ([Errno 28] No space left on device): a 500-650 MB wheel needs about "
-        "three times its size while pip downloads, unpacks and installs it.", "#5d4037", True),
+        "pip ran out of disk space ([Errno 28] No space left on device): a 500-650 MB wheel needs "
+        "about "
+        "three times its size while pip downloads, unpacks and installs it.",
+        "#5d4037",
+        True,
+    ),
     Outcome.OUT_OF_MEMORY: OutcomeInfo(
-        "pip was killed for memory (the kernel's OOM killer at the container's or machine's limit) or "
-        "raised MemoryError.", "#4e342e", True),
+        "pip was killed for memory (the kernel's OOM killer at the container's or machine's limit) "
+        "or "
+        "raised MemoryError.",
+        "#4e342e",
+        True,
+    ),
     Outcome.PROXY_AUTH_REQUIRED: OutcomeInfo(
         "the proxy demanded credentials pip did not have (407); pip then reports no distribution.",
-        "#6d4c9f", True),
+        "#6d4c9f",
+        True,
+    ),
     Outcome.PROXY_ERROR: OutcomeInfo(
-        "pip could not connect to the configured proxy; pip then reports no distribution.", "#5b5fc7", True),
+        "pip could not connect to the configured proxy; pip then reports no distribution.",
+        "#5b5fc7",
+        True,
+    ),
     Outcome.SSL_ERROR: OutcomeInfo(
-        "the index's certificate was not trusted (TLS interception, a missing corporate CA).", "#a0522d", True),
+        "the index's certificate was not trusted (TLS interception, a missing corporate CA).",
+        "#a0522d",
+        True,
+    ),
     Outcome.READ_TIMEOUT: OutcomeInfo(
-        "the index (or a proxy) stopped sending midway and pip gave up after its timeout (15 s by default): a "
-        "stalled link, not a refused one.", "#3d5a73", True),
+        "the index (or a proxy) stopped sending midway and pip gave up after its timeout (15 s by "
+        "default): a "
+        "stalled link, not a refused one.",
+        "#3d5a73",
+        True,
+    ),
     Outcome.NETWORK_ERROR: OutcomeInfo(
-        "pip could not reach the index (no route, DNS, timeouts, cut downloads).", "#4a6d8c", True),
+        "pip could not reach the index (no route, DNS, timeouts, cut downloads).", "#4a6d8c", True
+    ),
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(
-        "pip found no distribution of the package for this interpreter and platform.", "#b03a6f", True),
+        "pip found no distribution of the package for this interpreter and platform.",
+        "#b03a6f",
+        True,
+    ),
     Outcome.UNSUPPORTED_PLATFORM: OutcomeInfo(
-        "no release has a wheel for this interpreter's platform at all (32-bit, musl, another architecture): "
-        "pip says 'from versions: none'.", "#9b2d6f", True),
+        "no release has a wheel for this interpreter's platform at all (32-bit, musl, another "
+        "architecture): "
+        "pip says 'from versions: none'.",
+        "#9b2d6f",
+        True,
+    ),
     Outcome.SETUP_FAILED: OutcomeInfo(
-        "the cell's starting point (e.g. the prior version) could not be installed.", "#7f8c8d", True),
+        "the cell's starting point (e.g. the prior version) could not be installed.",
+        "#7f8c8d",
+        True,
+    ),
     Outcome.UNKNOWN_FAILURE: OutcomeInfo(
-        "pip failed in a way the classifier does not know yet; read the log.", "#444444", True),
+        "pip failed in a way the classifier does not know yet; read the log.", "#444444", True
+    ),
     Outcome.INFRA_ERROR: OutcomeInfo(
-        "our side failed (Docker, image build, timeout); says nothing about pip.", "#1f6fb2", False),
+        "our side failed (Docker, image build, timeout); says nothing about pip.", "#1f6fb2", False
+    ),
     Outcome.INTERRUPTED: OutcomeInfo(
         "the run was stopped (Ctrl-C) while this cell ran; says nothing about pip. "
-        "`repromatrix run --resume RUN` runs it again.", "#95a5a6", False),
+        "`repromatrix run --resume RUN` runs it again.",
+        "#95a5a6",
+        False,
+    ),
 }
 
 
@@ -140,7 +223,9 @@ class Fix(str, enum.Enum):
     """What one remedy attempt (remedies.py) says about its remedy."""
 
     WORKS = "works"  # upgraded, `pip check` passes, every identity and check agrees
-    SIDE_EFFECTS = "works-with-side-effects"  # upgraded, but pip check fails or an identity keeps the old one
+    SIDE_EFFECTS = (
+        "works-with-side-effects"  # upgraded, but pip check fails or an identity keeps the old one
+    )
     FAILS = "fails"
     NOT_TRIED = "not-tried"  # our side failed or the run stopped: says nothing about the remedy
 
@@ -148,7 +233,12 @@ class Fix(str, enum.Enum):
         return self.value
 
 
-FIX_COLOUR = {Fix.WORKS: "#2e9e4f", Fix.SIDE_EFFECTS: "#e07b00", Fix.FAILS: "#c0392b", Fix.NOT_TRIED: "#95a5a6"}
+FIX_COLOUR = {
+    Fix.WORKS: "#2e9e4f",
+    Fix.SIDE_EFFECTS: "#e07b00",
+    Fix.FAILS: "#c0392b",
+    Fix.NOT_TRIED: "#95a5a6",
+}
 complete("outcome", OUTCOME_INFO, Outcome)
 complete("fix colour", FIX_COLOUR, Fix)
 

@@ -37,21 +37,36 @@ def _json(value: object) -> str:
 def environment(style: Style) -> jinja2.Environment:
     loader = jinja2.PackageLoader("repromatrix", "templates")  # shipped files: no reload checks
     if style == "dockerfile":
-        env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
-                                 keep_trailing_newline=True, trim_blocks=True,
-                                 lstrip_blocks=True, autoescape=False, auto_reload=False)
+        env = jinja2.Environment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+            auto_reload=False,
+        )
         env.filters["env"] = docker_env_value
         env.filters["sh"] = shlex.quote
         env.filters["json"] = _json
         return env
     if style == "image":
-        return jinja2.Environment(loader=loader, keep_trailing_newline=True,
-                                  undefined=jinja2.StrictUndefined, autoescape=False)
+        return jinja2.Environment(
+            loader=loader,
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+        )
     if style == "service":
         return jinja2.Environment(loader=loader, keep_trailing_newline=True)
     if style == "report":
-        return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-                                  trim_blocks=True, lstrip_blocks=True)
+        return jinja2.Environment(
+            loader=loader,
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
     assert_never(style)
 
 

@@ -10,7 +10,14 @@ import threading
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ..core.outcomes import OUTCOME_INFO
 from ..results.results import CellResult
@@ -23,17 +30,28 @@ class RunProgress:
         self.running: list[str] = []
         self.lock = threading.Lock()  # several engines' schedulers report here at once
         self.done = already_done  # on --resume, the cells the run had finished before
-        self.bar = Progress(SpinnerColumn(), TextColumn("[bold]cells"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TextColumn("{task.description}"), console=console,
-                            transient=True)
+        self.bar = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]cells"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        )
         self.task = self.bar.add_task("", total=self.total, completed=already_done)
 
     def __enter__(self) -> RunProgress:
         self.bar.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.bar.stop()
 
     def started(self, job: CellJob) -> None:
@@ -52,14 +70,25 @@ class RunProgress:
         colour = OUTCOME_INFO[result.outcome].colour
         times = ", ".join(f"{k} {v:.0f}s" for k, v in run.durations.items())
         setup = f"setup {result.setup}" if result.setup else ""
-        tried = (f"{len(result.attempts)} remedies tried, " + (f"fix: {result.fix}" if result.fix else
-                 "none works cleanly")) if result.attempts else ""
+        tried = (
+            (
+                f"{len(result.attempts)} remedies tried, "
+                + (f"fix: {result.fix}" if result.fix else "none works cleanly")
+            )
+            if result.attempts
+            else ""
+        )
         where = f"on {result.host}" if result.host and result.host != "default" else ""
         detail = "; ".join(x for x in (times, setup, tried, where) if x)
-        self.console.print(f"[{self.done}/{self.total}] {result.id}: [bold {colour}]{result.outcome}[/]"
-                           + (f" ({detail})" if detail else ""), highlight=False)
+        self.console.print(
+            f"[{self.done}/{self.total}] {result.id}: [bold {colour}]{result.outcome}[/]"
+            + (f" ({detail})" if detail else ""),
+            highlight=False,
+        )
         self.bar.advance(self.task)
         self._describe()
 
     def _describe(self) -> None:
-        self.bar.update(self.task, description="running: " + ", ".join(self.running) if self.running else "")
+        self.bar.update(
+            self.task, description="running: " + ", ".join(self.running) if self.running else ""
+        )

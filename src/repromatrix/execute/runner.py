@@ -32,14 +32,22 @@ from ..plan.plan import CellPlan
 from ..results.results import write_atomic
 
 
-def observed(output: str, exit_code: int | None, timed_out: bool, build_log: str = "") -> Observation:
+def observed(
+    output: str, exit_code: int | None, timed_out: bool, build_log: str = ""
+) -> Observation:
     """What a container left: its output, and the record parsed from it once (or why it is none)."""
     try:
         record, problem = parse_record(output), ""
     except RecordError as e:
         record, problem = None, str(e)
-    return Observation(build_log=build_log, record=record, record_error=problem, output=output,
-                       exit_code=exit_code, timed_out=timed_out)
+    return Observation(
+        build_log=build_log,
+        record=record,
+        record_error=problem,
+        output=output,
+        exit_code=exit_code,
+        timed_out=timed_out,
+    )
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,9 @@ class CellJob:
     plan: CellPlan
     context: Path  # the rendered build context
     base_error: str = ""  # why the base image is unavailable, if it is
-    share: str | None = None  # the setup prefix it shares with other cells (setupcache.share_points)
+    share: str | None = (
+        None  # the setup prefix it shares with other cells (setupcache.share_points)
+    )
 
 
 @dataclass
@@ -56,7 +66,9 @@ class CellRun:
     observation: Observation
     durations: dict[str, float] = field(default_factory=dict)
     log_path: Path | None = None
-    setup: str = ""  # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
+    setup: str = (
+        ""  # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
+    )
     setup_image: str = ""
     rerun: bool = False  # the run stopped before the cell finished
     verdict: Verdict | None = None  # the classifier's, decided once when the cell finished
@@ -92,9 +104,16 @@ class IndexSecret:
 
 
 class CellRunner:
-    def __init__(self, engine: Engine, network: str | None, timeout: int, proxy: ProxySetup | None = None,
-                 index_secret: IndexSecret | None = None, cache: SetupCache | None = None,
-                 remedy_ca: Path | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        network: str | None,
+        timeout: int,
+        proxy: ProxySetup | None = None,
+        index_secret: IndexSecret | None = None,
+        cache: SetupCache | None = None,
+        remedy_ca: Path | None = None,
+    ) -> None:
         self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
         self.index_secret = index_secret
         self.remedy_ca = remedy_ca  # the CA bundle an attempt that trusts the CA mounts
@@ -121,7 +140,9 @@ class CellRunner:
         if self.cache.mode is CacheMode.OFF:
             # Like `docker build --no-cache` of the context by hand: nothing shared, nothing kept.
             started = time.monotonic()
-            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"), nocache=True)
+            build = self.engine.build(
+                job.context, tag, self.network, self.engine.labels("cell-image"), nocache=True
+            )
             self.cache.built += 1
             setup_how, setup_image, setup_log = "uncached", "", ""
         else:
@@ -132,37 +153,57 @@ class CellRunner:
             setup_log = self._redact(setup.build.log) if setup.build else self.cache.kept_log(setup)
             self.cache.keep_log(setup, setup_log)
             if setup.how == "failed" and setup.build:
-                obs = Observation(build_ok=False, build_log=setup_log,
-                                  setup_failed=setup.build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"))
+                obs = Observation(
+                    build_ok=False,
+                    build_log=setup_log,
+                    setup_failed=setup.build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"),
+                )
                 return self.finish(job, obs, durations, setup_log, setup.how)
             if self.stop.is_set():
                 return self.interrupted(job, durations, setup_log, setup.how)
             started = time.monotonic()  # the cell's own build: its setup comes from the cache now
             scenario = scenario_dockerfile((job.context / "Dockerfile").read_text(), setup.image)
-            build = self.engine.build(job.context, tag, self.network, self.engine.labels("cell-image"),
-                                      dockerfile=scenario)
+            build = self.engine.build(
+                job.context,
+                tag,
+                self.network,
+                self.engine.labels("cell-image"),
+                dockerfile=scenario,
+            )
         build = replace(build, log=self._redact(build.log))
         log = (setup_log + "\n== cell image ==\n" if setup_log else "") + build.log
         durations["build"] = round(time.monotonic() - started, 1)
         if self.stop.is_set():
             return self.interrupted(job, durations, log, setup_how)
         if not build.ok:
-            obs = Observation(build_ok=False, build_log=build.log,
-                              setup_failed=build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"))
+            obs = Observation(
+                build_ok=False,
+                build_log=build.log,
+                setup_failed=build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"),
+            )
             return self.finish(job, obs, durations, log, setup_how)
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
         network, mounts = self._network_for(job)
         limits = job.plan.limits
-        result = self.engine.run_to_end(tag, name=name, network=network, timeout=self.timeout, mounts=mounts,
-                                        env=limits.env() or None, tmpfs=dict(limits.tmpfs) or None,
-                                        memory=limits.memory or None)
+        result = self.engine.run_to_end(
+            tag,
+            name=name,
+            network=network,
+            timeout=self.timeout,
+            mounts=mounts,
+            env=limits.env() or None,
+            tmpfs=dict(limits.tmpfs) or None,
+            memory=limits.memory or None,
+        )
         durations["run"] = round(time.monotonic() - started, 1)
         if self.stop.is_set():
             return self.interrupted(job, durations, log, setup_how)
         output = self._redact(result.output)
         obs = observed(output, result.exit_code, result.timed_out, build_log=build.log)
-        run = self.finish(job, obs, durations, log + "\n== container output ==\n" + output, setup_how)
+        run = self.finish(
+            job, obs, durations, log + "\n== container output ==\n" + output, setup_how
+        )
         run.setup_image = setup_image
         return run
 
@@ -171,10 +212,14 @@ class CellRunner:
         cell = job.cell.job
         log_path = cell.context / "remedies" / f"{job.plan.remedy.name}.log"
         if self.stop.is_set():
-            return self._attempt_done(job, Observation(interrupted=True), 0.0, log_path, "(interrupted)\n")
+            return self._attempt_done(
+                job, Observation(interrupted=True), 0.0, log_path, "(interrupted)\n"
+            )
         with self._disk(cell) as short:
             if short:
-                return self._attempt_done(job, Observation(infra_reason=short), 0.0, log_path, short)
+                return self._attempt_done(
+                    job, Observation(infra_reason=short), 0.0, log_path, short
+                )
             network, mounts = self._network_for(cell)
             mounts = dict(mounts or {})
             env = job.plan.container_env()
@@ -184,29 +229,44 @@ class CellRunner:
                 mounts[str(self.proxy.url_file)] = contract.PROXY_SECRET_PATH
                 env[contract.PROXY_SECRET] = contract.PROXY_SECRET_PATH
             started = time.monotonic()
-            name = f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
+            name = (
+                f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
+            )
             limits = job.plan.limits(cell.plan.limits)
             env = limits.env() | env
-            result = self.engine.run_to_end(f"{cell.plan.image_tag}:{self.engine.run_id}", name=name,
-                                            network=network, timeout=self.timeout, mounts=mounts or None, env=env,
-                                            tmpfs=dict(limits.tmpfs) or None, memory=limits.memory or None)
+            result = self.engine.run_to_end(
+                f"{cell.plan.image_tag}:{self.engine.run_id}",
+                name=name,
+                network=network,
+                timeout=self.timeout,
+                mounts=mounts or None,
+                env=env,
+                tmpfs=dict(limits.tmpfs) or None,
+                memory=limits.memory or None,
+            )
             seconds = round(time.monotonic() - started, 1)
         if self.stop.is_set():
-            return self._attempt_done(job, Observation(interrupted=True), seconds, log_path, "(interrupted)\n")
+            return self._attempt_done(
+                job, Observation(interrupted=True), seconds, log_path, "(interrupted)\n"
+            )
         output = self._redact(result.output)
         obs = observed(output, result.exit_code, result.timed_out)
         said = "\n".join(f"$ {line}" for line in job.plan.commands)
-        return self._attempt_done(job, obs, seconds, log_path, f"{said}\n\n== container output ==\n{output}")
+        return self._attempt_done(
+            job, obs, seconds, log_path, f"{said}\n\n== container output ==\n{output}"
+        )
 
-    def _attempt_done(self, job: AttemptJob, obs: Observation, seconds: float, log_path: Path,
-                      log: str) -> AttemptRun:
+    def _attempt_done(
+        self, job: AttemptJob, obs: Observation, seconds: float, log_path: Path, log: str
+    ) -> AttemptRun:
         write_atomic(log_path, self._redact(log))
         return AttemptRun(job, obs, seconds, log_path)
 
     @contextlib.contextmanager
     def _disk(self, job: CellJob) -> Iterator[str]:
         """Refuse to start a cell the engine's disk cannot hold, counting what the cells being built
-        may still fill; yields why, or ''. dockerd filling its disk would fail every cell and more."""
+        may still fill; yields why, or ''. dockerd filling its disk would fail every cell and
+        more."""
         need, free = job.plan.disk_need, self.engine.free_disk()
         with self._disk_lock:
             promised = self._reserved
@@ -215,10 +275,14 @@ class CellRunner:
                 self._reserved += need
         if not fits:
             assert free is not None
-            yield (f"not enough free disk for this cell: the Docker engine's data root has {human(free)} free"
-                   + (f", {human(promised)} of it promised to cells being built" if promised else "")
-                   + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space (e.g. "
-                   "'repromatrix clean --cache', 'docker system prune') or lower max_parallel")
+            yield (
+                "not enough free disk for this cell: the Docker engine's data root has "
+                f"{human(free)} free"
+                + (f", {human(promised)} of it promised to cells being built" if promised else "")
+                + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space "
+                "(e.g. "
+                "'repromatrix clean --cache', 'docker system prune') or lower max_parallel"
+            )
             return
         try:
             yield ""
@@ -226,15 +290,21 @@ class CellRunner:
             with self._disk_lock:
                 self._reserved -= need
 
-    def interrupted(self, job: CellJob, durations: dict[str, float], log: str, setup: str = "") -> CellRun:
-        run = self.finish(job, Observation(interrupted=True), durations, log + "\n(interrupted)\n", setup)
+    def interrupted(
+        self, job: CellJob, durations: dict[str, float], log: str, setup: str = ""
+    ) -> CellRun:
+        run = self.finish(
+            job, Observation(interrupted=True), durations, log + "\n(interrupted)\n", setup
+        )
         run.rerun = True
         return run
 
     def _network_for(self, job: CellJob) -> tuple[str | None, dict[str, str] | None]:
         """Where the cell runs, and the secret it gets (builds always use the run's own network)."""
         mode = job.plan.network
-        mounts = {str(self.index_secret.path): contract.INDEX_SECRET_PATH} if self.index_secret else {}
+        mounts = (
+            {str(self.index_secret.path): contract.INDEX_SECRET_PATH} if self.index_secret else {}
+        )
         if not mode.internal or self.proxy is None:
             return self.network, mounts or None
         if mode.credentials:
@@ -245,8 +315,9 @@ class CellRunner:
         secrets = (self.proxy.password,) if self.proxy else ()
         return redact(text, secrets + (self.index_secret.redact if self.index_secret else ()))
 
-    def finish(self, job: CellJob, obs: Observation, durations: dict[str, float], log: str,
-                setup: str = "") -> CellRun:
+    def finish(
+        self, job: CellJob, obs: Observation, durations: dict[str, float], log: str, setup: str = ""
+    ) -> CellRun:
         log_path = job.context / "log.txt"
         write_atomic(log_path, self._redact(log or (obs.infra_reason + "\n")))
         return CellRun(job, obs, durations, log_path, setup)
@@ -275,9 +346,16 @@ class _Scheduler:
     the queue (not in a slot) until that build is done. A cell that failed gets its remedy attempts
     (`remedies`) at the front of the queue, sharing the same slots; it is done when they are."""
 
-    def __init__(self, runner: CellRunner, jobs: list[CellJob], max_parallel: int,
-                 on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
-                 remedies: Remedies | None = None, cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        runner: CellRunner,
+        jobs: list[CellJob],
+        max_parallel: int,
+        on_start: Callable[[CellJob], None],
+        on_done: Callable[[CellRun], None],
+        remedies: Remedies | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.runner, self.max_parallel = runner, max_parallel
         # Set by another thread (the run's main thread, on Ctrl-C, when several engines run cells):
         # the same as a KeyboardInterrupt in this one.
@@ -291,7 +369,9 @@ class _Scheduler:
         self.built: set[str] = set()
         self.results: queue.Queue[CellRun | AttemptRun] = queue.Queue()
         self.done: list[CellRun] = []
-        self.lost = threading.Event()  # a cell's call to the engine failed and the engine does not answer
+        self.lost = (
+            threading.Event()
+        )  # a cell's call to the engine failed and the engine does not answer
         self.setups: queue.Queue[CellJob] = queue.Queue()  # cells whose setup is ready
         runner.setup_ready = self.setups.put
 
@@ -308,7 +388,9 @@ class _Scheduler:
     def _start(self, job: Job) -> None:
         self.running[_id(job)] = job
         if isinstance(job, AttemptJob):
-            threading.Thread(target=self._attempt, args=(job,), name=f"fix-{job.id}", daemon=True).start()
+            threading.Thread(
+                target=self._attempt, args=(job,), name=f"fix-{job.id}", daemon=True
+            ).start()
             return
         self.on_start(job)
 
@@ -353,11 +435,15 @@ class _Scheduler:
             return
         job = self.running.pop(run.job.plan.cell.id)
         assert isinstance(job, CellJob)
-        self._setup_ready(job)  # a cell that ended before its setup (disk, engine) frees its share too
+        self._setup_ready(
+            job
+        )  # a cell that ended before its setup (disk, engine) frees its share too
         attempts = [] if run.rerun or self.runner.stop.is_set() else self.remedies(run)
         if attempts:
             self.trying[job.plan.cell.id] = len(attempts)
-            self.queue[0:0] = attempts  # before other cells: the person waits for this cell's answer
+            self.queue[0:0] = (
+                attempts  # before other cells: the person waits for this cell's answer
+            )
             return
         self.done.append(run)
         self.on_done(run)
@@ -371,7 +457,8 @@ class _Scheduler:
         self.on_done(cell)
 
     def _abandon_attempts(self, why: Observation) -> None:
-        """Attempts that never ran (Ctrl-C, engine lost): their cells finish with them as not tried."""
+        """Attempts that never ran (Ctrl-C, engine lost): their cells finish with them as not
+        tried."""
         for job in [j for j in self.queue if isinstance(j, AttemptJob)]:
             self.queue.remove(job)
             self.running[job.id] = job
@@ -417,23 +504,29 @@ class _Scheduler:
         for job in [j for j in self.queue if isinstance(j, CellJob)]:
             self.on_start(job)
             self.running[job.plan.cell.id] = job
-            self._lost(job, f"the Docker engine stopped answering at {at}, before this cell started")
+            self._lost(
+                job, f"the Docker engine stopped answering at {at}, before this cell started"
+            )
         self.queue.clear()
         return Finished(self.done, "engine-lost")
 
     def _lost(self, job: CellJob, why: str) -> None:
-        run = self.runner.finish(job, Observation(infra_reason=why + " (`run --resume` runs it again)"), {}, "")
+        run = self.runner.finish(
+            job, Observation(infra_reason=why + " (`run --resume` runs it again)"), {}, ""
+        )
         run.rerun = True
         self._take(run)
 
     def _interrupt(self) -> Finished:
-        """Ctrl-C: start nothing more, kill the running cells' containers, collect them as interrupted."""
+        """Ctrl-C: start nothing more, kill the running cells' containers, collect them as
+        interrupted."""
         self.runner.stop.set()
         self._abandon_attempts(Observation(interrupted=True))
         self.queue.clear()
         with contextlib.suppress(Exception):
-            self.runner.engine.remove_containers({"label": [f"{LABEL_RUN}={self.runner.engine.run_id}",
-                                                            f"{LABEL_ROLE}=cell"]})
+            self.runner.engine.remove_containers(
+                {"label": [f"{LABEL_RUN}={self.runner.engine.run_id}", f"{LABEL_ROLE}=cell"]}
+            )
             if self.runner.network:
                 self.runner.engine.stop_builds(self.runner.network)
         deadline = time.monotonic() + 20  # a cell stuck in a build step is not waited for longer
@@ -448,8 +541,14 @@ class _Scheduler:
         return Finished(self.done, "interrupted")
 
 
-def run_all(runner: CellRunner, jobs: list[CellJob], max_parallel: int,
-            on_start: Callable[[CellJob], None], on_done: Callable[[CellRun], None],
-            remedies: Remedies | None = None, cancel: threading.Event | None = None) -> Finished:
+def run_all(
+    runner: CellRunner,
+    jobs: list[CellJob],
+    max_parallel: int,
+    on_start: Callable[[CellJob], None],
+    on_done: Callable[[CellRun], None],
+    remedies: Remedies | None = None,
+    cancel: threading.Event | None = None,
+) -> Finished:
     """Run jobs with at most max_parallel at once; see _Scheduler."""
     return _Scheduler(runner, jobs, max_parallel, on_start, on_done, remedies, cancel).run()

@@ -35,8 +35,13 @@ class Provisioned:
     detail: str = ""  # where an interpreter came from
 
 
-def provision(engine: Engine, images: Iterable[str], say: Say, mirror: str = "",
-              interpreters: Iterable[Interpreter] = ()) -> dict[str, Provisioned | BaseImageError]:
+def provision(
+    engine: Engine,
+    images: Iterable[str],
+    say: Say,
+    mirror: str = "",
+    interpreters: Iterable[Interpreter] = (),
+) -> dict[str, Provisioned | BaseImageError]:
     """Make each image (and each interpreter's image) available; a failure is returned, not
     raised (its cells become infra errors)."""
     done: dict[str, Provisioned | BaseImageError] = {}
@@ -45,15 +50,20 @@ def provision(engine: Engine, images: Iterable[str], say: Say, mirror: str = "",
     wanted.update({i.image: (None if i.is_system else i) for i in interpreters})
     for image, interp in wanted.items():
         try:
-            done[image] = provision_one(engine, image, say, mirror) if interp is None else \
-                provision_interpreter(host, engine, interp, say)
+            done[image] = (
+                provision_one(engine, image, say, mirror)
+                if interp is None
+                else provision_interpreter(host, engine, interp, say)
+            )
         except BaseImageError as e:
             say(f"[red]base image {image}: {e.reason}[/red]")
             done[image] = e
     return done
 
 
-def provision_interpreter(host: _Host, engine: Engine, interp: Interpreter, say: Say) -> Provisioned:
+def provision_interpreter(
+    host: _Host, engine: Engine, interp: Interpreter, say: Say
+) -> Provisioned:
     labels = engine.image_labels(interp.image) if engine.image_exists(interp.image) else None
     # An image this tool built with an older recipe is rebuilt; any other present image is used.
     stale = labels is not None and LABEL_PROVIDER in labels and labels.get(LABEL_RECIPE) != RECIPE
@@ -78,7 +88,9 @@ class _Host(ImageHost):
 
     def build_image(self, context: Path, tag: str, labels: dict[str, str]) -> tuple[bool, str]:
         # Labelled as a base image, not with the run: it outlives the run, like debian:SUITE.
-        result = self.engine.build(context, tag, None, {LABEL_BASE: labels.get(LABEL_PROVIDER, "")} | labels)
+        result = self.engine.build(
+            context, tag, None, {LABEL_BASE: labels.get(LABEL_PROVIDER, "")} | labels
+        )
         return result.ok, result.log
 
 
@@ -90,44 +102,64 @@ def provision_one(engine: Engine, image: str, say: Say, mirror: str = "") -> Pro
         return Provisioned(image, "pulled")
     suite = debian_suite_of(image)
     if suite is None:
-        raise BaseImageError(image, f"not present and cannot be pulled ({_first_line(reason)}); only "
-                             "Debian suites can be built locally: load this image with 'docker load'")
-    say(f"{image}: not present and no registry answers ({_first_line(reason)}); "
-        f"building it from Debian's packages with debootstrap (once; cached as {image})")
+        raise BaseImageError(
+            image,
+            f"not present and cannot be pulled ({_first_line(reason)}); only "
+            "Debian suites can be built locally: load this image with 'docker load'",
+        )
+    say(
+        f"{image}: not present and no registry answers ({_first_line(reason)}); "
+        f"building it from Debian's packages with debootstrap (once; cached as {image})"
+    )
     build_debian_image(engine, suite, image, mirror, debian_arch_of(image))
     return Provisioned(image, "debootstrap")
 
 
-def build_debian_image(engine: Engine, suite: str, image: str, mirror: str = "", arch: str | None = None) -> None:
+def build_debian_image(
+    engine: Engine, suite: str, image: str, mirror: str = "", arch: str | None = None
+) -> None:
     if shutil.which("debootstrap") is None:
         raise BaseImageError(image, "debootstrap is not installed (apt-get install debootstrap)")
     if os.geteuid() != 0:
-        raise BaseImageError(image, "debootstrap needs root: run repromatrix as root once to build it")
+        raise BaseImageError(
+            image, "debootstrap needs root: run repromatrix as root once to build it"
+        )
     with tempfile.TemporaryDirectory(prefix=f"repromatrix-{suite}-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
         cmd = debootstrap_command(suite, root, mirror, arch=arch)
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             log = proc.stdout + proc.stderr
-            raise BaseImageError(image, f"debootstrap {suite}{' --arch=' + arch if arch else ''} failed (exit "
-                                 f"{proc.returncode}): "
-                                 f"{_last_line(log)}", log)
+            raise BaseImageError(
+                image,
+                f"debootstrap {suite}{' --arch=' + arch if arch else ''} failed (exit "
+                f"{proc.returncode}): "
+                f"{_last_line(log)}",
+                log,
+            )
         if rolling_suite(suite):
             _accept_expired_release(root)
         tarball = Path(tmp) / "rootfs.tar"
         with tarfile.open(tarball, "w") as tar:
             tar.add(root, arcname=".")
-        engine.import_rootfs(tarball, image, {LABEL_BASE: f"debootstrap {suite}" + (f" {arch}" if arch else "")})
+        engine.import_rootfs(
+            tarball, image, {LABEL_BASE: f"debootstrap {suite}" + (f" {arch}" if arch else "")}
+        )
 
 
 SCRIPTS = Path("/usr/share/debootstrap/scripts")
 
 
-def debootstrap_command(suite: str, root: Path, mirror: str = "", scripts: Path = SCRIPTS,
-                        arch: str | None = None) -> list[str]:
+def debootstrap_command(
+    suite: str, root: Path, mirror: str = "", scripts: Path = SCRIPTS, arch: str | None = None
+) -> list[str]:
     """debootstrap's command line; a suite newer than the host's debootstrap (forky on bookworm)
     is built with the script of sid, which every Debian suite after the host's shares."""
-    cmd = ["debootstrap", "--variant=minbase"] + ([f"--arch={arch}"] if arch else []) + [suite, str(root)]
+    cmd = (
+        ["debootstrap", "--variant=minbase"]
+        + ([f"--arch={arch}"] if arch else [])
+        + [suite, str(root)]
+    )
     if not rolling_suite(suite, scripts):
         return cmd + ([mirror] if mirror else [])
     return cmd + [mirror or _default_mirror(), str(scripts / "sid")]
@@ -143,8 +175,10 @@ def _accept_expired_release(root: Path) -> None:
     apt then refuses every update; a rolling suite's image accepts it (as `apt-get -o
     Acquire::Check-Valid-Until=false` would), so its cells can install packages at all."""
     conf = root / "etc" / "apt" / "apt.conf.d" / "99repromatrix-valid-until"
-    conf.write_text("// repromatrix: accept a rolling suite's Release file past its Valid-Until date\n"
-                    'Acquire::Check-Valid-Until "false";\n')
+    conf.write_text(
+        "// repromatrix: accept a rolling suite's Release file past its Valid-Until date\n"
+        'Acquire::Check-Valid-Until "false";\n'
+    )
 
 
 def _default_mirror() -> str:
@@ -153,8 +187,10 @@ def _default_mirror() -> str:
     text = Path(path).read_text(errors="replace") if path else ""
     match = re.search(r'^DEF_MIRROR="([^"]+)"', text, re.M)
     if not match:
-        raise BaseImageError("debootstrap", "cannot find debootstrap's default mirror (DEF_MIRROR); set "
-                             "settings.debian_mirror")
+        raise BaseImageError(
+            "debootstrap",
+            "cannot find debootstrap's default mirror (DEF_MIRROR); set settings.debian_mirror",
+        )
     return match.group(1)
 
 

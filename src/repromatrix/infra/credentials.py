@@ -1,6 +1,8 @@
-"""Index credentials: resolved when a run starts, handed to cells as a secret file, redacted everywhere.
+"""Index credentials: resolved when a run starts, handed to cells as a secret file, redacted
+everywhere.
 
-A private index is written `https://<user>:<${TOKEN_VARIABLE}>@<host>/simple` in matrix.yaml (no brackets) (the
+A private index is written `https://<user>:<${TOKEN_VARIABLE}>@<host>/simple` in matrix.yaml (no
+brackets) (the
 token comes from the environment, so the matrix can be committed); `index: local-auth` makes
 the local index demand credentials made for the run. Either way the credentials never reach a
 Dockerfile, an image layer or its history, a log, results.json or a report: the cell's image
@@ -35,9 +37,12 @@ class IndexCredentials:
     password: str = field(repr=False)
 
     def url(self, public: str) -> str:
-        """`public` with the credentials in it (for the secret file and the host's own requests only)."""
+        """`public` with the credentials in it (for the secret file and the host's own requests
+        only)."""
         scheme, sep, rest = public.partition("://")
-        userinfo = quote(self.user, safe="") + (":" + quote(self.password, safe="") if self.password else "")
+        userinfo = quote(self.user, safe="") + (
+            ":" + quote(self.password, safe="") if self.password else ""
+        )
         return f"{scheme}{sep}{userinfo}@{rest}"
 
     def authorization(self) -> str:
@@ -47,22 +52,29 @@ class IndexCredentials:
         """Every spelling of the credentials a log might show, longest first."""
         # With a password the user name is just a name; without one it is the token (https://<token>@<host>).
         raw = [f"{self.user}:{self.password}", self.password] if self.password else [self.user]
-        spelled = raw + [quote(t, safe="") for t in raw] + [base64.b64encode(raw[0].encode()).decode()]
+        spelled = (
+            raw + [quote(t, safe="") for t in raw] + [base64.b64encode(raw[0].encode()).decode()]
+        )
         return tuple(sorted({t for t in spelled if len(t) >= 4}, key=len, reverse=True))
 
 
 def resolve(index: IndexSpec, environ: Mapping[str, str] = os.environ) -> IndexCredentials | None:
-    """The run's credentials: the URL's userinfo with ${VARIABLES} expanded, or made for local-auth."""
+    """The run's credentials: the URL's userinfo with ${VARIABLES} expanded, or made for
+    local-auth."""
     if index.auth:  # made per run; REPROMATRIX_LOCAL_INDEX_TOKEN fixes it (tests scan for it)
-        return IndexCredentials(LOCAL_USER, environ.get("REPROMATRIX_LOCAL_INDEX_TOKEN") or secrets.token_urlsafe(24))
+        return IndexCredentials(
+            LOCAL_USER, environ.get("REPROMATRIX_LOCAL_INDEX_TOKEN") or secrets.token_urlsafe(24)
+        )
     if not index.credentials:
         return None
 
     def expand(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in environ:
-            raise UsageError(f"target.index: the credentials name the environment variable {name}, which is "
-                             f"not set\n  hint: export {name}=... (the token for {index.url}) before the run")
+            raise UsageError(
+                f"target.index: the credentials name the environment variable {name}, which is "
+                f"not set\n  hint: export {name}=... (the token for {index.url}) before the run"
+            )
         return quote(environ[name], safe="")
 
     userinfo = _VARIABLE.sub(expand, index.credentials)

@@ -34,11 +34,21 @@ from .engine import (
     Filters,
 )
 
-__all__ = ["LABEL_BASE", "LABEL_CACHE", "LABEL_CACHE_KEY", "LABEL_ROLE", "LABEL_RUN", "DockerBox", "DockerEngine"]
+__all__ = [
+    "LABEL_BASE",
+    "LABEL_CACHE",
+    "LABEL_CACHE_KEY",
+    "LABEL_ROLE",
+    "LABEL_RUN",
+    "DockerBox",
+    "DockerEngine",
+]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
 PING_TIMEOUT = 10  # seconds the watchdog's ping may take before the engine counts as not answering
-QUICK_TIMEOUT = 60  # seconds for calls that should answer at once: an engine slower than this is lost
+QUICK_TIMEOUT = (
+    60  # seconds for calls that should answer at once: an engine slower than this is lost
+)
 
 
 def _context_tar(context: Path, dockerfile: str) -> io.BytesIO:
@@ -120,7 +130,8 @@ class DockerEngine:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise DockerUnavailable(
                 f"no Docker engine answers ({e}).\n  hint: start one (e.g. 'dockerd &' as root, "
-                "or 'systemctl start docker') and check that DOCKER_HOST points at it") from None
+                "or 'systemctl start docker') and check that DOCKER_HOST points at it"
+            ) from None
 
     def labels(self, role: str) -> dict[str, str]:
         return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
@@ -159,12 +170,23 @@ class DockerEngine:
         repo, _, tag = ref.rpartition(":")
         changes = ['CMD ["bash"]'] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
         try:
-            self.client.api.import_image_from_file(str(tarball), repository=repo, tag=tag, changes=changes)
+            self.client.api.import_image_from_file(
+                str(tarball), repository=repo, tag=tag, changes=changes
+            )
         except docker.errors.APIError as e:
             raise InfraError(f"docker import of {ref} failed: {e.explanation or e}") from None
 
-    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
-              target: str | None = None, nocache: bool = False, dockerfile: str | None = None) -> BuildResult:
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        network: str | None,
+        labels: dict[str, str],
+        *,
+        target: str | None = None,
+        nocache: bool = False,
+        dockerfile: str | None = None,
+    ) -> BuildResult:
         """Build `context` (with `dockerfile` instead of its own Dockerfile, if given)."""
         result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
         if not result.ok and "unknown parent image ID" in result.error:
@@ -173,16 +195,33 @@ class DockerEngine:
             result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
         return result
 
-    def _build_once(self, context: Path, tag: str, network: str | None, labels: dict[str, str],
-                    target: str | None, nocache: bool, dockerfile: str | None) -> BuildResult:
+    def _build_once(
+        self,
+        context: Path,
+        tag: str,
+        network: str | None,
+        labels: dict[str, str],
+        target: str | None,
+        nocache: bool,
+        dockerfile: str | None,
+    ) -> BuildResult:
         log: list[str] = []
         step = ""
         where: dict[str, Any] = {"path": str(context)}
         if dockerfile is not None:
             where = {"fileobj": _context_tar(context, dockerfile), "custom_context": True}
         try:
-            for chunk in self.client.api.build(tag=tag, rm=True, forcerm=True, network_mode=network, labels=labels,
-                                               decode=True, target=target, nocache=nocache, **where):
+            for chunk in self.client.api.build(
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                network_mode=network,
+                labels=labels,
+                decode=True,
+                target=target,
+                nocache=nocache,
+                **where,
+            ):
                 text = ANSI.sub("", chunk.get("stream") or chunk.get("status") or "")
                 log.append(text)
                 if text.startswith("Step "):
@@ -215,31 +254,53 @@ class DockerEngine:
                 attrs = self.quick.api.inspect_image(summary["Id"])
             except docker.errors.NotFound:
                 continue
-            meta, labels = attrs.get("Metadata") or {}, (attrs.get("Config") or {}).get("Labels") or {}
+            meta, labels = (
+                attrs.get("Metadata") or {},
+                (attrs.get("Config") or {}).get("Labels") or {},
+            )
             size, key = int(attrs.get("Size") or 0), str(labels.get(LABEL_CACHE_KEY, ""))
             tags = [t for t in attrs.get("RepoTags") or [] if t != "<none>:<none>"]
             for ref in tags:
-                found.append(CachedImage(ref, size, str(meta.get("LastTagTime") or attrs.get("Created") or ""), key))
+                found.append(
+                    CachedImage(
+                        ref, size, str(meta.get("LastTagTime") or attrs.get("Created") or ""), key
+                    )
+                )
             if not tags:  # a setup whose tag a rebuild moved to its successor
-                found.append(CachedImage(attrs["Id"], size, str(attrs.get("Created") or ""), key, stale=True))
+                found.append(
+                    CachedImage(attrs["Id"], size, str(attrs.get("Created") or ""), key, stale=True)
+                )
         return found
 
     # -- networks and containers -----------------------------------------------------------
     def create_network(self, name: str, internal: bool = False) -> str:
         """A bridge network; an internal one has no route out of it."""
-        self.quick.networks.create(name, driver="bridge", internal=internal, labels=self.labels("network"))
+        self.quick.networks.create(
+            name, driver="bridge", internal=internal, labels=self.labels("network")
+        )
         return name
 
     @contextlib.contextmanager
-    def container(self, image: str, *, name: str, role: str, network: str | None = None,
-                  aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
-                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                  tmpfs: Mapping[str, str] | None = None,
-                  memory: str | None = None) -> Iterator[DockerBox]:
+    def container(
+        self,
+        image: str,
+        *,
+        name: str,
+        role: str,
+        network: str | None = None,
+        aliases: tuple[str, ...] = (),
+        ports: Mapping[str, tuple[str, int | None]] | None = None,
+        mounts: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        tmpfs: Mapping[str, str] | None = None,
+        memory: str | None = None,
+    ) -> Iterator[DockerBox]:
         """A started container that is removed on exit, also when starting it failed.
 
-        mounts: host path → container path, read-only (secrets); env: variables added to the image's;
-        tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap, e.g. "32m" (the
+        mounts: host path → container path, read-only (secrets); env: variables added to the
+        image's;
+        tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap, e.g. "32m"
+        (the
         cell's resource limits).
         """
         limits: dict[str, Any] = {"mem_limit": memory, "memswap_limit": memory} if memory else {}
@@ -252,23 +313,50 @@ class DockerEngine:
             endpoint = self.quick.api.create_endpoint_config(aliases=list(aliases) or None)
             wiring = {"network": network, "networking_config": {network: endpoint}}
         try:
-            created = self.quick.containers.create(image, name=name, labels=self.labels(role), ports=ports or {},
-                                                   volumes=volumes, environment=dict(env or {}), detach=True,
-                                                   tmpfs=dict(tmpfs or {}), **limits, **wiring)
+            created = self.quick.containers.create(
+                image,
+                name=name,
+                labels=self.labels(role),
+                ports=ports or {},
+                volumes=volumes,
+                environment=dict(env or {}),
+                detach=True,
+                tmpfs=dict(tmpfs or {}),
+                **limits,
+                **wiring,
+            )
             created.start()
             yield DockerBox(self, created)
         finally:
             if created is not None and not self.gone:
-                with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                with contextlib.suppress(
+                    docker.errors.APIError, requests.exceptions.RequestException
+                ):
                     created.remove(force=True)
 
-    def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                   tmpfs: Mapping[str, str] | None = None,
-                  memory: str | None = None) -> ContainerResult:
+    def run_to_end(
+        self,
+        image: str,
+        *,
+        name: str,
+        network: str | None,
+        timeout: float,
+        mounts: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        tmpfs: Mapping[str, str] | None = None,
+        memory: str | None = None,
+    ) -> ContainerResult:
         """Run a cell container to its end (or kill it at `timeout`) and return its output."""
-        with self.container(image, name=name, role="cell", network=network, mounts=mounts, env=env,
-                            tmpfs=tmpfs, memory=memory) as box:
+        with self.container(
+            image,
+            name=name,
+            role="cell",
+            network=network,
+            mounts=mounts,
+            env=env,
+            tmpfs=tmpfs,
+            memory=memory,
+        ) as box:
             waiting = self.client.containers.get(box.name)
             try:
                 status = waiting.wait(timeout=timeout)
@@ -310,7 +398,11 @@ class DockerEngine:
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             return None
         cpus, memory = info.get("NCPU"), info.get("MemTotal")
-        return Capacity(int(cpus), int(memory)) if isinstance(cpus, int) and isinstance(memory, int) else None
+        return (
+            Capacity(int(cpus), int(memory))
+            if isinstance(cpus, int) and isinstance(memory, int)
+            else None
+        )
 
     # -- cleanup ---------------------------------------------------------------------------
     @staticmethod
@@ -336,10 +428,14 @@ class DockerEngine:
         return len(boxes)
 
     def stop_builds(self, network: str) -> int:
-        """End the builds running on `network` now: a build's RUN step runs in a container of its own,
+        """End the builds running on `network` now: a build's RUN step runs in a container of its
+        own,
         unlabelled (the run's services and cells carry labels) but on the network the build uses."""
-        steps = [box for box in self.quick.api.containers(filters={"network": network})
-                 if LABEL_RUN not in (box.get("Labels") or {})]
+        steps = [
+            box
+            for box in self.quick.api.containers(filters={"network": network})
+            if LABEL_RUN not in (box.get("Labels") or {})
+        ]
         for box in steps:
             with contextlib.suppress(docker.errors.APIError):
                 self.quick.api.remove_container(box["Id"], force=True)
@@ -363,9 +459,12 @@ class DockerEngine:
                 self._remove_network(net)
                 counts["networks"] += 1
             for image in self.quick.api.images(filters=flt):
-                for tag in [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"] or [image["Id"]]:
+                for tag in [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"] or [
+                    image["Id"]
+                ]:
                     self.remove_image(tag)
                 counts["images"] += 1
         except (docker.errors.DockerException, requests.exceptions.RequestException):
-            pass  # the engine is gone: nothing of it to remove now; `clean` or `--resume` does it later
+            # the engine is gone: nothing of it to remove now; `clean` or `--resume` does it later
+            pass
         return counts

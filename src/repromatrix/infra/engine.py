@@ -92,8 +92,17 @@ class Engine(Protocol):
 
     def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str]) -> None: ...
 
-    def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
-              target: str | None = None, nocache: bool = False, dockerfile: str | None = None) -> BuildResult: ...
+    def build(
+        self,
+        context: Path,
+        tag: str,
+        network: str | None,
+        labels: dict[str, str],
+        *,
+        target: str | None = None,
+        nocache: bool = False,
+        dockerfile: str | None = None,
+    ) -> BuildResult: ...
 
     def touch_image(self, ref: str) -> None: ...
 
@@ -104,16 +113,33 @@ class Engine(Protocol):
     # containers and networks
     def create_network(self, name: str, internal: bool = False) -> str: ...
 
-    def container(self, image: str, *, name: str, role: str, network: str | None = None,
-                  aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
-                  mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                  tmpfs: Mapping[str, str] | None = None,
-                  memory: str | None = None) -> contextlib.AbstractContextManager[Box]: ...
+    def container(
+        self,
+        image: str,
+        *,
+        name: str,
+        role: str,
+        network: str | None = None,
+        aliases: tuple[str, ...] = (),
+        ports: Mapping[str, tuple[str, int | None]] | None = None,
+        mounts: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        tmpfs: Mapping[str, str] | None = None,
+        memory: str | None = None,
+    ) -> contextlib.AbstractContextManager[Box]: ...
 
-    def run_to_end(self, image: str, *, name: str, network: str | None, timeout: float,
-                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
-                   tmpfs: Mapping[str, str] | None = None,
-                  memory: str | None = None) -> ContainerResult: ...
+    def run_to_end(
+        self,
+        image: str,
+        *,
+        name: str,
+        network: str | None,
+        timeout: float,
+        mounts: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        tmpfs: Mapping[str, str] | None = None,
+        memory: str | None = None,
+    ) -> ContainerResult: ...
 
     # health and housekeeping
     def alive(self) -> bool: ...

@@ -37,14 +37,24 @@ def parse_pip_config(text: str) -> list[tuple[str, str]]:
 
 def detect_host_ca(python: str = sys.executable) -> HostCA | None:
     try:
-        out = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True,
-                             text=True, timeout=60, check=False).stdout
+        out = subprocess.run(
+            [python, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         out = ""
-    candidates = [("PIP_CERT" if k.startswith(":env:") else f"pip config {k}", v)
-                  for k, v in parse_pip_config(out)]
-    candidates += [(f"${var}", os.environ[var]) for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-                   if os.environ.get(var)]
+    candidates = [
+        ("PIP_CERT" if k.startswith(":env:") else f"pip config {k}", v)
+        for k, v in parse_pip_config(out)
+    ]
+    candidates += [
+        (f"${var}", os.environ[var])
+        for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+        if os.environ.get(var)
+    ]
     for source, value in candidates:
         path = Path(value).expanduser()
         if path.is_file():

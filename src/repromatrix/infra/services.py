@@ -67,10 +67,19 @@ def _need_base(ready: Ready, what: str) -> None:
 
 
 @contextlib.contextmanager
-def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str, run_ca: RunCA | None,
-                  ready: Ready, console: Console, credentials: IndexCredentials | None = None,
-                  cache: SetupCache | None = None) -> Iterator[str | None]:
-    """For a local index, serve it for the run; yields the URL the host reads it at (None: pip's default).
+def index_service(
+    engine: Engine,
+    matrix: Matrix,
+    needs: RunNeeds,
+    network: str,
+    run_ca: RunCA | None,
+    ready: Ready,
+    console: Console,
+    credentials: IndexCredentials | None = None,
+    cache: SetupCache | None = None,
+) -> Iterator[str | None]:
+    """For a local index, serve it for the run; yields the URL the host reads it at (None: pip's
+    default).
 
     With `local-auth` nginx demands the run's credentials; they reach it as a file mounted at run
     time, never through its image."""
@@ -82,7 +91,13 @@ def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str,
     console.print(f"starting the local model index (target.index: {matrix.target.index})")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
         wheels = fetch_real_wheels(sorted(needs.real_wheels))
-        tag = _build(engine, _index_context(Path(tmp), run_ca, wheels, auth), "index", "the local index", cache)
+        tag = _build(
+            engine,
+            _index_context(Path(tmp), run_ca, wheels, auth),
+            "index",
+            "the local index",
+            cache,
+        )
     name = f"repromatrix-{engine.run_id}-index"
     ports = {f"{INDEX_PORT}/tcp": ("127.0.0.1", None)}
     with contextlib.ExitStack() as stack:
@@ -91,8 +106,17 @@ def index_service(engine: Engine, matrix: Matrix, needs: RunNeeds, network: str,
             line = f"{credentials.user}:{{PLAIN}}{credentials.password}\n"
             users = stack.enter_context(secret_file("htpasswd", line))
             mounts = {str(users): HTPASSWD}
-        box = stack.enter_context(engine.container(tag, name=name, role="index", network=network,
-                                                   aliases=(INDEX_HOST,), ports=ports, mounts=mounts))
+        box = stack.enter_context(
+            engine.container(
+                tag,
+                name=name,
+                role="index",
+                network=network,
+                aliases=(INDEX_HOST,),
+                ports=ports,
+                mounts=mounts,
+            )
+        )
         url = f"https://127.0.0.1:{box.published_port(f'{INDEX_PORT}/tcp')}/simple/"
         _wait_for(url, ssl_context(None, run_ca), timeout=60)
         yield url
@@ -107,9 +131,16 @@ class Interception:
 
 
 @contextlib.contextmanager
-def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: Interception | None,
-                  ready: Ready, run_dir: Path, console: Console,
-                  cache: SetupCache | None = None) -> Iterator[ProxySetup | None]:
+def proxy_service(
+    engine: Engine,
+    network: str,
+    needs: RunNeeds,
+    interception: Interception | None,
+    ready: Ready,
+    run_dir: Path,
+    console: Console,
+    cache: SetupCache | None = None,
+) -> Iterator[ProxySetup | None]:
     """For cells behind a proxy: an internal network whose only ways out are squid, and
     mitmproxy and the fault injector where cells need them."""
     if Service.PROXY not in needs.services:
@@ -123,24 +154,54 @@ def proxy_service(engine: Engine, network: str, needs: RunNeeds, interception: I
         root = Path(tmp)
         tag = _build(engine, _proxy_context(root / "image"), "proxy", "the test proxy", cache)
         squid_secrets, url_file = _proxy_secrets(root, password)
-        with (engine.container(tag, name=f"repromatrix-{engine.run_id}-proxy", role="proxy", network=network,
-                               mounts={str(squid_secrets): "/run/secrets"}) as box,
-              _interceptor(engine, network, internal, interception, root, run_dir, console, cache),
-              _injector(engine, network, internal, Service.FAULT_INJECTOR in needs.services, root, run_dir,
-                        console, cache)):
+        with (
+            engine.container(
+                tag,
+                name=f"repromatrix-{engine.run_id}-proxy",
+                role="proxy",
+                network=network,
+                mounts={str(squid_secrets): "/run/secrets"},
+            ) as box,
+            _interceptor(engine, network, internal, interception, root, run_dir, console, cache),
+            _injector(
+                engine,
+                network,
+                internal,
+                Service.FAULT_INJECTOR in needs.services,
+                root,
+                run_dir,
+                console,
+                cache,
+            ),
+        ):
             box.connect(internal, aliases=(PROXY_HOST,))
-            _wait_until(box, lambda: "Accepting HTTP Socket connections" in box.read_file(
-                "/var/log/squid/cache.log"), "the test proxy")
+            _wait_until(
+                box,
+                lambda: (
+                    "Accepting HTTP Socket connections" in box.read_file("/var/log/squid/cache.log")
+                ),
+                "the test proxy",
+            )
             try:
                 yield ProxySetup(internal, url_file, password)
             finally:
                 # Evidence that traffic went through the proxy, kept beside the report.
-                write_atomic(run_dir / "proxy-access.log", box.read_file("/var/log/squid/access.log"))
+                write_atomic(
+                    run_dir / "proxy-access.log", box.read_file("/var/log/squid/access.log")
+                )
 
 
 @contextlib.contextmanager
-def _interceptor(engine: Engine, network: str, internal: str, interception: Interception | None, root: Path,
-                 run_dir: Path, console: Console, cache: SetupCache | None) -> Iterator[None]:
+def _interceptor(
+    engine: Engine,
+    network: str,
+    internal: str,
+    interception: Interception | None,
+    root: Path,
+    run_dir: Path,
+    console: Console,
+    cache: SetupCache | None,
+) -> Iterator[None]:
     """mitmproxy on the internal network, re-signing TLS with the run's interceptor CA."""
     if interception is None:
         yield
@@ -152,25 +213,51 @@ def _interceptor(engine: Engine, network: str, internal: str, interception: Inte
     conf.mkdir(mode=0o700)
     (conf / "mitmproxy-ca.pem").write_bytes(interception.ca.key_pem() + interception.ca.cert_pem)
     (conf / "upstream-ca.pem").write_bytes(interception.upstream_ca_pem)
-    with _sidecar(engine, tag, "mitm", (network, internal, MITM_HOST), "Proxy server listening",
-                  run_dir / "interceptor.log", mounts={str(conf): "/run/secrets/mitm"}):
+    with _sidecar(
+        engine,
+        tag,
+        "mitm",
+        (network, internal, MITM_HOST),
+        "Proxy server listening",
+        run_dir / "interceptor.log",
+        mounts={str(conf): "/run/secrets/mitm"},
+    ):
         yield
 
 
 @contextlib.contextmanager
-def _injector(engine: Engine, network: str, internal: str, wanted: bool, root: Path, run_dir: Path,
-              console: Console, cache: SetupCache | None) -> Iterator[None]:
+def _injector(
+    engine: Engine,
+    network: str,
+    internal: str,
+    wanted: bool,
+    root: Path,
+    run_dir: Path,
+    console: Console,
+    cache: SetupCache | None,
+) -> Iterator[None]:
     """Our own fault injector on the internal network: a CONNECT proxy that cuts downloads."""
     if not wanted:
         yield
         return
     console.print("starting the fault injector on the internal network")
-    context = _service_context(root / "flaky-image", "flaky.Dockerfile.j2", port=FLAKY_PORT,
-                               stall_port=FLAKY_STALL_PORT, cut_after=FLAKY_CUT_AFTER)
+    context = _service_context(
+        root / "flaky-image",
+        "flaky.Dockerfile.j2",
+        port=FLAKY_PORT,
+        stall_port=FLAKY_STALL_PORT,
+        cut_after=FLAKY_CUT_AFTER,
+    )
     (context / "flaky.py").write_bytes(template_bytes("flaky.py"))
     tag = _build(engine, context, "flaky", "the fault injector", cache)
-    with _sidecar(engine, tag, "flaky", (network, internal, FLAKY_HOST), "fault injector listening",
-                  run_dir / "faults.log"):
+    with _sidecar(
+        engine,
+        tag,
+        "flaky",
+        (network, internal, FLAKY_HOST),
+        "fault injector listening",
+        run_dir / "faults.log",
+    ):
         yield
 
 
@@ -190,8 +277,10 @@ def _build(engine: Engine, context: Path, role: str, what: str, cache: SetupCach
     if cache is not None:
         packages = cache.ensure(context, SERVICE_BASE, None)
         if packages.how == "failed" and packages.build:
-            raise InfraError(f"building the image of {what} failed: {packages.build.error}\n"
-                             f"{packages.build.log[-2000:]}")
+            raise InfraError(
+                f"building the image of {what} failed: {packages.build.error}\n"
+                f"{packages.build.log[-2000:]}"
+            )
         scenario = scenario_dockerfile((context / "Dockerfile").read_text(), packages.image)
     build = engine.build(context, tag, None, engine.labels(f"{role}-image"), dockerfile=scenario)
     if not build.ok:
@@ -200,12 +289,21 @@ def _build(engine: Engine, context: Path, role: str, what: str, cache: SetupCach
 
 
 @contextlib.contextmanager
-def _sidecar(engine: Engine, tag: str, role: str, wiring: tuple[str, str, str], ready: str, log: Path,
-             mounts: dict[str, str] | None = None) -> Iterator[None]:
-    """A service on the run's network and, as `alias`, the internal one; its output is kept in `log`."""
+def _sidecar(
+    engine: Engine,
+    tag: str,
+    role: str,
+    wiring: tuple[str, str, str],
+    ready: str,
+    log: Path,
+    mounts: dict[str, str] | None = None,
+) -> Iterator[None]:
+    """A service on the run's network and, as `alias`, the internal one; its output is kept in
+    `log`."""
     network, internal, alias = wiring
-    with engine.container(tag, name=f"repromatrix-{engine.run_id}-{role}", role=role, network=network,
-                          mounts=mounts) as box:
+    with engine.container(
+        tag, name=f"repromatrix-{engine.run_id}-{role}", role=role, network=network, mounts=mounts
+    ) as box:
         box.connect(internal, aliases=(alias,))
         _wait_until(box, lambda: ready in box.logs(), f"the {role} service")
         try:
@@ -224,8 +322,14 @@ def _wait_until(box: Box, ready: Callable[[], bool], what: str, timeout: float =
 
 def _proxy_context(root: Path) -> Path:
     _service_context(root, "proxy.Dockerfile.j2")
-    squid = render("service", "squid.conf.j2", open_port=PROXY_OPEN, auth_port=PROXY_AUTH,
-                   nothing_port=PROXY_NOTHING, index_port=INDEX_PORT)
+    squid = render(
+        "service",
+        "squid.conf.j2",
+        open_port=PROXY_OPEN,
+        auth_port=PROXY_AUTH,
+        nothing_port=PROXY_NOTHING,
+        index_port=INDEX_PORT,
+    )
     (root / "squid.conf").write_text(squid)
     (root / "entry.sh").write_bytes(template_bytes("proxy-entry.sh"))
     return root
@@ -247,7 +351,9 @@ def _proxy_secrets(root: Path, password: str) -> tuple[Path, Path]:
 HTPASSWD = "/etc/nginx/htpasswd"  # mounted at run time for local-auth
 
 
-def _index_context(root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...], auth: bool = False) -> Path:
+def _index_context(
+    root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...], auth: bool = False
+) -> Path:
     _service_context(root, "index.Dockerfile.j2", port=INDEX_PORT)
     nginx = render("service", "nginx.conf.j2", port=INDEX_PORT, htpasswd=HTPASSWD if auth else "")
     (root / "nginx.conf").write_text(nginx)
@@ -275,5 +381,7 @@ def _wait_for(url: str, context: ssl.SSLContext, timeout: float) -> None:
             return  # it answers (a 401 from an index that wants credentials is an answer)
         except (urllib.error.URLError, ConnectionError, OSError) as e:
             if time.monotonic() > deadline:
-                raise InfraError(f"the local index did not answer at {url} within {timeout:.0f}s: {e}") from None
+                raise InfraError(
+                    f"the local index did not answer at {url} within {timeout:.0f}s: {e}"
+                ) from None
             time.sleep(0.5)

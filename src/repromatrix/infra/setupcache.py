@@ -34,14 +34,28 @@ SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
 SCENARIO_FROM = f"FROM {SETUP_STAGE}"  # the line that starts the scenario stage
 SCENARIO_FILES = frozenset({"scenario.py", "checks.json", "log.txt"})  # not part of the setup
 CACHE_KIND = "setup"  # cells' setups
-SERVICE_KIND = "service"  # the packages of the run's services (nginx, squid, mitmproxy): small, never evicted
+SERVICE_KIND = (
+    "service"  # the packages of the run's services (nginx, squid, mitmproxy): small, never evicted
+)
 CACHE_KINDS = (CACHE_KIND, SERVICE_KIND)
 # How setups are made and kept; a new value makes every earlier cached setup a miss (they are
 # then evicted as least recently used). 2: each setup's build log is kept beside the cache.
 RECIPE = "setup-recipe 2"
-DEFAULT_SHARE_OF_DISK = 0.5  # the budget when none is set: half of what free disk plus the cache hold
-UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+DEFAULT_SHARE_OF_DISK = (
+    0.5  # the budget when none is set: half of what free disk plus the cache hold
+)
+UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 def cache_dir() -> Path:
@@ -113,7 +127,9 @@ def prefix_chain(context: Path, base_id: str, fingerprint: str) -> list[str]:
         digest.update(instruction.encode() + b"\0")
         for name in _copied(instruction):
             path = context / name
-            digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"(missing)"))
+            digest.update(
+                name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"(missing)")
+            )
         chain.append(digest.copy().hexdigest())
     return chain
 
@@ -125,7 +141,10 @@ def share_points(chains: Mapping[str, list[str]]) -> dict[str, str | None]:
     for chain in chains.values():
         for h in set(chain[1:]):  # chain[0] is the FROM line: the base image is already there
             seen[h] = seen.get(h, 0) + 1
-    return {cell: next((h for h in reversed(chain[1:]) if seen[h] > 1), None) for cell, chain in chains.items()}
+    return {
+        cell: next((h for h in reversed(chain[1:]) if seen[h] > 1), None)
+        for cell, chain in chains.items()
+    }
 
 
 def cache_tag(key: str, kind: str = CACHE_KIND) -> str:
@@ -139,8 +158,11 @@ def default_budget(free_disk: int | None, cached: int) -> int:
     return int((free_disk + cached) * DEFAULT_SHARE_OF_DISK)
 
 
-def to_evict(images: Iterable[CachedImage], budget: int, keep: Iterable[str] = ()) -> list[CachedImage]:
-    """Least recently used first out, until what stays fits the budget; `keep` (this run's) stays."""
+def to_evict(
+    images: Iterable[CachedImage], budget: int, keep: Iterable[str] = ()
+) -> list[CachedImage]:
+    """Least recently used first out, until what stays fits the budget; `keep` (this run's)
+    stays."""
     kept = set(keep)
     newest_first = sorted(images, key=lambda i: i.last_used, reverse=True)
     total = sum(i.size for i in newest_first if i.ref in kept)
@@ -167,13 +189,16 @@ class SetupResult:
 
 @dataclass
 class SetupCache:
-    """Gives each cell its setup image: reused, or built once per run and key (cache: reuse, refresh)."""
+    """Gives each cell its setup image: reused, or built once per run and key (cache: reuse,
+    refresh)."""
 
     engine: Engine
     mode: CacheMode = CacheMode.REUSE
     fingerprint: str = ""  # what the setup reads that its files do not show (the index)
     kind: str = CACHE_KIND
-    logs: Path | None = None  # where each setup's build log is kept, so a cell that reuses it can show it
+    logs: Path | None = (
+        None  # where each setup's build log is kept, so a cell that reuses it can show it
+    )
     used: set[str] = field(default_factory=set)  # setup images this run used: never evicted by it
     built: int = 0  # setup builds this run performed
     _built_now: set[str] = field(default_factory=set)
@@ -181,7 +206,9 @@ class SetupCache:
 
     def chain(self, context: Path, base_image: str) -> list[str]:
         """The setup's prefix hashes (see prefix_chain), on this engine's base image."""
-        return prefix_chain(context, self.engine.image_id(base_image), f"{RECIPE} {self.fingerprint}")
+        return prefix_chain(
+            context, self.engine.image_id(base_image), f"{RECIPE} {self.fingerprint}"
+        )
 
     def key(self, context: Path, base_image: str) -> str:
         chain = self.chain(context, base_image)
@@ -198,17 +225,26 @@ class SetupCache:
                 return SetupResult(tag, "cached", key=key)
         started = time.monotonic()
         labels = {LABEL_CACHE: self.kind, LABEL_CACHE_KEY: key}
-        build = self.engine.build(context, tag, network, labels, target=SETUP_STAGE,
-                                  nocache=self.mode is CacheMode.REFRESH and tag not in self._built_now)
+        build = self.engine.build(
+            context,
+            tag,
+            network,
+            labels,
+            target=SETUP_STAGE,
+            nocache=self.mode is CacheMode.REFRESH and tag not in self._built_now,
+        )
         with self._lock:
             self.built += 1
             if build.ok:
                 self._built_now.add(tag)
                 self.used.add(tag)
-        return SetupResult(tag, "built" if build.ok else "failed", round(time.monotonic() - started, 1), build, key)
+        return SetupResult(
+            tag, "built" if build.ok else "failed", round(time.monotonic() - started, 1), build, key
+        )
 
     def keep_log(self, setup: SetupResult, log: str) -> None:
-        """Keep a setup's build log (already redacted) beside the cache, for the cells that reuse it."""
+        """Keep a setup's build log (already redacted) beside the cache, for the cells that reuse
+        it."""
         if self.logs is not None and setup.how == "built":
             self.logs.mkdir(parents=True, exist_ok=True)
             write_atomic(self.logs / f"{setup.key}.txt", log)
@@ -225,7 +261,8 @@ class SetupCache:
     def evict(self, budget: int | None) -> list[CachedImage]:
         """Keep the cache within its budget (the default: a share of free disk); what went."""
         found = self.engine.cached_images(self.kind)
-        # A setup --fresh rebuilt under the same tag is garbage at once: nothing can reuse it. (Before
+        # A setup --fresh rebuilt under the same tag is garbage at once: nothing can reuse it.
+        # (Before
         # this, such images were never counted nor removed: 259 of them filled a disk here.)
         stale = [i for i in found if i.stale]
         images = [i for i in found if not i.stale]

@@ -19,12 +19,30 @@ def fetch_wheel(requirement: str, cache: Path = WHEEL_CACHE) -> Path:
     hits = sorted(cache.glob(pattern))
     if not hits:
         cache.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                               "--dest", str(cache), requirement], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                str(cache),
+                requirement,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         hits = sorted(cache.glob(pattern))
         if not hits:
             last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise InfraError(f"repromatrix needs the real {requirement} wheel and pip could not download it once "
-                             f"into {cache}: {last}\n  hint: put the wheel into {cache} by hand on an air-gapped "
-                             "machine")
+            raise InfraError(
+                f"repromatrix needs the real {requirement} wheel and pip could not download it "
+                "once "
+                f"into {cache}: {last}\n  hint: put the wheel into {cache} by hand on an "
+                "air-gapped "
+                "machine"
+            )
     return hits[0]

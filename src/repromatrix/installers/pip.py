@@ -8,77 +8,138 @@ import shlex
 from ..core.outcomes import Outcome
 from .interface import Installer, Rule, Variables
 
-# What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package has
-# been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is deprecated,
+# What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package
+# has
+# been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is
+# deprecated,
 # use 'scikit-learn' rather than 'sklearn'').
-REMOVED = (r"package has been removed|has been renamed|PyPI package is deprecated|"
-           r"is deprecated and has been removed|"
-           r"(?i:please install [\"'`]?[\w.-]+[\"'`]? instead)")
-# What pip's resolver says as it rejects the 1st, 8th and 13th candidate of one project (its reporter).
-BACKTRACKING = (r"pip is looking at multiple versions of|pip is still looking at multiple versions of|"
-                r"This is taking longer than usual")
+REMOVED = (
+    r"package has been removed|has been renamed|PyPI package is deprecated|"
+    r"is deprecated and has been removed|"
+    r"(?i:please install [\"'`]?[\w.-]+[\"'`]? instead)"
+)
+# What pip's resolver says as it rejects the 1st, 8th and 13th candidate of one project (its
+# reporter).
+BACKTRACKING = (
+    r"pip is looking at multiple versions of|pip is still looking at multiple versions of|"
+    r"This is taking longer than usual"
+)
 # pip reports a failure to read the index page only at debug level, then says this: the
 # network rules below name the real cause and keep this line as the visible symptom.
 NO_MATCH = r"No matching distribution found for"
 
 RULES: tuple[Rule, ...] = (
-    # First: a full disk is the cause whatever else pip was doing (here, backtracking over releases).
+    # First: a full disk is the cause whatever else pip was doing (here, backtracking over
+    # releases).
     Rule(Outcome.NO_SPACE, r"\[Errno 28\] No space left on device", (r"^Downloading ",)),
-    Rule(Outcome.EXTERNALLY_MANAGED, r"externally-managed-environment",
-         (r"This environment is externally managed",)),
-    Rule(Outcome.USER_IN_VENV, r"Can not perform a '--user' install\. User site-packages are not visible"),
-    # pip must replace a dependency whose files it cannot know: a distutils install (an egg-info file)
+    Rule(
+        Outcome.EXTERNALLY_MANAGED,
+        r"externally-managed-environment",
+        (r"This environment is externally managed",),
+    ),
+    Rule(
+        Outcome.USER_IN_VENV,
+        r"Can not perform a '--user' install\. User site-packages are not visible",
+    ),
+    # pip must replace a dependency whose files it cannot know: a distutils install (an egg-info
+    # file)
     # or a dist-info without RECORD (what OS packages leave); the hint names the installer.
-    Rule(Outcome.CANNOT_UNINSTALL,
-         r"Cannot uninstall|uninstall-no-record-file|uninstall-distutils-installed-package",
-         (r"^Found existing installation", r"It is a distutils installed project",
-          r"RECORD file not found|no RECORD file was found", r"(?i)^hint: The package was installed by")),
-    # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what to
+    Rule(
+        Outcome.CANNOT_UNINSTALL,
+        r"Cannot uninstall|uninstall-no-record-file|uninstall-distutils-installed-package",
+        (
+            r"^Found existing installation",
+            r"It is a distutils installed project",
+            r"RECORD file not found|no RECORD file was found",
+            r"(?i)^hint: The package was installed by",
+        ),
+    ),
+    # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what
+    # to
     # install instead. Before the generic build failure it would otherwise look like.
-    Rule(Outcome.REMOVED_PACKAGE, REMOVED,
-         (r"(?i)please (?:install|use) .* instead", REMOVED,
-          r"did not run successfully|Command errored out|metadata-generation-failed",
-          r"^Collecting |^Downloading ")),
+    Rule(
+        Outcome.REMOVED_PACKAGE,
+        REMOVED,
+        (
+            r"(?i)please (?:install|use) .* instead",
+            REMOVED,
+            r"did not run successfully|Command errored out|metadata-generation-failed",
+            r"^Collecting |^Downloading ",
+        ),
+    ),
     Rule(Outcome.OUT_OF_MEMORY, r"\bMemoryError\b|Cannot allocate memory", (r"^Downloading ",)),
     # pip ≤20.3 says EnvironmentError, ≥21.0 OSError; the hint differs inside a venv.
-    Rule(Outcome.PERMISSION_DENIED, r"\[Errno 13\] Permission denied",
-         (r"Consider using the `--user` option", r"^Check the permissions")),
-    Rule(Outcome.HASH_MISMATCH, r"THESE PACKAGES DO NOT MATCH THE HASHES",
-         (r"^Using cached ", r"Expected sha256", r"^Got ")),
-    Rule(Outcome.CORRUPT_CACHE, r"Wheel '.*' located at .* is invalid|BadZipFile|File is not a zip file",
-         (r"^Using cached ",)),
-    Rule(Outcome.RESOLUTION_IMPOSSIBLE,
-         r"ResolutionImpossible|these package versions have conflicting dependencies",
-         (r"^ERROR: Cannot install", r"The user requested")),
+    Rule(
+        Outcome.PERMISSION_DENIED,
+        r"\[Errno 13\] Permission denied",
+        (r"Consider using the `--user` option", r"^Check the permissions"),
+    ),
+    Rule(
+        Outcome.HASH_MISMATCH,
+        r"THESE PACKAGES DO NOT MATCH THE HASHES",
+        (r"^Using cached ", r"Expected sha256", r"^Got "),
+    ),
+    Rule(
+        Outcome.CORRUPT_CACHE,
+        r"Wheel '.*' located at .* is invalid|BadZipFile|File is not a zip file",
+        (r"^Using cached ",),
+    ),
+    Rule(
+        Outcome.RESOLUTION_IMPOSSIBLE,
+        r"ResolutionImpossible|these package versions have conflicting dependencies",
+        (r"^ERROR: Cannot install", r"The user requested"),
+    ),
     Rule(Outcome.PROXY_AUTH_REQUIRED, r"407 Proxy Authentication Required", (NO_MATCH,)),
     # Certificate failures only: a TLS connection cut midway (SSLEOFError) is a network fault.
-    Rule(Outcome.SSL_ERROR, r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed",
-         (r"There was a problem confirming the ssl certificate", NO_MATCH)),
-    Rule(Outcome.PROXY_ERROR, r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy",
-         (NO_MATCH,)),
+    Rule(
+        Outcome.SSL_ERROR,
+        r"CERTIFICATE_VERIFY_FAILED|SSLCertVerificationError|certificate verify failed",
+        (r"There was a problem confirming the ssl certificate", NO_MATCH),
+    ),
+    Rule(
+        Outcome.PROXY_ERROR,
+        r"ProxyError\(|Cannot connect to proxy|Failed to connect to proxy",
+        (NO_MATCH,),
+    ),
     # A link that stalls: the server stopped sending and pip's read timeout (15 s) ran out.
-    Rule(Outcome.READ_TIMEOUT,
-         r"ReadTimeoutError|Read timed out|The read operation timed out|Connection timed out "
-         r"while downloading|didn't respond within", (r"^Downloading ", NO_MATCH, r"^ERROR: Exception:")),
-    Rule(Outcome.NETWORK_ERROR,
-         r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
-         r"known|ConnectTimeoutError|Connection broken|IncompleteRead|"
-         r"Connection reset by peer|RemoteDisconnected|SSLEOFError|EOF occurred in violation of protocol|"
-         r"UNEXPECTED_EOF_WHILE_READING|not enough bytes were received",
-         (NO_MATCH, r"^ERROR: Exception:")),
-    Rule(Outcome.NO_MATCHING_DISTRIBUTION, NO_MATCH,
-         (r"Could not find a version that satisfies the requirement", r"Ignored the following versions")),
+    Rule(
+        Outcome.READ_TIMEOUT,
+        r"ReadTimeoutError|Read timed out|The read operation timed out|Connection timed out "
+        r"while downloading|didn't respond within",
+        (r"^Downloading ", NO_MATCH, r"^ERROR: Exception:"),
+    ),
+    Rule(
+        Outcome.NETWORK_ERROR,
+        r"NewConnectionError\(|Temporary failure in name resolution|Name or service not "
+        r"known|ConnectTimeoutError|Connection broken|IncompleteRead|"
+        r"Connection reset by peer|RemoteDisconnected|SSLEOFError|EOF occurred in violation of "
+        r"protocol|"
+        r"UNEXPECTED_EOF_WHILE_READING|not enough bytes were received",
+        (NO_MATCH, r"^ERROR: Exception:"),
+    ),
+    Rule(
+        Outcome.NO_MATCHING_DISTRIBUTION,
+        NO_MATCH,
+        (
+            r"Could not find a version that satisfies the requirement",
+            r"Ignored the following versions",
+        ),
+    ),
 )
 
 
 class Pip(Installer):
     name = "pip"
     variables = Variables(
-        index_url="PIP_INDEX_URL", cert="PIP_CERT", constraint="PIP_CONSTRAINT", no_input="PIP_NO_INPUT",
+        index_url="PIP_INDEX_URL",
+        cert="PIP_CERT",
+        constraint="PIP_CONSTRAINT",
+        no_input="PIP_NO_INPUT",
         # On PEP 668 systems users got their packages past the marker; pip versions without the
         # option ignore the variable, so one spelling fits every interpreter.
         break_system_packages="PIP_BREAK_SYSTEM_PACKAGES",
-        quiet=(("PIP_DISABLE_PIP_VERSION_CHECK", "1"),))
+        quiet=(("PIP_DISABLE_PIP_VERSION_CHECK", "1"),),
+    )
     rules = RULES
     removed = REMOVED
     backtracking = BACKTRACKING

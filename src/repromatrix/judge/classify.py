@@ -41,8 +41,9 @@ class Observation:
 
 
 # A record without an import check (an old scenario's): nothing is known to have failed.
-NOT_CHECKED = ImportCheck(ok=True, version=None, error=None, failed=None, names=(), dist_version=None,
-                          json={})
+NOT_CHECKED = ImportCheck(
+    ok=True, version=None, error=None, failed=None, names=(), dist_version=None, json={}
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ def _evidence(rule: Rule, text: str) -> tuple[str, ...]:
 ERROR_LINE = re.compile(r"^(ERROR|error|E):|Error:|Exception")
 
 
-def _lines_matching(text: str, patterns: list[re.Pattern[str]], limit: int | None = MAX_EVIDENCE) -> tuple[str, ...]:
+def _lines_matching(
+    text: str, patterns: list[re.Pattern[str]], limit: int | None = MAX_EVIDENCE
+) -> tuple[str, ...]:
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
@@ -79,7 +82,10 @@ def _last_lines(text: str, n: int = 3) -> tuple[str, ...]:
 def classify(obs: Observation, releases: Releases | None = None, by: Installer = PIP) -> Verdict:
     """The cell's outcome and its evidence, in the words of `by`, the installer that ran."""
     if obs.interrupted:
-        return Verdict(Outcome.INTERRUPTED, (obs.infra_reason or "the run was interrupted while this cell ran",))
+        return Verdict(
+            Outcome.INTERRUPTED,
+            (obs.infra_reason or "the run was interrupted while this cell ran",),
+        )
     if obs.infra_reason:
         return Verdict(Outcome.INFRA_ERROR, (obs.infra_reason,))
     if not obs.build_ok:
@@ -90,11 +96,15 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
     record = obs.record
     if record is None:
         why = "timed out" if obs.timed_out else f"exited {obs.exit_code} without a record"
-        return Verdict(Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output))
+        return Verdict(
+            Outcome.INFRA_ERROR, (f"the cell's container {why}",) + _last_lines(obs.output)
+        )
     if record.setup_failed:
         # Setup that needs the index's credentials ran when the container started.
         output = record.setup[-1].output if record.setup else ""
-        return Verdict(Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output))
+        return Verdict(
+            Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
+        )
     facts = version_facts(record, releases)
     if record.before_failed:
         return _step_failure(record, facts, by)
@@ -107,54 +117,77 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
     no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
     if no_match and (foreign := _foreign_platform(record, releases)):
         return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
-    if facts.get("old_pip") and verdict.outcome in (Outcome.NO_MATCHING_DISTRIBUTION, Outcome.NOT_UPGRADED):
+    if facts.get("old_pip") and verdict.outcome in (
+        Outcome.NO_MATCHING_DISTRIBUTION,
+        Outcome.NOT_UPGRADED,
+    ):
         return Verdict(verdict.outcome, verdict.evidence + (facts["old_pip"],), facts)
-    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (stone := _discarded_tombstone(upgrade.output, by)):
+    if verdict.outcome is not Outcome.REMOVED_PACKAGE and (
+        stone := _discarded_tombstone(upgrade.output, by)
+    ):
         # pip 20.3 discards a release whose metadata cannot be built and takes an older one: the
         # cell's outcome is what that older one did, and the evidence says why it was taken.
         return Verdict(verdict.outcome, verdict.evidence + stone, facts)
     return verdict
 
 
-ARCH = re.compile(r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$")
+ARCH = re.compile(
+    r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$"
+)
 
 
 def platform_kind(tag: str, musl: bool = False) -> str:
-    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any' → 'any'.
+    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any' →
+    'any'.
     A plain 'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
     if tag == "any":
         return "any"
     arch = m.group(1) if (m := ARCH.search(tag)) else tag
     plain_musl = musl and tag.startswith("linux_")
-    system = ("musl" if tag.startswith("musllinux") or plain_musl else "glibc" if tag.startswith(("manylinux", "linux"))
-              else "macOS" if tag.startswith("macosx") else "Windows" if tag.startswith("win") else tag.split("_")[0])
+    system = (
+        "musl"
+        if tag.startswith("musllinux") or plain_musl
+        else "glibc"
+        if tag.startswith(("manylinux", "linux"))
+        else "macOS"
+        if tag.startswith("macosx")
+        else "Windows"
+        if tag.startswith("win")
+        else tag.split("_")[0]
+    )
     return f"{system} {arch}"
 
 
 def _foreign_platform(record: Record, releases: Releases | None) -> str:
     """When no release of the target has a wheel of a kind this interpreter accepts (an i686 or musl
-    interpreter against x86_64 glibc wheels), what the two are; '' when some would fit or we cannot tell."""
+    interpreter against x86_64 glibc wheels), what the two are; '' when some would fit or we cannot
+    tell."""
     runtime = record.runtime
     accepted = runtime.tags.platforms if runtime and runtime.tags else ()
     offered = {p for plats in (releases.platforms.values() if releases else ()) for p in plats}
     if not accepted or not offered or "any" in offered:
         return ""
-    # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the usual case.
+    # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the
+    # usual case.
     musl = runtime is not None and runtime.glibc is not None and not runtime.glibc.strip()
     mine = {platform_kind(p, musl) for p in accepted} - {"any"}
     theirs = {platform_kind(p) for p in offered}
     if mine & theirs:
         return ""
-    return (f"no release of {record.package} has a wheel for this interpreter's platform "
-            f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}")
+    return (
+        f"no release of {record.package} has a wheel for this interpreter's platform "
+        f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}"
+    )
 
 
 def _discarded_tombstone(output: str, by: Installer) -> tuple[str, ...]:
     if not re.search(by.removed, output):
         return ()
     said = _lines_matching(output, [re.compile(by.removed)], limit=2)
-    discarded = [re.sub(r"#sha256=\w+", "", line).split(" (from ")[0]
-                 for line in _lines_matching(output, [re.compile(r"^WARNING: Discarding ")], limit=1)]
+    discarded = [
+        re.sub(r"#sha256=\w+", "", line).split(" (from ")[0]
+        for line in _lines_matching(output, [re.compile(r"^WARNING: Discarding ")], limit=1)
+    ]
     return tuple(discarded) + said
 
 
@@ -163,8 +196,11 @@ def _step_failure(record: Record, facts: dict[str, Any], by: Installer) -> Verdi
     step = record.before_steps[-1] if record.before_steps else Step("root", (), "", 0, "", False)
     failed = _failure(step.as_run(), facts, by)
     said = f"the step `{shlex.join(step.argv)}` exited {step.exit_code}; the upgrade did not run"
-    return Verdict(failed.outcome, (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
-                   facts)
+    return Verdict(
+        failed.outcome,
+        (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
+        facts,
+    )
 
 
 def _build_failure(obs: Observation) -> Verdict:
@@ -183,41 +219,62 @@ def _failure(upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
         if backtracking:  # pip was still choosing versions when its time ran out
             said = f"pip was still backtracking when it was killed after {round(upgrade.seconds)} s"
             tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
-            return Verdict(Outcome.RESOLVER_BACKTRACKING, (said,) + backtracking[-2:] + (
-                f"{tried} candidate files fetched by then",), facts)
+            return Verdict(
+                Outcome.RESOLVER_BACKTRACKING,
+                (said,) + backtracking[-2:] + (f"{tried} candidate files fetched by then",),
+                facts,
+            )
         killed = ("the upgrade was killed at the cell's timeout",)
         return Verdict(Outcome.INFRA_ERROR, killed + _last_lines(output), facts)
     if upgrade.exit_code in (-9, 137):  # SIGKILL, not our timer: the kernel's OOM killer
         limit = facts.get("memory_limit")
         at = f", at the container's memory limit of {limit}" if limit else ""
-        # Nothing that varies from run to run (when it was killed, what it had printed by then): shards
+        # Nothing that varies from run to run (when it was killed, what it had printed by then):
+        # shards
         # and reruns of one cell must say the same.
-        return Verdict(Outcome.OUT_OF_MEMORY, (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",), facts)
+        return Verdict(
+            Outcome.OUT_OF_MEMORY,
+            (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",),
+            facts,
+        )
     for rule in by.rules:
         if re.search(rule.decides, output):
             evidence = _evidence(rule, output)
-            if rule.outcome is Outcome.HASH_MISMATCH and not re.search(r"(?m)^\s*Using cached ", output):
+            if rule.outcome is Outcome.HASH_MISMATCH and not re.search(
+                r"(?m)^\s*Using cached ", output
+            ):
                 # Not from the cache: the transfer itself was cut or altered (pip < 25 does
                 # not notice a short read and reports the hash of what arrived).
-                evidence += ("the file was downloaded just now, not taken from pip's cache: the transfer was "
-                             "cut short or altered on the way",)
+                evidence += (
+                    "the file was downloaded just now, not taken from pip's cache: the transfer "
+                    "was "
+                    "cut short or altered on the way",
+                )
             return Verdict(rule.outcome, evidence, facts)
     lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
     return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade.exit_code}",) + lines, facts)
 
 
 def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
-    """The installer exited 0: did the upgrade land, import, agree between identities, hold together?"""
+    """The installer exited 0: did the upgrade land, import, agree between identities, hold
+    together?"""
     output = upgrade.output
     package = record.package
     imported = record.imports or NOT_CHECKED
     # A target whose marker does not match this cell: pip installs nothing, says so, and exits 0.
-    ignored = _lines_matching(output, [re.compile(r"^Ignoring \S+: markers .* don't match your environment")])
+    ignored = _lines_matching(
+        output, [re.compile(r"^Ignoring \S+: markers .* don't match your environment")]
+    )
     if ignored and record.before == record.after:
         return Verdict(Outcome.NOT_UPGRADED, ignored, facts)
-    failed = () if imported.ok else (f"import {imported.failed or package} failed: {imported.error}",)
+    failed = (
+        () if imported.ok else (f"import {imported.failed or package} failed: {imported.error}",)
+    )
     if wrong := _wrong_interpreter(record):
-        landed = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully inst")]))
+        landed = tuple(
+            _focus(line, package)
+            for line in _lines_matching(output, [re.compile(r"^Successfully inst")])
+        )
         return Verdict(Outcome.WRONG_INTERPRETER, (wrong,) + landed + failed, facts)
     if shared := _shared_directory(record):
         invalid = _lines_matching(output, [re.compile(r"Ignoring invalid distribution")])
@@ -229,8 +286,12 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
     split = _split_views(record)
     if split:
         # Upstream pip says "Defaulting to user installation"; Debian's pip 20.3 switches silently.
-        landed = _lines_matching(output, [re.compile(r"Defaulting to user installation|^Successfully installed")])
-        return Verdict(Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts)
+        landed = _lines_matching(
+            output, [re.compile(r"Defaulting to user installation|^Successfully installed")]
+        )
+        return Verdict(
+            Outcome.SPLIT_INSTALL, tuple(_focus(line, package) for line in landed) + (split,), facts
+        )
     before, after = record.before, record.after
     unchanged = before is not None and (same_version(before, after) or before == after)
     failed_checks = [c for c in record.checks if c.exit_code != 0]
@@ -239,23 +300,37 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
         return Verdict(Outcome.CHECK_FAILED, evidence, facts)
     check = record.pip_check
     if check is not None and check.exit_code != 0:
-        resolver = _lines_matching(output, [re.compile(r"dependency resolver does not currently take into account"),
-                                            re.compile(r" requires .*, but you have ")])
-        return Verdict(Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check.output, 4), facts)
+        resolver = _lines_matching(
+            output,
+            [
+                re.compile(r"dependency resolver does not currently take into account"),
+                re.compile(r" requires .*, but you have "),
+            ],
+        )
+        return Verdict(
+            Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check.output, 4), facts
+        )
     if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:
-        already = re.compile(rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b")
+        already = re.compile(
+            rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b"
+        )
         noop = _lines_matching(output, [already])
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
-    done = tuple(_focus(line, package) for line in _lines_matching(output, [re.compile(r"^Successfully installed")]))
+    done = tuple(
+        _focus(line, package)
+        for line in _lines_matching(output, [re.compile(r"^Successfully installed")])
+    )
     evidence = done + tuple(facts[k] for k in ("below_newest", "prerelease") if facts.get(k))
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
 
 
 def _wrong_interpreter(record: Record) -> str:
-    """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ... (prefix /opt/venv)'
-    when the pip command that ran installs into another Python than the `python3` users run, else ''."""
+    """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ... (prefix
+    /opt/venv)'
+    when the pip command that ran installs into another Python than the `python3` users run, else
+    ''."""
     script = record.pip_script
     if script is None:
         return ""
@@ -263,25 +338,33 @@ def _wrong_interpreter(record: Record) -> str:
     if not mine or not theirs or mine == theirs:
         return ""
     python = script.python3 or "python3"
-    return (f"`{script.command}` is {script.path}, a script of {script.interpreter} (prefix "
-            f"{theirs}); `python3` is {python} (prefix {mine}): pip installed into another Python")
+    return (
+        f"`{script.command}` is {script.path}, a script of {script.interpreter} (prefix "
+        f"{theirs}); `python3` is {python} (prefix {mine}): pip installed into another Python"
+    )
 
 
 def _shared_directory(record: Record) -> tuple[str, ...]:
-    """One line per other installed distribution that owns files in the target's package directories."""
+    """One line per other installed distribution that owns files in the target's package
+    directories."""
     package, after = record.package, record.after
     # Only the target's own import packages count: a namespace's __init__.py two libraries both ship
     # (google/, nvidia/) breaks nothing the upgrade is about.
     names = set(record.imports.names if record.imports else ())
     sharers = [s for s in record.sharers if not names or names & set(s.dirs)]
-    return tuple(f"{s.name} {s.version} also owns {s.files} files under "
-                 f"{', '.join(d + '/' for d in s.dirs)} beside {package} {after}: uninstalling or "
-                 "upgrading either one deletes files the other needs" for s in sharers)[:3]
+    return tuple(
+        f"{s.name} {s.version} also owns {s.files} files under "
+        f"{', '.join(d + '/' for d in s.dirs)} beside {package} {after}: uninstalling or "
+        "upgrading either one deletes files the other needs"
+        for s in sharers
+    )[:3]
 
 
 def _held_back(record: Record, wanted: str | None) -> tuple[str, ...]:
-    """Why pip settled for an older release, in pip's words from its dry run of the newest one; () when it
-    did not, or nothing says so. `wanted`: the newest release the target's own version range allows for
+    """Why pip settled for an older release, in pip's words from its dry run of the newest one; ()
+    when it
+    did not, or nothing says so. `wanted`: the newest release the target's own version range allows
+    for
     this Python, where the index's release list is known (the cell's probe knows no range)."""
     probe = record.held_back
     if probe is None or probe.run.exit_code == 0:
@@ -289,14 +372,28 @@ def _held_back(record: Record, wanted: str | None) -> tuple[str, ...]:
     if wanted and same_version(probe.newest, wanted) is False:
         return ()  # the probe asked for a release the target does not want (">=2.16,<2.18")
     output = probe.run.output
-    why = _lines_matching(output, [re.compile(p) for p in (
-        r" depends on ", r"The user requested", r"^ERROR: (Could not find a version|No matching distribution|"
-        r"Cannot install|Package .* requires a different Python)")])
+    why = _lines_matching(
+        output,
+        [
+            re.compile(p)
+            for p in (
+                r" depends on ",
+                r"The user requested",
+                r"^ERROR: (Could not find a version|No matching distribution|"
+                r"Cannot install|Package .* requires a different Python)",
+            )
+        ],
+    )
     why = why or _last_lines(output, 2)
-    # The first line says it all for a reader of one line (the report's table): the requirement that forced it.
-    forced = [line for line in why if " depends on " in line or "The user requested" in line] or list(why[:1])
-    head = (f"pip installed {record.after}, not {probe.newest}, which has files for this Python: "
-            + "; ".join(forced[:2]))
+    # The first line says it all for a reader of one line (the report's table): the requirement that
+    # forced it.
+    forced = [
+        line for line in why if " depends on " in line or "The user requested" in line
+    ] or list(why[:1])
+    head = (
+        f"pip installed {record.after}, not {probe.newest}, which has files for this Python: "
+        + "; ".join(forced[:2])
+    )
     return (head, f"`{probe.run.command}` says:") + why
 
 
@@ -309,19 +406,24 @@ def _check_evidence(check: CheckRun) -> str:
 
 
 def same_version(a: str | None, b: str | None) -> bool | None:
-    """Do two version strings name one version (PEP 440: '2.23.0-dev20261026' == '2.23.0.dev20261026')?
+    """Do two version strings name one version (PEP 440: '2.23.0-dev20261026' ==
+    '2.23.0.dev20261026')?
     None when either is missing or not a version."""
     va, vb = as_version(a), as_version(b)
     return None if va is None or vb is None else va == vb
 
 
 def version_mismatch(imported: ImportCheck) -> str:
-    """The module's own __version__ against the distribution's: a mixed tree imports another version."""
+    """The module's own __version__ against the distribution's: a mixed tree imports another
+    version."""
     module, dist = imported.version, imported.dist_version
     if same_version(module, dist) is False:
         name = imported.names[0] if imported.names else "the package"
-        return (f"import {name} reports __version__ {module}, but the installed distribution is {dist}: "
-                "the files imported are not the ones pip installed")
+        return (
+            f"import {name} reports __version__ {module}, but the installed distribution is "
+            f"{dist}: "
+            "the files imported are not the ones pip installed"
+        )
     return ""
 
 
@@ -331,12 +433,15 @@ def _split_views(record: Record) -> str:
     if len({str(as_version(v) or v) for v in views.values()}) < 2:  # PEP 440: '2.21' is '2.21.0'
         return ""
     upgrader = record.upgrader
-    others = "; ".join(f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader)
+    others = "; ".join(
+        f"{who} imports {v or 'nothing'}" for who, v in views.items() if who != upgrader
+    )
     return f"{upgrader} imports {record.package} {views.get(upgrader) or 'nothing'}; {others}"
 
 
 def _focus(line: str, package: str) -> str:
-    """'Successfully installed a-1 b-2 ... tensorflow-2.21.0' → only the target, counting the rest."""
+    """'Successfully installed a-1 b-2 ... tensorflow-2.21.0' → only the target, counting the
+    rest."""
     words = line.split()[2:]
     mine = [w for w in words if _normalise(w.rsplit("-", 1)[0]) == _normalise(package)]
     others = len(words) - len(mine)
@@ -351,8 +456,12 @@ def _normalise(name: str) -> str:
 
 def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     """Before/after versions, and why the result is below the newest release, if it is."""
-    facts: dict[str, Any] = {"before": record.before, "after": record.after,
-                             "python": record.python, "pip": record.pip}
+    facts: dict[str, Any] = {
+        "before": record.before,
+        "after": record.after,
+        "python": record.python,
+        "pip": record.pip,
+    }
     if record.runtime and (limit := record.runtime.memory_limit):
         facts["memory_limit"] = f"{limit // 2**20} MiB"
     if releases is None or not releases.tags:
@@ -373,18 +482,35 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
             why.append(facts["old_pip"] or f"{target} exists for it, but pip did not take it")
         else:
             why.append(f"the newest for it is {reachable}")
-        facts["below_newest"] = f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
-    finals_for_python = [v for v in releases.tags if not v.is_prerelease and releases.has_python(v, python)]
-    if succeeded and after and after.is_prerelease and not releases.pre and newest and not newest.is_prerelease \
-            and not finals_for_python:
-        # pip takes a pre-release when no final release fits (packaging's rule): Python 3.14 gets an rc.
-        facts["prerelease"] = (f"landed on the pre-release {after}, not asked for: no final release has a wheel "
-                               f"for Python {python} (the newest final, {newest}, has none)")
+        facts["below_newest"] = (
+            f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
+        )
+    finals_for_python = [
+        v for v in releases.tags if not v.is_prerelease and releases.has_python(v, python)
+    ]
+    if (
+        succeeded
+        and after
+        and after.is_prerelease
+        and not releases.pre
+        and newest
+        and not newest.is_prerelease
+        and not finals_for_python
+    ):
+        # pip takes a pre-release when no final release fits (packaging's rule): Python 3.14 gets an
+        # rc.
+        facts["prerelease"] = (
+            f"landed on the pre-release {after}, not asked for: no final release has a wheel "
+            f"for Python {python} (the newest final, {newest}, has none)"
+        )
     return facts
 
 
 # The first pip that reads each Linux platform tag family (pip's NEWS: 19.3, 20.3).
-TAG_FAMILIES = (("manylinux2014_", "19.3", "manylinux2014"), ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"))
+TAG_FAMILIES = (
+    ("manylinux2014_", "19.3", "manylinux2014"),
+    ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"),
+)
 
 
 def old_pip_reason(pip_said: str, releases: Releases, version: Version) -> str:
@@ -392,13 +518,17 @@ def old_pip_reason(pip_said: str, releases: Releases, version: Version) -> str:
     `pip_said`: what `pip --version` printed."""
     pip = as_version(pip_version_of(pip_said) or None)
     # Cells are Linux: macOS and Windows wheels of the release say nothing here.
-    platforms = {p for p in releases.platforms.get(version, set()) if p.startswith(("manylinux", "linux"))}
+    platforms = {
+        p for p in releases.platforms.get(version, set()) if p.startswith(("manylinux", "linux"))
+    }
     if pip is None or not platforms:
         return ""
     for prefix, first, name in TAG_FAMILIES:
         readable = {p for p in platforms if not p.startswith("manylinux") or pip_reads(pip, p)}
         if pip < Version(first) and not readable and any(p.startswith(prefix) for p in platforms):
-            return f"pip {pip} cannot read the {name} tags of {version}'s wheels (pip ≥ {first} can)"
+            return (
+                f"pip {pip} cannot read the {name} tags of {version}'s wheels (pip ≥ {first} can)"
+            )
     return ""
 
 

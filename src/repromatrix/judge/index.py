@@ -24,8 +24,9 @@ from packaging.version import InvalidVersion, Version
 
 def pip_default_index(python: str = sys.executable) -> str:
     code = "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
-    return subprocess.run([python, "-c", code], capture_output=True, text=True,
-                          check=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,13 @@ class _Links(HTMLParser):
             href = found.get("href") or ""
             self.links.append(href)
             yanked = found.get("data-yanked") if "data-yanked" in found else None
-            self.files.append(IndexFile(href.split("#")[0].rsplit("/", 1)[-1], found.get("data-requires-python") or "",
-                                        None if yanked is None else str(yanked)))
+            self.files.append(
+                IndexFile(
+                    href.split("#")[0].rsplit("/", 1)[-1],
+                    found.get("data-requires-python") or "",
+                    None if yanked is None else str(yanked),
+                )
+            )
 
 
 @dataclass
@@ -61,8 +67,12 @@ class Releases:
     tags: dict[Version, set[str]] = field(default_factory=dict)
     platforms: dict[Version, set[str]] = field(default_factory=dict)
     pre: bool = False  # the target allows pre-releases (--pre)
-    files: dict[Version, list[IndexFile]] = field(default_factory=dict)  # the wheels of each release
-    hosts: frozenset[str] = frozenset()  # where the files are downloaded from (PyPI: another host than the index)
+    files: dict[Version, list[IndexFile]] = field(
+        default_factory=dict
+    )  # the wheels of each release
+    hosts: frozenset[str] = (
+        frozenset()
+    )  # where the files are downloaded from (PyPI: another host than the index)
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
@@ -85,11 +95,18 @@ class Releases:
         """The releases a target version specifier ('' = any) admits."""
         allowed = SpecifierSet(spec)
         keep = [v for v in self.tags if not spec or allowed.contains(v, prereleases=True)]
-        return Releases(self.package, {v: self.tags[v] for v in keep}, {v: self.platforms[v] for v in keep}, pre,
-                        {v: self.files.get(v, []) for v in keep}, self.hosts)
+        return Releases(
+            self.package,
+            {v: self.tags[v] for v in keep},
+            {v: self.platforms[v] for v in keep},
+            pre,
+            {v: self.files.get(v, []) for v in keep},
+            self.hosts,
+        )
 
     def _pick(self, versions: list[Version]) -> Version | None:
-        """What pip picks among `versions`: the newest final release; pre-releases only with --pre, or
+        """What pip picks among `versions`: the newest final release; pre-releases only with --pre,
+        or
         when nothing final is left (packaging's rule, which pip follows)."""
         finals = [v for v in versions if not v.is_prerelease]
         return max(versions if self.pre or not finals else finals, default=None)
@@ -106,8 +123,13 @@ class Releases:
         return self._pick([v for v in self.tags if self.has_python(v, python)])
 
 
-def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None = None,
-                   timeout: float = 60, authorization: str | None = None) -> Releases:
+def fetch_releases(
+    index_url: str,
+    package: str,
+    context: ssl.SSLContext | None = None,
+    timeout: float = 60,
+    authorization: str | None = None,
+) -> Releases:
     """Read the package's simple page; JSON (PEP 691) if offered, HTML otherwise."""
     url = index_url.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", package).lower() + "/"
     accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.5"
@@ -118,17 +140,23 @@ def fetch_releases(index_url: str, package: str, context: ssl.SSLContext | None 
         ctype = resp.headers.get("Content-Type", "")
     if "json" in ctype:
         listed = json.loads(body).get("files", [])
-        files = [IndexFile(f["filename"], f.get("requires-python") or "", _yanked(f.get("yanked"))) for f in listed]
+        files = [
+            IndexFile(f["filename"], f.get("requires-python") or "", _yanked(f.get("yanked")))
+            for f in listed
+        ]
         links = [str(f.get("url") or "") for f in listed]
     else:
         parser = _Links()
         parser.feed(body)
         files, links = parser.files, parser.links
     releases = Releases.from_files(package, files)
-    # Files on other hosts (PyPI's pages link files on a host of their own); relative links stay on the index,
+    # Files on other hosts (PyPI's pages link files on a host of their own); relative links stay on
+    # the index,
     # which the host reaches under another name than the cells do.
     page_host = urllib.parse.urlsplit(url).hostname
-    releases.hosts = frozenset(h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host)
+    releases.hosts = frozenset(
+        h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host
+    )
     return releases
 
 

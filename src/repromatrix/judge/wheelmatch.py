@@ -28,7 +28,8 @@ MAX_ROWS = 40  # files listed per cell; Linux and pure-Python wheels first
 
 @dataclass(frozen=True)
 class CellTags:
-    """What the cell's interpreter and pip accept: Python version, interpreter-abi pairs, platforms."""
+    """What the cell's interpreter and pip accept: Python version, interpreter-abi pairs,
+    platforms."""
 
     python: str  # '3.9.2' (or '3.9' when only the version is known)
     pairs: frozenset[str] = frozenset()  # 'cp39-cp39', 'cp39-abi3', 'py3-none', ...
@@ -41,7 +42,12 @@ class CellTags:
             return None
         tags = record.runtime.tags if record.runtime else None
         pip = as_version(record.pip_version or None)
-        return cls(record.python, frozenset(tags.pairs if tags else ()), tags.platforms if tags else (), pip)
+        return cls(
+            record.python,
+            frozenset(tags.pairs if tags else ()),
+            tags.platforms if tags else (),
+            pip,
+        )
 
     @property
     def short(self) -> str:
@@ -58,7 +64,8 @@ class CellTags:
         return pair in self.pairs and tag.platform in self.platforms
 
     def interpreter_fits(self, tag: Tag) -> bool:
-        """Does the tag's interpreter and ABI fit? Without recorded tags: what CPython X.Y accepts (cpXY,
+        """Does the tag's interpreter and ABI fit? Without recorded tags: what CPython X.Y accepts
+        (cpXY,
         abi3 up to it, pyX)."""
         if self.pairs:
             return f"{tag.interpreter}-{tag.abi}" in self.pairs
@@ -84,18 +91,33 @@ class FileVerdict:
 def explain(releases: Releases, version: Version, cell: CellTags) -> dict[str, Any]:
     """The table for one release: every wheel, whether it fits this cell, and why not."""
     # The cell's own architecture first (cells run on this machine's), then by interpreter.
-    arch = _arch(cell.platforms) or {"amd64": "x86_64", "arm64": "aarch64"}.get(host_machine(), host_machine())
-    files = sorted(releases.files.get(version, []), key=lambda f: (not _linuxish(f.filename),
-                                                                   not f.filename.endswith(f"{arch}.whl"),
-                                                                   _interpreter_order(f.filename.split("-")[2]),
-                                                                   f.filename))
+    arch = _arch(cell.platforms) or {"amd64": "x86_64", "arm64": "aarch64"}.get(
+        host_machine(), host_machine()
+    )
+    files = sorted(
+        releases.files.get(version, []),
+        key=lambda f: (
+            not _linuxish(f.filename),
+            not f.filename.endswith(f"{arch}.whl"),
+            _interpreter_order(f.filename.split("-")[2]),
+            f.filename,
+        ),
+    )
     verdicts = [judge(f, version, cell, releases.pre) for f in files]
     shown = [v for v in verdicts if _linuxish(v.filename)][:MAX_ROWS]
     other = len(verdicts) - len(shown)
-    summary = (f"{sum(v.fits for v in verdicts)} of {len(verdicts)} wheels of {releases.package} {version} fit "
-               f"Python {cell.python}" + ("" if cell.known else " (platform not checked: the cell never ran)"))
-    return {"version": str(version), "summary": summary, "files": [v.to_json() for v in shown],
-            "not_shown": other}
+    summary = (
+        f"{sum(v.fits for v in verdicts)} of {len(verdicts)} wheels of {releases.package} "
+        f"{version} fit "
+        f"Python {cell.python}"
+        + ("" if cell.known else " (platform not checked: the cell never ran)")
+    )
+    return {
+        "version": str(version),
+        "summary": summary,
+        "files": [v.to_json() for v in shown],
+        "not_shown": other,
+    }
 
 
 def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) -> FileVerdict:
@@ -105,10 +127,15 @@ def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) 
     except (InvalidWheelFilename, InvalidVersion):
         return FileVerdict(file.filename, False, "not a wheel pip can read the name of")
     if file.yanked is not None:
-        return FileVerdict(file.filename, False, "yanked" + (f": {file.yanked}" if file.yanked else ""))
+        return FileVerdict(
+            file.filename, False, "yanked" + (f": {file.yanked}" if file.yanked else "")
+        )
     if file.requires_python and not _python_in(cell.python, file.requires_python):
-        return FileVerdict(file.filename, False, f"Requires-Python {file.requires_python} excludes Python "
-                           f"{cell.python}")
+        return FileVerdict(
+            file.filename,
+            False,
+            f"Requires-Python {file.requires_python} excludes Python {cell.python}",
+        )
     if not any(cell.interpreter_fits(t) for t in tags):
         if misnamed := _misnamed(tags, cell):
             return FileVerdict(file.filename, False, misnamed)
@@ -117,21 +144,33 @@ def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) 
     if cell.known and not any(cell.accepts(t) for t in tags):
         return FileVerdict(file.filename, False, _platform_reason({t.platform for t in tags}, cell))
     if version.is_prerelease and not pre:
-        return FileVerdict(file.filename, True, "fits, but is a pre-release: pip takes it only with --pre or when "
-                           "no final release fits")
-    return FileVerdict(file.filename, True, "fits" if cell.known else "fits this Python (platform not checked)")
+        return FileVerdict(
+            file.filename,
+            True,
+            "fits, but is a pre-release: pip takes it only with --pre or when "
+            "no final release fits",
+        )
+    return FileVerdict(
+        file.filename, True, "fits" if cell.known else "fits this Python (platform not checked)"
+    )
 
 
 def _misnamed(tags: frozenset[Tag], cell: CellTags) -> str:
-    """A wheel built for exactly this Python that its pip does not accept, because the pip spells the
+    """A wheel built for exactly this Python that its pip does not accept, because the pip spells
+    the
     interpreter otherwise (pip 20.2.4 calls CPython 3.11 'cp3_11'), or ''."""
     own = "cp" + cell.short.replace(".", "")
     if not cell.pairs or own not in {t.interpreter for t in tags}:
         return ""
-    named = sorted(a for a, _, b in (p.partition("-") for p in cell.pairs) if a == b and a.startswith("cp"))
+    named = sorted(
+        a for a, _, b in (p.partition("-") for p in cell.pairs) if a == b and a.startswith("cp")
+    )
     pip = f"pip {cell.pip}" if cell.pip else "this pip"
     says = f": it calls this interpreter {named[0]}" if named else ""
-    return f"built for {own}, which is this Python {cell.short}, but {pip} does not accept {own} wheels{says}"
+    return (
+        f"built for {own}, which is this Python {cell.short}, but {pip} does not accept {own} "
+        f"wheels{says}"
+    )
 
 
 def _platform_reason(platforms: set[str], cell: CellTags) -> str:
@@ -144,14 +183,20 @@ def _platform_reason(platforms: set[str], cell: CellTags) -> str:
     manylinux = [p for p in platforms if p.startswith("manylinux")]
     if cell.pip is not None and manylinux and not any(pip_reads(cell.pip, p) for p in manylinux):
         # The oldest pip that reads one of the wheel's tags (the families classify.py knows).
-        first, name = min((Version(f), n) for prefix, f, n in TAG_FAMILIES if any(p.startswith(prefix)
-                                                                                  for p in manylinux))
+        first, name = min(
+            (Version(f), n)
+            for prefix, f, n in TAG_FAMILIES
+            if any(p.startswith(prefix) for p in manylinux)
+        )
         return f"pip {cell.pip} cannot read {name} tags (pip ≥ {first} can)"
     needed = min((g for p in platforms if (g := _glibc(p))), default=None)
     have = max((g for p in cell.platforms if (g := _glibc(p))), default=None)
     if needed and have and needed > have:
-        return (f"needs glibc {needed[0]}.{needed[1]} ({', '.join(sorted(platforms))}); this interpreter's system "
-                f"has glibc {have[0]}.{have[1]}")
+        return (
+            f"needs glibc {needed[0]}.{needed[1]} ({', '.join(sorted(platforms))}); this "
+            "interpreter's system "
+            f"has glibc {have[0]}.{have[1]}"
+        )
     if any(p.startswith("musllinux") for p in platforms):
         return "built for musl libc (musllinux); this interpreter uses glibc"
     return f"platform {', '.join(sorted(platforms))} is not one this interpreter accepts"
@@ -167,7 +212,17 @@ def _glibc(platform: str) -> tuple[int, int] | None:
 
 
 def _arch_of(platform: str) -> str:
-    for arch in ("x86_64", "aarch64", "i686", "ppc64le", "s390x", "armv7l", "arm64", "amd64", "universal2"):
+    for arch in (
+        "x86_64",
+        "aarch64",
+        "i686",
+        "ppc64le",
+        "s390x",
+        "armv7l",
+        "arm64",
+        "amd64",
+        "universal2",
+    ):
         if platform.endswith(arch):
             return arch
     return platform
@@ -193,10 +248,15 @@ def _python_in(python: str, spec: str) -> bool:
         return True  # an unreadable Requires-Python is ignored, as pip does
 
 
-
-
-def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: str, record: Record | None,
-                 wanted: Releases | None, everything: Releases | None) -> dict[str, Any]:
+def why_no_wheel(
+    outcome: str,
+    below_newest: bool,
+    prior: str | None,
+    python: str,
+    record: Record | None,
+    wanted: Releases | None,
+    everything: Releases | None,
+) -> dict[str, Any]:
     """The table a cell's result carries, or {}: for the prior version when it could not be set up;
     when pip found nothing or landed below the newest release, for the release it missed: the newest
     this Python has wheels for, if pip did not even get that (an old pip), else the newest."""
@@ -207,7 +267,9 @@ def why_no_wheel(outcome: str, below_newest: bool, prior: str | None, python: st
     if outcome == "setup-failed" and prior and everything is not None:
         version = as_version(prior)
         return explain(everything, version, cell) if version in everything.files else {}
-    if (outcome in ("no-matching-distribution", "unsupported-platform") or below_newest) and wanted is not None:
+    if (
+        outcome in ("no-matching-distribution", "unsupported-platform") or below_newest
+    ) and wanted is not None:
         after = as_version(record.after if record else None)
         reachable = wanted.newest_for(cell.short)
         missed = reachable if reachable and after and after < reachable else wanted.newest()

@@ -1,2 +1,1 @@
-"""The stages wired together: run.py reads as the list of stages.
-"""
+"""The stages wired together: run.py reads as the list of stages."""

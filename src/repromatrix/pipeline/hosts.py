@@ -58,26 +58,42 @@ def connect(prepared: Prepared, options: RunOptions, console: Console) -> list[H
     """The engines the run spreads its cells over: --docker-host, else settings.hosts, else the one
     DOCKER_HOST names. Each must answer now (exit 3 naming it, before anything starts)."""
     matrix = prepared.matrix
-    specs = [HostSpec(url) for url in options.hosts] or list(matrix.settings.hosts) or [HostSpec("default")]
+    specs = (
+        [HostSpec(url) for url in options.hosts]
+        or list(matrix.settings.hosts)
+        or [HostSpec("default")]
+    )
     hosts = []
     for spec in specs:
         try:
-            engine = DockerEngine(prepared.header.run_id, base_url=None if spec.url == "default" else spec.url)
+            engine = DockerEngine(
+                prepared.header.run_id, base_url=None if spec.url == "default" else spec.url
+            )
         except DockerUnavailable as e:
             raise DockerUnavailable(f"Docker host {spec.label}: {e}") from None
         wanted = spec.max_parallel or options.max_parallel or matrix.settings.max_parallel
         said = f"Docker host {spec.label}: " if len(specs) > 1 else ""
-        hosts.append(Host(engine, spec.label, at_once(wanted, engine.capacity(), matrix.target.index.local,
-                                                      console, said)))
+        hosts.append(
+            Host(
+                engine,
+                spec.label,
+                at_once(wanted, engine.capacity(), matrix.target.index.local, console, said),
+            )
+        )
     return hosts
 
 
-def at_once(wanted: int, capacity: Capacity | None, local_index: bool, console: Console, said: str = "") -> int:
+def at_once(
+    wanted: int, capacity: Capacity | None, local_index: bool, console: Console, said: str = ""
+) -> int:
     """max_parallel, lowered (and said so) to what the engine's machine can hold."""
     if capacity is None or wanted <= (most := cells_at_once(capacity, local_index)):
         return wanted
-    console.print(f"[yellow]{said}max_parallel {wanted} lowered to {most}: the engine's machine has {capacity.said()}, "
-                  f"which holds about {most} cells at once[/yellow]")
+    console.print(
+        f"[yellow]{said}max_parallel {wanted} lowered to {most}: the engine's machine has "
+        f"{capacity.said()}, "
+        f"which holds about {most} cells at once[/yellow]"
+    )
     return most
 
 
@@ -101,7 +117,9 @@ def spread(scope: RunScope, plans: list[CellPlan], hosts: list[Host]) -> list[li
         return [plans]
     matrix = scope.prepared.matrix
     cells = [p.cell for p in plans]
-    seconds = seconds_by_cell(cells, matrix.target.index.local, (scope.options.remedies or matrix.remedies).on, {})
+    seconds = seconds_by_cell(
+        cells, matrix.target.index.local, (scope.options.remedies or matrix.remedies).on, {}
+    )
     shares = split(cells, seconds, len(hosts), [h.parallel for h in hosts])
     by_id = {p.cell.id: p for p in plans}
     return [[by_id[c.id] for c in share.cells] for share in shares]
@@ -119,12 +137,17 @@ def on_hosts(scope: RunScope, work: list[tuple[Host, list[CellPlan]]]) -> str:
         try:
             stopped[host.label] = _on_host(scope, host, plans, cancel)
         except Exception as e:  # noqa: BLE001 - one engine's failure must not lose the others' cells
-            scope.console.print(f"[red]Docker host {host.label}: {type(e).__name__}: {e}[/red]"[:2000])
+            scope.console.print(
+                f"[red]Docker host {host.label}: {type(e).__name__}: {e}[/red]"[:2000]
+            )
             stopped[host.label] = "engine-lost"
             _lose(scope, host, plans, f"Docker host {host.label} failed: {e}"[:500])
 
-    threads = [threading.Thread(target=one, args=item, name=f"host-{item[0].label}", daemon=True)
-               for item in work if item[1]]
+    threads = [
+        threading.Thread(target=one, args=item, name=f"host-{item[0].label}", daemon=True)
+        for item in work
+        if item[1]
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -135,16 +158,28 @@ def on_hosts(scope: RunScope, work: list[tuple[Host, list[CellPlan]]]) -> str:
         for thread in threads:
             thread.join()
     reasons = set(stopped.values())
-    return "interrupted" if "interrupted" in reasons else "engine-lost" if "engine-lost" in reasons else ""
+    return (
+        "interrupted"
+        if "interrupted" in reasons
+        else "engine-lost"
+        if "engine-lost" in reasons
+        else ""
+    )
 
 
 def _lose(scope: RunScope, host: Host, plans: list[CellPlan], why: str) -> None:
     """A host that failed before its scheduler ran: its cells not yet recorded end infra-error."""
     done = set(scope.prepared.journal.finished())
     for plan in (p for p in plans if p.cell.id not in done):
-        result = CellResult(id=plan.cell.id, axes=plan.cell.axes, outcome=Outcome.INFRA_ERROR,
-                            evidence=[why + " (`run --resume` runs it again)"],
-                            expected=list(plan.cell.expected), rerun=True, host=host.label)
+        result = CellResult(
+            id=plan.cell.id,
+            axes=plan.cell.axes,
+            outcome=Outcome.INFRA_ERROR,
+            evidence=[why + " (`run --resume` runs it again)"],
+            expected=list(plan.cell.expected),
+            rerun=True,
+            host=host.label,
+        )
         with scope.record_lock:
             scope.prepared.journal.record(result)
 
@@ -154,34 +189,70 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
     Returns why it stopped early ("" when it did not)."""
     prepared, options, trust, console = scope.prepared, scope.options, scope.trust, scope.console
     matrix, run_dir, engine = prepared.matrix, prepared.run_dir, host.engine
-    cache = SetupCache(engine, options.cache or matrix.settings.cache,
-                       _fingerprint(matrix, trust.needs, trust.ctx), logs=cache_dir() / "setup-logs")
+    cache = SetupCache(
+        engine,
+        options.cache or matrix.settings.cache,
+        _fingerprint(matrix, trust.needs, trust.ctx),
+        logs=cache_dir() / "setup-logs",
+    )
     stopped = ""
     try:
         network = engine.create_network(f"repromatrix-{prepared.header.run_id}")
         services = [SERVICE_BASE] if trust.needs.services else []
-        ready = provision(engine, services, console.print, matrix.settings.debian_mirror,
-                          interpreters=[p.interpreter for p in plans])
+        ready = provision(
+            engine,
+            services,
+            console.print,
+            matrix.settings.debian_mirror,
+            interpreters=[p.interpreter for p in plans],
+        )
         packages = _packages_cache(engine, cache)
-        with (index_service(engine, matrix, trust.needs, network, trust.run_ca, ready, console,
-                            trust.credentials, packages) as index_url,
-              proxy_service(engine, network, trust.needs, trust.interception, ready, run_dir, console,
-                            packages) as proxy,
-              _index_secret(trust.ctx, trust.credentials) as secret):
+        with (
+            index_service(
+                engine,
+                matrix,
+                trust.needs,
+                network,
+                trust.run_ca,
+                ready,
+                console,
+                trust.credentials,
+                packages,
+            ) as index_url,
+            proxy_service(
+                engine, network, trust.needs, trust.interception, ready, run_dir, console, packages
+            ) as proxy,
+            _index_secret(trust.ctx, trust.credentials) as secret,
+        ):
             tls = ssl_context(trust.ctx.host_ca, trust.run_ca)
             everything = _releases(matrix, index_url, tls, console, trust.credentials)
-            releases = everything.only(matrix.target.version, matrix.target.pre) if everything else None
+            releases = (
+                everything.only(matrix.target.version, matrix.target.pre) if everything else None
+            )
             stored = options.remedy_cell is not None
             jobs = _jobs(plans, trust.ctx, run_dir, ready, cache, stored=stored)
-            runner = CellRunner(engine, network, matrix.settings.timeout, proxy, secret, cache,
-                                scope.remedy_ca)
+            runner = CellRunner(
+                engine, network, matrix.settings.timeout, proxy, secret, cache, scope.remedy_ca
+            )
             record = _recorder(scope, host, releases, ready, everything)
             file_hosts = everything.hosts if everything else ()
-            remedies = remedy_planner(options.remedies or matrix.remedies, releases, trust.ctx,
-                                      _resources(scope.remedy_ca, proxy, trust.needs), file_hosts)
+            remedies = remedy_planner(
+                options.remedies or matrix.remedies,
+                releases,
+                trust.ctx,
+                _resources(scope.remedy_ca, proxy, trust.needs),
+                file_hosts,
+            )
             progress = scope.progress
-            stopped = run_all(runner, jobs, host.parallel, progress.started,
-                              lambda run: progress.finished(run, record(run)), remedies, cancel).stopped
+            stopped = run_all(
+                runner,
+                jobs,
+                host.parallel,
+                progress.started,
+                lambda run: progress.finished(run, record(run)),
+                remedies,
+                cancel,
+            ).stopped
     finally:
         if stopped != "engine-lost" and engine.alive():
             engine.cleanup()
@@ -190,10 +261,12 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
 
 
 def _packages_cache(engine: DockerEngine, cells: SetupCache) -> SetupCache:
-    """The services' packages (nginx, squid, mitmproxy) are cached too, refreshed with the cells'."""
+    """The services' packages (nginx, squid, mitmproxy) are cached too, refreshed with the
+    cells'."""
     refresh = cells.mode is CacheMode.REFRESH
-    return SetupCache(engine, CacheMode.REFRESH if refresh else CacheMode.REUSE, "services",
-                      kind=SERVICE_KIND)
+    return SetupCache(
+        engine, CacheMode.REFRESH if refresh else CacheMode.REUSE, "services", kind=SERVICE_KIND
+    )
 
 
 def _fingerprint(matrix: Matrix, needs: RunNeeds, ctx: RenderContext) -> str:
@@ -205,7 +278,9 @@ def _fingerprint(matrix: Matrix, needs: RunNeeds, ctx: RenderContext) -> str:
     return f"local index {hashlib.sha256(source).hexdigest()} {sorted(needs.real_wheels)}"
 
 
-def _resources(remedy_ca: Path | None, proxy: ProxySetup | None, needs: RunNeeds) -> frozenset[Resource]:
+def _resources(
+    remedy_ca: Path | None, proxy: ProxySetup | None, needs: RunNeeds
+) -> frozenset[Resource]:
     """What remedies may use in this run."""
     have = {Resource.CA} if remedy_ca else set()
     if proxy is not None and Service.PROXY in needs.services:
@@ -217,25 +292,38 @@ def _evict(cache: SetupCache, matrix: Matrix, console: Console) -> None:
     gone = cache.evict(matrix.settings.cache_budget)
     if gone:
         stale = sum(i.stale for i in gone)
-        console.print(f"setup cache: removed {len(gone)} setup images ({human(sum(i.size for i in gone))}): "
-                      f"{stale} replaced by a rebuild, {len(gone) - stale} least recently used beyond its budget")
+        console.print(
+            f"setup cache: removed {len(gone)} setup images ({human(sum(i.size for i in gone))}): "
+            f"{stale} replaced by a rebuild, {len(gone) - stale} least recently used beyond its "
+            "budget"
+        )
 
 
-def _recorder(scope: RunScope, host: Host, releases: Releases | None, ready: dict[str, Provisioned | BaseImageError],
-              everything: Releases | None) -> Callable[[CellRun], CellResult]:
+def _recorder(
+    scope: RunScope,
+    host: Host,
+    releases: Releases | None,
+    ready: dict[str, Provisioned | BaseImageError],
+    everything: Releases | None,
+) -> Callable[[CellRun], CellResult]:
     """Classify a finished cell (once) and put it in the journal at once."""
+
     def record(cell_run: CellRun) -> CellResult:
         result = to_cell_result(cell_run, releases, scope.prepared.run_dir, ready, everything)
         result.host = host.label
         with scope.record_lock:  # several engines' cells finish at once
             scope.prepared.journal.record(result)
         return result
+
     return record
 
 
 @contextlib.contextmanager
-def _index_secret(ctx: RenderContext, credentials: IndexCredentials | None) -> Iterator[IndexSecret | None]:
-    """The index URL with credentials as a file cells mount read-only, and what to redact from logs."""
+def _index_secret(
+    ctx: RenderContext, credentials: IndexCredentials | None
+) -> Iterator[IndexSecret | None]:
+    """The index URL with credentials as a file cells mount read-only, and what to redact from
+    logs."""
     if credentials is None or not ctx.index_url:
         yield None
         return
@@ -243,37 +331,66 @@ def _index_secret(ctx: RenderContext, credentials: IndexCredentials | None) -> I
         yield IndexSecret(path, credentials.secrets())
 
 
-def _jobs(plans: list[CellPlan], ctx: RenderContext, run_dir: Path,
-          ready: dict[str, Provisioned | BaseImageError], cache: SetupCache, stored: bool = False) -> list[CellJob]:
-    """Render each cell's build context (or, `stored`, use the one the run directory holds), and find
+def _jobs(
+    plans: list[CellPlan],
+    ctx: RenderContext,
+    run_dir: Path,
+    ready: dict[str, Provisioned | BaseImageError],
+    cache: SetupCache,
+    stored: bool = False,
+) -> list[CellJob]:
+    """Render each cell's build context (or, `stored`, use the one the run directory holds), and
+    find
     the setup prefixes cells share."""
-    contexts = [_stored_context(run_dir, plan) if stored else render_cell(plan, ctx, run_dir / "cells")
-                for plan in plans]
-    chains = {plan.cell.id: cache.chain(context, plan.base_image)
-              for plan, context in zip(plans, contexts, strict=True)}
+    contexts = [
+        _stored_context(run_dir, plan) if stored else render_cell(plan, ctx, run_dir / "cells")
+        for plan in plans
+    ]
+    chains = {
+        plan.cell.id: cache.chain(context, plan.base_image)
+        for plan, context in zip(plans, contexts, strict=True)
+    }
     shares = share_points(chains) if cache.mode is not CacheMode.OFF else dict.fromkeys(chains)
     jobs = []
     for plan, context in zip(plans, contexts, strict=True):
         base = ready.get(plan.base_image)
-        error = f"base image {plan.base_image}: {base.reason}" if isinstance(base, BaseImageError) else ""
-        jobs.append(CellJob(plan=plan, context=context, base_error=error, share=shares[plan.cell.id]))
+        error = (
+            f"base image {plan.base_image}: {base.reason}"
+            if isinstance(base, BaseImageError)
+            else ""
+        )
+        jobs.append(
+            CellJob(plan=plan, context=context, base_error=error, share=shares[plan.cell.id])
+        )
     return jobs
 
 
 def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
-    """A cell's build context as the run directory holds it (perhaps attached by someone else): a real
+    """A cell's build context as the run directory holds it (perhaps attached by someone else): a
+    real
     directory inside the run directory, never reached through a symlink."""
     context = run_dir / "cells" / plan.cell.id
     inside = context.resolve().is_relative_to(run_dir.resolve())
-    if context.is_symlink() or not inside or not (context / "Dockerfile").is_file() \
-            or (context / "Dockerfile").is_symlink():
-        raise UsageError(f"{context}: not a cell's build context (a directory with a Dockerfile, inside the "
-                         "run directory, not a symlink)\n  hint: 'repromatrix run --resume' re-renders it")
+    if (
+        context.is_symlink()
+        or not inside
+        or not (context / "Dockerfile").is_file()
+        or (context / "Dockerfile").is_symlink()
+    ):
+        raise UsageError(
+            f"{context}: not a cell's build context (a directory with a Dockerfile, inside the "
+            "run directory, not a symlink)\n  hint: 'repromatrix run --resume' re-renders it"
+        )
     return context
 
 
-def _releases(matrix: Matrix, index_url: str | None, context: ssl.SSLContext, console: Console,
-              credentials: IndexCredentials | None = None) -> Releases | None:
+def _releases(
+    matrix: Matrix,
+    index_url: str | None,
+    context: ssl.SSLContext,
+    console: Console,
+    credentials: IndexCredentials | None = None,
+) -> Releases | None:
     """Every release the index offers (with its files), to explain results; None if unreadable."""
     try:
         url = index_url or pip_default_index()
@@ -281,14 +398,23 @@ def _releases(matrix: Matrix, index_url: str | None, context: ssl.SSLContext, co
         return fetch_releases(url, matrix.target.name, context, authorization=auth)
     except Exception as e:  # noqa: BLE001 - an unreadable index only costs us the explanation
         said = redact(str(e), credentials.secrets()) if credentials else str(e)
-        console.print(f"[yellow]could not read the index's release list ({said}); "
-                      "results will not say whether an upgrade landed below the newest release[/yellow]")
+        console.print(
+            f"[yellow]could not read the index's release list ({said}); "
+            "results will not say whether an upgrade landed below the newest release[/yellow]"
+        )
         return None
 
 
-def execute(prepared: Prepared, options: RunOptions, trust: Trust, plans: list[CellPlan],
-            hosts: list[Host], console: Console) -> str:
-    """Every plan run on the engines, with progress; why the run stopped early ("" if it did not)."""
+def execute(
+    prepared: Prepared,
+    options: RunOptions,
+    trust: Trust,
+    plans: list[CellPlan],
+    hosts: list[Host],
+    console: Console,
+) -> str:
+    """Every plan run on the engines, with progress; why the run stopped early ("" if it did
+    not)."""
     before = len(prepared.cells) - len(plans)
     with RunProgress(console, len(plans), before) as progress:
         remedies_on = (options.remedies or prepared.matrix.remedies).on

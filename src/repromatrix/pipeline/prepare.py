@@ -32,11 +32,17 @@ class RunOptions:
     baseline: str | None = None  # a run id or directory to compare with; default: the previous run
     resume: str | None = None  # a run id under `out`, or a run directory, to finish
     cache: CacheMode | None = None  # None: the matrix's settings.cache
-    matrix_given: bool = False  # --matrix was on the command line (with --resume: where the matrix is now)
+    matrix_given: bool = (
+        False  # --matrix was on the command line (with --resume: where the matrix is now)
+    )
     remedies: Selection | None = None  # None: the matrix's `remedies:`
-    remedy_cell: str | None = None  # `repromatrix remedy RUN CELL`: try the remedies on this stored cell
+    remedy_cell: str | None = (
+        None  # `repromatrix remedy RUN CELL`: try the remedies on this stored cell
+    )
     shard: ShardSpec | None = None  # --shard I/N: only this share of the selected cells
-    shard_plan: Path | None = None  # --shard-plan FILE: the shares as `list --json --shards N` fixed them
+    shard_plan: Path | None = (
+        None  # --shard-plan FILE: the shares as `list --json --shards N` fixed them
+    )
     yes: bool = False  # --yes: run a selection larger than settings.max_cells
     hosts: tuple[str, ...] = ()  # --docker-host URLs; () = settings.hosts, else the default engine
 
@@ -53,10 +59,17 @@ class Prepared:
     todo: list[Cell]  # the cells to run now (all of them, or on --resume those without a result)
 
 
-def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None, *,
-               guard: int | None = None, remedies: Selection | None = None) -> tuple[Matrix, list[Cell]]:
+def load_cells(
+    matrix_path: Path,
+    only: tuple[str, ...] = (),
+    keyword: str | None = None,
+    *,
+    guard: int | None = None,
+    remedies: Selection | None = None,
+) -> tuple[Matrix, list[Cell]]:
     """The matrix and its selected cells. `guard`: refuse more than settings.max_cells cells per
-    `guard` shards before any cell is planned or held (a million-cell matrix is refused in seconds)."""
+    `guard` shards before any cell is planned or held (a million-cell matrix is refused in
+    seconds)."""
     matrix = load_matrix(matrix_path)
     on = (remedies or matrix.remedies).on
     if guard and not only and not keyword:  # the whole matrix: count it without making its cells
@@ -69,8 +82,9 @@ def load_cells(matrix_path: Path, only: tuple[str, ...] = (), keyword: str | Non
     return matrix, cells
 
 
-def stream_cells(matrix_path: Path, only: tuple[str, ...] = (),
-                 keyword: str | None = None) -> tuple[Matrix, Iterator[Cell]]:
+def stream_cells(
+    matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None
+) -> tuple[Matrix, Iterator[Cell]]:
     """The matrix and its selected cells one at a time (`list` of a million cells holds none of
     them); the error for an empty selection comes before the first cell would."""
     matrix = load_matrix(matrix_path)
@@ -82,29 +96,43 @@ def stream_cells(matrix_path: Path, only: tuple[str, ...] = (),
 
 
 def _nothing_selected(matrix_path: Path, only: tuple[str, ...], keyword: str | None) -> UsageError:
-    return UsageError(f"{matrix_path}: no cell matches the selection (--only {list(only)}, "
-                      f"-k {keyword!r})\n  hint: 'repromatrix list' shows the cell ids")
+    return UsageError(
+        f"{matrix_path}: no cell matches the selection (--only {list(only)}, "
+        f"-k {keyword!r})\n  hint: 'repromatrix list' shows the cell ids"
+    )
 
 
-def _refuse_oversize(matrix: Matrix, count: int, shards: int, remedies_on: bool, cells: Iterator[Cell]) -> None:
-    """settings.max_cells per shard, with what the selection would cost (from a sample of its cells)."""
+def _refuse_oversize(
+    matrix: Matrix, count: int, shards: int, remedies_on: bool, cells: Iterator[Cell]
+) -> None:
+    """settings.max_cells per shard, with what the selection would cost (from a sample of its
+    cells)."""
     limit = matrix.settings.max_cells * shards
     if count <= limit:
         return
     sample = list(itertools.islice(cells, 2000))
-    seconds = count * sum(estimate(c, matrix.target.index.local, remedies_on) for c in sample) / max(1, len(sample))
+    seconds = (
+        count
+        * sum(estimate(c, matrix.target.index.local, remedies_on) for c in sample)
+        / max(1, len(sample))
+    )
     per = f" ({count / shards:,.0f} per shard)" if shards > 1 else ""
-    raise UsageError(f"{matrix.path}: settings.max_cells: the selection has {count:,} cells{per}, more than "
-                     f"{matrix.settings.max_cells:,}: {machine_time(seconds)} of work\n  hint: narrow it "
-                     "(-k, --only), split it over machines (--shard I/N), raise settings.max_cells, or pass "
-                     "--yes to run it anyway")
+    raise UsageError(
+        f"{matrix.path}: settings.max_cells: the selection has {count:,} cells{per}, more than "
+        f"{matrix.settings.max_cells:,}: {machine_time(seconds)} of work\n  hint: narrow it "
+        "(-k, --only), split it over machines (--shard I/N), raise settings.max_cells, or pass "
+        "--yes to run it anyway"
+    )
 
 
-def shards_of(matrix: Matrix, cells: list[Cell], count: int, reports: Path,
-              remedies: Selection | None = None) -> list[Shard]:
+def shards_of(
+    matrix: Matrix, cells: list[Cell], count: int, reports: Path, remedies: Selection | None = None
+) -> list[Shard]:
     """The selection in `count` shards, balanced by each cell's time in the latest earlier run of
     this matrix under `reports` (estimated from its axes where there is none)."""
-    probe = RunResult(run_id="~", matrix=str(matrix.path), target={}, started="")  # after every real run id
+    probe = RunResult(
+        run_id="~", matrix=str(matrix.path), target={}, started=""
+    )  # after every real run id
     on = (remedies or matrix.remedies).on
     past = past_seconds(earlier_runs(reports, probe), on)
     seconds = seconds_by_cell(cells, matrix.target.index.local, on, past)
@@ -120,16 +148,30 @@ def prepare(options: RunOptions) -> Prepared:
     if options.resume:
         return _prepare_resume(options)
     shards = options.shard.count if options.shard else 1
-    matrix, selection = load_cells(options.matrix, options.only, options.keyword,
-                                   guard=None if options.yes else shards, remedies=options.remedies)
+    matrix, selection = load_cells(
+        options.matrix,
+        options.only,
+        options.keyword,
+        guard=None if options.yes else shards,
+        remedies=options.remedies,
+    )
     cells = _shard_cells(options, matrix, selection) if options.shard else selection
     run_id = new_run_id()
     run_dir = options.out / run_id
-    header = RunHeader(run_id=run_id, matrix=str(matrix.path), matrix_sha256=matrix_hash(Path(matrix.path)),
-                       cells=[c.id for c in cells], started=now_iso(), target=_target_json(matrix),
-                       only=list(options.only), keyword=options.keyword, tool_version=__version__,
-                       matrix_file=str(Path(matrix.path).resolve()), shard=str(options.shard or ""),
-                       selection=[c.id for c in selection] if options.shard else [])
+    header = RunHeader(
+        run_id=run_id,
+        matrix=str(matrix.path),
+        matrix_sha256=matrix_hash(Path(matrix.path)),
+        cells=[c.id for c in cells],
+        started=now_iso(),
+        target=_target_json(matrix),
+        only=list(options.only),
+        keyword=options.keyword,
+        tool_version=__version__,
+        matrix_file=str(Path(matrix.path).resolve()),
+        shard=str(options.shard or ""),
+        selection=[c.id for c in selection] if options.shard else [],
+    )
     return Prepared(matrix, cells, run_dir, Journal(run_dir), header, cells)
 
 
@@ -137,35 +179,50 @@ def _shard_cells(options: RunOptions, matrix: Matrix, selection: list[Cell]) -> 
     assert options.shard
     if options.shard_plan:
         return list(from_plan(options.shard_plan, options.shard, selection))
-    shard = shards_of(matrix, selection, options.shard.count, options.out, options.remedies)[options.shard.index - 1]
+    shard = shards_of(matrix, selection, options.shard.count, options.out, options.remedies)[
+        options.shard.index - 1
+    ]
     if not shard.cells:
-        raise UsageError(f"--shard {options.shard}: this shard has no cells: the selection has only "
-                         f"{len(selection)}\n  hint: use fewer shards")
+        raise UsageError(
+            f"--shard {options.shard}: this shard has no cells: the selection has only "
+            f"{len(selection)}\n  hint: use fewer shards"
+        )
     return list(shard.cells)
 
 
-def _stored_run(options: RunOptions, ref: str, said: str) -> tuple[Path, Journal, RunHeader, Matrix, list[Cell]]:
-    """A run directory to continue: its journal, and the same matrix (checked by its hash) and cells."""
+def _stored_run(
+    options: RunOptions, ref: str, said: str
+) -> tuple[Path, Journal, RunHeader, Matrix, list[Cell]]:
+    """A run directory to continue: its journal, and the same matrix (checked by its hash) and
+    cells."""
     run_dir = Path(ref) if Path(ref).is_dir() else options.out / ref
     journal = Journal(run_dir)
     if not journal.header_path.is_file():
-        raise UsageError(f"{said} {ref}: {run_dir} is not a run directory with a run.json\n"
-                         f"  hint: name a run id under {options.out}/ or a run directory")
+        raise UsageError(
+            f"{said} {ref}: {run_dir} is not a run directory with a run.json\n"
+            f"  hint: name a run id under {options.out}/ or a run directory"
+        )
     header = journal.header()
     # Where the matrix was (resume from any directory), or where --matrix says it is now.
     path = options.matrix if options.matrix_given else Path(header.matrix_file or header.matrix)
     if not path.is_file() or matrix_hash(path) != header.matrix_sha256:
-        raise UsageError(f"{said} {header.run_id}: the matrix {path} is gone or has changed since the run "
-                         "started (its sha256 differs)\n  hint: --matrix names where the run's matrix is now; "
-                         "it must be the same file")
+        raise UsageError(
+            f"{said} {header.run_id}: the matrix {path} is gone or has changed since the run "
+            "started (its sha256 differs)\n  hint: --matrix names where the run's matrix is now; "
+            "it must be the same file"
+        )
     matrix, cells = load_cells(path, tuple(header.only), header.keyword)
     if header.shard:  # a shard's run: its own cells, out of the same selection
         if [c.id for c in cells] != header.selection:
-            raise UsageError(f"{said} {header.run_id}: the selection now gives other cells than the run had")
+            raise UsageError(
+                f"{said} {header.run_id}: the selection now gives other cells than the run had"
+            )
         mine = set(header.cells)
         cells = [c for c in cells if c.id in mine]
     if [c.id for c in cells] != header.cells:
-        raise UsageError(f"{said} {header.run_id}: the selection now gives other cells than the run had")
+        raise UsageError(
+            f"{said} {header.run_id}: the selection now gives other cells than the run had"
+        )
     return run_dir, journal, header, matrix, cells
 
 
@@ -175,26 +232,44 @@ def _prepare_remedy(options: RunOptions) -> Prepared:
     run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "remedy")
     wanted = [c for c in cells if c.id == options.remedy_cell]
     if not wanted:
-        raise UsageError(f"remedy: run {header.run_id} has no cell {options.remedy_cell!r}\n  hint: "
-                         + did_you_mean(options.remedy_cell, [c.id for c in cells]))
+        raise UsageError(
+            f"remedy: run {header.run_id} has no cell {options.remedy_cell!r}\n  hint: "
+            + did_you_mean(options.remedy_cell, [c.id for c in cells])
+        )
     if options.remedy_cell not in journal.finished():
-        raise UsageError(f"remedy: cell {options.remedy_cell} of run {header.run_id} has no result yet\n"
-                         f"  hint: 'repromatrix run --resume {header.run_id}' finishes the run first")
+        raise UsageError(
+            f"remedy: cell {options.remedy_cell} of run {header.run_id} has no result yet\n"
+            f"  hint: 'repromatrix run --resume {header.run_id}' finishes the run first"
+        )
     return Prepared(matrix, cells, run_dir, journal, header, wanted)
 
 
 def _prepare_resume(options: RunOptions) -> Prepared:
-    """--resume RUN: the same matrix (checked by its hash) and selection; only the unfinished cells."""
+    """--resume RUN: the same matrix (checked by its hash) and selection; only the unfinished
+    cells."""
     assert options.resume
     run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "--resume")
-    # A cell that ended in our own failure (infra-error) or was interrupted taught nothing about pip:
+    # A cell that ended in our own failure (infra-error) or was interrupted taught nothing about
+    # pip:
     # it is run again, like the cells the stopped run never reached.
     retry = {Outcome.INFRA_ERROR, Outcome.INTERRUPTED}
-    done = {cid for cid, cell in journal.finished().items() if not cell.rerun and cell.outcome not in retry}
+    done = {
+        cid
+        for cid, cell in journal.finished().items()
+        if not cell.rerun and cell.outcome not in retry
+    }
     return Prepared(matrix, cells, run_dir, journal, header, [c for c in cells if c.id not in done])
 
 
 def _target_json(matrix: Matrix) -> dict[str, str]:
     t = matrix.target
-    out = {"package": t.package, "version": t.version, "index": str(t.index)}  # never the credentials
-    return out | ({"pre": "true"} if t.pre else {}) | ({"imports": " ".join(t.imports)} if t.imports else {})
+    out = {
+        "package": t.package,
+        "version": t.version,
+        "index": str(t.index),
+    }  # never the credentials
+    return (
+        out
+        | ({"pre": "true"} if t.pre else {})
+        | ({"imports": " ".join(t.imports)} if t.imports else {})
+    )

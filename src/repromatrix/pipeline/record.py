@@ -28,9 +28,15 @@ from ..plan.render import reproduce_command
 from ..results.results import CellResult
 
 
-def remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderContext,
-                    resources: frozenset[Resource], file_hosts: Iterable[str] = ()) -> Remedies:
-    """Classify a finished cell (once: the verdict stays with it) and plan the remedies to try on it."""
+def remedy_planner(
+    selection: Selection,
+    releases: Releases | None,
+    ctx: RenderContext,
+    resources: frozenset[Resource],
+    file_hosts: Iterable[str] = (),
+) -> Remedies:
+    """Classify a finished cell (once: the verdict stays with it) and plan the remedies to try on
+    it."""
     default_index = ctx.index_url or pip_default_index()
 
     def plan(run: CellRun) -> list[AttemptJob]:
@@ -40,55 +46,104 @@ def remedy_planner(selection: Selection, releases: Releases | None, ctx: RenderC
         newest_for_python = run.verdict.facts.get("newest_for_python")
         index_url = run.job.plan.index_url or default_index
         evidence = "\n".join(run.verdict.evidence)
-        facts = facts_for(run.job.plan, run.observation.record, newest_for_python, index_url, resources,
-                          evidence, file_hosts)
-        return [AttemptJob(run, attempt) for attempt in plan_attempts(run.verdict.outcome, facts, selection)]
+        facts = facts_for(
+            run.job.plan,
+            run.observation.record,
+            newest_for_python,
+            index_url,
+            resources,
+            evidence,
+            file_hosts,
+        )
+        return [
+            AttemptJob(run, attempt)
+            for attempt in plan_attempts(run.verdict.outcome, facts, selection)
+        ]
+
     return plan
 
 
-def to_cell_result(run: CellRun, releases: Releases | None, run_dir: Path,
-                   ready: dict[str, Provisioned | BaseImageError], everything: Releases | None = None) -> CellResult:
+def to_cell_result(
+    run: CellRun,
+    releases: Releases | None,
+    run_dir: Path,
+    ready: dict[str, Provisioned | BaseImageError],
+    everything: Releases | None = None,
+) -> CellResult:
     plan, obs = run.job.plan, run.observation
     verdict = run.verdict or classify(obs, releases, plan.installer)
     record = obs.record
     rel = run.job.context.relative_to(run_dir)
     facts = verdict.facts
     order = [r.name for r in CATALOGUE]
-    attempts = [to_attempt_result(a, releases, run_dir)
-                for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))]
+    attempts = [
+        to_attempt_result(a, releases, run_dir)
+        for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))
+    ]
     return CellResult(
-        id=plan.cell.id, axes=plan.cell.axes, outcome=verdict.outcome, evidence=list(verdict.evidence),
+        id=plan.cell.id,
+        axes=plan.cell.axes,
+        outcome=verdict.outcome,
+        evidence=list(verdict.evidence),
         expected=list(plan.cell.expected),
-        before=facts.get("before"), after=facts.get("after"), newest=facts.get("newest"),
-        newest_for_python=facts.get("newest_for_python"), below_newest=facts.get("below_newest"),
-        python=record.python if record else None, pip=record.pip if record else None,
+        before=facts.get("before"),
+        after=facts.get("after"),
+        newest=facts.get("newest"),
+        newest_for_python=facts.get("newest_for_python"),
+        below_newest=facts.get("below_newest"),
+        python=record.python if record else None,
+        pip=record.pip if record else None,
         upgrade_command=plan.upgrade_command,
         pip_exit_code=record.upgrade.exit_code if record and record.upgrade else None,
         pip_check=record.pip_check_json if record else None,
         import_check=record.imports.json if record and record.imports else None,
-        durations=run.durations, dockerfile=str(rel / "Dockerfile"), log=str(rel / "log.txt"),
-        reproduce=reproduce_command(plan, str(rel)), notes=list(plan.notes),
+        durations=run.durations,
+        dockerfile=str(rel / "Dockerfile"),
+        log=str(rel / "log.txt"),
+        reproduce=reproduce_command(plan, str(rel)),
+        notes=list(plan.notes),
         interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record),
         checks=[c.json for c in record.checks] if record else [],
         imports=list(record.imports.names) if record and record.imports else [],
-        why_no_wheel=why_no_wheel(verdict.outcome.value, bool(facts.get("below_newest")), plan.prior,
-                                  _python_of(plan, record), obs.record, releases, everything),
-        setup=run.setup, rerun=run.rerun, setup_image=run.setup_image, attempts=attempts,
-        fix=recommended((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts))
+        why_no_wheel=why_no_wheel(
+            verdict.outcome.value,
+            bool(facts.get("below_newest")),
+            plan.prior,
+            _python_of(plan, record),
+            obs.record,
+            releases,
+            everything,
+        ),
+        setup=run.setup,
+        rerun=run.rerun,
+        setup_image=run.setup_image,
+        attempts=attempts,
+        fix=recommended((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts),
+    )
 
 
-def to_attempt_result(attempt: AttemptRun, releases: Releases | None, run_dir: Path) -> dict[str, Any]:
+def to_attempt_result(
+    attempt: AttemptRun, releases: Releases | None, run_dir: Path
+) -> dict[str, Any]:
     """One remedy attempt, judged by the same classifier as the cells."""
     plan = attempt.job.plan
     verdict = classify(attempt.observation, releases, attempt.job.cell.job.plan.installer)
     record = attempt.observation.record
     check_exit = record.pip_check.exit_code if record and record.pip_check else None
-    return {"remedy": plan.remedy.name, "title": plan.remedy.title, "commands": list(plan.commands),
-            "identity": plan.upgrader, "warning": plan.remedy.warning, "outcome": verdict.outcome.value,
-            "evidence": list(verdict.evidence), "fix": judge(verdict.outcome).value,
-            "pip_check_exit_code": check_exit, "after": record.after if record else None,
-            "log": str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
-            "seconds": attempt.seconds}
+    return {
+        "remedy": plan.remedy.name,
+        "title": plan.remedy.title,
+        "commands": list(plan.commands),
+        "identity": plan.upgrader,
+        "warning": plan.remedy.warning,
+        "outcome": verdict.outcome.value,
+        "evidence": list(verdict.evidence),
+        "fix": judge(verdict.outcome).value,
+        "pip_check_exit_code": check_exit,
+        "after": record.after if record else None,
+        "log": str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
+        "seconds": attempt.seconds,
+    }
 
 
 def _python_of(plan: CellPlan, record: Record | None) -> str:
@@ -97,10 +152,15 @@ def _python_of(plan: CellPlan, record: Record | None) -> str:
     return recorded or plan.interpreter.python
 
 
-def _interpreter_facts(plan: CellPlan, provisioned: Provisioned | BaseImageError | None,
-                       record: Record | None) -> dict[str, Any]:
-    """Where the cell's python3 came from, and what its ssl and libc are: all three change what pip does."""
-    facts: dict[str, Any] = {"wanted": plan.interpreter.version or "system", "image": plan.base_image}
+def _interpreter_facts(
+    plan: CellPlan, provisioned: Provisioned | BaseImageError | None, record: Record | None
+) -> dict[str, Any]:
+    """Where the cell's python3 came from, and what its ssl and libc are: all three change what pip
+    does."""
+    facts: dict[str, Any] = {
+        "wanted": plan.interpreter.version or "system",
+        "image": plan.base_image,
+    }
     if isinstance(provisioned, Provisioned):
         facts |= {"provider": provisioned.how, "detail": provisioned.detail}
     runtime = record.runtime if record else None

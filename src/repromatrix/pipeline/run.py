@@ -24,7 +24,9 @@ from .trust import Trust, needs_of, render_context, run_ca_for, trust_for, wante
 def render_only(matrix_path: Path, out: Path) -> list[Path]:
     """`repromatrix render`: the build contexts alone, no Docker needed."""
     matrix, cells = load_cells(matrix_path)
-    ctx = render_context(matrix, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render"))
+    ctx = render_context(
+        matrix, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render")
+    )
     return [render_cell(plan_cell(cell, ctx), ctx, out) for cell in cells]
 
 
@@ -50,16 +52,22 @@ def begin(prepared: Prepared, hosts: list[Host], options: RunOptions, trust: Tru
         prepared.journal.start(replace(prepared.header, host_ca=host_ca))
         return
     for host in hosts:
-        host.engine.cleanup()  # the stopped process's containers and networks, before starting again
-    (prepared.run_dir / "results.json").unlink(missing_ok=True)  # the journal is the truth until the end
+        # the stopped process's containers and networks, before starting again
+        host.engine.cleanup()
+    (prepared.run_dir / "results.json").unlink(
+        missing_ok=True
+    )  # the journal is the truth until the end
 
 
-def announcement(prepared: Prepared, options: RunOptions, trust: Trust, planned: int,
-                 engines: int) -> str:
+def announcement(
+    prepared: Prepared, options: RunOptions, trust: Trust, planned: int, engines: int
+) -> str:
     run_id = prepared.header.run_id
     if options.remedy_cell:
-        said = (f"run [bold]{run_id}[/bold]: rebuilding cell {options.remedy_cell} from its build "
-                "context to try its remedies")
+        said = (
+            f"run [bold]{run_id}[/bold]: rebuilding cell {options.remedy_cell} from its build "
+            "context to try its remedies"
+        )
     elif options.resume:
         said = f"resuming run [bold]{run_id}[/bold]: {planned} of {len(prepared.cells)} cells left"
     else:
@@ -73,8 +81,11 @@ def announcement(prepared: Prepared, options: RunOptions, trust: Trust, planned:
 
 def store(result: RunResult, options: RunOptions, run_dir: Path) -> None:
     """Compare with history, write every report format, then point reports/latest here."""
-    history = ([resolve_baseline(options.out, options.baseline)] if options.baseline
-               else earlier_runs(options.out, result))
+    history = (
+        [resolve_baseline(options.out, options.baseline)]
+        if options.baseline
+        else earlier_runs(options.out, result)
+    )
     mark_history(result, history)
     write_all(result, run_dir)
     point_latest(options.out, run_dir)

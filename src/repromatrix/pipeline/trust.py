@@ -21,20 +21,33 @@ from ..plan.plan import RenderContext, local_index_context
 from .prepare import Prepared
 
 
-def render_context(matrix: Matrix, host_ca: HostCA | None, run_ca: RunCA | None,
-                   interception: Interception | None = None) -> RenderContext:
+def render_context(
+    matrix: Matrix,
+    host_ca: HostCA | None,
+    run_ca: RunCA | None,
+    interception: Interception | None = None,
+) -> RenderContext:
     if run_ca is not None:
         ctx = local_index_context(matrix.target, host_ca, run_ca.cert_pem, matrix.checks)
     else:
         url = matrix.target.index.url or None  # None: pip's default index
-        ctx = RenderContext(target=matrix.target, host_ca=host_ca, index_url=url, checks=matrix.checks)
-    return replace(ctx, interceptor_ca_pem=interception.ca.cert_pem if interception else b"",
-                   index_secret=matrix.target.index.secret)
+        ctx = RenderContext(
+            target=matrix.target, host_ca=host_ca, index_url=url, checks=matrix.checks
+        )
+    return replace(
+        ctx,
+        interceptor_ca_pem=interception.ca.cert_pem if interception else b"",
+        index_secret=matrix.target.index.secret,
+    )
 
 
 def run_ca_for(matrix: Matrix, run_id: str) -> RunCA | None:
     """The local index's CA: kept across runs, so cells that trust it keep their cached setups."""
-    return RunCA.kept(cache_dir() / "ca" / "local-index.pem", "local index") if matrix.target.index.local else None
+    return (
+        RunCA.kept(cache_dir() / "ca" / "local-index.pem", "local index")
+        if matrix.target.index.local
+        else None
+    )
 
 
 def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
@@ -48,9 +61,11 @@ def wanted_host_ca(needs: RunNeeds) -> HostCA | None:
     return detect_host_ca() if needs.host_ca else None
 
 
-def interception_for(needs: RunNeeds, host_ca: HostCA | None, run_ca: RunCA | None,
-                  run_id: str) -> Interception | None:
-    """A CA for the TLS-intercepting proxy, if a cell needs one; upstream it trusts the index's CA."""
+def interception_for(
+    needs: RunNeeds, host_ca: HostCA | None, run_ca: RunCA | None, run_id: str
+) -> Interception | None:
+    """A CA for the TLS-intercepting proxy, if a cell needs one; upstream it trusts the index's
+    CA."""
     if Service.INTERCEPTOR not in needs.services:
         return None
     if run_ca:
@@ -63,8 +78,10 @@ def interception_for(needs: RunNeeds, host_ca: HostCA | None, run_ca: RunCA | No
 
 
 def remedy_ca_bundle(ctx: RenderContext, run_dir: Path) -> Path | None:
-    """Every CA the run knows (the host's, the local index's, the interceptor's), for the remedy that
-    trusts the CA a cell lacks; None when there is none to give. The host's is looked up even when no
+    """Every CA the run knows (the host's, the local index's, the interceptor's), for the remedy
+    that
+    trusts the CA a cell lacks; None when there is none to give. The host's is looked up even when
+    no
     cell of this run trusts it (`remedy` on a `ca: none` cell): it is the corporate CA to try."""
     host_ca = ctx.host_ca or detect_host_ca()
     bundle = (host_ca.read() if host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem

@@ -9,7 +9,16 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from ..core.axes import AXES, RESOURCE_LIMITS, ConflictMode, InstallMode, Limits, NetworkMode, PlanDraft, fragments
+from ..core.axes import (
+    AXES,
+    RESOURCE_LIMITS,
+    ConflictMode,
+    InstallMode,
+    Limits,
+    NetworkMode,
+    PlanDraft,
+    fragments,
+)
 from ..core.interpreter import Interpreter
 from ..core.model import Cell, Check, Target
 from ..infra.hostca import HostCA
@@ -28,18 +37,31 @@ class RenderContext:
     local: bool = False  # the cells read repromatrix's local index
     interceptor_ca_pem: bytes = b""  # the TLS-intercepting proxy's CA, for cells that trust it
     checks: tuple[Check, ...] = ()
-    index_secret: bool = False  # the index needs credentials: they come at run time, from a secret file
+    index_secret: bool = (
+        False  # the index needs credentials: they come at run time, from a secret file
+    )
 
     def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
         """What a cell trusts on top of the image's own CAs."""
-        bundle = ((self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem) if trust_host_ca else b""
+        bundle = (
+            ((self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem)
+            if trust_host_ca
+            else b""
+        )
         return bundle + (self.interceptor_ca_pem if network.trusts_interceptor else b"")
 
 
-def local_index_context(target: Target, host_ca: HostCA | None, run_ca_pem: bytes,
-                        checks: tuple[Check, ...] = ()) -> RenderContext:
-    return RenderContext(target=target, host_ca=host_ca, index_url=f"https://{INDEX_HOST}:{INDEX_PORT}/simple/",
-                         run_ca_pem=run_ca_pem, local=True, checks=checks)
+def local_index_context(
+    target: Target, host_ca: HostCA | None, run_ca_pem: bytes, checks: tuple[Check, ...] = ()
+) -> RenderContext:
+    return RenderContext(
+        target=target,
+        host_ca=host_ca,
+        index_url=f"https://{INDEX_HOST}:{INDEX_PORT}/simple/",
+        run_ca_pem=run_ca_pem,
+        local=True,
+        checks=checks,
+    )
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,9 @@ class CellPlan:
     trusts_ca: bool  # the cell gets a CA bundle (the host's, the local index's, the interceptor's)
     wants_host_ca: bool  # ca: host
     upgrade_command: str  # exactly what runs, the way a user types it
-    setup_commands: tuple[str, ...]  # the prior version, then what conflicts with the upgrade (build time)
+    setup_commands: tuple[
+        str, ...
+    ]  # the prior version, then what conflicts with the upgrade (build time)
     env: tuple[tuple[str, str], ...]
     installer: Installer  # what runs the upgrade (and installed the prior version)
     checks: tuple[Check, ...] = ()
@@ -83,13 +107,19 @@ class CellPlan:
         if self.legacy_command:
             steps.append({"user": self.mode.prior_by or "root", "command": self.legacy_command})
         if self.cache_corrupted:
-            steps.append({"user": self.mode.upgrade_by or "root", "command": "python3 /opt/repromatrix/"
-                          f"corrupt_cache.py {shlex.quote(self.target.requirement)}"})
+            steps.append(
+                {
+                    "user": self.mode.upgrade_by or "root",
+                    "command": "python3 /opt/repromatrix/"
+                    f"corrupt_cache.py {shlex.quote(self.target.requirement)}",
+                }
+            )
         return tuple(steps)
 
     @property
     def legacy_command(self) -> str:
-        """Leaves the preinstalled libraries as an old installer would have (conflicts: distutils-numpy)."""
+        """Leaves the preinstalled libraries as an old installer would have (conflicts:
+        distutils-numpy)."""
         if not self.conflicts.legacy:
             return ""
         names = " ".join(shlex.quote(req.split("==")[0]) for req in self.conflicts.preinstall)
@@ -129,12 +159,21 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
     for axis in AXES.values():
         axis.contribute(cell.axes[axis.name], draft)
     # Every axis filled its part, and expand.py refused cells with problems.
-    assert draft.interpreter and draft.mode and draft.network and draft.conflicts and not draft.problems
+    assert (
+        draft.interpreter
+        and draft.mode
+        and draft.network
+        and draft.conflicts
+        and not draft.problems
+    )
     target = ctx.target
     trusts = bool(ctx.ca_bundle(draft.trust_host_ca, draft.network))
     notes = list(draft.notes)
     if draft.trust_host_ca and not trusts:
-        notes.append("ca=host, but the host's pip has no CA bundle configured: the cell uses the image's own CAs")
+        notes.append(
+            "ca=host, but the host's pip has no CA bundle configured: the cell uses the image's "
+            "own CAs"
+        )
     by = by or installer()
     env = list(by.variables.quiet)
     need, why = disk_need(ctx.local, draft.prior)
@@ -142,13 +181,29 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         env.append((by.variables.index_url, ctx.index_url))
     limits = draft.limits or RESOURCE_LIMITS["unlimited"]
     return CellPlan(
-        cell=cell, target=target, interpreter=draft.interpreter, mode=draft.mode,
-        network=draft.network, conflicts=draft.conflicts, prior=draft.prior, pip_pin=draft.pip_pin,
-        cache_corrupted=draft.cache_corrupted, limits=limits, trusts_ca=trusts,
-        wants_host_ca=draft.trust_host_ca, upgrade_command=upgrade_command(by, target, draft.mode),
-        setup_commands=setup_commands(by, target, draft), env=tuple(env), installer=by,
-        checks=ctx.checks, notes=tuple(notes), fragments=tuple(fragments()),
-        runtime_setup=ctx.index_secret, disk_need=need, disk_need_why=why)
+        cell=cell,
+        target=target,
+        interpreter=draft.interpreter,
+        mode=draft.mode,
+        network=draft.network,
+        conflicts=draft.conflicts,
+        prior=draft.prior,
+        pip_pin=draft.pip_pin,
+        cache_corrupted=draft.cache_corrupted,
+        limits=limits,
+        trusts_ca=trusts,
+        wants_host_ca=draft.trust_host_ca,
+        upgrade_command=upgrade_command(by, target, draft.mode),
+        setup_commands=setup_commands(by, target, draft),
+        env=tuple(env),
+        installer=by,
+        checks=ctx.checks,
+        notes=tuple(notes),
+        fragments=tuple(fragments()),
+        runtime_setup=ctx.index_secret,
+        disk_need=need,
+        disk_need_why=why,
+    )
 
 
 def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str, ...]:
@@ -156,18 +211,23 @@ def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str
     installer's own pin."""
     assert draft.mode is not None
     wanted = ([target.pinned(draft.prior)] if draft.prior else []) + list(draft.preinstall)
-    if draft.pip_pin:  # last, so the interpreter's own installer set up the rest as it did for users
+    if (
+        draft.pip_pin
+    ):  # last, so the interpreter's own installer set up the rest as it did for users
         wanted.append(by.pinned_self(draft.pip_pin))
     # On PEP 668 systems users got their packages past the marker.
     system = draft.mode.venv is None
     past_marker = f"{by.variables.break_system_packages}=1 " if system else ""
-    # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it is.
+    # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it
+    # is.
     program = by.program(draft.mode.module)
     return tuple(past_marker + by.install(program, req) for req in wanted)
 
 
 def upgrade_command(by: Installer, target: Target, mode: InstallMode) -> str:
-    return by.upgrade(by.program(mode.module), target.requirement, user=mode.user_flag, pre=target.pre)
+    return by.upgrade(
+        by.program(mode.module), target.requirement, user=mode.user_flag, pre=target.pre
+    )
 
 
 GB = 10**9
@@ -179,5 +239,7 @@ def disk_need(local: bool, prior: str | None) -> tuple[int, str]:
     if local:
         return GB // 2, "the local index's small models, and the image layers"
     need = 3 * GB + (2 * GB if prior else 0)
-    why = "a real wheel of 500-650 MB, unpacked to about 2 GB" + ("; and the prior version's" if prior else "")
+    why = "a real wheel of 500-650 MB, unpacked to about 2 GB" + (
+        "; and the prior version's" if prior else ""
+    )
     return need, why

@@ -24,12 +24,23 @@ from .plan import CellPlan, RenderContext
 
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
-    return render("dockerfile", "Dockerfile.j2",
-        plan=plan, cell=plan.cell, target=ctx.target, mode=plan.mode, local=ctx.local,
-        ca_path=contract.CA_BUNDLE_PATH, setup_marker=contract.SETUP_MARKER,
-        proxy_secret=contract.PROXY_SECRET_PATH, checks_path=contract.CHECKS_PATH,
-        index_secret=contract.INDEX_SECRET_PATH, scenario_path=contract.SCENARIO_PATH,
-        var=contract, setup_stage=SETUP_STAGE)
+    return render(
+        "dockerfile",
+        "Dockerfile.j2",
+        plan=plan,
+        cell=plan.cell,
+        target=ctx.target,
+        mode=plan.mode,
+        local=ctx.local,
+        ca_path=contract.CA_BUNDLE_PATH,
+        setup_marker=contract.SETUP_MARKER,
+        proxy_secret=contract.PROXY_SECRET_PATH,
+        checks_path=contract.CHECKS_PATH,
+        index_secret=contract.INDEX_SECRET_PATH,
+        scenario_path=contract.SCENARIO_PATH,
+        var=contract,
+        setup_stage=SETUP_STAGE,
+    )
 
 
 def scenario_source() -> bytes:
@@ -55,7 +66,9 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         if plan.legacy_command:
             (tmp / "legacy_install.py").write_bytes(template_bytes("legacy_install.py"))
         if plan.trusts_ca:
-            _link_shared(out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem")
+            _link_shared(
+                out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem"
+            )
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)
@@ -67,7 +80,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
 
 
 def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
-    """One copy of a file every cell needs (the CA bundle), hard-linked into each build context: 10,000
+    """One copy of a file every cell needs (the CA bundle), hard-linked into each build context:
+    10,000
     cells cost one bundle of disk, and each context still holds a regular file Docker can COPY."""
     shared = out_dir / ".shared" / f"{hashlib.sha256(data).hexdigest()[:16]}-{target.name}"
     if not shared.exists():
@@ -85,5 +99,7 @@ def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
 
 def reproduce_command(plan: CellPlan, context_dir: str) -> str:
     limits = "".join(f"{shlex.quote(option)} " for option in plan.limits.docker_run_options())
-    return (f"docker build -t {plan.image_tag} {shlex.quote(context_dir)} && "
-            f"docker run --rm {limits}{plan.image_tag}")
+    return (
+        f"docker build -t {plan.image_tag} {shlex.quote(context_dir)} && "
+        f"docker run --rm {limits}{plan.image_tag}"
+    )

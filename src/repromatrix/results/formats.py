@@ -20,8 +20,12 @@ MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLa
 EVIDENCE_CHARS = 300
 Format = Literal["json", "junit", "md", "html"]  # a new one names every place below: the registries
 FORMATS: tuple[Format, ...] = get_args(Format)  # the order `run` and `report` write them in
-DEFAULT_FILES: dict[Format, str] = {"html": "index.html", "json": "results.json", "junit": "junit.xml",
-                                    "md": "summary.md"}
+DEFAULT_FILES: dict[Format, str] = {
+    "html": "index.html",
+    "json": "results.json",
+    "junit": "junit.xml",
+    "md": "summary.md",
+}
 
 
 def render_json(run: RunResult, run_dir: Path) -> str:
@@ -34,15 +38,31 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
     total = sum(sum(c.durations.values()) for c in run.cells)
     failures = [c for c in run.unexpected() if c.outcome is not Outcome.INFRA_ERROR]
     errors = [c for c in run.unexpected() if c.outcome is Outcome.INFRA_ERROR]
-    counts = {"tests": str(len(run.cells)), "failures": str(len(failures)), "errors": str(len(errors)),
-              "time": f"{total:.1f}"}
+    counts = {
+        "tests": str(len(run.cells)),
+        "failures": str(len(failures)),
+        "errors": str(len(errors)),
+        "time": f"{total:.1f}",
+    }
     skipped = sum(c.outcome is Outcome.INTERRUPTED for c in run.cells)
     root = ET.Element("testsuites", {"name": "repromatrix", **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": suite_name, **counts, "skipped": str(skipped),
-                                              "timestamp": xml_text(run.started[:19])})
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": suite_name,
+            **counts,
+            "skipped": str(skipped),
+            "timestamp": xml_text(run.started[:19]),
+        },
+    )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", run.run_id), ("matrix", run.matrix), ("package", run.target.get("package", "")),
-                        ("incomplete", run.incomplete)):
+    for name, value in (
+        ("run_id", run.run_id),
+        ("matrix", run.matrix),
+        ("package", run.target.get("package", "")),
+        ("incomplete", run.incomplete),
+    ):
         ET.SubElement(props, "property", {"name": name, "value": xml_text(value)})
     for cell in run.cells:
         _testcase(suite, suite_name, cell)
@@ -52,27 +72,44 @@ def render_junit(run: RunResult, run_dir: Path) -> str:
 
 def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
     seconds = sum(cell.durations.values())
-    case = ET.SubElement(suite, "testcase", {"name": xml_text(cell.id), "classname": xml_text(classname),
-                                             "time": f"{seconds:.1f}"})
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {"name": xml_text(cell.id), "classname": xml_text(classname), "time": f"{seconds:.1f}"},
+    )
     if cell.outcome is Outcome.INTERRUPTED:
-        ET.SubElement(case, "skipped", {"message": xml_text(cell.evidence[0] if cell.evidence else "interrupted")})
+        ET.SubElement(
+            case,
+            "skipped",
+            {"message": xml_text(cell.evidence[0] if cell.evidence else "interrupted")},
+        )
     elif cell.unexpected:
         kind = "error" if cell.outcome is Outcome.INFRA_ERROR else "failure"
         expected = f" (expected {' or '.join(cell.expected)})" if cell.expected else ""
-        message = f"{cell.outcome}{expected}: {cell.evidence[0] if cell.evidence else ''}{_fix_said(cell)}"
-        ET.SubElement(case, kind, {"message": xml_text(message), "type": cell.outcome}).text = xml_text(
-            "\n".join(cell.evidence))
-    ET.SubElement(case, "system-out").text = xml_text(f"log: {cell.log}\nreproduce: {cell.reproduce}\n")
+        message = (
+            f"{cell.outcome}{expected}: "
+            f"{cell.evidence[0] if cell.evidence else ''}{_fix_said(cell)}"
+        )
+        ET.SubElement(
+            case, kind, {"message": xml_text(message), "type": cell.outcome}
+        ).text = xml_text("\n".join(cell.evidence))
+    ET.SubElement(case, "system-out").text = xml_text(
+        f"log: {cell.log}\nreproduce: {cell.reproduce}\n"
+    )
 
 
 def _fix_said(cell: CellResult) -> str:
     """'; fixed by venv: python3 -m venv ... && ...', or how many remedies were tried in vain."""
     if cell.fix_attempt:
-        return f"; fixed by {cell.fix}: {' && '.join(str(c) for c in cell.fix_attempt.get('commands') or [])}"
+        return (
+            f"; fixed by {cell.fix}: "
+            f"{' && '.join(str(c) for c in cell.fix_attempt.get('commands') or [])}"
+        )
     return f"; none of {len(cell.attempts)} remedies tried works cleanly" if cell.attempts else ""
 
 
-# What XML 1.0 cannot hold at all (ANSI escapes, NUL, ...): written as \xNN so the file stays well-formed.
+# What XML 1.0 cannot hold at all (ANSI escapes, NUL, ...): written as \xNN so the file stays
+# well-formed.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -83,15 +120,20 @@ def xml_text(text: str) -> str:
 def render_markdown(run: RunResult, run_dir: Path) -> str:
     """A summary for an issue comment: counts, unexpected cells first, how to reproduce."""
     head = _markdown_head(run)
-    unexpected, failing = run.unexpected(), [c for c in run.cells if not c.unexpected and _failed(c)]
+    unexpected, failing = (
+        run.unexpected(),
+        [c for c in run.cells if not c.unexpected and _failed(c)],
+    )
     sections = [("Unexpected cells", unexpected), ("Failing as expected", failing)]
     body, left_out = "", 0
     for title, cells in sections:
         if not cells:
             continue
         rows = [_markdown_row(c) for c in cells]
-        table = (f"\n### {title} ({len(cells)})\n\n"
-                 "| cell | outcome | expected | trend | evidence |\n|---|---|---|---|---|\n")
+        table = (
+            f"\n### {title} ({len(cells)})\n\n"
+            "| cell | outcome | expected | trend | evidence |\n|---|---|---|---|---|\n"
+        )
         for row in rows:
             if len(head) + len(body) + len(table) + len(row) + 1500 > MARKDOWN_LIMIT:
                 left_out += 1
@@ -99,31 +141,44 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
             table += row
         body += table
     if left_out:
-        body += f"\n{left_out} more cells are not listed here to fit the comment; see the attached report.\n"
+        body += (
+            f"\n{left_out} more cells are not listed here to fit the comment; see the attached "
+            "report.\n"
+        )
     body += _markdown_fixes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 3000)
     body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     return head + body + _markdown_reproduce(run)
 
 
 def _markdown_fixes(cells: list[CellResult], room: int) -> str:
-    """Per failing cell with remedies tried: the fix to type, or that none worked, with the tally."""
+    """Per failing cell with remedies tried: the fix to type, or that none worked, with the
+    tally."""
     lines: list[str] = []
     for cell in (c for c in cells if c.attempts):
-        tally = ", ".join(f"{md(str(a.get('remedy', '')))} {md(str(a.get('fix', '')))}" for a in cell.attempts)
+        tally = ", ".join(
+            f"{md(str(a.get('remedy', '')))} {md(str(a.get('fix', '')))}" for a in cell.attempts
+        )
         if cell.fix_attempt:
             commands = " && ".join(str(c) for c in cell.fix_attempt.get("commands") or [])
-            line = f"- {md_code(cell.id)}: **{md(cell.fix or '')}**: {md_code(commands)} (tried: {tally})"
+            line = (
+                f"- {md_code(cell.id)}: **{md(cell.fix or '')}**: {md_code(commands)} (tried: "
+                f"{tally})"
+            )
         else:
             line = f"- {md_code(cell.id)}: no remedy works cleanly (tried: {tally})"
         if sum(len(x) + 1 for x in lines) + len(line) > room:
-            lines.append(f"- … {sum(1 for c in cells if c.attempts) - len(lines)} more in the attached report")
+            lines.append(
+                f"- … {sum(1 for c in cells if c.attempts) - len(lines)} more in the attached "
+                "report"
+            )
             break
         lines.append(line)
     return "\n### What fixes it\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _markdown_wheels(cells: list[CellResult], room: int) -> str:
-    """'Why no wheel matched', per failing cell: the summary and each reason with its number of wheels."""
+    """'Why no wheel matched', per failing cell: the summary and each reason with its number of
+    wheels."""
     lines: list[str] = []
     for cell in cells:
         table = cell.why_no_wheel
@@ -135,7 +190,9 @@ def _markdown_wheels(cells: list[CellResult], room: int) -> str:
             reason = str(row.get("reason", "")) if isinstance(row, dict) else ""
             counts[reason] = counts.get(reason, 0) + 1
         reasons = "; ".join(f"{n}× {md(reason)}" for reason, n in counts.items())
-        line = f"- {md_code(cell.id)}: {md(str(table.get('summary', '')))}" + (f": {reasons}" if reasons else "")
+        line = f"- {md_code(cell.id)}: {md(str(table.get('summary', '')))}" + (
+            f": {reasons}" if reasons else ""
+        )
         if sum(len(x) + 1 for x in lines) + len(line) > room:
             break
         lines.append(line)
@@ -148,15 +205,25 @@ def _failed(cell: CellResult) -> bool:
 
 def _markdown_head(run: RunResult) -> str:
     target = f"{run.target.get('package', '')}{run.target.get('version') or ''}"
-    verdict = (f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells" if run.unexpected()
-               else f"all {len(run.cells)} cells as expected")
-    lines = [f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}", ""]
+    verdict = (
+        f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells"
+        if run.unexpected()
+        else f"all {len(run.cells)} cells as expected"
+    )
+    lines = [
+        f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}",
+        "",
+    ]
     if run.incomplete:
         lines += [f"**{md(run.incomplete)}**", ""]
-    lines += [f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
-             + (f" · compared with run {md(run.baseline)}" if run.baseline else "")
-             + (f" · merged from {len(run.merged_from)} shard runs" if run.merged_from else ""), "",
-             "| outcome | cells |", "|---|---|"]
+    lines += [
+        f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
+        + (f" · compared with run {md(run.baseline)}" if run.baseline else "")
+        + (f" · merged from {len(run.merged_from)} shard runs" if run.merged_from else ""),
+        "",
+        "| outcome | cells |",
+        "|---|---|",
+    ]
     lines += [f"| {md_code(outcome)} | {n} |" for outcome, n in run.counts().items()]
     return "\n".join(lines) + "\n"
 
@@ -164,8 +231,10 @@ def _markdown_head(run: RunResult) -> str:
 def _markdown_row(cell: CellResult) -> str:
     evidence = " · ".join(cell.evidence)[:EVIDENCE_CHARS]
     expected = md(" or ".join(cell.expected)) or "–"
-    return (f"| {md_code(cell.id)} | {md_code(cell.outcome)} | {expected} | {md(cell.trend)} | "
-            f"{md(evidence)} |\n")
+    return (
+        f"| {md_code(cell.id)} | {md_code(cell.outcome)} | {expected} | {md(cell.trend)} | "
+        f"{md(evidence)} |\n"
+    )
 
 
 # Every value in summary.md goes through md() or md_code(): a value from an attached run can
@@ -184,9 +253,13 @@ def md(text: str) -> str:
 
 def md_code(text: str) -> str:
     """Inline code that nothing inside can close: a fence longer than any run of backticks in it."""
-    text = _CONTROL.sub(" ", text).replace("|", "\\|")  # a pipe would split a table cell even in code
+    text = _CONTROL.sub(" ", text).replace(
+        "|", "\\|"
+    )  # a pipe would split a table cell even in code
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text[:1] == "`" or text[-1:] == "`" or not text.strip() else ""  # CommonMark strips one space
+    pad = (
+        " " if text[:1] == "`" or text[-1:] == "`" or not text.strip() else ""
+    )  # CommonMark strips one space
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
@@ -201,8 +274,11 @@ def _markdown_reproduce(run: RunResult) -> str:
     example = next(iter(run.unexpected()), run.cells[0] if run.cells else None)
     if example is None:
         return ""
-    return ("\n### Reproduce a cell\n\nEach cell's directory in the attached report is a plain Docker build "
-            f"context. From the run directory:\n\n{md_block(example.reproduce, 'sh')}")
+    return (
+        "\n### Reproduce a cell\n\nEach cell's directory in the attached report is a plain Docker "
+        "build "
+        f"context. From the run directory:\n\n{md_block(example.reproduce, 'sh')}"
+    )
 
 
 RENDERERS: dict[Format, Callable[[RunResult, Path], str]] = {
@@ -222,7 +298,8 @@ def write_format(run: RunResult, run_dir: Path, fmt: Format, out: Path | None = 
 
 
 def write_formats(run: RunResult, run_dir: Path, formats: Sequence[Format]) -> list[Path]:
-    """All or nothing: every format is rendered before any is written, so a failure in one leaves the
+    """All or nothing: every format is rendered before any is written, so a failure in one leaves
+    the
     run directory's reports as they were, not a mix of old and new."""
     texts = {fmt: RENDERERS[fmt](run, run_dir) for fmt in formats}
     paths = []

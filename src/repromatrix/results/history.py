@@ -57,7 +57,10 @@ def mark_history(run: RunResult, history: list[RunResult]) -> None:
     """Set each cell's trend and previous outcome against `history` (oldest first)."""
     run.baseline = history[-1].run_id if history else None
     # A cell an earlier run never finished (interrupted, or cut off by a lost engine) is no history.
-    by_run = [{c.id: c for c in h.cells if not c.rerun and c.outcome is not Outcome.INTERRUPTED} for h in history]
+    by_run = [
+        {c.id: c for c in h.cells if not c.rerun and c.outcome is not Outcome.INTERRUPTED}
+        for h in history
+    ]
     for cell in run.cells:
         past = [cells.get(cell.id) for cells in by_run]
         cell.trend = trend(cell.unexpected, [p.unexpected if p else None for p in past])

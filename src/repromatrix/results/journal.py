@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from .results import MAX_RESULTS_BYTES, CellResult, RunResult, load_run, validate_results, write_atomic
+from .results import (
+    MAX_RESULTS_BYTES,
+    CellResult,
+    RunResult,
+    load_run,
+    validate_results,
+    write_atomic,
+)
 
 HEADER = "run.json"
 CELLS = "cells.jsonl"
@@ -50,7 +57,9 @@ class RunHeader:
     tool_version: str = ""
     matrix_file: str = ""  # the matrix's absolute path, for --resume from another directory
     shard: str = ""  # "I/N" when the run is one shard of the selection (--shard)
-    selection: list[str] = field(default_factory=list)  # a shard's: every selected cell id, of all shards
+    selection: list[str] = field(
+        default_factory=list
+    )  # a shard's: every selected cell id, of all shards
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": JOURNAL_SCHEMA, **asdict(self)}
@@ -58,14 +67,27 @@ class RunHeader:
     @classmethod
     def from_json(cls, data: Any, path: Path) -> RunHeader:
         shapes: dict[str, type | tuple[type, ...]] = {
-            "run_id": str, "matrix": str, "matrix_sha256": str, "cells": list, "started": str,
-            "target": dict, "only": list, "keyword": (str, type(None)), "host_ca": (str, type(None)),
-            "tool_version": str, "matrix_file": str, "shard": str, "selection": list}
+            "run_id": str,
+            "matrix": str,
+            "matrix_sha256": str,
+            "cells": list,
+            "started": str,
+            "target": dict,
+            "only": list,
+            "keyword": (str, type(None)),
+            "host_ca": (str, type(None)),
+            "tool_version": str,
+            "matrix_file": str,
+            "shard": str,
+            "selection": list,
+        }
         if not isinstance(data, dict) or data.get("schema") != JOURNAL_SCHEMA:
             raise UsageError(f"{path}: not a repromatrix run header (schema {JOURNAL_SCHEMA})")
         for key, shape in shapes.items():
             if key in data and not isinstance(data[key], shape):
-                raise UsageError(f"{path}: {key}: {json.dumps(data[key])[:80]} is not a valid value")
+                raise UsageError(
+                    f"{path}: {key}: {json.dumps(data[key])[:80]} is not a valid value"
+                )
         for key in ("cells", "selection"):
             if not all(isinstance(c, str) for c in data.get(key, [])):
                 raise UsageError(f"{path}: {key}: every cell id must be text")
@@ -84,19 +106,24 @@ class Journal:
     def _refuse_links(self, path: Path) -> None:
         # An attached run is untrusted: never read through a link that may lead out of it.
         if path.is_symlink():
-            raise UsageError(f"{path}: a symbolic link; a run's journal must be a regular file in the run")
+            raise UsageError(
+                f"{path}: a symbolic link; a run's journal must be a regular file in the run"
+            )
 
     def header(self) -> RunHeader:
         self._refuse_links(self.header_path)
         try:
             data = json.loads(self.header_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise UsageError(f"{self.header_path}: cannot read the run's header ({e})\n  hint: only runs made "
-                             "by this repromatrix (with a run.json) can be resumed") from None
+            raise UsageError(
+                f"{self.header_path}: cannot read the run's header ({e})\n  hint: only runs made "
+                "by this repromatrix (with a run.json) can be resumed"
+            ) from None
         return RunHeader.from_json(data, self.header_path)
 
     def record(self, cell: CellResult) -> None:
-        """Append one finished cell: one write of one line, then fsync, so a crash loses at most it."""
+        """Append one finished cell: one write of one line, then fsync, so a crash loses at most
+        it."""
         line = (json.dumps(cell.to_json(), separators=(",", ":")) + "\n").encode()
         fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -111,9 +138,13 @@ class Journal:
         if not self.cells_path.is_file():
             return {}
         if self.cells_path.stat().st_size > MAX_RESULTS_BYTES:
-            raise UsageError(f"{self.cells_path}: larger than {MAX_RESULTS_BYTES // 2**20} MiB; not a journal")
+            raise UsageError(
+                f"{self.cells_path}: larger than {MAX_RESULTS_BYTES // 2**20} MiB; not a journal"
+            )
         out: dict[str, CellResult] = {}
-        for n, line in enumerate(self.cells_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        for n, line in enumerate(
+            self.cells_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
             try:
                 data = json.loads(line)
             except ValueError:
@@ -126,10 +157,18 @@ class Journal:
     def result(self, finished: str = "", stopped: str = "") -> RunResult:
         """The run as far as it got: its cells in the planned order."""
         header, done = self.header(), self.finished()
-        return RunResult(run_id=header.run_id, matrix=header.matrix, target=header.target, started=header.started,
-                         finished=finished, host_ca=header.host_ca, tool_version=header.tool_version,
-                         cells=[done[c] for c in header.cells if c in done], planned=len(header.cells),
-                         stopped=stopped)
+        return RunResult(
+            run_id=header.run_id,
+            matrix=header.matrix,
+            target=header.target,
+            started=header.started,
+            finished=finished,
+            host_ca=header.host_ca,
+            tool_version=header.tool_version,
+            cells=[done[c] for c in header.cells if c in done],
+            planned=len(header.cells),
+            stopped=stopped,
+        )
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -140,8 +179,10 @@ class Journal:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UsageError(f"{self.run_dir}: another repromatrix process is running this run\n"
-                                 "  hint: wait for it, or stop it, then --resume") from None
+                raise UsageError(
+                    f"{self.run_dir}: another repromatrix process is running this run\n"
+                    "  hint: wait for it, or stop it, then --resume"
+                ) from None
             yield
         finally:
             os.close(fd)
@@ -151,6 +192,10 @@ def load_any(run_dir: Path) -> RunResult:
     """A run's results: results.json when the run wrote it, else what its journal holds so far."""
     folder = run_dir if run_dir.is_dir() else run_dir.parent
     journal = Journal(folder)
-    if run_dir.is_dir() and not (folder / "results.json").is_file() and journal.header_path.is_file():
+    if (
+        run_dir.is_dir()
+        and not (folder / "results.json").is_file()
+        and journal.header_path.is_file()
+    ):
         return journal.result()
     return load_run(run_dir)

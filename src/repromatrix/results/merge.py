@@ -41,8 +41,9 @@ class ShardRun:
 
     @property
     def said(self) -> str:
-        return f"{self.run_dir} (run {self.header.run_id}" + (f", shard {self.header.shard})" if self.header.shard
-                                                              else ")")
+        return f"{self.run_dir} (run {self.header.run_id}" + (
+            f", shard {self.header.shard})" if self.header.shard else ")"
+        )
 
 
 def merge(run_dirs: Sequence[Path], out: Path) -> tuple[RunResult, Path]:
@@ -53,8 +54,14 @@ def merge(run_dirs: Sequence[Path], out: Path) -> tuple[RunResult, Path]:
     run_id = new_run_id()
     run_dir = out / run_id
     first = shards[0]
-    header = replace(first.header, run_id=run_id, cells=first.selection, shard="", selection=[],
-                     started=min(s.header.started for s in shards))
+    header = replace(
+        first.header,
+        run_id=run_id,
+        cells=first.selection,
+        shard="",
+        selection=[],
+        started=min(s.header.started for s in shards),
+    )
     journal = Journal(run_dir)
     try:
         journal.start(header)
@@ -62,8 +69,10 @@ def merge(run_dirs: Sequence[Path], out: Path) -> tuple[RunResult, Path]:
             shard = owners[cell_id]
             _copy_cell(shard.run_dir, run_dir, cell_id)
             journal.record(_cell(shard.result, cell_id))
-        result = journal.result(finished=max((s.result.finished for s in shards), default="") or now_iso(),
-                                stopped=next((s.result.stopped for s in shards if s.result.stopped), ""))
+        result = journal.result(
+            finished=max((s.result.finished for s in shards), default="") or now_iso(),
+            stopped=next((s.result.stopped for s in shards if s.result.stopped), ""),
+        )
         result.merged_from = [s.header.run_id for s in shards]
         mark_history(result, earlier_runs(out, result))
         write_all(result, run_dir)
@@ -76,12 +85,16 @@ def merge(run_dirs: Sequence[Path], out: Path) -> tuple[RunResult, Path]:
 
 def _read(named: Path) -> ShardRun:
     if not named.is_dir():
-        raise UsageError(f"merge: {named}: not a run directory\n"
-                         "  hint: name the shards' run directories, e.g. reports/<run-id> or reports/latest")
+        raise UsageError(
+            f"merge: {named}: not a run directory\n"
+            "  hint: name the shards' run directories, e.g. reports/<run-id> or reports/latest"
+        )
     run_dir = named.resolve()  # reports/latest names one; inside it, nothing is read through a link
     journal = Journal(run_dir)
     if not journal.header_path.is_file():
-        raise UsageError(f"merge: {run_dir}: no run.json; only runs made by this repromatrix can be merged")
+        raise UsageError(
+            f"merge: {run_dir}: no run.json; only runs made by this repromatrix can be merged"
+        )
     return ShardRun(run_dir, journal.header(), load_any(run_dir))
 
 
@@ -89,35 +102,49 @@ def _same_matrix(shards: list[ShardRun]) -> None:
     first = shards[0]
     for other in shards[1:]:
         if other.header.matrix_sha256 != first.header.matrix_sha256:
-            raise UsageError(f"merge: {other.said} ran another matrix than {first.said} (their matrix sha256 "
-                             "differ)\n  hint: merge only the shards of one run of one matrix file")
+            raise UsageError(
+                f"merge: {other.said} ran another matrix than {first.said} (their matrix sha256 "
+                "differ)\n  hint: merge only the shards of one run of one matrix file"
+            )
         if other.selection != first.selection:
-            raise UsageError(f"merge: {other.said} selected other cells (-k, --only) than {first.said}")
+            raise UsageError(
+                f"merge: {other.said} selected other cells (-k, --only) than {first.said}"
+            )
         if other.header.run_id == first.header.run_id:
             raise UsageError(f"merge: {other.said} is named twice")
 
 
 def _owners(shards: list[ShardRun]) -> dict[str, ShardRun]:
-    """Which shard ran each selected cell; a cell in two shards, or in none, is an error naming it."""
+    """Which shard ran each selected cell; a cell in two shards, or in none, is an error naming
+    it."""
     owners: dict[str, ShardRun] = {}
     wanted = set(shards[0].selection)
     for shard in shards:
         for cell in shard.result.cells:
             if not SAFE_ID.fullmatch(cell.id) or cell.id not in wanted:
-                raise UsageError(f"merge: {shard.said} has a cell {cell.id[:80]!r} that the matrix's selection "
-                                 "does not have")
+                raise UsageError(
+                    f"merge: {shard.said} has a cell {cell.id[:80]!r} that the matrix's selection "
+                    "does not have"
+                )
             if cell.id in owners:
-                raise UsageError(f"merge: cell {cell.id} is in both {owners[cell.id].said} and {shard.said}\n"
-                                 "  hint: each shard of one fan-out runs its own cells; merge one run per shard")
+                raise UsageError(
+                    f"merge: cell {cell.id} is in both {owners[cell.id].said} and {shard.said}\n"
+                    "  hint: each shard of one fan-out runs its own cells; merge one run per shard"
+                )
             owners[cell.id] = shard
     missing = [c for c in shards[0].selection if c not in owners]
     if missing:
         meant = {c: s for s in shards for c in s.header.cells}
         absent = _absent_shards(shards)
-        where = "; ".join(f"{c} ({'should be in ' + meant[c].said if c in meant else absent})" for c in missing[:10])
+        where = "; ".join(
+            f"{c} ({'should be in ' + meant[c].said if c in meant else absent})"
+            for c in missing[:10]
+        )
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise UsageError(f"merge: {len(missing)} selected cells are in none of the runs: {where}{more}\n"
-                         "  hint: add the missing shard's run, or finish it with 'repromatrix run --resume RUN'")
+        raise UsageError(
+            f"merge: {len(missing)} selected cells are in none of the runs: {where}{more}\n"
+            "  hint: add the missing shard's run, or finish it with 'repromatrix run --resume RUN'"
+        )
     return owners
 
 
@@ -134,17 +161,25 @@ def _absent_shards(shards: list[ShardRun]) -> str:
 
 def _cell(result: RunResult, cell_id: str) -> CellResult:
     cell = next(c for c in result.cells if c.id == cell_id)
-    return replace(cell, trend="no-history", previous_outcome=None)  # history is the merged run's own
+    return replace(
+        cell, trend="no-history", previous_outcome=None
+    )  # history is the merged run's own
 
 
 def _copy_cell(source_run: Path, run_dir: Path, cell_id: str) -> None:
     """A cell's build context and logs: regular files only, from a real directory inside its run (an
     attached shard is untrusted: no symlink is followed or copied)."""
     source = source_run / "cells" / cell_id
-    if source.is_symlink() or not source.is_dir() or not source.resolve().is_relative_to(source_run.resolve()):
+    if (
+        source.is_symlink()
+        or not source.is_dir()
+        or not source.resolve().is_relative_to(source_run.resolve())
+    ):
         return  # a cell that never got a build context (or an odd one): its results still merge
     target = run_dir / "cells" / cell_id
-    for folder, dirs, files in os.walk(source):  # os.walk does not descend into symlinked directories
+    for folder, dirs, files in os.walk(
+        source
+    ):  # os.walk does not descend into symlinked directories
         here = Path(folder)
         dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
         (target / here.relative_to(source)).mkdir(parents=True, exist_ok=True)

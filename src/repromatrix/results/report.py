@@ -40,20 +40,44 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _cell_data(cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None) -> dict[str, Any]:
+def _cell_data(
+    cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": cell.id, "values": [cell.axes.get(a, "") for a in axes], "outcome": cell.outcome,
-        "evidence": cell.evidence, "expected": cell.expected, "unexpected": cell.unexpected,
-        "trend": cell.trend, "previous": cell.previous_outcome, "before": cell.before, "after": cell.after,
-        "newest": cell.newest, "newestForPython": cell.newest_for_python, "belowNewest": cell.below_newest,
-        "python": cell.python, "pip": cell.pip, "command": cell.upgrade_command, "pipExit": cell.pip_exit_code,
-        "durations": cell.durations, "setup": " ".join(x for x in (cell.setup, cell.setup_image) if x),
-        "dockerfile": safe_link(cell.dockerfile), "log": safe_link(cell.log),
-        "reproduce": cell.reproduce, "notes": cell.notes,
-        "pipCheck": _pip_check(cell), "import": _import(cell), "imports": cell.imports,
-        "interpreter": _interpreter(cell), "checks": _checks(cell), "whyNoWheel": _why_no_wheel(cell),
-        "attempts": _attempts(cell), "fix": cell.fix or "",
-        "host": cell.host if cell.host != "default" else "",  # only worth a line when several engines ran
+        "id": cell.id,
+        "values": [cell.axes.get(a, "") for a in axes],
+        "outcome": cell.outcome,
+        "evidence": cell.evidence,
+        "expected": cell.expected,
+        "unexpected": cell.unexpected,
+        "trend": cell.trend,
+        "previous": cell.previous_outcome,
+        "before": cell.before,
+        "after": cell.after,
+        "newest": cell.newest,
+        "newestForPython": cell.newest_for_python,
+        "belowNewest": cell.below_newest,
+        "python": cell.python,
+        "pip": cell.pip,
+        "command": cell.upgrade_command,
+        "pipExit": cell.pip_exit_code,
+        "durations": cell.durations,
+        "setup": " ".join(x for x in (cell.setup, cell.setup_image) if x),
+        "dockerfile": safe_link(cell.dockerfile),
+        "log": safe_link(cell.log),
+        "reproduce": cell.reproduce,
+        "notes": cell.notes,
+        "pipCheck": _pip_check(cell),
+        "import": _import(cell),
+        "imports": cell.imports,
+        "interpreter": _interpreter(cell),
+        "checks": _checks(cell),
+        "whyNoWheel": _why_no_wheel(cell),
+        "attempts": _attempts(cell),
+        "fix": cell.fix or "",
+        "host": cell.host
+        if cell.host != "default"
+        else "",  # only worth a line when several engines ran
     }
     if inline and run_dir is not None:
         data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)
@@ -77,11 +101,16 @@ def _pip_check(cell: CellResult) -> dict[str, Any] | None:
 
 def _import(cell: CellResult) -> dict[str, Any] | None:
     imp = cell.import_check
-    return {"ok": imp.get("ok"), "version": imp.get("version"), "error": imp.get("error")} if imp else None
+    return (
+        {"ok": imp.get("ok"), "version": imp.get("version"), "error": imp.get("error")}
+        if imp
+        else None
+    )
 
 
 def _interpreter(cell: CellResult) -> str:
-    """'CPython 3.10 (python:3.10-slim-bookworm, pypi-bundle: ...); OpenSSL ...; glibc 2.36; CA: ...'."""
+    """'CPython 3.10 (python:3.10-slim-bookworm, pypi-bundle: ...); OpenSSL ...; glibc 2.36; CA:
+    ...'."""
     facts = cell.interpreter
     if not facts:
         return ""
@@ -89,8 +118,12 @@ def _interpreter(cell: CellResult) -> str:
     if facts.get("provider"):
         where += f", {facts['provider']}" + (f": {facts['detail']}" if facts.get("detail") else "")
     paths = facts.get("ca_paths") or {}
-    parts = [f"{facts.get('wanted', '')} ({where})", facts.get("openssl"), facts.get("glibc"),
-             f"CA file {paths.get('cafile')}, dir {paths.get('capath')}" if paths else None]
+    parts = [
+        f"{facts.get('wanted', '')} ({where})",
+        facts.get("openssl"),
+        facts.get("glibc"),
+        f"CA file {paths.get('cafile')}, dir {paths.get('capath')}" if paths else None,
+    ]
     return "; ".join(str(p) for p in parts if p)
 
 
@@ -99,26 +132,56 @@ def _why_no_wheel(cell: CellResult) -> dict[str, Any] | None:
     if not table:
         return None
     files = table.get("files")
-    rows = [{"file": str(r.get("file", "")), "fits": bool(r.get("fits")), "reason": str(r.get("reason", ""))}
-            for r in (files if isinstance(files, list) else []) if isinstance(r, dict)]
+    rows = [
+        {
+            "file": str(r.get("file", "")),
+            "fits": bool(r.get("fits")),
+            "reason": str(r.get("reason", "")),
+        }
+        for r in (files if isinstance(files, list) else [])
+        if isinstance(r, dict)
+    ]
     shown = table.get("not_shown")
-    return {"summary": str(table.get("summary", "")), "rows": rows,
-            "notShown": shown if isinstance(shown, int) else 0}
+    return {
+        "summary": str(table.get("summary", "")),
+        "rows": rows,
+        "notShown": shown if isinstance(shown, int) else 0,
+    }
 
 
 def _attempts(cell: CellResult) -> list[dict[str, Any]]:
-    """The remedies tried on the cell, as the panel shows them; every value text (it may be attached)."""
+    """The remedies tried on the cell, as the panel shows them; every value text (it may be
+    attached)."""
+
     def texts(value: Any) -> list[str]:
         return [str(v) for v in value] if isinstance(value, list) else []
-    return [{"remedy": str(a.get("remedy", "")), "title": str(a.get("title", "")), "commands": texts(a.get("commands")),
-             "identity": str(a.get("identity", "")), "warning": str(a.get("warning", "")),
-             "outcome": str(a.get("outcome", "")), "evidence": texts(a.get("evidence")), "fix": str(a.get("fix", "")),
-             "log": safe_link(str(a.get("log", "")))} for a in cell.attempts]
+
+    return [
+        {
+            "remedy": str(a.get("remedy", "")),
+            "title": str(a.get("title", "")),
+            "commands": texts(a.get("commands")),
+            "identity": str(a.get("identity", "")),
+            "warning": str(a.get("warning", "")),
+            "outcome": str(a.get("outcome", "")),
+            "evidence": texts(a.get("evidence")),
+            "fix": str(a.get("fix", "")),
+            "log": safe_link(str(a.get("log", ""))),
+        }
+        for a in cell.attempts
+    ]
 
 
 def _checks(cell: CellResult) -> list[dict[str, Any]]:
-    return [{"name": c.get("name"), "identity": c.get("identity"), "exitCode": c.get("exit_code"),
-             "output": str(c.get("output") or "")[-2000:]} for c in cell.checks]
+    return [
+        {
+            "name": c.get("name"),
+            "identity": c.get("identity"),
+            "exitCode": c.get("exit_code"),
+            "output": str(c.get("output") or "")[-2000:],
+        }
+        for c in cell.checks
+    ]
 
 
 MAX_INLINED_FILE = 4 * 1024 * 1024
@@ -128,15 +191,22 @@ def safe_link(relative: str) -> str:
     """A link to a file of the run, or '' for anything that is not a plain relative path inside it
     (an attached results.json may say 'javascript:...', '/etc/passwd' or '../x')."""
     parts = relative.split("/")
-    if (not relative or relative.startswith("/") or ":" in parts[0] or ".." in parts or "\\" in relative
-            or any(ord(ch) < 32 for ch in relative)):
+    if (
+        not relative
+        or relative.startswith("/")
+        or ":" in parts[0]
+        or ".." in parts
+        or "\\" in relative
+        or any(ord(ch) < 32 for ch in relative)
+    ):
         return ""
     return relative
 
 
 def read_inside(run_dir: Path, relative: str) -> str:
     """A run's own file, as text; '' for anything else. results.json may come from someone else (an
-    attached run): its paths are data, so an absolute path, '..', a symlink out of the run directory,
+    attached run): its paths are data, so an absolute path, '..', a symlink out of the run
+    directory,
     a device or an oversized file is never read."""
     if not relative:
         return ""
@@ -145,7 +215,11 @@ def read_inside(run_dir: Path, relative: str) -> str:
         path = (root / relative).resolve(strict=True)
     except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
         return ""
-    if not path.is_relative_to(root) or not path.is_file() or path.stat().st_size > MAX_INLINED_FILE:
+    if (
+        not path.is_relative_to(root)
+        or not path.is_file()
+        or path.stat().st_size > MAX_INLINED_FILE
+    ):
         return ""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
@@ -157,17 +231,29 @@ def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
     axes = list(run.cells[0].axes) if run.cells else []
     inline = len(run.cells) <= INLINE_LIMIT
     return {
-        "runId": run.run_id, "axes": axes,
-        "outcomes": {o.value: {"summary": OUTCOME_INFO[o].summary, "failed": OUTCOME_INFO[o].failed} for o in Outcome},
+        "runId": run.run_id,
+        "axes": axes,
+        "outcomes": {
+            o.value: {"summary": OUTCOME_INFO[o].summary, "failed": OUTCOME_INFO[o].failed}
+            for o in Outcome
+        },
         "cells": [_cell_data(c, axes, inline, run_dir) for c in run.cells],
     }
 
 
 def render_html(run: RunResult, run_dir: Path | None = None) -> str:
     style, script = _stylesheet(), template_text("report.js")
-    return render("report", "report.html.j2",
-        run=run, counts=run.counts(), unexpected=run.unexpected()[:STATIC_UNEXPECTED],
-        n_unexpected=len(run.unexpected()), info={o.value: OUTCOME_INFO[o] for o in Outcome},
-        style=style, script=script, style_hash=_csp_hash(style), script_hash=_csp_hash(script),
-        data_json=_script_json(report_data(run, run_dir)))
-
+    return render(
+        "report",
+        "report.html.j2",
+        run=run,
+        counts=run.counts(),
+        unexpected=run.unexpected()[:STATIC_UNEXPECTED],
+        n_unexpected=len(run.unexpected()),
+        info={o.value: OUTCOME_INFO[o] for o in Outcome},
+        style=style,
+        script=script,
+        style_hash=_csp_hash(style),
+        script_hash=_csp_hash(script),
+        data_json=_script_json(report_data(run, run_dir)),
+    )

@@ -50,16 +50,28 @@ class CellResult:
     log: str = ""
     reproduce: str = ""
     notes: list[str] = field(default_factory=list)
-    interpreter: dict[str, Any] = field(default_factory=dict)  # where python3 came from; its ssl, CA paths, glibc
-    imports: list[str] = field(default_factory=list)  # the import names checked (from metadata or target.imports)
-    checks: list[dict[str, Any]] = field(default_factory=list)  # the user's checks: name, identity, exit, output
-    why_no_wheel: dict[str, Any] = field(default_factory=dict)  # each wheel of the wanted release: fits, or why not
+    interpreter: dict[str, Any] = field(
+        default_factory=dict
+    )  # where python3 came from; its ssl, CA paths, glibc
+    imports: list[str] = field(
+        default_factory=list
+    )  # the import names checked (from metadata or target.imports)
+    checks: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # the user's checks: name, identity, exit, output
+    why_no_wheel: dict[str, Any] = field(
+        default_factory=dict
+    )  # each wheel of the wanted release: fits, or why not
     trend: str = "no-history"  # against earlier runs; see history.py
     previous_outcome: Outcome | None = None
-    setup: str = ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
+    setup: str = (
+        ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
+    )
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
     setup_image: str = ""  # the cached setup image the cell started from
-    attempts: list[dict[str, Any]] = field(default_factory=list)  # remedies tried (see ATTEMPT_FIELDS)
+    attempts: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # remedies tried (see ATTEMPT_FIELDS)
     fix: str | None = None  # the recommended remedy: the first, by preference, that works cleanly
     host: str = ""  # the Docker engine the cell ran on ("default": the one DOCKER_HOST names)
 
@@ -72,7 +84,11 @@ class CellResult:
 
     @property
     def fix_attempt(self) -> dict[str, Any] | None:
-        return next((a for a in self.attempts if a.get("remedy") == self.fix), None) if self.fix else None
+        return (
+            next((a for a in self.attempts if a.get("remedy") == self.fix), None)
+            if self.fix
+            else None
+        )
 
     @property
     def matches_expectation(self) -> bool | None:
@@ -88,7 +104,10 @@ class CellResult:
         return self.outcome is not Outcome.UPGRADED
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"matches_expectation": self.matches_expectation, "unexpected": self.unexpected}
+        return asdict(self) | {
+            "matches_expectation": self.matches_expectation,
+            "unexpected": self.unexpected,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CellResult:
@@ -121,10 +140,14 @@ class RunResult:
         planned = max(self.planned, len(self.cells))
         if self.finished_cells >= planned:
             return ""
-        why = {"interrupted": "interrupted", "engine-lost": "the Docker engine stopped answering"}.get(
-            self.stopped, "still running, or stopped without a word")
-        return (f"incomplete: {self.finished_cells} of {planned} cells ({why}; "
-                f"`repromatrix run --resume {self.run_id}` runs the rest)")
+        why = {
+            "interrupted": "interrupted",
+            "engine-lost": "the Docker engine stopped answering",
+        }.get(self.stopped, "still running, or stopped without a word")
+        return (
+            f"incomplete: {self.finished_cells} of {planned} cells ({why}; "
+            f"`repromatrix run --resume {self.run_id}` runs the rest)"
+        )
 
     def unexpected(self) -> list[CellResult]:
         return [c for c in self.cells if c.unexpected]
@@ -139,7 +162,12 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["cells"] = [c.to_json() for c in self.cells]
-        return {"schema": SCHEMA, **data, "counts": self.counts(), "unexpected": len(self.unexpected())}
+        return {
+            "schema": SCHEMA,
+            **data,
+            "counts": self.counts(),
+            "unexpected": len(self.unexpected()),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunResult:
@@ -164,8 +192,10 @@ def write_atomic(path: Path, text: str) -> None:
     replaced: `-o /dev/stdout` as root must not turn a device into a file.
     """
     if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise UsageError(f"{path}: not a regular file (a symlink, a device or a directory); refusing to "
-                         "write it\n  hint: name a plain file, or '-' for standard output")
+        raise UsageError(
+            f"{path}: not a regular file (a symlink, a device or a directory); refusing to "
+            "write it\n  hint: name a plain file, or '-' for standard output"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -199,22 +229,69 @@ MAX_RESULTS_BYTES = 512 * 1024 * 1024
 # The shape of every field an attached results.json may carry (it may come from anyone).
 Shape = str
 RUN_FIELDS: dict[str, Shape] = {
-    "run_id": "str", "matrix": "str", "target": "dict[str]", "started": "str", "finished": "str",
-    "host_ca": "str?", "tool_version": "str", "baseline": "str?", "cells": "list[cell]", "planned": "int",
-    "stopped": "str", "merged_from": "list[str]"}
+    "run_id": "str",
+    "matrix": "str",
+    "target": "dict[str]",
+    "started": "str",
+    "finished": "str",
+    "host_ca": "str?",
+    "tool_version": "str",
+    "baseline": "str?",
+    "cells": "list[cell]",
+    "planned": "int",
+    "stopped": "str",
+    "merged_from": "list[str]",
+}
 CELL_FIELDS: dict[str, Shape] = {
-    "id": "str", "axes": "dict[str]", "outcome": "outcome", "evidence": "list[str]", "expected": "list[outcome]",
-    "before": "str?", "after": "str?", "newest": "str?", "newest_for_python": "str?", "below_newest": "str?",
-    "python": "str?", "pip": "str?", "upgrade_command": "str", "pip_exit_code": "int?", "pip_check": "dict?",
-    "import_check": "dict?", "durations": "dict[number]", "dockerfile": "str", "log": "str", "reproduce": "str",
-    "notes": "list[str]", "interpreter": "dict", "imports": "list[str]", "checks": "list[dict]", "why_no_wheel": "dict",
-    "trend": "str", "previous_outcome": "outcome?", "setup": "str", "rerun": "bool",
-    "setup_image": "str", "attempts": "list[attempt]", "fix": "str?", "host": "str"}
+    "id": "str",
+    "axes": "dict[str]",
+    "outcome": "outcome",
+    "evidence": "list[str]",
+    "expected": "list[outcome]",
+    "before": "str?",
+    "after": "str?",
+    "newest": "str?",
+    "newest_for_python": "str?",
+    "below_newest": "str?",
+    "python": "str?",
+    "pip": "str?",
+    "upgrade_command": "str",
+    "pip_exit_code": "int?",
+    "pip_check": "dict?",
+    "import_check": "dict?",
+    "durations": "dict[number]",
+    "dockerfile": "str",
+    "log": "str",
+    "reproduce": "str",
+    "notes": "list[str]",
+    "interpreter": "dict",
+    "imports": "list[str]",
+    "checks": "list[dict]",
+    "why_no_wheel": "dict",
+    "trend": "str",
+    "previous_outcome": "outcome?",
+    "setup": "str",
+    "rerun": "bool",
+    "setup_image": "str",
+    "attempts": "list[attempt]",
+    "fix": "str?",
+    "host": "str",
+}
 # One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
 ATTEMPT_FIELDS: dict[str, Shape] = {
-    "remedy": "str", "title": "str", "commands": "list[str]", "identity": "str", "warning": "str",
-    "outcome": "outcome", "evidence": "list[str]", "fix": "fix", "pip_check_exit_code": "int?", "after": "str?",
-    "log": "str", "seconds": "number"}
+    "remedy": "str",
+    "title": "str",
+    "commands": "list[str]",
+    "identity": "str",
+    "warning": "str",
+    "outcome": "outcome",
+    "evidence": "list[str]",
+    "fix": "fix",
+    "pip_check_exit_code": "int?",
+    "after": "str?",
+    "log": "str",
+    "seconds": "number",
+}
 
 
 def _shape_ok(value: Any, shape: Shape) -> bool:
@@ -230,23 +307,30 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
     if shape == "fix":
         return isinstance(value, str) and value in {f.value for f in Fix}
     if shape == "attempt":
-        return isinstance(value, dict) and all(k in value for k in ("remedy", "outcome", "fix")) and all(
-            _shape_ok(value[k], ATTEMPT_FIELDS[k]) for k in value if k in ATTEMPT_FIELDS)
+        return (
+            isinstance(value, dict)
+            and all(k in value for k in ("remedy", "outcome", "fix"))
+            and all(_shape_ok(value[k], ATTEMPT_FIELDS[k]) for k in value if k in ATTEMPT_FIELDS)
+        )
     if shape == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if shape.startswith("list["):
         return isinstance(value, list) and all(_shape_ok(v, shape[5:-1]) for v in value)
     if shape.startswith("dict["):
-        return isinstance(value, dict) and all(isinstance(k, str) and _shape_ok(v, shape[5:-1])
-                                               for k, v in value.items())
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and _shape_ok(v, shape[5:-1]) for k, v in value.items()
+        )
     return shape == "cell" and isinstance(value, dict)
 
 
 def validate_results(data: Any, path: Path) -> None:
     """Refuse a results.json whose fields are not what this repromatrix writes, naming the field."""
+
     def fail(at: str, value: Any, shape: Shape) -> None:
-        raise UsageError(f"{path}: {at}: {json.dumps(value)[:80]} is not a valid value (expected {shape})\n"
-                         "  hint: this results.json was not written by this repromatrix, or was edited")
+        raise UsageError(
+            f"{path}: {at}: {json.dumps(value)[:80]} is not a valid value (expected {shape})\n"
+            "  hint: this results.json was not written by this repromatrix, or was edited"
+        )
 
     if not isinstance(data, dict):
         fail("(top level)", data, "an object")
@@ -266,12 +350,16 @@ def load_run(run_dir: Path) -> RunResult:
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
     try:
         if path.stat().st_size > MAX_RESULTS_BYTES or not path.is_file():
-            raise UsageError(f"{path}: not a results file (a regular file of at most "
-                             f"{MAX_RESULTS_BYTES // 2**20} MiB)")
+            raise UsageError(
+                f"{path}: not a results file (a regular file of at most "
+                f"{MAX_RESULTS_BYTES // 2**20} MiB)"
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise UsageError(f"{path}: cannot read results ({e.strerror})\n  hint: pass a run directory "
-                         "such as reports/latest") from None
+        raise UsageError(
+            f"{path}: cannot read results ({e.strerror})\n  hint: pass a run directory "
+            "such as reports/latest"
+        ) from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as e:
