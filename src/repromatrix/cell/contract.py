@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
 
 # -- what the scenario reads (set in the cell's Dockerfile, or for an attempt at `docker run`) ---
 PACKAGE: Final = "REPROMATRIX_PACKAGE"  # the target's distribution name
@@ -150,6 +153,11 @@ class _Fields:
     def child(self, key: str) -> _Fields | None:
         value = self.data.get(key)
         return None if value is None else _Fields(value, f"{self.where}.{key}")
+
+    def optional(self, key: str, read: Callable[[_Fields], T]) -> T | None:
+        """The object at `key` read by `read`, or None where the record has none."""
+        found = self.child(key)
+        return None if found is None else read(found)
 
     def children(self, key: str) -> list[_Fields]:
         values = self.data.get(key) or []
@@ -394,27 +402,28 @@ class Record:
         schema = f.integer("schema", RECORD_SCHEMA)
         if schema != RECORD_SCHEMA:
             raise RecordError(f"record.schema: {schema}, this repromatrix reads {RECORD_SCHEMA}")
-        runtime, upgrade, script = f.child("runtime"), f.child("upgrade"), f.child("pip_script")
-        held, check, imports = f.child("held_back"), f.child("pip_check"), f.child("import")
+        runtime = f.child("runtime")
+        if runtime and "error" in runtime.data:  # the interpreter's facts could not be read
+            runtime = None
         return cls(
             package=f.required_text("package"),
             python=f.required_text("python"),
             upgrader=f.text("upgrader", "root"),
             pip=f.text("pip"),
-            runtime=Runtime.read(runtime) if runtime and "error" not in runtime.data else None,
+            runtime=Runtime.read(runtime) if runtime else None,
             before=f.maybe_text("before"),
             after=f.maybe_text("after"),
             setup=tuple(Step.read(s) for s in f.children("setup")),
             setup_failed=f.flag("setup_failed"),
             before_steps=tuple(Step.read(s) for s in f.children("before_steps")),
             before_failed=f.flag("before_failed"),
-            upgrade=Run.read(upgrade) if upgrade else None,
-            pip_script=PipScript.read(script) if script else None,
+            upgrade=f.optional("upgrade", Run.read),
+            pip_script=f.optional("pip_script", PipScript.read),
             sharers=tuple(Sharer.read(s) for s in f.children("sharers")),
-            held_back=HeldBack.read(held) if held else None,
-            pip_check=Run.read(check) if check else None,
+            held_back=f.optional("held_back", HeldBack.read),
+            pip_check=f.optional("pip_check", Run.read),
             views={who: View.read(v) for who, v in f.mapping("identities").items()},
-            imports=ImportCheck.read(imports) if imports else None,
+            imports=f.optional("import", ImportCheck.read),
             checks=tuple(CheckRun.read(c) for c in f.children("checks")),
             json=f.data,
         )

@@ -138,7 +138,10 @@ class _Document:
 def _dotted(at: KeyPath) -> str:
     text = ""
     for part in at:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
     return text
 
 

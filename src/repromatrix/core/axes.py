@@ -108,12 +108,10 @@ class Axis(ABC):
     name: ClassVar[str]
     default: ClassVar[str]
     doc: ClassVar[str]
-    fragment: ClassVar[str | None] = (
-        None  # templates/axes/<fragment>.j2, if the axis changes the image
-    )
-    layer: ClassVar[int] = (
-        0  # where its fragment goes: lower = more shared, earlier in the Dockerfile
-    )
+    # templates/axes/<fragment>.j2, if the axis changes the image
+    fragment: ClassVar[str | None] = None
+    # Where its fragment goes: lower = more shared, earlier in the Dockerfile
+    layer: ClassVar[int] = 0
 
     @abstractmethod
     def check(self, value: str) -> str | None:
@@ -396,9 +394,8 @@ PROXY_OPEN, PROXY_AUTH, PROXY_NOTHING = 3128, 3129, 3130  # squid ports; nothing
 OPEN_PROXY_URL = f"http://{PROXY_HOST}:{PROXY_OPEN}"  # the proxy on the internal network that works
 MITM_HOST, MITM_PORT = "repromatrix-mitm", 8080
 FLAKY_HOST, FLAKY_PORT = "repromatrix-flaky", 3131
-FLAKY_STALL_PORT = (
-    3132  # the same injector, but it stalls a tunnel (holds it open, sends nothing more)
-)
+# The same injector, but it stalls a tunnel (holds it open, sends nothing more)
+FLAKY_STALL_PORT = 3132
 FLAKY_CUT_AFTER = (
     1024 * 1024
 )  # bytes a tunnel carries to the cell before the injector cuts or stalls it
@@ -422,7 +419,9 @@ class NetworkMode:
 
     @property
     def proxy_host(self) -> str:
-        return MITM_HOST if self.intercepted else FLAKY_HOST if self.faulty else PROXY_HOST
+        if self.intercepted:
+            return MITM_HOST
+        return FLAKY_HOST if self.faulty else PROXY_HOST
 
     @property
     def proxy_url(self) -> str | None:
@@ -573,9 +572,8 @@ class Limits:
         tuple[str, str], ...
     ] = ()  # (mount point, tmpfs options), e.g. ("/tmp", "size=1m")
     memory: str = ""  # the container's memory limit (and memory+swap), in Docker's spelling: "32m"
-    upgrade_seconds: int = (
-        0  # how long the upgrade may run before it is killed (a CI step's timeout)
-    )
+    # How long the upgrade may run before it is killed (a CI step's timeout)
+    upgrade_seconds: int = 0
 
     def env(self) -> dict[str, str]:
         """Variables the scenario reads for these limits (templates/scenario.py)."""

@@ -223,9 +223,8 @@ class Fix(str, enum.Enum):
     """What one remedy attempt (remedies.py) says about its remedy."""
 
     WORKS = "works"  # upgraded, `pip check` passes, every identity and check agrees
-    SIDE_EFFECTS = (
-        "works-with-side-effects"  # upgraded, but pip check fails or an identity keeps the old one
-    )
+    # Upgraded, but pip check fails or an identity keeps the old one
+    SIDE_EFFECTS = "works-with-side-effects"
     FAILS = "fails"
     NOT_TRIED = "not-tried"  # our side failed or the run stopped: says nothing about the remedy
 

@@ -55,9 +55,8 @@ class CellJob:
     plan: CellPlan
     context: Path  # the rendered build context
     base_error: str = ""  # why the base image is unavailable, if it is
-    share: str | None = (
-        None  # the setup prefix it shares with other cells (setupcache.share_points)
-    )
+    # The setup prefix it shares with other cells (setupcache.share_points)
+    share: str | None = None
 
 
 @dataclass
@@ -66,9 +65,8 @@ class CellRun:
     observation: Observation
     durations: dict[str, float] = field(default_factory=dict)
     log_path: Path | None = None
-    setup: str = (
-        ""  # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
-    )
+    # "cached", "built", "failed", or "uncached" (cache: off): what the setup cache did
+    setup: str = ""
     setup_image: str = ""
     rerun: bool = False  # the run stopped before the cell finished
     verdict: Verdict | None = None  # the classifier's, decided once when the cell finished
@@ -441,9 +439,8 @@ class _Scheduler:
         attempts = [] if run.rerun or self.runner.stop.is_set() else self.remedies(run)
         if attempts:
             self.trying[job.plan.cell.id] = len(attempts)
-            self.queue[0:0] = (
-                attempts  # before other cells: the person waits for this cell's answer
-            )
+            # Before other cells: the person waits for this cell's answer
+            self.queue[0:0] = attempts
             return
         self.done.append(run)
         self.on_done(run)

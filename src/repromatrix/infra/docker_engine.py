@@ -46,9 +46,8 @@ __all__ = [
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
 PING_TIMEOUT = 10  # seconds the watchdog's ping may take before the engine counts as not answering
-QUICK_TIMEOUT = (
-    60  # seconds for calls that should answer at once: an engine slower than this is lost
-)
+# Seconds for calls that should answer at once: an engine slower than this is lost
+QUICK_TIMEOUT = 60
 
 
 def _context_tar(context: Path, dockerfile: str) -> io.BytesIO:

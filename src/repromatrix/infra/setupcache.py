@@ -34,16 +34,14 @@ SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
 SCENARIO_FROM = f"FROM {SETUP_STAGE}"  # the line that starts the scenario stage
 SCENARIO_FILES = frozenset({"scenario.py", "checks.json", "log.txt"})  # not part of the setup
 CACHE_KIND = "setup"  # cells' setups
-SERVICE_KIND = (
-    "service"  # the packages of the run's services (nginx, squid, mitmproxy): small, never evicted
-)
+# The packages of the run's services (nginx, squid, mitmproxy): small, never evicted
+SERVICE_KIND = "service"
 CACHE_KINDS = (CACHE_KIND, SERVICE_KIND)
 # How setups are made and kept; a new value makes every earlier cached setup a miss (they are
 # then evicted as least recently used). 2: each setup's build log is kept beside the cache.
 RECIPE = "setup-recipe 2"
-DEFAULT_SHARE_OF_DISK = (
-    0.5  # the budget when none is set: half of what free disk plus the cache hold
-)
+# The budget when none is set: half of what free disk plus the cache hold
+DEFAULT_SHARE_OF_DISK = 0.5
 UNITS = {
     "": 1,
     "B": 1,
@@ -196,9 +194,8 @@ class SetupCache:
     mode: CacheMode = CacheMode.REUSE
     fingerprint: str = ""  # what the setup reads that its files do not show (the index)
     kind: str = CACHE_KIND
-    logs: Path | None = (
-        None  # where each setup's build log is kept, so a cell that reuses it can show it
-    )
+    # Where each setup's build log is kept, so a cell that reuses it can show it
+    logs: Path | None = None
     used: set[str] = field(default_factory=set)  # setup images this run used: never evicted by it
     built: int = 0  # setup builds this run performed
     _built_now: set[str] = field(default_factory=set)

@@ -152,8 +152,8 @@ class Pip(Installer):
         return f"{program} install {shlex.quote(requirement)}"
 
     def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool) -> str:
-        flags = ("--user " if user else "") + ("--pre " if pre else "")
-        return f"{program} install {flags}--upgrade {shlex.quote(requirement)}"
+        options = ["--user"] * user + ["--pre"] * pre + ["--upgrade"]
+        return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
 
     def pinned_self(self, version: str) -> str:
         return f"pip=={version}"

@@ -144,18 +144,19 @@ def platform_kind(tag: str, musl: bool = False) -> str:
         return "any"
     arch = m.group(1) if (m := ARCH.search(tag)) else tag
     plain_musl = musl and tag.startswith("linux_")
-    system = (
-        "musl"
-        if tag.startswith("musllinux") or plain_musl
-        else "glibc"
-        if tag.startswith(("manylinux", "linux"))
-        else "macOS"
-        if tag.startswith("macosx")
-        else "Windows"
-        if tag.startswith("win")
-        else tag.split("_")[0]
-    )
-    return f"{system} {arch}"
+    return f"{_system_of(tag, plain_musl)} {arch}"
+
+
+def _system_of(tag: str, plain_musl: bool) -> str:
+    if tag.startswith("musllinux") or plain_musl:
+        return "musl"
+    if tag.startswith(("manylinux", "linux")):
+        return "glibc"
+    if tag.startswith("macosx"):
+        return "macOS"
+    if tag.startswith("win"):
+        return "Windows"
+    return tag.split("_")[0]
 
 
 def _foreign_platform(record: Record, releases: Releases | None) -> str:

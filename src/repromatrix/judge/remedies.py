@@ -73,16 +73,13 @@ class Remedy:
     # The upgrade asks for this package instead of the target ("{replacement}"); judged on it.
     instead: str = ""
     module_pip: bool = False  # run pip as `python3 -m pip`, not as the `pip` on PATH
-    limits: str = (
-        ""  # the attempt's container gets these resource limits (axes.RESOURCE_LIMITS) instead
-    )
-    note: str = (
-        ""  # what the person does that is not a command, shown first (e.g. "give it more memory")
-    )
+    # The attempt's container gets these resource limits (axes.RESOURCE_LIMITS) instead
+    limits: str = ""
+    # What the person does that is not a command, shown first (e.g. "give it more memory")
+    note: str = ""
     unset: tuple[str, ...] = ()  # variables the user unsets
-    venv: str = (
-        ""  # a new virtual environment at this path; the upgrade and everything after use it
-    )
+    # A new virtual environment at this path; the upgrade and everything after use it
+    venv: str = ""
     as_root: bool = False  # the upgrade runs as root (sudo)
     env: tuple[str, ...] = ()  # NAME=value templates set for the upgrade (and shown before it)
     shown_env: tuple[str, ...] = ()  # NAME=value shown only: the real values come from a secret
@@ -130,9 +127,8 @@ class Facts:
     proxy_with_credentials: str = ""  # the cell's proxy URL with placeholders for its credentials
     constraint: bool = False  # a constraints file is configured (the installer reads it)
     blockers: tuple[str, ...] = ()  # installed libraries whose requirements hold the upgrade back
-    newest_for_python: str = (
-        ""  # the target pinned to the newest release with files for this Python
-    )
+    # The target pinned to the newest release with files for this Python
+    newest_for_python: str = ""
     replacement: str = ""  # what a removed package says to install instead
     sharers: tuple[
         str, ...
@@ -168,9 +164,8 @@ class AttemptPlan:
     shown_env: tuple[
         str, ...
     ] = ()  # NAME=value the user sets, with secrets as placeholders (shown only)
-    package: str = (
-        ""  # the distribution the attempt is judged on, when not the target (a replacement)
-    )
+    # The distribution the attempt is judged on, when not the target (a replacement)
+    package: str = ""
 
     @property
     def needs(self) -> frozenset[Resource]:
@@ -216,7 +211,10 @@ class AttemptPlan:
 
 
 def _as(user: str, upgrader: str, sudo: bool = False) -> str:
-    return "sudo " if sudo else "" if user == upgrader else f"(as {user}) "
+    """How a command line says who runs it: sudo, nobody (the upgrader), or another user."""
+    if sudo:
+        return "sudo "
+    return "" if user == upgrader else f"(as {user}) "
 
 
 # Real wheels the local index serves so that remedies do offline what they do online: "upgrade pip

@@ -42,12 +42,9 @@ class CellTags:
             return None
         tags = record.runtime.tags if record.runtime else None
         pip = as_version(record.pip_version or None)
-        return cls(
-            record.python,
-            frozenset(tags.pairs if tags else ()),
-            tags.platforms if tags else (),
-            pip,
-        )
+        if tags is None:  # an old record, or pip could not say: what CPython X.Y accepts
+            return cls(record.python, pip=pip)
+        return cls(record.python, frozenset(tags.pairs), tags.platforms, pip)
 
     @property
     def short(self) -> str:

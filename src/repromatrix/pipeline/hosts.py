@@ -158,13 +158,10 @@ def on_hosts(scope: RunScope, work: list[tuple[Host, list[CellPlan]]]) -> str:
         for thread in threads:
             thread.join()
     reasons = set(stopped.values())
-    return (
-        "interrupted"
-        if "interrupted" in reasons
-        else "engine-lost"
-        if "engine-lost" in reasons
-        else ""
-    )
+    for reason in ("interrupted", "engine-lost"):  # an interruption says more than a loss
+        if reason in reasons:
+            return reason
+    return ""
 
 
 def _lose(scope: RunScope, host: Host, plans: list[CellPlan], why: str) -> None:

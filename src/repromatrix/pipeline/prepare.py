@@ -32,17 +32,14 @@ class RunOptions:
     baseline: str | None = None  # a run id or directory to compare with; default: the previous run
     resume: str | None = None  # a run id under `out`, or a run directory, to finish
     cache: CacheMode | None = None  # None: the matrix's settings.cache
-    matrix_given: bool = (
-        False  # --matrix was on the command line (with --resume: where the matrix is now)
-    )
+    # --matrix was on the command line (with --resume: where the matrix is now)
+    matrix_given: bool = False
     remedies: Selection | None = None  # None: the matrix's `remedies:`
-    remedy_cell: str | None = (
-        None  # `repromatrix remedy RUN CELL`: try the remedies on this stored cell
-    )
+    # `repromatrix remedy RUN CELL`: try the remedies on this stored cell
+    remedy_cell: str | None = None
     shard: ShardSpec | None = None  # --shard I/N: only this share of the selected cells
-    shard_plan: Path | None = (
-        None  # --shard-plan FILE: the shares as `list --json --shards N` fixed them
-    )
+    # --shard-plan FILE: the shares as `list --json --shards N` fixed them
+    shard_plan: Path | None = None
     yes: bool = False  # --yes: run a selection larger than settings.max_cells
     hosts: tuple[str, ...] = ()  # --docker-host URLs; () = settings.hosts, else the default engine
 
@@ -268,8 +265,8 @@ def _target_json(matrix: Matrix) -> dict[str, str]:
         "version": t.version,
         "index": str(t.index),
     }  # never the credentials
-    return (
-        out
-        | ({"pre": "true"} if t.pre else {})
-        | ({"imports": " ".join(t.imports)} if t.imports else {})
-    )
+    if t.pre:
+        out["pre"] = "true"
+    if t.imports:
+        out["imports"] = " ".join(t.imports)
+    return out

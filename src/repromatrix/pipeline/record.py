@@ -91,20 +91,14 @@ def to_cell_result(
         newest=facts.get("newest"),
         newest_for_python=facts.get("newest_for_python"),
         below_newest=facts.get("below_newest"),
-        python=record.python if record else None,
-        pip=record.pip if record else None,
+        **_recorded(record),
         upgrade_command=plan.upgrade_command,
-        pip_exit_code=record.upgrade.exit_code if record and record.upgrade else None,
-        pip_check=record.pip_check_json if record else None,
-        import_check=record.imports.json if record and record.imports else None,
         durations=run.durations,
         dockerfile=str(rel / "Dockerfile"),
         log=str(rel / "log.txt"),
         reproduce=reproduce_command(plan, str(rel)),
         notes=list(plan.notes),
         interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record),
-        checks=[c.json for c in record.checks] if record else [],
-        imports=list(record.imports.names) if record and record.imports else [],
         why_no_wheel=why_no_wheel(
             verdict.outcome.value,
             bool(facts.get("below_newest")),
@@ -120,6 +114,30 @@ def to_cell_result(
         attempts=attempts,
         fix=recommended((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts),
     )
+
+
+def _recorded(record: Record | None) -> dict[str, Any]:
+    """What results.json keeps of a cell's record; nothing of a cell that printed none."""
+    if record is None:
+        return {
+            "python": None,
+            "pip": None,
+            "pip_exit_code": None,
+            "pip_check": None,
+            "import_check": None,
+            "checks": [],
+            "imports": [],
+        }
+    imports = record.imports
+    return {
+        "python": record.python,
+        "pip": record.pip,
+        "pip_exit_code": record.upgrade.exit_code if record.upgrade else None,
+        "pip_check": record.pip_check_json,
+        "import_check": imports.json if imports else None,
+        "checks": [c.json for c in record.checks],
+        "imports": list(imports.names) if imports else [],
+    }
 
 
 def to_attempt_result(

@@ -37,17 +37,13 @@ class RenderContext:
     local: bool = False  # the cells read repromatrix's local index
     interceptor_ca_pem: bytes = b""  # the TLS-intercepting proxy's CA, for cells that trust it
     checks: tuple[Check, ...] = ()
-    index_secret: bool = (
-        False  # the index needs credentials: they come at run time, from a secret file
-    )
+    # The index needs credentials: they come at run time, from a secret file
+    index_secret: bool = False
 
     def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
         """What a cell trusts on top of the image's own CAs."""
-        bundle = (
-            ((self.host_ca.read() if self.host_ca else b"") + self.run_ca_pem)
-            if trust_host_ca
-            else b""
-        )
+        host = self.host_ca.read() if self.host_ca else b""
+        bundle = host + self.run_ca_pem if trust_host_ca else b""
         return bundle + (self.interceptor_ca_pem if network.trusts_interceptor else b"")
 
 

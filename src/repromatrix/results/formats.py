@@ -216,10 +216,13 @@ def _markdown_head(run: RunResult) -> str:
     ]
     if run.incomplete:
         lines += [f"**{md(run.incomplete)}**", ""]
+    said = [verdict, f"matrix {md_code(run.matrix)}", f"{md(run.target.get('index', ''))} index"]
+    if run.baseline:
+        said.append(f"compared with run {md(run.baseline)}")
+    if run.merged_from:
+        said.append(f"merged from {len(run.merged_from)} shard runs")
     lines += [
-        f"{verdict} · matrix {md_code(run.matrix)} · {md(run.target.get('index', ''))} index"
-        + (f" · compared with run {md(run.baseline)}" if run.baseline else "")
-        + (f" · merged from {len(run.merged_from)} shard runs" if run.merged_from else ""),
+        " · ".join(said),
         "",
         "| outcome | cells |",
         "|---|---|",

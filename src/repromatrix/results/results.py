@@ -64,9 +64,8 @@ class CellResult:
     )  # each wheel of the wanted release: fits, or why not
     trend: str = "no-history"  # against earlier runs; see history.py
     previous_outcome: Outcome | None = None
-    setup: str = (
-        ""  # the cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
-    )
+    # The cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
+    setup: str = ""
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
     setup_image: str = ""  # the cached setup image the cell started from
     attempts: list[dict[str, Any]] = field(
