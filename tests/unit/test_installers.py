@@ -72,8 +72,11 @@ def test_the_classifier_reads_the_installers_own_words():
 
 
 def test_only_the_installers_modules_spell_pips_variables():
-    # Left to move behind the seam (each says why): the scripts that run in a container for pip
-    # (templates/), the remedies catalogue's pip options, and the host's own pip configuration.
+    # Left to move behind the seam: in the scenario, the variable the secret index URL is handed
+    # to the installer in; the scripts that run in a container for pip (damaging its cache,
+    # aligning the official images' pip); the interpreters' pip alignment; the host's own pip
+    # configuration (where the host's CA is found). The scenario's probes come from the
+    # installer (REPROMATRIX_PROBES).
     allowed = {"installers/pip.py", "templates/scenario.py", "templates/corrupt_cache.py",
                "templates/align_pip.py", "infra/hostca.py", "infra/interpreters.py"}
     spelled = re.compile(r"\bPIP_[A-Z]")

@@ -16,6 +16,8 @@ from importlib import resources
 
 import pytest
 
+from repromatrix.cell import contract
+from repromatrix.installers import installer
 from tests.conftest import DATA
 
 METADATA = DATA / "metadata"
@@ -71,7 +73,8 @@ def run_scenario(tmp_path, **env: str) -> dict[str, object]:
     script = resources.files("repromatrix").joinpath("templates/scenario.py").read_text()
     (tmp_path / "scenario.py").write_text(script)
     base = {"PATH": os.environ["PATH"], "REPROMATRIX_PACKAGE": "no-such-distribution-here",
-            "REPROMATRIX_UPGRADE": "python3 -c pass", "REPROMATRIX_IDENTITIES": "root", "REPROMATRIX_USER": ""}
+            "REPROMATRIX_UPGRADE": "python3 -c pass", "REPROMATRIX_IDENTITIES": "root", "REPROMATRIX_USER": "",
+            contract.PROBES: json.dumps(installer().probes())}  # as the cell's Dockerfile sets them
     proc = subprocess.run([sys.executable, str(tmp_path / "scenario.py")], capture_output=True, text=True,
                           env=base | env, timeout=300, cwd=tmp_path)
     line = next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("REPROMATRIX-RECORD "))

@@ -32,6 +32,7 @@ TIMEOUT: Final = "REPROMATRIX_TIMEOUT"  # seconds the upgrade may run (resources
 BEFORE: Final = "REPROMATRIX_BEFORE"  # a remedy's steps before the upgrade (JSON)
 UNSET: Final = "REPROMATRIX_UNSET"  # variables a remedy unsets
 PATH: Final = "REPROMATRIX_PATH"  # a directory a remedy puts first on PATH (its venv's bin)
+PROBES: Final = "REPROMATRIX_PROBES"  # the installer's own commands the scenario runs (JSON)
 SCENARIO_VARIABLES: Final = (
     PACKAGE,
     IMPORTS,
@@ -46,6 +47,7 @@ SCENARIO_VARIABLES: Final = (
     BEFORE,
     UNSET,
     PATH,
+    PROBES,
 )
 
 # -- paths inside the container -----------------------------------------------------------------

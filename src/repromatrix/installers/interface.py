@@ -62,3 +62,10 @@ class Installer(ABC):
     @abstractmethod
     def cache_dir(self, home: str) -> str:
         """Where its cache lives for a user with this home directory."""
+
+    @abstractmethod
+    def probes(self) -> dict[str, list[str]]:
+        """The commands the scenario runs to ask it (argv lists): `version` (its own version),
+        `check` (are the installed requirements consistent?), `versions` (what the index offers
+        of a package, the package appended) and `dry_run` (what installing a requirement would
+        do, the requirement appended)."""

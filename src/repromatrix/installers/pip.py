@@ -160,3 +160,12 @@ class Pip(Installer):
 
     def cache_dir(self, home: str) -> str:
         return f"{home}/.cache/pip"
+
+    def probes(self) -> dict[str, list[str]]:
+        pip = ["python3", "-m", "pip"]
+        return {
+            "version": [*pip, "--version"],
+            "check": [*pip, "check"],
+            "versions": [*pip, "index", "versions"],
+            "dry_run": [*pip, "install", "--dry-run"],
+        }

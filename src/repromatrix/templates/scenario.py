@@ -41,7 +41,10 @@ for _name in os.environ.get("REPROMATRIX_UNSET", "").split():
 if os.environ.get("REPROMATRIX_PATH"):  # a remedy's virtual environment: its python3 and pip come first
     os.environ["VIRTUAL_ENV"] = os.path.dirname(os.environ["REPROMATRIX_PATH"])
     os.environ["PATH"] = os.environ["REPROMATRIX_PATH"] + os.pathsep + os.environ.get("PATH", "")
-UPGRADE = os.environ.get("REPROMATRIX_UPGRADE", "python3 -m pip install --upgrade " + PACKAGE)
+UPGRADE = os.environ["REPROMATRIX_UPGRADE"]
+# The installer's own commands for what the scenario asks it (installers/: its version, its check of
+# what is installed, the versions the index offers, a dry run of one requirement).
+PROBES = json.loads(os.environ["REPROMATRIX_PROBES"])
 TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 UPGRADER = os.environ.get("REPROMATRIX_USER") or "root"
 IDENTITIES = os.environ.get("REPROMATRIX_IDENTITIES", "root").split()
@@ -270,13 +273,13 @@ def prefix_of(python, who):
 def held_back(after, who):
     """When pip landed below the newest release this Python has files for, pip's own dry run of that
     release says what stops it (pip >= 22.2; `pip index versions` >= 21.2). None when not below it."""
-    code, out, _, _ = run(["python3", "-m", "pip", "index", "versions", PACKAGE] + (["--pre"] if "--pre" in UPGRADE
-                                                                                  else []), timeout=300, who=who)
+    code, out, _, _ = run(PROBES["versions"] + [PACKAGE] + (["--pre"] if "--pre" in UPGRADE else []), timeout=300,
+                          who=who)
     line = next((ln for ln in out.splitlines() if ln.startswith("Available versions:")), "")
     versions = [v.strip() for v in line.split(":", 1)[-1].split(",") if v.strip()]
     if code != 0 or not versions or not after or versions[0] == after:
         return None
-    argv = ["python3", "-m", "pip", "install", "--dry-run", "%s==%s" % (PACKAGE, versions[0])]
+    argv = PROBES["dry_run"] + ["%s==%s" % (PACKAGE, versions[0])]
     heading("held back? %s" % " ".join(argv))
     code, out, secs, timed_out = run(argv, timeout=600, echo=True, who=who)
     return {"newest": versions[0], "command": " ".join(argv), "exit_code": code, "output": out[-MAX_OUTPUT:],
@@ -356,7 +359,7 @@ def main():
     if SETUP and not run_steps(record, "setup", SETUP, "setup"):
         record["setup_failed"] = True
         return finish(record)
-    _, pip_version, _, _ = run(["python3", "-m", "pip", "--version"], timeout=120, who=UPGRADER)
+    _, pip_version, _, _ = run(PROBES["version"], timeout=120, who=UPGRADER)
     record["pip"] = pip_version.strip()
     _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
     record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
@@ -377,7 +380,7 @@ def main():
     if code == 0 and record["after"] and not record["pip_script"]:
         record["held_back"] = held_back(record["after"], UPGRADER)
 
-    code, out, secs, _ = run(["python3", "-m", "pip", "check"], timeout=300, echo=True, who=UPGRADER)
+    code, out, secs, _ = run(PROBES["check"], timeout=300, echo=True, who=UPGRADER)
     record["pip_check"] = {"exit_code": code, "output": out, "seconds": secs}
     heading("pip check exited %d" % code)
 

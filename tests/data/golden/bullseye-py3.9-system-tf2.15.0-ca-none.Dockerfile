@@ -38,5 +38,6 @@ ENV REPROMATRIX_PACKAGE='tensorflow' \
     REPROMATRIX_IMPORTS='' \
     REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
     REPROMATRIX_USER='' \
-    REPROMATRIX_IDENTITIES='root'
+    REPROMATRIX_IDENTITIES='root' \
+    REPROMATRIX_PROBES='{"version": ["python3", "-m", "pip", "--version"], "check": ["python3", "-m", "pip", "check"], "versions": ["python3", "-m", "pip", "index", "versions"], "dry_run": ["python3", "-m", "pip", "install", "--dry-run"]}'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

@@ -43,5 +43,6 @@ ENV REPROMATRIX_PACKAGE='tensorflow' \
     REPROMATRIX_IMPORTS='' \
     REPROMATRIX_UPGRADE='python3 -m pip install --user --upgrade tensorflow' \
     REPROMATRIX_USER='user' \
-    REPROMATRIX_IDENTITIES='root user'
+    REPROMATRIX_IDENTITIES='root user' \
+    REPROMATRIX_PROBES='{"version": ["python3", "-m", "pip", "--version"], "check": ["python3", "-m", "pip", "check"], "versions": ["python3", "-m", "pip", "index", "versions"], "dry_run": ["python3", "-m", "pip", "install", "--dry-run"]}'
 CMD ["python3", "/opt/repromatrix/scenario.py"]
