@@ -21,9 +21,17 @@ def matrix(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests and the Docker integration tests (real containers, local index, offline)."""
+    """Unit tests and the Docker integration tests (real containers, local index, offline), but
+    the slow ones (`nox -s slow`)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-ra", "--junitxml=test-artifacts/junit.xml", *session.posargs)
+    session.run("pytest", "-ra", "-m", "not slow", "--junitxml=test-artifacts/junit.xml", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The real-container tests too slow for `nox -s tests` on a fresh machine (the nightly runs them)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-ra", "-m", "slow", "--junitxml=test-artifacts/junit-slow.xml", *session.posargs)
 
 
 @nox.session

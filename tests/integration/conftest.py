@@ -18,6 +18,9 @@ from tests.conftest import REPO
 TEST_TIMEOUT = 900
 RUN_TIMEOUT = 1800
 SHARED_RUNS: set[str] = set()  # the session fixtures below that make one, by name
+# Shared runs too slow for `nox -s tests` on a fresh machine, and why; their tests are marked slow
+# (`nox -s slow`, and the nightly workflow, run them).
+SLOW_RUNS = {"pythons_run": "builds CPython 3.9, 3.11 and 3.13 from Debian's sources: 13 of its 14 minutes"}
 
 
 def shared_run(fixture):  # noqa: ANN001, ANN201 - a pytest fixture, before @pytest.fixture
@@ -33,7 +36,10 @@ def pytest_collection_modifyitems(items):
         item.add_marker(pytest.mark.docker)
         if item.get_closest_marker("timeout"):
             continue  # the test names its own
-        shares_a_run = SHARED_RUNS.intersection(getattr(item, "fixturenames", ()))
+        uses = set(getattr(item, "fixturenames", ()))
+        if uses & set(SLOW_RUNS):
+            item.add_marker(pytest.mark.slow)
+        shares_a_run = SHARED_RUNS & uses
         item.add_marker(pytest.mark.timeout(RUN_TIMEOUT + TEST_TIMEOUT if shares_a_run else TEST_TIMEOUT))
 
 
