@@ -133,3 +133,29 @@ def test_the_ca_bundle_is_stored_once_for_all_cells(cells, host_ca, tmp_path: Pa
     bundles = [d / "ca-bundle.pem" for d in dirs]
     assert len(bundles) >= 5 and len({b.stat().st_ino for b in bundles}) == 1  # one file, linked everywhere
     assert all(b.read_bytes() == host_ca.path.read_bytes() for b in bundles)
+
+
+def test_a_planted_shared_ca_bundle_is_never_reused(cells, host_ca, tmp_path: Path):
+    # An output directory someone else filled: its `.shared` files are recomputed, not trusted.
+    import hashlib
+
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    out = tmp_path / "df"
+    real = host_ca.read()
+    planted = out / ".shared" / f"{hashlib.sha256(real).hexdigest()[:16]}-ca-bundle.pem"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIBplanted\n-----END CERTIFICATE-----\n")
+    context = render_cell(plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx), ctx, out)
+    assert (context / "ca-bundle.pem").read_bytes() == real
+
+
+def test_a_shared_folder_that_links_elsewhere_is_not_written_through(cells, host_ca, tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "df"
+    out.mkdir()
+    (out / ".shared").symlink_to(outside)
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    render_cell(plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx), ctx, out)
+    assert list(outside.iterdir()) == []
+    assert (out / ".shared").is_dir() and not (out / ".shared").is_symlink()

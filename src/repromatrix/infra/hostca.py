@@ -8,11 +8,20 @@ environment variables pip honours.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..core.errors import UsageError
+
+MAX_BUNDLE = 16 * 2**20  # bytes; Debian's whole bundle is about 220 KB
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
 
 
 @dataclass(frozen=True)
@@ -21,7 +30,64 @@ class HostCA:
     source: str  # where we found it, for the report: e.g. "pip config global.cert"
 
     def read(self) -> bytes:
-        return self.path.read_bytes()
+        """The bundle's certificates, and nothing else of the file: every cell's build context and
+        image gets them, and people attach those to public bugs."""
+        return certificates_only(
+            read_bounded(self.path, self.source), f"{self.source} ({self.path})"
+        )
+
+
+def read_bounded(path: Path, said: str) -> bytes:
+    """A regular file's bytes, at most MAX_BUNDLE of them; a FIFO or device is refused without
+    being waited on (opened non-blocking, then checked by its descriptor)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise UsageError(f"{said} names {path}, which cannot be read ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                f"{said} names {path}, which is not a regular file\n"
+                "  hint: point it at a CA bundle file"
+            )
+        if info.st_size > MAX_BUNDLE:
+            raise UsageError(
+                f"{said} names {path}, {info.st_size:,} bytes: more than a CA bundle "
+                f"({MAX_BUNDLE:,} at most)"
+            )
+        return fh.read(MAX_BUNDLE + 1)
+
+
+def certificates_only(data: bytes, said: str) -> bytes:
+    """The PEM certificate blocks of `data`, one after another. Text between them (the comments
+    certifi's bundle has) is dropped; a block of any other kind (a private key) or a file with no
+    certificate at all (an environment dump) is refused, naming where it was configured. Each
+    block must be base64 of a DER sequence; X.509 itself is not parsed (system bundles hold
+    certificates a strict parser refuses, and pip trusts them all the same)."""
+    blocks = PEM_BLOCK.findall(data)
+    others = sorted({label.decode() for label, _ in blocks if label != b"CERTIFICATE"})
+    hint = "\n  hint: point it at a bundle of CA certificates only: it is copied into every cell"
+    if others:
+        raise UsageError(f"{said} holds {', '.join(others)}, not only certificates{hint}")
+    if not blocks:
+        raise UsageError(f"{said} holds no PEM certificate{hint}")
+    certificates = []
+    for number, (_, body) in enumerate(blocks, 1):
+        lines = [line.strip() for line in body.splitlines() if line.strip()]
+        try:
+            der = base64.b64decode(b"".join(lines), validate=True)
+        except binascii.Error:
+            der = b""
+        if not der.startswith(b"\x30"):
+            raise UsageError(
+                f"{said}: certificate {number} is not base64 of a DER certificate{hint}"
+            )
+        pem = (
+            b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
+        )
+        certificates.append(pem)
+    return b"".join(certificates)
 
 
 def parse_pip_config(text: str) -> list[tuple[str, str]]:

@@ -81,12 +81,17 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
 
 def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
     """One copy of a file every cell needs (the CA bundle), hard-linked into each build context:
-    10,000
-    cells cost one bundle of disk, and each context still holds a regular file Docker can COPY."""
-    shared = out_dir / ".shared" / f"{hashlib.sha256(data).hexdigest()[:16]}-{target.name}"
-    if not shared.exists():
-        shared.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=shared.parent)
+    10,000 cells cost one bundle of disk, and each context still holds a regular file Docker can
+    COPY. What an output directory already holds is never trusted: a `.shared` that is not a real
+    directory is replaced, and a shared file whose bytes are not `data` (planted, or a link to
+    elsewhere) is written again."""
+    folder = out_dir / ".shared"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        folder.unlink()  # a link out of the output directory is never written through
+    shared = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{target.name}"
+    if not _holds(shared, data):
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o644)
@@ -95,6 +100,13 @@ def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
         os.link(shared, target)
     except OSError:  # a file system without hard links
         shutil.copyfile(shared, target)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Is `path` a regular file (not a link) whose bytes are exactly `data`?"""
+    if path.is_symlink() or not path.is_file():
+        return False
+    return path.stat().st_size == len(data) and path.read_bytes() == data
 
 
 def reproduce_command(plan: CellPlan, context_dir: str) -> str:
