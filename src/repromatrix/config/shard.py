@@ -92,8 +92,7 @@ def split(
 
 def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell, ...]:
     """`--shard-plan FILE`: shard I's cells as a plan (`list --json --shards N`) fixed them, so
-    every
-    job of a fan-out runs what the plan said even if their histories differ."""
+    every job of a fan-out runs what the plan said even if their histories differ."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:

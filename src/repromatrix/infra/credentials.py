@@ -2,11 +2,10 @@
 everywhere.
 
 A private index is written `https://<user>:<${TOKEN_VARIABLE}>@<host>/simple` in matrix.yaml (no
-brackets) (the
-token comes from the environment, so the matrix can be committed); `index: local-auth` makes
-the local index demand credentials made for the run. Either way the credentials never reach a
-Dockerfile, an image layer or its history, a log, results.json or a report: the cell's image
-reads only the URL without them, and whatever needs the index (the prior version, the upgrade)
+brackets) (the token comes from the environment, so the matrix can be committed); `index:
+local-auth` makes the local index demand credentials made for the run. Either way the credentials
+never reach a Dockerfile, an image layer or its history, a log, results.json or a report: the cell's
+image reads only the URL without them, and whatever needs the index (the prior version, the upgrade)
 runs when the container starts, with the full URL read from a file mounted read-only at
 contract.INDEX_SECRET_PATH. Every log we keep is passed through `redact`.
 """

@@ -297,10 +297,8 @@ class DockerEngine:
         """A started container that is removed on exit, also when starting it failed.
 
         mounts: host path → container path, read-only (secrets); env: variables added to the
-        image's;
-        tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap, e.g. "32m"
-        (the
-        cell's resource limits).
+        image's; tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap,
+        e.g. "32m" (the cell's resource limits).
         """
         limits: dict[str, Any] = {"mem_limit": memory, "memswap_limit": memory} if memory else {}
         created = None
@@ -428,8 +426,8 @@ class DockerEngine:
 
     def stop_builds(self, network: str) -> int:
         """End the builds running on `network` now: a build's RUN step runs in a container of its
-        own,
-        unlabelled (the run's services and cells carry labels) but on the network the build uses."""
+        own, unlabelled (the run's services and cells carry labels) but on the network the build
+        uses."""
         steps = [
             box
             for box in self.quick.api.containers(filters={"network": network})

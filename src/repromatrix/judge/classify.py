@@ -137,9 +137,8 @@ ARCH = re.compile(
 
 
 def platform_kind(tag: str, musl: bool = False) -> str:
-    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any' →
-    'any'.
-    A plain 'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
+    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any'
+    → 'any'. A plain 'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
     if tag == "any":
         return "any"
     arch = m.group(1) if (m := ARCH.search(tag)) else tag
@@ -328,10 +327,9 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
 
 
 def _wrong_interpreter(record: Record) -> str:
-    """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ... (prefix
-    /opt/venv)'
-    when the pip command that ran installs into another Python than the `python3` users run, else
-    ''."""
+    """'`pip` is /usr/bin/pip, a script of /usr/bin/python3 (prefix /usr); `python3` is ...
+    (prefix /opt/venv)' when the pip command that ran installs into another Python than the
+    `python3` users run, else ''."""
     script = record.pip_script
     if script is None:
         return ""
@@ -362,11 +360,10 @@ def _shared_directory(record: Record) -> tuple[str, ...]:
 
 
 def _held_back(record: Record, wanted: str | None) -> tuple[str, ...]:
-    """Why pip settled for an older release, in pip's words from its dry run of the newest one; ()
-    when it
-    did not, or nothing says so. `wanted`: the newest release the target's own version range allows
-    for
-    this Python, where the index's release list is known (the cell's probe knows no range)."""
+    """Why pip settled for an older release, in pip's words from its dry run of the newest one;
+    () when it did not, or nothing says so. `wanted`: the newest release the target's own version
+    range allows for this Python, where the index's release list is known (the cell's probe knows
+    no range)."""
     probe = record.held_back
     if probe is None or probe.run.exit_code == 0:
         return ()
@@ -408,8 +405,7 @@ def _check_evidence(check: CheckRun) -> str:
 
 def same_version(a: str | None, b: str | None) -> bool | None:
     """Do two version strings name one version (PEP 440: '2.23.0-dev20261026' ==
-    '2.23.0.dev20261026')?
-    None when either is missing or not a version."""
+    '2.23.0.dev20261026')? None when either is missing or not a version."""
     va, vb = as_version(a), as_version(b)
     return None if va is None or vb is None else va == vb
 

@@ -105,9 +105,8 @@ class Releases:
         )
 
     def _pick(self, versions: list[Version]) -> Version | None:
-        """What pip picks among `versions`: the newest final release; pre-releases only with --pre,
-        or
-        when nothing final is left (packaging's rule, which pip follows)."""
+        """What pip picks among `versions`: the newest final release; pre-releases only with
+        --pre, or when nothing final is left (packaging's rule, which pip follows)."""
         finals = [v for v in versions if not v.is_prerelease]
         return max(versions if self.pre or not finals else finals, default=None)
 

@@ -173,8 +173,7 @@ class AttemptPlan:
 
     def limits(self, cell: Limits) -> Limits:
         """The attempt's container limits: the cell's (a remedy must work where it broke), unless
-        the
-        remedy is to give it more."""
+        the remedy is to give it more."""
         return RESOURCE_LIMITS[self.remedy.limits] if self.remedy.limits else cell
 
     @property

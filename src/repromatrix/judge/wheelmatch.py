@@ -61,9 +61,8 @@ class CellTags:
         return pair in self.pairs and tag.platform in self.platforms
 
     def interpreter_fits(self, tag: Tag) -> bool:
-        """Does the tag's interpreter and ABI fit? Without recorded tags: what CPython X.Y accepts
-        (cpXY,
-        abi3 up to it, pyX)."""
+        """Does the tag's interpreter and ABI fit? Without recorded tags: what CPython X.Y
+        accepts (cpXY, abi3 up to it, pyX)."""
         if self.pairs:
             return f"{tag.interpreter}-{tag.abi}" in self.pairs
         major, minor = (int(p) for p in self.short.split("."))
@@ -154,8 +153,7 @@ def judge(file: IndexFile, version: Version, cell: CellTags, pre: bool = False) 
 
 def _misnamed(tags: frozenset[Tag], cell: CellTags) -> str:
     """A wheel built for exactly this Python that its pip does not accept, because the pip spells
-    the
-    interpreter otherwise (pip 20.2.4 calls CPython 3.11 'cp3_11'), or ''."""
+    the interpreter otherwise (pip 20.2.4 calls CPython 3.11 'cp3_11'), or ''."""
     own = "cp" + cell.short.replace(".", "")
     if not cell.pairs or own not in {t.interpreter for t in tags}:
         return ""

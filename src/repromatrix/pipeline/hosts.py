@@ -337,8 +337,7 @@ def _jobs(
     stored: bool = False,
 ) -> list[CellJob]:
     """Render each cell's build context (or, `stored`, use the one the run directory holds), and
-    find
-    the setup prefixes cells share."""
+    find the setup prefixes cells share."""
     contexts = [
         _stored_context(run_dir, plan) if stored else render_cell(plan, ctx, run_dir / "cells")
         for plan in plans
@@ -364,8 +363,7 @@ def _jobs(
 
 def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
     """A cell's build context as the run directory holds it (perhaps attached by someone else): a
-    real
-    directory inside the run directory, never reached through a symlink."""
+    real directory inside the run directory, never reached through a symlink."""
     context = run_dir / "cells" / plan.cell.id
     inside = context.resolve().is_relative_to(run_dir.resolve())
     if (

@@ -79,10 +79,9 @@ def interception_for(
 
 def remedy_ca_bundle(ctx: RenderContext, run_dir: Path) -> Path | None:
     """Every CA the run knows (the host's, the local index's, the interceptor's), for the remedy
-    that
-    trusts the CA a cell lacks; None when there is none to give. The host's is looked up even when
-    no
-    cell of this run trusts it (`remedy` on a `ca: none` cell): it is the corporate CA to try."""
+    that trusts the CA a cell lacks; None when there is none to give. The host's is looked up
+    even when no cell of this run trusts it (`remedy` on a `ca: none` cell): it is the corporate
+    CA to try."""
     host_ca = ctx.host_ca or detect_host_ca()
     bundle = (host_ca.read() if host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
     if not bundle:

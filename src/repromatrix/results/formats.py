@@ -302,8 +302,7 @@ def write_format(run: RunResult, run_dir: Path, fmt: Format, out: Path | None = 
 
 def write_formats(run: RunResult, run_dir: Path, formats: Sequence[Format]) -> list[Path]:
     """All or nothing: every format is rendered before any is written, so a failure in one leaves
-    the
-    run directory's reports as they were, not a mix of old and new."""
+    the run directory's reports as they were, not a mix of old and new."""
     texts = {fmt: RENDERERS[fmt](run, run_dir) for fmt in formats}
     paths = []
     for fmt, text in texts.items():

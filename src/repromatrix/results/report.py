@@ -204,10 +204,9 @@ def safe_link(relative: str) -> str:
 
 
 def read_inside(run_dir: Path, relative: str) -> str:
-    """A run's own file, as text; '' for anything else. results.json may come from someone else (an
-    attached run): its paths are data, so an absolute path, '..', a symlink out of the run
-    directory,
-    a device or an oversized file is never read."""
+    """A run's own file, as text; '' for anything else. results.json may come from someone else
+    (an attached run): its paths are data, so an absolute path, '..', a symlink out of the run
+    directory, a device or an oversized file is never read."""
     if not relative:
         return ""
     root = run_dir.resolve()
