@@ -8,7 +8,6 @@ within 4/3 of the best split. The same cells, estimates and N always give the sa
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from ..core.files import load_json
 from ..core.model import Cell
 
 # GitHub Actions runs at most 256 jobs from one matrix; GitLab's parallel:matrix allows 200.
 MAX_SHARDS = 256
+
+MAX_PLAN_BYTES = 64 * 2**20  # 256 shards of 10,000 cell ids each is about 30 MB
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,10 @@ def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell,
     """`--shard-plan FILE`: shard I's cells as a plan (`list --json --shards N`) fixed them, so
     every job of a fan-out runs what the plan said even if their histories differ."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+        data = load_json(path, "a shard plan", MAX_PLAN_BYTES)
+    except UsageError as e:
         raise UsageError(
-            f"--shard-plan {path}: cannot read it ({e})\n  hint: write it with "
-            "'repromatrix list --json --shards N > FILE'"
+            f"--shard-plan: {e}\n  hint: write it with 'repromatrix list --json --shards N > FILE'"
         ) from None
     entries = data.get("include") if isinstance(data, dict) else None
     if not isinstance(entries, list):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from ..core.files import NotJSON, load_json, parse_json, read_regular
 from .results import (
     MAX_RESULTS_BYTES,
     CellResult,
@@ -103,54 +104,40 @@ class Journal:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(self.header_path, json.dumps(header.to_json(), indent=2) + "\n")
 
-    def _refuse_links(self, path: Path) -> None:
-        # An attached run is untrusted: never read through a link that may lead out of it.
-        if path.is_symlink():
-            raise UsageError(
-                f"{path}: a symbolic link; a run's journal must be a regular file in the run"
-            )
-
     def header(self) -> RunHeader:
-        self._refuse_links(self.header_path)
         try:
-            data = json.loads(self.header_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+            data = load_json(self.header_path, "the run's header (run.json)", MAX_RESULTS_BYTES)
+        except UsageError as e:
             raise UsageError(
-                f"{self.header_path}: cannot read the run's header ({e})\n  hint: only runs made "
-                "by this repromatrix (with a run.json) can be resumed"
+                f"{e}\n  hint: only runs made by this repromatrix (with a run.json) can be resumed"
             ) from None
         return RunHeader.from_json(data, self.header_path)
 
     def record(self, cell: CellResult) -> None:
         """Append one finished cell: one write of one line, then fsync, so a crash loses at most
         it."""
-        line = (json.dumps(cell.to_json(), separators=(",", ":")) + "\n").encode()
+        line = json.dumps(cell.to_json(), separators=(",", ":"), allow_nan=False) + "\n"
         fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
+            os.write(fd, line.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
 
     def finished(self) -> dict[str, CellResult]:
         """The journal's cells by id, the last line of each winning."""
-        self._refuse_links(self.cells_path)
-        if not self.cells_path.is_file():
+        if not os.path.lexists(self.cells_path):
             return {}
-        if self.cells_path.stat().st_size > MAX_RESULTS_BYTES:
-            raise UsageError(
-                f"{self.cells_path}: larger than {MAX_RESULTS_BYTES // 2**20} MiB; not a journal"
-            )
+        text = read_regular(self.cells_path, "the run's journal (cells.jsonl)", MAX_RESULTS_BYTES)
         out: dict[str, CellResult] = {}
-        for n, line in enumerate(
-            self.cells_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-        ):
+        for n, line in enumerate(text.decode("utf-8", errors="replace").splitlines(), 1):
+            where = f"{self.cells_path}:{n}"
             try:
-                data = json.loads(line)
-            except ValueError:
+                data = parse_json(line, where)
+            except NotJSON:
                 continue  # a torn line: the process died while writing it
             # An attached journal is as untrusted as an attached results.json.
-            validate_results({"cells": [data]}, Path(f"{self.cells_path}:{n}"))
+            validate_results({"cells": [data]}, Path(where), whole=False)
             out[data["id"]] = CellResult.from_json(data)
         return out
 

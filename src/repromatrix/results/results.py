@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from ..core.files import load_json
 from ..core.outcomes import Fix, Outcome
 
 SCHEMA = 1
@@ -215,7 +216,8 @@ def _umask() -> int:
 
 
 def dumps(run: RunResult) -> str:
-    return json.dumps(run.to_json(), indent=2) + "\n"
+    # allow_nan=False: a NaN or an infinity is never written (a page's JSON.parse would throw).
+    return json.dumps(run.to_json(), indent=2, allow_nan=False) + "\n"
 
 
 def save_run(run: RunResult, run_dir: Path) -> Path:
@@ -225,6 +227,7 @@ def save_run(run: RunResult, run_dir: Path) -> Path:
 
 
 MAX_RESULTS_BYTES = 512 * 1024 * 1024
+MAX_SECONDS = 10**7  # about four months: no duration of a cell or an attempt is longer
 # The shape of every field an attached results.json may carry (it may come from anyone).
 Shape = str
 RUN_FIELDS: dict[str, Shape] = {
@@ -276,6 +279,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "fix": "str?",
     "host": "str",
 }
+REQUIRED_RUN_FIELDS = ("run_id", "matrix", "target", "started")
 # One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
 ATTEMPT_FIELDS: dict[str, Shape] = {
     "remedy": "str",
@@ -311,8 +315,9 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
             and all(k in value for k in ("remedy", "outcome", "fix"))
             and all(_shape_ok(value[k], ATTEMPT_FIELDS[k]) for k in value if k in ATTEMPT_FIELDS)
         )
-    if shape == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if shape == "number":  # seconds: finite (the parser saw to that), not negative, not absurd
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number and 0 <= value <= MAX_SECONDS
     if shape.startswith("list["):
         return isinstance(value, list) and all(_shape_ok(v, shape[5:-1]) for v in value)
     if shape.startswith("dict["):
@@ -322,7 +327,7 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
     return shape == "cell" and isinstance(value, dict)
 
 
-def validate_results(data: Any, path: Path) -> None:
+def validate_results(data: Any, path: Path, whole: bool = True) -> None:
     """Refuse a results.json whose fields are not what this repromatrix writes, naming the field."""
 
     def fail(at: str, value: Any, shape: Shape) -> None:
@@ -336,6 +341,9 @@ def validate_results(data: Any, path: Path) -> None:
     for key, shape in RUN_FIELDS.items():
         if key in data and not _shape_ok(data[key], shape):
             fail(key, data[key], shape)
+    for key in REQUIRED_RUN_FIELDS if whole else ():
+        if key not in data:
+            fail(key, None, RUN_FIELDS[key])
     for i, cell in enumerate(data.get("cells", [])):
         for key, shape in CELL_FIELDS.items():
             if key in cell and not _shape_ok(cell[key], shape):
@@ -348,23 +356,9 @@ def validate_results(data: Any, path: Path) -> None:
 def load_run(run_dir: Path) -> RunResult:
     path = run_dir / "results.json" if run_dir.is_dir() else run_dir
     try:
-        if path.stat().st_size > MAX_RESULTS_BYTES or not path.is_file():
-            raise UsageError(
-                f"{path}: not a results file (a regular file of at most "
-                f"{MAX_RESULTS_BYTES // 2**20} MiB)"
-            )
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(
-            f"{path}: cannot read results ({e.strerror})\n  hint: pass a run directory "
-            "such as reports/latest"
-        ) from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
-    except RecursionError:
-        raise UsageError(f"{path}: JSON nested too deeply to be results") from None
+        data = load_json(path, "results", MAX_RESULTS_BYTES)
+    except UsageError as e:
+        raise UsageError(f"{e}\n  hint: pass a run directory such as reports/latest") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise UsageError(f"{path}: results schema {found!r}, this repromatrix reads {SCHEMA}")

@@ -1,0 +1,105 @@
+"""The one rule for the files repromatrix reads from places it does not own: an attached run
+directory (run.json, cells.jsonl, results.json), a shard plan, the host's configuration.
+
+Such a file is opened without following a symbolic link at its own name, without waiting (a
+FIFO is refused, not read), checked by its descriptor to be a regular file no larger than its
+limit (a sparse file counts by its apparent size), and, for JSON, parsed strictly: no NaN or
+Infinity, no number too large to be one of ours, no nesting deeper than anything we write. A
+file that breaks the rule is bad input (exit 2, naming the file), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import UsageError
+
+MAX_DIGITS = 20  # an integer of ours fits 64 bits
+MAX_DEPTH = 64  # results.json nests about six levels
+
+
+def read_regular(path: Path, what: str, limit: int) -> bytes:
+    """The bytes of `path`, a regular file of at most `limit` bytes, opened as the rule says."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        symlink = os.path.islink(path)
+        why = "a symbolic link; it must be a regular file" if symlink else e.strerror
+        raise UsageError(f"{path}: cannot read {what} ({why})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                f"{path}: {what} must be a regular file (not a FIFO, device or folder)"
+            )
+        if info.st_size > limit:
+            raise UsageError(
+                f"{path}: {info.st_size:,} bytes, more than {what} may be ({limit:,} at most)"
+            )
+        return fh.read(limit + 1)
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """JSON as this repromatrix writes it, or UsageError naming `where` (a path, `path:line`)."""
+    try:
+        data = json.loads(
+            text, parse_constant=_no_constant, parse_int=_small_int, parse_float=_finite
+        )
+    except json.JSONDecodeError as e:
+        raise NotJSON(f"{where}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not UTF-8 text") from None
+    except RecursionError:
+        raise UsageError(f"{where}: JSON nested too deeply to be ours") from None
+    except _Refused as e:
+        raise UsageError(f"{where}: {e}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise UsageError(f"{where}: JSON nested deeper than {MAX_DEPTH} levels: not ours")
+    return data
+
+
+def load_json(path: Path, what: str, limit: int) -> Any:
+    return parse_json(read_regular(path, what, limit), str(path))
+
+
+class NotJSON(UsageError):
+    """Not JSON at all (a journal's torn last line is this), as opposed to JSON we never write."""
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise _Refused(f"{name} is not a number this repromatrix writes")
+
+
+def _small_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _Refused(f"a {len(text)}-digit integer is not one this repromatrix writes")
+    return int(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"{text[:20]} is not a finite number")
+    return value
+
+
+def _depth(data: Any) -> int:
+    """How deeply `data` nests, counted without recursion (a hostile file may nest thousands)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(value, dict):
+            stack.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, level + 1) for v in value)
+    return deepest

@@ -1,0 +1,133 @@
+"""A corpus of hostile files an attached run, a shard plan or a journal may hold, replayed through
+the command line: every one is exit 2 naming the file, in bounded time, never a traceback, and a
+NaN or an infinity is never written back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+CELL = {"id": "c1", "axes": {"os": "bookworm"}, "outcome": "upgraded", "evidence": ["why"]}
+RUN = {"schema": 1, "run_id": "r1", "matrix": "m.yaml", "target": {"package": "tensorflow"},
+       "started": "s", "finished": "f", "cells": [CELL]}
+
+
+def cli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "repromatrix", *args], capture_output=True, text=True,
+                          env=dict(os.environ) | NO_DOCKER, cwd=REPO, timeout=timeout)
+
+
+def with_results(tmp_path, text: str):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(text)
+    return run
+
+
+RESULTS = {
+    "nan duration": json.dumps(RUN).replace('"why"]}', '"why"], "durations": {"run": NaN}}'),
+    "infinite duration": json.dumps(RUN).replace('"why"]}', '"why"], "durations": {"run": Infinity}}'),
+    "1e999 seconds": json.dumps(RUN).replace('"why"]}', '"why"], "durations": {"run": 1e999}}'),
+    "negative seconds": json.dumps(RUN).replace('"why"]}', '"why"], "durations": {"run": -5}}'),
+    "5000-digit integer": json.dumps(RUN).replace('"why"]}', '"why"], "pip_exit_code": ' + "9" * 5000 + "}"),
+    "deep nesting": json.dumps(RUN).replace('"why"]}', '"why"], "interpreter": {"a": ' + "[" * 5000
+                                             + "]" * 5000 + "}}"),
+    "nested 100 levels": json.dumps(RUN).replace('"why"]}', '"why"], "interpreter": {"a": ' + "[" * 100
+                                                 + "]" * 100 + "}}"),
+    "no cells key types": '{"schema": 1, "cells": [{"id": 1}]}',
+    "just the schema": '{"schema": 1}',
+}
+
+
+@pytest.mark.parametrize("name", list(RESULTS))
+def test_a_hostile_results_json_is_refused(tmp_path, name):
+    run = with_results(tmp_path, RESULTS[name])
+    proc = cli("report", str(run))
+    assert proc.returncode == 2, proc.stderr
+    assert "results.json" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (run / "index.html").exists()  # nothing half-written
+
+
+def test_a_fifo_as_results_json_is_refused_at_once(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    os.mkfifo(run / "results.json")
+    proc = cli("report", str(run), timeout=30)  # would block forever if read
+    assert proc.returncode == 2 and "regular file" in proc.stderr
+
+
+def test_a_sparse_giant_results_json_is_refused_before_reading(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "results.json", "wb") as fh:
+        fh.truncate(2**33)  # 8 GiB apparent
+    proc = cli("report", str(run), timeout=30)
+    assert proc.returncode == 2 and "more than results may be" in proc.stderr
+
+
+def test_a_results_json_that_links_elsewhere_is_not_read(tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(RUN))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").symlink_to(secret)
+    proc = cli("report", str(run))
+    assert proc.returncode == 2 and "symbolic link" in proc.stderr
+
+
+@pytest.mark.parametrize("plan, said", [
+    ('{"include": [{"shard": "1/2", "ids": ["a"], "seconds": NaN}]}', "NaN"),
+    ("[" * 3000 + "]" * 3000, "nested too deeply"),
+    ("not json at all", "not valid JSON"),
+])
+def test_a_hostile_shard_plan_is_refused(tmp_path, plan, said):
+    path = tmp_path / "plan.json"
+    path.write_text(plan)
+    proc = cli("run", "--matrix", "examples/offline.yaml", "--shard", "1/2", "--shard-plan", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert said in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_fifo_as_shard_plan_is_refused_at_once(tmp_path):
+    path = tmp_path / "plan.json"
+    os.mkfifo(path)
+    proc = cli("run", "--matrix", "examples/offline.yaml", "--shard", "1/2", "--shard-plan", str(path), timeout=30)
+    assert proc.returncode == 2 and "regular file" in proc.stderr
+
+
+def journal_run(tmp_path, header: str, lines: str = ""):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(header)
+    (run / "cells.jsonl").write_text(lines)
+    return run
+
+
+@pytest.mark.parametrize("header", ['{"run_id": "x", "cells": [], "started": NaN}', "[" * 3000 + "]" * 3000])
+def test_a_hostile_run_header_is_refused_by_resume_and_report(tmp_path, header):
+    run = journal_run(tmp_path, header)
+    for args in (("run", "--resume", str(run)), ("report", str(run))):
+        proc = cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "run.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_journal_line_with_nan_is_refused_but_a_torn_line_is_skipped(tmp_path):
+    header = json.dumps({"schema": 1, "run_id": "r1", "matrix": "m.yaml", "matrix_sha256": "0", "cells": ["c1", "c2"],
+                         "started": "s", "target": {"package": "tensorflow"}})
+    good = json.dumps(CELL)
+    torn = json.dumps(CELL | {"id": "c2"})[:20]
+    run = journal_run(tmp_path, header, f"{good}\n{torn}")
+    proc = cli("report", str(run), "--format", "json", "-o", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert [c["id"] for c in json.loads(proc.stdout)["cells"]] == ["c1"]
+    (run / "cells.jsonl").write_text(good.replace('"why"]}', '"why"], "durations": {"run": NaN}}') + "\n")
+    proc = cli("report", str(run))
+    assert proc.returncode == 2 and "cells.jsonl:1" in proc.stderr and "NaN" in proc.stderr
