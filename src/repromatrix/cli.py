@@ -538,8 +538,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     # A cancelled CI job, `docker stop` or `kill` sends SIGTERM: clean up exactly as on Ctrl-C. Only
-    # the
-    # main thread may set handlers, and the old one comes back when main returns (tests call main).
+    # the main thread may set handlers, and the old one comes back when main returns (tests call
+    # main).
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:

@@ -322,8 +322,7 @@ INSTALL_MODES: dict[str, InstallMode] = {
             USER,
         ),
         # What users are told when `python3 -m venv` fails for want of ensurepip: `python3` is then
-        # the
-        # venv's, but the `pip` on PATH is the system's, which installs into the system's
+        # the venv's, but the `pip` on PATH is the system's, which installs into the system's
         # site-packages.
         InstallMode(
             "venv-no-pip",
@@ -591,8 +590,7 @@ RESOURCE_LIMITS: dict[str, Limits] = {
     for m in (
         Limits("unlimited", "no limits beyond the engine's"),
         # pip downloads and unpacks in TMPDIR (/tmp): the newest model wheels carry 1.5 MiB, so a 1
-        # MiB
-        # /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
+        # MiB /tmp fails as a 600 MB wheel fails on a small /tmp, a quota or a full disk.
         Limits(
             "small-tmp",
             "/tmp is a 1 MiB tmpfs: smaller than the wheel pip downloads and unpacks there",

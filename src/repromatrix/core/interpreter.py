@@ -26,8 +26,7 @@ def base_image_for(os_value: str) -> str:
 
 
 # The registry's per-architecture namespaces (i386/debian, ...) whose images this machine runs
-# natively:
-# debootstrap builds them with --arch, Debian's name for the architecture.
+# natively: debootstrap builds them with --arch, Debian's name for the architecture.
 FOREIGN_ARCHES = {"i386": "i386"}
 _DEBIAN_IMAGE = re.compile(
     r"(?:docker\.io/)?(?:library/|(?P<arch>[a-z0-9]+)/)?debian:(?P<suite>[a-z]+)"

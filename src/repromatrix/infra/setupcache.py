@@ -259,8 +259,7 @@ class SetupCache:
         """Keep the cache within its budget (the default: a share of free disk); what went."""
         found = self.engine.cached_images(self.kind)
         # A setup --fresh rebuilt under the same tag is garbage at once: nothing can reuse it.
-        # (Before
-        # this, such images were never counted nor removed: 259 of them filled a disk here.)
+        # (Before this, such images were never counted nor removed: 259 of them filled a disk here.)
         stale = [i for i in found if i.stale]
         images = [i for i in found if not i.stale]
         cached = sum(i.size for i in images)

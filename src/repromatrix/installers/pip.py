@@ -9,10 +9,8 @@ from ..core.outcomes import Outcome
 from .interface import Installer, Rule, Variables
 
 # What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package
-# has
-# been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is
-# deprecated,
-# use 'scikit-learn' rather than 'sklearn'').
+# has been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is
+# deprecated, use 'scikit-learn' rather than 'sklearn'').
 REMOVED = (
     r"package has been removed|has been renamed|PyPI package is deprecated|"
     r"is deprecated and has been removed|"
@@ -42,8 +40,7 @@ RULES: tuple[Rule, ...] = (
         r"Can not perform a '--user' install\. User site-packages are not visible",
     ),
     # pip must replace a dependency whose files it cannot know: a distutils install (an egg-info
-    # file)
-    # or a dist-info without RECORD (what OS packages leave); the hint names the installer.
+    # file) or a dist-info without RECORD (what OS packages leave); the hint names the installer.
     Rule(
         Outcome.CANNOT_UNINSTALL,
         r"Cannot uninstall|uninstall-no-record-file|uninstall-distutils-installed-package",
@@ -55,8 +52,7 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     # A tombstone: the name's newest release is an sdist whose build fails on purpose, saying what
-    # to
-    # install instead. Before the generic build failure it would otherwise look like.
+    # to install instead. Before the generic build failure it would otherwise look like.
     Rule(
         Outcome.REMOVED_PACKAGE,
         REMOVED,

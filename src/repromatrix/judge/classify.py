@@ -230,8 +230,7 @@ def _failure(upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
         limit = facts.get("memory_limit")
         at = f", at the container's memory limit of {limit}" if limit else ""
         # Nothing that varies from run to run (when it was killed, what it had printed by then):
-        # shards
-        # and reruns of one cell must say the same.
+        # shards and reruns of one cell must say the same.
         return Verdict(
             Outcome.OUT_OF_MEMORY,
             (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",),

@@ -150,8 +150,7 @@ def fetch_releases(
         files, links = parser.files, parser.links
     releases = Releases.from_files(package, files)
     # Files on other hosts (PyPI's pages link files on a host of their own); relative links stay on
-    # the index,
-    # which the host reaches under another name than the cells do.
+    # the index, which the host reaches under another name than the cells do.
     page_host = urllib.parse.urlsplit(url).hostname
     releases.hosts = frozenset(
         h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host

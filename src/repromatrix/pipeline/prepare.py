@@ -247,8 +247,7 @@ def _prepare_resume(options: RunOptions) -> Prepared:
     assert options.resume
     run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "--resume")
     # A cell that ended in our own failure (infra-error) or was interrupted taught nothing about
-    # pip:
-    # it is run again, like the cells the stopped run never reached.
+    # pip: it is run again, like the cells the stopped run never reached.
     retry = {Outcome.INFRA_ERROR, Outcome.INTERRUPTED}
     done = {
         cid
