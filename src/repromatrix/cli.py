@@ -549,10 +549,32 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+DEBUG_VALUES = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "": False,
+    "0": False,
+    "false": False,
+    "no": False,
+}
+
+
+def debugging() -> bool:
+    """REPROMATRIX_DEBUG: 1/true/yes shows an internal error's traceback; 0/false/no or unset
+    does not; anything else is a usage error (it used to turn debugging on, even for 0)."""
+    value = os.environ.get("REPROMATRIX_DEBUG", "")
+    if value.strip().lower() not in DEBUG_VALUES:
+        raise UsageError(f"REPROMATRIX_DEBUG={value[:40]!r}: not 1, true, yes, 0, false or no")
+    return DEBUG_VALUES[value.strip().lower()]
+
+
 def _main(argv: list[str] | None) -> int:
     # soft_wrap: never break a message (or a path in it) at the terminal or CI log width.
     console = Console(stderr=True, soft_wrap=True)
+    debug = False
     try:
+        debug = debugging()
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args, console)
     except ReproMatrixError as e:
@@ -562,7 +584,7 @@ def _main(argv: list[str] | None) -> int:
         console.print("interrupted: removed this run's containers, networks and images")
         return INTERRUPTED
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, said as one
-        if os.environ.get("REPROMATRIX_DEBUG"):
+        if debug:
             raise
         console.print(
             Text.assemble(

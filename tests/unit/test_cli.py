@@ -128,3 +128,26 @@ def test_remedies_option_names_a_wrong_remedy_and_suggests_one(capsys):
 def test_remedy_command_on_a_run_that_does_not_exist_is_a_usage_error(tmp_path, capsys):
     assert main(["remedy", str(tmp_path / "nope"), "some-cell", "--out", str(tmp_path)]) == 2
     assert "is not a run directory with a run.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, code", [("0", 2), ("false", 2), ("", 2), ("maybe", 2), ("on", 2)])
+def test_debug_takes_only_documented_values(tmp_path, value, code):
+    # 0/false/"" mean off (the missing run is exit 2 as without the variable); others are refused.
+    proc = cli("report", str(tmp_path / "nope"), env={"REPROMATRIX_DEBUG": value})
+    assert proc.returncode == code and "Traceback" not in proc.stderr
+    refused = value in ("maybe", "on")
+    assert ("REPROMATRIX_DEBUG='" in proc.stderr) is refused, proc.stderr
+
+
+def test_debug_on_shows_an_internal_errors_traceback(monkeypatch, capsys):
+    import repromatrix.cli as cli_module
+
+    def broken(args, console):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(cli_module.COMMANDS, "list", broken)
+    monkeypatch.setenv("REPROMATRIX_DEBUG", "0")
+    assert main(["list"]) == 4 and "internal error: RuntimeError: a bug" in capsys.readouterr().err
+    monkeypatch.setenv("REPROMATRIX_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["list"])
