@@ -166,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     _select_args(ls)
     ls.add_argument("--json", action="store_true", help="machine-readable output for CI")
     ls.add_argument(
+        "--yes", action="store_true", help="list a selection larger than settings.max_cells"
+    )
+    ls.add_argument(
         "--shards",
         type=_shard_count,
         metavar="N",
@@ -192,6 +195,7 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("dockerfiles"),
         help="output directory (default: dockerfiles)",
     )
+    rd.add_argument("--yes", action="store_true", help="render more cells than settings.max_cells")
 
     cl = sub.add_parser(
         "clean",
@@ -413,7 +417,7 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
             )
         shards = shards_of(matrix, selection, count, args.out, args.remedies)
         return _list_shards(shards, args.json, console)
-    _, cells = stream_cells(args.matrix, tuple(args.only), args.keyword)
+    _, cells = stream_cells(args.matrix, tuple(args.only), args.keyword, guard=not args.yes)
     if args.json:
         _write_json_list(cells)
         return 0
@@ -470,7 +474,7 @@ def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:
 
 
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
-    dirs = render_only(args.matrix, args.out)
+    dirs = render_only(args.matrix, args.out, guard=not args.yes)
     console.print(
         f"rendered {len(dirs)} cells under {args.out}/ "
         "(each: docker build -t NAME DIR && docker run --rm NAME)"

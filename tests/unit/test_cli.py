@@ -151,3 +151,18 @@ def test_debug_on_shows_an_internal_errors_traceback(monkeypatch, capsys):
     monkeypatch.setenv("REPROMATRIX_DEBUG", "1")
     with pytest.raises(RuntimeError, match="a bug"):
         main(["list"])
+
+
+def test_list_and_render_refuse_more_than_max_cells_unless_yes(write_matrix, tmp_path):
+    # 3 x 2 x 40 = 240 cells against a limit of 100: refused before a cell is made or written.
+    priors = ", ".join(f"'2.{i}.0'" for i in range(40))
+    path = write_matrix(f"axes: {{os: [bookworm, bullseye, trixie], install: [venv, system], prior: [{priors}]}}\n"
+                        "settings: {max_cells: 100}\n")
+    for args in (("list",), ("list", "--json"), ("render", "--out", str(tmp_path / "out"))):
+        proc = cli(*args, "--matrix", str(path), env=NO_DOCKER)
+        assert proc.returncode == 2, proc.stderr
+        assert "the selection has 240 cells, more than 100" in proc.stderr and "--yes to" in proc.stderr
+    assert not (tmp_path / "out").exists()
+    assert len(cli("list", "--yes", "--matrix", str(path)).stdout.splitlines()) == 240
+    narrow = cli("list", "--matrix", str(path), "-k", "bookworm and venv")  # 40 cells: allowed
+    assert narrow.returncode == 0 and len(narrow.stdout.splitlines()) == 40

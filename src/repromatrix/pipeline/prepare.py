@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config.cost import estimate, machine_time, past_seconds, seconds_by_cell
-from ..config.expand import count_cells, iter_cells
+from ..config.expand import count_selected, iter_cells
 from ..config.matrix import load_matrix
 from ..config.shard import Shard, ShardSpec, from_plan, split
 from ..core.errors import UsageError, did_you_mean
@@ -63,28 +63,37 @@ def load_cells(
     *,
     guard: int | None = None,
     remedies: Selection | None = None,
+    doing: str = "run",
 ) -> tuple[Matrix, list[Cell]]:
     """The matrix and its selected cells. `guard`: refuse more than settings.max_cells cells per
     `guard` shards before any cell is planned or held (a million-cell matrix is refused in
     seconds)."""
     matrix = load_matrix(matrix_path)
     on = (remedies or matrix.remedies).on
-    if guard and not only and not keyword:  # the whole matrix: count it without making its cells
-        _refuse_oversize(matrix, count_cells(matrix), guard, on, iter_cells(matrix))
+    if guard:  # counted without making the cells: nothing is held before it is allowed
+        count = count_selected(matrix, only, keyword)
+        _refuse_oversize(matrix, count, guard, on, iter_cells(matrix, only, keyword), doing)
     cells = list(iter_cells(matrix, only, keyword))
-    if guard and (only or keyword):
-        _refuse_oversize(matrix, len(cells), guard, on, iter(cells))
     if not cells:
         raise _nothing_selected(matrix_path, only, keyword)
     return matrix, cells
 
 
 def stream_cells(
-    matrix_path: Path, only: tuple[str, ...] = (), keyword: str | None = None
+    matrix_path: Path,
+    only: tuple[str, ...] = (),
+    keyword: str | None = None,
+    *,
+    guard: bool = True,
+    doing: str = "list",
 ) -> tuple[Matrix, Iterator[Cell]]:
     """The matrix and its selected cells one at a time (`list` of a million cells holds none of
-    them); the error for an empty selection comes before the first cell would."""
+    them); the error for an empty selection comes before the first cell would. `guard`: refuse
+    more than settings.max_cells first (`--yes` lifts it), counted without making the cells."""
     matrix = load_matrix(matrix_path)
+    if guard:
+        count = count_selected(matrix, only, keyword)
+        _refuse_oversize(matrix, count, 1, False, iter_cells(matrix, only, keyword), doing)
     cells = iter_cells(matrix, only, keyword)
     first = next(cells, None)
     if first is None:
@@ -100,7 +109,12 @@ def _nothing_selected(matrix_path: Path, only: tuple[str, ...], keyword: str | N
 
 
 def _refuse_oversize(
-    matrix: Matrix, count: int, shards: int, remedies_on: bool, cells: Iterator[Cell]
+    matrix: Matrix,
+    count: int,
+    shards: int,
+    remedies_on: bool,
+    cells: Iterator[Cell],
+    doing: str = "run",
 ) -> None:
     """settings.max_cells per shard, with what the selection would cost (from a sample of its
     cells)."""
@@ -117,8 +131,8 @@ def _refuse_oversize(
     raise UsageError(
         f"{matrix.path}: settings.max_cells: the selection has {count:,} cells{per}, more than "
         f"{matrix.settings.max_cells:,}: {machine_time(seconds)} of work\n  hint: narrow it "
-        "(-k, --only), split it over machines (--shard I/N), raise settings.max_cells, or pass "
-        "--yes to run it anyway"
+        f"(-k, --only), split it over machines (--shard I/N), raise settings.max_cells, or pass "
+        f"--yes to {doing} it anyway"
     )
 
 

@@ -21,9 +21,10 @@ from .prepare import Prepared, RunOptions, load_cells, prepare
 from .trust import Trust, needs_of, render_context, run_ca_for, trust_for, wanted_host_ca
 
 
-def render_only(matrix_path: Path, out: Path) -> list[Path]:
-    """`repromatrix render`: the build contexts alone, no Docker needed."""
-    matrix, cells = load_cells(matrix_path)
+def render_only(matrix_path: Path, out: Path, guard: bool = True) -> list[Path]:
+    """`repromatrix render`: the build contexts alone, no Docker needed; more than
+    settings.max_cells only with `guard` off (`--yes`)."""
+    matrix, cells = load_cells(matrix_path, guard=1 if guard else None, doing="render")
     ctx = render_context(
         matrix, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render")
     )
