@@ -25,6 +25,7 @@ from .config.cost import machine_time
 from .config.matrix import LIMITS
 from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
+from .core.files import paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
 from .infra.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, cache_dir, human
@@ -580,7 +581,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         debug = debugging()
         args = _parser().parse_args(argv)
-        return COMMANDS[args.command](args, console)
+        with paths_are_input():
+            return COMMANDS[args.command](args, console)
     except ReproMatrixError as e:
         console.print(Text.assemble(("error: ", "bold red"), str(e)), highlight=False)
         return e.exit_code

@@ -166,3 +166,19 @@ def test_list_and_render_refuse_more_than_max_cells_unless_yes(write_matrix, tmp
     assert len(cli("list", "--yes", "--matrix", str(path)).stdout.splitlines()) == 240
     narrow = cli("list", "--matrix", str(path), "-k", "bookworm and venv")  # 40 cells: allowed
     assert narrow.returncode == 0 and len(narrow.stdout.splitlines()) == 40
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below", "/proc/no-such-dir/out"])
+def test_an_unwritable_out_is_exit_2_naming_it(tmp_path, where):
+    (tmp_path / "a-file").write_text("x")
+    out = str(tmp_path / where) if not where.startswith("/") else where
+    proc = cli("render", "--matrix", "examples/offline.yaml", "--out", out, env=NO_DOCKER)
+    assert proc.returncode == 2, proc.stderr
+    named = out.rsplit("/", 1)[0]  # the path, or the part of it that failed
+    assert named in proc.stderr and "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_an_unwritable_report_output_is_exit_2(tmp_path):
+    run_dir = stored_run(tmp_path, "upgraded")
+    proc = cli("report", str(run_dir), "--format", "md", "-o", "/proc/self/no-such/summary.md", env=NO_DOCKER)
+    assert proc.returncode == 2 and "/proc/self/no-such" in proc.stderr and "internal error" not in proc.stderr

@@ -10,10 +10,12 @@ file that breaks the rule is bad input (exit 2, naming the file), never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,6 +23,21 @@ from .errors import UsageError
 
 MAX_DIGITS = 20  # an integer of ours fits 64 bits
 MAX_DEPTH = 64  # results.json nests about six levels
+
+
+@contextlib.contextmanager
+def paths_are_input() -> Iterator[None]:
+    """A file-system error on a path the user named (an --out that is a file, /proc, read-only,
+    full, not theirs) is bad input, said with the path and why: exit 2, never a traceback."""
+    try:
+        yield
+    except OSError as e:
+        if not e.filename:
+            raise  # not about a path (a socket, a pipe): someone else's to say
+        raise UsageError(
+            f"{e.filename}: {e.strerror or e}\n  hint: name a directory you can write "
+            "(--out, -o), on a file system with room"
+        ) from None
 
 
 def read_regular(path: Path, what: str, limit: int) -> bytes:
