@@ -159,3 +159,17 @@ def test_a_shared_folder_that_links_elsewhere_is_not_written_through(cells, host
     render_cell(plan_cell(cells["bookworm-py3.11-venv-tf2.15.0"], ctx), ctx, out)
     assert list(outside.iterdir()) == []
     assert (out / ".shared").is_dir() and not (out / ".shared").is_symlink()
+
+
+def test_a_cell_id_longer_than_a_file_name_gets_a_bounded_directory(write_matrix, tmp_path: Path):
+    # A legal matrix: an image reference as `os` and a long local version give a 300-character id.
+    image = "registry.example:5000/" + "team/" * 40 + "debian:bookworm"
+    path = write_matrix(f"axes: {{os: ['{image}'], install: [venv], prior: ['2.15.0+{'x' * 40}']}}\n")
+    (cell,) = expand(load_matrix(path))
+    assert len(cell.id) > 255
+    ctx = RenderContext(target=load_matrix(path).target)
+    out = render_cell(plan_cell(cell, ctx), ctx, tmp_path)
+    assert len(out.name) <= 100 and out.name.startswith(cell.id[:40])
+    assert f"# repromatrix cell {cell.id}" in (out / "Dockerfile").read_text()  # the id stays in it
+    twin = cell.__class__(id=cell.id + "y", values=cell.values)
+    assert twin.name != cell.name  # the hash of the whole id keeps names apart

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .outcomes import Outcome
+
+NAME_LIMIT = 100  # characters of a cell's directory, image and container name
 
 
 class CacheMode(str, enum.Enum):
@@ -242,3 +245,14 @@ class Cell:
     @property
     def axes(self) -> dict[str, str]:
         return dict(self.values)
+
+    @property
+    def name(self) -> str:
+        """The id as a directory, image and container name: the id itself up to NAME_LIMIT
+        characters; a longer one (an image reference as `os`, long versions) keeps its head and a
+        hash of the whole, so it fits any file system and stays unique. The id itself is kept in
+        the content (results.json, the Dockerfile's header)."""
+        if len(self.id) <= NAME_LIMIT:
+            return self.id
+        digest = hashlib.sha256(self.id.encode()).hexdigest()[:16]
+        return f"{self.id[: NAME_LIMIT - 17]}-{digest}"

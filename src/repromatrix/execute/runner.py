@@ -181,7 +181,7 @@ class CellRunner:
             )
             return self.finish(job, obs, durations, log, setup_how)
         started = time.monotonic()
-        name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.id}"
+        name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.name}"
         network, mounts = self._network_for(job)
         limits = job.plan.limits
         result = self.engine.run_to_end(
@@ -228,7 +228,7 @@ class CellRunner:
                 env[contract.PROXY_SECRET] = contract.PROXY_SECRET_PATH
             started = time.monotonic()
             name = (
-                f"repromatrix-{self.engine.run_id}-{cell.plan.cell.id}-fix-{job.plan.remedy.name}"
+                f"repromatrix-{self.engine.run_id}-{cell.plan.cell.name}-fix-{job.plan.remedy.name}"
             )
             limits = job.plan.limits(cell.plan.limits)
             env = limits.env() | env

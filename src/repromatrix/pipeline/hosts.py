@@ -364,7 +364,7 @@ def _jobs(
 def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
     """A cell's build context as the run directory holds it (perhaps attached by someone else): a
     real directory inside the run directory, never reached through a symlink."""
-    context = run_dir / "cells" / plan.cell.id
+    context = run_dir / "cells" / plan.cell.name
     inside = context.resolve().is_relative_to(run_dir.resolve())
     if (
         context.is_symlink()

@@ -131,7 +131,7 @@ class CellPlan:
 
     @property
     def image_tag(self) -> str:
-        return f"repromatrix/{self.cell.id}".lower()
+        return f"repromatrix/{self.cell.name}".lower()
 
     @property
     def identities(self) -> tuple[str, ...]:

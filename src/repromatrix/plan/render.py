@@ -53,9 +53,9 @@ def checks_json(plan: CellPlan) -> str:
 
 def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
     """Write the cell's build context to out_dir/<cell id>/, atomically; returns that dir."""
-    final = out_dir / plan.cell.id
+    final = out_dir / plan.cell.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{plan.cell.id}.", dir=out_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{plan.cell.name}.", dir=out_dir))
     try:
         (tmp / "Dockerfile").write_text(render_dockerfile(plan, ctx))
         (tmp / "scenario.py").write_bytes(scenario_source())
