@@ -47,11 +47,11 @@ def test_pip_is_registered_and_spells_what_users_type():
 
 
 def test_a_dockerfile_spells_the_cells_installer_not_pip(write_matrix):
-    path = write_matrix("target: {index: 'https://idx.example/simple/'}\n"
+    path = write_matrix("target: {index: 'https://127.0.0.1:9/simple/'}\n"
                         "axes: {os: [bookworm], install: [system], prior: ['2.15.0'], ca: [host], "
                         "conflicts: [constraints]}\n")
     matrix = load_matrix(path)
-    ctx = RenderContext(target=matrix.target, index_url="https://idx.example/simple/")
+    ctx = RenderContext(target=matrix.target, index_url="https://127.0.0.1:9/simple/")
     plan = plan_cell(expand(matrix)[0], ctx)
     assert "PIP_INDEX_URL" in render_dockerfile(plan, ctx)  # pip's, as before
     other = plan_cell(expand(matrix)[0], ctx, Other())
