@@ -50,6 +50,37 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path, stop):
     assert "interrupted" in [c["outcome"] for c in stopped["cells"]]
 
 
+def test_sigterm_during_a_setup_build_is_interrupted_and_left_for_resume(docker_client, tmp_path):
+    """Seen on the real index: SIGTERM while a cell's setup built recorded it as setup-failed
+    ("returned a non-zero code: 137"), a verdict --resume then kept."""
+    matrix = tmp_path / "setup.yaml"
+    matrix.write_text("target: {index: local}\naxes: {os: [bookworm]}\nremedies: none\n")
+    out = tmp_path / "reports"
+    # --fresh: the setup is built now (apt-get from Debian's mirror, seconds), not reused
+    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
+                             "--out", str(out), "--fresh"], cwd=REPO, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ), preexec_fn=default_sigint)
+    run_id = re.search(r"run (\S+):", proc.stderr.readline()).group(1)
+    network = f"repromatrix-{run_id}"
+
+    def setup_step_running() -> bool:  # the builder's step container: on the run's network, unlabelled
+        return any("python3-venv" in " ".join(box.attrs["Config"]["Cmd"] or [])
+                   for box in docker_client.containers.list(filters={"network": network}))
+
+    deadline = time.monotonic() + 600
+    while not setup_step_running():
+        assert proc.poll() is None and time.monotonic() < deadline, "no setup build step ever ran"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 130, rest
+    (cell,) = json.loads((out / run_id / "results.json").read_text())["cells"]
+    assert cell["outcome"] == "interrupted", cell
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
+    journal = [json.loads(line) for line in (out / run_id / "cells.jsonl").read_text().splitlines()]
+    assert [c["outcome"] for c in journal] == ["interrupted"] and journal[0].get("rerun")
+
+
 def test_debootstrap_builds_a_missing_debian_image(docker_client):
     engine = DockerEngine("test-debootstrap")
     tag = "repromatrix-test/debian:bookworm"

@@ -26,6 +26,10 @@ from repromatrix.infra.engine import (
     Filters,
 )
 
+# What the builder said of a setup step whose container a SIGTERM'd run removed (seen on the
+# real index)
+KILLED_STEP = ("The command '/bin/sh -c apt-get update' returned a non-zero code: 137")
+
 # A real cell's record (captured from a container), so finished cells classify as they would.
 UPGRADED = Path(__file__).parents[1] / "data" / "records" / "local-bullseye-py3.9-venv-fresh.json"
 
@@ -77,6 +81,9 @@ class FakeEngine:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: dict[str, int] = field(default_factory=dict)
     envs: dict[str, dict[str, str]] = field(default_factory=dict)  # container name → the variables it got
+    # What setup builds give instead of success (a step failing, the engine failing the build)
+    setup_result: BuildResult | None = None
+    setup_hangs: bool = False  # setup builds run until their step is killed (stop_builds)
     running_now: int = 0
     most_running: int = 0  # the most containers run_to_end ran at once
 
@@ -104,9 +111,18 @@ class FakeEngine:
             self.builds.append((tag, target))
             self._building[tag] = self._building.get(tag, 0) + 1
             self.concurrent_setups[tag] = max(self.concurrent_setups.get(tag, 0), self._building[tag])
+        if target == "setup" and self.setup_hangs:
+            self.killed.wait()  # until the run kills the step's container, as Ctrl-C does
+            with self._lock:
+                self._building[tag] -= 1
+            # what the builder then says: the step's command "failed", killed by signal 9
+            return BuildResult(False, "Step 2/9 : RUN apt-get update\n", "RUN apt-get update",
+                               KILLED_STEP)
         time.sleep(self.build_seconds)
         with self._lock:
             self._building[tag] -= 1
+            if target == "setup" and self.setup_result:
+                return self.setup_result
             self.images[tag] = dict(labels)
         return BuildResult(True, f"built {tag}\n")
 
@@ -175,6 +191,7 @@ class FakeEngine:
 
     def stop_builds(self, network: str) -> int:
         self.stopped_builds.append(network)
+        self.killed.set()
         return 0
 
     def cleanup(self, flt: Filters | None = None) -> dict[str, int]:

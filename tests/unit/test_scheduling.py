@@ -287,3 +287,62 @@ def test_ctrl_c_during_attempts_keeps_the_cell_and_marks_its_attempts_not_tried(
     outcomes = [classify(a.observation).outcome for a in cell.attempts]
     assert len(cell.attempts) == 3 and outcomes.count(Outcome.INTERRUPTED) == 2  # the running one, the queued one
     assert done == [cell]  # reported once, with its attempts
+
+
+# -- a fault is never a verdict ---------------------------------------------------------------
+def test_a_setup_build_the_interruption_killed_is_interrupted_not_setup_failed(tmp_path):
+    """Seen on the real index: SIGTERM during a setup build removed its step container, the
+    builder said "returned a non-zero code: 137", and the cell was kept as setup-failed."""
+    engine = FakeEngine(setup_hangs=True)
+    jobs, cache = make_jobs(tmp_path, engine)
+    cancel = threading.Event()
+
+    def stop_while_building() -> None:
+        while not engine.builds:
+            time.sleep(0.01)
+        cancel.set()  # what the SIGTERM handler does
+
+    threading.Thread(target=stop_while_building, daemon=True).start()
+    runner = CellRunner(engine, "net", 60, cache=cache)
+    finished = run_all(runner, jobs, 2, lambda job: None, lambda run: None, cancel=cancel)
+    assert finished.stopped == "interrupted" and engine.stopped_builds == ["net"]
+    assert finished.runs and all(r.rerun for r in finished.runs)  # --resume runs them again
+    assert {classify(r.observation).outcome for r in finished.runs} == {Outcome.INTERRUPTED}
+
+
+ENGINE_FAULTS = [  # build errors that are the engine's, not the Dockerfile's
+    "failed to register layer: write /usr/lib/x86_64-linux-gnu/libLLVM.so.15: no space left on device",
+    "Error removing intermediate container 4c1f2e: removal of container 4c1f2e is already in progress",
+    "unknown parent image ID sha256:8e1d",
+]
+
+
+@pytest.mark.parametrize("fault", ENGINE_FAULTS)
+def test_a_build_the_engine_failed_is_infra_error_and_is_run_again(tmp_path, fault):
+    from repromatrix.infra.docker_engine import engine_fault_in
+    from repromatrix.infra.engine import BuildResult
+
+    engine = FakeEngine(setup_result=BuildResult(False, "Step 2/9 : RUN apt-get update\n",
+                                                 "RUN apt-get update", fault, engine_fault_in(fault)))
+    jobs, cache = make_jobs(tmp_path, engine)
+    finished = run(engine, jobs[:1], cache)
+    verdict = classify(finished.runs[0].observation)
+    assert verdict.outcome is Outcome.INFRA_ERROR
+    assert fault in verdict.evidence[0]
+
+
+def test_a_setup_step_whose_own_command_failed_stays_a_verdict(tmp_path):
+    """The control: pip failing in the setup (captured from a real build) is setup-failed."""
+    from repromatrix.infra.docker_engine import engine_fault_in
+    from repromatrix.infra.engine import BuildResult
+
+    log = (Path(__file__).parents[1] / "data" / "records"
+           / "local-trixie-py3.13-venv-tf2.15.0.build.txt").read_text()
+    said = next(line for line in log.splitlines() if "returned a non-zero code" in line)
+    step = 'RUN : repromatrix-setup && python3 -m pip install "tensorflow==2.15.0"'
+    assert engine_fault_in(said) == ""
+    engine = FakeEngine(setup_result=BuildResult(False, log, step, said, engine_fault_in(said)))
+    jobs, cache = make_jobs(tmp_path, engine)
+    finished = run(engine, jobs[:1], cache)
+    assert classify(finished.runs[0].observation).outcome is Outcome.SETUP_FAILED
+    assert not finished.runs[0].rerun

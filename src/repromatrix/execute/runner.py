@@ -23,7 +23,7 @@ from ..cell import contract
 from ..cell.contract import RecordError, parse_record
 from ..core.model import CacheMode
 from ..infra.credentials import redact
-from ..infra.engine import LABEL_ROLE, LABEL_RUN, Engine
+from ..infra.engine import LABEL_ROLE, LABEL_RUN, BuildResult, Engine
 from ..infra.services import ProxySetup
 from ..infra.setupcache import SetupCache, human, scenario_dockerfile
 from ..judge.classify import Observation, Verdict
@@ -48,6 +48,16 @@ def observed(
         exit_code=exit_code,
         timed_out=timed_out,
     )
+
+
+def build_failed(build: BuildResult, log: str) -> Observation:
+    """A failed build as evidence: only a step's own command failing (pip's, in the setup) is a
+    verdict; the engine failing the build (connection lost, an API error, a layer it could not
+    write) is infra-error, which `run --resume` runs again."""
+    if build.engine_fault:
+        return Observation(infra_reason=f"the Docker engine failed the build: {build.engine_fault}")
+    setup_step = build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}")
+    return Observation(build_ok=False, build_log=log, setup_failed=setup_step)
 
 
 @dataclass(frozen=True)
@@ -150,15 +160,11 @@ class CellRunner:
             durations = {"setup": setup.seconds} if setup.build else {}
             setup_log = self._redact(setup.build.log) if setup.build else self.cache.kept_log(setup)
             self.cache.keep_log(setup, setup_log)
-            if setup.how == "failed" and setup.build:
-                obs = Observation(
-                    build_ok=False,
-                    build_log=setup_log,
-                    setup_failed=setup.build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"),
-                )
-                return self.finish(job, obs, durations, setup_log, setup.how)
-            if self.stop.is_set():
+            if self.stop.is_set():  # a build the interruption killed says nothing about pip
                 return self.interrupted(job, durations, setup_log, setup.how)
+            if setup.how == "failed" and setup.build:
+                obs = build_failed(setup.build, setup_log)
+                return self.finish(job, obs, durations, setup_log, setup.how)
             started = time.monotonic()  # the cell's own build: its setup comes from the cache now
             scenario = scenario_dockerfile((job.context / "Dockerfile").read_text(), setup.image)
             build = self.engine.build(
@@ -174,12 +180,7 @@ class CellRunner:
         if self.stop.is_set():
             return self.interrupted(job, durations, log, setup_how)
         if not build.ok:
-            obs = Observation(
-                build_ok=False,
-                build_log=build.log,
-                setup_failed=build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}"),
-            )
-            return self.finish(job, obs, durations, log, setup_how)
+            return self.finish(job, build_failed(build, build.log), durations, log, setup_how)
         started = time.monotonic()
         name = f"repromatrix-{self.engine.run_id}-{job.plan.cell.name}"
         network, mounts = self._network_for(job)

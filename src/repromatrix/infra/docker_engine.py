@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the builder colours a step's stderr
+# How the builder says a RUN step's own command failed: the one build error that is the
+# Dockerfile's (pip's), not the engine's.
+STEP_FAILED = re.compile(r"^The command .* returned a non-zero code: \d+$", re.DOTALL)
 PING_TIMEOUT = 10  # seconds the watchdog's ping may take before the engine counts as not answering
 # Seconds for calls that should answer at once: an engine slower than this is lost
 QUICK_TIMEOUT = 60
@@ -103,6 +106,11 @@ class DockerBox:
 
     def connect(self, network: str, aliases: tuple[str, ...] = ()) -> None:
         self._engine.quick.networks.get(network).connect(self._box, aliases=list(aliases))
+
+
+def engine_fault_in(error: str) -> str:
+    """The build error, if the engine (not the Dockerfile's own command) is at fault; else ''."""
+    return "" if STEP_FAILED.search(error.strip()) else error.strip()
 
 
 class DockerEngine:
@@ -226,9 +234,11 @@ class DockerEngine:
                 if text.startswith("Step "):
                     step = text.split(" : ", 1)[-1].strip()
                 if "error" in chunk:
-                    return BuildResult(False, "".join(log) + chunk["error"], step, chunk["error"])
+                    error = str(chunk["error"])
+                    fault = engine_fault_in(error)
+                    return BuildResult(False, "".join(log) + error, step, error, fault)
         except (docker.errors.APIError, requests.exceptions.RequestException) as e:
-            return BuildResult(False, "".join(log) + f"\n{e}", step, str(e))
+            return BuildResult(False, "".join(log) + f"\n{e}", step, str(e), str(e) or "no answer")
         return BuildResult(True, "".join(log))
 
     def touch_image(self, ref: str) -> None:

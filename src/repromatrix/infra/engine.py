@@ -38,6 +38,9 @@ class BuildResult:
     log: str
     failed_step: str = ""  # the Dockerfile instruction that failed, as the builder printed it
     error: str = ""
+    # Why the engine, not the Dockerfile, failed the build ('' when a step's own command failed):
+    # a lost connection, an API error, a layer it could not write. Not a verdict about pip.
+    engine_fault: str = ""
 
 
 @dataclass(frozen=True)
