@@ -25,10 +25,10 @@ from .config.cost import machine_time
 from .config.matrix import LIMITS
 from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
-from .core.files import paths_are_input
+from .core.files import cache_dir, paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
 from .infra.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
-from .infra.setupcache import CACHE_KINDS, cache_dir, human
+from .infra.setupcache import CACHE_KINDS, human
 from .judge.remedies import REMEDIES, parse_selection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run

@@ -17,13 +17,12 @@ from pathlib import Path
 from repromatrix.cell.contract import RECORD_PREFIX
 from repromatrix.infra.engine import (
     LABEL_CACHE,
-    LABEL_ROLE,
-    LABEL_RUN,
     BuildResult,
     CachedImage,
     Capacity,
     ContainerResult,
     Filters,
+    run_labels,
 )
 
 # What the builder said of a setup step whose container a SIGTERM'd run removed (seen on the
@@ -60,6 +59,7 @@ class FakeBox:
 @dataclass
 class FakeEngine:
     run_id: str = "fake"
+    owner: str = "fake-owner"
     build_seconds: float = 0.05
     run_seconds: float = 0.05
     images: dict[str, dict[str, str]] = field(default_factory=dict)  # ref → labels
@@ -88,7 +88,7 @@ class FakeEngine:
     most_running: int = 0  # the most containers run_to_end ran at once
 
     def labels(self, role: str) -> dict[str, str]:
-        return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
+        return run_labels(self.run_id, self.owner, role)
 
     def image_exists(self, ref: str) -> bool:
         return ref in self.images

@@ -24,7 +24,7 @@ EVIL = "x\x1b[31m\x00`` ```\n# pwned\n<script>alert(1)</script> @maintainers ![i
 
 def hostile_results() -> dict:
     cell = {
-        "id": "cell" + EVIL, "axes": {"os" + EVIL: "bookworm" + EVIL, "install": "<b>venv</b>"},
+        "id": "cell-x.1_y", "axes": {"os" + EVIL: "bookworm" + EVIL, "install": "<b>venv</b>"},
         "outcome": "externally-managed", "evidence": [EVIL, "</script><script>alert(2)</script>"],
         "expected": ["upgraded"], "upgrade_command": "pip " + EVIL, "reproduce": "```\n# pwned\n" + EVIL,
         "dockerfile": "../../../../etc/passwd", "log": "/dev/zero", "notes": [EVIL], "trend": "new" + EVIL,
@@ -79,6 +79,17 @@ def test_report_on_a_hostile_attached_run(tmp_path, capsys):
     # The reproduce block holds the hostile fence and heading, and closes only where we close it.
     block = re.search(r'<pre><code class="language-sh">(.*?)</code></pre>', rendered(md), re.S)
     assert block and "# pwned" in block.group(1) and "```" in block.group(1)
+
+
+def test_a_cell_id_that_is_not_one_is_refused_naming_it(tmp_path, capsys):
+    """An id names the cell's folder and appears in every report: only what cell_id makes."""
+    data = hostile_results()
+    data["cells"][0]["id"] = "cell" + EVIL
+    run_dir, before = write_run(tmp_path, data)
+    assert main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "cells[0].id" in err and "a cell id: letters, digits" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
 
 
 def test_a_malformed_results_json_names_the_field(tmp_path, capsys):

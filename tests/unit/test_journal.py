@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from repromatrix.core.errors import UsageError
 from repromatrix.core.model import CacheMode
 from repromatrix.infra.setupcache import parse_size
 from repromatrix.pipeline.prepare import RunOptions, _prepare_resume, load_cells
-from repromatrix.results.journal import Journal, RunHeader, load_any, matrix_hash
+from repromatrix.results.journal import LOCK, OWNER, Journal, RunHeader, load_any, matrix_hash, new_owner, owner_label
 from repromatrix.results.results import CellResult
 
 MATRIX = "target: {package: tensorflow}\naxes: {os: [bookworm], install: [venv, system], prior: [none, '2.15.0']}\n"
@@ -75,7 +76,9 @@ def test_resume_runs_only_what_has_no_result(tmp_path):
 def test_resume_refuses_a_changed_matrix_and_a_second_process(tmp_path):
     journal, _ = started(tmp_path)
     options = RunOptions(Path("matrix.yaml"), out=tmp_path / "reports", resume=str(journal.run_dir))
-    with journal.lock(), pytest.raises(UsageError, match="another repromatrix process"), journal.lock():
+    run_id = journal.header().run_id
+    with journal.lock(run_id), pytest.raises(UsageError, match="another repromatrix process"), \
+            journal.lock(run_id):
         pass
     (tmp_path / "m.yaml").write_text(MATRIX + "# edited\n")
     with pytest.raises(UsageError, match="has changed since the run started"):
@@ -92,3 +95,57 @@ def test_cache_settings_read_as_people_write_them(tmp_path, written, mode):
     settings = load_matrix(path).settings
     assert settings.cache is mode and settings.cache_budget == int(1.5 * 2**30)
     assert parse_size("20GB") == 20 * 10**9 and parse_size("20 furlongs") is None
+
+
+def test_a_copy_of_a_live_runs_directory_cannot_act_while_it_runs(tmp_path):
+    """The run id is a lock on this machine too: a copy (or an attached directory naming a live
+    run's id) is refused while the run is live, and free once it ended."""
+    journal, _ = started(tmp_path)
+    run_id = journal.header().run_id
+    copy = Journal(tmp_path / "copy")
+    copy.start(journal.header())
+    with journal.lock(run_id), pytest.raises(UsageError, match=f"run {run_id} is live in another"):
+        with copy.lock(run_id):
+            pass
+    with copy.lock(run_id):  # the live run ended: its lock went with it
+        pass
+
+
+def test_the_owner_token_is_private_written_once_and_never_through_a_symlink(tmp_path):
+    journal, _ = started(tmp_path)
+    assert journal.owner() is None  # a run made before tokens
+    token = new_owner()
+    journal.claim(token)
+    assert journal.owner() == token
+    assert stat.S_IMODE((journal.run_dir / OWNER).stat().st_mode) == 0o600
+    with pytest.raises(UsageError, match="already there"):
+        journal.claim(new_owner())  # a planted .owner is refused, not overwritten
+    assert owner_label(token) != owner_label(new_owner()) and token not in owner_label(token)
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    planted = Journal(tmp_path / "planted")
+    planted.run_dir.mkdir()
+    (planted.run_dir / OWNER).symlink_to(victim)
+    with pytest.raises(UsageError, match="symbolic link"):
+        planted.owner()
+    with pytest.raises(UsageError):
+        planted.claim(new_owner())
+    (planted.run_dir / LOCK).symlink_to(tmp_path / "created-through-the-lock")
+    with pytest.raises(UsageError, match="symbolic link"), planted.lock("20261202-000000-abcd"):
+        pass
+    assert victim.read_text() == "keep\n" and not (tmp_path / "created-through-the-lock").exists()
+    (planted.run_dir / OWNER).unlink()
+    (planted.run_dir / OWNER).write_text("not a token\n")
+    with pytest.raises(UsageError, match="not a repromatrix owner token"):
+        planted.owner()
+
+
+@pytest.mark.parametrize("run_id", ["../../etc", "a b", "", "x" * 101, "-rf", "id;rm"])
+def test_a_run_header_whose_run_id_is_not_one_is_refused(tmp_path, run_id):
+    journal, _ = started(tmp_path)
+    data = json.loads(journal.header_path.read_text())
+    data["run_id"] = run_id
+    journal.header_path.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="run_id: .* is not a run id"):
+        journal.header()

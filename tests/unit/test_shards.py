@@ -4,6 +4,7 @@ checks, max_cells and the engine's capacity."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -265,8 +266,31 @@ def test_merge_copies_no_symlink_out_of_an_attached_shard(write_matrix, tmp_path
     merged, run_dir = merge(shards, tmp_path / "m")
     copied = run_dir / "cells" / victim.name
     assert (copied / "Dockerfile").is_file()
-    assert not (copied / "log.txt").exists() and not (copied / "more").exists()
+    assert "did not copy" in (copied / "log.txt").read_text() and not (copied / "more").exists()
+    assert "a symbolic link" in (copied / "log.txt").read_text()
     assert "not for the report" not in (run_dir / "index.html").read_text()
+    assert "not for the report" not in (copied / "log.txt").read_text()
+
+
+def test_merge_copies_no_hard_link_and_no_sparse_giant_out_of_an_attached_shard(write_matrix, tmp_path):
+    path = write_matrix(MATRIX)
+    shards = [fake_run(path, tmp_path / f"s{i}", ShardSpec(i, 2), 1.0) for i in (1, 2)]
+    secret = tmp_path / "token"
+    secret.write_text("ghp_not-for-the-report")
+    secret.chmod(0o600)
+    linked, sparse = sorted((shards[0] / "cells").iterdir())[:2]
+    (linked / "log.txt").unlink()
+    os.link(secret, linked / "log.txt")  # the same file as the 0600 one outside the shard
+    with (sparse / "log.txt").open("wb") as fh:
+        fh.truncate(2 * 2**30)  # 2 GiB that take no disk
+    began = time.monotonic()
+    merged, run_dir = merge(shards, tmp_path / "m")
+    assert time.monotonic() - began < 30
+    said = (run_dir / "cells" / linked.name / "log.txt").read_text()
+    assert "a hard link" in said and "ghp_" not in said
+    assert "ghp_" not in (run_dir / "index.html").read_text()
+    giant = run_dir / "cells" / sparse.name / "log.txt"
+    assert giant.stat().st_size < 1000 and "more than" in giant.read_text()
 
 
 def test_merge_refuses_a_cell_id_that_is_a_path(write_matrix, tmp_path):
@@ -275,7 +299,7 @@ def test_merge_refuses_a_cell_id_that_is_a_path(write_matrix, tmp_path):
     run = Journal(shards[0]).result()
     run.cells.append(CellResult(id="../../etc", axes={}, outcome="upgraded", evidence=[]))
     save_run(run, shards[0])  # an attached results.json holds what its sender wrote
-    with pytest.raises(UsageError, match="has a cell '../../etc' that the matrix's selection does not have"):
+    with pytest.raises(UsageError, match=r"cells\[8\]\.id: \"../../etc\" is not a valid value \(expected a cell id"):
         merge(shards, tmp_path / "m")
 
 

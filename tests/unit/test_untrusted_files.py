@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from repromatrix.core.errors import UsageError
 from tests.conftest import REPO
 
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
@@ -131,3 +132,38 @@ def test_a_journal_line_with_nan_is_refused_but_a_torn_line_is_skipped(tmp_path)
     (run / "cells.jsonl").write_text(good.replace('"why"]}', '"why"], "durations": {"run": NaN}}') + "\n")
     proc = cli("report", str(run))
     assert proc.returncode == 2 and "cells.jsonl:1" in proc.stderr and "NaN" in proc.stderr
+
+
+# -- writes: never through a symlink planted in a run directory --------------------------------
+def test_the_remedy_ca_bundle_replaces_a_planted_symlink_instead_of_writing_through_it(tmp_path):
+    from repromatrix.core.model import Target
+    from repromatrix.pipeline.trust import remedy_ca_bundle
+    from repromatrix.plan.plan import RenderContext
+
+    victim = tmp_path / "shadow"
+    victim.write_text("root:secret\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "remedy-ca.pem").symlink_to(victim)
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    ctx = RenderContext(target=Target(package="tensorflow"), run_ca_pem=pem)
+    with pytest.raises(UsageError, match="not a regular file"):
+        remedy_ca_bundle(ctx, run_dir)
+    assert victim.read_text() == "root:secret\n"
+    (run_dir / "remedy-ca.pem").unlink()
+    path = remedy_ca_bundle(ctx, run_dir)
+    assert path == run_dir.resolve() / "remedy-ca.pem" and not path.is_symlink()
+    assert path is not None and path.read_bytes().endswith(pem)
+
+
+def test_a_log_is_never_written_into_a_symlinked_folder_of_a_run(tmp_path):
+    from repromatrix.results.results import write_atomic
+
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    cell = tmp_path / "run" / "cells" / "c1"
+    cell.mkdir(parents=True)
+    (cell / "remedies").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="a symbolic link"):
+        write_atomic(cell / "remedies" / "upgrade-pip.log", "log\n")
+    assert list(elsewhere.iterdir()) == []

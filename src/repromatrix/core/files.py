@@ -25,6 +25,15 @@ MAX_DIGITS = 20  # an integer of ours fits 64 bits
 MAX_DEPTH = 64  # results.json nests about six levels
 
 
+def cache_dir() -> Path:
+    """Where repromatrix keeps what outlives a run on this machine (the local index's CA, the
+    setup logs, the locks of the runs now live)."""
+    if configured := os.environ.get("REPROMATRIX_CACHE_DIR"):
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "repromatrix"
+
+
 @contextlib.contextmanager
 def paths_are_input() -> Iterator[None]:
     """A file-system error on a path the user named (an --out that is a file, /proc, read-only,
@@ -59,6 +68,29 @@ def read_regular(path: Path, what: str, limit: int) -> bytes:
                 f"{path}: {info.st_size:,} bytes, more than {what} may be ({limit:,} at most)"
             )
         return fh.read(limit + 1)
+
+
+def copy_regular(source: Path, target: Path, limit: int) -> str:
+    """Copy `source` (from a place repromatrix does not own) to `target`, as the rule says: by
+    descriptor (a symlink swapped in after a check is not followed), only a regular file with
+    one link (a hard link to a file elsewhere, say a 0600 secret, is not one of the run's), at
+    most `limit` bytes by its apparent size (a sparse 2 GiB log is not copied). '' when copied,
+    else why not."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        return "a symbolic link" if os.path.islink(source) else str(e.strerror)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file"
+        if info.st_nlink != 1:
+            return f"a hard link ({info.st_nlink} names): perhaps of a file outside the run"
+        if info.st_size > limit:
+            return f"{info.st_size:,} bytes, more than the {limit:,} a copied file may be"
+        data = fh.read(limit + 1)
+    target.write_bytes(data[:limit])
+    return ""
 
 
 def parse_json(text: str | bytes, where: str) -> Any:

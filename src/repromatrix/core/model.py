@@ -234,6 +234,25 @@ class Matrix:
     remedies: Selection = Selection(Choice.AUTO)  # which fixes to try on cells that failed
 
 
+CELL_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,4095}")  # what axes.cell_id makes
+
+
+def is_cell_id(text: str) -> bool:
+    """An id as repromatrix makes them: letters, digits, '.', '_', '-', one path component."""
+    return CELL_ID.fullmatch(text) is not None
+
+
+def cell_name(cell_id: str) -> str:
+    """The id as a directory, image and container name: the id itself up to NAME_LIMIT
+    characters; a longer one (an image reference as `os`, long versions) keeps its head and a
+    hash of the whole, so it fits any file system and stays unique. The id itself is kept in
+    the content (results.json, the Dockerfile's header)."""
+    if len(cell_id) <= NAME_LIMIT:
+        return cell_id
+    digest = hashlib.sha256(cell_id.encode()).hexdigest()[:16]
+    return f"{cell_id[: NAME_LIMIT - 17]}-{digest}"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One environment of the matrix: every axis has exactly one value."""
@@ -248,11 +267,4 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """The id as a directory, image and container name: the id itself up to NAME_LIMIT
-        characters; a longer one (an image reference as `os`, long versions) keeps its head and a
-        hash of the whole, so it fits any file system and stays unique. The id itself is kept in
-        the content (results.json, the Dockerfile's header)."""
-        if len(self.id) <= NAME_LIMIT:
-            return self.id
-        digest = hashlib.sha256(self.id.encode()).hexdigest()[:16]
-        return f"{self.id[: NAME_LIMIT - 17]}-{digest}"
+        return cell_name(self.id)

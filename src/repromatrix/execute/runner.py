@@ -23,7 +23,7 @@ from ..cell import contract
 from ..cell.contract import RecordError, parse_record
 from ..core.model import CacheMode
 from ..infra.credentials import redact
-from ..infra.engine import LABEL_ROLE, LABEL_RUN, BuildResult, Engine
+from ..infra.engine import BuildResult, Engine, run_filter
 from ..infra.services import ProxySetup
 from ..infra.setupcache import SetupCache, human, scenario_dockerfile
 from ..judge.classify import Observation, Verdict
@@ -522,9 +522,8 @@ class _Scheduler:
         self._abandon_attempts(Observation(interrupted=True))
         self.queue.clear()
         with contextlib.suppress(Exception):
-            self.runner.engine.remove_containers(
-                {"label": [f"{LABEL_RUN}={self.runner.engine.run_id}", f"{LABEL_ROLE}=cell"]}
-            )
+            engine = self.runner.engine
+            engine.remove_containers(run_filter(engine.run_id, engine.owner, "cell"))
             if self.runner.network:
                 self.runner.engine.stop_builds(self.runner.network)
         deadline = time.monotonic() + 20  # a cell stuck in a build step is not waited for longer

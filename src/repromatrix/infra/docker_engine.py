@@ -32,6 +32,8 @@ from .engine import (
     Capacity,
     ContainerResult,
     Filters,
+    run_filter,
+    run_labels,
 )
 
 __all__ = [
@@ -121,8 +123,15 @@ class DockerEngine:
     should answer at once, so a hung engine is noticed instead of waited on.
     """
 
-    def __init__(self, run_id: str, api_timeout: int = 3600, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        api_timeout: int = 3600,
+        base_url: str | None = None,
+        owner: str = "",
+    ) -> None:
         self.run_id = run_id
+        self.owner = owner  # '' only for `clean`, which removes by run id as the user asks
         self.gone = False  # the engine stopped answering (see alive)
         try:
             if base_url:
@@ -141,7 +150,7 @@ class DockerEngine:
             ) from None
 
     def labels(self, role: str) -> dict[str, str]:
-        return {LABEL_RUN: self.run_id, LABEL_ROLE: role}
+        return run_labels(self.run_id, self.owner, role)
 
     # -- images ---------------------------------------------------------------------------
     def image_exists(self, ref: str) -> bool:
@@ -449,7 +458,7 @@ class DockerEngine:
         return len(steps)
 
     def _run_filter(self) -> Filters:
-        return {"label": f"{LABEL_RUN}={self.run_id}"}
+        return run_filter(self.run_id, self.owner)
 
     def cleanup(self, flt: Filters | None = None) -> dict[str, int]:
         """Remove every container, network and image of this run (or matching `flt`); counts.

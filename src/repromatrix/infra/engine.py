@@ -16,9 +16,27 @@ from typing import Protocol
 LABEL_RUN = "org.repromatrix.run"
 LABEL_ROLE = "org.repromatrix.role"
 LABEL_BASE = "org.repromatrix.base"
+# The digest of the run's token (results/journal.py): a run id is only a name, this proves
+# which objects a run directory may act on
+LABEL_OWNER = "org.repromatrix.owner"
 LABEL_CACHE = "org.repromatrix.cache"  # a cache image kept across runs (value: what it caches)
 LABEL_CACHE_KEY = "org.repromatrix.cache.key"
 Filters = Mapping[str, str | list[str]]  # as Docker's list calls take them, e.g. {"label": [...]}
+
+
+def run_labels(run_id: str, owner: str, role: str) -> dict[str, str]:
+    """The labels of everything a run creates (its owner's only when it has one: `clean`)."""
+    owned = {LABEL_OWNER: owner} if owner else {}
+    return {LABEL_RUN: run_id, **owned, LABEL_ROLE: role}
+
+
+def run_filter(run_id: str, owner: str, role: str = "") -> Filters:
+    """What a run may list and remove: its own objects (of one role), never by run id alone
+    when it has an owner; the engine ANDs the labels."""
+    wanted = [f"{LABEL_RUN}={run_id}"]
+    wanted += [f"{LABEL_OWNER}={owner}"] if owner else []
+    wanted += [f"{LABEL_ROLE}={role}"] if role else []
+    return {"label": wanted}
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,7 @@ class Engine(Protocol):
     """A container engine as a run uses it; everything it creates carries the run's labels."""
 
     run_id: str
+    owner: str  # the digest of the run's token: in every label set, in every filter
 
     def labels(self, role: str) -> dict[str, str]: ...
 

@@ -18,7 +18,6 @@ Pure functions here (keys, shared prefixes, the eviction plan); the Engine does 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 import time
@@ -54,14 +53,6 @@ UNITS = {
     "GIB": 2**30,
     "TIB": 2**40,
 }
-
-
-def cache_dir() -> Path:
-    """Where repromatrix keeps what outlives a run on this machine (the local index's CA)."""
-    if configured := os.environ.get("REPROMATRIX_CACHE_DIR"):
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "repromatrix"
 
 
 def parse_size(text: str) -> int | None:

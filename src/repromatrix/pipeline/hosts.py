@@ -19,6 +19,7 @@ from ..config.cost import cells_at_once, seconds_by_cell
 from ..config.shard import split
 from ..core.axes import RunNeeds, Service
 from ..core.errors import BaseImageError, DockerUnavailable, UsageError
+from ..core.files import cache_dir
 from ..core.model import CacheMode, HostSpec, Matrix
 from ..core.outcomes import Outcome
 from ..execute.progress import RunProgress
@@ -34,11 +35,12 @@ from ..infra.credentials import IndexCredentials, redact, secret_file
 from ..infra.docker_engine import DockerEngine
 from ..infra.engine import Capacity
 from ..infra.services import SERVICE_BASE, ProxySetup, index_service, proxy_service, ssl_context
-from ..infra.setupcache import SERVICE_KIND, SetupCache, cache_dir, human, share_points
+from ..infra.setupcache import SERVICE_KIND, SetupCache, human, share_points
 from ..judge.index import Releases, fetch_releases, pip_default_index
 from ..judge.remedies import Resource
 from ..plan.plan import CellPlan, RenderContext
 from ..plan.render import render_cell
+from ..results.journal import owner_label
 from ..results.results import CellResult
 from .prepare import Prepared, RunOptions
 from .record import remedy_planner, to_cell_result
@@ -67,7 +69,9 @@ def connect(prepared: Prepared, options: RunOptions, console: Console) -> list[H
     for spec in specs:
         try:
             engine = DockerEngine(
-                prepared.header.run_id, base_url=None if spec.url == "default" else spec.url
+                prepared.header.run_id,
+                owner=owner_label(prepared.owner),
+                base_url=None if spec.url == "default" else spec.url,
             )
         except DockerUnavailable as e:
             raise DockerUnavailable(f"Docker host {spec.label}: {e}") from None

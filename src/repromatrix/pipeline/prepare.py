@@ -18,7 +18,7 @@ from ..core.errors import UsageError, did_you_mean
 from ..core.model import CacheMode, Cell, Matrix, Selection
 from ..core.outcomes import Outcome
 from ..results.history import earlier_runs, resolve_baseline
-from ..results.journal import Journal, RunHeader, matrix_hash
+from ..results.journal import Journal, RunHeader, matrix_hash, new_owner
 from ..results.results import RunResult, new_run_id, now_iso
 
 
@@ -54,6 +54,10 @@ class Prepared:
     journal: Journal
     header: RunHeader
     todo: list[Cell]  # the cells to run now (all of them, or on --resume those without a result)
+    owner: str  # the run's token; its digest labels every Docker object the run creates
+    # the run directory proved the token was there before (a new run's own, or its .owner):
+    # only then may what a stopped process left in Docker be removed
+    owner_proven: bool = True
 
 
 def load_cells(
@@ -183,7 +187,7 @@ def prepare(options: RunOptions) -> Prepared:
         shard=str(options.shard or ""),
         selection=[c.id for c in selection] if options.shard else [],
     )
-    return Prepared(matrix, cells, run_dir, Journal(run_dir), header, cells)
+    return Prepared(matrix, cells, run_dir, Journal(run_dir), header, cells, new_owner())
 
 
 def _shard_cells(options: RunOptions, matrix: Matrix, selection: list[Cell]) -> list[Cell]:
@@ -252,7 +256,7 @@ def _prepare_remedy(options: RunOptions) -> Prepared:
             f"remedy: cell {options.remedy_cell} of run {header.run_id} has no result yet\n"
             f"  hint: 'repromatrix run --resume {header.run_id}' finishes the run first"
         )
-    return Prepared(matrix, cells, run_dir, journal, header, wanted)
+    return Prepared(matrix, cells, run_dir, journal, header, wanted, *_ownership(journal))
 
 
 def _prepare_resume(options: RunOptions) -> Prepared:
@@ -268,7 +272,15 @@ def _prepare_resume(options: RunOptions) -> Prepared:
         for cid, cell in journal.finished().items()
         if not cell.rerun and cell.outcome not in retry
     }
-    return Prepared(matrix, cells, run_dir, journal, header, [c for c in cells if c.id not in done])
+    todo = [c for c in cells if c.id not in done]
+    return Prepared(matrix, cells, run_dir, journal, header, todo, *_ownership(journal))
+
+
+def _ownership(journal: Journal) -> tuple[str, bool]:
+    """The stored run's token, and whether it had one: a directory without it (made before
+    tokens, or copied without its .owner) gets a new one, and proves nothing left in Docker."""
+    token = journal.owner()
+    return (token, True) if token else (new_owner(), False)
 
 
 def _target_json(matrix: Matrix) -> dict[str, str]:

@@ -35,10 +35,10 @@ def run(options: RunOptions, console: Console) -> RunResult:
     """The pipeline, one call a stage; the run's resources are held only in here."""
     prepared = prepare(options)  # 1-2: the matrix and its cells; a new run, or a stopped one
     hosts = connect(prepared, options, console)  # no engine: exit 3 before a run directory exists
-    with prepared.journal.lock():
+    with prepared.journal.lock(prepared.header.run_id):  # never a run live elsewhere
         trust = trust_for(prepared)  # the CAs and credentials the plans need
         plans = [plan_cell(cell, trust.ctx) for cell in prepared.todo]  # 3: one typed plan a cell
-        begin(prepared, hosts, options, trust)
+        begin(prepared, hosts, options, trust, console)
         console.print(announcement(prepared, options, trust, len(plans), len(hosts)))
         stopped = execute(prepared, options, trust, plans, hosts, console)  # 4-5, on every engine
         result = prepared.journal.result(finished=now_iso(), stopped=stopped)
@@ -46,14 +46,25 @@ def run(options: RunOptions, console: Console) -> RunResult:
     return result
 
 
-def begin(prepared: Prepared, hosts: list[Host], options: RunOptions, trust: Trust) -> None:
-    """A new run's journal opened; or what a stopped run left on its engines removed."""
+def begin(
+    prepared: Prepared, hosts: list[Host], options: RunOptions, trust: Trust, console: Console
+) -> None:
+    """A new run's journal opened; or what a stopped run left on its engines removed, if the
+    run directory proves those objects its own."""
     if not options.resume:
         host_ca = trust.host_ca.source if trust.host_ca else None
         prepared.journal.start(replace(prepared.header, host_ca=host_ca))
+        prepared.journal.claim(prepared.owner)
         return
-    for host in hosts:
-        # the stopped process's containers and networks, before starting again
+    if not prepared.owner_proven:
+        prepared.journal.claim(prepared.owner)  # from now on, what this process makes is its own
+        console.print(
+            f"{prepared.run_dir}: no owner token (.owner): a run made before repromatrix had "
+            "them, or a copy; what its stopped process left in Docker, if anything, is left "
+            f"alone ('repromatrix clean --run {prepared.header.run_id}' removes it)"
+        )
+    for host in hosts if prepared.owner_proven else []:
+        # the stopped process's containers and networks (by the token's label), before again
         host.engine.cleanup()
     (prepared.run_dir / "results.json").unlink(
         missing_ok=True

@@ -9,15 +9,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.axes import RunNeeds, Service, run_needs
+from ..core.files import cache_dir
 from ..core.model import Cell, Matrix
 from ..infra.credentials import IndexCredentials
 from ..infra.credentials import resolve as resolve_credentials
 from ..infra.hostca import HostCA, detect_host_ca
 from ..infra.services import Interception
-from ..infra.setupcache import cache_dir
 from ..infra.tlsca import RunCA
 from ..judge.remedies import LOCAL_INDEX_WHEELS
 from ..plan.plan import RenderContext, local_index_context
+from ..results.results import write_atomic
 from .prepare import Prepared
 
 
@@ -86,9 +87,10 @@ def remedy_ca_bundle(ctx: RenderContext, run_dir: Path) -> Path | None:
     bundle = (host_ca.read() if host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
     if not bundle:
         return None
-    path = (run_dir / "remedy-ca.pem").resolve()  # a bind mount's source must be absolute
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bundle)
+    # A bind mount's source must be absolute: the directory resolved, never the file's name
+    # (a planted remedy-ca.pem -> /etc/shadow would be resolved to its target and replaced)
+    path = run_dir.resolve() / "remedy-ca.pem"
+    write_atomic(path, bundle)  # replaced, never written through a planted symlink
     return path
 
 

@@ -5,6 +5,12 @@ Layout, beside the reports in reports/<run-id>/:
   cells.jsonl   one line per finished cell, appended as it finishes (a later line for the same cell
                 replaces an earlier one: that is how --resume reruns a cell)
   .lock         held while a process runs (or resumes) the run
+  .owner        the run's token (0600): only it proves which Docker objects are this run's
+
+A run directory may come from anyone (attached to a bug). Its run id is only a name: `--resume`
+and `remedy` act on Docker objects only by the token's digest, which every object the run
+creates carries as a label, and never on a run that is live on this machine (its lock, kept
+under the cache directory by run id, is held).
 
 A run killed with SIGKILL, a reboot or a lost Docker engine leaves a journal; `report` renders
 it (marked incomplete) and `run --resume` runs the cells it lacks. A torn last line (the process
@@ -18,13 +24,16 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from ..core.files import NotJSON, load_json, parse_json, read_regular
+from ..core.files import NotJSON, cache_dir, load_json, parse_json, read_regular
 from .results import (
     MAX_RESULTS_BYTES,
     CellResult,
@@ -37,7 +46,21 @@ from .results import (
 HEADER = "run.json"
 CELLS = "cells.jsonl"
 LOCK = ".lock"
+OWNER = ".owner"
 JOURNAL_SCHEMA = 1
+# A run id names Docker objects and a lock file: letters, digits, '.', '_', '-' (new_run_id's).
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+TOKEN = re.compile(r"[0-9a-f]{64}")
+WRITE_HERE = os.O_NOFOLLOW | os.O_CLOEXEC  # a file of the run directory, never through a symlink
+
+
+def new_owner() -> str:
+    return secrets.token_hex(32)
+
+
+def owner_label(token: str) -> str:
+    """What the run's Docker objects carry: a digest, so `docker inspect` shows no token."""
+    return hashlib.sha256(f"repromatrix owner {token}".encode()).hexdigest()[:32]
 
 
 def matrix_hash(path: Path) -> str:
@@ -92,6 +115,11 @@ class RunHeader:
         for key in ("cells", "selection"):
             if not all(isinstance(c, str) for c in data.get(key, [])):
                 raise UsageError(f"{path}: {key}: every cell id must be text")
+        if not RUN_ID.fullmatch(str(data.get("run_id", ""))):
+            raise UsageError(
+                f"{path}: run_id: {json.dumps(data.get('run_id'))[:80]} is not a run id "
+                "(1 to 100 letters, digits, '.', '_' or '-', as repromatrix makes them)"
+            )
         return cls(**{k: data[k] for k in shapes if k in data})
 
 
@@ -117,7 +145,7 @@ class Journal:
         """Append one finished cell: one write of one line, then fsync, so a crash loses at most
         it."""
         line = json.dumps(cell.to_json(), separators=(",", ":"), allow_nan=False) + "\n"
-        fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = _open_here(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
             os.fsync(fd)
@@ -157,22 +185,78 @@ class Journal:
             stopped=stopped,
         )
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Held while this process runs the run; the kernel drops it if the process dies."""
+    def owner(self) -> str | None:
+        """The run's token, if its directory holds one (a run made before tokens, or a copy
+        without the file, holds none: it proves no Docker object its own)."""
+        if not os.path.lexists(self.run_dir / OWNER):
+            return None
+        text = read_regular(self.run_dir / OWNER, "the run's owner token (.owner)", 256)
+        token = text.decode("ascii", errors="replace").strip()
+        if not TOKEN.fullmatch(token):
+            raise UsageError(f"{self.run_dir / OWNER}: not a repromatrix owner token")
+        return token
+
+    def claim(self, token: str) -> None:
+        """Store the run's token: readable by its owner only, written once, never through a
+        symlink (a planted .owner is refused, not overwritten)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_here(self.run_dir / OWNER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise UsageError(
-                    f"{self.run_dir}: another repromatrix process is running this run\n"
-                    "  hint: wait for it, or stop it, then --resume"
-                ) from None
-            yield
+            os.write(fd, (token + "\n").encode())
+            os.fsync(fd)
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def lock(self, run_id: str) -> Iterator[None]:
+        """Held while this process runs the run; the kernel drops it if the process dies. Two
+        locks: the run directory's, and one by run id on this machine, so a copy of a live
+        run's directory (or an attached one naming its id) cannot act on it either."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        live = cache_dir() / "live"
+        live.mkdir(parents=True, exist_ok=True)
+        by_id = live / f"{hashlib.sha256(run_id.encode()).hexdigest()[:32]}.lock"
+        with (
+            _held(
+                self.run_dir / LOCK,
+                f"{self.run_dir}: another repromatrix process is running this run",
+            ),
+            _held(
+                by_id,
+                f"run {run_id} is live in another "
+                "repromatrix process on this machine (perhaps from another directory)",
+            ),
+        ):
+            yield
+
+
+@contextlib.contextmanager
+def _held(path: Path, busy: str) -> Iterator[None]:
+    fd = _open_here(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(f"{busy}\n  hint: wait for it, or stop it, then --resume") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open_here(path: Path, flags: int, mode: int) -> int:
+    """A file of the run directory opened for writing: never through a symlink, never anything
+    but a regular file (exit 2 naming it)."""
+    try:
+        fd = os.open(path, flags | WRITE_HERE | os.O_NONBLOCK, mode)
+    except FileExistsError:
+        raise UsageError(f"{path}: is already there; refusing to replace it") from None
+    except OSError as e:
+        why = "a symbolic link" if os.path.islink(path) else e.strerror
+        raise UsageError(f"{path}: cannot write it ({why})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{path}: not a regular file; refusing to write it")
+    return fd
 
 
 def load_any(run_dir: Path) -> RunResult:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.errors import UsageError
+from ..core.files import copy_regular
+from ..core.model import cell_name
 from .formats import write_all
 from .history import earlier_runs, mark_history
 from .journal import Journal, RunHeader, load_any
@@ -166,17 +168,22 @@ def _cell(result: RunResult, cell_id: str) -> CellResult:
     )  # history is the merged run's own
 
 
+# The most one file of a shard's cell may add to the merged run: a log of a real cell is under a
+# megabyte; a sparse or padded one is not copied.
+MAX_COPIED = 32 * 2**20
+
+
 def _copy_cell(source_run: Path, run_dir: Path, cell_id: str) -> None:
     """A cell's build context and logs: regular files only, from a real directory inside its run (an
     attached shard is untrusted: no symlink is followed or copied)."""
-    source = source_run / "cells" / cell_id
+    source = source_run / "cells" / cell_name(cell_id)  # one path component (results checked it)
     if (
         source.is_symlink()
         or not source.is_dir()
         or not source.resolve().is_relative_to(source_run.resolve())
     ):
         return  # a cell that never got a build context (or an odd one): its results still merge
-    target = run_dir / "cells" / cell_id
+    target = run_dir / "cells" / cell_name(cell_id)
     for folder, dirs, files in os.walk(
         source
     ):  # os.walk does not descend into symlinked directories
@@ -184,6 +191,7 @@ def _copy_cell(source_run: Path, run_dir: Path, cell_id: str) -> None:
         dirs[:] = [d for d in dirs if not (here / d).is_symlink()]
         (target / here.relative_to(source)).mkdir(parents=True, exist_ok=True)
         for name in files:
-            if (here / name).is_symlink() or not (here / name).is_file():
-                continue
-            shutil.copyfile(here / name, target / here.relative_to(source) / name)
+            copied = target / here.relative_to(source) / name
+            why = copy_regular(here / name, copied, MAX_COPIED)
+            if why:  # the report's link still opens, and says why there is nothing more
+                copied.write_text(f"(repromatrix merge did not copy {here / name}: {why})\n")

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..core.errors import UsageError
 from ..core.files import load_json
+from ..core.model import is_cell_id
 from ..core.outcomes import Fix, Outcome
 
 SCHEMA = 1
@@ -184,7 +185,7 @@ def now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write via a temporary file and rename, so readers never see half a file.
 
     A file that is there keeps its mode (a new one gets the umask's, not mkstemp's 0600). A
@@ -196,12 +197,16 @@ def write_atomic(path: Path, text: str) -> None:
             f"{path}: not a regular file (a symlink, a device or a directory); refusing to "
             "write it\n  hint: name a plain file, or '-' for standard output"
         )
+    if path.parent.is_symlink():  # an attached run's cells/X/remedies -> /etc: not through it
+        raise UsageError(
+            f"{path.parent}: a symbolic link; refusing to write {path.name} through it"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode() if isinstance(text, str) else text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -245,7 +250,7 @@ RUN_FIELDS: dict[str, Shape] = {
     "merged_from": "list[str]",
 }
 CELL_FIELDS: dict[str, Shape] = {
-    "id": "str",
+    "id": "cell-id",
     "axes": "dict[str]",
     "outcome": "outcome",
     "evidence": "list[str]",
@@ -297,6 +302,9 @@ ATTEMPT_FIELDS: dict[str, Shape] = {
 }
 
 
+SHAPES_SAID = {"cell-id": "a cell id: letters, digits, '.', '_' and '-', as repromatrix makes them"}
+
+
 def _shape_ok(value: Any, shape: Shape) -> bool:
     if shape.endswith("?"):
         return value is None or _shape_ok(value, shape[:-1])
@@ -307,6 +315,8 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
         return isinstance(value, simple[shape]) and not isinstance(value, bool)
     if shape == "outcome":
         return isinstance(value, str) and value in {o.value for o in Outcome}
+    if shape == "cell-id":  # it names a folder: what cell_id makes, one path component
+        return isinstance(value, str) and is_cell_id(value)
     if shape == "fix":
         return isinstance(value, str) and value in {f.value for f in Fix}
     if shape == "attempt":
@@ -332,7 +342,8 @@ def validate_results(data: Any, path: Path, whole: bool = True) -> None:
 
     def fail(at: str, value: Any, shape: Shape) -> None:
         raise UsageError(
-            f"{path}: {at}: {json.dumps(value)[:80]} is not a valid value (expected {shape})\n"
+            f"{path}: {at}: {json.dumps(value)[:80]} is not a valid value (expected "
+            f"{SHAPES_SAID.get(shape, shape)})\n"
             "  hint: this results.json was not written by this repromatrix, or was edited"
         )
 
