@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -167,3 +168,29 @@ def test_a_log_is_never_written_into_a_symlinked_folder_of_a_run(tmp_path):
     with pytest.raises(UsageError, match="a symbolic link"):
         write_atomic(cell / "remedies" / "upgrade-pip.log", "log\n")
     assert list(elsewhere.iterdir()) == []
+
+
+# -- the kept CAs of the cache directory: reused only when they are what repromatrix made -----
+def test_a_kept_ca_is_reused_and_anything_planted_in_its_place_is_replaced(tmp_path):
+    from repromatrix.infra.tlsca import RunCA
+
+    path = tmp_path / "ca" / "local-index.pem"
+    first = RunCA.kept(path, "local index")
+    assert RunCA.kept(path, "local index").cert_pem == first.cert_pem  # reused: setups stay cached
+    other = RunCA("someone else")
+    planted = {
+        "a FIFO": lambda: os.mkfifo(path),
+        "group-readable": lambda: (path.write_bytes(first.key_pem() + first.cert_pem), path.chmod(0o644)),
+        "another's certificate": lambda: (path.write_bytes(first.key_pem() + other.cert_pem), path.chmod(0o600)),
+        "a symlink": lambda: path.symlink_to(tmp_path / "elsewhere.pem"),
+    }
+    (tmp_path / "elsewhere.pem").write_bytes(first.key_pem() + first.cert_pem)
+    for why, plant in planted.items():
+        path.unlink()
+        plant()
+        began = time.monotonic()
+        again = RunCA.kept(path, "local index")
+        assert time.monotonic() - began < 5, why  # a FIFO is not waited on
+        assert again.cert_pem not in (first.cert_pem, other.cert_pem), why
+        assert path.is_file() and not path.is_symlink() and oct(path.stat().st_mode)[-3:] == "600", why
+    assert (tmp_path / "elsewhere.pem").read_bytes().endswith(first.cert_pem)  # not written through

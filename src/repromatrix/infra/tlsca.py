@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,17 +74,8 @@ class RunCA:
         Cells trust the CA in their setup, so a CA made per run would make every cached setup
         stale; a kept one lets the setup cache work for the local index and the interceptor.
         """
-        try:
-            data = path.read_bytes()
-            ca = cls.__new__(cls)
-            ca.key = serialization.load_pem_private_key(data, password=None)  # type: ignore[assignment]
-            ca.cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE") :])
-            if ca.cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc) > dt.timedelta(
-                days=30
-            ):
-                return ca
-        except (OSError, ValueError):
-            pass  # none yet, unreadable or near its end: make a new one
+        if (found := cls._found(path)) is not None:
+            return found
         ca = cls(name, valid=KEPT_VALID)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent)
@@ -91,6 +83,33 @@ class RunCA:
             fh.write(ca.key_pem() + ca.cert_pem)
         os.replace(tmp, path)
         return ca
+
+    @classmethod
+    def _found(cls, path: Path) -> RunCA | None:
+        """The kept CA, if the file is one this repromatrix made: a regular file of its own user,
+        mode 0600, read without blocking (a FIFO is not waited on), whose key is the
+        certificate's, and good for a month more. Anything else is replaced, never trusted."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None  # none yet (or a symlink): make one
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            ours = stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+            if not ours or stat.S_IMODE(info.st_mode) != 0o600 or info.st_size > 2**16:
+                return None
+            data = fh.read()
+        try:
+            ca = cls.__new__(cls)
+            ca.key = serialization.load_pem_private_key(data, password=None)  # type: ignore[assignment]
+            ca.cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE") :])
+        except ValueError:
+            return None
+        raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        if ca.cert.public_key().public_bytes(*raw) != ca.key.public_key().public_bytes(*raw):
+            return None  # a certificate that is not the key's: not ours
+        left = ca.cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+        return ca if left > dt.timedelta(days=30) else None
 
     @property
     def cert_pem(self) -> bytes:
