@@ -194,3 +194,27 @@ def test_a_kept_ca_is_reused_and_anything_planted_in_its_place_is_replaced(tmp_p
         assert again.cert_pem not in (first.cert_pem, other.cert_pem), why
         assert path.is_file() and not path.is_symlink() and oct(path.stat().st_mode)[-3:] == "600", why
     assert (tmp_path / "elsewhere.pem").read_bytes().endswith(first.cert_pem)  # not written through
+
+
+def test_cells_that_all_name_one_sparse_file_do_not_inflate_the_page(tmp_path):
+    run = tmp_path / "run"
+    (run / "cells").mkdir(parents=True)
+    with (run / "cells" / "big.log").open("wb") as fh:
+        fh.truncate(2 * 2**30)  # 2 GiB that take no disk
+    (run / "cells" / "Dockerfile").write_text("FROM debian:bookworm\n" + "# padding\n" * 100_000)  # 1 MB
+    cells = [dict(CELL, id=f"c{i}", log="cells/big.log", dockerfile="cells/Dockerfile") for i in range(200)]
+    (run / "results.json").write_text(json.dumps(dict(RUN, cells=cells)))
+    began = time.monotonic()
+    proc = cli("report", str(run), "--format", "html")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert time.monotonic() - began < 60
+    page = (run / "index.html").read_text()
+    assert len(page) < 20 * 2**20 and 'id="inline-budget"' in page  # the budget, and it says so
+    assert "FROM debian:bookworm" in page  # the first cells are still inlined
+
+
+def test_a_results_json_without_the_targets_version_or_index_still_renders(tmp_path):
+    run = with_results(tmp_path, json.dumps(RUN))  # target: {package} only
+    proc = cli("report", str(run))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "Why can't pip upgrade tensorflow here?" in (run / "index.html").read_text()

@@ -17,7 +17,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 from .errors import UsageError
 
@@ -49,20 +49,28 @@ def paths_are_input() -> Iterator[None]:
         ) from None
 
 
+def open_regular(path: Path, follow: bool = False) -> tuple[BinaryIO, os.stat_result] | str:
+    """`path` opened as the rule says (without following a symlink at its name unless `follow`,
+    without waiting on a FIFO), with what its descriptor says it is; or, as text, why not."""
+    nofollow = 0 if follow else os.O_NOFOLLOW
+    try:
+        fd = os.open(path, os.O_RDONLY | nofollow | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        return "a symbolic link" if os.path.islink(path) and not follow else str(e.strerror)
+    info = os.fstat(fd)  # before fdopen, which refuses a folder with an error of its own
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return "not a regular file (a FIFO, a device or a folder)"
+    return os.fdopen(fd, "rb"), info
+
+
 def read_regular(path: Path, what: str, limit: int) -> bytes:
     """The bytes of `path`, a regular file of at most `limit` bytes, opened as the rule says."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        symlink = os.path.islink(path)
-        why = "a symbolic link; it must be a regular file" if symlink else e.strerror
-        raise UsageError(f"{path}: cannot read {what} ({why})") from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(
-                f"{path}: {what} must be a regular file (not a FIFO, device or folder)"
-            )
+    opened = open_regular(path)
+    if isinstance(opened, str):
+        raise UsageError(f"{path}: cannot read {what} ({opened}; it must be a regular file)")
+    fh, info = opened
+    with fh:
         if info.st_size > limit:
             raise UsageError(
                 f"{path}: {info.st_size:,} bytes, more than {what} may be ({limit:,} at most)"
@@ -76,14 +84,11 @@ def copy_regular(source: Path, target: Path, limit: int) -> str:
     one link (a hard link to a file elsewhere, say a 0600 secret, is not one of the run's), at
     most `limit` bytes by its apparent size (a sparse 2 GiB log is not copied). '' when copied,
     else why not."""
-    try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        return "a symbolic link" if os.path.islink(source) else str(e.strerror)
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            return "not a regular file"
+    opened = open_regular(source)
+    if isinstance(opened, str):
+        return opened
+    fh, info = opened
+    with fh:
         if info.st_nlink != 1:
             return f"a hard link ({info.st_nlink} names): perhaps of a file outside the run"
         if info.st_size > limit:

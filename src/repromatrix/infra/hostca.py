@@ -12,13 +12,13 @@ import base64
 import binascii
 import os
 import re
-import stat
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import UsageError
+from ..core.files import open_regular
 
 MAX_BUNDLE = 16 * 2**20  # bytes; Debian's whole bundle is about 220 KB
 PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
@@ -40,17 +40,14 @@ class HostCA:
 def read_bounded(path: Path, said: str) -> bytes:
     """A regular file's bytes, at most MAX_BUNDLE of them; a FIFO or device is refused without
     being waited on (opened non-blocking, then checked by its descriptor)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        raise UsageError(f"{said} names {path}, which cannot be read ({e.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(
-                f"{said} names {path}, which is not a regular file\n"
-                "  hint: point it at a CA bundle file"
-            )
+    opened = open_regular(path, follow=True)  # the host's own bundle is often a symlink
+    if isinstance(opened, str):
+        raise UsageError(
+            f"{said} names {path}, which cannot be read ({opened})\n"
+            "  hint: point it at a CA bundle file"
+        )
+    fh, info = opened
+    with fh:
         if info.st_size > MAX_BUNDLE:
             raise UsageError(
                 f"{said} names {path}, {info.st_size:,} bytes: more than a CA bundle "

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..core.files import open_regular
+
 VALID = dt.timedelta(days=2)
 KEPT_VALID = dt.timedelta(days=3650)
 
@@ -89,14 +91,13 @@ class RunCA:
         """The kept CA, if the file is one this repromatrix made: a regular file of its own user,
         mode 0600, read without blocking (a FIFO is not waited on), whose key is the
         certificate's, and good for a month more. Anything else is replaced, never trusted."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            return None  # none yet (or a symlink): make one
-        with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            ours = stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
-            if not ours or stat.S_IMODE(info.st_mode) != 0o600 or info.st_size > 2**16:
+        opened = open_regular(path)
+        if isinstance(opened, str):
+            return None  # none yet (or a symlink, a FIFO): make one
+        fh, info = opened
+        with fh:
+            ours = info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) == 0o600
+            if not ours or info.st_size > 2**16:
                 return None
             data = fh.read()
         try:

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..core.files import open_regular
 from ..core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
 from ..core.templating import render, template_text
 from .results import CellResult, RunResult
@@ -41,7 +42,7 @@ def _script_json(data: Any) -> str:
 
 
 def _cell_data(
-    cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None
+    cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None, budget: _Budget
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": cell.id,
@@ -80,8 +81,8 @@ def _cell_data(
         else "",  # only worth a line when several engines ran
     }
     if inline and run_dir is not None:
-        data["dockerfileText"] = read_inside(run_dir, cell.dockerfile)
-        data["output"] = _output_tail(read_inside(run_dir, cell.log))
+        data["dockerfileText"] = budget.take(read_inside(run_dir, cell.dockerfile))
+        data["output"] = budget.take(_output_tail(read_inside(run_dir, cell.log, end=True)))
     return data
 
 
@@ -89,7 +90,7 @@ def _output_tail(log: str) -> str:
     """The end of what the container printed (pip's output), without the machine record."""
     output = log.split("== container output ==")[-1]
     lines = [ln for ln in output.splitlines() if not ln.startswith("REPROMATRIX-RECORD ")]
-    return "\n".join(lines[-OUTPUT_TAIL:]).strip("\n")
+    return "\n".join(lines[-OUTPUT_TAIL:]).strip("\n")[-MAX_OUTPUT_CHARS:]
 
 
 def _pip_check(cell: CellResult) -> dict[str, Any] | None:
@@ -184,7 +185,11 @@ def _checks(cell: CellResult) -> list[dict[str, Any]]:
     ]
 
 
-MAX_INLINED_FILE = 4 * 1024 * 1024
+MAX_INLINED_FILE = 1024 * 1024  # a Dockerfile is a few KB; of a log, only its end is read
+MAX_OUTPUT_CHARS = 64 * 1024  # of the upgrade output's last lines (one line may be megabytes)
+# What the page inlines in all: a 20 KB attached run whose cells all name one large file does
+# not make a 183 MB page. Past it, the rest of the cells are linked, and the page says so.
+INLINE_BUDGET = 16 * 1024 * 1024
 
 
 def safe_link(relative: str) -> str:
@@ -203,10 +208,11 @@ def safe_link(relative: str) -> str:
     return relative
 
 
-def read_inside(run_dir: Path, relative: str) -> str:
-    """A run's own file, as text; '' for anything else. results.json may come from someone else
-    (an attached run): its paths are data, so an absolute path, '..', a symlink out of the run
-    directory, a device or an oversized file is never read."""
+def read_inside(run_dir: Path, relative: str, end: bool = False) -> str:
+    """A run's own file, as text, at most MAX_INLINED_FILE bytes of it (`end`: its last ones);
+    '' for anything else. results.json may come from someone else (an attached run): its paths
+    are data, so an absolute path, '..', a symlink out of the run directory, a FIFO or a device
+    is never read, and the file is opened by descriptor after the check (not swapped in)."""
     if not relative:
         return ""
     root = run_dir.resolve()
@@ -214,21 +220,43 @@ def read_inside(run_dir: Path, relative: str) -> str:
         path = (root / relative).resolve(strict=True)
     except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
         return ""
-    if (
-        not path.is_relative_to(root)
-        or not path.is_file()
-        or path.stat().st_size > MAX_INLINED_FILE
-    ):
+    if not path.is_relative_to(root):
         return ""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    opened = open_regular(path)
+    if isinstance(opened, str):
         return ""
+    fh, info = opened
+    with fh:
+        if info.st_size > MAX_INLINED_FILE and not end:
+            return ""
+        fh.seek(max(0, info.st_size - MAX_INLINED_FILE))  # a sparse 2 GiB log: its last MiB
+        return fh.read(MAX_INLINED_FILE).decode("utf-8", errors="replace")
+
+
+class _Budget:
+    """How much text the page may still inline."""
+
+    def __init__(self, left: int) -> None:
+        self.left, self.exhausted = left, False
+
+    def take(self, text: str) -> str:
+        size = len(_script_json(text))  # as the page holds it: a NUL is six characters there
+        if size > self.left:
+            self.exhausted, self.left = True, 0
+            return ""
+        self.left -= size
+        return text
 
 
 def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
     axes = list(run.cells[0].axes) if run.cells else []
     inline = len(run.cells) <= INLINE_LIMIT
+    budget = _Budget(INLINE_BUDGET)
+    cells = [_cell_data(c, axes, inline, run_dir, budget) for c in run.cells]
+    said = (
+        f"The page inlines at most {INLINE_BUDGET // 2**20} MiB of Dockerfiles and logs; "
+        "the rest of the cells are linked."
+    )
     return {
         "runId": run.run_id,
         "axes": axes,
@@ -236,12 +264,14 @@ def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
             o.value: {"summary": OUTCOME_INFO[o].summary, "failed": OUTCOME_INFO[o].failed}
             for o in Outcome
         },
-        "cells": [_cell_data(c, axes, inline, run_dir) for c in run.cells],
+        "cells": cells,
+        "inlineNote": said if budget.exhausted else "",
     }
 
 
 def render_html(run: RunResult, run_dir: Path | None = None) -> str:
     style, script = _stylesheet(), template_text("report.js")
+    data = report_data(run, run_dir)
     return render(
         "report",
         "report.html.j2",
@@ -254,5 +284,7 @@ def render_html(run: RunResult, run_dir: Path | None = None) -> str:
         script=script,
         style_hash=_csp_hash(style),
         script_hash=_csp_hash(script),
-        data_json=_script_json(report_data(run, run_dir)),
+        data_json=_script_json(data),
+        inline_note=data["inlineNote"],
+        package=run.target.get("package", "") or "the package",  # an attached run may lack it
     )

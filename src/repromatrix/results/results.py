@@ -231,7 +231,10 @@ def save_run(run: RunResult, run_dir: Path) -> Path:
     return path
 
 
-MAX_RESULTS_BYTES = 512 * 1024 * 1024
+# The most a results.json, run.json or cells.jsonl may be: about 19,000 cells of a real run
+# (7 KB each), 38 times settings.max_cells' default. `report` of one this size takes under
+# 2 GB of memory (scripts/bench-cli measures it); a bigger file is refused before it is read.
+MAX_RESULTS_BYTES = 128 * 1024 * 1024
 MAX_SECONDS = 10**7  # about four months: no duration of a cell or an attempt is longer
 # The shape of every field an attached results.json may carry (it may come from anyone).
 Shape = str
