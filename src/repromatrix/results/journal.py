@@ -112,9 +112,11 @@ class RunHeader:
                 raise UsageError(
                     f"{path}: {key}: {json.dumps(data[key])[:80]} is not a valid value"
                 )
-        for key in ("cells", "selection"):
+        for key in ("cells", "selection", "only"):
             if not all(isinstance(c, str) for c in data.get(key, [])):
-                raise UsageError(f"{path}: {key}: every cell id must be text")
+                raise UsageError(f"{path}: {key}: every entry must be text")
+        if not all(isinstance(v, str) for v in data.get("target", {}).values()):
+            raise UsageError(f"{path}: target: every value must be text")
         if not RUN_ID.fullmatch(str(data.get("run_id", ""))):
             raise UsageError(
                 f"{path}: run_id: {json.dumps(data.get('run_id'))[:80]} is not a run id "
