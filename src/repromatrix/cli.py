@@ -382,10 +382,12 @@ def _cmd_merge(args: argparse.Namespace, console: Console) -> int:
         "cells",
         highlight=False,
     )
-    return _said(result, args.out, str(run_dir), console)
+    return _said(result, args.out, str(run_dir), console, ran_here=False)
 
 
-def _said(result: RunResult, out: Path, resume: str | None, console: Console) -> int:
+def _said(
+    result: RunResult, out: Path, resume: str | None, console: Console, ran_here: bool = True
+) -> int:
     """The run's last lines and its exit code."""
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     unexpected = result.unexpected()
@@ -403,7 +405,10 @@ def _said(result: RunResult, out: Path, resume: str | None, console: Console) ->
         console.print(
             f"{result.incomplete}\ndone so far: {counts}; report: {where}", highlight=False
         )
-        return INTERRUPTED if result.stopped == "interrupted" else InfraError.exit_code
+        # 130 only for this process's interruption: a merge of a shard someone stopped is a
+        # run that did not finish (3), as when its engine went
+        interrupted_here = ran_here and result.stopped == "interrupted"
+        return INTERRUPTED if interrupted_here else InfraError.exit_code
     console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {where}", highlight=False)
     return 1 if unexpected else 0
 

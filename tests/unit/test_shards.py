@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,19 @@ def test_a_plan_has_no_empty_shard(write_matrix, capsys, tmp_path):
     (tmp_path / "plan.json").write_text(json.dumps({"include": [{"shard": "1/2", "ids": []}]}))
     with pytest.raises(UsageError, match="shard 1/2 has no cells"):
         from_plan(tmp_path / "plan.json", ShardSpec(1, 2), load_cells(path)[1])
+
+
+def test_a_merge_of_a_shard_someone_interrupted_is_exit_3_not_130(write_matrix, tmp_path, capsys):
+    """130 says *this* process was interrupted; a merge that was not, of a shard that was, is a
+    run that did not finish (as when an engine went): 3, and --resume of that shard finishes it."""
+    path = write_matrix(MATRIX)
+    shards = [fake_run(path, tmp_path / f"s{i}", ShardSpec(i, 2), 1.0) for i in (1, 2)]
+    journal = Journal(shards[1])
+    last = journal.result().cells[-1]
+    journal.record(replace(last, outcome="interrupted", rerun=True))
+    results = journal.result(stopped="interrupted")
+    save_run(results, shards[1])
+    code = main(["merge", str(shards[0]), str(shards[1]), "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "Traceback" not in err

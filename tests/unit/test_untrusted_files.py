@@ -88,6 +88,10 @@ def test_a_results_json_that_links_elsewhere_is_not_read(tmp_path):
     ('{"include": [{"shard": "1/2", "ids": ["a"], "seconds": NaN}]}', "NaN"),
     ("[" * 3000 + "]" * 3000, "nested too deeply"),
     ("not json at all", "not valid JSON"),
+    ('{"include": [{"shard": "1/2", "ids": ["a"]}, {"shard": "2/2", "ids": ["a"]}]}',
+     "cell a is in shard 1/2 and in shard 2/2"),
+    ('{"include": [{"shard": "1/2", "ids": ["a", "a"]}]}', "cell a is in shard 1/2 and in shard 1/2"),
+    ('{"include": [{"shard": "1/2", "ids": ["a"]}, {"shard": "1/2", "ids": ["b"]}]}', "shard 1/2 is in the plan twice"),
 ])
 def test_a_hostile_shard_plan_is_refused(tmp_path, plan, said):
     path = tmp_path / "plan.json"

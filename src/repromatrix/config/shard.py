@@ -92,6 +92,27 @@ def split(
     ]
 
 
+def _refuse_overlaps(path: Path, entries: list[Any]) -> None:
+    """A plan names each shard once and each cell in one shard once: an overlap would run cells
+    twice (and the merge then refuse the shards)."""
+    shards: set[str] = set()
+    owner: dict[str, str] = {}
+    for entry in (e for e in entries if isinstance(e, dict)):
+        shard, ids = str(entry.get("shard")), entry.get("ids")
+        if shard in shards:
+            raise UsageError(f"{path}: shard {shard} is in the plan twice\n  hint: make it again")
+        shards.add(shard)
+        for cell_id in ids if isinstance(ids, list) else []:
+            if not isinstance(cell_id, str):
+                continue  # said below, for the shard asked for
+            if cell_id in owner:
+                raise UsageError(
+                    f"{path}: cell {cell_id} is in shard {owner[cell_id]} and in shard {shard}"
+                    "\n  hint: make the plan again with 'repromatrix list --json --shards N'"
+                )
+            owner[cell_id] = shard
+
+
 def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell, ...]:
     """`--shard-plan FILE`: shard I's cells as a plan (`list --json --shards N`) fixed them, so
     every job of a fan-out runs what the plan said even if their histories differ."""
@@ -107,6 +128,7 @@ def from_plan(path: Path, spec: ShardSpec, cells: Sequence[Cell]) -> tuple[Cell,
             f"{path}: not a shard plan (no 'include' list)\n  hint: write it with "
             "'repromatrix list --json --shards N > FILE'"
         )
+    _refuse_overlaps(path, entries)
     wanted = next((e for e in entries if isinstance(e, dict) and e.get("shard") == str(spec)), None)
     if wanted is None:
         have = ", ".join(str(e.get("shard")) for e in entries if isinstance(e, dict))
