@@ -27,7 +27,7 @@ from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
 from .core.files import cache_dir, paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
-from .infra.docker_engine import LABEL_BASE, LABEL_RUN, DockerEngine
+from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, human
 from .judge.remedies import REMEDIES, parse_selection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
@@ -594,6 +594,10 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted: removed this run's containers, networks and images")
         return INTERRUPTED
+    except ENGINE_FAILED as e:  # a call the engine failed that no stage turned into a cell's own
+        said = f"the Docker engine failed a call: {type(e).__name__}: {e}"[:2000]
+        console.print(Text.assemble(("error: ", "bold red"), said), highlight=False)
+        return InfraError.exit_code
     except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, said as one
         if debug:
             raise

@@ -64,6 +64,7 @@ class FakeDockerd:
     things: list[Thing] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     removed: list[Thing] = field(default_factory=list)
+    broken: bool = False  # answer 500 to everything but the ping: an engine in trouble
     _ids: Iterator[int] = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,6 +88,8 @@ class FakeDockerd:
             return 200, "OK"
         if r.path == "/version":
             return 200, {"ApiVersion": API, "MinAPIVersion": "1.12", "Version": "24.0.0", "Os": "linux"}
+        if self.broken:
+            return 500, {"message": "the fake engine is in trouble"}
         if r.path == "/info":
             return 200, {"NCPU": 2, "MemTotal": 8 * 2**30, "DockerRootDir": ""}
         listing = {"/containers/json": "container", "/networks": "network", "/images/json": "image"}

@@ -72,3 +72,21 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
         fh.truncate(2**31)  # sparse: 2 GiB apparent, nothing on disk
     with pytest.raises(UsageError, match="more than a CA bundle"):
         HostCA(path=path, source="pip config global.cert").read()
+
+
+def test_a_fifo_among_pips_config_files_is_named_not_waited_on(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from repromatrix.core.errors import UsageError
+    from repromatrix.infra.hostca import detect_host_ca
+
+    fifo = tmp_path / "pip.conf"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(fifo))
+    began = time.monotonic()
+    with pytest.raises(UsageError, match=rf"PIP_CONFIG_FILE: {fifo} is not a regular file"):
+        detect_host_ca()
+    assert time.monotonic() - began < 5
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # how one turns pip's config off: fine
+    detect_host_ca()

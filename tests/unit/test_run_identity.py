@@ -124,3 +124,13 @@ def test_a_run_live_on_this_machine_is_not_acted_on_from_any_directory(engine, t
         proc = repromatrix(engine, *COMMANDS[command](copy))
     assert proc.returncode == 2 and f"run {RUN_ID} is live in another repromatrix process" in proc.stderr
     assert engine.changes() == [] and all(engine.present(t) for t in objects)
+
+
+def test_an_engine_that_answers_500_is_an_engine_error_exit_3(engine, tmp_path):
+    """Infrastructure, not the user's input (2) and not a crash (4)."""
+    engine.broken = True
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text(MATRIX)
+    proc = repromatrix(engine, "run", "--matrix", str(matrix), "--out", str(tmp_path / "reports"))
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr

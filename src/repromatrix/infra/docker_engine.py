@@ -37,6 +37,7 @@ from .engine import (
 )
 
 __all__ = [
+    "ENGINE_FAILED",
     "LABEL_BASE",
     "LABEL_CACHE",
     "LABEL_CACHE_KEY",
@@ -108,6 +109,11 @@ class DockerBox:
 
     def connect(self, network: str, aliases: tuple[str, ...] = ()) -> None:
         self._engine.quick.networks.get(network).connect(self._box, aliases=list(aliases))
+
+
+# What the docker SDK raises when the engine fails a call (an API error, a dropped connection):
+# infrastructure (exit 3), never the user's input and never a bug of ours.
+ENGINE_FAILED = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
 def engine_fault_in(error: str) -> str:

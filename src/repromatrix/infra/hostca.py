@@ -98,16 +98,59 @@ def parse_pip_config(text: str) -> list[tuple[str, str]]:
     return sorted(found, key=lambda kv: not kv[0].startswith(":env:"))
 
 
+PIP_CONFIG_WAIT = 30  # seconds `pip config list` may take (it reads a few small files)
+
+
+def pip_config_files(python: str = sys.executable) -> list[tuple[str, Path]]:
+    """Where pip reads its configuration, as pip documents it (what set each, the path)."""
+    home = Path.home()
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
+    dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":")
+    found = (
+        [("PIP_CONFIG_FILE", Path(os.environ["PIP_CONFIG_FILE"]))]
+        if os.environ.get("PIP_CONFIG_FILE")
+        else []
+    )
+    found += [("pip's global config", Path(d) / "pip" / "pip.conf") for d in dirs if d]
+    found += [("pip's global config", Path("/etc/pip.conf"))]
+    found += [("pip's user config", Path(xdg) / "pip" / "pip.conf")]
+    found += [("pip's user config", home / ".pip" / "pip.conf")]
+    found += [("pip's site config", Path(sys.prefix) / "pip.conf")]
+    return found
+
+
+def _refuse_odd_pip_config() -> None:
+    """pip would block on a FIFO among its config files (and read a device forever): name it
+    instead. /dev/null is how one turns the config off, and is fine."""
+    for said, path in pip_config_files():
+        if str(path) == os.devnull or not os.path.lexists(path):
+            continue
+        if path.is_dir() or not path.is_file():
+            raise UsageError(
+                f"{said}: {path} is not a regular file (a FIFO, a device or a folder)\n"
+                "  hint: repromatrix asks the host's pip for its CA ('pip config list'); point "
+                "the setting at a pip.conf, or at /dev/null"
+            )
+
+
 def detect_host_ca(python: str = sys.executable) -> HostCA | None:
+    _refuse_odd_pip_config()
     try:
         out = subprocess.run(
             [python, "-m", "pip", "config", "list"],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=PIP_CONFIG_WAIT,
             check=False,
+            stdin=subprocess.DEVNULL,
         ).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
+        raise UsageError(
+            f"'pip config list' did not answer in {PIP_CONFIG_WAIT} s: the host's pip "
+            "configuration cannot be read, so its CA is unknown\n  hint: check PIP_CONFIG_FILE "
+            "and pip's config files"
+        ) from None
+    except OSError:
         out = ""
     candidates = [
         ("PIP_CERT" if k.startswith(":env:") else f"pip config {k}", v)
