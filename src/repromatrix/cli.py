@@ -500,6 +500,18 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     if args.output:
         console.print(f"wrote {write_format(result, run_dir, formats[0], args.output)}")
         return 0
+    if result.incomplete and not (run_dir / "results.json").is_file() and "json" in formats:
+        # Read from the journal of a run still going (or stopped): a results.json written now
+        # would be trusted by every later `report`, and outlive the cells still to come.
+        why = (
+            "the run has not finished: its journal (cells.jsonl) stays the truth, and a "
+            "results.json beside it would be trusted instead ('-o FILE --format json' writes "
+            "a copy elsewhere)"
+        )
+        if formats == ["json"]:
+            raise UsageError(f"{run_dir}: not writing results.json: {why}")
+        formats.remove("json")
+        console.print(f"not writing results.json: {why}")
     for path in write_formats(result, run_dir, formats):
         console.print(f"wrote {path}")
     return 0

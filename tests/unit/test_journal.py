@@ -149,3 +149,19 @@ def test_a_run_header_whose_run_id_is_not_one_is_refused(tmp_path, run_id):
     journal.header_path.write_text(json.dumps(data))
     with pytest.raises(UsageError, match="run_id: .* is not a run id"):
         journal.header()
+
+
+def test_report_of_an_unfinished_run_writes_no_results_json_that_later_reads_would_trust(tmp_path, capsys):
+    from repromatrix.cli import main
+
+    journal, ids = started(tmp_path)
+    journal.record(cell(ids[0], "upgraded"))
+    assert main(["report", str(journal.run_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "not writing results.json" in err and not (journal.run_dir / "results.json").exists()
+    assert "incomplete: 1 of 4 cells" in (journal.run_dir / "index.html").read_text()
+    journal.record(cell(ids[1], "upgraded"))  # the run goes on; the next report sees it
+    assert main(["report", str(journal.run_dir), "--format", "html"]) == 0
+    assert "incomplete: 2 of 4 cells" in (journal.run_dir / "index.html").read_text()
+    assert main(["report", str(journal.run_dir), "--format", "json"]) == 2
+    assert main(["report", str(journal.run_dir), "--format", "json", "-o", str(tmp_path / "copy.json")]) == 0
