@@ -368,7 +368,7 @@ def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
     if cell.fix_attempt:
         said = f"fix: {cell.fix}: " + " && ".join(cell.fix_attempt["commands"])
     elif cell.attempts:
-        said = f"none of the {len(cell.attempts)} remedies tried works cleanly"
+        said = cell.remedies_said
     else:  # it upgraded this time, or never ran (setup-failed, infra-error): nothing to try
         said = "no remedy applies to this outcome"
     console.print(f"{cell.id}: {cell.outcome}; {said}", highlight=False)
@@ -409,6 +409,13 @@ def _said(
         # run that did not finish (3), as when its engine went
         interrupted_here = ran_here and result.stopped == "interrupted"
         return INTERRUPTED if interrupted_here else InfraError.exit_code
+    if ran_here and result.stopped == "interrupted":  # every cell had finished, not its remedies
+        console.print(
+            f"interrupted: every cell finished, but not all of their remedies\ndone: {counts}; "
+            f"{len(unexpected)} unexpected; report: {where}",
+            highlight=False,
+        )
+        return INTERRUPTED
     console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {where}", highlight=False)
     return 1 if unexpected else 0
 

@@ -81,6 +81,33 @@ def test_sigterm_during_a_setup_build_is_interrupted_and_left_for_resume(docker_
     assert [c["outcome"] for c in journal] == ["interrupted"] and journal[0].get("rerun")
 
 
+def test_sigterm_during_a_remedy_attempt_keeps_the_cell_and_marks_its_attempts_not_tried(docker_client, tmp_path):
+    """The cell's own answer (proxy-error, in seconds) is kept; the attempt the signal stopped
+    (a remedy against a dead proxy waits out pip's retries: a minute), and those not started,
+    are `interrupted`, never a remedy's verdict."""
+    matrix = tmp_path / "attempts.yaml"
+    matrix.write_text("target: {index: local}\naxes: {os: [bookworm], network: [proxy-down]}\n"
+                      "remedies: auto\n")
+    out = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
+                             "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ), preexec_fn=default_sigint)
+    run_id = re.search(r"run (\S+):", proc.stderr.readline()).group(1)
+    deadline = time.monotonic() + 600
+    while not [box for box in docker_client.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"})
+               if "-fix-" in box.name]:
+        assert proc.poll() is None and time.monotonic() < deadline, "no remedy attempt ever ran"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 130, rest
+    (cell,) = json.loads((out / run_id / "results.json").read_text())["cells"]
+    assert cell["outcome"] == "proxy-error" and not cell.get("rerun"), cell  # its own answer, kept
+    attempts = [a["outcome"] for a in cell["attempts"]]
+    assert "interrupted" in attempts, attempts  # the one the signal stopped
+    assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
+
+
 def test_debootstrap_builds_a_missing_debian_image(docker_client):
     engine = DockerEngine("test-debootstrap")
     tag = "repromatrix-test/debian:bookworm"

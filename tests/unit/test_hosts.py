@@ -88,3 +88,31 @@ def test_ctrl_c_in_the_main_thread_stops_every_engines_scheduler(tmp_path):
         outcomes = [classify(r.observation).outcome for r in finished[i].runs]
         assert Outcome.INTERRUPTED in outcomes and outcomes[0] is not Outcome.INTERRUPTED
         assert engine.removed_containers  # each engine's own cells were killed on it
+
+
+@pytest.mark.parametrize("engines", [1, 2])
+def test_each_engine_starts_its_longest_cells_first(write_matrix, engines):
+    """A run ends when its last cell does: the cell that waits out pip's retries (no-route) and
+    then tries its remedies starts at once, not after the quick ones the matrix lists first."""
+    from types import SimpleNamespace
+
+    from repromatrix.pipeline.hosts import spread
+    from repromatrix.pipeline.prepare import load_cells
+    from repromatrix.plan.plan import RenderContext, plan_cell
+
+    path = write_matrix("""
+        target: {package: tensorflow, index: local}
+        axes: {os: [bookworm, bullseye], install: [venv, system], network: [direct]}
+        include: [{os: bookworm, install: venv, network: no-route}]
+        expect: [{network: no-route, outcome: network-error}]
+    """)
+    matrix, cells = load_cells(path)
+    assert cells[-1].axes["network"] == "no-route"  # the matrix lists it last
+    ctx = RenderContext(target=matrix.target)
+    plans = [plan_cell(c, ctx) for c in cells]
+    scope = SimpleNamespace(prepared=SimpleNamespace(matrix=matrix), options=SimpleNamespace(remedies=None))
+    hosts = [SimpleNamespace(parallel=2) for _ in range(engines)]
+    shares = spread(scope, plans, hosts)  # type: ignore[arg-type]
+    assert sorted(p.cell.id for share in shares for p in share) == sorted(c.id for c in cells)
+    holder = next(share for share in shares if any(p.cell.axes["network"] == "no-route" for p in share))
+    assert holder[0].cell.axes["network"] == "no-route"

@@ -152,3 +152,35 @@ def test_a_32_bit_image_is_debootstrapped_for_its_architecture(tmp_path):
 def test_a_32_bit_cell_is_named_for_its_suites_python():
     from repromatrix.core.axes import cell_id, defaults
     assert cell_id(defaults() | {"os": "i386/debian:bookworm"}, "tf") == "i386-debian-bookworm-py3.11-venv-fresh"
+
+
+def test_a_runs_base_images_are_debootstrapped_at_once_and_a_failure_stays_its_own(monkeypatch):
+    """debootstrap mostly waits on the mirror: three suites at once, not one after another; one
+    that fails is that image's error, the others are built."""
+    import threading
+    import time
+
+    from repromatrix.infra import baseimages
+    from tests.unit.fake_engine import FakeEngine
+
+    lock, now, most = threading.Lock(), [0], [0]
+
+    def debootstrap(engine, suite, image, mirror="", arch=None):  # noqa: ANN001, ANN202
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.3)
+        with lock:
+            now[0] -= 1
+        if suite == "trixie":
+            raise BaseImageError(image, "debootstrap trixie failed (exit 1): no mirror")
+        engine.images[image] = {}
+
+    monkeypatch.setattr(baseimages, "build_debian_image", debootstrap)
+    said: list[str] = []
+    images = ["debian:bullseye", "debian:bookworm", "debian:trixie"]
+    ready = baseimages.provision(FakeEngine(), images, said.append)
+    assert most[0] == 3
+    assert list(ready) == images  # in the order asked
+    assert [r.how for r in ready.values() if not isinstance(r, BaseImageError)] == ["debootstrap"] * 2
+    assert isinstance(ready["debian:trixie"], BaseImageError) and any("trixie" in s for s in said)

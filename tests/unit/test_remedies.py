@@ -241,7 +241,7 @@ def test_junit_and_summary_name_the_fix_to_type(tmp_path):
     junit = render_junit(run, tmp_path)
     assert ('message="externally-managed: error: externally-managed-environment; fixed by venv: python3 -m venv '
             '/root/fix-venv &amp;&amp; export PATH=/root/fix-venv/bin:&quot;$PATH&quot;') in junit
-    assert "ssl-error: CERTIFICATE_VERIFY_FAILED; none of 1 remedies tried works cleanly" in junit
+    assert "ssl-error: CERTIFICATE_VERIFY_FAILED; none of the 1 remedies tried works cleanly" in junit
     summary = render_markdown(run, tmp_path)
     assert "### What fixes it" in summary and "- `c`: **venv**: `python3 -m venv /root/fix-venv && export" in summary
     assert "- `d`: no remedy works cleanly (tried: trust-ca fails)" in summary

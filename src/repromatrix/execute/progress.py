@@ -70,10 +70,8 @@ class RunProgress:
         colour = OUTCOME_INFO[result.outcome].colour
         times = ", ".join(f"{k} {v:.0f}s" for k, v in run.durations.items())
         setup = f"setup {result.setup}" if result.setup else ""
-        fix = f"fix: {result.fix}" if result.fix else "none works cleanly"
-        tried = f"{len(result.attempts)} remedies tried, {fix}" if result.attempts else ""
         where = f"on {result.host}" if result.host and result.host != "default" else ""
-        detail = "; ".join(x for x in (times, setup, tried, where) if x)
+        detail = "; ".join(x for x in (times, setup, result.remedies_said, where) if x)
         self.console.print(
             f"[{self.done}/{self.total}] {result.id}: [bold {colour}]{result.outcome}[/]"
             + (f" ({detail})" if detail else ""),

@@ -16,6 +16,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost
 from .interpreters import provide as provide_interpreter
 
 Say = Callable[[str], None]
+
+
+BASES_AT_ONCE = 3  # base images provisioned at once (a run's suites: bullseye, bookworm, trixie)
 
 
 @dataclass(frozen=True)
@@ -48,17 +52,25 @@ def provision(
     host = _Host(engine, say, mirror)
     wanted: dict[str, Interpreter | None] = {image: None for image in images}
     wanted.update({i.image: (None if i.is_system else i) for i in interpreters})
-    for image, interp in wanted.items():
+
+    def one(image: str, interp: Interpreter | None) -> Provisioned | BaseImageError:
         try:
-            done[image] = (
-                provision_one(engine, image, say, mirror)
-                if interp is None
-                else provision_interpreter(host, engine, interp, say)
-            )
+            if interp is None:
+                return provision_one(engine, image, say, mirror)
+            return provision_interpreter(host, engine, interp, say)
         except BaseImageError as e:
             say(f"[red]base image {image}: {e.reason}[/red]")
-            done[image] = e
-    return done
+            return e
+
+    # The base images at once (debootstrap mostly waits on the mirror and the disk: three suites
+    # take little longer than one); then the interpreters, which build on them.
+    bases = [image for image, interp in wanted.items() if interp is None]
+    with ThreadPoolExecutor(max_workers=BASES_AT_ONCE) as pool:
+        done.update(zip(bases, pool.map(lambda image: one(image, None), bases), strict=True))
+    for image, interp in wanted.items():
+        if interp is not None:
+            done[image] = one(image, interp)
+    return {image: done[image] for image in wanted}
 
 
 def provision_interpreter(

@@ -115,18 +115,22 @@ class RunScope:
 
 
 def spread(scope: RunScope, plans: list[CellPlan], hosts: list[Host]) -> list[list[CellPlan]]:
-    """Each engine's cells: balanced by cost and by how many cells each runs at once. Fixed before
-    the run starts (the engines' own queues do the rest): a lost engine's cells end infra-error."""
-    if len(hosts) == 1:
-        return [plans]
+    """Each engine's cells, balanced by cost and by how many cells each runs at once, longest
+    first: a run ends when its last cell does, so the long poles (pip waiting out its retries,
+    then the remedies) start at once instead of last. Fixed before the run starts (the engines'
+    own queues do the rest): a lost engine's cells end infra-error."""
     matrix = scope.prepared.matrix
     cells = [p.cell for p in plans]
     seconds = seconds_by_cell(
         cells, matrix.target.index.local, (scope.options.remedies or matrix.remedies).on, {}
     )
-    shares = split(cells, seconds, len(hosts), [h.parallel for h in hosts])
+    shares = [cells]
+    if len(hosts) > 1:
+        parallel = [h.parallel for h in hosts]
+        shares = [list(s.cells) for s in split(cells, seconds, len(hosts), parallel)]
     by_id = {p.cell.id: p for p in plans}
-    return [[by_id[c.id] for c in share.cells] for share in shares]
+    longest_first = [sorted(share, key=lambda c: -seconds[c.id]) for share in shares]
+    return [[by_id[c.id] for c in share] for share in longest_first]
 
 
 def on_hosts(scope: RunScope, work: list[tuple[Host, list[CellPlan]]]) -> str:

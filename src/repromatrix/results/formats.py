@@ -105,7 +105,7 @@ def _fix_said(cell: CellResult) -> str:
             f"; fixed by {cell.fix}: "
             f"{' && '.join(str(c) for c in cell.fix_attempt.get('commands') or [])}"
         )
-    return f"; none of {len(cell.attempts)} remedies tried works cleanly" if cell.attempts else ""
+    return f"; {cell.remedies_said}" if cell.attempts else ""
 
 
 # What XML 1.0 cannot hold at all (ANSI escapes, NUL, ...): written as \xNN so the file stays

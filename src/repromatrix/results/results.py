@@ -92,6 +92,22 @@ class CellResult:
         )
 
     @property
+    def remedies_said(self) -> str:
+        """What the remedies did, truly: '3 remedies tried, fix: venv', 'none of the 2 remedies
+        tried works cleanly', and how many were not tried (the run stopped, or our side failed);
+        '' when there were none."""
+        untried = sum(1 for a in self.attempts if a.get("fix") == Fix.NOT_TRIED.value)
+        tried = len(self.attempts) - untried
+        said = []
+        if self.fix:
+            said.append(f"{tried} remedies tried, fix: {self.fix}")
+        elif tried:
+            said.append(f"none of the {tried} remedies tried works cleanly")
+        if untried:
+            said.append(f"{untried} not tried (the run stopped or our side failed)")
+        return "; ".join(said)
+
+    @property
     def matches_expectation(self) -> bool | None:
         return None if not self.expected else self.outcome in self.expected
 
