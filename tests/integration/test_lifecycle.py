@@ -19,6 +19,26 @@ from tests.conftest import REPO
 from tests.support import default_sigint
 
 
+def start_run(matrix, out, *options: str):  # noqa: ANN001, ANN201
+    """A child `repromatrix run` with SIGINT's default disposition, and its run id."""
+    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
+                             "--out", str(out), *options], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ), preexec_fn=default_sigint)
+    return proc, re.search(r"run (\S+):", proc.stderr.readline()).group(1)
+
+
+def stop_when(proc, ready, what: str, stop: int = signal.SIGTERM) -> str:  # noqa: ANN001
+    """Send `stop` once `ready()` holds (within 10 minutes); the run must exit 130. Its stderr."""
+    deadline = time.monotonic() + 600
+    while not ready():
+        assert proc.poll() is None and time.monotonic() < deadline, f"no {what} ever ran"
+        time.sleep(0.1)
+    proc.send_signal(stop)
+    rest = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 130, rest
+    return rest
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; a cancelled CI job, docker stop
 def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path, stop):
     # Cells whose pip spends seconds in retries, so the interrupt surely lands mid-cell; the
@@ -27,19 +47,13 @@ def test_ctrl_c_removes_everything_of_the_run(docker_client, tmp_path, stop):
     matrix.write_text("target: {index: local}\naxes: {os: [bookworm], network: [proxy-down, no-route]}\n"
                       "remedies: none\n")
     out = tmp_path / "reports"
-    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
-                             "--out", str(out), "--max-parallel", "1"], cwd=REPO, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ), preexec_fn=default_sigint)
-    first = proc.stderr.readline()
-    run_id = re.search(r"run (\S+):", first).group(1)
-    deadline = time.monotonic() + 600
-    while not docker_client.containers.list(filters={"label": [f"{LABEL_RUN}={run_id}",
-                                                                "org.repromatrix.role=cell"]}):
-        assert proc.poll() is None and time.monotonic() < deadline, "no cell container ever started"
-        time.sleep(0.5)
-    proc.send_signal(stop)
-    rest = proc.communicate(timeout=600)[1]
-    assert proc.returncode == 130, rest
+    proc, run_id = start_run(matrix, out, "--max-parallel", "1")
+
+    def a_cell_runs() -> bool:
+        return bool(docker_client.containers.list(filters={"label": [f"{LABEL_RUN}={run_id}",
+                                                                     "org.repromatrix.role=cell"]}))
+
+    rest = stop_when(proc, a_cell_runs, "cell container", stop)
     assert "interrupted" in rest and "Traceback" not in rest
     assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
     assert docker_client.networks.list(filters={"label": f"{LABEL_RUN}={run_id}"}) == []
@@ -57,23 +71,14 @@ def test_sigterm_during_a_setup_build_is_interrupted_and_left_for_resume(docker_
     matrix.write_text("target: {index: local}\naxes: {os: [bookworm]}\nremedies: none\n")
     out = tmp_path / "reports"
     # --fresh: the setup is built now (apt-get from Debian's mirror, seconds), not reused
-    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
-                             "--out", str(out), "--fresh"], cwd=REPO, stderr=subprocess.PIPE,
-                            text=True, env=dict(os.environ), preexec_fn=default_sigint)
-    run_id = re.search(r"run (\S+):", proc.stderr.readline()).group(1)
+    proc, run_id = start_run(matrix, out, "--fresh")
     network = f"repromatrix-{run_id}"
 
     def setup_step_running() -> bool:  # the builder's step container: on the run's network, unlabelled
         return any("python3-venv" in " ".join(box.attrs["Config"]["Cmd"] or [])
                    for box in docker_client.containers.list(filters={"network": network}))
 
-    deadline = time.monotonic() + 600
-    while not setup_step_running():
-        assert proc.poll() is None and time.monotonic() < deadline, "no setup build step ever ran"
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    rest = proc.communicate(timeout=600)[1]
-    assert proc.returncode == 130, rest
+    stop_when(proc, setup_step_running, "setup build step")
     (cell,) = json.loads((out / run_id / "results.json").read_text())["cells"]
     assert cell["outcome"] == "interrupted", cell
     assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
@@ -89,18 +94,13 @@ def test_sigterm_during_a_remedy_attempt_keeps_the_cell_and_marks_its_attempts_n
     matrix.write_text("target: {index: local}\naxes: {os: [bookworm], network: [proxy-down]}\n"
                       "remedies: auto\n")
     out = tmp_path / "reports"
-    proc = subprocess.Popen([sys.executable, "-m", "repromatrix", "run", "--matrix", str(matrix),
-                             "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ), preexec_fn=default_sigint)
-    run_id = re.search(r"run (\S+):", proc.stderr.readline()).group(1)
-    deadline = time.monotonic() + 600
-    while not [box for box in docker_client.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"})
-               if "-fix-" in box.name]:
-        assert proc.poll() is None and time.monotonic() < deadline, "no remedy attempt ever ran"
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    rest = proc.communicate(timeout=600)[1]
-    assert proc.returncode == 130, rest
+    proc, run_id = start_run(matrix, out)
+
+    def an_attempt_runs() -> bool:
+        boxes = docker_client.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"})
+        return any("-fix-" in box.name for box in boxes)
+
+    stop_when(proc, an_attempt_runs, "remedy attempt")
     (cell,) = json.loads((out / run_id / "results.json").read_text())["cells"]
     assert cell["outcome"] == "proxy-error" and not cell.get("rerun"), cell  # its own answer, kept
     attempts = [a["outcome"] for a in cell["attempts"]]

@@ -106,11 +106,8 @@ def pip_config_files(python: str = sys.executable) -> list[tuple[str, Path]]:
     home = Path.home()
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
     dirs = (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":")
-    found = (
-        [("PIP_CONFIG_FILE", Path(os.environ["PIP_CONFIG_FILE"]))]
-        if os.environ.get("PIP_CONFIG_FILE")
-        else []
-    )
+    named = os.environ.get("PIP_CONFIG_FILE")
+    found = [("PIP_CONFIG_FILE", Path(named))] if named else []
     found += [("pip's global config", Path(d) / "pip" / "pip.conf") for d in dirs if d]
     found += [("pip's global config", Path("/etc/pip.conf"))]
     found += [("pip's user config", Path(xdg) / "pip" / "pip.conf")]
@@ -125,7 +122,7 @@ def _refuse_odd_pip_config() -> None:
     for said, path in pip_config_files():
         if str(path) == os.devnull or not os.path.lexists(path):
             continue
-        if path.is_dir() or not path.is_file():
+        if not path.is_file():  # a FIFO, a device, a folder
             raise UsageError(
                 f"{said}: {path} is not a regular file (a FIFO, a device or a folder)\n"
                 "  hint: repromatrix asks the host's pip for its CA ('pip config list'); point "
