@@ -91,7 +91,7 @@ def test_ctrl_c_in_the_main_thread_stops_every_engines_scheduler(tmp_path):
 
 
 @pytest.mark.parametrize("engines", [1, 2])
-def test_each_engine_starts_its_longest_cells_first(write_matrix, engines):
+def test_each_engine_starts_its_longest_cells_first(write_matrix, tmp_path, engines):
     """A run ends when its last cell does: the cell that waits out pip's retries (no-route) and
     then tries its remedies starts at once, not after the quick ones the matrix lists first."""
     from types import SimpleNamespace
@@ -110,7 +110,8 @@ def test_each_engine_starts_its_longest_cells_first(write_matrix, engines):
     assert cells[-1].axes["network"] == "no-route"  # the matrix lists it last
     ctx = RenderContext(target=matrix.target)
     plans = [plan_cell(c, ctx) for c in cells]
-    scope = SimpleNamespace(prepared=SimpleNamespace(matrix=matrix), options=SimpleNamespace(remedies=None))
+    options = SimpleNamespace(remedies=None, out=tmp_path)  # no earlier run: the axes' estimates
+    scope = SimpleNamespace(prepared=SimpleNamespace(matrix=matrix), options=options)
     hosts = [SimpleNamespace(parallel=2) for _ in range(engines)]
     shares = spread(scope, plans, hosts)  # type: ignore[arg-type]
     assert sorted(p.cell.id for share in shares for p in share) == sorted(c.id for c in cells)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..config.cost import cells_at_once, seconds_by_cell
+from ..config.cost import cells_at_once
 from ..config.shard import split
 from ..core.axes import RunNeeds, Service
 from ..core.errors import BaseImageError, DockerUnavailable, UsageError
@@ -42,7 +42,7 @@ from ..plan.plan import CellPlan, RenderContext
 from ..plan.render import render_cell
 from ..results.journal import owner_label
 from ..results.results import CellResult
-from .prepare import Prepared, RunOptions
+from .prepare import Prepared, RunOptions, expected_seconds
 from .record import remedy_planner, to_cell_result
 from .trust import Trust, remedy_ca_bundle
 
@@ -119,11 +119,9 @@ def spread(scope: RunScope, plans: list[CellPlan], hosts: list[Host]) -> list[li
     first: a run ends when its last cell does, so the long poles (pip waiting out its retries,
     then the remedies) start at once instead of last. Fixed before the run starts (the engines'
     own queues do the rest): a lost engine's cells end infra-error."""
-    matrix = scope.prepared.matrix
     cells = [p.cell for p in plans]
-    seconds = seconds_by_cell(
-        cells, matrix.target.index.local, (scope.options.remedies or matrix.remedies).on, {}
-    )
+    options = scope.options
+    seconds = expected_seconds(scope.prepared.matrix, cells, options.out, options.remedies)
     shares = [cells]
     if len(hosts) > 1:
         parallel = [h.parallel for h in hosts]

@@ -145,13 +145,20 @@ def shards_of(
 ) -> list[Shard]:
     """The selection in `count` shards, balanced by each cell's time in the latest earlier run of
     this matrix under `reports` (estimated from its axes where there is none)."""
+    return split(cells, expected_seconds(matrix, cells, reports, remedies), count)
+
+
+def expected_seconds(
+    matrix: Matrix, cells: list[Cell], reports: Path, remedies: Selection | None = None
+) -> dict[str, float]:
+    """Each cell's time: from the latest earlier run of this matrix under `reports` that ran
+    it, else estimated from its axes. What shards are balanced by, and engines ordered by."""
     probe = RunResult(
         run_id="~", matrix=str(matrix.path), target={}, started=""
     )  # after every real run id
     on = (remedies or matrix.remedies).on
     past = past_seconds(earlier_runs(reports, probe), on)
-    seconds = seconds_by_cell(cells, matrix.target.index.local, on, past)
-    return split(cells, seconds, count)
+    return seconds_by_cell(cells, matrix.target.index.local, on, past)
 
 
 def prepare(options: RunOptions) -> Prepared:
