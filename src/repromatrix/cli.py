@@ -29,7 +29,7 @@ from .core.files import cache_dir, paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
 from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, human
-from .judge.remedies import REMEDIES, parse_selection
+from .judge.remedies import REMEDY_NAMES, parse_selection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
 from .results.formats import FORMATS, Format, render_format, write_format, write_formats
@@ -270,16 +270,16 @@ def _remedies_arg(p: argparse.ArgumentParser, default: str) -> None:
         type=_selection,
         metavar="auto|none|NAME,...",
         help=f"which fixes to try on cells that failed (default: {default}); names: "
-        f"{', '.join(REMEDIES)}",
+        f"{', '.join(REMEDY_NAMES)}",
     )
 
 
 def _selection(text: str) -> Selection:
     selection, problem = parse_selection(text)
     if selection is None:
-        wrong = next((n for n in text.split(",") if n.strip() not in REMEDIES), text)
+        wrong = next((n for n in text.split(",") if n.strip() not in REMEDY_NAMES), text)
         raise argparse.ArgumentTypeError(
-            f"{problem} ({did_you_mean(wrong.strip(), ['auto', 'none', *REMEDIES])})"
+            f"{problem} ({did_you_mean(wrong.strip(), ['auto', 'none', *REMEDY_NAMES])})"
         )
     return selection
 

@@ -14,10 +14,10 @@ from repromatrix.cell.contract import Record
 from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
 from repromatrix.core.outcomes import Fix, Outcome
+from repromatrix.installers import installer
 from repromatrix.judge.classify import classify
 from repromatrix.judge.remedies import (
-    CATALOGUE,
-    REMEDIES,
+    REMEDY_NAMES,
     Choice,
     Facts,
     Resource,
@@ -33,19 +33,21 @@ from repromatrix.plan.plan import RenderContext, plan_cell
 from tests.support import observe
 
 AUTO = Selection(Choice.AUTO)
+PIP = installer("pip")
+CATALOGUE = PIP.remedies
 EVERYTHING = frozenset(Resource)
 
 
 def facts(**changes: object) -> Facts:
     base = Facts(package="tensorflow", requirement="tensorflow", upgrade=("python3", "-m", "pip", "install",
-                 "--upgrade", "tensorflow"), upgrader="root", home="/root", pip="25.1.1", index_host="idx.example",
+                 "--upgrade", "tensorflow"), upgrader="root", home="/root", version="25.1.1", index_host="idx.example",
                  trusted_host_args=("--trusted-host", "idx.example"),
                  proxy="http://repromatrix-proxy:3128", has_proxy=True, resources=EVERYTHING)
     return Facts(**(base.__dict__ | changes))  # type: ignore[arg-type]
 
 
 def names(outcome: Outcome, f: Facts, selection: Selection = AUTO) -> list[str]:
-    return [a.remedy.name for a in plan_attempts(outcome, f, selection)]
+    return [a.remedy.name for a in plan_attempts(outcome, f, selection, PIP)]
 
 
 def test_every_outcome_that_can_be_fixed_has_a_remedy_and_the_order_is_the_catalogues():
@@ -73,9 +75,9 @@ def test_none_tries_nothing_and_names_try_only_those_even_beyond_their_causes():
 
 
 def test_a_remedy_needs_its_pip_its_resources_and_its_facts():
-    assert "resume-retries" not in names(Outcome.NETWORK_ERROR, facts(pip="23.0.1"))
-    assert "resume-retries" in names(Outcome.NETWORK_ERROR, facts(pip="25.1"))
-    assert "break-system-packages" not in names(Outcome.EXTERNALLY_MANAGED, facts(pip="22.3"))
+    assert "resume-retries" not in names(Outcome.NETWORK_ERROR, facts(version="23.0.1"))
+    assert "resume-retries" in names(Outcome.NETWORK_ERROR, facts(version="25.1"))
+    assert "break-system-packages" not in names(Outcome.EXTERNALLY_MANAGED, facts(version="22.3"))
     assert "trust-ca" not in names(Outcome.SSL_ERROR, facts(resources=frozenset()))
     assert "use-proxy" not in names(Outcome.PROXY_ERROR, facts(resources=frozenset({Resource.CA})))
     assert "drop-constraint" not in names(Outcome.RESOLUTION_IMPOSSIBLE, facts())
@@ -91,18 +93,18 @@ def test_commands_are_argv_quoted_for_a_shell_and_round_trip():
     f = facts(requirement=requirement, upgrade=("python3", "-m", "pip", "install", "--upgrade", requirement),
               upgrader="user", home="/home/user", blockers=("googleapis-common-protos", "scipy"),
               newest_for_python='tensorflow[and-cuda]==2.20.0; python_version >= "3.9"')
-    blockers_plan = next(a for a in plan_attempts(Outcome.UPGRADED_INCONSISTENT, f, AUTO)
+    blockers_plan = next(a for a in plan_attempts(Outcome.UPGRADED_INCONSISTENT, f, AUTO, PIP)
                          if a.remedy.name == "upgrade-blockers")
     assert blockers_plan.upgrade[-3:] == (requirement, "googleapis-common-protos", "scipy")
     assert shlex.split(blockers_plan.commands[-1]) == list(blockers_plan.upgrade)
-    venv = next(a for a in plan_attempts(Outcome.PERMISSION_DENIED, f, AUTO) if a.remedy.name == "venv")
+    venv = next(a for a in plan_attempts(Outcome.PERMISSION_DENIED, f, AUTO, PIP) if a.remedy.name == "venv")
     assert venv.steps[0].argv == ("python3", "-m", "venv", "/home/user/fix-venv")
     assert venv.container_env()["REPROMATRIX_PATH"] == "/home/user/fix-venv/bin"
     assert venv.container_env()["REPROMATRIX_USER"] == "user"
-    root = next(a for a in plan_attempts(Outcome.PERMISSION_DENIED, f, AUTO) if a.remedy.name == "as-root")
+    root = next(a for a in plan_attempts(Outcome.PERMISSION_DENIED, f, AUTO, PIP) if a.remedy.name == "as-root")
     assert root.upgrader == "root" and root.commands[-1].startswith("sudo ")
     assert root.container_env()["REPROMATRIX_USER"] == ""
-    pinned = next(a for a in plan_attempts(Outcome.NO_MATCHING_DISTRIBUTION, f, AUTO)
+    pinned = next(a for a in plan_attempts(Outcome.NO_MATCHING_DISTRIBUTION, f, AUTO, PIP)
                   if a.remedy.name == "newest-for-python")
     assert requirement not in pinned.upgrade and pinned.upgrade[-1].startswith("tensorflow[and-cuda]==2.20.0")
     assert shlex.split(pinned.container_env()["REPROMATRIX_UPGRADE"]) == list(pinned.upgrade)
@@ -110,7 +112,7 @@ def test_commands_are_argv_quoted_for_a_shell_and_round_trip():
 
 def test_the_proxy_credentials_are_shown_as_placeholders_and_never_as_values():
     f = facts(proxy_with_credentials="http://<user>:<password>@repromatrix-proxy:3129")
-    plan = plan_attempts(Outcome.PROXY_AUTH_REQUIRED, f, AUTO)[0]
+    plan = plan_attempts(Outcome.PROXY_AUTH_REQUIRED, f, AUTO, PIP)[0]
     assert plan.remedy.name == "proxy-credentials" and Resource.PROXY_CREDENTIALS in plan.needs
     assert plan.commands[-1].startswith("HTTP_PROXY='http://<user>:<password>@repromatrix-proxy:3129' ")
     assert "HTTP_PROXY" not in plan.container_env()  # the runner mounts the secret file instead
@@ -127,7 +129,7 @@ def test_facts_come_from_the_plan_the_record_and_pip_check(tmp_path: Path):
             "pip_check": {"exit_code": 1, "output": CAPTURED_PIP_CHECK}}
     record = Record.from_json(data)
     f = facts_for(plan, record, "2.21.0", "https://idx.example/simple/", EVERYTHING)
-    assert (f.upgrader, f.home, f.pip, f.user_flag, f.index_host) == ("user", "/home/user", "23.0.1", True,
+    assert (f.upgrader, f.home, f.version, f.user_flag, f.index_host) == ("user", "/home/user", "23.0.1", True,
                                                                       "idx.example")
     assert f.requirement == "tensorflow[and-cuda]" and f.newest_for_python == "tensorflow[and-cuda]==2.21.0"
     assert f.proxy_with_credentials == "http://<user>:<password>@repromatrix-proxy:3129"
@@ -135,7 +137,7 @@ def test_facts_come_from_the_plan_the_record_and_pip_check(tmp_path: Path):
     # PyPI's files come from another host than its pages: --trusted-host must name both.
     pypi = facts_for(plan, record, None, "https://idx.example/simple/", EVERYTHING, "", {"files.example"})
     assert pypi.trusted_host_args == ("--trusted-host", "idx.example", "--trusted-host", "files.example")
-    skip = plan_attempts(Outcome.SSL_ERROR, pypi, Selection(Choice.NONE, ("trusted-host",)))[0]
+    skip = plan_attempts(Outcome.SSL_ERROR, pypi, Selection(Choice.NONE, ("trusted-host",)), PIP)[0]
     assert skip.upgrade[4:8] == ("--trusted-host", "idx.example", "--trusted-host", "files.example")
     # The newest for this Python is what is installed already: pinning it is no remedy.
     installed = Record.from_json(data | {"before": "2.21.0"})
@@ -150,9 +152,9 @@ CAPTURED_PIP_CHECK = ("googleapis-common-protos 1.63.0 has requirement protobuf!
 def test_blockers_are_read_from_pip_check_in_both_spellings_and_never_name_the_target():
     newer = "scipy 1.11.4 requires numpy<1.28.0,>=1.21.6, but you have numpy 2.3.5.\n"
     target = "tensorflow 2.21.0 requires protobuf>=6.31.1, but you have protobuf 3.19.6.\n"
-    assert blockers(CAPTURED_PIP_CHECK + newer + target, ["scipy==1.11.4", "tf-keras>=2.15"], "tensorflow") == (
+    assert blockers(CAPTURED_PIP_CHECK + newer + target, ["scipy==1.11.4", "tf-keras>=2.15"], "tensorflow", PIP) == (
         "googleapis-common-protos", "scipy", "tf-keras")
-    assert blockers("No broken requirements found.\n", [], "tensorflow") == ()
+    assert blockers("No broken requirements found.\n", [], "tensorflow", PIP) == ()
 
 
 @pytest.mark.parametrize(("outcome", "fix"), [
@@ -166,9 +168,9 @@ def test_judge(outcome, fix):
 def test_the_recommended_fix_reaches_the_highest_version_then_follows_the_catalogue():
     attempts = [("upgrade-blockers", Fix.WORKS, "2.19.0"), ("venv", Fix.WORKS, "2.21.0"),
                 ("force-reinstall", Fix.WORKS, "2.21.0"), ("upgrade-pip", Fix.SIDE_EFFECTS, "2.21.0")]
-    assert recommended(attempts) == "venv"
-    assert recommended([("purge-cache", Fix.WORKS, "2.21.0"), ("retry", Fix.WORKS, "2.21.0")]) == "retry"
-    assert recommended([("user", Fix.SIDE_EFFECTS, "2.21.0"), ("venv", Fix.FAILS, None)]) is None
+    assert recommended(attempts, PIP) == "venv"
+    assert recommended([("purge-cache", Fix.WORKS, "2.21.0"), ("retry", Fix.WORKS, "2.21.0")], PIP) == "retry"
+    assert recommended([("user", Fix.SIDE_EFFECTS, "2.21.0"), ("venv", Fix.FAILS, None)], PIP) is None
 
 
 def test_selection_parsing():
@@ -176,7 +178,7 @@ def test_selection_parsing():
     assert parse_selection(" venv , trust-ca,venv")[0] == Selection(Choice.NONE, ("venv", "trust-ca"))
     assert parse_selection("venvv") == (None, "unknown remedy 'venvv'")
     assert parse_selection([])[0] is None
-    assert set(REMEDIES) == {r.name for r in CATALOGUE}
+    assert set(REMEDY_NAMES) == {r.name for r in CATALOGUE}
 
 
 def test_a_failed_remedy_step_is_classified_in_pips_words():
@@ -263,7 +265,7 @@ def test_an_attached_run_with_a_bad_attempt_is_refused_naming_the_field(tmp_path
 
 
 def attempt_for(name: str, outcome: Outcome, f: Facts):
-    return next(a for a in plan_attempts(outcome, f, AUTO) if a.remedy.name == name)
+    return next(a for a in plan_attempts(outcome, f, AUTO, PIP) if a.remedy.name == name)
 
 
 @pytest.mark.parametrize("evidence, named", [
@@ -293,7 +295,7 @@ def test_the_replacement_is_installed_instead_and_judged_on_its_own_name():
 
 
 def test_pip_on_path_becomes_python3_dash_m_pip_and_ensurepip_comes_first():
-    f = facts(upgrade=("pip", "install", "--upgrade", "tensorflow"), pip="")
+    f = facts(upgrade=("pip", "install", "--upgrade", "tensorflow"), version="")
     assert attempt_for("python-m-pip", Outcome.WRONG_INTERPRETER, f).commands == (
         "python3 -m pip install --upgrade tensorflow",)
     assert attempt_for("ensurepip", Outcome.WRONG_INTERPRETER, f).commands == (

@@ -226,12 +226,15 @@ def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp
 def _attempts_for_every_cell(names: tuple[str, ...]):  # noqa: ANN202
     """A remedy planner that tries `names` on every cell (the fake cells all upgrade)."""
     from repromatrix.execute.runner import AttemptJob
-    from repromatrix.judge.remedies import REMEDIES, Facts, plan_one
+    from repromatrix.installers import installer
+    from repromatrix.judge.remedies import Facts, plan_one
+    pip = installer("pip")
+    remedies = {r.name: r for r in pip.remedies}
 
     def plan(run: CellRun) -> list[AttemptJob]:
         facts = Facts(package="tensorflow", requirement="tensorflow", upgrade=("python3", "-m", "pip", "install",
-                      "--upgrade", "tensorflow"), upgrader="root", home="/root", pip="25.1", has_proxy=True)
-        plans = [plan_one(REMEDIES[n], facts) for n in names]
+                      "--upgrade", "tensorflow"), upgrader="root", home="/root", version="25.1", has_proxy=True)
+        plans = [plan_one(remedies[n], facts, pip) for n in names]
         return [AttemptJob(run, p) for p in plans if p is not None]
     return plan
 

@@ -27,6 +27,7 @@ IDENTITIES: Final = "REPROMATRIX_IDENTITIES"  # who imports the target afterward
 CHECKS: Final = "REPROMATRIX_CHECKS"  # the path of checks.json, if the matrix has checks
 SETUP: Final = "REPROMATRIX_SETUP"  # steps that need the index's credentials, run first
 INDEX_SECRET: Final = "REPROMATRIX_INDEX_SECRET"  # the file with the index URL and credentials
+INDEX_VARIABLE: Final = "REPROMATRIX_INDEX_VARIABLE"  # the installer's variable for that URL
 PROXY_SECRET: Final = "REPROMATRIX_PROXY_SECRET"  # the file with the proxy URL and credentials
 TIMEOUT: Final = "REPROMATRIX_TIMEOUT"  # seconds the upgrade may run (resources: time-limit)
 BEFORE: Final = "REPROMATRIX_BEFORE"  # a remedy's steps before the upgrade (JSON)
@@ -42,6 +43,7 @@ SCENARIO_VARIABLES: Final = (
     CHECKS,
     SETUP,
     INDEX_SECRET,
+    INDEX_VARIABLE,
     PROXY_SECRET,
     TIMEOUT,
     BEFORE,

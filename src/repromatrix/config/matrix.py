@@ -38,7 +38,7 @@ from ..core.model import (
 )
 from ..core.outcomes import Outcome, parse_outcome
 from ..infra.setupcache import parse_size
-from ..judge.remedies import REMEDIES, parse_selection
+from ..judge.remedies import REMEDY_NAMES, parse_selection
 
 SCHEMA_VERSION = "1"
 TOP_KEYS = (
@@ -266,12 +266,12 @@ def _remedies(doc: _Document, value: Any) -> Selection:
     )
     selection, problem = parse_selection(names)
     if selection is None:
-        wrong = next((n for n in names if n not in REMEDIES), "")
+        wrong = next((n for n in names if n not in REMEDY_NAMES), "")
         where = at + ((names.index(wrong),) if isinstance(value, list) and wrong else ())
         doc.fail(
             where,
             problem,
-            did_you_mean(wrong, ["auto", "none", *REMEDIES]) + " ('auto': every fix that "
+            did_you_mean(wrong, ["auto", "none", *REMEDY_NAMES]) + " ('auto': every fix that "
             "applies; 'none'; or a list of names; README: 'What fixes it')",
         )
     return selection

@@ -6,11 +6,13 @@ rules). Everything else in repromatrix asks the cell's installer instead of spel
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..core.outcomes import Outcome
+from .remedy import Remedy
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,15 @@ class Installer(ABC):
     removed: ClassVar[str]  # what a tombstone release says when it is built
     backtracking: ClassVar[str]  # what the resolver says while it backtracks
     no_match: ClassVar[str]  # the visible symptom of an index it could not read
+    # What its check (probes' `check`) says of an installed library whose requirement is broken:
+    # the library's name is the group `name`.
+    broken: ClassVar[re.Pattern[str]]
+    remedies: ClassVar[tuple[Remedy, ...]]  # its catalogue, in order of preference
+    # Real wheels the local index serves so that its remedies do offline what they do online
+    index_wheels: ClassVar[frozenset[str]]
+    # The scripts under templates/ that run in a container for this installer (damaging its
+    # cache, aligning its version): its template fragments, which may spell its names
+    fragments: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def program(self, module: bool) -> str:
@@ -67,5 +78,7 @@ class Installer(ABC):
     def probes(self) -> dict[str, list[str]]:
         """The commands the scenario runs to ask it (argv lists): `version` (its own version),
         `check` (are the installed requirements consistent?), `versions` (what the index offers
-        of a package, the package appended) and `dry_run` (what installing a requirement would
-        do, the requirement appended)."""
+        of a package, the package appended), `dry_run` (what installing a requirement would
+        do, the requirement appended) and `tags` (the wheel tags it accepts, as JSON
+        {"count", "pairs", "platforms"}: interpreter-abi pairs and platforms in its order of
+        preference)."""

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from ..core.outcomes import Outcome
 from .interface import Installer, Rule, Variables
+from .pip_remedies import CATALOGUE, LOCAL_INDEX_WHEELS
 
 # What a tombstone release says when it is built (tensorflow-gpu 2.12: 'The "tensorflow-gpu" package
 # has been removed! Please install "tensorflow" instead.'; sklearn: 'The 'sklearn' PyPI package is
@@ -25,6 +27,30 @@ BACKTRACKING = (
 # pip reports a failure to read the index page only at debug level, then says this: the
 # network rules below name the real cause and keep this line as the visible symptom.
 NO_MATCH = r"No matching distribution found for"
+# `pip check` lines naming the library whose requirement is broken:
+# "googleapis-common-protos 1.63.0 has requirement protobuf<5.0.0.dev0,>=3.19.5, but you have
+# protobuf 6.31.1."
+#   "scipy 1.11.4 requires numpy<1.28.0,>=1.21.6, but you have numpy 2.0.0."
+BROKEN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) \S+ (?:has requirement|requires) ")
+# The tags pip accepts, compactly: interpreter-abi pairs and platforms, in pip's order of
+# preference (a tag is accepted when its pair and its platform are; 'any' goes with abi 'none'
+# only). Run by the cell's python3 as the upgrader; pip's internals, as no public API says it.
+TAGS = """
+import json
+try:
+    from pip._internal.utils.compatibility_tags import get_supported
+    supported = [(t.interpreter, t.abi, t.platform) for t in get_supported()]
+except ImportError:  # pip < 20
+    from pip._internal.pep425tags import get_supported
+    supported = list(get_supported())
+pairs, platforms = [], []
+for interpreter, abi, platform in supported:
+    if interpreter + "-" + abi not in pairs:
+        pairs.append(interpreter + "-" + abi)
+    if platform not in platforms:
+        platforms.append(platform)
+print(json.dumps({"count": len(supported), "pairs": pairs, "platforms": platforms}))
+"""
 
 RULES: tuple[Rule, ...] = (
     # First: a full disk is the cause whatever else pip was doing (here, backtracking over
@@ -140,6 +166,11 @@ class Pip(Installer):
     removed = REMOVED
     backtracking = BACKTRACKING
     no_match = NO_MATCH
+    broken = BROKEN
+    remedies = CATALOGUE
+    index_wheels = LOCAL_INDEX_WHEELS
+    # Damaging the cache it re-reads (cache: corrupted); the official images' pip (interpreters)
+    fragments = ("corrupt_cache.py", "align_pip.py")
 
     def program(self, module: bool) -> str:
         return "python3 -m pip" if module else "pip"
@@ -164,4 +195,5 @@ class Pip(Installer):
             "check": [*pip, "check"],
             "versions": [*pip, "index", "versions"],
             "dry_run": [*pip, "install", "--dry-run"],
+            "tags": ["python3", "-c", TAGS],
         }

@@ -21,7 +21,7 @@ from ..execute.runner import (
 from ..infra.baseimages import Provisioned
 from ..judge.classify import classify
 from ..judge.index import Releases, pip_default_index
-from ..judge.remedies import CATALOGUE, Resource, facts_for, judge, plan_attempts, recommended
+from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommended
 from ..judge.wheelmatch import why_no_wheel
 from ..plan.plan import CellPlan, RenderContext
 from ..plan.render import reproduce_command
@@ -57,7 +57,9 @@ def remedy_planner(
         )
         return [
             AttemptJob(run, attempt)
-            for attempt in plan_attempts(run.verdict.outcome, facts, selection)
+            for attempt in plan_attempts(
+                run.verdict.outcome, facts, selection, run.job.plan.installer
+            )
         ]
 
     return plan
@@ -75,7 +77,7 @@ def to_cell_result(
     record = obs.record
     rel = run.job.context.relative_to(run_dir)
     facts = verdict.facts
-    order = [r.name for r in CATALOGUE]
+    order = [r.name for r in plan.installer.remedies]
     attempts = [
         to_attempt_result(a, releases, run_dir)
         for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))
@@ -112,7 +114,9 @@ def to_cell_result(
         rerun=run.rerun,
         setup_image=run.setup_image,
         attempts=attempts,
-        fix=recommended((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts),
+        fix=recommended(
+            ((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts), plan.installer
+        ),
     )
 
 

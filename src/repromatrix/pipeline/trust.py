@@ -16,7 +16,7 @@ from ..infra.credentials import resolve as resolve_credentials
 from ..infra.hostca import HostCA, detect_host_ca
 from ..infra.services import Interception
 from ..infra.tlsca import RunCA
-from ..judge.remedies import LOCAL_INDEX_WHEELS
+from ..installers import INSTALLERS
 from ..plan.plan import RenderContext, local_index_context
 from ..results.results import write_atomic
 from .prepare import Prepared
@@ -55,7 +55,9 @@ def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
     needs = run_needs(c.axes for c in cells)
     if not matrix.target.index.local:
         return needs
-    return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=LOCAL_INDEX_WHEELS)
+    # Every installer's: the wheels its remedies fetch (a current pip, certifi) are few and small.
+    wheels = frozenset().union(*(by.index_wheels for by in INSTALLERS.values()))
+    return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=wheels)
 
 
 def wanted_host_ca(needs: RunNeeds) -> HostCA | None:

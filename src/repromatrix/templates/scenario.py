@@ -136,24 +136,6 @@ facts = {"executable": sys.executable, "prefix": sys.prefix, "memory_limit": mem
          "openssl": ssl.OPENSSL_VERSION, "glibc": " ".join(platform.libc_ver()),
          "ca_paths": {"cafile": paths.cafile, "capath": paths.capath, "openssl_cafile": paths.openssl_cafile,
                       "openssl_capath": paths.openssl_capath}}
-# The tags pip accepts, compactly: interpreter-abi pairs and platforms, in pip's order of preference
-# (a tag is accepted when its pair and its platform are; 'any' goes with abi 'none' only).
-try:
-    try:
-        from pip._internal.utils.compatibility_tags import get_supported
-        supported = [(t.interpreter, t.abi, t.platform) for t in get_supported()]
-    except ImportError:  # pip < 20
-        from pip._internal.pep425tags import get_supported
-        supported = list(get_supported())
-    pairs, platforms = [], []
-    for interpreter, abi, platform_tag in supported:
-        if interpreter + "-" + abi not in pairs:
-            pairs.append(interpreter + "-" + abi)
-        if platform_tag not in platforms:
-            platforms.append(platform_tag)
-    facts["tags"] = {"count": len(supported), "pairs": pairs, "platforms": platforms}
-except Exception as e:
-    facts["tags"] = {"error": repr(e)}
 print(json.dumps(facts))
 """
 MAX_OUTPUT = 8000  # characters of a check's output kept in the record
@@ -175,7 +157,7 @@ def index_env():
     if not path or not os.path.exists(path):
         return {}
     with open(path) as fh:
-        return {"PIP_INDEX_URL": fh.read().strip()}
+        return {os.environ["REPROMATRIX_INDEX_VARIABLE"]: fh.read().strip()}
 
 
 def identity(name):
@@ -238,6 +220,15 @@ def distribution(who):
 def installed_version(who):
     dist = distribution(who)
     return dist["version"] if dist else None
+
+
+def tags():
+    """The wheel tags the installer accepts, as its own probe says ({"error"} when it cannot)."""
+    if "tags" not in PROBES:
+        return {"error": "the installer has no probe for its tags"}
+    code, out, _, _ = run(PROBES["tags"], timeout=120, who=UPGRADER)
+    said = last_json(out) if code == 0 else None
+    return said if isinstance(said, dict) else {"error": out[-2000:] or "exit %d" % code}
 
 
 def sharers(who):
@@ -363,6 +354,8 @@ def main():
     record["pip"] = pip_version.strip()
     _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
     record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
+    if "error" not in record["runtime"]:
+        record["runtime"]["tags"] = tags()
     record["before"] = installed_version(UPGRADER)
     heading("before: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
     if BEFORE and not run_steps(record, "before_steps", BEFORE, "remedy step"):
@@ -382,7 +375,7 @@ def main():
 
     code, out, secs, _ = run(PROBES["check"], timeout=300, echo=True, who=UPGRADER)
     record["pip_check"] = {"exit_code": code, "output": out, "seconds": secs}
-    heading("pip check exited %d" % code)
+    heading("%s exited %d" % (" ".join(PROBES["check"]), code))
 
     record["identities"] = {}
     for who in IDENTITIES:

@@ -48,5 +48,5 @@ ENV REPROMATRIX_PACKAGE='tensorflow' \
     REPROMATRIX_UPGRADE='python3 -m pip install --upgrade tensorflow' \
     REPROMATRIX_USER='user' \
     REPROMATRIX_IDENTITIES='root user' \
-    REPROMATRIX_PROBES='{"version": ["python3", "-m", "pip", "--version"], "check": ["python3", "-m", "pip", "check"], "versions": ["python3", "-m", "pip", "index", "versions"], "dry_run": ["python3", "-m", "pip", "install", "--dry-run"]}'
+    REPROMATRIX_PROBES='{"version": ["python3", "-m", "pip", "--version"], "check": ["python3", "-m", "pip", "check"], "versions": ["python3", "-m", "pip", "index", "versions"], "dry_run": ["python3", "-m", "pip", "install", "--dry-run"], "tags": ["python3", "-c", "\nimport json\ntry:\n    from pip._internal.utils.compatibility_tags import get_supported\n    supported = [(t.interpreter, t.abi, t.platform) for t in get_supported()]\nexcept ImportError:  # pip < 20\n    from pip._internal.pep425tags import get_supported\n    supported = list(get_supported())\npairs, platforms = [], []\nfor interpreter, abi, platform in supported:\n    if interpreter + \"-\" + abi not in pairs:\n        pairs.append(interpreter + \"-\" + abi)\n    if platform not in platforms:\n        platforms.append(platform)\nprint(json.dumps({\"count\": len(supported), \"pairs\": pairs, \"platforms\": platforms}))\n"]}'
 CMD ["python3", "/opt/repromatrix/scenario.py"]

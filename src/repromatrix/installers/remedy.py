@@ -1,0 +1,112 @@
+"""What a remedy is: the shape of a fix people reach for, as data (installers declare their own
+catalogues in it: pip_remedies.py), the facts of a failed cell it may use, and what it needs
+from the run. judge/remedies.py makes one concrete for a cell and tries it.
+
+Every value a remedy puts into a command (the requirement, a library's name, a host) is one
+argv element: attempts run without a shell, and reports show the commands quoted for one.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..core.outcomes import Outcome
+
+
+class Resource(enum.Enum):
+    """What an attempt needs from the run besides the cell's image."""
+
+    CA = "the CA bundle the cell lacks (the host's, the local index's, the interceptor's)"
+    PROXY_CREDENTIALS = "the proxy's credentials"
+    OPEN_PROXY = "a proxy on the cell's network that works"
+
+
+# Placeholders a remedy may use in its commands; each names a fact of the cell (see Facts).
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Remedy:
+    name: str
+    title: str  # what people call it
+    fixes: frozenset[Outcome]  # the outcomes it is advice for
+    before: tuple[
+        tuple[str, ...], ...
+    ] = ()  # argv templates run before the upgrade, as the upgrader
+    options: tuple[str, ...] = ()  # added to the upgrade command, after `install`
+    also: tuple[str, ...] = ()  # more requirements upgraded with the target ("{blockers}")
+    drop: tuple[str, ...] = ()  # options removed from the upgrade command
+    pin: str = ""  # the upgrade asks for this version of the target instead ("{newest_for_python}")
+    # The upgrade asks for this package instead of the target ("{replacement}"); judged on it.
+    instead: str = ""
+    # Run the installer as a module of python3 (`python3 -m pip`), not as the command on PATH
+    module: bool = False
+    # The attempt's container gets these resource limits (axes.RESOURCE_LIMITS) instead
+    limits: str = ""
+    # What the person does that is not a command, shown first (e.g. "give it more memory")
+    note: str = ""
+    unset: tuple[str, ...] = ()  # variables the user unsets
+    # A new virtual environment at this path; the upgrade and everything after use it
+    venv: str = ""
+    as_root: bool = False  # the upgrade runs as root (sudo)
+    env: tuple[str, ...] = ()  # NAME=value templates set for the upgrade (and shown before it)
+    shown_env: tuple[str, ...] = ()  # NAME=value shown only: the real values come from a secret
+    needs: frozenset[Resource] = frozenset()
+    min_version: str = ""  # the first version of the installer with the option
+    needs_fact: str = ""  # a fact that must be known (non-empty) for the remedy to make sense
+    unless_fact: str = ""  # a fact that, when true, makes the remedy pointless (it is already so)
+    when: str = ""  # a regex the cell's evidence must match (the advice is for that symptom only)
+    warning: str = ""  # what the field warns about it
+    why: str = ""  # why it may help
+
+    def __post_init__(self) -> None:
+        # A typo in a placeholder would otherwise show up only when a cell fails in the field.
+        for text in self._templates():
+            for name in PLACEHOLDER.findall(text):
+                assert name in Facts.__dataclass_fields__, (
+                    f"remedy {self.name}: unknown placeholder {{{name}}}"
+                )
+
+    def _templates(self) -> Iterable[str]:
+        yield from (a for step in self.before for a in step)
+        yield from self.options
+        yield from self.also
+        yield from (self.pin, self.instead, self.venv, *self.env, *self.shown_env)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What remedies may know about a failed cell and its run; every value is data."""
+
+    package: str  # the target's name
+    requirement: str  # the target as the cell asks for it (extras, specifier)
+    upgrade: tuple[str, ...]  # the cell's upgrade command, as argv
+    upgrader: str  # who runs the upgrade: root or a user
+    home: str  # the upgrader's home
+    version: str = ""  # the cell's installer's version
+    in_venv: bool = False
+    user_flag: bool = False
+    index_host: str = ""  # the index's host
+    trusted_host_args: tuple[
+        str, ...
+    ] = ()  # --trusted-host H for the index's host and every host of its files
+    proxy: str = ""  # a proxy that works on the cell's network (the run's open proxy)
+    has_proxy: bool = False  # the cell's upgrade goes through a proxy
+    proxy_with_credentials: str = ""  # the cell's proxy URL with placeholders for its credentials
+    constraint: bool = False  # a constraints file is configured (the installer reads it)
+    blockers: tuple[str, ...] = ()  # installed libraries whose requirements hold the upgrade back
+    # The target pinned to the newest release with files for this Python
+    newest_for_python: str = ""
+    replacement: str = ""  # what a removed package says to install instead
+    sharers: tuple[
+        str, ...
+    ] = ()  # other distributions that own files in the target's package directories
+    resources: frozenset[Resource] = frozenset()
+    evidence: str = ""  # the cell's evidence lines, for remedies that are advice for one symptom
+
+    def value(self, name: str) -> str | tuple[str, ...]:
+        value = getattr(self, name)
+        return value if isinstance(value, tuple) else str(value)
