@@ -33,16 +33,16 @@ class Other(Pip):
     def program(self, module: bool) -> str:
         return "other"
 
-    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool) -> str:
+    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool, system: bool) -> str:
         return f"{program} up {shlex.quote(requirement)}"
 
 
 def test_pip_is_registered_and_spells_what_users_type():
     pip = installer()
-    assert INSTALLERS == {"pip": pip} and pip.name == "pip"
-    assert pip.upgrade(pip.program(True), "tensorflow[and-cuda]", user=True, pre=False) == (
+    assert INSTALLERS["pip"] is pip and pip.name == "pip"
+    assert pip.upgrade(pip.program(True), "tensorflow[and-cuda]", user=True, pre=False, system=True) == (
         "python3 -m pip install --user --upgrade 'tensorflow[and-cuda]'")
-    assert pip.install(pip.program(False), "numpy==1.24.3") == "pip install numpy==1.24.3"
+    assert pip.install(pip.program(False), "numpy==1.24.3", system=False) == "pip install numpy==1.24.3"
     assert pip.pinned_self("23.0") == "pip==23.0" and pip.cache_dir("/root") == "/root/.cache/pip"
 
 
@@ -105,6 +105,10 @@ def test_only_the_installers_own_files_spell_pips_names():
     found = spelling(PIPS_NAMES)
     assert found - owned - HOST_SIDE == set(), found - owned - HOST_SIDE
     assert "installers/pip_remedies.py" in found  # the check sees pip's spelling where it is
+
+
+def test_uv_is_its_two_modules():
+    assert installer_files(installer("uv")) == {"installers/uv.py", "installers/uv_remedies.py"}
 
 
 def test_a_secret_index_url_is_handed_over_in_the_installers_variable(write_matrix):

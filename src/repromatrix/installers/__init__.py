@@ -1,6 +1,7 @@
 """The installers cells upgrade with, as peers behind one interface (interface.py), registered
-here: `pip` today. A new installer is its own module beside pip.py, its entry below, and its
-classifier rules in it; `InstallerName` then names every place that must know it."""
+here: `pip` and `uv` (`uv pip install`). A new installer is its own module beside pip.py (its
+commands, variables and classifier rules), its remedies beside pip_remedies.py, and its entry
+below; `InstallerName` then names every place that must know it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Literal, get_args
 from ..core.registry import complete
 from .interface import Installer, Rule
 from .pip import Pip
+from .uv import Uv
 
-InstallerName = Literal["pip"]
-INSTALLERS: dict[InstallerName, Installer] = {"pip": Pip()}
+InstallerName = Literal["pip", "uv"]
+INSTALLERS: dict[InstallerName, Installer] = {"pip": Pip(), "uv": Uv()}
 complete("installer", INSTALLERS, get_args(InstallerName))
 DEFAULT: InstallerName = "pip"
 

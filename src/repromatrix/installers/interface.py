@@ -32,7 +32,7 @@ class Variables:
     index_url: str  # the index cells read
     cert: str  # the CA bundle it trusts
     constraint: str  # a constraints file
-    no_input: str  # never prompt (credentials come from files)
+    no_input: str  # never prompt (credentials come from files); '': it never prompts
     break_system_packages: str  # install past PEP 668's marker
     quiet: tuple[tuple[str, str], ...]  # set in every cell: no self-update nagging in the evidence
 
@@ -59,12 +59,20 @@ class Installer(ABC):
         """How the user runs it: as a module of python3, or the command on PATH."""
 
     @abstractmethod
-    def install(self, program: str, requirement: str) -> str:
-        """Install one requirement (a prior version, a conflicting library), as a shell command."""
+    def install(self, program: str, requirement: str, *, system: bool) -> str:
+        """Install one requirement (a prior version, a conflicting library), as a shell command;
+        `system`: into an interpreter that is not a virtual environment."""
 
     @abstractmethod
-    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool) -> str:
+    def upgrade(
+        self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
+    ) -> str:
         """The upgrade under test, exactly as a user types it."""
+
+    @abstractmethod
+    def version_of(self, said: str) -> str:
+        """Its version from what its `version` probe printed; '' when that is not its answer (no
+        such installer in the cell)."""
 
     @abstractmethod
     def pinned_self(self, version: str) -> str:

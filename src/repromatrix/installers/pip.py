@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from ..cell.contract import pip_version_of
 from ..core.outcomes import Outcome
 from .interface import Installer, Rule, Variables
 from .pip_remedies import CATALOGUE, LOCAL_INDEX_WHEELS
@@ -175,12 +176,17 @@ class Pip(Installer):
     def program(self, module: bool) -> str:
         return "python3 -m pip" if module else "pip"
 
-    def install(self, program: str, requirement: str) -> str:
+    def install(self, program: str, requirement: str, *, system: bool) -> str:
         return f"{program} install {shlex.quote(requirement)}"
 
-    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool) -> str:
+    def upgrade(
+        self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
+    ) -> str:  # pip finds a virtual environment by the python it runs on: `system` says nothing
         options = ["--user"] * user + ["--pre"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
+
+    def version_of(self, said: str) -> str:
+        return pip_version_of(said)
 
     def pinned_self(self, version: str) -> str:
         return f"pip=={version}"

@@ -316,7 +316,7 @@ def facts_for(
         upgrade=tuple(shlex.split(plan.upgrade_command)),
         upgrader=upgrader,
         home="/root" if upgrader == "root" else f"/home/{upgrader}",
-        version=record.pip_version if record else "",
+        version=plan.installer.version_of(record.pip) if record else "",
         in_venv=plan.mode.venv is not None,
         user_flag=plan.mode.user_flag,
         index_host=index_host,

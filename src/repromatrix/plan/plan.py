@@ -217,12 +217,14 @@ def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str
     # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it
     # is.
     program = by.program(draft.mode.module)
-    return tuple(past_marker + by.install(program, req) for req in wanted)
+    return tuple(past_marker + by.install(program, req, system=system) for req in wanted)
 
 
 def upgrade_command(by: Installer, target: Target, mode: InstallMode) -> str:
+    program = by.program(mode.module)
+    system = mode.venv is None
     return by.upgrade(
-        by.program(mode.module), target.requirement, user=mode.user_flag, pre=target.pre
+        program, target.requirement, user=mode.user_flag, pre=target.pre, system=system
     )
 
 

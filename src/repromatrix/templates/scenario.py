@@ -264,6 +264,8 @@ def prefix_of(python, who):
 def held_back(after, who):
     """When pip landed below the newest release this Python has files for, pip's own dry run of that
     release says what stops it (pip >= 22.2; `pip index versions` >= 21.2). None when not below it."""
+    if "versions" not in PROBES or "dry_run" not in PROBES:
+        return None  # the installer cannot say what the index offers (uv)
     code, out, _, _ = run(PROBES["versions"] + [PACKAGE] + (["--pre"] if "--pre" in UPGRADE else []), timeout=300,
                           who=who)
     line = next((ln for ln in out.splitlines() if ln.startswith("Available versions:")), "")

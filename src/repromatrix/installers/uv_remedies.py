@@ -1,0 +1,116 @@
+"""uv's remedies: the fixes a uv user reaches for, spelled for uv (`uv venv`, `uv cache clean`,
+`SSL_CERT_FILE`, `--break-system-packages`), in order of preference. The entries that say
+nothing of the installer (the proxy variables, the libraries that hold it back, an older
+release) are pip's own, by name.
+"""
+
+from __future__ import annotations
+
+from ..cell import contract
+from ..core.outcomes import Outcome
+from ..core.registry import unique
+from .pip_remedies import CATALOGUE as PIPS
+from .remedy import Remedy, Resource
+
+SHARED = {r.name: r for r in PIPS}
+CATALOGUE: tuple[Remedy, ...] = (
+    Remedy(
+        "purge-cache",
+        "empty uv's cache (uv cache clean)",
+        frozenset({Outcome.HASH_MISMATCH, Outcome.CORRUPT_CACHE, Outcome.NO_SPACE}),
+        before=(("uv", "cache", "clean"),),
+        why="a damaged file in uv's cache is used again on every try; and the cache is disk the "
+        "next download needs",
+    ),
+    Remedy(
+        "no-cache-dir",
+        "upgrade without uv's cache (--no-cache)",
+        frozenset({Outcome.NO_SPACE}),
+        options=("--no-cache",),
+        why="uv otherwise keeps every wheel it downloads, unpacked, in its cache",
+    ),
+    Remedy(
+        "trust-ca",
+        "give uv the corporate CA (SSL_CERT_FILE)",
+        frozenset({Outcome.SSL_ERROR}),
+        env=(f"SSL_CERT_FILE={contract.REMEDY_CA_PATH}",),
+        needs=frozenset({Resource.CA}),
+        why="uv reads neither pip's configuration nor its variables: a CA set for pip is not uv's",
+    ),
+    Remedy(
+        "proxy-credentials",
+        "give the proxy its credentials",
+        frozenset({Outcome.PROXY_AUTH_REQUIRED}),
+        needs=frozenset({Resource.PROXY_CREDENTIALS}),
+        shown_env=("HTTP_PROXY={proxy_with_credentials}", "HTTPS_PROXY={proxy_with_credentials}"),
+        why="the proxy answers 407 until uv sends a user and password (in the proxy URL)",
+    ),
+    SHARED["no-proxy"],
+    SHARED["proxy-env"],
+    Remedy(
+        "drop-constraint",
+        "drop the stale constraint",
+        frozenset(
+            {
+                Outcome.RESOLUTION_IMPOSSIBLE,
+                Outcome.NOT_UPGRADED,
+                Outcome.NO_MATCHING_DISTRIBUTION,
+                Outcome.HELD_BACK,
+            }
+        ),
+        unset=("UV_CONSTRAINT",),  # Uv.variables.constraint
+        needs_fact="constraint",
+        why="a constraints file from an older setup pins what the new version needs",
+    ),
+    # uv refuses the option outright ("pip's `--user` is unsupported"), in a venv or not.
+    Remedy(
+        "no-user",
+        "install without --user",
+        frozenset({Outcome.UNKNOWN_FAILURE, Outcome.USER_IN_VENV}),
+        drop=("--user",),
+        needs_fact="user_flag",
+        when=r"`--user` is unsupported",
+        why="uv has no --user: it installs into a virtual environment, or with --system",
+    ),
+    SHARED["upgrade-blockers"],
+    SHARED["newest-for-python"],
+    SHARED["use-replacement"],
+    Remedy(
+        "venv",
+        "use a virtual environment (uv venv)",
+        frozenset(
+            {
+                Outcome.EXTERNALLY_MANAGED,
+                Outcome.PERMISSION_DENIED,
+                Outcome.UPGRADED_INCONSISTENT,
+                Outcome.RESOLUTION_IMPOSSIBLE,
+                Outcome.IMPORT_ERROR,
+            }
+        ),
+        before=(("uv", "venv", "{home}/fix-venv"),),
+        venv="{home}/fix-venv",
+        drop=("--user", "--system"),
+        warning="the new environment starts empty: programs and users that run another python3 "
+        "keep the old version",
+        why="uv's own advice: an environment the user owns, outside the OS's packages",
+    ),
+    Remedy(
+        "as-root",
+        "run uv as root (sudo)",
+        frozenset({Outcome.PERMISSION_DENIED}),
+        as_root=True,
+        needs_fact="upgrader_is_user",
+        warning="files of the environment then belong to root",
+        why="root can write where the user cannot",
+    ),
+    Remedy(
+        "break-system-packages",
+        "override PEP 668 (--break-system-packages)",
+        frozenset({Outcome.EXTERNALLY_MANAGED}),
+        options=("--break-system-packages",),
+        warning="can break the OS's own tools that import the same packages; the OS's package "
+        "manager no longer knows what is installed",
+        why="uv then ignores the EXTERNALLY-MANAGED marker",
+    ),
+)
+unique("uv remedy", (r.name for r in CATALOGUE))

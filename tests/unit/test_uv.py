@@ -1,0 +1,114 @@
+"""uv as the second installer on the seam: its commands, its variables in a rendered Dockerfile, and
+its classifier rules on uv's own output, captured in real containers (tests/data/capture/uv/)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from repromatrix.config.expand import expand
+from repromatrix.config.matrix import load_matrix
+from repromatrix.core.model import Choice, Selection
+from repromatrix.core.outcomes import Outcome
+from repromatrix.installers import INSTALLERS, installer
+from repromatrix.judge.classify import classify
+from repromatrix.judge.remedies import Facts, blockers, plan_attempts
+from repromatrix.plan.plan import RenderContext, plan_cell
+from repromatrix.plan.render import render_dockerfile
+from tests.conftest import DATA
+from tests.support import observe
+
+UV = installer("uv")
+AUTO_SELECTION = Selection(Choice.AUTO)
+CAPTURES = DATA / "capture" / "uv"
+
+
+def captured(name: str) -> tuple[str, int]:
+    """A capture's output and exit code (its first line says the exit code; comments are ours)."""
+    text = (CAPTURES / f"{name}.txt").read_text()
+    code = int(re.search(r"exit (\d+)", text.splitlines()[0]).group(1))
+    return "".join(line for line in text.splitlines(keepends=True) if not line.startswith("# ")), code
+
+
+def record(name: str, before: str | None = "2.15.0", after: str | None = "2.15.0",
+           check: str = "check-after") -> dict:
+    output, code = captured(name)
+    check_output, check_code = captured(check)
+    return {"package": "tensorflow", "python": "3.11.2", "pip": "uv 0.13.9 (x86_64-unknown-linux-gnu)",
+            "before": before, "after": after,
+            "upgrade": {"command": "uv pip install --upgrade tensorflow", "exit_code": code, "seconds": 9.0,
+                        "timed_out": False, "output": output},
+            "pip_check": {"exit_code": check_code, "output": check_output, "seconds": 0.1}}
+
+
+@pytest.mark.parametrize("name, outcome, evidence", [
+    ("system", Outcome.EXTERNALLY_MANAGED, "The interpreter at `/usr` is externally managed"),
+    ("pip-cert-only", Outcome.SSL_ERROR, "invalid peer certificate: UnknownIssuer"),
+    ("resolution", Outcome.RESOLUTION_IMPOSSIBLE, "No solution found when resolving dependencies"),
+    ("no-wheel", Outcome.NO_MATCHING_DISTRIBUTION, "has no wheels with a matching Python ABI tag"),
+    ("refused", Outcome.NETWORK_ERROR, "Connection refused (os error 111)"),
+    ("hash", Outcome.HASH_MISMATCH, "Hash mismatch for `six==1.16.0`"),
+    ("permission", Outcome.PERMISSION_DENIED, "Permission denied (os error 13)"),
+])
+def test_uvs_own_words_decide_the_outcome(name, outcome, evidence):
+    verdict = classify(observe(record(name)), by=UV)
+    assert verdict.outcome is outcome, verdict
+    assert any(evidence in line for line in verdict.evidence), verdict.evidence
+    # pip's rules do not know these words: the cell's installer must be the one that reads them.
+    assert classify(observe(record(name)), by=installer("pip")).outcome is not outcome
+
+
+def test_a_uv_upgrade_that_landed_is_upgraded_and_its_check_is_read():
+    assert classify(observe(record("upgrade", after="2.21.0")), by=UV).outcome is Outcome.UPGRADED
+    broken = classify(observe(record("upgrade", after="2.21.0", check="broken-check")), by=UV)
+    assert broken.outcome is Outcome.UPGRADED_INCONSISTENT
+    check_output, _ = captured("broken-check")
+    assert UV.broken.match(check_output.splitlines()[-1]).group("name") == "tensorflow"
+    # The library named is the target itself: not a blocker to upgrade beside it.
+    assert blockers(check_output, ["keras==2.15.0"], "tensorflow", UV) == ("keras",)
+    assert UV.version_of("uv 0.13.9 (x86_64-unknown-linux-gnu)") == "0.13.9"
+    assert UV.version_of("sh: 1: uv: not found") == ""
+
+
+def test_uv_refuses_user_and_the_remedy_drops_it():
+    output, code = captured("user-flag")
+    assert code == 2 and "`--user` is unsupported" in output
+    verdict = classify(observe(record("user-flag")), by=UV)
+    assert verdict.outcome is Outcome.UNKNOWN_FAILURE  # no outcome of its own yet; the evidence is uv's
+    facts = Facts(package="tensorflow", requirement="tensorflow",
+                  upgrade=("uv", "pip", "install", "--user", "--upgrade", "tensorflow"), upgrader="user",
+                  home="/home/user", user_flag=True, evidence="\n".join(verdict.evidence))
+    plans = {a.remedy.name: a for a in plan_attempts(verdict.outcome, facts, AUTO_SELECTION, UV)}
+    assert plans["no-user"].upgrade == ("uv", "pip", "install", "--upgrade", "tensorflow")
+
+
+def test_uv_spells_its_commands_and_remedies():
+    assert set(INSTALLERS) == {"pip", "uv"}
+    assert UV.upgrade(UV.program(True), "tensorflow[and-cuda]", user=False, pre=True, system=True) == (
+        "uv pip install --system --prerelease allow --upgrade 'tensorflow[and-cuda]'")
+    assert UV.install(UV.program(False), "numpy==1.24.3", system=False) == "uv pip install numpy==1.24.3"
+    facts = Facts(package="tensorflow", requirement="tensorflow",
+                  upgrade=("uv", "pip", "install", "--system", "--upgrade", "tensorflow"), upgrader="root",
+                  home="/root")
+    plans = {a.remedy.name: a for a in plan_attempts(Outcome.EXTERNALLY_MANAGED, facts, AUTO_SELECTION, UV)}
+    assert plans["venv"].steps[0].argv == ("uv", "venv", "/root/fix-venv")
+    assert plans["venv"].upgrade == ("uv", "pip", "install", "--upgrade", "tensorflow")
+    assert plans["break-system-packages"].upgrade[3] == "--break-system-packages"
+    cache = plan_attempts(Outcome.HASH_MISMATCH, facts, AUTO_SELECTION, UV)
+    assert cache[0].steps[0].argv == ("uv", "cache", "clean")
+
+
+def test_a_uv_cell_renders_uvs_variables_and_none_of_pips(write_matrix):
+    path = write_matrix("target: {index: 'https://127.0.0.1:9/simple/'}\n"
+                        "axes: {os: [bookworm], install: [system], prior: ['2.15.0'], ca: [host], "
+                        "conflicts: [constraints]}\n")
+    matrix = load_matrix(path)
+    ctx = RenderContext(target=matrix.target, index_url="https://127.0.0.1:9/simple/", index_secret=True)
+    plan = plan_cell(expand(matrix)[0], ctx, UV)
+    assert plan.upgrade_command == "uv pip install --system --upgrade tensorflow"
+    assert plan.setup_commands[0] == "UV_BREAK_SYSTEM_PACKAGES=1 uv pip install --system tensorflow==2.15.0"
+    text = render_dockerfile(plan, ctx)
+    assert "UV_INDEX_URL='https://127.0.0.1:9/simple/'" in text and "UV_NO_PROGRESS='1'" in text
+    assert "UV_CONSTRAINT=" in text and "REPROMATRIX_INDEX_VARIABLE='UV_INDEX_URL'" in text
+    assert not re.search(r"\bPIP_[A-Z]", text), [line for line in text.splitlines() if "PIP_" in line]
