@@ -111,6 +111,10 @@ def test_the_owners_own_directory_removes_what_its_stopped_process_left(engine, 
     assert "Traceback" not in proc.stderr, proc.stderr
     assert not any(engine.present(t) for t in left), engine.things
     assert all(engine.present(t) for t in others)
+    # The resumed run is not under the output directory (reports/ of the working directory): no
+    # `latest` is pointed at it there, where its name would be a dangling link.
+    latest = REPO / "reports" / "latest"
+    assert not latest.is_symlink() or os.readlink(latest) != RUN_ID
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -92,7 +92,8 @@ def announcement(
 
 
 def store(result: RunResult, options: RunOptions, run_dir: Path) -> None:
-    """Compare with history, write every report format, then point reports/latest here."""
+    """Compare with history, write every report format, then point reports/latest here (when
+    the run is under the output directory)."""
     history = (
         [resolve_baseline(options.out, options.baseline)]
         if options.baseline
@@ -100,4 +101,7 @@ def store(result: RunResult, options: RunOptions, run_dir: Path) -> None:
     )
     mark_history(result, history)
     write_all(result, run_dir)
-    point_latest(options.out, run_dir)
+    # `latest` names a run beside it: a run resumed from elsewhere (an attached one) is not
+    # under the output directory, and nothing is written outside its own directory for it.
+    if run_dir.resolve().parent == options.out.resolve():
+        point_latest(options.out, run_dir)
