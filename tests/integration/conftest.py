@@ -114,6 +114,7 @@ and_cuda_run = _example_run("and-cuda")
 renamed_run = _example_run("renamed")
 platforms_run = _example_run("platforms")
 backtracking_run = _example_run("backtracking")
+installers_run = _example_run("installers")
 
 
 # Cells whose pip fails fast and the same way every time (the index refuses connections), with

@@ -294,7 +294,7 @@ def test_importing_other_files_than_pip_installed_is_an_import_error():
     verdict = classify(observe(rec))
     assert verdict.outcome is Outcome.IMPORT_ERROR
     assert verdict.evidence == ("import tensorflow reports __version__ 2.15.0, but the installed distribution is "
-                                "2.21.0: the files imported are not the ones pip installed",)
+                                "2.21.0: the files imported are not the ones the upgrade installed",)
 
 
 def test_a_failing_check_after_an_upgrade_is_check_failed():

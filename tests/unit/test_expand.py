@@ -90,7 +90,7 @@ def test_cells_get_defaults_ids_and_expectations(write_matrix):
     assert ids[4] == "python-3.12-slim-pysystem-venv-fresh"
     assert cells[0].axes == {"os": "bookworm", "python": "system", "install": "venv", "prior": "none", "ca": "host",
                              "network": "direct", "pip": "os", "cache": "clean", "conflicts": "none",
-                             "resources": "unlimited"}
+                             "resources": "unlimited", "installer": "pip"}
     assert [e.value for e in cells[0].expected] == ["upgraded"]
     assert [e.value for e in cells[1].expected] == ["not-upgraded"]  # later rules win
     assert cells[2].expected == ()

@@ -50,6 +50,8 @@ def record(name: str, before: str | None = "2.15.0", after: str | None = "2.15.0
     ("refused", Outcome.NETWORK_ERROR, "Connection refused (os error 111)"),
     ("hash", Outcome.HASH_MISMATCH, "Hash mismatch for `six==1.16.0`"),
     ("permission", Outcome.PERMISSION_DENIED, "Permission denied (os error 13)"),
+    ("proxy-auth", Outcome.PROXY_AUTH_REQUIRED, "tunnel error: proxy authorization required"),
+    ("proxy-down", Outcome.PROXY_ERROR, "tunnel error: failed to create underlying connection"),
 ])
 def test_uvs_own_words_decide_the_outcome(name, outcome, evidence):
     verdict = classify(observe(record(name)), by=UV)
@@ -60,9 +62,11 @@ def test_uvs_own_words_decide_the_outcome(name, outcome, evidence):
 
 
 def test_a_uv_upgrade_that_landed_is_upgraded_and_its_check_is_read():
-    assert classify(observe(record("upgrade", after="2.21.0")), by=UV).outcome is Outcome.UPGRADED
+    upgraded = classify(observe(record("upgrade", after="2.21.0")), by=UV)
+    assert upgraded.outcome is Outcome.UPGRADED and upgraded.evidence == ("+ tensorflow==2.21.0",)
     broken = classify(observe(record("upgrade", after="2.21.0", check="broken-check")), by=UV)
     assert broken.outcome is Outcome.UPGRADED_INCONSISTENT
+    assert broken.evidence[0].startswith("The package `tensorflow` requires `protobuf>=3.20.3"), broken.evidence
     check_output, _ = captured("broken-check")
     assert UV.broken.match(check_output.splitlines()[-1]).group("name") == "tensorflow"
     # The library named is the target itself: not a blocker to upgrade beside it.
@@ -112,3 +116,26 @@ def test_a_uv_cell_renders_uvs_variables_and_none_of_pips(write_matrix):
     assert "UV_INDEX_URL='https://127.0.0.1:9/simple/'" in text and "UV_NO_PROGRESS='1'" in text
     assert "UV_CONSTRAINT=" in text and "REPROMATRIX_INDEX_VARIABLE='UV_INDEX_URL'" in text
     assert not re.search(r"\bPIP_[A-Z]", text), [line for line in text.splitlines() if "PIP_" in line]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("uv", None), ("uv==0.13.9", None), ("pip", None),
+    ("pip==23.0", "'pip==23.0': pip's version is the pip axis (pip: ['23.0'])"),
+    ("npm", "unknown installer 'npm'"),
+    ("uv==latest", "'latest' is not a version"),
+])
+def test_the_installer_axis_names_an_installer_and_perhaps_its_version(value, problem):
+    from repromatrix.core.axes import AXES
+    said = AXES["installer"].check(value)
+    assert (said is None) if problem is None else (said is not None and said.startswith(problem)), said
+
+
+def test_uv_cells_are_named_and_what_means_nothing_for_uv_is_refused(write_matrix):
+    from repromatrix.core.errors import MatrixError
+    path = write_matrix("target: {index: local}\naxes: {os: [bookworm], installer: [pip, 'uv==0.13.9']}\n")
+    assert [c.id for c in expand(load_matrix(path))] == ["bookworm-py3.11-venv-fresh",
+                                                         "bookworm-py3.11-venv-fresh-uv0.13.9"]
+    for axis in ("pip: ['19.2.3']", "cache: [corrupted]"):
+        bad = write_matrix(f"target: {{index: local}}\naxes: {{os: [bookworm], installer: [uv], {axis}}}\n")
+        with pytest.raises(MatrixError, match=r"axes\.installer"):
+            expand(load_matrix(bad))

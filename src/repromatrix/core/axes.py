@@ -14,7 +14,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
@@ -88,8 +88,11 @@ class PlanDraft:
     mode: InstallMode | None = None
     prior: str | None = None
     trust_host_ca: bool = False
+    ca_for_pip_only: bool = False  # the CA is given in pip's variable, whatever the installer
     network: NetworkMode | None = None
     pip_pin: str | None = None
+    installer: InstallerName = "pip"
+    installer_pin: str | None = None  # its version, when the matrix names one (uv==0.13.9)
     cache_corrupted: bool = False
     limits: Limits | None = None
     conflicts: ConflictMode | None = None
@@ -366,7 +369,12 @@ class PriorAxis(VersionAxis):
 
 
 # -- ca -----------------------------------------------------------------------------------
-CA_VALUES = {"host": "trust the CA bundle the host's pip uses", "none": "only the image's own CAs"}
+CA_VALUES = {
+    "host": "trust the CA bundle the host's pip uses, given the way the cell's installer reads it",
+    "none": "only the image's own CAs",
+    # The field failure of a user who switched installers: the CA stays where pip reads it.
+    "pip-config": "that bundle in pip's configuration only, which uv does not read",
+}
 
 
 class CaAxis(ChoiceAxis):
@@ -376,10 +384,11 @@ class CaAxis(ChoiceAxis):
     choices, id_prefix = CA_VALUES, "ca-"
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
-        draft.trust_host_ca = value == "host"
+        draft.trust_host_ca = value != "none"
+        draft.ca_for_pip_only = value == "pip-config"
 
     def needs(self, value: str) -> RunNeeds:
-        return RunNeeds(host_ca=value == "host")
+        return RunNeeds(host_ca=value != "none")
 
     def cost(self, value: str) -> Cost:
         # Behind TLS interception (or against an index with its own CA) pip retries the failed
@@ -541,6 +550,67 @@ class PipAxis(VersionAxis):
 
     def needs(self, value: str) -> RunNeeds:
         return NOTHING if value == "os" else RunNeeds(real_wheels=frozenset({f"pip=={value}"}))
+
+
+# -- installer ----------------------------------------------------------------------------
+# The installers a cell can upgrade with (installers/ registers one for each, and checks it).
+InstallerName = Literal["pip", "uv"]
+INSTALLER_NAMES: tuple[InstallerName, ...] = get_args(InstallerName)
+
+
+def installer_of(value: str) -> tuple[InstallerName, str | None]:
+    """'uv==0.13.9' -> ('uv', '0.13.9'); the value is checked (InstallerAxis.check)."""
+    name, _, version = value.partition("==")
+    known = next(n for n in INSTALLER_NAMES if n == name)
+    return known, version or None
+
+
+class InstallerAxis(Axis):
+    name, default = "installer", "pip"
+    doc = (
+        "what runs the upgrade: pip (its version is the pip axis), or uv (`uv pip install`), "
+        "optionally at a version, e.g. 'uv==0.13.9'"
+    )
+    fragment, layer = "installer", 25
+
+    def check(self, value: str) -> str | None:
+        name, _, version = value.partition("==")
+        if name not in INSTALLER_NAMES:
+            return f"unknown installer {name!r}; {did_you_mean(name, INSTALLER_NAMES)}"
+        if name == "pip" and version:
+            return f"{value!r}: pip's version is the pip axis (pip: ['{version}'])"
+        return _version_problem(version) if version else None
+
+    def canonical(self, value: str) -> str:
+        name, version = installer_of(value) if self.check(value) is None else (value, None)
+        return f"{name}=={canonicalize_version(version)}" if version else name
+
+    def id_part(self, value: str, cell: IdContext) -> str | None:
+        name, version = installer_of(value)
+        return None if name == "pip" else f"{name}{version or ''}"
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        draft.installer, draft.installer_pin = installer_of(value)
+        if draft.installer == "pip":
+            return
+        # What the other axes can only mean for pip: say so rather than run a copy of a pip cell.
+        if draft.values["pip"] != "os":
+            draft.problems.append(
+                (
+                    self.name,
+                    f"{value} does not run pip, which pip: {draft.values['pip']} pins",
+                    f"use pip: [os] for {draft.installer} cells (exclude the combination)",
+                )
+            )
+        if draft.values["cache"] == "corrupted":
+            draft.problems.append(
+                (
+                    self.name,
+                    f"cache: corrupted damages pip's cache; {draft.installer}'s cannot "
+                    "be damaged yet",
+                    f"use cache: [clean] for {draft.installer} cells",
+                )
+            )
 
 
 # -- cache --------------------------------------------------------------------------------
@@ -718,6 +788,7 @@ AXES: dict[str, Axis] = {
         PipAxis(),
         CacheAxis(),
         ResourcesAxis(),
+        InstallerAxis(),
     )
 }
 AXIS_ORDER = (
@@ -731,6 +802,7 @@ AXIS_ORDER = (
     "cache",
     "conflicts",
     "resources",
+    "installer",
 )  # reports, yaml
 complete("axis", AXES, AXIS_ORDER)
 

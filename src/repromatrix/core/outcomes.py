@@ -54,60 +54,60 @@ class OutcomeInfo:
 
 OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.UPGRADED: OutcomeInfo(
-        "pip exited 0, the package is at a newer version and imports.", "#2e9e4f", False
+        "The installer exited 0, the package is at a newer version and imports.", "#2e9e4f", False
     ),
     Outcome.NOT_UPGRADED: OutcomeInfo(
-        "pip exited 0 but the installed version did not change.", "#d9b310", True
+        "The installer exited 0 but the installed version did not change.", "#d9b310", True
     ),
     Outcome.UPGRADED_INCONSISTENT: OutcomeInfo(
-        "pip exited 0 and upgraded, but `pip check` reports broken requirements.", "#e07b00", True
+        "The installer exited 0 and upgraded, but its check (`pip check`) reports broken "
+        "requirements.",
+        "#e07b00",
+        True,
     ),
     Outcome.IMPORT_ERROR: OutcomeInfo(
-        "pip exited 0, but importing the package afterwards fails.", "#c0392b", True
+        "The installer exited 0, but importing the package afterwards fails.", "#c0392b", True
     ),
     Outcome.CHECK_FAILED: OutcomeInfo(
-        "pip upgraded and the package imports, but one of the matrix's own checks fails afterwards "
-        "(the upgrade worked, the user's code broke).",
+        "The installer upgraded and the package imports, but one of the matrix's own checks fails "
+        "afterwards (the upgrade worked, the user's code broke).",
         "#b5332a",
         True,
     ),
     Outcome.SPLIT_INSTALL: OutcomeInfo(
-        "pip exited 0, but identities now import different versions (e.g. the new one from a "
-        "user's "
-        "site-packages, the old one for root and services).",
+        "The installer exited 0, but identities now import different versions (e.g. the new one "
+        "from a user's site-packages, the old one for root and services).",
         "#c76b00",
         True,
     ),
     Outcome.SHARED_DIRECTORY: OutcomeInfo(
-        "pip exited 0, but another installed distribution writes the same package directory "
-        "(tensorflow beside "
-        "tensorflow-gpu, -cpu or tf-nightly): whichever was installed last wins, and uninstalling "
-        "or upgrading "
-        "one deletes the other's files.",
+        "The installer exited 0, but another installed distribution writes the same package "
+        "directory (tensorflow beside tensorflow-gpu, -cpu or tf-nightly): whichever was installed"
+        " last wins, and uninstalling or upgrading one deletes the other's files.",
         "#a35a00",
         True,
     ),
     Outcome.WRONG_INTERPRETER: OutcomeInfo(
-        "pip exited 0, but the `pip` that ran belongs to another Python than `python3`: the "
-        "package went "
-        "into that other Python's site-packages.",
+        "The installer exited 0, but the `pip` that ran belongs to another Python than `python3`: "
+        "the package went into that other Python's site-packages.",
         "#8a3324",
         True,
     ),
     Outcome.HELD_BACK: OutcomeInfo(
-        "pip exited 0 but silently installed an older release: the newest one this Python has "
-        "files for "
-        "needs a requirement that cannot be met here (pip's own dry run says which).",
+        "The installer exited 0 but silently installed an older release: the newest one this "
+        "Python has files for needs a requirement that cannot be met here (pip's own dry run says "
+        "which).",
         "#b8860b",
         True,
     ),
     Outcome.PERMISSION_DENIED: OutcomeInfo(
-        "pip could not write where it installs ([Errno 13] Permission denied).", "#9c2f2f", True
+        "The installer could not write where it installs ([Errno 13] Permission denied).",
+        "#9c2f2f",
+        True,
     ),
     Outcome.CANNOT_UNINSTALL: OutcomeInfo(
-        "pip had to replace an installed dependency but cannot uninstall it: installed by "
-        "distutils, or by "
-        "the OS's package manager without a RECORD of its files.",
+        "The installer had to replace an installed dependency but cannot uninstall it: installed "
+        "by distutils, or by the OS's package manager without a RECORD of its files.",
         "#7b2d5b",
         True,
     ),
@@ -119,7 +119,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         True,
     ),
     Outcome.EXTERNALLY_MANAGED: OutcomeInfo(
-        "pip refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).", "#8e44ad", True
+        "The installer refused: the interpreter is marked EXTERNALLY-MANAGED (PEP 668).",
+        "#8e44ad",
+        True,
     ),
     Outcome.USER_IN_VENV: OutcomeInfo(
         "pip refused --user inside a virtual environment: user site-packages are not visible "
@@ -149,16 +151,14 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         True,
     ),
     Outcome.NO_SPACE: OutcomeInfo(
-        "pip ran out of disk space ([Errno 28] No space left on device): a 500-650 MB wheel needs "
-        "about "
-        "three times its size while pip downloads, unpacks and installs it.",
+        "The installer ran out of disk space ([Errno 28] No space left on device): a 500-650 MB "
+        "wheel needs about three times its size while pip downloads, unpacks and installs it.",
         "#5d4037",
         True,
     ),
     Outcome.OUT_OF_MEMORY: OutcomeInfo(
-        "pip was killed for memory (the kernel's OOM killer at the container's or machine's limit) "
-        "or "
-        "raised MemoryError.",
+        "The installer was killed for memory (the kernel's OOM killer at the container's or "
+        "machine's limit) or raised MemoryError.",
         "#4e342e",
         True,
     ),
@@ -168,7 +168,7 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         True,
     ),
     Outcome.PROXY_ERROR: OutcomeInfo(
-        "pip could not connect to the configured proxy; pip then reports no distribution.",
+        "The installer could not connect to the configured proxy; it then reports no distribution.",
         "#5b5fc7",
         True,
     ),
@@ -185,10 +185,12 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         True,
     ),
     Outcome.NETWORK_ERROR: OutcomeInfo(
-        "pip could not reach the index (no route, DNS, timeouts, cut downloads).", "#4a6d8c", True
+        "The installer could not reach the index (no route, DNS, timeouts, cut downloads).",
+        "#4a6d8c",
+        True,
     ),
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(
-        "pip found no distribution of the package for this interpreter and platform.",
+        "The installer found no distribution of the package for this interpreter and platform.",
         "#b03a6f",
         True,
     ),

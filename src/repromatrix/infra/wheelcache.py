@@ -3,8 +3,11 @@ downloaded once with the host's pip (its own index and CA configuration) and reu
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from ..core.errors import InfraError
@@ -46,3 +49,41 @@ def fetch_wheel(requirement: str, cache: Path = WHEEL_CACHE) -> Path:
                 "machine"
             )
     return hits[0]
+
+
+def newest_version(name: str) -> str:
+    """The newest release of `name` on the host's index, as the host's pip sees it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "--only-binary=:all:", name],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    found = re.match(rf"{re.escape(name)} \((\S+)\)", proc.stdout.strip())
+    if not found:
+        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise InfraError(f"repromatrix could not ask the index for {name}'s newest release: {last}")
+    return found.group(1)
+
+
+def standalone_binary(name: str, version: str | None, cache: Path = WHEEL_CACHE) -> Path:
+    """The program `name` its wheel ships as a script (uv: uv-V.data/scripts/uv), extracted once
+    from the real wheel (the newest when `version` is None) into the cache."""
+    wheel = fetch_wheel(f"{name}=={version or newest_version(name)}", cache)
+    binary = cache / "bin" / f"{wheel.stem}-{name}"
+    if binary.is_file() and not binary.is_symlink():
+        return binary
+    with zipfile.ZipFile(wheel) as archive:
+        script = next(
+            (n for n in archive.namelist() if re.fullmatch(rf"[^/]+\.data/scripts/{name}", n)),
+            None,
+        )
+        if script is None:
+            raise InfraError(f"{wheel.name} holds no {name} program (.data/scripts/{name})")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        tmp = binary.with_name(f".{binary.name}.{os.getpid()}")
+        tmp.write_bytes(archive.read(script))
+    tmp.chmod(0o755)
+    os.replace(tmp, binary)
+    return binary

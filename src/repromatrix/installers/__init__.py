@@ -5,16 +5,14 @@ below; `InstallerName` then names every place that must know it."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
+from ..core.axes import INSTALLER_NAMES, InstallerName
 from ..core.registry import complete
 from .interface import Installer, Rule
 from .pip import Pip
 from .uv import Uv
 
-InstallerName = Literal["pip", "uv"]
 INSTALLERS: dict[InstallerName, Installer] = {"pip": Pip(), "uv": Uv()}
-complete("installer", INSTALLERS, get_args(InstallerName))
+complete("installer", INSTALLERS, INSTALLER_NAMES)  # the installer axis's names (core/axes.py)
 DEFAULT: InstallerName = "pip"
 
 __all__ = ["DEFAULT", "INSTALLERS", "Installer", "InstallerName", "Rule", "installer"]

@@ -44,6 +44,9 @@ class Installer(ABC):
     removed: ClassVar[str]  # what a tombstone release says when it is built
     backtracking: ClassVar[str]  # what the resolver says while it backtracks
     no_match: ClassVar[str]  # the visible symptom of an index it could not read
+    installed: ClassVar[str]  # the line(s) saying what it installed
+    # What it prints when it takes a file from its cache; None: it never says
+    cached: ClassVar[str | None]
     # What its check (probes' `check`) says of an installed library whose requirement is broken:
     # the library's name is the group `name`.
     broken: ClassVar[re.Pattern[str]]
@@ -53,6 +56,9 @@ class Installer(ABC):
     # The scripts under templates/ that run in a container for this installer (damaging its
     # cache, aligning its version): its template fragments, which may spell its names
     fragments: ClassVar[tuple[str, ...]]
+    # The program its wheel ships as a script (NAME-V.data/scripts/<program>), put on PATH in a
+    # cell's image as the standalone binary; '' when the interpreter brings it (pip)
+    standalone: ClassVar[str] = ""
 
     @abstractmethod
     def program(self, module: bool) -> str:

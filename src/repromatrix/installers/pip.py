@@ -167,6 +167,8 @@ class Pip(Installer):
     removed = REMOVED
     backtracking = BACKTRACKING
     no_match = NO_MATCH
+    cached = r"(?m)^\s*Using cached "
+    installed = r"^Successfully installed"
     broken = BROKEN
     remedies = CATALOGUE
     index_wheels = LOCAL_INDEX_WHEELS

@@ -55,6 +55,17 @@ RULES: tuple[Rule, ...] = (
         r"No solution found when resolving dependencies",
         (r"we can conclude that your requirements are unsatisfiable",),
     ),
+    # Through a proxy, uv opens a tunnel (CONNECT) and says what became of it.
+    Rule(
+        Outcome.PROXY_AUTH_REQUIRED,
+        r"tunnel error: proxy authorization required",
+        (FAILED_TO_FETCH,),
+    ),
+    Rule(
+        Outcome.PROXY_ERROR,
+        r"tunnel error: failed to create underlying connection|tunnel error: ",
+        (FAILED_TO_FETCH, r"Connection refused|tcp connect error|dns error"),
+    ),
     Rule(
         Outcome.SSL_ERROR,
         r"invalid peer certificate|certificate verify failed",
@@ -86,10 +97,13 @@ class Uv(Installer):
     removed = REMOVED
     backtracking = NEVER
     no_match = FAILED_TO_FETCH
+    cached = None
+    installed = r"^\+ [A-Za-z0-9]"  # " + tensorflow==2.21.0" (stripped), one line a package
     broken = BROKEN
     remedies = CATALOGUE
     index_wheels = frozenset()
     fragments = ()
+    standalone = "uv"
 
     def program(self, module: bool) -> str:
         # One binary: users of uv do not run it as `python3 -m uv` to pick an interpreter.

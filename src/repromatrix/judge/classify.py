@@ -113,7 +113,7 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
         stopped = ("the cell's record has no upgrade: the scenario stopped before it",)
         return Verdict(Outcome.INFRA_ERROR, stopped + _last_lines(obs.output))
     failed = upgrade.exit_code != 0
-    verdict = _failure(upgrade, facts, by) if failed else _success(record, upgrade, facts)
+    verdict = _failure(upgrade, facts, by) if failed else _success(record, upgrade, facts, by)
     no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
     if no_match and (foreign := _foreign_platform(record, releases)):
         return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
@@ -192,13 +192,14 @@ def _discarded_tombstone(output: str, by: Installer) -> tuple[str, ...]:
 
 
 def _step_failure(record: Record, facts: dict[str, Any], by: Installer) -> Verdict:
-    """A remedy's step before the upgrade failed (so the upgrade never ran): why, in pip's words."""
+    """A remedy's step before the upgrade failed (so the upgrade never ran): why, in the
+    installer's words."""
     step = record.before_steps[-1] if record.before_steps else Step("root", (), "", 0, "", False)
     failed = _failure(step.as_run(), facts, by)
     said = f"the step `{shlex.join(step.argv)}` exited {step.exit_code}; the upgrade did not run"
     return Verdict(
         failed.outcome,
-        (said,) + tuple(e for e in failed.evidence if not e.startswith("pip exited")),
+        (said,) + tuple(e for e in failed.evidence if not e.startswith(f"{by.name} exited")),
         facts,
     )
 
@@ -216,8 +217,9 @@ def _failure(upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
     output = upgrade.output
     if upgrade.timed_out:
         backtracking = _lines_matching(output, [re.compile(by.backtracking)])
-        if backtracking:  # pip was still choosing versions when its time ran out
-            said = f"pip was still backtracking when it was killed after {round(upgrade.seconds)} s"
+        if backtracking:  # it was still choosing versions when its time ran out
+            seconds = round(upgrade.seconds)
+            said = f"{by.name} was still backtracking when it was killed after {seconds} s"
             tried = len(re.findall(r"(?m)^\s*(?:Downloading|Using cached) ", output))
             return Verdict(
                 Outcome.RESOLVER_BACKTRACKING,
@@ -233,28 +235,31 @@ def _failure(upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
         # shards and reruns of one cell must say the same.
         return Verdict(
             Outcome.OUT_OF_MEMORY,
-            (f"pip was killed by SIGKILL: the kernel's OOM killer{at}",),
+            (f"{by.name} was killed by SIGKILL: the kernel's OOM killer{at}",),
             facts,
         )
     for rule in by.rules:
         if re.search(rule.decides, output):
             evidence = _evidence(rule, output)
-            if rule.outcome is Outcome.HASH_MISMATCH and not re.search(
-                r"(?m)^\s*Using cached ", output
+            says_cached = by.cached is not None  # uv does not say where a file came from
+            if (
+                rule.outcome is Outcome.HASH_MISMATCH
+                and says_cached
+                and not re.search(by.cached or "", output)
             ):
                 # Not from the cache: the transfer itself was cut or altered (pip < 25 does
                 # not notice a short read and reports the hash of what arrived).
                 evidence += (
-                    "the file was downloaded just now, not taken from pip's cache: the transfer "
-                    "was "
-                    "cut short or altered on the way",
+                    f"the file was downloaded just now, not taken from {by.name}'s cache: the "
+                    "transfer was cut short or altered on the way",
                 )
             return Verdict(rule.outcome, evidence, facts)
     lines = _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
-    return Verdict(Outcome.UNKNOWN_FAILURE, (f"pip exited {upgrade.exit_code}",) + lines, facts)
+    said = f"{by.name} exited {upgrade.exit_code}"
+    return Verdict(Outcome.UNKNOWN_FAILURE, (said,) + lines, facts)
 
 
-def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
+def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
     """The installer exited 0: did the upgrade land, import, agree between identities, hold
     together?"""
     output = upgrade.output
@@ -306,9 +311,9 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
                 re.compile(r" requires .*, but you have "),
             ],
         )
-        return Verdict(
-            Outcome.UPGRADED_INCONSISTENT, resolver or _last_lines(check.output, 4), facts
-        )
+        broken = _lines_matching(check.output, [by.broken])
+        said = resolver or broken or _last_lines(check.output, 4)
+        return Verdict(Outcome.UPGRADED_INCONSISTENT, said, facts)
     if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:
@@ -317,10 +322,12 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any]) -> Verdict:
         )
         noop = _lines_matching(output, [already])
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
-    done = tuple(
-        _focus(line, package)
-        for line in _lines_matching(output, [re.compile(r"^Successfully installed")])
-    )
+    # pip says it in one line, uv one line a package (" + tensorflow==2.21.0"): the target's
+    installed = _lines_matching(output, [re.compile(by.installed)], limit=None)
+    name = re.escape(package)
+    mine = re.compile(rf"(?i)(?:^\+ {name}==|\s{name}-\d)")  # uv's line, or pip's word
+    own = [line for line in installed if mine.search(line)] or list(installed[:1])
+    done = tuple(_focus(line, package) for line in own)
     evidence = done + tuple(facts[k] for k in ("below_newest", "prerelease") if facts.get(k))
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
 
@@ -338,7 +345,8 @@ def _wrong_interpreter(record: Record) -> str:
     python = script.python3 or "python3"
     return (
         f"`{script.command}` is {script.path}, a script of {script.interpreter} (prefix "
-        f"{theirs}); `python3` is {python} (prefix {mine}): pip installed into another Python"
+        f"{theirs}); `python3` is {python} (prefix {mine}): {script.command} installed into "
+        "another Python"
     )
 
 
@@ -418,7 +426,7 @@ def version_mismatch(imported: ImportCheck) -> str:
         return (
             f"import {name} reports __version__ {module}, but the installed distribution is "
             f"{dist}: "
-            "the files imported are not the ones pip installed"
+            "the files imported are not the ones the upgrade installed"
         )
     return ""
 

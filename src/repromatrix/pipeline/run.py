@@ -26,7 +26,7 @@ def render_only(matrix_path: Path, out: Path, guard: bool = True) -> list[Path]:
     settings.max_cells only with `guard` off (`--yes`)."""
     matrix, cells = load_cells(matrix_path, guard=1 if guard else None, doing="render")
     ctx = render_context(
-        matrix, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render")
+        matrix, cells, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render")
     )
     return [render_cell(plan_cell(cell, ctx), ctx, out) for cell in cells]
 

@@ -8,7 +8,7 @@ import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..core.axes import RunNeeds, Service, run_needs
+from ..core.axes import RunNeeds, Service, installer_of, run_needs
 from ..core.files import cache_dir
 from ..core.model import Cell, Matrix
 from ..infra.credentials import IndexCredentials
@@ -16,6 +16,7 @@ from ..infra.credentials import resolve as resolve_credentials
 from ..infra.hostca import HostCA, detect_host_ca
 from ..infra.services import Interception
 from ..infra.tlsca import RunCA
+from ..infra.wheelcache import standalone_binary
 from ..installers import INSTALLERS
 from ..plan.plan import RenderContext, local_index_context
 from ..results.results import write_atomic
@@ -24,6 +25,7 @@ from .prepare import Prepared
 
 def render_context(
     matrix: Matrix,
+    cells: list[Cell],
     host_ca: HostCA | None,
     run_ca: RunCA | None,
     interception: Interception | None = None,
@@ -39,6 +41,19 @@ def render_context(
         ctx,
         interceptor_ca_pem=interception.ca.cert_pem if interception else b"",
         index_secret=matrix.target.index.secret,
+        programs=installer_programs(cells),
+    )
+
+
+def installer_programs(cells: list[Cell]) -> tuple[tuple[str, Path], ...]:
+    """The standalone program of each installer the cells name that brings one (uv), from its
+    real wheel on the host's index, extracted once (the newest, unless the matrix pins one)."""
+    values = dict.fromkeys(c.axes["installer"] for c in cells)
+    wanted = [(v, *installer_of(v)) for v in values]
+    return tuple(
+        (value, standalone_binary(INSTALLERS[name].standalone, pin))
+        for value, name, pin in wanted
+        if INSTALLERS[name].standalone
     )
 
 
@@ -115,5 +130,5 @@ def trust_for(prepared: Prepared) -> Trust:
     run_ca = run_ca_for(matrix, prepared.header.run_id)
     credentials = resolve_credentials(matrix.target.index)  # a missing token variable fails first
     interception = interception_for(needs, host_ca, run_ca, prepared.header.run_id)
-    ctx = render_context(matrix, host_ca, run_ca, interception)
+    ctx = render_context(matrix, prepared.todo or prepared.cells, host_ca, run_ca, interception)
     return Trust(needs, host_ca, run_ca, credentials, interception, ctx)

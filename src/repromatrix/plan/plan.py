@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core.axes import (
     AXES,
@@ -39,6 +40,9 @@ class RenderContext:
     checks: tuple[Check, ...] = ()
     # The index needs credentials: they come at run time, from a secret file
     index_secret: bool = False
+    # The standalone programs of installers (uv), by the installer axis's value: a file on the
+    # host each such cell's context holds
+    programs: tuple[tuple[str, Path], ...] = ()
 
     def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
         """What a cell trusts on top of the image's own CAs."""
@@ -70,10 +74,12 @@ class CellPlan:
     conflicts: ConflictMode
     prior: str | None
     pip_pin: str | None
+    installer_pin: str | None  # the installer's version, when the matrix names one
     cache_corrupted: bool
     limits: Limits  # run-time limits of its containers (the cell's and its remedies')
     trusts_ca: bool  # the cell gets a CA bundle (the host's, the local index's, the interceptor's)
-    wants_host_ca: bool  # ca: host
+    wants_host_ca: bool  # ca: host (or pip-config)
+    cert_variable: str  # the variable the CA bundle is given in (the installer's, or pip's)
     upgrade_command: str  # exactly what runs, the way a user types it
     setup_commands: tuple[
         str, ...
@@ -122,6 +128,12 @@ class CellPlan:
         return f"python3 /opt/repromatrix/legacy_install.py {self.conflicts.legacy} {names}"
 
     @property
+    def installer_value(self) -> str:
+        """The installer axis's value: 'uv', 'uv==0.13.9'."""
+        pin = f"=={self.installer_pin}" if self.installer_pin else ""
+        return self.installer.name + pin
+
+    @property
     def base_image(self) -> str:
         return self.interpreter.image
 
@@ -150,7 +162,8 @@ class CellPlan:
 
 
 def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> CellPlan:
-    """The cell's typed plan; `by`: its installer (pip until the matrix can name another)."""
+    """The cell's typed plan; `by`: its installer instead of the one its installer axis names
+    (tests)."""
     draft = PlanDraft(values=cell.axes)
     for axis in AXES.values():
         axis.contribute(cell.axes[axis.name], draft)
@@ -170,7 +183,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
             "ca=host, but the host's pip has no CA bundle configured: the cell uses the image's "
             "own CAs"
         )
-    by = by or installer()
+    by = by or installer(draft.installer)
     env = list(by.variables.quiet)
     need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
@@ -185,10 +198,12 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         conflicts=draft.conflicts,
         prior=draft.prior,
         pip_pin=draft.pip_pin,
+        installer_pin=draft.installer_pin,
         cache_corrupted=draft.cache_corrupted,
         limits=limits,
         trusts_ca=trusts,
         wants_host_ca=draft.trust_host_ca,
+        cert_variable=(installer("pip") if draft.ca_for_pip_only else by).variables.cert,
         upgrade_command=upgrade_command(by, target, draft.mode),
         setup_commands=setup_commands(by, target, draft),
         env=tuple(env),

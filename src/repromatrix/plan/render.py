@@ -65,6 +65,9 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
             (tmp / "corrupt_cache.py").write_bytes(template_bytes("corrupt_cache.py"))
         if plan.legacy_command:
             (tmp / "legacy_install.py").write_bytes(template_bytes("legacy_install.py"))
+        if plan.installer.standalone:
+            program = dict(ctx.programs)[plan.installer_value]
+            _link_file(program, tmp / plan.installer.standalone)
         if plan.trusts_ca:
             _link_shared(
                 out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem"
@@ -100,6 +103,15 @@ def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
         os.link(shared, target)
     except OSError:  # a file system without hard links
         shutil.copyfile(shared, target)
+
+
+def _link_file(source: Path, target: Path) -> None:
+    """A large file repromatrix keeps (an installer's program, 40 MB) into a context: linked,
+    else copied."""
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or none with hard links
+        shutil.copy2(source, target)
 
 
 def _holds(path: Path, data: bytes) -> bool:

@@ -9,6 +9,7 @@
 #   cache: clean
 #   conflicts: none
 #   resources: unlimited
+#   installer: pip
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bookworm-py3.11-system-tf2.15.0 . && docker run --rm repromatrix/bookworm-py3.11-system-tf2.15.0

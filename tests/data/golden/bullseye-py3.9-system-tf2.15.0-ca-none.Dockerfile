@@ -9,6 +9,7 @@
 #   cache: clean
 #   conflicts: none
 #   resources: unlimited
+#   installer: pip
 #
 # Reproduce this cell by hand, from this directory:
 #   docker build -t repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none . && docker run --rm repromatrix/bullseye-py3.9-system-tf2.15.0-ca-none

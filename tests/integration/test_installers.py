@@ -1,0 +1,58 @@
+"""pip and uv side by side on real containers (examples/installers.yaml, against the local index):
+each uv cell's outcome and a line of uv's own output that decided it, and the fixes uv users
+reach for, tried for real."""
+
+from __future__ import annotations
+
+import pytest
+
+UV_CELLS = [
+    # uv in a venv upgrading from 2.15.0: what it installed, in its words
+    ("bookworm-py3.11-venv-tf2.15.0-uv", "upgraded", "+ tensorflow==2.21.0"),
+    # uv --system on Debian's python3
+    ("bookworm-py3.11-system-fresh-uv", "externally-managed",
+     "hint: Virtual environments were not considered due to the `--system` flag"),
+    # the CA only in pip's configuration: uv never reads it
+    ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "ssl-error", "cause: invalid peer certificate: UnknownIssuer"),
+    ("bookworm-py3.11-venv-fresh-ca-none-uv", "ssl-error", "cause: invalid peer certificate: UnknownIssuer"),
+    # the proxy that needs credentials, and the one that is down
+    ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-auth-required",
+     "cause: tunnel error: proxy authorization required"),
+    ("bookworm-py3.11-venv-fresh-proxy-down-uv", "proxy-error",
+     "cause: tunnel error: failed to create underlying connection"),
+    # a stale constraint: uv's resolver, which names the tags it found
+    ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "no-matching-distribution",
+     "hint: You require CPython 3.11 (`cp311`), but we only found wheels for `tensorflow`"),
+    # uv, like pip, leaves what the other installed libraries need broken, and its check says so
+    ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv", "upgraded-inconsistent",
+     "The package `googleapis-common-protos` requires `protobuf"),
+    ("bookworm-py3.11-user-flag-tf2.15.0-uv", "unknown-failure", "error: pip's `--user` is unsupported"),
+]
+
+
+@pytest.mark.parametrize("cell_id, outcome, evidence", UV_CELLS)
+def test_uv_cells_in_uvs_own_words(installers_run, cell_id, outcome, evidence):
+    cell = installers_run.cells[cell_id]
+    assert cell["outcome"] == outcome, cell["evidence"]
+    assert any(line.startswith(evidence) for line in cell["evidence"]), cell["evidence"]
+    assert cell["pip"].startswith("uv 0.") and "uv pip install" in cell["upgrade_command"]
+
+
+def test_pip_and_uv_differ_where_the_ca_is_only_pips(installers_run):
+    assert installers_run.cells["bookworm-py3.11-venv-fresh-ca-pip-config"]["outcome"] == "upgraded"
+    assert installers_run.cells["bookworm-py3.11-venv-tf2.15.0"]["outcome"] == "upgraded"
+    pips = installers_run.cells["bookworm-py3.11-venv-tf2.15.0-constraints"]
+    assert pips["outcome"] == "resolution-impossible"  # pip's words for what uv calls no wheel
+
+
+@pytest.mark.parametrize("cell_id, fix, command", [
+    ("bookworm-py3.11-system-fresh-uv", "venv", "uv venv /root/fix-venv"),
+    ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "trust-ca", "SSL_CERT_FILE=/opt/repromatrix/remedy-ca.pem uv pip"),
+    ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-credentials", "HTTP_PROXY="),
+    ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "drop-constraint", "unset UV_CONSTRAINT"),
+])
+def test_uvs_own_fixes_are_tried_for_real(installers_run, cell_id, fix, command):
+    cell = installers_run.cells[cell_id]
+    assert cell["fix"] == fix, [(a["remedy"], a["fix"]) for a in cell["attempts"]]
+    attempt = next(a for a in cell["attempts"] if a["remedy"] == fix)
+    assert any(command in line for line in attempt["commands"]), attempt["commands"]
