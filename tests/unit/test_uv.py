@@ -139,3 +139,21 @@ def test_uv_cells_are_named_and_what_means_nothing_for_uv_is_refused(write_matri
         bad = write_matrix(f"target: {{index: local}}\naxes: {{os: [bookworm], installer: [uv], {axis}}}\n")
         with pytest.raises(MatrixError, match=r"axes\.installer"):
             expand(load_matrix(bad))
+
+
+def test_summary_lists_where_pip_and_uv_disagree(tmp_path):
+    from repromatrix.results.formats import installer_differences, render_markdown
+    from repromatrix.results.results import CellResult, RunResult
+    base = {"os": "bookworm", "install": "venv", "prior": "none", "ca": "pip-config"}
+    def cell(id: str, outcome: Outcome, after: str | None, **axes: str) -> CellResult:
+        return CellResult(id=id, axes=base | axes, outcome=outcome, evidence=[f"{outcome.value} here"],
+                          after=after)
+    cells = [cell("env", Outcome.UPGRADED, "2.21.0", installer="pip"),
+             cell("env-uv", Outcome.SSL_ERROR, None, installer="uv"),
+             cell("same", Outcome.UPGRADED, "2.21.0", ca="host", installer="pip"),
+             cell("same-uv", Outcome.UPGRADED, "2.21.0", ca="host", installer="uv")]
+    run = RunResult(run_id="20261202-101500-beef", matrix="m.yaml", started="", target={}, cells=cells)
+    assert [(where, sorted(by)) for where, by in installer_differences(run)] == [("env", ["pip", "uv"])]
+    text = render_markdown(run, tmp_path)
+    assert "### Where the installers disagree (1)" in text
+    assert "| env | `uv` | `ssl-error` | – | ssl-error here |" in text and "same-uv" not in text

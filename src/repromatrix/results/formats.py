@@ -147,7 +147,10 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
         )
     body += _markdown_fixes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 3000)
     body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
-    return head + body + _markdown_reproduce(run)
+    differ = _markdown_installers(run)
+    if len(head) + len(body) + len(differ) + 1500 > MARKDOWN_LIMIT:
+        differ = ""  # the report's table has them all
+    return head + body + differ + _markdown_reproduce(run)
 
 
 def _markdown_fixes(cells: list[CellResult], room: int) -> str:
@@ -201,6 +204,42 @@ def _markdown_wheels(cells: list[CellResult], room: int) -> str:
 
 def _failed(cell: CellResult) -> bool:
     return OUTCOME_INFO[cell.outcome].failed
+
+
+def installer_differences(run: RunResult) -> list[tuple[str, dict[str, CellResult]]]:
+    """The environments (every axis but the installer) that more than one installer ran in and
+    where they did not end alike (another outcome, or another version after the upgrade), each
+    named by a cell id."""
+    same_place: dict[tuple[tuple[str, str], ...], dict[str, CellResult]] = {}
+    for cell in run.cells:
+        where = tuple(sorted((k, v) for k, v in cell.axes.items() if k != "installer"))
+        same_place.setdefault(where, {})[cell.axes.get("installer", "pip")] = cell
+    out = []
+    for by in same_place.values():
+        ends = {(c.outcome, c.after) for c in by.values()}
+        if len(by) > 1 and len(ends) > 1:
+            # Named by its shortest cell id: the default installer's, which says no installer
+            out.append((min((c.id for c in by.values()), key=len), by))
+    return out
+
+
+def _markdown_installers(run: RunResult) -> str:
+    differ = installer_differences(run)
+    if not differ:
+        return ""
+    lines = [
+        f"\n### Where the installers disagree ({len(differ)})\n",
+        "| environment | installer | outcome | after | evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for where, by in differ:
+        for name, cell in by.items():
+            evidence = " · ".join(cell.evidence)[:EVIDENCE_CHARS]
+            lines.append(
+                f"| {md(where)} | {md_code(name)} | {md_code(cell.outcome)} | "
+                f"{md(cell.after or '–')} | {md(evidence)} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def _markdown_head(run: RunResult) -> str:
