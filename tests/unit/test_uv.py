@@ -157,3 +157,13 @@ def test_summary_lists_where_pip_and_uv_disagree(tmp_path):
     text = render_markdown(run, tmp_path)
     assert "### Where the installers disagree (1)" in text
     assert "| env | `uv` | `ssl-error` | – | ssl-error here |" in text and "same-uv" not in text
+
+
+def test_a_cell_that_ran_without_tags_is_not_said_to_have_never_run():
+    from repromatrix.cell.contract import Record
+    from repromatrix.judge.wheelmatch import CellTags
+    said = {"error": "the installer has no probe for its tags"}
+    data = record("upgrade", after="2.21.0") | {"runtime": {"tags": said}}
+    tags = CellTags.from_record(Record.from_json(data))
+    assert tags is not None and not tags.known and tags.unknown == "the installer did not say which it takes"
+    assert CellTags("3.11").unknown == "the cell never ran"

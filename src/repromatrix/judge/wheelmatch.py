@@ -35,6 +35,8 @@ class CellTags:
     pairs: frozenset[str] = frozenset()  # 'cp39-cp39', 'cp39-abi3', 'py3-none', ...
     platforms: tuple[str, ...] = ()  # in pip's order of preference; () when unknown
     pip: Version | None = None
+    # Why the tags are not known, when they are not (said beside the table)
+    unknown: str = "the cell never ran"
 
     @classmethod
     def from_record(cls, record: Record) -> CellTags | None:
@@ -42,8 +44,8 @@ class CellTags:
             return None
         tags = record.runtime.tags if record.runtime else None
         pip = as_version(record.pip_version or None)
-        if tags is None:  # an old record, or pip could not say: what CPython X.Y accepts
-            return cls(record.python, pip=pip)
+        if tags is None:  # an old record, or the installer could not say: what CPython X.Y takes
+            return cls(record.python, pip=pip, unknown="the installer did not say which it takes")
         return cls(record.python, frozenset(tags.pairs), tags.platforms, pip)
 
     @property
@@ -105,8 +107,7 @@ def explain(releases: Releases, version: Version, cell: CellTags) -> dict[str, A
     summary = (
         f"{sum(v.fits for v in verdicts)} of {len(verdicts)} wheels of {releases.package} "
         f"{version} fit "
-        f"Python {cell.python}"
-        + ("" if cell.known else " (platform not checked: the cell never ran)")
+        f"Python {cell.python}" + ("" if cell.known else f" (platform not checked: {cell.unknown})")
     )
     return {
         "version": str(version),
