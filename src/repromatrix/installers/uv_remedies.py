@@ -1,10 +1,13 @@
 """uv's remedies: the fixes a uv user reaches for, spelled for uv (`uv venv`, `uv cache clean`,
 `SSL_CERT_FILE`, `--break-system-packages`), in order of preference. The entries that say
 nothing of the installer (the proxy variables, the libraries that hold it back, an older
-release) are pip's own, by name.
+release) are pip's own, by name; those that differ only in words are pip's, reworded
+(dataclasses.replace).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..cell import contract
 from ..core.outcomes import Outcome
@@ -37,31 +40,13 @@ CATALOGUE: tuple[Remedy, ...] = (
         needs=frozenset({Resource.CA}),
         why="uv reads neither pip's configuration nor its variables: a CA set for pip is not uv's",
     ),
-    Remedy(
-        "proxy-credentials",
-        "give the proxy its credentials",
-        frozenset({Outcome.PROXY_AUTH_REQUIRED}),
-        needs=frozenset({Resource.PROXY_CREDENTIALS}),
-        shown_env=("HTTP_PROXY={proxy_with_credentials}", "HTTPS_PROXY={proxy_with_credentials}"),
+    replace(
+        SHARED["proxy-credentials"],
         why="the proxy answers 407 until uv sends a user and password (in the proxy URL)",
     ),
     SHARED["no-proxy"],
     SHARED["proxy-env"],
-    Remedy(
-        "drop-constraint",
-        "drop the stale constraint",
-        frozenset(
-            {
-                Outcome.RESOLUTION_IMPOSSIBLE,
-                Outcome.NOT_UPGRADED,
-                Outcome.NO_MATCHING_DISTRIBUTION,
-                Outcome.HELD_BACK,
-            }
-        ),
-        unset=("UV_CONSTRAINT",),  # Uv.variables.constraint
-        needs_fact="constraint",
-        why="a constraints file from an older setup pins what the new version needs",
-    ),
+    replace(SHARED["drop-constraint"], unset=("UV_CONSTRAINT",)),  # Uv.variables.constraint
     # uv refuses the option outright ("pip's `--user` is unsupported"), in a venv or not.
     Remedy(
         "no-user",
@@ -94,22 +79,15 @@ CATALOGUE: tuple[Remedy, ...] = (
         "keep the old version",
         why="uv's own advice: an environment the user owns, outside the OS's packages",
     ),
-    Remedy(
-        "as-root",
-        "run uv as root (sudo)",
-        frozenset({Outcome.PERMISSION_DENIED}),
-        as_root=True,
-        needs_fact="upgrader_is_user",
+    replace(
+        SHARED["as-root"],
+        title="run uv as root (sudo)",
+        fixes=frozenset({Outcome.PERMISSION_DENIED}),
         warning="files of the environment then belong to root",
-        why="root can write where the user cannot",
     ),
-    Remedy(
-        "break-system-packages",
-        "override PEP 668 (--break-system-packages)",
-        frozenset({Outcome.EXTERNALLY_MANAGED}),
-        options=("--break-system-packages",),
-        warning="can break the OS's own tools that import the same packages; the OS's package "
-        "manager no longer knows what is installed",
+    replace(
+        SHARED["break-system-packages"],
+        min_version="",  # every uv has it
         why="uv then ignores the EXTERNALLY-MANAGED marker",
     ),
 )
