@@ -167,3 +167,13 @@ def test_a_cell_that_ran_without_tags_is_not_said_to_have_never_run():
     tags = CellTags.from_record(Record.from_json(data))
     assert tags is not None and not tags.known and tags.unknown == "the installer did not say which it takes"
     assert CellTags("3.11").unknown == "the cell never ran"
+
+
+@pytest.mark.parametrize("spelled", ["tf_nightly", "TF-Nightly", "tf.nightly"])
+def test_what_uv_installed_is_found_under_any_spelling_of_the_name(spelled):
+    output = ("Resolved 3 packages in 10ms\n + tf-nightly-cpu==2.21.0.dev1\n + tf-nightly==2.21.0.dev2\n"
+              " + numpy==2.3.5\n")
+    data = record("upgrade", before=None, after="2.21.0.dev2") | {"package": spelled}
+    data["upgrade"]["output"] = output
+    verdict = classify(observe(data), by=UV)
+    assert verdict.outcome is Outcome.UPGRADED and verdict.evidence[0] == "+ tf-nightly==2.21.0.dev2", verdict

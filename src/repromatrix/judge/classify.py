@@ -324,7 +324,8 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
     # pip says it in one line, uv one line a package (" + tensorflow==2.21.0"): the target's
     installed = _lines_matching(output, [re.compile(by.installed)], limit=None)
-    name = re.escape(package)
+    # Any spelling of the name (tf_nightly, tf-nightly, TF.Nightly: PEP 503 says they are one)
+    name = "[-_.]+".join(re.escape(part) for part in re.split(r"[-_.]+", package))
     mine = re.compile(rf"(?i)(?:^\+ {name}==|\s{name}-\d)")  # uv's line, or pip's word
     own = [line for line in installed if mine.search(line)] or list(installed[:1])
     done = tuple(_focus(line, package) for line in own)
