@@ -64,6 +64,7 @@ class FakeEngine:
     run_seconds: float = 0.05
     images: dict[str, dict[str, str]] = field(default_factory=dict)  # ref → labels
     builds: list[tuple[str, str | None]] = field(default_factory=list)  # (tag, target) of every build
+    buildargs: dict[str, dict[str, str]] = field(default_factory=dict)  # by tag: the build args it was given
     runs: list[str] = field(default_factory=list)
     removed_containers: list[Mapping[str, object]] = field(default_factory=list)
     answering: bool = True
@@ -106,9 +107,11 @@ class FakeEngine:
         self.images[ref] = labels
 
     def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
-              target: str | None = None, nocache: bool = False, dockerfile: str | None = None) -> BuildResult:
+              target: str | None = None, nocache: bool = False, dockerfile: str | None = None,
+              buildargs: Mapping[str, str] | None = None) -> BuildResult:
         with self._lock:
             self.builds.append((tag, target))
+            self.buildargs[tag] = dict(buildargs or {})
             self._building[tag] = self._building.get(tag, 0) + 1
             self.concurrent_setups[tag] = max(self.concurrent_setups.get(tag, 0), self._building[tag])
         if target == "setup" and self.setup_hangs:

@@ -21,7 +21,7 @@ from repromatrix.core.model import CacheMode
 from repromatrix.core.outcomes import Outcome
 from repromatrix.execute import runner as runner_module
 from repromatrix.execute.runner import CellJob, CellRun, CellRunner, run_all
-from repromatrix.infra.setupcache import SetupCache
+from repromatrix.infra.setupcache import INDEX_STATE_ARG, SetupCache
 from repromatrix.judge.classify import classify
 from repromatrix.pipeline.hosts import _jobs
 from repromatrix.plan.plan import RenderContext, plan_cell
@@ -46,7 +46,7 @@ def make_jobs(tmp_path: Path, engine: FakeEngine, mode: CacheMode = CacheMode.RE
     ctx = RenderContext(target=matrix.target, index_url="https://idx.example/simple/")
     plans = [plan_cell(c, ctx) for c in expand(matrix)]
     cache = SetupCache(engine, mode, "index https://idx.example/simple/")
-    return _jobs(plans, ctx, tmp_path / "run", {}, cache), cache
+    return _jobs(matrix, plans, ctx, tmp_path / "run", {}, cache), cache
 
 
 def run(engine: FakeEngine, jobs: list[CellJob], cache: SetupCache, parallel: int = 4,
@@ -349,3 +349,33 @@ def test_a_setup_step_whose_own_command_failed_stays_a_verdict(tmp_path):
     finished = run(engine, jobs[:1], cache)
     assert classify(finished.runs[0].observation).outcome is Outcome.SETUP_FAILED
     assert not finished.runs[0].rerun
+
+
+LOCAL = """
+target: {package: tensorflow, index: local}
+axes:
+  os: [bookworm]
+  install: [venv]
+  prior: ["2.15.0"]
+  ca: [none]
+  pip: [PIPS]
+"""
+
+
+def test_a_setup_is_keyed_to_the_index_it_reads_not_to_the_other_cells_of_its_run(tmp_path):
+    # The local index serves the real wheels every cell's pins name. A cell's setup reads only its
+    # own: the same cell keeps its key in a run with more pins (a shard, a bigger matrix), and a
+    # build of it is told what it reads, so Docker's layer cache cannot take layers made against
+    # another index (their logs would say only "Using cache").
+    engine = FakeEngine()
+    alone, cache = make_jobs(tmp_path / "alone", engine, text=LOCAL.replace("PIPS", "os"))
+    wider, wider_cache = make_jobs(tmp_path / "wider", engine, text=LOCAL.replace("PIPS", 'os, "23.0"'))
+    same = {job.plan.cell.id: job for job in wider}[alone[0].plan.cell.id]
+    assert cache.key(alone[0].context, alone[0].plan.base_image, alone[0].reads) == \
+        wider_cache.key(same.context, same.plan.base_image, same.reads)
+    pinned = next(job for job in wider if job is not same)
+    assert "pip==23.0" in pinned.reads and "pip==23.0" not in same.reads
+    run(engine, wider, wider_cache)
+    states = {args[INDEX_STATE_ARG] for tag, args in engine.buildargs.items() if tag.startswith("repromatrix-cache/")}
+    assert states == {wider_cache.index_state(same.reads), wider_cache.index_state(pinned.reads)}
+    assert len(states) == 2

@@ -67,6 +67,7 @@ class CellJob:
     base_error: str = ""  # why the base image is unavailable, if it is
     # The setup prefix it shares with other cells (setupcache.share_points)
     share: str | None = None
+    reads: str = ""  # what its setup reads of the index beyond the run's fingerprint
 
 
 @dataclass
@@ -154,7 +155,7 @@ class CellRunner:
             self.cache.built += 1
             setup_how, setup_image, setup_log = "uncached", "", ""
         else:
-            setup = self.cache.ensure(job.context, job.plan.base_image, self.network)
+            setup = self.cache.ensure(job.context, job.plan.base_image, self.network, job.reads)
             self.setup_ready(job)
             setup_how, setup_image = setup.how, setup.image
             durations = {"setup": setup.seconds} if setup.build else {}

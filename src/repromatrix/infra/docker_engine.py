@@ -208,13 +208,17 @@ class DockerEngine:
         target: str | None = None,
         nocache: bool = False,
         dockerfile: str | None = None,
+        buildargs: Mapping[str, str] | None = None,
     ) -> BuildResult:
         """Build `context` (with `dockerfile` instead of its own Dockerfile, if given)."""
-        result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
+        args = dict(buildargs or {})
+        result = self._build_once(context, tag, network, labels, target, nocache, dockerfile, args)
         if not result.ok and "unknown parent image ID" in result.error:
             # Another run's cleanup removed a cached layer this build started from; the
             # second attempt rebuilds that layer.
-            result = self._build_once(context, tag, network, labels, target, nocache, dockerfile)
+            result = self._build_once(
+                context, tag, network, labels, target, nocache, dockerfile, args
+            )
         return result
 
     def _build_once(
@@ -226,6 +230,7 @@ class DockerEngine:
         target: str | None,
         nocache: bool,
         dockerfile: str | None,
+        buildargs: dict[str, str],
     ) -> BuildResult:
         log: list[str] = []
         step = ""
@@ -242,6 +247,7 @@ class DockerEngine:
                 decode=True,
                 target=target,
                 nocache=nocache,
+                buildargs=buildargs,
                 **where,
             ):
                 text = ANSI.sub("", chunk.get("stream") or chunk.get("status") or "")

@@ -124,6 +124,7 @@ class Engine(Protocol):
         target: str | None = None,
         nocache: bool = False,
         dockerfile: str | None = None,
+        buildargs: Mapping[str, str] | None = None,
     ) -> BuildResult: ...
 
     def touch_image(self, ref: str) -> None: ...

@@ -31,6 +31,11 @@ from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engi
 
 SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
 SCENARIO_FROM = f"FROM {SETUP_STAGE}"  # the line that starts the scenario stage
+# The build argument a setup declares before its first step that reads the index. Its value is
+# the cache's fingerprint (what the index holds): Docker's layer cache knows the instructions and
+# the files they copy, not the index, so without it a setup keyed to one index state would take
+# layers made against another (with their logs saying only "Using cache").
+INDEX_STATE_ARG = "REPROMATRIX_INDEX_STATE"
 SCENARIO_FILES = frozenset({"scenario.py", "checks.json", "log.txt"})  # not part of the setup
 CACHE_KIND = "setup"  # cells' setups
 # The packages of the run's services (nginx, squid, mitmproxy): small, never evicted
@@ -192,18 +197,25 @@ class SetupCache:
     _built_now: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def chain(self, context: Path, base_image: str) -> list[str]:
-        """The setup's prefix hashes (see prefix_chain), on this engine's base image."""
+    def chain(self, context: Path, base_image: str, reads: str = "") -> list[str]:
+        """The setup's prefix hashes (see prefix_chain), on this engine's base image; `reads`:
+        what this setup reads beyond the run's fingerprint (the wheels its own cell needs)."""
         return prefix_chain(
-            context, self.engine.image_id(base_image), f"{RECIPE} {self.fingerprint}"
+            context, self.engine.image_id(base_image), f"{RECIPE} {self.index_state(reads)}"
         )
 
-    def key(self, context: Path, base_image: str) -> str:
-        chain = self.chain(context, base_image)
+    def index_state(self, reads: str = "") -> str:
+        """What the setup's INDEX_STATE_ARG is built with: the index as this setup reads it."""
+        return hashlib.sha256(f"{self.fingerprint}\n{reads}".encode()).hexdigest()[:16]
+
+    def key(self, context: Path, base_image: str, reads: str = "") -> str:
+        chain = self.chain(context, base_image, reads)
         return chain[-1] if chain else hashlib.sha256(base_image.encode()).hexdigest()
 
-    def ensure(self, context: Path, base_image: str, network: str | None) -> SetupResult:
-        key = self.key(context, base_image)
+    def ensure(
+        self, context: Path, base_image: str, network: str | None, reads: str = ""
+    ) -> SetupResult:
+        key = self.key(context, base_image, reads)
         tag = cache_tag(key, self.kind)
         with self._lock:
             fresh_enough = self.mode is CacheMode.REUSE or tag in self._built_now
@@ -220,6 +232,7 @@ class SetupCache:
             labels,
             target=SETUP_STAGE,
             nocache=self.mode is CacheMode.REFRESH and tag not in self._built_now,
+            buildargs={INDEX_STATE_ARG: self.index_state(reads)},
         )
         with self._lock:
             self.built += 1

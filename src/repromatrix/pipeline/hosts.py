@@ -44,7 +44,7 @@ from ..results.journal import owner_label
 from ..results.results import CellResult
 from .prepare import Prepared, RunOptions, expected_seconds
 from .record import remedy_planner, to_cell_result
-from .trust import Trust, remedy_ca_bundle
+from .trust import Trust, remedy_ca_bundle, setup_reads
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
     cache = SetupCache(
         engine,
         options.cache or matrix.settings.cache,
-        _fingerprint(matrix, trust.needs, trust.ctx),
+        _fingerprint(matrix, trust.ctx),
         logs=cache_dir() / "setup-logs",
     )
     stopped = ""
@@ -233,7 +233,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
                 everything.only(matrix.target.version, matrix.target.pre) if everything else None
             )
             stored = options.remedy_cell is not None
-            jobs = _jobs(plans, trust.ctx, run_dir, ready, cache, stored=stored)
+            jobs = _jobs(matrix, plans, trust.ctx, run_dir, ready, cache, stored=stored)
             runner = CellRunner(
                 engine, network, matrix.settings.timeout, proxy, secret, cache, scope.remedy_ca
             )
@@ -272,13 +272,14 @@ def _packages_cache(engine: DockerEngine, cells: SetupCache) -> SetupCache:
     )
 
 
-def _fingerprint(matrix: Matrix, needs: RunNeeds, ctx: RenderContext) -> str:
-    """What a cell's setup reads that its build context does not show: the index and its content."""
+def _fingerprint(matrix: Matrix, ctx: RenderContext) -> str:
+    """What every cell's setup reads that its build context does not show: the index (and the
+    code that makes the local one); the wheels each cell reads are its job's `reads`."""
     if not matrix.target.index.local:
         return f"index {ctx.index_url or 'default'}"
     # The file by its name in its package: its bytes are the key (moving it does not change them).
     source = resources.files("repromatrix.infra").joinpath("localindex.py").read_bytes()
-    return f"local index {hashlib.sha256(source).hexdigest()} {sorted(needs.real_wheels)}"
+    return f"local index {hashlib.sha256(source).hexdigest()}"
 
 
 def _resources(
@@ -335,6 +336,7 @@ def _index_secret(
 
 
 def _jobs(
+    matrix: Matrix,
     plans: list[CellPlan],
     ctx: RenderContext,
     run_dir: Path,
@@ -348,8 +350,9 @@ def _jobs(
         _stored_context(run_dir, plan) if stored else render_cell(plan, ctx, run_dir / "cells")
         for plan in plans
     ]
+    reads = {plan.cell.id: setup_reads(matrix, plan.cell) for plan in plans}
     chains = {
-        plan.cell.id: cache.chain(context, plan.base_image)
+        plan.cell.id: cache.chain(context, plan.base_image, reads[plan.cell.id])
         for plan, context in zip(plans, contexts, strict=True)
     }
     shares = share_points(chains) if cache.mode is not CacheMode.OFF else dict.fromkeys(chains)
@@ -362,7 +365,13 @@ def _jobs(
             else ""
         )
         jobs.append(
-            CellJob(plan=plan, context=context, base_error=error, share=shares[plan.cell.id])
+            CellJob(
+                plan=plan,
+                context=context,
+                base_error=error,
+                share=shares[plan.cell.id],
+                reads=reads[plan.cell.id],
+            )
         )
     return jobs
 

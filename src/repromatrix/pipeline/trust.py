@@ -75,6 +75,15 @@ def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
     return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=wheels)
 
 
+def setup_reads(matrix: Matrix, cell: Cell) -> str:
+    """What the local index serves that this cell's setup may read besides the target: the real
+    wheels of its own axes (a pinned pip) and the installers'. Not other cells' pins, which no setup
+    installs from: a shard or another matrix with the same cell shares its setup."""
+    if not matrix.target.index.local:
+        return ""
+    return " ".join(sorted(needs_of(matrix, [cell]).real_wheels))
+
+
 def wanted_host_ca(needs: RunNeeds) -> HostCA | None:
     return detect_host_ca() if needs.host_ca else None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..cell import contract
 from ..core.templating import render, template_bytes
-from ..infra.setupcache import SETUP_STAGE
+from ..infra.setupcache import INDEX_STATE_ARG, SETUP_STAGE
 from .plan import CellPlan, RenderContext
 
 
@@ -40,6 +40,7 @@ def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
         scenario_path=contract.SCENARIO_PATH,
         var=contract,
         setup_stage=SETUP_STAGE,
+        index_state=INDEX_STATE_ARG,
     )
 
 

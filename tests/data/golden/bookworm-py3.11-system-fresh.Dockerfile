@@ -27,6 +27,9 @@ COPY ca-bundle.pem /usr/local/share/repromatrix/ca-bundle.pem
 ENV PIP_CERT=/usr/local/share/repromatrix/ca-bundle.pem
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK='1'
+# What the index held when this setup was built: repromatrix passes it (by hand it is empty).
+# Docker's build cache then never reuses a step below that read another index's files.
+ARG REPROMATRIX_INDEX_STATE
 
 # Install mode system: root upgrades the system python3, no virtual environment.
 
