@@ -10,6 +10,7 @@ import pytest
 from repromatrix.core.outcomes import Outcome
 from repromatrix.infra.localindex import TENSORFLOW, wheel_tags
 from repromatrix.judge.classify import Observation, classify
+from repromatrix.judge.wheelmatch import CellTags, newest_for
 from repromatrix.judge.index import Releases
 from tests.conftest import DATA
 from tests.support import observe
@@ -322,10 +323,11 @@ def test_pre_releases_count_only_when_nothing_final_is_left():
              "tensorflow-2.22.0rc0-cp313-cp313-manylinux_2_27_x86_64.whl",
              "tensorflow-2.22.0rc0-cp314-cp314-manylinux_2_27_x86_64.whl"]
     rel = Releases.from_filenames("tensorflow", names)
-    assert (str(rel.newest()), str(rel.newest_for("3.13")), str(rel.newest_for("3.14"))) == (
+    py313, py314 = CellTags("3.13"), CellTags("3.14")
+    assert (str(rel.newest()), str(newest_for(rel, py313)), str(newest_for(rel, py314))) == (
         "2.21.0", "2.21.0", "2.22.0rc0")
     pre = rel.only("", pre=True)
-    assert (str(pre.newest()), str(pre.newest_for("3.13"))) == ("2.22.0rc0", "2.22.0rc0")
+    assert (str(pre.newest()), str(newest_for(pre, py313))) == ("2.22.0rc0", "2.22.0rc0")
 
 
 def test_a_pre_release_taken_because_nothing_final_fits_is_said():

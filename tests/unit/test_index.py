@@ -14,6 +14,7 @@ from packaging.version import Version
 from repromatrix.infra.hostca import parse_pip_config
 from repromatrix.infra.localindex import TENSORFLOW, build_wheel, wheel_tags, write_index
 from repromatrix.judge.index import fetch_releases
+from repromatrix.judge.wheelmatch import CellTags, fits, newest_for
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,10 @@ def index_url(tmp_path_factory):
 def test_release_shape_follows_the_public_index(index_url):
     releases = fetch_releases(index_url, "tensorflow")
     assert releases.newest() == Version("2.21.0")
-    assert releases.newest_for("3.9") == Version("2.20.0")  # 2.21 dropped 3.9
-    assert releases.newest_for("3.13") == Version("2.21.0")
-    assert releases.has_python(Version("2.20.0"), "3.13") and not releases.has_python(Version("2.19.0"), "3.13")
+    assert newest_for(releases, CellTags("3.9")) == Version("2.20.0")  # 2.21 dropped 3.9
+    assert newest_for(releases, CellTags("3.13")) == Version("2.21.0")
+    assert fits(releases, Version("2.20.0"), CellTags("3.13"))
+    assert not fits(releases, Version("2.19.0"), CellTags("3.13"))
     assert releases.only("<2.17").newest() == Version("2.16.1")
 
 

@@ -12,12 +12,13 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step, pip_version_of
 from ..core.outcomes import Outcome
 from ..installers import Installer, Rule, installer
-from .index import Releases
+from .index import TAG_FAMILIES, Releases, as_version, pip_reads
+from .wheelmatch import CellTags, fits, missing, newest_for
 
 PIP = installer("pip")  # until a cell names another installer
 
@@ -474,7 +475,8 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     newest = releases.newest()
     facts["newest"] = str(newest) if newest else None
     python = ".".join(record.python.split(".")[:2])
-    reachable = releases.newest_for(python) if python else None
+    cell = CellTags.from_record(record)
+    reachable = newest_for(releases, cell) if cell else None
     facts["newest_for_python"] = str(reachable) if reachable else None
     after = as_version(record.after)
     succeeded = record.upgrade is not None and record.upgrade.exit_code == 0
@@ -482,7 +484,7 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     if target:
         facts["old_pip"] = old_pip_reason(record.pip, releases, target)
     if succeeded and newest and after and after < newest:
-        why = [f"no {newest} wheel for Python {python}"] if reachable != newest else []
+        why = [missing(releases, newest, cell)] if cell and reachable != newest else []
         if target and after < target:
             why.append(facts["old_pip"] or f"{target} exists for it, but pip did not take it")
         else:
@@ -491,7 +493,7 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
             f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
         )
     finals_for_python = [
-        v for v in releases.tags if not v.is_prerelease and releases.has_python(v, python)
+        v for v in releases.files if not v.is_prerelease and cell and fits(releases, v, cell)
     ]
     if (
         succeeded
@@ -511,13 +513,6 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     return facts
 
 
-# The first pip that reads each Linux platform tag family (pip's NEWS: 19.3, 20.3).
-TAG_FAMILIES = (
-    ("manylinux2014_", "19.3", "manylinux2014"),
-    ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"),
-)
-
-
 def old_pip_reason(pip_said: str, releases: Releases, version: Version) -> str:
     """Why a pip this old cannot see `version`'s wheels, or ''; names the smallest pip that can.
     `pip_said`: what `pip --version` printed."""
@@ -535,19 +530,3 @@ def old_pip_reason(pip_said: str, releases: Releases, version: Version) -> str:
                 f"pip {pip} cannot read the {name} tags of {version}'s wheels (pip ≥ {first} can)"
             )
     return ""
-
-
-def pip_reads(pip: Version, platform: str) -> bool:
-    """Can this pip read a manylinux platform tag?"""
-    for prefix, first, _ in TAG_FAMILIES:
-        if platform.startswith(prefix):
-            return pip >= Version(first)
-    return True  # manylinux1 / manylinux2010: every pip we meet reads them
-
-
-def as_version(text: Any) -> Version | None:
-    """A PEP 440 version, or None for anything that is not one."""
-    try:
-        return Version(str(text)) if text else None
-    except InvalidVersion:
-        return None

@@ -1,4 +1,4 @@
-"""What a package index offers: releases and which Pythons each release has wheels for.
+"""What a package index offers: releases, their wheels, and what decides whether pip may take one.
 
 Used to say *why* an upgrade landed below the newest release ("2.21.0 has no wheel for
 Python 3.9"). Reads a PEP 503 / PEP 691 simple page; the default index is pip's own, asked
@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -104,22 +105,14 @@ class Releases:
             self.hosts,
         )
 
-    def _pick(self, versions: list[Version]) -> Version | None:
+    def pick(self, versions: list[Version]) -> Version | None:
         """What pip picks among `versions`: the newest final release; pre-releases only with
         --pre, or when nothing final is left (packaging's rule, which pip follows)."""
         finals = [v for v in versions if not v.is_prerelease]
         return max(versions if self.pre or not finals else finals, default=None)
 
     def newest(self) -> Version | None:
-        return self._pick(list(self.tags))
-
-    def has_python(self, version: Version, python: str) -> bool:
-        """Does `version` have a wheel an interpreter of `python` ('3.9') can install?"""
-        cp = "cp" + python.replace(".", "")
-        return bool(self.tags.get(version, set()) & {cp, "py3", "py" + python.replace(".", "")})
-
-    def newest_for(self, python: str) -> Version | None:
-        return self._pick([v for v in self.tags if self.has_python(v, python)])
+        return self.pick(list(self.tags))
 
 
 def fetch_releases(
@@ -163,3 +156,26 @@ def _yanked(value: object) -> str | None:
     if value is None or value is False:
         return None
     return "" if value is True else str(value)
+
+
+# The first pip that reads each Linux platform tag family (pip's NEWS: 19.3, 20.3).
+TAG_FAMILIES = (
+    ("manylinux2014_", "19.3", "manylinux2014"),
+    ("manylinux_2_", "20.3", "manylinux_2_x (PEP 600)"),
+)
+
+
+def pip_reads(pip: Version, platform: str) -> bool:
+    """Can this pip read a manylinux platform tag?"""
+    for prefix, first, _ in TAG_FAMILIES:
+        if platform.startswith(prefix):
+            return pip >= Version(first)
+    return True  # manylinux1 / manylinux2010: every pip we meet reads them
+
+
+def as_version(text: Any) -> Version | None:
+    """A PEP 440 version, or None for anything that is not one."""
+    try:
+        return Version(str(text)) if text else None
+    except InvalidVersion:
+        return None

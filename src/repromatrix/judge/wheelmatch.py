@@ -20,8 +20,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from ..cell.contract import Record
-from .classify import TAG_FAMILIES, as_version, pip_reads
-from .index import IndexFile, Releases
+from .index import TAG_FAMILIES, IndexFile, Releases, as_version, pip_reads
 
 MAX_ROWS = 40  # files listed per cell; Linux and pure-Python wheels first
 
@@ -37,16 +36,20 @@ class CellTags:
     pip: Version | None = None
     # Why the tags are not known, when they are not (said beside the table)
     unknown: str = "the cell never ran"
+    glibc: str | None = None  # 'glibc 2.36'; '' on musl; None when not known
 
     @classmethod
     def from_record(cls, record: Record) -> CellTags | None:
         if not record.python:
             return None
-        tags = record.runtime.tags if record.runtime else None
+        runtime = record.runtime
+        tags = runtime.tags if runtime else None
+        glibc = runtime.glibc if runtime else None
         pip = as_version(record.pip_version or None)
         if tags is None:  # an old record, or the installer could not say: what CPython X.Y takes
-            return cls(record.python, pip=pip, unknown="the installer did not say which it takes")
-        return cls(record.python, frozenset(tags.pairs), tags.platforms, pip)
+            unknown = "the installer did not say which it takes"
+            return cls(record.python, pip=pip, unknown=unknown, glibc=glibc)
+        return cls(record.python, frozenset(tags.pairs), tags.platforms, pip, glibc=glibc)
 
     @property
     def short(self) -> str:
@@ -56,6 +59,26 @@ class CellTags:
     def known(self) -> bool:
         return bool(self.pairs and self.platforms)
 
+    @property
+    def arch(self) -> str:
+        """The interpreter's architecture: from its tags, else this machine's (cells run here)."""
+        here = host_machine()
+        return _arch(self.platforms) or {"amd64": "x86_64", "arm64": "aarch64"}.get(here, here)
+
+    @property
+    def musl(self) -> bool:
+        return self.glibc is not None and not self.glibc.strip()
+
+    @property
+    def glibc_version(self) -> tuple[int, int] | None:
+        """The system's glibc: as the interpreter reported it, else the newest its pip accepts."""
+        if self.glibc and (m := re.search(r"(\d+)\.(\d+)", self.glibc)):
+            return int(m.group(1)), int(m.group(2))
+        # Only a pip that reads PEP 600 tags lists them up to the system's glibc; an older one's
+        # newest (manylinux2014: 2.17) says nothing of the system.
+        pep600 = [g for p in self.platforms if p.startswith("manylinux_") and (g := _glibc(p))]
+        return max(pep600, default=None)
+
     def accepts(self, tag: Tag) -> bool:
         pair = f"{tag.interpreter}-{tag.abi}"
         if tag.platform == "any":
@@ -63,10 +86,15 @@ class CellTags:
         return pair in self.pairs and tag.platform in self.platforms
 
     def interpreter_fits(self, tag: Tag) -> bool:
-        """Does the tag's interpreter and ABI fit? Without recorded tags: what CPython X.Y
-        accepts (cpXY, abi3 up to it, pyX)."""
+        """Does the tag's interpreter and ABI fit this pip? Without recorded tags: what CPython
+        X.Y accepts."""
         if self.pairs:
             return f"{tag.interpreter}-{tag.abi}" in self.pairs
+        return self.cpython_takes(tag)
+
+    def cpython_takes(self, tag: Tag) -> bool:
+        """Does CPython X.Y take the tag's interpreter and ABI (cpXY, abi3 up to it, pyX), whatever
+        its pip calls it?"""
         major, minor = (int(p) for p in self.short.split("."))
         own = f"cp{major}{minor}"
         if tag.interpreter == own:
@@ -74,6 +102,21 @@ class CellTags:
         if tag.abi == "abi3" and (m := re.fullmatch(r"cp3(\d+)", tag.interpreter)):
             return int(m.group(1)) <= minor
         return tag.interpreter in ("py3", f"py{major}", f"py{major}{minor}") and tag.abi == "none"
+
+    def system_takes(self, platform: str) -> bool:
+        """Does this system run wheels of `platform`: Linux, this architecture, this libc (and a
+        glibc at least as new as the wheel needs)? Whether this pip reads the tag is not asked."""
+        if platform == "any":
+            return True
+        if _arch_of(platform) != self.arch:
+            return False
+        if platform.startswith("musllinux_"):
+            return self.musl
+        if platform.startswith("manylinux"):
+            needed, have = _glibc(platform), self.glibc_version
+            too_new = needed is not None and have is not None and needed > have
+            return not self.musl and not too_new
+        return platform.startswith("linux_")
 
 
 @dataclass(frozen=True)
@@ -89,9 +132,7 @@ class FileVerdict:
 def explain(releases: Releases, version: Version, cell: CellTags) -> dict[str, Any]:
     """The table for one release: every wheel, whether it fits this cell, and why not."""
     # The cell's own architecture first (cells run on this machine's), then by interpreter.
-    arch = _arch(cell.platforms) or {"amd64": "x86_64", "arm64": "aarch64"}.get(
-        host_machine(), host_machine()
-    )
+    arch = cell.arch
     files = sorted(
         releases.files.get(version, []),
         key=lambda f: (
@@ -267,7 +308,80 @@ def why_no_wheel(
         outcome in ("no-matching-distribution", "unsupported-platform") or below_newest
     ) and wanted is not None:
         after = as_version(record.after if record else None)
-        reachable = wanted.newest_for(cell.short)
+        reachable = newest_for(wanted, cell)
         missed = reachable if reachable and after and after < reachable else wanted.newest()
         return explain(wanted, missed, cell) if missed is not None else {}
     return {}
+
+
+def unfit(file: IndexFile, cell: CellTags) -> str:
+    """Why this interpreter, on its system, could not install the file with an installer that
+    reads every tag (a current pip), or '' if it could: yanked, Requires-Python, the interpreter,
+    then the platform (OS, architecture, libc)."""
+    try:
+        _, _, _, tags = parse_wheel_filename(file.filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return "not a wheel"
+    if file.yanked is not None:
+        return "yanked"
+    if file.requires_python and not _python_in(cell.python, file.requires_python):
+        return f"Requires-Python {file.requires_python}"
+    for_python = [t for t in tags if cell.cpython_takes(t)]
+    if not for_python:
+        return "built for another Python"
+    if not any(cell.system_takes(t.platform) for t in for_python):
+        return _system_reason({t.platform for t in for_python}, cell)
+    return ""
+
+
+def newest_for(releases: Releases, cell: CellTags) -> Version | None:
+    """The newest release this interpreter could have: one of its wheels fits it (see unfit), by
+    pip's rule for pre-releases. What the cell's own pip reads is a separate question."""
+    return releases.pick([v for v in releases.files if fits(releases, v, cell)])
+
+
+def fits(releases: Releases, version: Version, cell: CellTags) -> bool:
+    return any(not unfit(f, cell) for f in releases.files.get(version, []))
+
+
+def missing(releases: Releases, version: Version, cell: CellTags) -> str:
+    """Why `version` has nothing for this interpreter, in a phrase: 'no 2.21.0 wheel for Python
+    3.9', or for its system: 'no 2.21.0 wheel for this system (needs glibc 2.28; ...)'."""
+    files = releases.files.get(version, [])
+    for_python = {p for f in files if not _python_unfit(f, cell) for p in _platforms(f, cell)}
+    if not for_python:
+        return f"no {version} wheel for Python {cell.short}"
+    return f"no {version} wheel for this system ({_system_reason(for_python, cell)})"
+
+
+def _python_unfit(file: IndexFile, cell: CellTags) -> bool:
+    unfit_for = unfit(file, cell)
+    return bool(unfit_for) and unfit_for.startswith(_PYTHON_REASONS)
+
+
+_PYTHON_REASONS = ("Requires-Python", "built for another Python", "yanked", "not a wheel")
+
+
+def _platforms(file: IndexFile, cell: CellTags) -> set[str]:
+    """The platforms of the file's tags that this Python takes."""
+    _, _, _, tags = parse_wheel_filename(file.filename)
+    return {t.platform for t in tags if cell.cpython_takes(t)}
+
+
+def _system_reason(platforms: set[str], cell: CellTags) -> str:
+    """Why none of `platforms` runs here (the system, not the pip: see _platform_reason)."""
+    theirs = {_arch_of(p) for p in platforms}
+    if not any(p.startswith(("manylinux", "linux", "musllinux")) for p in platforms):
+        return f"built for another system: {', '.join(sorted(platforms))}"
+    if cell.arch not in theirs:
+        return f"built for {', '.join(sorted(theirs))}, not {cell.arch}"
+    mine = {p for p in platforms if _arch_of(p) == cell.arch}
+    if cell.musl and not any(p.startswith("musllinux_") for p in mine):
+        return "built for glibc, not musl"
+    if not cell.musl and all(p.startswith("musllinux_") for p in mine):
+        return "built for musl libc (musllinux), not glibc"
+    needed = min((g for p in mine if (g := _glibc(p))), default=None)
+    have = cell.glibc_version
+    if needed and have:
+        return f"needs glibc {needed[0]}.{needed[1]}; this system has glibc {have[0]}.{have[1]}"
+    return f"platform {', '.join(sorted(mine))} is not one this system runs"
