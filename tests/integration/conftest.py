@@ -115,6 +115,7 @@ renamed_run = _example_run("renamed")
 platforms_run = _example_run("platforms")
 backtracking_run = _example_run("backtracking")
 installers_run = _example_run("installers")
+environments_run = _example_run("environments")
 
 
 # Cells whose pip fails fast and the same way every time (the index refuses connections), with

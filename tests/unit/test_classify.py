@@ -10,8 +10,8 @@ import pytest
 from repromatrix.core.outcomes import Outcome
 from repromatrix.infra.localindex import TENSORFLOW, wheel_tags
 from repromatrix.judge.classify import Observation, classify
-from repromatrix.judge.wheelmatch import CellTags, newest_for
 from repromatrix.judge.index import Releases
+from repromatrix.judge.wheelmatch import CellTags, newest_for
 from tests.conftest import DATA
 from tests.support import observe
 

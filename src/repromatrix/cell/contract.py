@@ -63,6 +63,23 @@ INDEX_SECRET_PATH: Final = "/run/secrets/repromatrix-index-url"  # mounted at ru
 # -- markers ------------------------------------------------------------------------------------
 RECORD_PREFIX: Final = "REPROMATRIX-RECORD "  # the scenario's last word: this, then one JSON line
 SETUP_MARKER: Final = ": repromatrix-setup"  # the RUN whose failure means setup-failed
+# An environment's steps are argv lists: the exec form, whose words no shell parses ("$@" hands
+# them over as they are), behind the same marker.
+SETUP_EXEC: Final = ("/bin/sh", "-c", f'{SETUP_MARKER} && exec "$@"', "repromatrix-step")
+ENVIRONMENT_DIR: Final = "/opt/repromatrix/environment"  # a reporter's requirements file
+
+
+def setup_step_instruction(argv: tuple[str, ...]) -> str:
+    """The RUN instruction of one environment step, in the exec form."""
+    return "RUN " + json.dumps([*SETUP_EXEC, *argv])
+
+
+def is_setup_step(instruction: str) -> bool:
+    """Did the failing instruction set up the cell (the user's world), not the scenario?"""
+    exec_form = "RUN " + json.dumps(list(SETUP_EXEC))[:-1]
+    return instruction.startswith((f"RUN {SETUP_MARKER}", exec_form))
+
+
 RECORD_SCHEMA: Final = 1
 
 

@@ -149,6 +149,10 @@ def _matches(combo: Combo, entry: Sequence[tuple[str, str]]) -> bool:
 
 def _make_cell(matrix: Matrix, combo: Combo, short_name: str) -> Cell:
     full = {name: combo.get(name, AXES[name].default) for name in AXIS_ORDER}
+    environment = matrix.environment_map.get(full["conflicts"])
+    if environment and environment.prior and full["prior"] == AXES["prior"].default:
+        # The environment's pin of the target is the prior version: the id says so.
+        full["prior"] = environment.prior
     expected: tuple[Outcome, ...] = ()
     for rule in matrix.expect:  # later rules win, like CSS
         if rule.applies_to(full):
@@ -159,7 +163,7 @@ def _make_cell(matrix: Matrix, combo: Combo, short_name: str) -> Cell:
 
 def _check_cell(matrix: Matrix, values: Combo) -> None:
     """Combinations no plan can be made for (e.g. a CPython X.Y on an image that is not Debian)."""
-    draft = PlanDraft(values=values)
+    draft = PlanDraft(values=values, environments=matrix.environment_map)
     for axis in AXES.values():
         axis.contribute(values[axis.name], draft)
     for axis_name, problem, hint in draft.problems[:1]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -39,6 +39,16 @@ from ..core.model import (
 from ..core.outcomes import Outcome, parse_outcome
 from ..infra.setupcache import parse_size
 from ..judge.remedies import REMEDY_NAMES, parse_selection
+from .document import (
+    MAX_FILE_BYTES,
+    MAX_SNIPPET,
+    Document,
+    KeyPath,
+    check_keys,
+    mapping,
+    scalar,
+)
+from .environments import environments
 
 SCHEMA_VERSION = "1"
 TOP_KEYS = (
@@ -51,6 +61,7 @@ TOP_KEYS = (
     "settings",
     "checks",
     "remedies",
+    "environments",
 )
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
 CHECK_KEYS = ("name", "run", "python")
@@ -63,86 +74,6 @@ SETTINGS_KEYS = (
     "max_cells",
     "hosts",
 )
-KeyPath = tuple[Any, ...]
-MAX_FILE_BYTES = 1024 * 1024
-MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
-MAX_DEPTH = 12  # the deepest real matrix is 4 levels
-MAX_TEXT = 1_000  # characters of one value; a check's Python snippet may have MAX_SNIPPET
-MAX_SNIPPET = 20_000
-IMPLICIT_BOOL = "tag:yaml.org,2002:bool"
-
-
-class _Document:
-    """The YAML document as plain data, plus the line of every key and item."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.lines: dict[KeyPath, int] = {}
-        self.booleans: set[KeyPath] = (
-            set()
-        )  # plain scalars YAML 1.1 reads as booleans (yes, off, ...)
-        self.values = 0
-
-    def convert(self, node: yaml.Node, at: KeyPath) -> Any:
-        self.lines.setdefault(at, node.start_mark.line + 1)
-        self.values += 1
-        if self.values > MAX_VALUES:
-            self.fail(
-                at,
-                f"the document expands to more than {MAX_VALUES} values (YAML aliases?)",
-                "write the matrix out without aliases (&name / *name)",
-            )
-        if len(at) > MAX_DEPTH:
-            self.fail(
-                at,
-                f"is nested more than {MAX_DEPTH} levels deep (a self-referencing alias?)",
-                "a matrix needs at most 4 levels: key, axis, list, entry",
-            )
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, at)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, at + (i,)) for i, item in enumerate(node.value)]
-        if node.tag == "tag:yaml.org,2002:null":
-            return None
-        if node.tag == IMPLICIT_BOOL and isinstance(node, yaml.ScalarNode) and node.style is None:
-            self.booleans.add(at)
-        return str(node.value)
-
-    def _mapping(self, node: yaml.MappingNode, at: KeyPath) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.fail(
-                    at, "has a key that is a list or mapping", "keys are plain words such as 'os'"
-                )
-            key = str(key_node.value)
-            if len(key) > 100 or any(ord(ch) < 32 for ch in key):
-                self.fail(
-                    at,
-                    f"has a key that is not a plain word: {key[:40]!r}",
-                    "keys are words such as 'os'",
-                )
-            self.lines[at + (key,)] = key_node.start_mark.line + 1
-            if key in out:
-                self.fail(at + (key,), "appears twice in the same mapping", "keep one of them")
-            out[key] = self.convert(value_node, at + (key,))
-        return out
-
-    def fail(self, at: KeyPath, problem: str, hint: str = "") -> NoReturn:
-        line = next(
-            (self.lines[at[:n]] for n in range(len(at), -1, -1) if at[:n] in self.lines), None
-        )
-        raise MatrixError(self.path, line, _dotted(at), problem, hint)
-
-
-def _dotted(at: KeyPath) -> str:
-    text = ""
-    for part in at:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
 
 
 def load_matrix(path: str | Path) -> Matrix:
@@ -167,7 +98,7 @@ def load_matrix(path: str | Path) -> Matrix:
             "brackets or indentation nested too deeply to be a matrix",
             "a matrix needs at most 4 levels: key, axis, list, entry",
         ) from None
-    doc = _Document(path)
+    doc = Document(path)
     data = doc.convert(root, ()) if root is not None else None
     return _build(doc, data)
 
@@ -215,14 +146,14 @@ def _read_text(path: str) -> str:
         ) from None
 
 
-def _build(doc: _Document, data: Any) -> Matrix:
+def _build(doc: Document, data: Any) -> Matrix:
     if not isinstance(data, dict):
         doc.fail(
             (),
             "the matrix must be a mapping with at least an 'axes' key",
             "start from the matrix.yaml shipped with repromatrix",
         )
-    _check_keys(doc, data, (), TOP_KEYS)
+    check_keys(doc, data, (), TOP_KEYS)
     version = data.get("version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         doc.fail(
@@ -232,10 +163,13 @@ def _build(doc: _Document, data: Any) -> Matrix:
         )
     if "axes" not in data:
         doc.fail((), "missing key 'axes'", "add e.g. 'axes: {os: [bookworm], install: [venv]}'")
+    target = _target(doc, data.get("target"))
+    defined = environments(doc, data.get("environments"), target)
+    doc.defined["environments"] = frozenset(name for name, _ in defined)
     axes = _axes(doc, data["axes"])
     return Matrix(
         path=doc.path,
-        target=_target(doc, data.get("target")),
+        target=target,
         axes=axes,
         exclude=tuple(_entries(doc, data.get("exclude"), "exclude", dict(axes))),
         include=tuple(_entries(doc, data.get("include"), "include", None)),
@@ -243,10 +177,11 @@ def _build(doc: _Document, data: Any) -> Matrix:
         settings=_settings(doc, data.get("settings")),
         checks=tuple(_checks(doc, data.get("checks"))),
         remedies=_remedies(doc, data["remedies"]) if "remedies" in data else Selection(Choice.AUTO),
+        environments=defined,
     )
 
 
-def _remedies(doc: _Document, value: Any) -> Selection:
+def _remedies(doc: Document, value: Any) -> Selection:
     """`remedies: auto | none | [names]`: which fixes to try on cells that failed."""
     at: KeyPath = ("remedies",)
     if at in doc.booleans and isinstance(value, str):
@@ -260,9 +195,9 @@ def _remedies(doc: _Document, value: Any) -> Selection:
             at, "must be auto, none or a list of remedy names", "e.g. 'remedies: [venv, trust-ca]'"
         )
     names = (
-        [_scalar(doc, v, at + (i,)) for i, v in enumerate(value)]
+        [scalar(doc, v, at + (i,)) for i, v in enumerate(value)]
         if isinstance(value, list)
-        else [_scalar(doc, value, at)]
+        else [scalar(doc, value, at)]
     )
     selection, problem = parse_selection(names)
     if selection is None:
@@ -277,55 +212,10 @@ def _remedies(doc: _Document, value: Any) -> Selection:
     return selection
 
 
-def _check_keys(
-    doc: _Document, data: dict[str, Any], at: KeyPath, allowed: tuple[str, ...]
-) -> None:
-    for key in data:
-        if key not in allowed:
-            doc.fail(at + (key,), f"unknown key {key!r}", did_you_mean(key, allowed))
-
-
-def _mapping(doc: _Document, value: Any, at: KeyPath) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        doc.fail(at, "must be a mapping of 'key: value' lines")
-    return value
-
-
-def _scalar(
-    doc: _Document, value: Any, at: KeyPath, limit: int = MAX_TEXT, lines: bool = False
-) -> str:
-    """A value that is text: no list or mapping, no implicit boolean, bounded, no control
-    characters."""
-    if not isinstance(value, str):
-        doc.fail(at, "must be a single value, not a list or mapping")
-    if at in doc.booleans:
-        doc.fail(
-            at,
-            f"YAML reads the unquoted {value!r} as a boolean, not as text",
-            f"write '{value}' in quotes if you mean it",
-        )
-    if len(value) > limit:
-        doc.fail(
-            at, f"is {len(value)} characters long (at most {limit})", "is this the value you meant?"
-        )
-    allowed = "\n\t" if lines else ""
-    if bad := next(
-        (ch for ch in value if (ord(ch) < 32 and ch not in allowed) or ord(ch) == 127), None
-    ):
-        doc.fail(
-            at,
-            f"contains the control character U+{ord(bad):04X}",
-            "remove it (a stray line break or tab?)",
-        )
-    return value
-
-
-def _target(doc: _Document, value: Any) -> Target:
-    data = _mapping(doc, value, ("target",))
-    _check_keys(doc, data, ("target",), TARGET_KEYS)
-    package = _scalar(doc, data.get("package", "tensorflow"), ("target", "package")).strip()
+def _target(doc: Document, value: Any) -> Target:
+    data = mapping(doc, value, ("target",))
+    check_keys(doc, data, ("target",), TARGET_KEYS)
+    package = scalar(doc, data.get("package", "tensorflow"), ("target", "package")).strip()
     req, problem = parse_target_package(package)
     if req is None:
         doc.fail(
@@ -334,7 +224,7 @@ def _target(doc: _Document, value: Any) -> Target:
             "write a requirement such as 'tensorflow', 'tf-nightly' or "
             "'tensorflow[and-cuda]' (extras and a '; marker' are allowed)",
         )
-    version = _scalar(doc, data.get("version", ""), ("target", "version")).strip()
+    version = scalar(doc, data.get("version", ""), ("target", "version")).strip()
     if bad := check_specifier(version):
         doc.fail(("target", "version"), bad, "use 'newest' or a specifier such as '>=2.16'")
     version = "" if version == "newest" else version
@@ -347,7 +237,7 @@ def _target(doc: _Document, value: Any) -> Target:
     if req.specifier:
         version = str(req.specifier)
         req.specifier = SpecifierSet()
-    index = _index(doc, _scalar(doc, data.get("index", "default"), ("target", "index")))
+    index = _index(doc, scalar(doc, data.get("index", "default"), ("target", "index")))
     return Target(
         package=str(req),
         version=version,
@@ -363,7 +253,7 @@ CREDENTIALS = re.compile(
 )
 
 
-def _index(doc: _Document, text: str) -> IndexSpec:
+def _index(doc: Document, text: str) -> IndexSpec:
     """'default', 'local', 'local-auth' or an http(s) URL, whose userinfo is kept apart as
     credentials."""
     at: KeyPath = ("target", "index")
@@ -394,21 +284,21 @@ def _index(doc: _Document, text: str) -> IndexSpec:
     return IndexSpec(kind="url", url=public, credentials=userinfo)
 
 
-def _bool(doc: _Document, data: dict[str, Any], at: KeyPath) -> bool:
+def _bool(doc: Document, data: dict[str, Any], at: KeyPath) -> bool:
     doc.booleans.discard(at)  # a boolean is what this key wants
-    text = _scalar(doc, data.get(at[-1], "false"), at).lower()
+    text = scalar(doc, data.get(at[-1], "false"), at).lower()
     if text not in ("true", "false"):
         doc.fail(at, f"{text!r} is not true or false", f"write '{at[-1]}: true'")
     return text == "true"
 
 
-def _imports(doc: _Document, value: Any, at: KeyPath) -> tuple[str, ...]:
+def _imports(doc: Document, value: Any, at: KeyPath) -> tuple[str, ...]:
     if value is None:
         return ()
     items = value if isinstance(value, list) else [value]
     names = []
     for i, item in enumerate(items):
-        name = _scalar(doc, item, at + (i,))
+        name = scalar(doc, item, at + (i,))
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
             doc.fail(
                 at + (i,),
@@ -419,7 +309,7 @@ def _imports(doc: _Document, value: Any, at: KeyPath) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _checks(doc: _Document, value: Any) -> list[Check]:
+def _checks(doc: Document, value: Any) -> list[Check]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -429,9 +319,9 @@ def _checks(doc: _Document, value: Any) -> list[Check]:
     out: list[Check] = []
     for i, item in enumerate(value):
         at: KeyPath = ("checks", i)
-        entry = _mapping(doc, item, at)
-        _check_keys(doc, entry, at, CHECK_KEYS)
-        name = _scalar(doc, entry.get("name", ""), at + ("name",)).strip()
+        entry = mapping(doc, item, at)
+        check_keys(doc, entry, at, CHECK_KEYS)
+        name = scalar(doc, entry.get("name", ""), at + ("name",)).strip()
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
             doc.fail(
                 at + ("name",),
@@ -451,22 +341,22 @@ def _checks(doc: _Document, value: Any) -> list[Check]:
         if "run" in entry:
             raw = entry["run"]
             argv = (
-                [_scalar(doc, a, at + ("run", j)) for j, a in enumerate(raw)]
+                [scalar(doc, a, at + ("run", j)) for j, a in enumerate(raw)]
                 if isinstance(raw, list)
-                else _split(doc, _scalar(doc, raw, at + ("run",)), at + ("run",))
+                else _split(doc, scalar(doc, raw, at + ("run",)), at + ("run",))
             )
             out.append(Check(name=name, argv=tuple(argv)))
         else:
             out.append(
                 Check(
                     name=name,
-                    python=_scalar(doc, entry["python"], at + ("python",), MAX_SNIPPET, lines=True),
+                    python=scalar(doc, entry["python"], at + ("python",), MAX_SNIPPET, lines=True),
                 )
             )
     return out
 
 
-def _split(doc: _Document, text: str, at: KeyPath) -> list[str]:
+def _split(doc: Document, text: str, at: KeyPath) -> list[str]:
     """A command line split like a shell would, but run without one (no pipes, no $VARS)."""
     try:
         argv = shlex.split(text)
@@ -483,16 +373,21 @@ def _split(doc: _Document, text: str, at: KeyPath) -> list[str]:
     return argv
 
 
-def _axis_value(doc: _Document, name: str, value: Any, at: KeyPath) -> str:
-    text = _scalar(doc, value, at)
-    if problem := AXES[name].check(text):
-        doc.fail(at, problem, f"{name}: {AXES[name].doc}")
+def _axis_value(doc: Document, name: str, value: Any, at: KeyPath) -> str:
+    text = scalar(doc, value, at)
+    axis = AXES[name]
+    if text in doc.defined.get(axis.defined_by, frozenset()):
+        return text  # a name the matrix defines (an environment)
+    if problem := axis.check(text):
+        extra = sorted(doc.defined.get(axis.defined_by, ()))
+        defined = f" (the matrix defines: {', '.join(extra)})" if extra else ""
+        doc.fail(at, problem + defined, f"{name}: {axis.doc}")
     return text
 
 
-def _axes(doc: _Document, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    data = _mapping(doc, value, ("axes",))
-    _check_keys(doc, data, ("axes",), tuple(AXES))
+def _axes(doc: Document, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    data = mapping(doc, value, ("axes",))
+    check_keys(doc, data, ("axes",), tuple(AXES))
     axes = []
     for name, values in data.items():
         items = values if isinstance(values, list) else [values]
@@ -516,7 +411,7 @@ def _axes(doc: _Document, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]
 
 
 def _entries(
-    doc: _Document, value: Any, section: str, axes: dict[str, tuple[str, ...]] | None
+    doc: Document, value: Any, section: str, axes: dict[str, tuple[str, ...]] | None
 ) -> list[tuple[tuple[str, str], ...]]:
     """exclude/include entries; exclude entries must name values the axes have."""
     if value is None:
@@ -529,8 +424,8 @@ def _entries(
         )
     out = []
     for i, item in enumerate(value):
-        entry = _mapping(doc, item, (section, i))
-        _check_keys(doc, entry, (section, i), tuple(AXES))
+        entry = mapping(doc, item, (section, i))
+        check_keys(doc, entry, (section, i), tuple(AXES))
         pairs = tuple((k, _axis_value(doc, k, v, (section, i, k))) for k, v in entry.items())
         if axes is not None:
             _check_matches_axes(doc, pairs, axes, (section, i))
@@ -539,7 +434,7 @@ def _entries(
 
 
 def _check_matches_axes(
-    doc: _Document,
+    doc: Document,
     pairs: tuple[tuple[str, str], ...],
     axes: dict[str, tuple[str, ...]],
     at: KeyPath,
@@ -559,7 +454,7 @@ def _check_matches_axes(
             )
 
 
-def _expectations(doc: _Document, value: Any) -> list[Expectation]:
+def _expectations(doc: Document, value: Any) -> list[Expectation]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -571,21 +466,21 @@ def _expectations(doc: _Document, value: Any) -> list[Expectation]:
     out = []
     for i, item in enumerate(value):
         at: KeyPath = ("expect", i)
-        entry = dict(_mapping(doc, item, at))
+        entry = dict(mapping(doc, item, at))
         if "outcome" not in entry:
             doc.fail(at, "has no 'outcome'", "add e.g. 'outcome: upgraded'")
         outcomes = _outcomes(doc, entry.pop("outcome"), at + ("outcome",))
-        _check_keys(doc, entry, at, tuple(AXES) + ("outcome",))
+        check_keys(doc, entry, at, tuple(AXES) + ("outcome",))
         match = tuple((k, _axis_value(doc, k, v, at + (k,))) for k, v in entry.items())
         out.append(Expectation(match=match, outcomes=outcomes, line=doc.lines.get(at)))
     return out
 
 
-def _outcomes(doc: _Document, value: Any, at: KeyPath) -> tuple[Outcome, ...]:
+def _outcomes(doc: Document, value: Any, at: KeyPath) -> tuple[Outcome, ...]:
     items = value if isinstance(value, list) else [value]
     out = []
     for i, item in enumerate(items):
-        text = _scalar(doc, item, at + (i,) if isinstance(value, list) else at)
+        text = scalar(doc, item, at + (i,) if isinstance(value, list) else at)
         outcome = parse_outcome(text)
         if outcome is None:
             doc.fail(
@@ -595,11 +490,11 @@ def _outcomes(doc: _Document, value: Any, at: KeyPath) -> tuple[Outcome, ...]:
     return tuple(out)
 
 
-def _settings(doc: _Document, value: Any) -> Settings:
-    data = _mapping(doc, value, ("settings",))
-    _check_keys(doc, data, ("settings",), SETTINGS_KEYS)
+def _settings(doc: Document, value: Any) -> Settings:
+    data = mapping(doc, value, ("settings",))
+    check_keys(doc, data, ("settings",), SETTINGS_KEYS)
     defaults = Settings()
-    mirror = _scalar(doc, data.get("debian_mirror", ""), ("settings", "debian_mirror"))
+    mirror = scalar(doc, data.get("debian_mirror", ""), ("settings", "debian_mirror"))
     if mirror and (wrong := url_problem(mirror)):
         doc.fail(
             ("settings", "debian_mirror"),
@@ -617,7 +512,7 @@ def _settings(doc: _Document, value: Any) -> Settings:
     )
 
 
-def _hosts(doc: _Document, value: Any) -> tuple[HostSpec, ...]:
+def _hosts(doc: Document, value: Any) -> tuple[HostSpec, ...]:
     """settings.hosts: Docker engines, each a URL or {url: ..., max_parallel: N}."""
     if value is None:
         return ()
@@ -631,8 +526,8 @@ def _hosts(doc: _Document, value: Any) -> tuple[HostSpec, ...]:
     out = []
     for i, item in enumerate(value):
         data = item if isinstance(item, dict) else {"url": item}
-        _check_keys(doc, data, at + (i,), ("url", "max_parallel"))
-        url = _scalar(doc, data.get("url", ""), at + (i, "url"))
+        check_keys(doc, data, at + (i,), ("url", "max_parallel"))
+        url = scalar(doc, data.get("url", ""), at + (i, "url"))
         if problem := docker_host_problem(url):
             doc.fail(at + (i, "url"), problem, "'default' is the engine DOCKER_HOST names")
         parallel = (
@@ -644,7 +539,7 @@ def _hosts(doc: _Document, value: Any) -> tuple[HostSpec, ...]:
     return tuple(out)
 
 
-def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
+def _cache_mode(doc: Document, data: dict[str, Any]) -> CacheMode:
     if "cache" not in data:
         return CacheMode.REUSE
     at = ("settings", "cache")
@@ -655,7 +550,7 @@ def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
             if data["cache"].lower() in ("off", "no", "false", "n")
             else CacheMode.REUSE
         )
-    text = _scalar(doc, data["cache"], at)
+    text = scalar(doc, data["cache"], at)
     try:
         return CacheMode(text)
     except ValueError:
@@ -668,10 +563,10 @@ def _cache_mode(doc: _Document, data: dict[str, Any]) -> CacheMode:
         )
 
 
-def _cache_budget(doc: _Document, data: dict[str, Any]) -> int | None:
+def _cache_budget(doc: Document, data: dict[str, Any]) -> int | None:
     if "cache_budget" not in data:
         return None
-    text = _scalar(doc, data["cache_budget"], ("settings", "cache_budget"))
+    text = scalar(doc, data["cache_budget"], ("settings", "cache_budget"))
     size = parse_size(text)
     if size is None:
         doc.fail(
@@ -687,11 +582,11 @@ LIMITS = {"timeout": 7 * 24 * 3600, "max_parallel": 256, "max_cells": 100_000_00
 
 
 def _positive(
-    doc: _Document, data: dict[str, Any], key: str, default: int, at: KeyPath = ("settings",)
+    doc: Document, data: dict[str, Any], key: str, default: int, at: KeyPath = ("settings",)
 ) -> int:
     if key not in data:
         return default
-    text = _scalar(doc, data[key], at + (key,))
+    text = scalar(doc, data[key], at + (key,))
     number = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0
     if number <= 0:
         doc.fail(

@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 from ..cell import contract
 from .errors import did_you_mean
 from .interpreter import DEBIAN_SUITES, Interpreter, base_image_for, debian_suite_of
+from .model import ConflictMode
 from .registry import complete
 
 
@@ -96,6 +97,8 @@ class PlanDraft:
     cache_corrupted: bool = False
     limits: Limits | None = None
     conflicts: ConflictMode | None = None
+    # The matrix's own environments by name (the conflicts axis's values beside its presets)
+    environments: Mapping[str, ConflictMode] = field(default_factory=dict)
     preinstall: list[str] = field(
         default_factory=list
     )  # requirements installed before the upgrade, in order
@@ -115,6 +118,8 @@ class Axis(ABC):
     fragment: ClassVar[str | None] = None
     # Where its fragment goes: lower = more shared, earlier in the Dockerfile
     layer: ClassVar[int] = 0
+    # The matrix's top-level key whose names are values of this axis too ('' for none)
+    defined_by: ClassVar[str] = ""
 
     @abstractmethod
     def check(self, value: str) -> str | None:
@@ -697,20 +702,6 @@ class ResourcesAxis(ChoiceAxis):
 
 
 # -- conflicts ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConflictMode:
-    """What else the environment holds that constrains the upgrade."""
-
-    name: str
-    doc: str
-    preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
-    constraints: tuple[str, ...] = ()  # lines of a constraints file the installer reads
-    # How the preinstalled distributions are left, as an older installer would have left them:
-    # "distutils" (an egg-info file, no list of files) or "no-record" (a dist-info without RECORD,
-    # INSTALLER 'debian', as OS packages are). See templates/legacy_install.py.
-    legacy: str = ""
-
-
 CONFLICT_MODES: dict[str, ConflictMode] = {
     m.name: m
     for m in (
@@ -760,13 +751,36 @@ CONFLICT_MODES: dict[str, ConflictMode] = {
 
 class ConflictsAxis(ChoiceAxis):
     name, default = "conflicts", "none"
-    doc = "what else constrains the upgrade: " + ", ".join(CONFLICT_MODES)
+    doc = (
+        "the environment the upgrade runs in: a name from the matrix's environments, or one of "
+        + ", ".join(CONFLICT_MODES)
+    )
     fragment, layer = "conflicts", 60
     choices = CONFLICT_MODES
+    defined_by = "environments"
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
-        draft.conflicts = CONFLICT_MODES[value]
-        draft.preinstall.extend(draft.conflicts.preinstall)
+        mode = CONFLICT_MODES.get(value) or draft.environments.get(value)
+        if mode is None:  # the matrix's check refuses this first; a plan of a stale cell
+            draft.problems.append((self.name, f"no environment {value!r}", "define it"))
+            return
+        draft.conflicts = mode
+        draft.preinstall.extend(mode.preinstall)
+        if mode.prior is None:
+            return
+        if draft.prior is not None and draft.prior != mode.prior:
+            draft.problems.append(
+                (
+                    self.name,
+                    f"environment {value!r} pins the target at {mode.prior} ({mode.defined_at}), "
+                    f"but prior is {draft.prior}",
+                    "leave prior out (the environment's pin is the prior version), or exclude "
+                    "the pair",
+                )
+            )
+            return
+        draft.prior = mode.prior
+        draft.notes.append(f"the prior version {mode.prior} is the environment {value}'s pin")
 
     def cost(self, value: str) -> Cost:
         return (

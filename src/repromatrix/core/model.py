@@ -222,6 +222,42 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class ConflictMode:
+    """What else the environment holds that constrains the upgrade."""
+
+    name: str
+    doc: str
+    preinstall: tuple[str, ...] = ()  # installed after the prior version, the same way
+    constraints: tuple[str, ...] = ()  # lines of a constraints file the installer reads
+    # How the preinstalled distributions are left, as an older installer would have left them:
+    # "distutils" (an egg-info file, no list of files) or "no-record" (a dist-info without RECORD,
+    # INSTALLER 'debian', as OS packages are). See templates/legacy_install.py.
+    legacy: str = ""
+    # A reporter's environment (matrix.yaml's `environments:`, config/matrix.py); the presets
+    # below leave these empty.
+    requirements: tuple[str, ...] = ()  # one requirements file, installed in one resolver call
+    origins: tuple[str, ...] = ()  # where each requirement was written ('freeze.txt:4')
+    variables: tuple[tuple[str, str], ...] = ()  # set for the upgrade
+    pip_config: str = ""  # the global pip configuration file's content
+    apt: tuple[str, ...] = ()  # Debian packages installed before anything else
+    steps: tuple[tuple[str, ...], ...] = ()  # argv lists, run as the installing identity
+    prior: str | None = None  # the target's version its requirements pin: the prior version
+    defined_at: str = ""  # where the matrix defines it ('matrix.yaml:12'); '' for a preset
+    dropped: tuple[str, ...] = ()  # lines of its files left out, and why
+
+    def written_at(self, names: str) -> tuple[str, ...]:
+        """The requirements among `names` (an installer's error text) with where they were
+        written: 'numpy==9.9 (freeze.txt:4)'."""
+        said = re.sub(r"[-_.]+", "-", names).lower()
+        found = []
+        for text, origin in zip(self.requirements, self.origins, strict=True):
+            name = re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;@]", text, maxsplit=1)[0]).lower()
+            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", said):
+                found.append(f"{text} ({origin})")
+        return tuple(found)
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: str
     target: Target
@@ -232,6 +268,12 @@ class Matrix:
     settings: Settings = field(default_factory=Settings)
     checks: tuple[Check, ...] = ()
     remedies: Selection = Selection(Choice.AUTO)  # which fixes to try on cells that failed
+    # The reporter's environments the matrix defines, by name: values of the conflicts axis
+    environments: tuple[tuple[str, ConflictMode], ...] = ()
+
+    @property
+    def environment_map(self) -> dict[str, ConflictMode]:
+        return dict(self.environments)
 
 
 CELL_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,4095}")  # what axes.cell_id makes

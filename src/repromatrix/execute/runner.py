@@ -56,7 +56,7 @@ def build_failed(build: BuildResult, log: str) -> Observation:
     write) is infra-error, which `run --resume` runs again."""
     if build.engine_fault:
         return Observation(infra_reason=f"the Docker engine failed the build: {build.engine_fault}")
-    setup_step = build.failed_step.startswith(f"RUN {contract.SETUP_MARKER}")
+    setup_step = contract.is_setup_step(build.failed_step)
     return Observation(build_ok=False, build_log=log, setup_failed=setup_step)
 
 

@@ -122,6 +122,8 @@ OTHERS = (
     Release("scipy", "1.11.4", (), "<3.13,>=3.9", ("numpy<1.28.0,>=1.21.6",)),
     Release("googleapis-common-protos", "1.63.0", (), ">=3.7",
             ("protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5",)),
+    # A companion that pins TensorFlow's minor release (the real 1.8.1's Requires-Dist).
+    Release("tensorflow-decision-forests", "1.8.1", (), ">=3.9", ("tensorflow~=2.15.0",)),
     # What `tensorflow[and-cuda]` adds; it imports as `nvidia` (a namespace), not by its name.
     Release("nvidia-cublas-cu12", "12.5.3.2", (), ">=3", platform_wheel=True),
 )

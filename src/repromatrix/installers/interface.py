@@ -70,6 +70,10 @@ class Installer(ABC):
         `system`: into an interpreter that is not a virtual environment."""
 
     @abstractmethod
+    def install_file(self, program: str, path: str, *, system: bool) -> str:
+        """Install a requirements file in one resolver call (a reporter's environment)."""
+
+    @abstractmethod
     def upgrade(
         self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
     ) -> str:

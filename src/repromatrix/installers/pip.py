@@ -181,6 +181,9 @@ class Pip(Installer):
     def install(self, program: str, requirement: str, *, system: bool) -> str:
         return f"{program} install {shlex.quote(requirement)}"
 
+    def install_file(self, program: str, path: str, *, system: bool) -> str:
+        return f"{program} install -r {shlex.quote(path)}"
+
     def upgrade(
         self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
     ) -> str:  # pip finds a virtual environment by the python it runs on: `system` says nothing

@@ -113,6 +113,10 @@ class Uv(Installer):
         where = " --system" if system else ""
         return f"{program} install{where} {shlex.quote(requirement)}"
 
+    def install_file(self, program: str, path: str, *, system: bool) -> str:
+        where = " --system" if system else ""
+        return f"{program} install{where} -r {shlex.quote(path)}"
+
     def upgrade(
         self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
     ) -> str:

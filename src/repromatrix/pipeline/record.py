@@ -11,7 +11,7 @@ from typing import Any
 from ..cell.contract import Record
 from ..core.errors import BaseImageError
 from ..core.model import Selection
-from ..core.outcomes import Fix
+from ..core.outcomes import Fix, Outcome
 from ..execute.runner import (
     AttemptJob,
     AttemptRun,
@@ -19,7 +19,7 @@ from ..execute.runner import (
     Remedies,
 )
 from ..infra.baseimages import Provisioned
-from ..judge.classify import classify
+from ..judge.classify import Verdict, classify
 from ..judge.index import Releases, pip_default_index
 from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommended
 from ..judge.wheelmatch import why_no_wheel
@@ -86,7 +86,7 @@ def to_cell_result(
         id=plan.cell.id,
         axes=plan.cell.axes,
         outcome=verdict.outcome,
-        evidence=list(verdict.evidence),
+        evidence=list(verdict.evidence) + _environment_lines(plan, verdict),
         expected=list(plan.cell.expected),
         before=facts.get("before"),
         after=facts.get("after"),
@@ -187,3 +187,12 @@ def _interpreter_facts(
         facts |= {"provider": provisioned.how, "detail": provisioned.detail}
     runtime = record.runtime if record else None
     return facts | (runtime.facts() if runtime else {})
+
+
+def _environment_lines(plan: CellPlan, verdict: Verdict) -> list[str]:
+    """A reporter's environment that could not be set up: which of its lines the installer
+    named, and where they were written."""
+    if verdict.outcome is not Outcome.SETUP_FAILED:
+        return []
+    named = plan.conflicts.written_at("\n".join(verdict.evidence))
+    return [f"environment {plan.conflicts.name}: {', '.join(named)}"] if named else []

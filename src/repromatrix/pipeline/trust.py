@@ -42,6 +42,7 @@ def render_context(
         interceptor_ca_pem=interception.ca.cert_pem if interception else b"",
         index_secret=matrix.target.index.secret,
         programs=installer_programs(cells),
+        environments=matrix.environments,
     )
 
 

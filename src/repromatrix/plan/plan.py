@@ -10,10 +10,10 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cell import contract
 from ..core.axes import (
     AXES,
     RESOURCE_LIMITS,
-    ConflictMode,
     InstallMode,
     Limits,
     NetworkMode,
@@ -21,7 +21,7 @@ from ..core.axes import (
     fragments,
 )
 from ..core.interpreter import Interpreter
-from ..core.model import Cell, Check, Target
+from ..core.model import Cell, Check, ConflictMode, Target
 from ..infra.hostca import HostCA
 from ..infra.localindex import INDEX_HOST, INDEX_PORT
 from ..installers import Installer, installer
@@ -43,6 +43,7 @@ class RenderContext:
     # The standalone programs of installers (uv), by the installer axis's value: a file on the
     # host each such cell's context holds
     programs: tuple[tuple[str, Path], ...] = ()
+    environments: tuple[tuple[str, ConflictMode], ...] = ()  # the matrix's, by name
 
     def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
         """What a cell trusts on top of the image's own CAs."""
@@ -164,7 +165,7 @@ class CellPlan:
 def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> CellPlan:
     """The cell's typed plan; `by`: its installer instead of the one its installer axis names
     (tests)."""
-    draft = PlanDraft(values=cell.axes)
+    draft = PlanDraft(values=cell.axes, environments=dict(ctx.environments))
     for axis in AXES.values():
         axis.contribute(cell.axes[axis.name], draft)
     # Every axis filled its part, and expand.py refused cells with problems.
@@ -219,20 +220,33 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
 
 def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str, ...]:
     """The prior version (with the target's extras), what conflicts with the upgrade, then the
-    installer's own pin."""
+    installer's own pin. A reporter's environment is formed in one resolver call, the prior
+    version with it, as theirs was."""
     assert draft.mode is not None
-    wanted = ([target.pinned(draft.prior)] if draft.prior else []) + list(draft.preinstall)
-    if (
-        draft.pip_pin
-    ):  # last, so the interpreter's own installer set up the rest as it did for users
-        wanted.append(by.pinned_self(draft.pip_pin))
+    prior = [target.pinned(draft.prior)] if draft.prior else []
+    # Last, so the interpreter's own installer set up the rest as it did for users
+    own_pin = [by.pinned_self(draft.pip_pin)] if draft.pip_pin else []
     # On PEP 668 systems users got their packages past the marker.
     system = draft.mode.venv is None
     past_marker = f"{by.variables.break_system_packages}=1 " if system else ""
     # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it
     # is.
     program = by.program(draft.mode.module)
-    return tuple(past_marker + by.install(program, req, system=system) for req in wanted)
+    commands = [by.install(program, req, system=system) for req in own_pin]
+    if draft.conflicts and draft.conflicts.requirements:
+        path = f"{contract.ENVIRONMENT_DIR}/requirements.txt"
+        commands.insert(0, by.install_file(program, path, system=system))
+    else:
+        wanted = prior + list(draft.preinstall)
+        commands[:0] = [by.install(program, req, system=system) for req in wanted]
+    return tuple(past_marker + command for command in commands)
+
+
+def environment_requirements(plan: CellPlan) -> str:
+    """The requirements file of a reporter's environment: the prior version (with the target's
+    extras), then its own lines, as the matrix or its files wrote them."""
+    prior = [plan.target.pinned(plan.prior)] if plan.prior else []
+    return "".join(f"{line}\n" for line in (*prior, *plan.conflicts.requirements))
 
 
 def upgrade_command(by: Installer, target: Target, mode: InstallMode) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..cell import contract
 from ..core.templating import render, template_bytes
 from ..infra.setupcache import INDEX_STATE_ARG, SETUP_STAGE
-from .plan import CellPlan, RenderContext
+from .plan import CellPlan, RenderContext, environment_requirements
 
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
@@ -41,6 +41,7 @@ def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
         var=contract,
         setup_stage=SETUP_STAGE,
         index_state=INDEX_STATE_ARG,
+        step_instruction=contract.setup_step_instruction,
     )
 
 
@@ -50,6 +51,15 @@ def scenario_source() -> bytes:
 
 def checks_json(plan: CellPlan) -> str:
     return json.dumps([c.to_json() for c in plan.checks], indent=2) + "\n"
+
+
+def _write_environment(plan: CellPlan, folder: Path) -> None:
+    """A reporter's environment as files the image copies: never as shell words."""
+    folder.mkdir()
+    if plan.conflicts.requirements:
+        (folder / "requirements.txt").write_text(environment_requirements(plan))
+    if plan.conflicts.pip_config:
+        (folder / "pip.conf").write_text(plan.conflicts.pip_config)
 
 
 def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
@@ -64,6 +74,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
             (tmp / "checks.json").write_text(checks_json(plan))
         if plan.cache_corrupted:
             (tmp / "corrupt_cache.py").write_bytes(template_bytes("corrupt_cache.py"))
+        if plan.conflicts.requirements or plan.conflicts.pip_config:
+            _write_environment(plan, tmp / "environment")
         if plan.legacy_command:
             (tmp / "legacy_install.py").write_bytes(template_bytes("legacy_install.py"))
         if plan.installer.standalone:

@@ -1,0 +1,38 @@
+"""Reporters' environments on real containers (examples/environments.yaml, the local index): a
+pip freeze with a companion that pins TensorFlow, a pip.conf whose setting changes what pip takes,
+Debian's own numpy beside pip's, a step run without a shell, and a line that cannot be set up."""
+
+from __future__ import annotations
+
+
+def test_the_companions_pin_is_named_and_the_freezes_pin_is_the_prior_version(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-tf2.15.0-decision-forests"]
+    assert (cell["outcome"], cell["before"], cell["after"]) == ("upgraded-inconsistent", "2.15.0", "2.21.0")
+    assert ("tensorflow-decision-forests 1.8.1 requires tensorflow~=2.15.0, but you have tensorflow 2.21.0 "
+            "which is incompatible.") in cell["evidence"]
+    assert "the prior version 2.15.0 is the environment decision-forests's pin" in cell["notes"]
+    # The freeze's -c include is read by the upgrade: keras stays below 3.11
+    assert "keras-3.10.0" in environments_run.log(cell["id"])
+
+
+def test_a_pip_conf_setting_changes_what_pip_takes(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-fresh-pre-config"]
+    assert (cell["outcome"], cell["after"]) == ("upgraded", "2.22.0rc0")  # pre = true; else 2.21.0
+    log = environments_run.log(cell["id"])
+    # The step ran in the exec form, its words as written: pip lists the configuration it reads
+    assert '"repromatrix-step", "python3", "-m", "pip", "config", "list"]' in log
+    assert "global.pre='true'" in log
+
+
+def test_debians_own_numpy_is_left_where_apt_put_it(environments_run):
+    cell = environments_run.cells["bullseye-py3.9-system-fresh-debian-numpy"]
+    assert cell["outcome"] == "upgraded"
+    log = environments_run.log(cell["id"])
+    assert "Not uninstalling numpy at /usr/lib/python3/dist-packages, outside environment /usr" in log
+
+
+def test_a_line_that_cannot_be_set_up_is_named_where_it_was_written(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-fresh-unavailable"]
+    assert cell["outcome"] == "setup-failed"
+    assert any("No matching distribution found for keras==9.9.9" in line for line in cell["evidence"])
+    assert cell["evidence"][-1].startswith("environment unavailable: keras==9.9.9 (environments.yaml:")
