@@ -766,6 +766,7 @@ class ConflictsAxis(ChoiceAxis):
             return
         draft.conflicts = mode
         draft.preinstall.extend(mode.preinstall)
+        draft.notes.extend(f"left out of environment {value}: {why}" for why in mode.dropped)
         if mode.prior is None:
             return
         if draft.prior is not None and draft.prior != mode.prior:
