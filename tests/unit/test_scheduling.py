@@ -198,6 +198,30 @@ def test_a_setup_a_refresh_replaced_is_removed_whatever_the_budget():
     assert [g.ref for g in gone] == ["sha256:0ld"] and list(engine.images) == ["repromatrix-cache/setup:new"]
 
 
+def test_a_setup_another_live_run_may_use_is_not_evicted_from_under_it(tmp_path, monkeypatch):
+    """Found when one run's eviction removed 37 setups a concurrent nox -s matrix was using."""
+    import fcntl
+    import os
+
+    from repromatrix.core.files import live_lock
+    from repromatrix.infra.engine import LABEL_CACHE
+
+    monkeypatch.setenv("REPROMATRIX_CACHE_DIR", str(tmp_path))
+    engine = FakeEngine()
+    engine.images = {"repromatrix-cache/setup:a": {LABEL_CACHE: "setup"}}  # last used 2026-11-24
+    lock = live_lock("20261123-000000-other")
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    os.utime(lock, (1795392000, 1795392000))  # 2026-11-23T00:00:00Z: before that use
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held as a live run holds it (another process, in the field)
+    try:
+        assert SetupCache(engine, CacheMode.REUSE, "x").evict(0) == []
+    finally:
+        os.close(fd)
+    assert [g.ref for g in SetupCache(engine, CacheMode.REUSE, "x").evict(0)] == ["repromatrix-cache/setup:a"]
+
+
 def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp_path, monkeypatch):
     from rich.console import Console
 

@@ -11,10 +11,13 @@ file that breaks the rule is bad input (exit 2, naming the file), never a traceb
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import math
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
@@ -32,6 +35,33 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "repromatrix"
+
+
+def live_lock(run_id: str) -> Path:
+    """The lock a live run holds by its id on this machine (results/journal.py takes it)."""
+    return cache_dir() / "live" / f"{hashlib.sha256(run_id.encode()).hexdigest()[:32]}.lock"
+
+
+def live_since() -> str | None:
+    """When the earliest run now live on this machine (any process's, this one's too) took its
+    lock, as UTC ISO text ('2026-12-03T12:03:00'), or None: what a cache shared by concurrent
+    runs must not evict from under them."""
+    starts = []
+    for path in sorted((cache_dir() / "live").glob("*.lock")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:  # held: that run is live
+            starts.append(os.fstat(fd).st_mtime)
+        finally:
+            os.close(fd)
+    if not starts:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(min(starts)))
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.files import live_since
 from ..core.model import CacheMode
 from ..results.results import write_atomic
 from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engine
@@ -268,7 +269,11 @@ class SetupCache:
         images = [i for i in found if not i.stale]
         cached = sum(i.size for i in images)
         limit = budget if budget is not None else default_budget(self.engine.free_disk(), cached)
-        gone = stale + to_evict(images, limit, self.used)
+        # Another run live on this machine may be about to build from a setup it used: what any
+        # live run could have used stays (found when one run's budget emptied another's cache).
+        since = live_since()
+        busy = [i.ref for i in images if since is not None and i.last_used[:19] >= since]
+        gone = stale + to_evict(images, limit, [*self.used, *busy])
         for image in gone:
             self.engine.remove_image(image.ref)
             if self.logs is not None and image.key and not image.stale:

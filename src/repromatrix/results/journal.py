@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from ..core.files import NotJSON, cache_dir, load_json, parse_json, read_regular
+from ..core.files import NotJSON, live_lock, load_json, parse_json, read_regular
 from .results import (
     MAX_RESULTS_BYTES,
     CellResult,
@@ -215,9 +215,8 @@ class Journal:
         locks: the run directory's, and one by run id on this machine, so a copy of a live
         run's directory (or an attached one naming its id) cannot act on it either."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        live = cache_dir() / "live"
-        live.mkdir(parents=True, exist_ok=True)
-        by_id = live / f"{hashlib.sha256(run_id.encode()).hexdigest()[:32]}.lock"
+        by_id = live_lock(run_id)
+        by_id.parent.mkdir(parents=True, exist_ok=True)
         with (
             _held(
                 self.run_dir / LOCK,
@@ -229,6 +228,8 @@ class Journal:
                 "repromatrix process on this machine (perhaps from another directory)",
             ),
         ):
+            # When it went live: the setup cache keeps what live runs use (files.live_since)
+            os.utime(by_id)
             yield
 
 
