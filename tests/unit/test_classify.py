@@ -203,8 +203,10 @@ def test_network_causes_are_not_no_matching_distribution(name, outcome, deciding
 def test_protobuf_pin_of_another_library_is_inconsistent():
     verdict = classify(observe(record("local-bookworm-py3.11-venv-tf2.15.0-protobuf-cap")))
     assert verdict.outcome is Outcome.UPGRADED_INCONSISTENT
-    assert verdict.evidence[0].startswith("ERROR: pip's dependency resolver does not currently take into account")
-    assert verdict.evidence[1].endswith("but you have protobuf 6.33.1 which is incompatible.")
+    # The first line names the library that holds it back (issue 21: blockers named)
+    assert verdict.evidence[0].startswith("googleapis-common-protos 1.63.0 requires protobuf")
+    assert verdict.evidence[0].endswith("but you have protobuf 6.33.1 which is incompatible.")
+    assert verdict.evidence[1].startswith("ERROR: pip's dependency resolver does not currently take into account")
 
 
 def test_constraints_make_resolution_impossible():

@@ -182,6 +182,23 @@ CATALOGUE: tuple[Remedy, ...] = (
         why="a newer release of the library that pins a shared dependency may lift the pin",
     ),
     Remedy(
+        "remove-blockers",
+        "uninstall the libraries that hold it back, then upgrade",
+        frozenset({Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE}),
+        before=(("python3", "-m", "pip", "uninstall", "-y", "{blockers}"),),
+        needs_fact="blockers",
+        warning="what needed those libraries no longer has them",
+        why="a library the user no longer needs is the simplest pin to lift",
+    ),
+    Remedy(
+        "what-blockers-allow",
+        "ask for the newest version the installed libraries allow",
+        frozenset({Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE}),
+        pin="{blockers_allow}",
+        needs_fact="blockers_allow",
+        why="a user who needs the library that pins it can have only what its pin allows",
+    ),
+    Remedy(
         "newest-for-python",
         "ask for the newest version this Python can have",
         frozenset(

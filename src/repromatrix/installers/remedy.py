@@ -98,6 +98,8 @@ class Facts:
     proxy_with_credentials: str = ""  # the cell's proxy URL with placeholders for its credentials
     constraint: bool = False  # a constraints file is configured (the installer reads it)
     blockers: tuple[str, ...] = ()  # installed libraries whose requirements hold the upgrade back
+    # The target as those libraries require it ('tensorflow~=2.15.0'): the newest they allow
+    blockers_allow: str = ""
     # The target pinned to the newest release with files for this Python
     newest_for_python: str = ""
     replacement: str = ""  # what a removed package says to install instead

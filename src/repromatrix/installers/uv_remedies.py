@@ -58,6 +58,8 @@ CATALOGUE: tuple[Remedy, ...] = (
         why="uv has no --user: it installs into a virtual environment, or with --system",
     ),
     SHARED["upgrade-blockers"],
+    replace(SHARED["remove-blockers"], before=(("uv", "pip", "uninstall", "{blockers}"),)),
+    SHARED["what-blockers-allow"],
     SHARED["newest-for-python"],
     SHARED["use-replacement"],
     Remedy(

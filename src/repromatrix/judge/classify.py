@@ -313,7 +313,10 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
             ],
         )
         broken = _lines_matching(check.output, [by.broken])
-        said = resolver or broken or _last_lines(check.output, 4)
+        # The first line names the library that holds the upgrade back, in the installer's words
+        naming = tuple(line for line in resolver if " requires " in line)
+        ordered = naming + tuple(line for line in resolver if line not in naming)
+        said = ordered or broken or _last_lines(check.output, 4)
         return Verdict(Outcome.UPGRADED_INCONSISTENT, said, facts)
     if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..cell import contract
 from ..cell.contract import Record
 from ..core.axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
-from ..core.model import Choice, Selection
+from ..core.model import Choice, Selection, Target
 from ..core.outcomes import Fix, Outcome
 from ..installers import INSTALLERS, Installer
 from ..installers.remedy import PLACEHOLDER, Facts, Remedy, Resource
@@ -250,6 +252,25 @@ def blockers(
     return tuple(dict.fromkeys(n for n in names if n and _norm(n) not in mine))
 
 
+# The requirement a check or a resolver says is broken: pip's "X 1.0 requires tensorflow~=2.15.0,
+# but you have ...", "has requirement ...", uv's "requires `tensorflow~=2.15.0`, but ...".
+BROKEN_REQUIREMENT = re.compile(r"(?:requires|has requirement) `?(?P<req>[^`]+?)`?, but ")
+
+
+def blockers_allow(check_output: str, plan_target: Target) -> str:
+    """The target as the installed libraries require it, all their specifiers together
+    ('tensorflow~=2.15.0'), or '' when none names the target."""
+    specifiers = []
+    for match in BROKEN_REQUIREMENT.finditer(check_output):
+        try:
+            req = Requirement(match.group("req"))
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) == plan_target.name and str(req.specifier):
+            specifiers.append(str(req.specifier))
+    return plan_target.spec(",".join(dict.fromkeys(specifiers))) if specifiers else ""
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -328,6 +349,7 @@ def facts_for(
         blockers=blockers(
             check_output, plan.conflicts.preinstall, plan.target.name, plan.installer
         ),
+        blockers_allow=blockers_allow(check_output + "\n" + evidence, plan.target),
         newest_for_python=newest,
         evidence=evidence,
         replacement=replacement(evidence),
