@@ -314,6 +314,21 @@ def test_a_failing_check_after_an_upgrade_is_check_failed():
     assert verdict.evidence == (f"check legacy-optimizer as root exited 1: {error}",)
 
 
+@pytest.mark.parametrize("before_exit, says", [
+    (0, "exited 1 after the upgrade; it passed before it (the upgrade broke it): "),
+    (1, "exited 1; it failed before the upgrade too (it never worked here): "),
+])
+def test_a_check_run_before_the_upgrade_says_whether_the_upgrade_broke_it(before_exit, says):
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    failing = {"name": "c", "identity": "root", "exit_code": 1, "output": "ValueError: x\n", "seconds": 0.1}
+    rec["checks"] = [failing]
+    earlier = "ok\n" if before_exit == 0 else "ValueError: x\n"
+    rec["checks_before"] = [dict(failing, exit_code=before_exit, output=earlier)]
+    verdict = classify(observe(rec))
+    assert verdict.outcome is Outcome.CHECK_FAILED
+    assert verdict.evidence == (f"check c as root {says}ValueError: x",)
+
+
 def test_checks_do_not_blame_an_upgrade_that_did_nothing():
     rec = copy.deepcopy(record("local-bullseye-py3.9-venv-tf2.20.0"))
     rec["checks"] = [{"name": "c", "identity": "root", "exit_code": 1, "output": "Error: x\n", "seconds": 0.1}]

@@ -416,6 +416,8 @@ class Record:
     imports: ImportCheck | None  # the upgrader's view
     checks: tuple[CheckRun, ...]
     json: dict[str, Any] = field(compare=False, repr=False)
+    # The same checks before the upgrade (a record of an older scenario has none)
+    checks_before: tuple[CheckRun, ...] = ()
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -447,6 +449,7 @@ class Record:
             imports=f.optional("import", ImportCheck.read),
             checks=tuple(CheckRun.read(c) for c in f.children("checks")),
             json=f.data,
+            checks_before=tuple(CheckRun.read(c) for c in f.children("checks_before")),
         )
 
     @property

@@ -301,8 +301,11 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
     unchanged = before is not None and (same_version(before, after) or before == after)
     failed_checks = [c for c in record.checks if c.exit_code != 0]
     if failed_checks and not unchanged:
-        evidence = tuple(_check_evidence(c) for c in failed_checks)[:MAX_EVIDENCE]
-        return Verdict(Outcome.CHECK_FAILED, evidence, facts)
+        earlier = {(c.name, c.identity): c for c in record.checks_before}
+        evidence = tuple(
+            _check_evidence(c, earlier.get((c.name, c.identity))) for c in failed_checks
+        )
+        return Verdict(Outcome.CHECK_FAILED, evidence[:MAX_EVIDENCE], facts)
     check = record.pip_check
     if check is not None and check.exit_code != 0:
         resolver = _lines_matching(
@@ -407,12 +410,22 @@ def _held_back(record: Record, wanted: str | None) -> tuple[str, ...]:
     return (head, f"`{probe.run.command}` says:") + why
 
 
-def _check_evidence(check: CheckRun) -> str:
-    """'check keras-dense as root exited 1: ValueError: ...': the check's own error line."""
+def _check_evidence(check: CheckRun, before: CheckRun | None = None) -> str:
+    """'check keras-dense as root exited 1: ValueError: ...': the check's own error line; and
+    whether it passed before the upgrade (it broke with it) or failed then too (it never worked
+    here), when the cell ran it before."""
     lines = _lines_matching(check.output, [ERROR_LINE]) or _last_lines(check.output, 1)
     why = "timed out" if check.timed_out else f"exited {check.exit_code}"
     said = lines[-1] if lines else "(no output)"
-    return f"check {check.name} as {check.identity} {why}: {said}"
+    when = ""
+    if before is not None:
+        passed = before.exit_code == 0 and not before.timed_out
+        when = (
+            " after the upgrade; it passed before it (the upgrade broke it)"
+            if passed
+            else "; it failed before the upgrade too (it never worked here)"
+        )
+    return f"check {check.name} as {check.identity} {why}{when}: {said}"
 
 
 def same_version(a: str | None, b: str | None) -> bool | None:

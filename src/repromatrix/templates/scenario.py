@@ -306,7 +306,7 @@ def import_check(who, dist):
             "dist_version": (dist or {}).get("version")}
 
 
-def run_checks(identities):
+def run_checks(identities, when="after the upgrade"):
     """The user's checks, as each identity: [{'name', 'identity', 'exit_code', 'output', 'seconds'}]."""
     if not CHECKS or not os.path.exists(CHECKS):
         return []
@@ -316,7 +316,7 @@ def run_checks(identities):
     for check in checks:
         argv = check["argv"] or ["python3", "-c", check["python"]]
         for who in identities:
-            heading("check %s as %s" % (check["name"], who))
+            heading("check %s as %s, %s" % (check["name"], who, when))
             code, out, secs, timed_out = run(argv, timeout=600, echo=True, who=who)
             results.append({"name": check["name"], "identity": who, "exit_code": code, "timed_out": timed_out,
                             "output": out[-MAX_OUTPUT:], "seconds": secs})
@@ -363,6 +363,8 @@ def main():
     if BEFORE and not run_steps(record, "before_steps", BEFORE, "remedy step"):
         record["before_failed"] = True  # the user would stop here: the upgrade is not run
         return finish(record)
+    # The same checks before the upgrade: "broke with the upgrade" or "never worked here"
+    record["checks_before"] = run_checks(IDENTITIES, "before the upgrade")
 
     heading("upgrade as %s: %s" % (UPGRADER, UPGRADE))
     code, out, secs, timed_out = run(shlex.split(UPGRADE), echo=True, who=UPGRADER)
