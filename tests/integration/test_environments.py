@@ -36,3 +36,13 @@ def test_a_line_that_cannot_be_set_up_is_named_where_it_was_written(environments
     assert cell["outcome"] == "setup-failed"
     assert any("No matching distribution found for keras==9.9.9" in line for line in cell["evidence"])
     assert cell["evidence"][-1].startswith("environment unavailable: keras==9.9.9 (environments.yaml:")
+
+
+def test_what_the_upgrade_changed_beside_the_target_is_in_the_results(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-tf2.15.0-decision-forests"]
+    changed = {c["name"].lower(): (c["change"], c["before"], c["after"], c["installer"]) for c in cell["changed"]}
+    assert changed["tensorflow"] == ("upgraded", "2.15.0", "2.21.0", "pip")
+    assert changed["keras"] == ("upgraded", "2.15.0", "3.10.0", "pip")  # the freeze's -c keeps it below 3.11
+    assert "tensorflow-decision-forests" not in changed  # left as it was, now broken
+    summary = (environments_run.dir / "summary.md").read_text()
+    assert "### What the upgrade changed" in summary and "tensorflow 2.15.0 → 2.21.0" in summary

@@ -335,6 +335,28 @@ class Sharer:
 
 
 @dataclass(frozen=True)
+class Installed:
+    """One distribution the upgrader's interpreter sees, before or after the upgrade."""
+
+    name: str
+    version: str
+    installer: str  # its INSTALLER file: pip, uv, debian, '' (none)
+    location: str
+
+    @classmethod
+    def read_all(cls, f: _Fields, key: str) -> tuple[Installed, ...] | None:
+        rows = f.data.get(key)
+        if rows is None:
+            return None  # an older scenario's record, or the interpreter could not say
+        wrong = not isinstance(rows, list) or not all(
+            isinstance(r, list) and len(r) == 4 and all(isinstance(v, str) for v in r) for r in rows
+        )
+        if wrong:
+            raise f._wrong(key, "a list of [name, version, installer, location]")
+        return tuple(cls(*row) for row in rows)
+
+
+@dataclass(frozen=True)
 class PipScript:
     """Where a bare `pip` command came from, and the Python it installs into."""
 
@@ -418,6 +440,9 @@ class Record:
     json: dict[str, Any] = field(compare=False, repr=False)
     # The same checks before the upgrade (a record of an older scenario has none)
     checks_before: tuple[CheckRun, ...] = ()
+    # What the upgrader's interpreter saw installed before and after (None: not recorded)
+    installed_before: tuple[Installed, ...] | None = None
+    installed_after: tuple[Installed, ...] | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -450,6 +475,8 @@ class Record:
             checks=tuple(CheckRun.read(c) for c in f.children("checks")),
             json=f.data,
             checks_before=tuple(CheckRun.read(c) for c in f.children("checks_before")),
+            installed_before=Installed.read_all(f, "installed_before"),
+            installed_after=Installed.read_all(f, "installed_after"),
         )
 
     @property

@@ -19,6 +19,7 @@ from ..execute.runner import (
     Remedies,
 )
 from ..infra.baseimages import Provisioned
+from ..judge.changes import changes
 from ..judge.classify import Verdict, classify
 from ..judge.index import Releases, pip_default_index
 from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommended
@@ -131,6 +132,7 @@ def _recorded(record: Record | None) -> dict[str, Any]:
             "import_check": None,
             "checks": [],
             "imports": [],
+            "changed": [],
         }
     imports = record.imports
     return {
@@ -141,6 +143,7 @@ def _recorded(record: Record | None) -> dict[str, Any]:
         "import_check": imports.json if imports else None,
         "checks": [c.json for c in record.checks],
         "imports": list(imports.names) if imports else [],
+        "changed": [c.to_json() for c in changes(record)],
     }
 
 

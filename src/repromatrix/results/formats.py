@@ -147,6 +147,7 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
         )
     body += _markdown_fixes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 3000)
     body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
+    body += _markdown_changes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     differ = _markdown_installers(run)
     if len(head) + len(body) + len(differ) + 1500 > MARKDOWN_LIMIT:
         differ = ""  # the report's table has them all
@@ -200,6 +201,31 @@ def _markdown_wheels(cells: list[CellResult], room: int) -> str:
             break
         lines.append(line)
     return "\n### Why no wheel matched\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _markdown_changes(cells: list[CellResult], room: int, shown: int = 8) -> str:
+    """What the upgrade changed, per failing cell: the first few distributions, and how many."""
+    lines: list[str] = []
+    for cell in (c for c in cells if c.changed):
+        named = ", ".join(md(_change_said(d)) for d in cell.changed[:shown])
+        more = f" (and {len(cell.changed) - shown} more)" if len(cell.changed) > shown else ""
+        line = f"- {md_code(cell.id)}: {named}{more}"
+        if sum(len(x) + 1 for x in lines) + len(line) > room:
+            break
+        lines.append(line)
+    return "\n### What the upgrade changed\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _change_said(change: object) -> str:
+    """'numpy 1.26.4 → 2.3.5', '+keras 3.15.1', '-tf-keras 2.15.0' from a results.json entry."""
+    entry = change if isinstance(change, dict) else {}
+    name, kind = str(entry.get("name", "")), str(entry.get("change", ""))
+    before, after = str(entry.get("before") or ""), str(entry.get("after") or "")
+    if kind == "added":
+        return f"+{name} {after}"
+    if kind == "removed":
+        return f"-{name} {before}"
+    return f"{name} {before} → {after}"
 
 
 def _failed(cell: CellResult) -> bool:

@@ -68,6 +68,7 @@ def _cell_data(
         "log": safe_link(cell.log),
         "reproduce": cell.reproduce,
         "notes": cell.notes,
+        "changed": cell.changed,
         "pipCheck": _pip_check(cell),
         "import": _import(cell),
         "imports": cell.imports,

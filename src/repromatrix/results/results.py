@@ -61,6 +61,8 @@ class CellResult:
     checks: list[dict[str, Any]] = field(
         default_factory=list
     )  # the user's checks: name, identity, exit, output
+    # What the upgrade changed: each distribution upgraded, downgraded, added or removed
+    changed: list[dict[str, Any]] = field(default_factory=list)
     why_no_wheel: dict[str, Any] = field(
         default_factory=dict
     )  # each wheel of the wanted release: fits, or why not
@@ -294,6 +296,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "imports": "list[str]",
     "checks": "list[dict]",
     "why_no_wheel": "dict",
+    "changed": "list[dict]",
     "trend": "str",
     "previous_outcome": "outcome?",
     "setup": "str",

@@ -199,6 +199,11 @@
       c.whyNoWheel ? el("table", { class: "wheels" }, el("tbody", {}, ...c.whyNoWheel.rows.map((r) =>
         el("tr", { class: r.fits ? "fits" : "ruled-out" }, el("td", {}, el("code", { text: r.file })),
           el("td", { text: r.reason }))))) : null,
+      c.changed.length ? el("h3", { text: "what the upgrade changed (" + c.changed.length + ")" }) : null,
+      c.changed.length ? el("table", { class: "changed" }, el("tbody", {}, ...c.changed.map((d) =>
+        el("tr", {}, el("td", { text: d.change }), el("td", {}, el("code", { text: d.name })),
+          el("td", { text: (d.before || "") + (d.before && d.after ? " → " : "") + (d.after || "") }),
+          el("td", { text: d.installer }))))) : null,
       ...whatFixesIt(c),
       c.checks.length ? el("h3", { text: "checks after the upgrade" }) : null,
       ...c.checks.map((k) => el("details", { class: "check" },

@@ -117,6 +117,23 @@ for dist in dists:
         shared.append({"name": name, "version": dist.version, "dirs": common, "files": files})
 print(json.dumps(shared))
 """
+# Every distribution the interpreter sees, as `who`: [[name, version, installer, location]], the
+# first of a name on sys.path winning (as imports do). What the upgrade changed is the difference.
+INSTALLED = r"""
+import json, re
+import importlib.metadata as md
+seen, out = set(), []
+for dist in md.distributions():
+    name = dist.metadata["Name"] or ""
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    if not name or key in seen:
+        continue
+    seen.add(key)
+    installer = (dist.read_text("INSTALLER") or "").strip()
+    where = str(dist.locate_file(""))
+    out.append([name, dist.version, installer, where])
+print(json.dumps(sorted(out, key=lambda d: d[0].lower())))
+"""
 IMPORT_CHECK = ("import importlib, sys; mod = importlib.import_module(sys.argv[1]); "
                 "print(getattr(mod, '__version__', ''))")
 RUNTIME = r"""
@@ -214,6 +231,12 @@ def last_json(out):
 def distribution(who):
     """{'version', 'name', 'imports'} of the installed target as `who` sees it, or None."""
     code, out, _, _ = run(["python3", "-c", DISTRIBUTION, PACKAGE], timeout=120, who=who)
+    return last_json(out) if code == 0 else None
+
+
+def installed(who):
+    """Every distribution `who`'s interpreter sees, or None when it could not say."""
+    code, out, _, _ = run(["python3", "-c", INSTALLED], timeout=120, who=who)
     return last_json(out) if code == 0 else None
 
 
@@ -359,6 +382,7 @@ def main():
     if "error" not in record["runtime"]:
         record["runtime"]["tags"] = tags()
     record["before"] = installed_version(UPGRADER)
+    record["installed_before"] = installed(UPGRADER)
     heading("before: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
     if BEFORE and not run_steps(record, "before_steps", BEFORE, "remedy step"):
         record["before_failed"] = True  # the user would stop here: the upgrade is not run
@@ -371,6 +395,7 @@ def main():
     record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
                          "seconds": secs, "timed_out": timed_out}
     record["after"] = installed_version(UPGRADER)
+    record["installed_after"] = installed(UPGRADER)
     heading("after: %s %s" % (PACKAGE, record["after"] or "(not installed)"))
     record["pip_script"] = pip_script(shlex.split(UPGRADE), UPGRADER)
     record["sharers"] = sharers(UPGRADER)
