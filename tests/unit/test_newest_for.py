@@ -91,3 +91,21 @@ def test_the_verdict_no_longer_says_a_release_exists_for_a_python_it_excludes():
     assert facts["below_newest"] == (
         "landed on 2.15.1, below the newest release 2.16.1: no 2.16.1 wheel for Python 3.8; "
         "the newest for it is 2.15.1")
+
+
+def test_a_pure_release_below_one_built_only_for_another_system_is_named_a_possible_placeholder():
+    raw = json.loads((DATA / "records" / "local-bookworm-py3.11-venv-tf2.15.0.json").read_text())
+    raw.update(package="tensorflow-metal-like", after="0.0.1")
+    rel = Releases.from_files("tensorflow", [
+        IndexFile("tensorflow-1.2.0-cp311-cp311-macosx_12_0_arm64.whl"),
+        IndexFile("tensorflow-0.0.1-py3-none-any.whl"),
+    ])
+    facts = version_facts(Record.from_json(raw), rel)
+    assert facts["below_newest"].startswith("landed on 0.0.1, below the newest release 1.2.0: no 1.2.0 wheel for this "
+                                            "system (built for another system: macosx_12_0_arm64)")
+    assert facts["below_newest"].endswith("0.0.1 is a pure-Python wheel, while 1.2.0 is built only for "
+                                          "macosx_12_0_arm64: on this system the name resolves to what may be a "
+                                          "placeholder release, not the package itself")
+    rel_linux = Releases.from_files("tensorflow", [IndexFile("tensorflow-1.2.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
+                                                   IndexFile("tensorflow-0.0.1-py3-none-any.whl")])
+    assert "placeholder" not in version_facts(Record.from_json(raw), rel_linux)["below_newest"]

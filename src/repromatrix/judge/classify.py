@@ -18,7 +18,7 @@ from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step, pip_versio
 from ..core.outcomes import Outcome
 from ..installers import Installer, Rule, installer
 from .index import TAG_FAMILIES, Releases, as_version, pip_reads
-from .wheelmatch import CellTags, fits, missing, newest_for
+from .wheelmatch import CellTags, fits, missing, newest_for, placeholder_said
 
 PIP = installer("pip")  # until a cell names another installer
 
@@ -505,6 +505,8 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
             why.append(facts["old_pip"] or f"{target} exists for it, but pip did not take it")
         else:
             why.append(f"the newest for it is {reachable}")
+        if cell and (placeholder := placeholder_said(releases, after, newest, cell)):
+            why.append(placeholder)
         facts["below_newest"] = (
             f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
         )

@@ -385,3 +385,25 @@ def _system_reason(platforms: set[str], cell: CellTags) -> str:
     if needed and have:
         return f"needs glibc {needed[0]}.{needed[1]}; this system has glibc {have[0]}.{have[1]}"
     return f"platform {', '.join(sorted(mine))} is not one this system runs"
+
+
+def placeholder_said(releases: Releases, landed: Version, newest: Version, cell: CellTags) -> str:
+    """When the release a cell landed on is pure Python (none-any) and the newest is built only
+    for other systems, say so: on this system the name resolves to what may be a placeholder
+    (a tiny release that pulls in other packages), not the package users mean. '' otherwise."""
+    landed_files = releases.files.get(landed, [])
+    newest_files = releases.files.get(newest, [])
+    pure = bool(landed_files) and all(_pure(f.filename) for f in landed_files)
+    elsewhere = {p for f in newest_files if not _pure(f.filename) for p in _platforms(f, cell)}
+    built_elsewhere = bool(elsewhere) and not any(cell.system_takes(p) for p in elsewhere)
+    if not (pure and built_elsewhere):
+        return ""
+    return (
+        f"{landed} is a pure-Python wheel, while {newest} is built only for "
+        f"{', '.join(sorted(elsewhere))}: on this system the name resolves to what may be a "
+        "placeholder release, not the package itself"
+    )
+
+
+def _pure(filename: str) -> bool:
+    return filename.endswith("-none-any.whl")
