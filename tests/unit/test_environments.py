@@ -103,6 +103,8 @@ def test_the_targets_pin_is_the_prior_version_and_a_contradicting_prior_is_refus
     path = matrix(tmp_path, "env: {requirements: freeze.txt}")
     cells = expand(load_matrix(path))
     assert [c.id for c in cells] == ["bookworm-py3.11-venv-tf2.15.0-env"]
+    same = matrix(tmp_path, "env: {requirements: freeze.txt}", 'conflicts: [env], prior: ["2.15"]')
+    assert [c.axes["prior"] for c in expand(load_matrix(same))] == ["2.15"]  # the same release
     path = matrix(tmp_path, "env: {requirements: freeze.txt}", 'conflicts: [env], prior: ["2.16.1"]')
     with pytest.raises(MatrixError, match="pins the target at 2.15.0"):
         expand(load_matrix(path))

@@ -702,6 +702,11 @@ class ResourcesAxis(ChoiceAxis):
 
 
 # -- conflicts ----------------------------------------------------------------------------
+def same_release(a: str, b: str) -> bool:
+    """'2.15' and '2.15.0' name one release (PEP 440)."""
+    return canonicalize_version(a) == canonicalize_version(b)
+
+
 CONFLICT_MODES: dict[str, ConflictMode] = {
     m.name: m
     for m in (
@@ -769,7 +774,8 @@ class ConflictsAxis(ChoiceAxis):
         draft.notes.extend(f"left out of environment {value}: {why}" for why in mode.dropped)
         if mode.prior is None:
             return
-        if draft.prior is not None and draft.prior != mode.prior:
+        contradicts = draft.prior is not None and not same_release(draft.prior, mode.prior)
+        if contradicts:
             draft.problems.append(
                 (
                     self.name,
