@@ -84,6 +84,10 @@ def test_keras_3_breaks_the_users_code_after_a_working_upgrade(keras3_run):
         assert exits == {("keras-dense", "root"): 0, ("legacy-optimizer", "root"): 1,
                          ("save-without-extension", "root"): 1}
         assert (keras3_run.dir / cell["dockerfile"]).with_name("checks.json").is_file()
+        # The way back the error names: tf_keras beside TensorFlow, with TF_USE_LEGACY_KERAS=1
+        attempt = next(a for a in cell["attempts"] if a["remedy"] == "legacy-keras")
+        assert (attempt["fix"], attempt["outcome"], attempt["after"]) == ("works", "upgraded", "2.21.0"), attempt
+        assert cell["fix"] == "legacy-keras"
 
 
 def test_a_target_whose_import_name_differs_from_its_name(nightly_run):

@@ -122,6 +122,9 @@ OTHERS = (
     Release("scipy", "1.11.4", (), "<3.13,>=3.9", ("numpy<1.28.0,>=1.21.6",)),
     Release("googleapis-common-protos", "1.63.0", (), ">=3.7",
             ("protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5",)),
+    # Keras 2 for TensorFlow 2.21, imported as tf_keras (the real 2.21.0's Requires-Dist and
+    # Requires-Python): with TF_USE_LEGACY_KERAS=1, tf.keras is it again.
+    Release("tf-keras", "2.21.0", (), ">=3.10", ("tensorflow<2.22,>=2.21",)),
     # A companion that pins TensorFlow's minor release (the real 1.8.1's Requires-Dist).
     Release("tensorflow-decision-forests", "1.8.1", (), ">=3.9", ("tensorflow~=2.15.0",)),
     # What `tensorflow[and-cuda]` adds; it imports as `nvidia` (a namespace), not by its name.
@@ -212,6 +215,8 @@ def module_source(release: Release) -> dict[str, str]:
         return {"google/protobuf/__init__.py": head}
     if release.name == "keras":
         return _keras_source(release, head)
+    if release.name == "tf-keras":  # Keras 2, under its own import name
+        return {"tf_keras/" + path.split("/", 1)[1]: body for path, body in _keras_source(release, head).items()}
     if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
         module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas",
                   "tf-models-official": "official", "tensorflow-text": "tensorflow_text"}.get(release.name,
@@ -224,8 +229,19 @@ def module_source(release: Release) -> dict[str, str]:
     # tf.keras is whatever Keras is installed (2.x until 2.15, 3.x from 2.16), as in the real package.
     keras = "from . import keras\n" if any(r.startswith("keras") for r in release.requires) else ""
     return {"tensorflow/__init__.py": head + "import numpy\nimport google.protobuf\n" + check + keras,
-            **({"tensorflow/keras/__init__.py": "from keras import *  # noqa\nfrom keras import Input, "
-                "Sequential, __version__, layers, optimizers\n"} if keras else {})}
+            **({"tensorflow/keras/__init__.py": _tf_keras_source(KERAS_3 in release.requires)} if keras else {})}
+
+
+def _tf_keras_source(keras3: bool) -> str:
+    """tf.keras: Keras itself; from 2.16 (Keras 3) tf_keras instead when TF_USE_LEGACY_KERAS is set."""
+    names = "Input, Sequential, __version__, layers, optimizers"
+    plain = f"from keras import *  # noqa\nfrom keras import {names}\n"
+    if not keras3:
+        return plain
+    return ("import os\n\n"
+            "if os.environ.get('TF_USE_LEGACY_KERAS', '').lower() in ('1', 'true', 'yes'):\n"
+            f"    from tf_keras import *  # noqa\n    from tf_keras import {names}\n"
+            f"else:\n    from keras import *  # noqa\n    from keras import {names}\n")
 
 
 def _metadata(release: Release) -> str:

@@ -182,6 +182,16 @@ CATALOGUE: tuple[Remedy, ...] = (
         why="a newer release of the library that pins a shared dependency may lift the pin",
     ),
     Remedy(
+        "legacy-keras",
+        "keep Keras 2: install tf_keras and set TF_USE_LEGACY_KERAS=1",
+        frozenset({Outcome.CHECK_FAILED}),
+        also=("tf_keras",),
+        env=("TF_USE_LEGACY_KERAS=1",),
+        note="export TF_USE_LEGACY_KERAS=1 wherever the code runs, not only for the install",
+        when=r"TF_USE_LEGACY_KERAS|tf_keras",
+        why="from TensorFlow 2.16 tf.keras is Keras 3; the error itself names this way back",
+    ),
+    Remedy(
         "remove-blockers",
         "uninstall the libraries that hold it back, then upgrade",
         frozenset({Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE}),

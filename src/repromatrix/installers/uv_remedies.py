@@ -60,6 +60,7 @@ CATALOGUE: tuple[Remedy, ...] = (
     SHARED["upgrade-blockers"],
     replace(SHARED["remove-blockers"], before=(("uv", "pip", "uninstall", "{blockers}"),)),
     SHARED["what-blockers-allow"],
+    SHARED["legacy-keras"],
     SHARED["newest-for-python"],
     SHARED["use-replacement"],
     Remedy(
