@@ -46,3 +46,26 @@ def test_what_the_upgrade_changed_beside_the_target_is_in_the_results(environmen
     assert "tensorflow-decision-forests" not in changed  # left as it was, now broken
     summary = (environments_run.dir / "summary.md").read_text()
     assert "### What the upgrade changed" in summary and "tensorflow 2.15.0 → 2.21.0" in summary
+
+
+def test_the_reporters_own_check_says_the_upgrade_broke_the_companion(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-tf2.15.0-decision-forests-checked"]
+    assert (cell["outcome"], cell["after"]) == ("check-failed", "2.21.0")
+    first = cell["evidence"][0]
+    said = ("check decision-forests-import as root exited 1 after the upgrade; it passed before it (the upgrade "
+            "broke it): ImportError: /opt/venv/lib/python3.11/site-packages/tensorflow_decision_forests/tensorflow/"
+            "ops/inference/inference.so: undefined symbol")
+    assert first.startswith(said), first
+
+
+def test_what_a_user_who_needs_the_companion_can_do_is_tried_for_real(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-tf2.15.0-decision-forests"]
+    tried = {a["remedy"]: (a["fix"], a["outcome"], a["after"]) for a in cell["attempts"]}
+    assert tried == {
+        "remove-blockers": ("works", "upgraded", "2.21.0"),
+        # The companion allows only 2.15.x, and no release of it allows more: 2.15.0 stays
+        "what-blockers-allow": ("fails", "not-upgraded", "2.15.0"),
+        "upgrade-blockers": ("fails", "not-upgraded", "2.15.0"),
+    }
+    attempt = next(a for a in cell["attempts"] if a["remedy"] == "what-blockers-allow")
+    assert attempt["commands"][-1] == "python3 -m pip install --upgrade 'tensorflow~=2.15.0'"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -152,7 +153,7 @@ def test_the_environment_reaches_the_image_as_data(tmp_path):
     loaded = load_matrix(path)
     cell = expand(loaded)[0]
     ctx = local_index_context(loaded.target, None, b"")
-    from dataclasses import replace
+
     ctx = replace(ctx, environments=loaded.environments)
     plan = plan_cell(cell, ctx)
     out = render_cell(plan, ctx, tmp_path / "out")
@@ -172,3 +173,21 @@ def test_the_environment_reaches_the_image_as_data(tmp_path):
     assert "the prior version 2.15.0 is the environment env's pin" in plan.notes
     dropped = "left out of environment env: freeze.txt:3: pip==24.0: the installer's version is the pip axis's"
     assert dropped in plan.notes
+
+
+def test_an_environments_checks_run_beside_the_matrixs_and_share_no_name(tmp_path):
+    body = """\
+        target: {index: local}
+        checks: [{name: dense, python: "import keras"}]
+        environments:
+          env: {checks: [{name: io, python: "import tensorflow_io"}]}
+        axes: {conflicts: [env, none]}
+        """
+    loaded = load_matrix(write(tmp_path, "matrix.yaml", body))
+    ctx = replace(local_index_context(loaded.target, None, b"", loaded.checks), environments=loaded.environments)
+    plans = {c.axes["conflicts"]: plan_cell(c, ctx) for c in expand(loaded)}
+    assert [c.name for c in plans["env"].checks] == ["dense", "io"]
+    assert [c.name for c in plans["none"].checks] == ["dense"]
+    clash = write(tmp_path, "matrix.yaml", body.replace("name: io", "name: dense"))
+    error = refused(clash)
+    assert error.key == "environments.env.checks[0].name" and "also one of the matrix's checks" in error.problem

@@ -12,6 +12,7 @@ beside its presets.
         env: {TF_USE_LEGACY_KERAS: "1"}   # set for the upgrade
         apt: [python3-numpy]              # Debian packages, installed first
         steps: [[python3, -m, pip, --version]]   # argv lists, no shell, as the installing user
+        checks: [{name: io, python: "import tensorflow_io"}]   # before and after, as checks:
 
 Each value is data: requirements are written to a file the installer reads, variables and
 the configuration file are written by Docker instructions, steps run without a shell. Nothing
@@ -28,10 +29,11 @@ from typing import Any
 
 from ..core.axes import CONFLICT_MODES
 from ..core.model import ConflictMode, Target
+from .checks import read_checks
 from .document import Document, KeyPath, check_keys, mapping, scalar
 from .requirements import Line, Requirements, read_file, read_lines
 
-KEYS = ("doc", "requirements", "constraints", "pip_config", "env", "apt", "steps")
+KEYS = ("doc", "requirements", "constraints", "pip_config", "env", "apt", "steps", "checks")
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,39}")
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 # Debian policy: a package name, optionally '=version'
@@ -111,6 +113,7 @@ def _environment(
         pip_config=_pip_config(doc, data.get("pip_config"), at + ("pip_config",)),
         apt=_apt(doc, data.get("apt"), at + ("apt",)),
         steps=steps,
+        checks=tuple(read_checks(doc, data.get("checks"), at + ("checks",))),
         prior=prior,
         defined_at=defined_at,
         dropped=reqs.dropped + cons.dropped,

@@ -11,7 +11,6 @@ work, so no input can exhaust memory or the stack; every failure is a MatrixErro
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from ..core.model import (
     CacheMode,
     Check,
     Choice,
+    ConflictMode,
     Expectation,
     HostSpec,
     IndexSpec,
@@ -39,9 +39,9 @@ from ..core.model import (
 from ..core.outcomes import Outcome, parse_outcome
 from ..infra.setupcache import parse_size
 from ..judge.remedies import REMEDY_NAMES, parse_selection
+from .checks import read_checks
 from .document import (
     MAX_FILE_BYTES,
-    MAX_SNIPPET,
     Document,
     KeyPath,
     check_keys,
@@ -64,7 +64,6 @@ TOP_KEYS = (
     "environments",
 )
 TARGET_KEYS = ("package", "version", "index", "pre", "imports")
-CHECK_KEYS = ("name", "run", "python")
 SETTINGS_KEYS = (
     "timeout",
     "max_parallel",
@@ -167,6 +166,7 @@ def _build(doc: Document, data: Any) -> Matrix:
     defined = environments(doc, data.get("environments"), target)
     doc.defined["environments"] = frozenset(name for name, _ in defined)
     axes = _axes(doc, data["axes"])
+    checks = read_checks(doc, data.get("checks"), ("checks",))
     return Matrix(
         path=doc.path,
         target=target,
@@ -175,10 +175,28 @@ def _build(doc: Document, data: Any) -> Matrix:
         include=tuple(_entries(doc, data.get("include"), "include", None)),
         expect=tuple(_expectations(doc, data.get("expect"))),
         settings=_settings(doc, data.get("settings")),
-        checks=tuple(_checks(doc, data.get("checks"))),
+        checks=tuple(checks),
         remedies=_remedies(doc, data["remedies"]) if "remedies" in data else Selection(Choice.AUTO),
-        environments=defined,
+        environments=_checked_apart(
+            doc, defined, read_checks(doc, data.get("checks"), ("checks",))
+        ),
     )
+
+
+def _checked_apart(
+    doc: Document, defined: tuple[tuple[str, ConflictMode], ...], checks: list[Check]
+) -> tuple[tuple[str, ConflictMode], ...]:
+    """An environment's checks run beside the matrix's: one name means one check."""
+    names = {c.name for c in checks}
+    for env, mode in defined:
+        for i, check in enumerate(mode.checks):
+            if check.name in names:
+                doc.fail(
+                    ("environments", env, "checks", i, "name"),
+                    f"check {check.name!r} is also one of the matrix's checks",
+                    "give it another name",
+                )
+    return defined
 
 
 def _remedies(doc: Document, value: Any) -> Selection:
@@ -307,70 +325,6 @@ def _imports(doc: Document, value: Any, at: KeyPath) -> tuple[str, ...]:
             )
         names.append(name)
     return tuple(names)
-
-
-def _checks(doc: Document, value: Any) -> list[Check]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        doc.fail(
-            ("checks",), "must be a list", "write '- {name: keras-dense, python: \"import keras\"}'"
-        )
-    out: list[Check] = []
-    for i, item in enumerate(value):
-        at: KeyPath = ("checks", i)
-        entry = mapping(doc, item, at)
-        check_keys(doc, entry, at, CHECK_KEYS)
-        name = scalar(doc, entry.get("name", ""), at + ("name",)).strip()
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
-            doc.fail(
-                at + ("name",),
-                f"{name!r} is not a check name",
-                "letters, digits, '.', '_' and '-', e.g. keras-dense",
-            )
-        if name in {c.name for c in out}:
-            doc.fail(
-                at + ("name",), f"check {name!r} is listed twice", "give each check its own name"
-            )
-        if ("run" in entry) == ("python" in entry):
-            doc.fail(
-                at,
-                "needs exactly one of 'run' (a command) or 'python' (a snippet)",
-                "e.g. 'python: \"from tensorflow import keras; keras.layers.Dense(1)\"'",
-            )
-        if "run" in entry:
-            raw = entry["run"]
-            argv = (
-                [scalar(doc, a, at + ("run", j)) for j, a in enumerate(raw)]
-                if isinstance(raw, list)
-                else _split(doc, scalar(doc, raw, at + ("run",)), at + ("run",))
-            )
-            out.append(Check(name=name, argv=tuple(argv)))
-        else:
-            out.append(
-                Check(
-                    name=name,
-                    python=scalar(doc, entry["python"], at + ("python",), MAX_SNIPPET, lines=True),
-                )
-            )
-    return out
-
-
-def _split(doc: Document, text: str, at: KeyPath) -> list[str]:
-    """A command line split like a shell would, but run without one (no pipes, no $VARS)."""
-    try:
-        argv = shlex.split(text)
-    except ValueError as e:
-        doc.fail(
-            at,
-            f"cannot split {text!r} into words ({e})",
-            "close the quote, or give 'run' as a list",
-        )
-    if not argv:
-        doc.fail(
-            at, "is empty", "give the command to run, e.g. 'run: [python3, -c, \"import keras\"]'"
-        )
-    return argv
 
 
 def _axis_value(doc: Document, name: str, value: Any, at: KeyPath) -> str:

@@ -244,6 +244,7 @@ class ConflictMode:
     prior: str | None = None  # the target's version its requirements pin: the prior version
     defined_at: str = ""  # where the matrix defines it ('matrix.yaml:12'); '' for a preset
     dropped: tuple[str, ...] = ()  # lines of its files left out, and why
+    checks: tuple[Check, ...] = ()  # the user's checks of this environment, beside the matrix's
 
     def written_at(self, names: str) -> tuple[str, ...]:
         """The requirements among `names` (an installer's error text) with where they were

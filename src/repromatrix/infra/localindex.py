@@ -175,6 +175,7 @@ KERAS3_LEGACY = ("`keras.optimizers.legacy` is not supported in Keras 3. When us
                  "using a `tf.keras.optimizers.legacy` optimizer, you can install the `tf_keras` package "
                  "(Keras 2) and set the environment variable `TF_USE_LEGACY_KERAS=True` to configure "
                  "TensorFlow to use `tf_keras` when accessing `tf.keras`.")
+DF_ABI_ERROR = ": undefined symbol: _ZN10tensorflow14kernel_factory17OpKernelRegistrar12InitInternal"
 KERAS3_SAVE = ("Invalid filepath extension for saving. Please add either a `.keras` extension for the native "
                "Keras format (recommended) or a `.h5` extension. Use `model.export(filepath)` if you want to "
                "export a SavedModel for use with TFLite/TFServing/etc. Received: filepath={path}.")
@@ -217,6 +218,13 @@ def module_source(release: Release) -> dict[str, str]:
         return _keras_source(release, head)
     if release.name == "tf-keras":  # Keras 2, under its own import name
         return {"tf_keras/" + path.split("/", 1)[1]: body for path, body in _keras_source(release, head).items()}
+    if release.name == "tensorflow-decision-forests":
+        # Its op library is compiled against TensorFlow 2.15's C++ ABI: another TensorFlow cannot
+        # load it (the shape of the real failure: an undefined symbol).
+        return {"tensorflow_decision_forests/__init__.py": head + "import os\nimport tensorflow\n\n"
+                "if not tensorflow.__version__.startswith('2.15.'):\n"
+                "    op = os.path.join(os.path.dirname(__file__), 'tensorflow/ops/inference/inference.so')\n"
+                f"    raise ImportError(op + {DF_ABI_ERROR!r})\n"}
     if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
         module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas",
                   "tf-models-official": "official", "tensorflow-text": "tensorflow_text"}.get(release.name,
