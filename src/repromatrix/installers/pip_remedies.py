@@ -192,15 +192,6 @@ CATALOGUE: tuple[Remedy, ...] = (
         why="from TensorFlow 2.16 tf.keras is Keras 3; the error itself names this way back",
     ),
     Remedy(
-        "remove-blockers",
-        "uninstall the libraries that hold it back, then upgrade",
-        frozenset({Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE}),
-        before=(("python3", "-m", "pip", "uninstall", "-y", "{blockers}"),),
-        needs_fact="blockers",
-        warning="what needed those libraries no longer has them",
-        why="a library the user no longer needs is the simplest pin to lift",
-    ),
-    Remedy(
         "what-blockers-allow",
         "ask for the newest version the installed libraries allow",
         frozenset({Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE}),
@@ -317,6 +308,17 @@ CATALOGUE: tuple[Remedy, ...] = (
         "keep "
         "the old version",
         why="an environment the user owns, outside the OS's packages and other users' installs",
+    ),
+    # After venv: removing a library the user installed is the more invasive of two ways to
+    # the same version.
+    Remedy(
+        "remove-blockers",
+        "uninstall the libraries that hold it back, then upgrade",
+        frozenset({Outcome.UPGRADED_INCONSISTENT, Outcome.RESOLUTION_IMPOSSIBLE}),
+        before=(("python3", "-m", "pip", "uninstall", "-y", "{blockers}"),),
+        needs_fact="blockers",
+        warning="what needed those libraries no longer has them",
+        why="a library the user no longer needs is the simplest pin to lift",
     ),
     Remedy(
         "user",

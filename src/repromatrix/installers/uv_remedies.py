@@ -58,7 +58,6 @@ CATALOGUE: tuple[Remedy, ...] = (
         why="uv has no --user: it installs into a virtual environment, or with --system",
     ),
     SHARED["upgrade-blockers"],
-    replace(SHARED["remove-blockers"], before=(("uv", "pip", "uninstall", "{blockers}"),)),
     SHARED["what-blockers-allow"],
     SHARED["legacy-keras"],
     SHARED["newest-for-python"],
@@ -82,6 +81,7 @@ CATALOGUE: tuple[Remedy, ...] = (
         "keep the old version",
         why="uv's own advice: an environment the user owns, outside the OS's packages",
     ),
+    replace(SHARED["remove-blockers"], before=(("uv", "pip", "uninstall", "{blockers}"),)),
     replace(
         SHARED["as-root"],
         title="run uv as root (sudo)",
