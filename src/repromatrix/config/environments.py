@@ -207,7 +207,7 @@ _PIP_HINT = "write it as pip.conf is written: '[global]' then 'option = value' l
 
 
 def _apt(doc: Document, value: Any, at: KeyPath) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else ([] if value is None else [value])
+    items = _listed(value)
     out = []
     for i, item in enumerate(items):
         name = scalar(doc, item, at + (i,)).strip()
@@ -222,7 +222,7 @@ def _apt(doc: Document, value: Any, at: KeyPath) -> tuple[str, ...]:
 
 
 def _steps(doc: Document, value: Any, at: KeyPath) -> tuple[tuple[str, ...], ...]:
-    items = value if isinstance(value, list) else ([] if value is None else [value])
+    items = _listed(value)
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, list) or not item:
@@ -233,3 +233,10 @@ def _steps(doc: Document, value: Any, at: KeyPath) -> tuple[tuple[str, ...], ...
             )
         out.append(tuple(scalar(doc, word, at + (i, j)) for j, word in enumerate(item)))
     return tuple(out)
+
+
+def _listed(value: Any) -> list[Any]:
+    """A list as written, one value as a list of it, nothing as []."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
