@@ -71,7 +71,7 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
     ("trixie-py3.13-venv-fresh-cache-corrupted", "hash-mismatch", "Using cached https://repromatrix-index:8443/"
      "packages/tensorflow-2.21.0-cp313-cp313-manylinux_2_27_x86_64.whl (1.6 MB)"),
     ("bullseye-py3.9-venv-fresh-cache-corrupted", "hash-mismatch", "Using cached https://repromatrix-index:8443/"
-     "packages/tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl (1.8 kB)"),
+     "packages/tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl (2.0 kB)"),
     # a /tmp smaller than the wheel
     ("bookworm-py3.11-venv-fresh-small-tmp", "no-space", "[Errno 28] No space left on device"),
     # 32 MiB: the kernel kills pip (the record holds the container's cgroup limit)
