@@ -70,10 +70,10 @@ def test_pip_lists_table_is_a_freeze_and_its_editable_row_is_refused(tmp_path):
 
 @pytest.mark.parametrize("line, problem", [
     ("numpy @ file:///home/conda/feedstock_root/build_artifacts/numpy_1707225342954/work", "a file on the reporter"),
-    ("mylib @ git+https://example.invalid/mylib.git@v1", "version control (git)"),
-    ("wheel @ https://files.example.invalid/wheel-0.43.0-py3-none-any.whl", "a direct URL"),
-    ("--index-url https://example.invalid/simple", "chooses another index"),
-    ("--extra-index-url=https://example.invalid/simple", "chooses another index"),
+    ("mylib @ git+https://127.0.0.1:9/mylib.git@v1", "version control (git)"),
+    ("wheel @ https://127.0.0.1:9/wheel-0.43.0-py3-none-any.whl", "a direct URL"),
+    ("--index-url https://127.0.0.1:9/simple", "chooses another index"),
+    ("--extra-index-url=https://127.0.0.1:9/simple", "chooses another index"),
     ("numpy===", "is not a requirement"),
     ("--no-such-option", "option --no-such-option is not supported"),
 ])
@@ -116,11 +116,11 @@ def test_the_targets_pin_is_the_prior_version_and_a_contradicting_prior_is_refus
 @pytest.mark.parametrize("environment, problem", [
     ("numpy-cap: {requirements: [numpy==1.26.4]}", "is a built-in environment"),
     ("Bad/Name: {requirements: [numpy==1.26.4]}", "is not an environment name"),
-    ("env: {env: {PIP_INDEX_URL: 'https://example.invalid/simple'}}", "set by repromatrix from the matrix's axes"),
-    ("env: {env: {https_proxy: 'http://proxy.invalid:3128'}}", "set by repromatrix from the matrix's axes"),
+    ("env: {env: {PIP_INDEX_URL: 'https://127.0.0.1:9/simple'}}", "set by repromatrix from the matrix's axes"),
+    ("env: {env: {https_proxy: 'http://127.0.0.1:3128'}}", "set by repromatrix from the matrix's axes"),
     ("env: {env: {HF_TOKEN: hf_abc}}", "looks like a credential"),
-    ("env: {env: {EXTRA: 'https://user:secret@example.invalid/x'}}", "looks like a credential"),
-    ("env: {pip_config: \"[global]\\nindex-url = https://example.invalid/simple\\n\"}", "decided by target.index"),
+    ("env: {env: {EXTRA: 'https://u:secret@127.0.0.1:9/x'}}", "looks like a credential"),
+    ("env: {pip_config: \"[global]\\nindex-url = https://127.0.0.1:9/simple\\n\"}", "decided by target.index"),
     ("env: {pip_config: \"[global]\\ntimeout = 60\\nnot a line\\n\"}", "is not a pip configuration file"),
     ("env: {apt: ['python3-numpy; rm -rf /']}", "is not a Debian package name"),
     ("env: {steps: ['pip --version']}", "a list of words"),
