@@ -191,3 +191,13 @@ def test_an_environments_checks_run_beside_the_matrixs_and_share_no_name(tmp_pat
     clash = write(tmp_path, "matrix.yaml", body.replace("name: io", "name: dense"))
     error = refused(clash)
     assert error.key == "environments.env.checks[0].name" and "also one of the matrix's checks" in error.problem
+
+
+def test_a_line_the_installer_names_in_any_spelling_is_found_where_it_was_written(tmp_path):
+    write(tmp_path, "freeze.txt", "Tensorflow_Decision.Forests==1.8.1\nnumpy==1.26.4\nnumpy-financial==1.0.0\n")
+    env = load_matrix(matrix(tmp_path, "env: {requirements: freeze.txt}")).environment_map["env"]
+    said = "ERROR: No matching distribution found for tensorflow-decision-forests==1.8.1"
+    assert env.written_at(said) == ("Tensorflow_Decision.Forests==1.8.1 (freeze.txt:1)",)  # as written
+    # numpy is not named by a line about numpy-financial
+    assert env.written_at("No matching distribution found for numpy-financial==1.0.0") == (
+        "numpy-financial==1.0.0 (freeze.txt:3)",)

@@ -249,10 +249,11 @@ class ConflictMode:
     def written_at(self, names: str) -> tuple[str, ...]:
         """The requirements among `names` (an installer's error text) with where they were
         written: 'numpy==9.9 (freeze.txt:4)'."""
-        said = re.sub(r"[-_.]+", "-", names).lower()
+        # PEP 503's spelling on both sides: the error may say numpy_x where the file says numpy-x
+        said = canonicalize_name(names)
         found = []
         for text, origin in zip(self.requirements, self.origins, strict=True):
-            name = re.sub(r"[-_.]+", "-", re.split(r"[\s\[<>=!~;@]", text, maxsplit=1)[0]).lower()
+            name = canonicalize_name(Requirement(text.split(" --hash", 1)[0]).name)
             if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", said):
                 found.append(f"{text} ({origin})")
         return tuple(found)

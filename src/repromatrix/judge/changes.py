@@ -5,10 +5,10 @@ not only in the raw log."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..cell.contract import Installed, Record
@@ -60,7 +60,7 @@ def changes(record: Record | None) -> list[Change]:
 
 
 def _by_name(dists: tuple[Installed, ...]) -> dict[str, Installed]:
-    return {re.sub(r"[-_.]+", "-", d.name).lower(): d for d in dists}
+    return {canonicalize_name(d.name): d for d in dists}
 
 
 def _kind(old: str, new: str) -> str:
