@@ -66,6 +66,37 @@ def test_what_a_user_who_needs_the_companion_can_do_is_tried_for_real(environmen
         # The companion allows only 2.15.x, and no release of it allows more: 2.15.0 stays
         "what-blockers-allow": ("fails", "not-upgraded", "2.15.0"),
         "upgrade-blockers": ("fails", "not-upgraded", "2.15.0"),
+        # Its op library loaded on 2.15.0: the newest 2.15 is what keeps it (here, 2.15.0 itself)
+        "below-break": ("fails", "not-upgraded", "2.15.0"),
     }
     attempt = next(a for a in cell["attempts"] if a["remedy"] == "what-blockers-allow")
     assert attempt["commands"][-1] == "python3 -m pip install --upgrade 'tensorflow~=2.15.0'"
+
+
+def test_a_library_around_the_target_that_no_longer_imports_is_named_though_pip_check_is_silent(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-tf2.15.0-eager-h5py"]
+    assert (cell["outcome"], cell["before"], cell["after"]) == ("upgraded-inconsistent", "2.15.0", "2.21.0")
+    assert cell["pip_check"]["exit_code"] == 0  # pip sees nothing wrong: h5py says numpy>=1.17.3
+    changed = {c["name"].lower(): (c["before"], c["after"]) for c in cell["changed"]}
+    assert changed["numpy"] == ("1.26.4", "2.3.5")  # the pip.conf's upgrade-strategy = eager
+    assert cell["evidence"][0] == (
+        "h5py 3.10.0: import h5py no longer imports after the upgrade (it did before); it requires numpy "
+        "1.26.4 → 2.3.5: ImportError: numpy.core.multiarray failed to import")
+    around = cell["around"]
+    assert [b["name"] for b in around["broken"]] == ["h5py"] and around["imported"] >= 4
+    tried = {a["remedy"]: (a["fix"], a["outcome"], a["after"]) for a in cell["attempts"]}
+    assert tried["remove-blockers"] == ("works", "upgraded", "2.21.0")  # h5py is the blocker
+    # The release series it worked on: the local index has no newer 2.15, so 2.15.0 stays
+    assert tried["below-break"] == ("fails", "not-upgraded", "2.15.0")
+    attempt = next(a for a in cell["attempts"] if a["remedy"] == "below-break")
+    assert attempt["commands"][-1] == "python3 -m pip install --upgrade 'tensorflow<2.16'"
+    summary = (environments_run.dir / "summary.md").read_text()
+    assert "  - h5py 3.10.0\\: import h5py no longer imports after the upgrade" in summary
+
+
+def test_the_companion_whose_pin_pip_names_no_longer_imports_either(environments_run):
+    cell = environments_run.cells["bookworm-py3.11-venv-tf2.15.0-decision-forests"]
+    said = [line for line in cell["evidence"] if line.startswith("tensorflow-decision-forests 1.8.1: import")]
+    assert said and "no longer imports after the upgrade (it did before); it requires tensorflow 2.15.0 → " \
+        "2.21.0" in said[0] and said[0].endswith("inference.so: undefined symbol: _ZN10tensorflow14kernel_factory1"
+                                                 "7OpKernelRegistrar12InitInternal"), said

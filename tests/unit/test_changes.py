@@ -6,8 +6,14 @@ import copy
 import json
 
 from repromatrix.cell.contract import Record
-from repromatrix.judge.changes import changes
+from repromatrix.core.model import Target
+from repromatrix.core.outcomes import Outcome
+from repromatrix.installers import INSTALLERS
+from repromatrix.judge.changes import broken_around, changes
+from repromatrix.judge.classify import classify
+from repromatrix.judge.remedies import below_break, blockers
 from tests.conftest import DATA
+from tests.support import observe
 
 BASE = json.loads((DATA / "records" / "local-bookworm-py3.11-venv-tf2.15.0.json").read_text())
 SITE = "/opt/venv/lib/python3.11/site-packages"
@@ -20,12 +26,22 @@ def record_with(before, after) -> Record:
 
 
 def test_each_distribution_is_upgraded_downgraded_added_removed_or_left_out():
-    before = [["keras", "2.15.0", "pip", SITE], ["numpy", "1.26.4", "pip", SITE],
-              ["tensorflow", "2.15.0", "pip", SITE], ["tf_keras", "2.15.0", "pip", SITE],
-              ["protobuf", "4.25.8", "pip", SITE], ["Weird", "1.0", "", SITE]]
-    after = [["keras", "3.15.1", "pip", SITE], ["numpy", "1.26.4", "pip", SITE],
-             ["tensorflow", "2.21.0", "pip", SITE], ["nvidia-cublas-cu12", "12.5.3.2", "pip", SITE],
-             ["protobuf", "3.20.3", "uv", SITE], ["weird", "1.0.0", "", SITE]]
+    before = [
+        ["keras", "2.15.0", "pip", SITE],
+        ["numpy", "1.26.4", "pip", SITE],
+        ["tensorflow", "2.15.0", "pip", SITE],
+        ["tf_keras", "2.15.0", "pip", SITE],
+        ["protobuf", "4.25.8", "pip", SITE],
+        ["Weird", "1.0", "", SITE],
+    ]
+    after = [
+        ["keras", "3.15.1", "pip", SITE],
+        ["numpy", "1.26.4", "pip", SITE],
+        ["tensorflow", "2.21.0", "pip", SITE],
+        ["nvidia-cublas-cu12", "12.5.3.2", "pip", SITE],
+        ["protobuf", "3.20.3", "uv", SITE],
+        ["weird", "1.0.0", "", SITE],
+    ]
     found = {c.name: (c.kind, c.before, c.after, c.installer) for c in changes(record_with(before, after))}
     assert found == {
         "keras": ("upgraded", "2.15.0", "3.15.1", "pip"),
@@ -40,3 +56,110 @@ def test_each_distribution_is_upgraded_downgraded_added_removed_or_left_out():
 def test_a_record_without_both_sets_says_nothing_changed_rather_than_guess():
     assert changes(record_with(None, [["numpy", "2.0.0", "pip", SITE]])) == []
     assert changes(Record.from_json(BASE)) == []  # a record of an older scenario
+
+
+def around(*rows):
+    return [
+        {"name": n, "version": v, "module": m, "requires": list(r), "ok": ok, "error": e} for n, v, m, r, ok, e in rows
+    ]
+
+
+NUMPY_ERROR = "ImportError: numpy.core.multiarray failed to import"
+
+
+def record_around(before_rows, after_rows, installed_after=None):
+    raw = copy.deepcopy(BASE)
+    raw["installed_before"] = [
+        ["numpy", "1.26.4", "pip", SITE],
+        ["tensorflow", "2.15.0", "pip", SITE],
+        ["h5py", "3.10.0", "pip", SITE],
+        ["pandas", "2.1.0", "pip", SITE],
+    ]
+    raw["installed_after"] = installed_after or [
+        ["numpy", "2.3.5", "pip", SITE],
+        ["tensorflow", "2.21.0", "pip", SITE],
+        ["h5py", "3.10.0", "pip", SITE],
+        ["pandas", "2.1.0", "pip", SITE],
+        ["ml_dtypes", "0.5.1", "pip", SITE],
+    ]
+    raw["around_before"], raw["around_after"] = before_rows, after_rows
+    return Record.from_json(raw)
+
+
+def test_a_library_that_imported_before_and_not_after_is_named_with_what_changed_under_it():
+    record = record_around(
+        around(
+            ("h5py", "3.10.0", "h5py", ["numpy"], True, None),
+            ("pandas", "2.1.0", "pandas", ["numpy"], False, "ImportError: no libstdc++"),
+        ),
+        around(
+            ("h5py", "3.10.0", "h5py", ["numpy"], False, NUMPY_ERROR),
+            ("pandas", "2.1.0", "pandas", ["numpy"], False, "ImportError: no libstdc++"),
+            ("ml_dtypes", "0.5.1", "ml_dtypes", ["numpy"], False, "ImportError: x"),
+            ("numpy", "2.3.5", "numpy", [], True, None),
+        ),
+    )
+    found = broken_around(record)
+    # pandas failed before as well: not the upgrade's doing, not claimed
+    assert [(b.name, b.before) for b in found] == [("h5py", "imported"), ("ml_dtypes", "absent")]
+    assert found[0].said == (
+        "h5py 3.10.0: import h5py no longer imports after the upgrade (it did before); it "
+        f"requires numpy 1.26.4 → 2.3.5: {NUMPY_ERROR}"
+    )
+    assert found[1].said.startswith(
+        "ml_dtypes 0.5.1: import ml_dtypes does not import after the upgrade (the upgrade installed it)"
+    )
+
+
+def test_a_library_the_upgrade_changed_itself_says_so_and_one_not_tried_before_is_not_called_broken_by_it():
+    installed = [
+        ["numpy", "2.3.5", "pip", SITE],
+        ["tensorflow", "2.21.0", "pip", SITE],
+        ["h5py", "3.11.0", "pip", SITE],
+        ["pandas", "2.1.0", "pip", SITE],
+    ]
+    record = record_around(
+        [],
+        around(
+            ("h5py", "3.11.0", "h5py", ["numpy"], False, NUMPY_ERROR),
+            ("pandas", "2.1.0", "pandas", [], False, "ImportError: y"),
+        ),
+        installed,
+    )
+    found = {b.name: b.said for b in broken_around(record)}
+    assert (
+        "import h5py does not import after the upgrade (not tried before it); it was upgraded (3.10.0 → "
+        "3.11.0)" in found["h5py"]
+    )
+    assert found["pandas"].endswith("(not tried before it): ImportError: y")  # nothing changed under it
+
+
+def test_without_imports_after_the_upgrade_nothing_is_claimed():
+    assert broken_around(record_around(around(("h5py", "3.10.0", "h5py", [], True, None)), None)) == []
+    assert broken_around(None) == []
+
+
+EAGER = json.loads((DATA / "records" / "local-env-bookworm-py3.11-venv-tf2.15.0-eager-h5py.json").read_text())
+
+
+def test_a_real_record_whose_companion_no_longer_imports_is_inconsistent_though_pip_check_passed():
+    # Captured from examples/environments.yaml: a pip.conf's upgrade-strategy = eager took NumPy 2
+    verdict = classify(observe(EAGER))
+    assert EAGER["pip_check"]["exit_code"] == 0
+    assert verdict.outcome is Outcome.UPGRADED_INCONSISTENT
+    assert verdict.evidence[0].startswith("h5py 3.10.0: import h5py no longer imports after the upgrade (it did")
+    record = Record.from_json(EAGER)
+    assert below_break(record, Target()) == "tensorflow<2.16"  # it worked on 2.15.0
+    assert blockers("", (), "tensorflow", INSTALLERS["pip"], ("h5py",)) == ("h5py",)
+    older = {k: v for k, v in EAGER.items() if not k.startswith("around")}  # a scenario before imports
+    assert classify(observe(older)).outcome is Outcome.UPGRADED
+    assert below_break(Record.from_json(older), Target()) == ""  # nothing known to have broken
+
+
+def test_what_failed_before_the_upgrade_too_is_not_its_doing():
+    raw = copy.deepcopy(EAGER)
+    raw["around_before"] = [
+        dict(r, ok=False, error="ImportError: old") if r["name"] == "h5py" else r for r in raw["around_before"]
+    ]
+    assert classify(observe(raw)).outcome is Outcome.UPGRADED
+    assert below_break(Record.from_json(raw), Target()) == ""

@@ -357,6 +357,36 @@ class Installed:
 
 
 @dataclass(frozen=True)
+class Around:
+    """One top-level module of a library around the target (one it requires, one that requires
+    it or them, one the upgrade changed), imported before or after the upgrade."""
+
+    name: str
+    version: str
+    module: str
+    requires: tuple[str, ...]  # the target or the distributions in reach it requires
+    ok: bool
+    error: str | None  # the last line of the import's traceback
+
+    @classmethod
+    def read(cls, f: _Fields) -> Around:
+        return cls(
+            f.text("name"),
+            f.text("version"),
+            f.text("module"),
+            f.texts("requires"),
+            f.flag("ok"),
+            f.maybe_text("error"),
+        )
+
+    @classmethod
+    def read_all(cls, f: _Fields, key: str) -> tuple[Around, ...] | None:
+        if f.data.get(key) is None:
+            return None  # an older scenario's record, or the interpreter could not say
+        return tuple(cls.read(row) for row in f.children(key))
+
+
+@dataclass(frozen=True)
 class PipScript:
     """Where a bare `pip` command came from, and the Python it installs into."""
 
@@ -443,6 +473,10 @@ class Record:
     # What the upgrader's interpreter saw installed before and after (None: not recorded)
     installed_before: tuple[Installed, ...] | None = None
     installed_after: tuple[Installed, ...] | None = None
+    # The libraries around the target, imported before and after (None: not recorded)
+    around_before: tuple[Around, ...] | None = None
+    around_after: tuple[Around, ...] | None = None
+    around_left_out: int = 0  # modules over the scenario's budget, not imported
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -477,6 +511,9 @@ class Record:
             checks_before=tuple(CheckRun.read(c) for c in f.children("checks_before")),
             installed_before=Installed.read_all(f, "installed_before"),
             installed_after=Installed.read_all(f, "installed_after"),
+            around_before=Around.read_all(f, "around_before"),
+            around_after=Around.read_all(f, "around_after"),
+            around_left_out=f.integer("around_left_out"),
         )
 
     @property

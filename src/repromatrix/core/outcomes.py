@@ -60,8 +60,9 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "The installer exited 0 but the installed version did not change.", "#d9b310", True
     ),
     Outcome.UPGRADED_INCONSISTENT: OutcomeInfo(
-        "The installer exited 0 and upgraded, but its check (`pip check`) reports broken "
-        "requirements.",
+        "The installer exited 0 and upgraded, but left the environment around the package broken: "
+        "its check (`pip check`) reports broken requirements, or an installed library that "
+        "imported before no longer does.",
         "#e07b00",
         True,
     ),

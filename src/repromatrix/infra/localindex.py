@@ -127,6 +127,9 @@ OTHERS = (
     Release("tf-keras", "2.21.0", (), ">=3.10", ("tensorflow<2.22,>=2.21",)),
     # A companion that pins TensorFlow's minor release (the real 1.8.1's Requires-Dist).
     Release("tensorflow-decision-forests", "1.8.1", (), ">=3.9", ("tensorflow~=2.15.0",)),
+    # A library compiled against NumPy 1 whose pin does not say so (the real 3.10.0's
+    # Requires-Dist): it no longer imports beside NumPy 2, and `pip check` sees nothing wrong.
+    Release("h5py", "3.10.0", (), ">=3.8", ("numpy>=1.17.3",)),
     # What `tensorflow[and-cuda]` adds; it imports as `nvidia` (a namespace), not by its name.
     Release("nvidia-cublas-cu12", "12.5.3.2", (), ">=3", platform_wheel=True),
 )
@@ -225,6 +228,11 @@ def module_source(release: Release) -> dict[str, str]:
                 "if not tensorflow.__version__.startswith('2.15.'):\n"
                 "    op = os.path.join(os.path.dirname(__file__), 'tensorflow/ops/inference/inference.so')\n"
                 f"    raise ImportError(op + {DF_ABI_ERROR!r})\n"}
+    if release.name == "h5py":  # what the real one prints and raises beside NumPy 2
+        return {"h5py/__init__.py": head + "import sys\nimport numpy\n\n"
+                "if int(numpy.__version__.split('.')[0]) >= 2:\n"
+                f"    sys.stderr.write({NUMPY_ABI_ERROR!r}.format(np=numpy.__version__) + '\\n')\n"
+                "    raise ImportError('numpy.core.multiarray failed to import')\n"}
     if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
         module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas",
                   "tf-models-official": "official", "tensorflow-text": "tensorflow_text"}.get(release.name,

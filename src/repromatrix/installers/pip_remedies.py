@@ -200,6 +200,15 @@ CATALOGUE: tuple[Remedy, ...] = (
         why="a user who needs the library that pins it can have only what its pin allows",
     ),
     Remedy(
+        "below-break",
+        "stay below the release series after the one on which it worked",
+        frozenset({Outcome.CHECK_FAILED, Outcome.UPGRADED_INCONSISTENT}),
+        pin="{below_break}",
+        needs_fact="below_break",
+        why="what broke worked before the upgrade: the newest release of that series may keep it "
+        "and still bring its fixes",
+    ),
+    Remedy(
         "newest-for-python",
         "ask for the newest version this Python can have",
         frozenset(

@@ -100,6 +100,9 @@ class Facts:
     blockers: tuple[str, ...] = ()  # installed libraries whose requirements hold the upgrade back
     # The target as those libraries require it ('tensorflow~=2.15.0'): the newest they allow
     blockers_allow: str = ""
+    # The target below the next release series after the one where what broke still worked (a
+    # check that passed before, a library around it that imported): 'tensorflow<2.16'
+    below_break: str = ""
     # The target pinned to the newest release with files for this Python
     newest_for_python: str = ""
     replacement: str = ""  # what a removed package says to install instead

@@ -59,6 +59,7 @@ CATALOGUE: tuple[Remedy, ...] = (
     ),
     SHARED["upgrade-blockers"],
     SHARED["what-blockers-allow"],
+    SHARED["below-break"],
     SHARED["legacy-keras"],
     SHARED["newest-for-python"],
     SHARED["use-replacement"],

@@ -1,17 +1,18 @@
 """What the upgrade changed beside the target: the installed set before and after, compared by
-distribution (upgraded, downgraded, added, removed). The twelve nvidia wheels of
-`tensorflow[and-cuda]`, a numpy 2 that a companion was not built for: all of it in the results,
-not only in the raw log."""
+distribution (upgraded, downgraded, added, removed), and the libraries around it that no longer
+import. The twelve nvidia wheels of `tensorflow[and-cuda]`, a numpy 2 that a companion was not
+built for, the companion's op library that no longer loads: all of it in the results, not only
+in the raw log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..cell.contract import Installed, Record
+from ..cell.contract import Around, Installed, Record
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,80 @@ def _kind(old: str, new: str) -> str:
     if new_version == old_version:  # the same version, spelled otherwise
         return "reinstalled"
     return "upgraded" if new_version > old_version else "downgraded"
+
+
+# What a module around the target was before the upgrade, as the record shows it.
+Before = Literal["imported", "absent", "untried"]
+BEFORE_SAID: dict[Before, str] = {
+    "imported": "no longer imports after the upgrade (it did before)",
+    "absent": "does not import after the upgrade (the upgrade installed it)",
+    "untried": "does not import after the upgrade (not tried before it)",
+}
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A module of a library around the target that does not import after the upgrade."""
+
+    name: str
+    version: str
+    module: str
+    error: str
+    before: Before
+    why: str  # what the upgrade changed that it stands on: 'it requires numpy (1.26.4 → 2.3.5)'
+
+    @property
+    def said(self) -> str:
+        """The evidence line, claiming only what the record shows."""
+        because = f"; {self.why}" if self.why else ""
+        when = BEFORE_SAID[self.before]
+        return f"{self.name} {self.version}: import {self.module} {when}{because}: {self.error}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "module": self.module,
+            "before": self.before,
+            "error": self.error,
+            "why": self.why,
+            "said": self.said,
+        }
+
+
+def broken_around(record: Record | None) -> list[Broken]:
+    """The modules around the target that fail to import after the upgrade, unless they failed
+    before it too (then it is not the upgrade's doing, and not claimed as such)."""
+    if record is None or record.around_after is None:
+        return []
+    tried = {(canonicalize_name(r.name), r.module): r.ok for r in record.around_before or ()}
+    moved = {canonicalize_name(c.name): c for c in changes(record)}
+    found = []
+    for row in record.around_after:
+        was = tried.get((canonicalize_name(row.name), row.module))
+        if row.ok or was is False:
+            continue
+        error = row.error or "failed"
+        found.append(
+            Broken(
+                row.name, row.version, row.module, error, _before(was, moved, row), _why(row, moved)
+            )
+        )
+    return found
+
+
+def _before(was: bool | None, moved: dict[NormalizedName, Change], row: Around) -> Before:
+    if was:
+        return "imported"
+    change = moved.get(canonicalize_name(row.name))
+    return "absent" if change is not None and change.kind == "added" else "untried"
+
+
+def _why(row: Around, moved: dict[NormalizedName, Change]) -> str:
+    """What changed under a library: itself, or the distributions it requires."""
+    own = moved.get(canonicalize_name(row.name))
+    if own is not None and own.before is not None:
+        return f"it was {own.kind} ({own.before} → {own.after})"
+    under = [moved[n] for n in map(canonicalize_name, row.requires) if n in moved]
+    named = ", ".join(f"{c.name} {c.before or 'none'} → {c.after or 'removed'}" for c in under)
+    return f"it requires {named}" if named else ""

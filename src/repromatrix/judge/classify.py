@@ -17,6 +17,7 @@ from packaging.version import Version
 from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step, pip_version_of
 from ..core.outcomes import Outcome
 from ..installers import Installer, Rule, installer
+from .changes import broken_around
 from .index import TAG_FAMILIES, Releases, as_version, pip_reads
 from .wheelmatch import CellTags, fits, missing, newest_for, placeholder_said
 
@@ -306,8 +307,14 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
             _check_evidence(c, earlier.get((c.name, c.identity))) for c in failed_checks
         )
         return Verdict(Outcome.CHECK_FAILED, evidence[:MAX_EVIDENCE], facts)
+    # Libraries around the target that imported before and no longer do: pip's check does not
+    # see a compiled companion built for the old TensorFlow or NumPy, whose pin is too loose.
+    broken_around_it = () if unchanged else tuple(b.said for b in broken_around(record))
     check = record.pip_check
-    if check is not None and check.exit_code != 0:
+    check_failed = check is not None and check.exit_code != 0
+    if broken_around_it and not check_failed:
+        return Verdict(Outcome.UPGRADED_INCONSISTENT, broken_around_it[:MAX_EVIDENCE], facts)
+    if check is not None and check_failed:
         resolver = _lines_matching(
             output,
             [
@@ -320,7 +327,9 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
         naming = tuple(line for line in resolver if " requires " in line)
         ordered = naming + tuple(line for line in resolver if line not in naming)
         said = ordered or broken or _last_lines(check.output, 4)
-        return Verdict(Outcome.UPGRADED_INCONSISTENT, said, facts)
+        return Verdict(
+            Outcome.UPGRADED_INCONSISTENT, (said + broken_around_it)[:MAX_EVIDENCE], facts
+        )
     if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:

@@ -33,6 +33,7 @@ from ..core.model import Choice, Selection, Target
 from ..core.outcomes import Fix, Outcome
 from ..installers import INSTALLERS, Installer
 from ..installers.remedy import PLACEHOLDER, Facts, Remedy, Resource
+from .changes import broken_around
 
 __all__ = ["Facts", "Remedy", "Resource"]
 
@@ -240,13 +241,18 @@ def _at_least(version: str, first: str) -> bool:
 
 
 def blockers(
-    check_output: str, installed_on_purpose: Iterable[str], package: str, by: Installer
+    check_output: str,
+    installed_on_purpose: Iterable[str],
+    package: str,
+    by: Installer,
+    no_longer_import: Iterable[str] = (),
 ) -> tuple[str, ...]:
-    """Installed libraries that hold the upgrade back: those the installer's check names, then
-    those the environment was given besides the target (their pins are what the resolver met);
-    never the target or the installer itself."""
+    """Installed libraries that hold the upgrade back: those the installer's check names, those
+    that no longer import after it, then those the environment was given besides the target
+    (their pins are what the resolver met); never the target or the installer itself."""
     said = (by.broken.match(line.strip()) for line in check_output.splitlines())
     names = [m.group("name") for m in said if m]
+    names += no_longer_import
     names += [re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0] for req in installed_on_purpose]
     mine = (_norm(package), _norm(by.name))
     return tuple(dict.fromkeys(n for n in names if n and _norm(n) not in mine))
@@ -269,6 +275,25 @@ def blockers_allow(check_output: str, plan_target: Target) -> str:
         if canonicalize_name(req.name) == plan_target.name and str(req.specifier):
             specifiers.append(str(req.specifier))
     return plan_target.spec(",".join(dict.fromkeys(specifiers))) if specifiers else ""
+
+
+def below_break(record: Record | None, target: Target) -> str:
+    """'tensorflow<2.16' when something worked on the version before the upgrade and not after
+    it (a check that passed before and failed after, a library around it that imported before
+    and no longer does); '' when nothing is known to have broken."""
+    if record is None or not record.before or record.before == record.after:
+        return ""
+    passed = {(c.name, c.identity) for c in record.checks_before if c.exit_code == 0}
+    check_broke = any(c.exit_code and (c.name, c.identity) in passed for c in record.checks)
+    import_broke = any(b.before == "imported" for b in broken_around(record))
+    if not (check_broke or import_broke):
+        return ""
+    try:
+        worked = Version(record.before)
+    except InvalidVersion:
+        return ""
+    major, minor = (*worked.release, 0)[:2]
+    return target.spec(f"<{major}.{minor + 1}")
 
 
 def _norm(name: str) -> str:
@@ -347,9 +372,14 @@ def facts_for(
         proxy_with_credentials=credentials,
         constraint=bool(plan.conflicts.constraints),
         blockers=blockers(
-            check_output, plan.conflicts.preinstall, plan.target.name, plan.installer
+            check_output,
+            plan.conflicts.preinstall,
+            plan.target.name,
+            plan.installer,
+            (b.name for b in broken_around(record)),
         ),
         blockers_allow=blockers_allow(check_output + "\n" + evidence, plan.target),
+        below_break=below_break(record, plan.target),
         newest_for_python=newest,
         evidence=evidence,
         replacement=replacement(evidence),

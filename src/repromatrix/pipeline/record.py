@@ -19,7 +19,7 @@ from ..execute.runner import (
     Remedies,
 )
 from ..infra.baseimages import Provisioned
-from ..judge.changes import changes
+from ..judge.changes import broken_around, changes
 from ..judge.classify import Verdict, classify
 from ..judge.index import Releases, pip_default_index
 from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommended
@@ -133,6 +133,7 @@ def _recorded(record: Record | None) -> dict[str, Any]:
             "checks": [],
             "imports": [],
             "changed": [],
+            "around": {},
         }
     imports = record.imports
     return {
@@ -144,6 +145,19 @@ def _recorded(record: Record | None) -> dict[str, Any]:
         "checks": [c.json for c in record.checks],
         "imports": list(imports.names) if imports else [],
         "changed": [c.to_json() for c in changes(record)],
+        "around": _around(record),
+    }
+
+
+def _around(record: Record) -> dict[str, Any]:
+    """The libraries around the target: how many modules were imported after the upgrade, how
+    many the budget left out, and those that no longer import ({} when not recorded)."""
+    if record.around_after is None:
+        return {}
+    return {
+        "imported": len(record.around_after),
+        "left_out": record.around_left_out,
+        "broken": [b.to_json() for b in broken_around(record)],
     }
 
 

@@ -210,10 +210,19 @@ def _markdown_changes(cells: list[CellResult], room: int, shown: int = 8) -> str
         named = ", ".join(md(_change_said(d)) for d in cell.changed[:shown])
         more = f" (and {len(cell.changed) - shown} more)" if len(cell.changed) > shown else ""
         line = f"- {md_code(cell.id)}: {named}{more}"
+        line += "".join(f"\n  - {md(said)}" for said in _broken_said(cell)[:shown])
         if sum(len(x) + 1 for x in lines) + len(line) > room:
             break
         lines.append(line)
     return "\n### What the upgrade changed\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def _broken_said(cell: CellResult) -> list[str]:
+    """What the record said of each library around the target that the upgrade broke (an
+    attached run's results.json: read as data)."""
+    broken = cell.around.get("broken") if isinstance(cell.around, dict) else None
+    rows = broken if isinstance(broken, list) else []
+    return [str(row["said"]) for row in rows if isinstance(row, dict) and row.get("said")]
 
 
 def _change_said(change: object) -> str:

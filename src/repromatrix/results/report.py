@@ -69,6 +69,7 @@ def _cell_data(
         "reproduce": cell.reproduce,
         "notes": cell.notes,
         "changed": cell.changed,
+        "around": cell.around,
         "pipCheck": _pip_check(cell),
         "import": _import(cell),
         "imports": cell.imports,

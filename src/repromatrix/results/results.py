@@ -63,6 +63,8 @@ class CellResult:
     )  # the user's checks: name, identity, exit, output
     # What the upgrade changed: each distribution upgraded, downgraded, added or removed
     changed: list[dict[str, Any]] = field(default_factory=list)
+    # The libraries around it: modules imported after the upgrade, left out, and no longer importing
+    around: dict[str, Any] = field(default_factory=dict)
     why_no_wheel: dict[str, Any] = field(
         default_factory=dict
     )  # each wheel of the wanted release: fits, or why not
@@ -297,6 +299,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "checks": "list[dict]",
     "why_no_wheel": "dict",
     "changed": "list[dict]",
+    "around": "dict",
     "trend": "str",
     "previous_outcome": "outcome?",
     "setup": "str",

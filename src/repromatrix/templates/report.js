@@ -204,6 +204,7 @@
         el("tr", {}, el("td", { text: d.change }), el("td", {}, el("code", { text: d.name })),
           el("td", { text: (d.before || "") + (d.before && d.after ? " → " : "") + (d.after || "") }),
           el("td", { text: d.installer }))))) : null,
+      ...aroundIt(c),
       ...whatFixesIt(c),
       c.checks.length ? el("h3", { text: "checks after the upgrade" }) : null,
       ...c.checks.map((k) => el("details", { class: "check" },
@@ -220,7 +221,17 @@
   }
 
   // Each remedy tried in a fresh container of this cell's image: what was typed, what came of it.
-  function whatFixesIt(c) {
+  // The libraries around the target that the upgrade broke, and how many modules were imported.
+function aroundIt(c) {
+  const around = c.around || {};
+  const broken = Array.isArray(around.broken) ? around.broken : [];
+  if (!broken.length) return [];
+  return [el("h3", { text: "no longer importing after the upgrade (" + broken.length + " of " + (around.imported || 0)
+      + " modules around it)" }),
+    el("ul", { class: "broken" }, ...broken.map((b) => el("li", { text: String(b.said || "") })))];
+}
+
+function whatFixesIt(c) {
     if (!c.attempts.length) return [];
     const best = c.attempts.find((a) => a.remedy === c.fix);
     return [

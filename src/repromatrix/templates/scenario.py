@@ -24,6 +24,7 @@ Dockerfile.
 import json
 import os
 import pwd
+import re
 import shlex
 import shutil
 import subprocess
@@ -133,6 +134,74 @@ for dist in md.distributions():
     where = str(dist.locate_file(""))
     out.append([name, dist.version, installer, where])
 print(json.dumps(sorted(out, key=lambda d: d[0].lower())))
+"""
+# The libraries around the target, as `who`'s interpreter sees them: each installed distribution that
+# the target requires (transitively), each that requires one of those or the target, and (after the
+# upgrade) each the upgrade changed and each that requires one of those. Not the target (its own import
+# is checked) nor the installers. [[name, version, module, [the names in reach it requires]]], up to 3
+# public top-level modules a distribution, as its metadata names them.
+AROUND = r"""
+import json, re, sys
+import importlib.metadata as md
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+def requires(dist):
+    out = set()
+    for req in dist.requires or []:
+        found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+        if found and not re.search(r"\bextra\s*==", req):  # what an extra needs was not asked for
+            out.add(norm(found.group(1)))
+    return out
+def modules(dist):
+    weight = {}
+    for path in dist.files or []:
+        parts = path.parts
+        if not parts or parts[0] in ("..", "__pycache__") or parts[0].endswith((".dist-info", ".data", ".egg-info")):
+            continue
+        if len(parts) == 1 and not parts[0].endswith((".py", ".so")):
+            continue
+        top = parts[0] if len(parts) > 1 else parts[0].split(".")[0]
+        weight[top] = weight.get(top, 0) + 1
+    listed = dist.read_text("top_level.txt")
+    names = [ln.strip().split("/")[0] for ln in listed.splitlines() if ln.strip()] if listed else list(weight)
+    names = [n for n in set(names) if n.isidentifier() and not n.startswith("_") and n != "tests"]
+    return sorted(names, key=lambda n: (-weight.get(n, 0), n))[:3]
+target, changed, tools = norm(sys.argv[1]), set(json.loads(sys.argv[2])), set(json.loads(sys.argv[3]))
+dists = {}
+for dist in md.distributions():
+    name = dist.metadata["Name"] or ""
+    if name and norm(name) not in dists:
+        dists[norm(name)] = dist
+needs = {key: requires(dist) for key, dist in dists.items()}
+reach, todo = set(), [target]
+while todo:  # what the target requires, and what that requires
+    for key in needs.get(todo.pop(), ()):
+        if key in dists and key not in reach:
+            reach.add(key)
+            todo.append(key)
+reach |= changed & set(dists)
+moved = reach | {target}
+around = sorted(k for k in dists if k in reach or needs[k] & moved)
+out = []
+for key in around:
+    if key == target or key in tools:
+        continue
+    for module in modules(dists[key]):
+        out.append([dists[key].metadata["Name"], dists[key].version, module, sorted(needs[key] & moved)])
+print(json.dumps(out))
+"""
+# Import each module named, in one process (a companion's import often imports TensorFlow itself,
+# once): a JSON line per module as it is done, so a crash names the module it happened in.
+IMPORT_ALL = r"""
+import importlib, json, sys, traceback
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+        said = None
+    except BaseException:
+        lines = traceback.format_exc().strip().splitlines()
+        said = lines[-1] if lines else "failed"
+    print(json.dumps({"module": name, "ok": said is None, "error": said}), flush=True)
 """
 IMPORT_CHECK = ("import importlib, sys; mod = importlib.import_module(sys.argv[1]); "
                 "print(getattr(mod, '__version__', ''))")
@@ -329,6 +398,57 @@ def import_check(who, dist):
             "dist_version": (dist or {}).get("version")}
 
 
+# How many modules around the target are imported, and the installers themselves (never imported).
+MAX_AROUND = 60
+INSTALLERS = ["pip", "setuptools", "wheel", "uv", "distribute"]
+
+
+def around(who, changed):
+    """Import the libraries around the target as `who`: [{'name', 'version', 'module', 'requires', 'ok',
+    'error'}], and how many were left out (over MAX_AROUND). A failure is imported again in a process of
+    its own, so its error is the module's alone; a crash of the shared process leaves the rest to one
+    process each."""
+    code, out, _, _ = run(["python3", "-c", AROUND, PACKAGE, json.dumps(sorted(changed)), json.dumps(INSTALLERS)],
+                          timeout=120, who=who)
+    found = last_json(out) if code == 0 else None
+    if not isinstance(found, list):
+        return None, 0
+    wanted, left_out = found[:MAX_AROUND], max(0, len(found) - MAX_AROUND)
+    modules = list(dict.fromkeys(row[2] for row in wanted))
+    heading("importing %d module(s) around %s as %s" % (len(modules), PACKAGE, who))
+    said = {}
+    if modules:
+        _, out, _, _ = run(["python3", "-c", IMPORT_ALL] + modules, timeout=600, who=who)
+        for line in out.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and row.get("module") in modules:
+                said[row["module"]] = row
+    for module in modules:
+        if module not in said or not said[module]["ok"]:
+            alone = import_one(module, who)
+            said[module] = {"ok": alone["ok"], "error": alone["error"]}
+            if not alone["ok"]:
+                heading("%s does not import: %s" % (module, alone["error"]))
+    rows = [{"name": name, "version": version, "module": module, "requires": requires,
+             "ok": said[module]["ok"], "error": said[module]["error"]} for name, version, module, requires in wanted]
+    return rows, left_out
+
+
+def changed_names(before, after):
+    """The distributions (PEP 503 names) whose version the upgrade changed or that it added."""
+    if before is None or after is None:
+        return set()
+    had = {norm_name(row[0]): row[1] for row in before}
+    return {norm_name(row[0]) for row in after if had.get(norm_name(row[0])) != row[1]}
+
+
+def norm_name(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def run_checks(identities, when="after the upgrade"):
     """The user's checks, as each identity: [{'name', 'identity', 'exit_code', 'output', 'seconds'}]."""
     if not CHECKS or not os.path.exists(CHECKS):
@@ -389,6 +509,7 @@ def main():
         return finish(record)
     # The same checks before the upgrade: "broke with the upgrade" or "never worked here"
     record["checks_before"] = run_checks(IDENTITIES, "before the upgrade")
+    record["around_before"], record["around_left_out"] = around(UPGRADER, set())
 
     heading("upgrade as %s: %s" % (UPGRADER, UPGRADE))
     code, out, secs, timed_out = run(shlex.split(UPGRADE), echo=True, who=UPGRADER)
@@ -415,6 +536,9 @@ def main():
                                                  "ok" if view["import"]["ok"] else view["import"]["error"]))
     record["import"] = record["identities"][UPGRADER]["import"]
     record["checks"] = run_checks(IDENTITIES)
+    moved = changed_names(record["installed_before"], record["installed_after"])
+    record["around_after"], left_out = around(UPGRADER, moved)
+    record["around_left_out"] = max(record["around_left_out"], left_out)
     finish(record)
 
 
