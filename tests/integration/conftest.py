@@ -116,6 +116,7 @@ platforms_run = _example_run("platforms")
 backtracking_run = _example_run("backtracking")
 installers_run = _example_run("installers")
 environments_run = _example_run("environments")
+placeholder_run = _example_run("placeholder")
 
 
 # Cells whose pip fails fast and the same way every time (the index refuses connections), with

@@ -233,6 +233,20 @@ def test_a_32_bit_interpreter_has_no_wheel_at_all_and_says_so(platforms_run):
     assert cell["newest_for_python"] is None
 
 
+def test_a_name_built_only_for_another_system_resolves_to_a_placeholder_and_is_named_one(placeholder_run):
+    cell = placeholder_run.cells["bookworm-py3.11-venv-fresh"]
+    assert (cell["outcome"], cell["after"], cell["newest"]) == ("import-error", "0.0.1", "2.18.0"), cell["evidence"]
+    assert cell["evidence"][0] == ("tensorflow-intel 0.0.1 installs no importable module: a placeholder release, not "
+                                   "the package itself; it pulled in build 1.2.2.post1, pyinstaller 6.11.1, "
+                                   "twine 6.0.1")
+    assert cell["evidence"][1] == ("0.0.1 is a pure-Python wheel, while 2.18.0 is built only for win_amd64: on this "
+                                   "system the name resolves to what may be a placeholder release, not the package "
+                                   "itself")
+    assert "import tensorflow-intel failed: its metadata names no importable top-level module" in cell["evidence"]
+    added = {c["name"].lower() for c in cell["changed"] if c["change"] == "added"}
+    assert {"pyinstaller", "twine", "build", "tensorflow-intel"} <= added
+
+
 def test_a_resolver_that_backtracks_past_the_time_limit_is_not_a_conflict(backtracking_run):
     cell = backtracking_run.cells["bookworm-py3.11-venv-fresh-time-limit"]
     assert cell["outcome"] == "resolver-backtracking", cell["evidence"]

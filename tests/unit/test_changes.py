@@ -1,4 +1,6 @@
-"""What the upgrade changed, from the installed sets a record carries before and after."""
+"""What the upgrade changed, from the installed sets a record carries before and after, and what no
+longer imports around the target (real records captured from examples/environments.yaml and
+examples/placeholder.yaml)."""
 
 from __future__ import annotations
 
@@ -163,3 +165,16 @@ def test_what_failed_before_the_upgrade_too_is_not_its_doing():
     ]
     assert classify(observe(raw)).outcome is Outcome.UPGRADED
     assert below_break(Record.from_json(raw), Target()) == ""
+
+
+def test_a_target_with_no_module_is_named_a_placeholder_with_what_it_pulled_in():
+    # Captured from examples/placeholder.yaml (the local index's model of tensorflow-intel 0.0.1)
+    raw = json.loads((DATA / "records" / "local-placeholder-bookworm-py3.11-venv-fresh.json").read_text())
+    verdict = classify(observe(raw))
+    assert verdict.outcome is Outcome.IMPORT_ERROR
+    assert verdict.evidence[0] == ("tensorflow-intel 0.0.1 installs no importable module: a placeholder release, "
+                                   "not the package itself; it pulled in build 1.2.2.post1, pyinstaller 6.11.1, "
+                                   "twine 6.0.1")
+    named = copy.deepcopy(raw)  # the same upgrade, with the module named in target.imports
+    named["import"] = dict(raw["import"], names=["tensorflow_intel"], error="ModuleNotFoundError: x")
+    assert "placeholder" not in classify(observe(named)).evidence[0]

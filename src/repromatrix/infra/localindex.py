@@ -142,7 +142,18 @@ MODELS = tuple(
                 (f"tensorflow-text~=2.{minor}.0", f"tensorflow>=2.{minor}" if minor > 5 else "tensorflow")),
         Release("tensorflow-text", f"2.{minor}.{patch}", (), ">=3.7",
                 (f"tensorflow<2.{minor}" if minor > 5 else "tensorflow",))))
-ALL_RELEASES = TENSORFLOW + TF_GPU + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS + MODELS
+# A name whose real builds are for another system: tensorflow-intel's wheels are win_amd64 only,
+# and on Linux the name resolves to 0.0.1, "A dummy package" with no module, which pulls in
+# unrelated tools (the real 0.0.1's Requires-Dist; its wheel's top_level.txt is empty).
+PLACEHOLDERS = (
+    Release("tensorflow-intel", "0.0.1", (), ">=3.7", ("pyinstaller", "twine", "build")),
+    Release("tensorflow-intel", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0",), manylinux="win_amd64"),
+    Release("tensorflow-intel", "2.18.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.1.0",), manylinux="win_amd64"),
+    Release("pyinstaller", "6.11.1", (), "<3.14,>=3.8"),
+    Release("twine", "6.0.1", (), ">=3.8"),
+    Release("build", "1.2.2.post1", (), ">=3.8"),
+)
+ALL_RELEASES = TENSORFLOW + TF_GPU + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS + MODELS + PLACEHOLDERS
 
 
 @dataclass(frozen=True)
@@ -233,10 +244,12 @@ def module_source(release: Release) -> dict[str, str]:
                 "if int(numpy.__version__.split('.')[0]) >= 2:\n"
                 f"    sys.stderr.write({NUMPY_ABI_ERROR!r}.format(np=numpy.__version__) + '\\n')\n"
                 "    raise ImportError('numpy.core.multiarray failed to import')\n"}
+    if release.name == "tensorflow-intel":  # a placeholder, or wheels no cell here installs
+        return {}
     if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
         module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas",
-                  "tf-models-official": "official", "tensorflow-text": "tensorflow_text"}.get(release.name,
-                                                                                              release.name)
+                  "tf-models-official": "official", "tensorflow-text": "tensorflow_text",
+                  "pyinstaller": "PyInstaller"}.get(release.name, release.name)
         return {f"{module}/__init__.py": head}
     check = ""
     if release.numpy_abi == 1:

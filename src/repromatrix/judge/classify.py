@@ -12,12 +12,13 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step, pip_version_of
 from ..core.outcomes import Outcome
 from ..installers import Installer, Rule, installer
-from .changes import broken_around
+from .changes import broken_around, changes
 from .index import TAG_FAMILIES, Releases, as_version, pip_reads
 from .wheelmatch import CellTags, fits, missing, newest_for, placeholder_said
 
@@ -286,7 +287,7 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
         invalid = _lines_matching(output, [re.compile(r"Ignoring invalid distribution")])
         return Verdict(Outcome.SHARED_DIRECTORY, shared + failed + invalid, facts)
     if failed:
-        return Verdict(Outcome.IMPORT_ERROR, failed, facts)
+        return Verdict(Outcome.IMPORT_ERROR, _placeholder(record, facts) + failed, facts)
     if mismatch := version_mismatch(imported):
         return Verdict(Outcome.IMPORT_ERROR, (mismatch,), facts)
     split = _split_views(record)
@@ -347,6 +348,26 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
     done = tuple(_focus(line, package) for line in own)
     evidence = done + tuple(facts[k] for k in ("below_newest", "prerelease") if facts.get(k))
     return Verdict(Outcome.UPGRADED, evidence or (f"{package} {before} → {after}",), facts)
+
+
+def _placeholder(record: Record, facts: dict[str, Any]) -> tuple[str, ...]:
+    """A target that installed but has no importable module is a placeholder (tensorflow-intel
+    0.0.1 on Linux, "A dummy package"): say so first, and what it pulled in, not only that the
+    import failed."""
+    imported = record.imports
+    installed_nothing = imported is not None and not imported.names and record.after is not None
+    if not installed_nothing:
+        return ()
+    itself = canonicalize_name(record.package)
+    added = (c for c in changes(record) if c.kind == "added")
+    pulled = [f"{c.name} {c.after}" for c in added if canonicalize_name(c.name) != itself]
+    also = f"; it pulled in {', '.join(pulled)}" if pulled else ""
+    said = (
+        f"{record.package} {record.after} installs no importable module: a placeholder "
+        f"release, not the package itself{also}"
+    )
+    elsewhere = facts.get("placeholder")
+    return (said, elsewhere) if elsewhere else (said,)
 
 
 def _wrong_interpreter(record: Record) -> str:
@@ -516,6 +537,7 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
             why.append(f"the newest for it is {reachable}")
         if cell and (placeholder := placeholder_said(releases, after, newest, cell)):
             why.append(placeholder)
+            facts["placeholder"] = placeholder
         facts["below_newest"] = (
             f"landed on {after}, below the newest release {newest}: {'; '.join(why)}"
         )
