@@ -201,3 +201,47 @@ def test_a_line_the_installer_names_in_any_spelling_is_found_where_it_was_writte
     # numpy is not named by a line about numpy-financial
     assert env.written_at("No matching distribution found for numpy-financial==1.0.0") == (
         "numpy-financial==1.0.0 (freeze.txt:3)",)
+
+
+def test_a_real_freeze_with_a_local_wheel_is_refused_at_its_line(tmp_path):
+    # pip 23.0.1's `pip freeze` in a container venv with a hand-made wheel installed from a file, a
+    # local directory (installed by setup.py, so pinned) and an editable checkout with an extra
+    (tmp_path / "freeze.txt").write_bytes((FREEZE / "pip-freeze-file-url.txt").read_bytes())
+    error = refused(matrix(tmp_path, "env: {requirements: freeze.txt}"))
+    assert error.line == 3 and "editable install" in error.problem
+    lines = (FREEZE / "pip-freeze-file-url.txt").read_text().splitlines()
+    (tmp_path / "freeze.txt").write_text("\n".join(line for line in lines if not line.startswith("-e")))
+    error = refused(matrix(tmp_path, "env: {requirements: freeze.txt}"))
+    assert error.line == 3 and "wheelmod @ file:///wheels/wheelmod-2.0-py3-none-any.whl is a file on the " \
+        "reporter's machine" in error.problem and "NAME==VERSION" in error.hint
+
+
+def test_a_real_pip_compile_output_keeps_extras_markers_and_hashes_line_by_line(tmp_path):
+    # pip-compile --generate-hashes of `requests[socks]==2.32.3` and a marked absl-py, as pip-tools
+    # wrote it (its --find-links line, from this machine's configuration, removed; 3 of
+    # charset-normalizer's hashes kept)
+    (tmp_path / "requirements.txt").write_bytes((FREEZE / "pip-compile-hashes.txt").read_bytes())
+    read = read_file(tmp_path / "requirements.txt", tmp_path, "environments.env.requirements")
+    found = {line.name: line for line in read.requirements}
+    assert list(found) == ["absl-py", "certifi", "charset-normalizer", "idna", "pysocks", "requests", "urllib3"]
+    assert found["requests"].text.startswith("requests[socks]==2.32.3 --hash=sha256:")
+    assert found["requests"].pinned == "2.32.3" and found["requests"].where == "requirements.txt:29"
+    assert found["absl-py"].text.startswith('absl-py==2.1.0; python_version >= "3.8" --hash=sha256:526a04')
+    assert found["absl-py"].text.count("--hash=sha256:") == 2  # the continuation lines joined, as pip reads them
+    assert found["charset-normalizer"].text.count("--hash=") == 3
+    assert "via" not in " ".join(line.text for line in read.requirements)  # the `# via` comments are comments
+    loaded = load_matrix(matrix(tmp_path, "env: {requirements: requirements.txt}"))
+    assert "requests[socks]==2.32.3 --hash=sha256:" in "\n".join(loaded.environment_map["env"].requirements)
+
+
+def test_hashes_from_the_reporters_index_are_said_to_fail_against_the_local_index_before_the_run(tmp_path):
+    (tmp_path / "requirements.txt").write_bytes((FREEZE / "pip-compile-hashes.txt").read_bytes())
+    loaded = load_matrix(matrix(tmp_path, "env: {requirements: requirements.txt}"))
+    cell = expand(loaded)[0]
+    local = replace(local_index_context(loaded.target, None, b""), environments=loaded.environments)
+    said = [n for n in plan_cell(cell, local).notes if "--hash" in n]
+    assert said == ["environment env's lines with --hash (requirements.txt:8, requirements.txt:12, requirements.txt:"
+                    "15, ...) name the reporter's index's files; the local index serves other files, so pip's hash "
+                    "check fails the setup: drop the hashes, or run against the index they came from"]
+    public = replace(local, local=False)
+    assert not [n for n in plan_cell(cell, public).notes if "--hash" in n]

@@ -184,6 +184,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
             "ca=host, but the host's pip has no CA bundle configured: the cell uses the image's "
             "own CAs"
         )
+    notes += _hashes_elsewhere(draft.conflicts, ctx.local)
     by = by or installer(draft.installer)
     env = list(by.variables.quiet)
     need, why = disk_need(ctx.local, draft.prior)
@@ -258,6 +259,26 @@ def upgrade_command(by: Installer, target: Target, mode: InstallMode) -> str:
 
 
 GB = 10**9
+
+
+def _hashes_elsewhere(environment: ConflictMode, local: bool) -> list[str]:
+    """A reporter's `--hash` lines name the files of the index they were made from: the local
+    index's models are other files, and pip's hash check fails the setup (seen on a real cell:
+    "THESE PACKAGES DO NOT MATCH THE HASHES"). Said before it happens, naming the lines."""
+    hashed = [
+        origin
+        for text, origin in zip(environment.requirements, environment.origins, strict=True)
+        if " --hash" in text
+    ]
+    if not (local and hashed):
+        return []
+    more = ", ..." if len(hashed) > 3 else ""
+    return [
+        f"environment {environment.name}'s lines with --hash ({', '.join(hashed[:3])}{more}) "
+        "name the reporter's index's files; the local "
+        "index serves other files, so pip's hash check fails the setup: drop the hashes, or run "
+        "against the index they came from"
+    ]
 
 
 def disk_need(local: bool, prior: str | None) -> tuple[int, str]:
