@@ -45,6 +45,19 @@ def test_pip_and_uv_differ_where_the_ca_is_only_pips(installers_run):
     assert pips["outcome"] == "resolution-impossible"  # pip's words for what uv calls no wheel
 
 
+def test_the_same_reporters_environment_parts_pip_and_uv(installers_run):
+    pips, uvs = (installers_run.cells[f"bookworm-py3.11-venv-tf2.15.0-h5py{s}"] for s in ("", "-uv"))
+    numpy = {c["id"]: {d["name"]: d["after"] for d in c["changed"]}.get("numpy") for c in (pips, uvs)}
+    # pip upgrades only what TensorFlow 2.21 needs (numpy 1.26.4 will do); uv takes the newest
+    assert (pips["outcome"], numpy[pips["id"]]) == ("upgraded", None)
+    assert (uvs["outcome"], numpy[uvs["id"]]) == ("upgraded-inconsistent", "2.3.5")
+    assert uvs["evidence"][0].startswith("h5py 3.10.0: import h5py no longer imports after the upgrade (it did "
+                                         "before); it requires numpy 1.26.4 → 2.3.5")
+    summary = (installers_run.dir / "summary.md").read_text()
+    differ = summary.split("### Where the installers disagree", 1)[-1]
+    assert "h5py" in differ, summary[-3000:]
+
+
 @pytest.mark.parametrize("cell_id, fix, command", [
     ("bookworm-py3.11-system-fresh-uv", "venv", "uv venv /root/fix-venv"),
     ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "trust-ca", "SSL_CERT_FILE=/opt/repromatrix/remedy-ca.pem uv pip"),

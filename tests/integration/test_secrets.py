@@ -18,12 +18,18 @@ from tests.conftest import REPO
 
 MATRIX = """
 target: {package: tensorflow, index: local-auth}
-axes: {os: [bookworm], install: [venv, user-venv], prior: ["2.15.0"], cache: [clean]}
+environments:
+  companion: {requirements: [tensorflow==2.15.0, tensorflow-decision-forests==1.8.1]}
+axes: {os: [bookworm], install: [venv, user-venv], prior: ["2.15.0"], cache: [clean], conflicts: [none]}
 include:
   - {os: bookworm, install: venv, prior: "2.15.0", cache: corrupted}
+  # A reporter's environment from the index with credentials: installed when the container starts
+  - {os: bookworm, install: user-venv, prior: "2.15.0", conflicts: companion}
 expect:
   - {outcome: upgraded}
   - {cache: corrupted, outcome: hash-mismatch}
+  - {conflicts: companion, outcome: upgraded-inconsistent}
+remedies: [remove-blockers, venv]
 """
 
 
@@ -49,11 +55,19 @@ def test_a_credentialed_index_upgrades(credentialed_run):
     _, _, run_dir, results = credentialed_run
     outcomes = {c["id"]: c["outcome"] for c in results["cells"]}
     assert outcomes == {"bookworm-py3.11-venv-tf2.15.0": "upgraded", "bookworm-py3.11-user-venv-tf2.15.0": "upgraded",
-                        "bookworm-py3.11-venv-tf2.15.0-cache-corrupted": "hash-mismatch"}
+                        "bookworm-py3.11-venv-tf2.15.0-cache-corrupted": "hash-mismatch",
+                        "bookworm-py3.11-user-venv-tf2.15.0-companion": "upgraded-inconsistent"}
     # The prior version came from the index with credentials, when the container started.
     log = (run_dir / "cells" / "bookworm-py3.11-user-venv-tf2.15.0" / "log.txt").read_text()
     assert "== repromatrix: setup as user: python3 -m pip install tensorflow==2.15.0" in log
     assert results["target"]["index"] == "local-auth"
+    # The environment's requirements file, installed in one resolver call with the credentials, and
+    # its remedies: each attempt reads the index with them too
+    log = (run_dir / "cells" / "bookworm-py3.11-user-venv-tf2.15.0-companion" / "log.txt").read_text()
+    assert "== repromatrix: setup as user: python3 -m pip install -r /opt/repromatrix/environment/requirements.txt" \
+        in log
+    companion = next(c for c in results["cells"] if c["id"].endswith("-companion"))
+    assert {a["remedy"]: a["fix"] for a in companion["attempts"]} == {"remove-blockers": "works", "venv": "works"}
 
 
 def test_the_token_is_in_no_file_of_the_run_and_nothing_it_printed(credentialed_run):

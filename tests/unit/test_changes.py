@@ -178,3 +178,22 @@ def test_a_target_with_no_module_is_named_a_placeholder_with_what_it_pulled_in()
     named = copy.deepcopy(raw)  # the same upgrade, with the module named in target.imports
     named["import"] = dict(raw["import"], names=["tensorflow_intel"], error="ModuleNotFoundError: x")
     assert "placeholder" not in classify(observe(named)).evidence[0]
+
+
+def test_what_the_upgrade_left_behind_comes_first_and_only_it_is_a_blocker():
+    # Seen on the real index: TensorFlow 2.21's Keras 3 imports a pandas 2.1.0 built for NumPy 1
+    record = record_around(
+        around(("keras", "2.15.0", "keras", [], True, None), ("pandas", "2.1.0", "pandas", ["numpy"], True, None)),
+        around(("keras", "3.15.1", "keras", [], False, "ValueError: numpy.dtype size changed"),
+               ("pandas", "2.1.0", "pandas", ["numpy"], False, "ValueError: numpy.dtype size changed")),
+        [["numpy", "2.3.5", "pip", SITE], ["tensorflow", "2.21.0", "pip", SITE], ["keras", "3.15.1", "pip", SITE],
+         ["pandas", "2.1.0", "pip", SITE]])
+    found = broken_around(record)
+    assert [(b.name, b.left_behind) for b in found] == [("pandas", True), ("keras", False)]
+    raw = copy.deepcopy(record.json)
+    raw["import"] = dict(raw["import"], ok=False, error="ValueError: numpy.dtype size changed", failed="tensorflow",
+                         names=["tensorflow"])
+    verdict = classify(observe(raw))
+    assert verdict.outcome is Outcome.IMPORT_ERROR
+    assert verdict.evidence[0] == "import tensorflow failed: ValueError: numpy.dtype size changed"
+    assert verdict.evidence[1].startswith("pandas 2.1.0: import pandas no longer imports after the upgrade")

@@ -245,3 +245,15 @@ def test_hashes_from_the_reporters_index_are_said_to_fail_against_the_local_inde
                     "check fails the setup: drop the hashes, or run against the index they came from"]
     public = replace(local, local=False)
     assert not [n for n in plan_cell(cell, public).notes if "--hash" in n]
+
+
+def test_an_environments_pip_configuration_under_uv_is_said_to_change_nothing(tmp_path):
+    env = 'env: {pip_config: "[global]\\npre = true\\n", env: {PIP_PRE: "1", TF_USE_LEGACY_KERAS: "1"}}'
+    loaded = load_matrix(matrix(tmp_path, env, "conflicts: [env], installer: [pip, uv]"))
+    ctx = replace(local_index_context(loaded.target, None, b""), environments=loaded.environments)
+    notes = {cell.axes["installer"]: [n for n in plan_cell(cell, ctx).notes if "pip's configuration" in n]
+             for cell in expand(loaded)}
+    assert notes["pip"] == []
+    assert notes["uv"] == ["environment env's pip_config, env PIP_PRE: pip's configuration, which uv does not read "
+                           "(neither pip.conf nor PIP_* variables), so it changes nothing here, as for a user who "
+                           "switched and kept it"]

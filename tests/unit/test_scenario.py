@@ -118,3 +118,38 @@ def test_a_cache_entry_cut_short_by_a_full_disk_fails_the_setup(tmp_path):
     with pytest.raises(SystemExit, match=r"kept only 2004 of the 5000 bytes of tf\.whl \(is the disk full\?\)"):
         module.check_complete(str(tmp_path / "http"), 5000, "tf.whl")
     module.check_complete(str(tmp_path / "http"), 2004, "tf.whl")  # a whole entry passes
+
+
+# The real Requires-Dist lines these distributions carry (METADATA here holds only the header)
+REQUIRES = {
+    "tensorflow-2.21.0.dist-info": ["protobuf>=6.31.1,<8.0.0", "keras>=3.12.0", "typing_extensions>=3.6.6",
+                                    "six>=1.12.0", 'nvidia-cublas-cu12==12.5.3.2; extra == "and-cuda"'],
+    "tf_keras-2.21.0.dist-info": ["tensorflow<2.22,>=2.21"],
+    "googleapis_common_protos-1.76.0.dist-info": ["protobuf!=4.21.1,<7.0.0,>=3.20.2"],
+}
+
+
+def around(tmp_path, changed: list[str]) -> list[list[object]]:
+    site = tmp_path / "site"
+    for dist_info in [p.name for p in METADATA.iterdir()]:
+        shutil.copytree(METADATA / dist_info, site / dist_info, dirs_exist_ok=True)
+        extra = "".join(f"Requires-Dist: {req}\n" for req in REQUIRES.get(dist_info, []))
+        (site / dist_info / "METADATA").write_text((METADATA / dist_info / "METADATA").read_text() + extra)
+    # top_level.txt naming a directory the wheel does not hold (setuptools saw a build/ folder)
+    (site / "six-1.17.0.dist-info" / "top_level.txt").write_text("six\nbuild\n")
+    proc = subprocess.run([sys.executable, "-S", "-c", _scenario_constant("AROUND"), "tensorflow",
+                           json.dumps(changed), json.dumps(["pip", "setuptools"])],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(site)}, timeout=60, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_libraries_around_the_target_are_what_it_requires_what_requires_those_and_what_changed(tmp_path):
+    found = {(name, module): requires for name, _, module, requires in around(tmp_path, [])}
+    assert found == {
+        ("keras", "keras"): [], ("protobuf", "google"): [], ("typing_extensions", "typing_extensions"): [],
+        ("six", "six"): [],  # not `build`: top_level.txt names it, but the wheel holds no file of it
+        ("tf_keras", "tf_keras"): ["tensorflow"],  # requires the target itself
+        ("googleapis-common-protos", "google"): ["protobuf"],  # requires what the target requires
+    }  # not the extra's nvidia wheel, nor distributions nothing here requires (tf-nightly)
+    changed = {name for name, *_ in around(tmp_path, ["nvidia-cublas-cu12"])}
+    assert "nvidia-cublas-cu12" in changed and "tf-nightly" not in changed

@@ -59,6 +59,9 @@ class Installer(ABC):
     # The program its wheel ships as a script (NAME-V.data/scripts/<program>), put on PATH in a
     # cell's image as the standalone binary; '' when the interpreter brings it (pip)
     standalone: ClassVar[str] = ""
+    # Does it read pip's configuration (pip.conf, PIP_*)? uv does not: a reporter's pip.conf
+    # changes nothing for it, as for a user who switched and kept theirs.
+    reads_pip_config: ClassVar[bool]
 
     @abstractmethod
     def program(self, module: bool) -> str:

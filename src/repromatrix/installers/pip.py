@@ -153,6 +153,7 @@ RULES: tuple[Rule, ...] = (
 
 class Pip(Installer):
     name = "pip"
+    reads_pip_config = True
     variables = Variables(
         index_url="PIP_INDEX_URL",
         cert="PIP_CERT",

@@ -85,6 +85,7 @@ BROKEN = re.compile(r"^The package `(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)` requir
 
 class Uv(Installer):
     name = "uv"
+    reads_pip_config = False
     variables = Variables(
         index_url="UV_INDEX_URL",
         cert="SSL_CERT_FILE",  # uv's CA bundle: the variable, not pip's configuration

@@ -93,6 +93,9 @@ class Broken:
     error: str
     before: Before
     why: str  # what the upgrade changed that it stands on: 'it requires numpy (1.26.4 → 2.3.5)'
+    # The upgrade left its distribution as it was: a companion built for the old world, which
+    # holds the upgrade back (a blocker); one the upgrade itself changed is its casualty
+    left_behind: bool = True
 
     @property
     def said(self) -> str:
@@ -126,12 +129,13 @@ def broken_around(record: Record | None) -> list[Broken]:
         if row.ok or was is False:
             continue
         error = row.error or "failed"
+        before = _before(was, moved, row)
+        left_behind = canonicalize_name(row.name) not in moved
         found.append(
-            Broken(
-                row.name, row.version, row.module, error, _before(was, moved, row), _why(row, moved)
-            )
+            Broken(row.name, row.version, row.module, error, before, _why(row, moved), left_behind)
         )
-    return found
+    # The companions the upgrade left behind first: they are the cause, what it changed follows
+    return sorted(found, key=lambda b: not b.left_behind)
 
 
 def _before(was: bool | None, moved: dict[NormalizedName, Change], row: Around) -> Before:

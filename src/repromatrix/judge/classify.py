@@ -286,8 +286,12 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
     if shared := _shared_directory(record):
         invalid = _lines_matching(output, [re.compile(r"Ignoring invalid distribution")])
         return Verdict(Outcome.SHARED_DIRECTORY, shared + failed + invalid, facts)
+    # What no longer imports around it: often the cause (TensorFlow imports Keras, which
+    # imports a pandas built for NumPy 1), in each module's own words
+    around_it = tuple(b.said for b in broken_around(record))
     if failed:
-        return Verdict(Outcome.IMPORT_ERROR, _placeholder(record, facts) + failed, facts)
+        evidence = _placeholder(record, facts) + failed + around_it
+        return Verdict(Outcome.IMPORT_ERROR, evidence[:MAX_EVIDENCE], facts)
     if mismatch := version_mismatch(imported):
         return Verdict(Outcome.IMPORT_ERROR, (mismatch,), facts)
     split = _split_views(record)
@@ -310,7 +314,7 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
         return Verdict(Outcome.CHECK_FAILED, evidence[:MAX_EVIDENCE], facts)
     # Libraries around the target that imported before and no longer do: pip's check does not
     # see a compiled companion built for the old TensorFlow or NumPy, whose pin is too loose.
-    broken_around_it = () if unchanged else tuple(b.said for b in broken_around(record))
+    broken_around_it = () if unchanged else around_it
     check = record.pip_check
     check_failed = check is not None and check.exit_code != 0
     if broken_around_it and not check_failed:
@@ -355,7 +359,9 @@ def _placeholder(record: Record, facts: dict[str, Any]) -> tuple[str, ...]:
     0.0.1 on Linux, "A dummy package"): say so first, and what it pulled in, not only that the
     import failed."""
     imported = record.imports
-    installed_nothing = imported is not None and not imported.names and record.after is not None
+    # An older scenario's record names no modules at all: not a placeholder, just not said
+    said_none = imported is not None and "names" in imported.json and not imported.names
+    installed_nothing = said_none and record.after is not None
     if not installed_nothing:
         return ()
     itself = canonicalize_name(record.package)

@@ -376,7 +376,7 @@ def facts_for(
             plan.conflicts.preinstall,
             plan.target.name,
             plan.installer,
-            (b.name for b in broken_around(record)),
+            (b.name for b in broken_around(record) if b.left_behind),
         ),
         blockers_allow=blockers_allow(check_output + "\n" + evidence, plan.target),
         below_break=below_break(record, plan.target),

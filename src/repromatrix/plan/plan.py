@@ -186,6 +186,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         )
     notes += _hashes_elsewhere(draft.conflicts, ctx.local)
     by = by or installer(draft.installer)
+    notes += _pip_config_unread(draft.conflicts, by)
     env = list(by.variables.quiet)
     need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
@@ -278,6 +279,21 @@ def _hashes_elsewhere(environment: ConflictMode, local: bool) -> list[str]:
         "name the reporter's index's files; the local "
         "index serves other files, so pip's hash check fails the setup: drop the hashes, or run "
         "against the index they came from"
+    ]
+
+
+def _pip_config_unread(environment: ConflictMode, by: Installer) -> list[str]:
+    """An environment's pip configuration under an installer that does not read it: the cell
+    runs as the reporter's would (the file and variables are there, and ignored), and says so."""
+    pip_variables = [name for name, _ in environment.variables if name.startswith("PIP_")]
+    unread = ["pip_config"] if environment.pip_config else []
+    unread += [f"env {name}" for name in pip_variables]
+    if by.reads_pip_config or not unread:
+        return []
+    return [
+        f"environment {environment.name}'s {', '.join(unread)}: pip's configuration, which "
+        f"{by.name} does not read (neither pip.conf nor PIP_* variables), so it changes nothing "
+        "here, as for a user who switched and kept it"
     ]
 
 

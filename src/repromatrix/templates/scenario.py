@@ -164,7 +164,11 @@ def modules(dist):
         weight[top] = weight.get(top, 0) + 1
     listed = dist.read_text("top_level.txt")
     names = [ln.strip().split("/")[0] for ln in listed.splitlines() if ln.strip()] if listed else list(weight)
-    names = [n for n in set(names) if n.isidentifier() and not n.startswith("_") and n != "tests"]
+    # top_level.txt may name what the wheel does not hold (a build directory setuptools saw): a name
+    # is a module of this distribution only with files of its own, where its RECORD lists any
+    # (an editable install's lists none: a .pth file points elsewhere)
+    names = [n for n in set(names) if n.isidentifier() and not n.startswith("_") and n != "tests"
+             and (not weight or n in weight)]
     return sorted(names, key=lambda n: (-weight.get(n, 0), n))[:3]
 target, changed, tools = norm(sys.argv[1]), set(json.loads(sys.argv[2])), set(json.loads(sys.argv[3]))
 dists = {}
