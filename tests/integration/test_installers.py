@@ -26,7 +26,8 @@ UV_CELLS = [
     # uv, like pip, leaves what the other installed libraries need broken, and its check says so
     ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv", "upgraded-inconsistent",
      "The package `googleapis-common-protos` requires `protobuf"),
-    ("bookworm-py3.11-user-flag-tf2.15.0-uv", "unknown-failure", "error: pip's `--user` is unsupported"),
+    ("bookworm-py3.11-user-flag-tf2.15.0-uv", "user-unsupported",
+     "error: pip's `--user` is unsupported (use a virtual environment instead)"),
 ]
 
 
@@ -63,6 +64,8 @@ def test_the_same_reporters_environment_parts_pip_and_uv(installers_run):
     ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "trust-ca", "SSL_CERT_FILE=/opt/repromatrix/remedy-ca.pem uv pip"),
     ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-credentials", "HTTP_PROXY="),
     ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "drop-constraint", "unset UV_CONSTRAINT"),
+    # Without --user on Debian's python3, uv meets PEP 668: its own venv is the fix
+    ("bookworm-py3.11-user-flag-tf2.15.0-uv", "venv", "uv venv /home/user/fix-venv"),
 ])
 def test_uvs_own_fixes_are_tried_for_real(installers_run, cell_id, fix, command):
     cell = installers_run.cells[cell_id]

@@ -14,7 +14,7 @@ from repromatrix.cell.contract import Record
 from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
 from repromatrix.core.outcomes import Fix, Outcome
-from repromatrix.installers import installer
+from repromatrix.installers import INSTALLERS, installer
 from repromatrix.judge.classify import classify
 from repromatrix.judge.remedies import (
     REMEDY_NAMES,
@@ -53,10 +53,14 @@ def names(outcome: Outcome, f: Facts, selection: Selection = AUTO) -> list[str]:
 def test_every_outcome_that_can_be_fixed_has_a_remedy_and_the_order_is_the_catalogues():
     fixable = {o for o in Outcome if o.value not in ("upgraded", "infra-error", "interrupted", "setup-failed",
                                                      "check-failed")}
-    covered = {o for r in CATALOGUE for o in r.fixes}
+    # Across the installers (uv's user-unsupported is uv's alone), and each installer's own rules
+    covered = {o for by in INSTALLERS.values() for r in by.remedies for o in r.fixes}
     assert fixable - covered == set()
+    for by in INSTALLERS.values():
+        assert {rule.outcome for rule in by.rules} - {o for r in by.remedies for o in r.fixes} - {
+            Outcome.INFRA_ERROR, Outcome.SETUP_FAILED} == set(), by.name
     order = [r.name for r in CATALOGUE]
-    for outcome in fixable:
+    for outcome in fixable & {o for r in CATALOGUE for o in r.fixes}:  # pip's, in its order
         got = names(outcome, facts(user_flag=False, upgrader="user", home="/home/user", constraint=True,
                                    blockers=("scipy",), newest_for_python="tensorflow==2.20.0"))
         assert got == sorted(got, key=order.index) and got, outcome

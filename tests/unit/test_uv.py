@@ -79,12 +79,14 @@ def test_uv_refuses_user_and_the_remedy_drops_it():
     output, code = captured("user-flag")
     assert code == 2 and "`--user` is unsupported" in output
     verdict = classify(observe(record("user-flag")), by=UV)
-    assert verdict.outcome is Outcome.UNKNOWN_FAILURE  # no outcome of its own yet; the evidence is uv's
+    assert verdict.outcome is Outcome.USER_UNSUPPORTED
+    assert verdict.evidence[0] == "error: pip's `--user` is unsupported (use a virtual environment instead)"
     facts = Facts(package="tensorflow", requirement="tensorflow",
                   upgrade=("uv", "pip", "install", "--user", "--upgrade", "tensorflow"), upgrader="user",
                   home="/home/user", user_flag=True, evidence="\n".join(verdict.evidence))
     plans = {a.remedy.name: a for a in plan_attempts(verdict.outcome, facts, AUTO_SELECTION, UV)}
     assert plans["no-user"].upgrade == ("uv", "pip", "install", "--upgrade", "tensorflow")
+    assert plans["venv"].steps[0].argv == ("uv", "venv", "/home/user/fix-venv")
 
 
 def test_uv_spells_its_commands_and_remedies():

@@ -20,6 +20,7 @@ class Outcome(str, enum.Enum):
     HELD_BACK = "held-back"
     EXTERNALLY_MANAGED = "externally-managed"
     USER_IN_VENV = "user-in-venv"
+    USER_UNSUPPORTED = "user-unsupported"
     PERMISSION_DENIED = "permission-denied"
     CANNOT_UNINSTALL = "cannot-uninstall"
     REMOVED_PACKAGE = "removed-package"
@@ -99,6 +100,12 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "Python has files for needs a requirement that cannot be met here (pip's own dry run says "
         "which).",
         "#b8860b",
+        True,
+    ),
+    Outcome.USER_UNSUPPORTED: OutcomeInfo(
+        'The installer has no --user and refused it (uv: "pip\'s `--user` is unsupported"): it '
+        "installs into a virtual environment, or with --system into the interpreter's own site.",
+        "#6c3483",
         True,
     ),
     Outcome.PERMISSION_DENIED: OutcomeInfo(

@@ -25,6 +25,7 @@ NEVER = r"(?!)"
 
 RULES: tuple[Rule, ...] = (
     Rule(Outcome.NO_SPACE, r"No space left on device \(os error 28\)"),
+    Rule(Outcome.USER_UNSUPPORTED, r"pip's `--user` is unsupported"),
     Rule(
         Outcome.EXTERNALLY_MANAGED,
         r"The interpreter at .* is externally managed",

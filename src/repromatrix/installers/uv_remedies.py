@@ -51,10 +51,9 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy(
         "no-user",
         "install without --user",
-        frozenset({Outcome.UNKNOWN_FAILURE, Outcome.USER_IN_VENV}),
+        frozenset({Outcome.USER_UNSUPPORTED, Outcome.USER_IN_VENV}),
         drop=("--user",),
         needs_fact="user_flag",
-        when=r"`--user` is unsupported",
         why="uv has no --user: it installs into a virtual environment, or with --system",
     ),
     SHARED["upgrade-blockers"],
@@ -73,6 +72,7 @@ CATALOGUE: tuple[Remedy, ...] = (
                 Outcome.UPGRADED_INCONSISTENT,
                 Outcome.RESOLUTION_IMPOSSIBLE,
                 Outcome.IMPORT_ERROR,
+                Outcome.USER_UNSUPPORTED,
             }
         ),
         before=(("uv", "venv", "{home}/fix-venv"),),
