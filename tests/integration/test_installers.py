@@ -15,6 +15,9 @@ UV_CELLS = [
     # the CA only in pip's configuration: uv never reads it
     ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "ssl-error", "cause: invalid peer certificate: UnknownIssuer"),
     ("bookworm-py3.11-venv-fresh-ca-none-uv", "ssl-error", "cause: invalid peer certificate: UnknownIssuer"),
+    # the CA in the OS's store: uv trusts its own roots, and its hint names the way
+    ("bookworm-py3.11-venv-fresh-ca-system-store-uv", "ssl-error",
+     "hint: Consider enabling use of system TLS certificates with the `--system-certs` command-line flag"),
     # the proxy that needs credentials, and the one that is down
     ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-auth-required",
      "cause: tunnel error: proxy authorization required"),
@@ -41,6 +44,8 @@ def test_uv_cells_in_uvs_own_words(installers_run, cell_id, outcome, evidence):
 
 def test_pip_and_uv_differ_where_the_ca_is_only_pips(installers_run):
     assert installers_run.cells["bookworm-py3.11-venv-fresh-ca-pip-config"]["outcome"] == "upgraded"
+    # Debian's pip reads the OS's store: the CA there and in no variable is enough for it
+    assert installers_run.cells["bookworm-py3.11-venv-fresh-ca-system-store"]["outcome"] == "upgraded"
     assert installers_run.cells["bookworm-py3.11-venv-tf2.15.0"]["outcome"] == "upgraded"
     pips = installers_run.cells["bookworm-py3.11-venv-tf2.15.0-constraints"]
     assert pips["outcome"] == "resolution-impossible"  # pip's words for what uv calls no wheel
@@ -64,6 +69,7 @@ def test_the_same_reporters_environment_parts_pip_and_uv(installers_run):
     ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "trust-ca", "SSL_CERT_FILE=/opt/repromatrix/remedy-ca.pem uv pip"),
     ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-credentials", "HTTP_PROXY="),
     ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "drop-constraint", "unset UV_CONSTRAINT"),
+    ("bookworm-py3.11-venv-fresh-ca-system-store-uv", "system-certs", "uv pip install --system-certs --upgrade"),
     # Without --user on Debian's python3, uv meets PEP 668: its own venv is the fix
     ("bookworm-py3.11-user-flag-tf2.15.0-uv", "venv", "uv venv /home/user/fix-venv"),
 ])

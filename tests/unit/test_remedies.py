@@ -182,7 +182,7 @@ def test_selection_parsing():
     assert parse_selection(" venv , trust-ca,venv")[0] == Selection(Choice.NONE, ("venv", "trust-ca"))
     assert parse_selection("venvv") == (None, "unknown remedy 'venvv'")
     assert parse_selection([])[0] is None
-    assert set(REMEDY_NAMES) == {r.name for r in CATALOGUE}
+    assert set(REMEDY_NAMES) == {r.name for by in INSTALLERS.values() for r in by.remedies}
 
 
 def test_a_failed_remedy_step_is_classified_in_pips_words():

@@ -14,7 +14,7 @@ from repromatrix.core.outcomes import Outcome
 from repromatrix.installers import INSTALLERS, installer
 from repromatrix.judge.classify import classify
 from repromatrix.judge.remedies import Facts, blockers, plan_attempts
-from repromatrix.plan.plan import RenderContext, plan_cell
+from repromatrix.plan.plan import RenderContext, local_index_context, plan_cell
 from repromatrix.plan.render import render_dockerfile
 from tests.conftest import DATA
 from tests.support import observe
@@ -179,3 +179,21 @@ def test_what_uv_installed_is_found_under_any_spelling_of_the_name(spelled):
     data["upgrade"]["output"] = output
     verdict = classify(observe(data), by=UV)
     assert verdict.outcome is Outcome.UPGRADED and verdict.evidence[0] == "+ tf-nightly==2.21.0.dev2", verdict
+
+
+def test_a_ca_in_the_os_store_is_in_no_installers_variable_but_the_setup_is_given_it(write_matrix):
+    path = write_matrix("target: {index: local}\naxes: {os: [bookworm], installer: [pip, uv], ca: [system-store], "
+                        "prior: ['2.15.0']}\n")
+    loaded = load_matrix(path)
+    ctx = local_index_context(loaded.target, None, b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
+    for cell in expand(loaded):
+        plan = plan_cell(cell, ctx)
+        by = plan.installer
+        dockerfile = render_dockerfile(plan, ctx)
+        assert plan.cert_variable == "" and f"ENV {by.variables.cert}=" not in dockerfile, cell.id
+        assert "&& update-ca-certificates" in dockerfile
+        assert "/usr/local/share/ca-certificates/repromatrix-" in dockerfile
+        # The prior version is set up with the bundle in the installer's own variable: the upgrade is what is tested
+        assert all(f"{by.variables.cert}=/usr/local/share/repromatrix/ca-bundle.pem " in c
+                   for c in plan.setup_commands), plan.setup_commands
+        assert by.variables.cert not in plan.upgrade_command

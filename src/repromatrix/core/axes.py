@@ -90,6 +90,7 @@ class PlanDraft:
     prior: str | None = None
     trust_host_ca: bool = False
     ca_for_pip_only: bool = False  # the CA is given in pip's variable, whatever the installer
+    ca_in_store: bool = False  # the CA is in the OS's trust store, in no installer's variable
     network: NetworkMode | None = None
     pip_pin: str | None = None
     installer: InstallerName = "pip"
@@ -379,6 +380,10 @@ CA_VALUES = {
     "none": "only the image's own CAs",
     # The field failure of a user who switched installers: the CA stays where pip reads it.
     "pip-config": "that bundle in pip's configuration only, which uv does not read",
+    # How IT departments install a corporate CA: into the OS's store, where each installer may or
+    # may not look (uv only with --system-certs)
+    "system-store": "that bundle added to the OS's trust store (update-ca-certificates), and no "
+    "installer variable",
 }
 
 
@@ -391,6 +396,7 @@ class CaAxis(ChoiceAxis):
     def contribute(self, value: str, draft: PlanDraft) -> None:
         draft.trust_host_ca = value != "none"
         draft.ca_for_pip_only = value == "pip-config"
+        draft.ca_in_store = value == "system-store"
 
     def needs(self, value: str) -> RunNeeds:
         return RunNeeds(host_ca=value != "none")

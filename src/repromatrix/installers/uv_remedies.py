@@ -32,6 +32,15 @@ CATALOGUE: tuple[Remedy, ...] = (
         options=("--no-cache",),
         why="uv otherwise keeps every wheel it downloads, unpacked, in its cache",
     ),
+    # A corporate CA is usually in the OS's store: uv trusts its own bundled roots unless told
+    Remedy(
+        "system-certs",
+        "let uv trust the OS's certificate store (--system-certs)",
+        frozenset({Outcome.SSL_ERROR}),
+        options=("--system-certs",),
+        note="UV_SYSTEM_CERTS=1 sets it for every uv command (uv once spelled it --native-tls)",
+        why="uv reads its own bundled roots, not the OS's store where IT installs a corporate CA",
+    ),
     Remedy(
         "trust-ca",
         "give uv the corporate CA (SSL_CERT_FILE)",

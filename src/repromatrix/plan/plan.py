@@ -80,7 +80,9 @@ class CellPlan:
     limits: Limits  # run-time limits of its containers (the cell's and its remedies')
     trusts_ca: bool  # the cell gets a CA bundle (the host's, the local index's, the interceptor's)
     wants_host_ca: bool  # ca: host (or pip-config)
-    cert_variable: str  # the variable the CA bundle is given in (the installer's, or pip's)
+    # The variable the CA bundle is given in (the installer's, or pip's); '' when it is in the
+    # OS's trust store instead (ca: system-store)
+    cert_variable: str
     upgrade_command: str  # exactly what runs, the way a user types it
     setup_commands: tuple[
         str, ...
@@ -206,9 +208,9 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         limits=limits,
         trusts_ca=trusts,
         wants_host_ca=draft.trust_host_ca,
-        cert_variable=(installer("pip") if draft.ca_for_pip_only else by).variables.cert,
+        cert_variable=_cert_variable(draft, by),
         upgrade_command=upgrade_command(by, target, draft.mode),
-        setup_commands=setup_commands(by, target, draft),
+        setup_commands=setup_commands(by, target, draft, trusts),
         env=tuple(env),
         installer=by,
         checks=ctx.checks + draft.conflicts.checks,
@@ -220,10 +222,20 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
     )
 
 
-def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str, ...]:
+def _cert_variable(draft: PlanDraft, by: Installer) -> str:
+    if draft.ca_in_store:
+        return ""
+    return (installer("pip") if draft.ca_for_pip_only else by).variables.cert
+
+
+def setup_commands(
+    by: Installer, target: Target, draft: PlanDraft, trusts_ca: bool = False
+) -> tuple[str, ...]:
     """The prior version (with the target's extras), what conflicts with the upgrade, then the
     installer's own pin. A reporter's environment is formed in one resolver call, the prior
-    version with it, as theirs was."""
+    version with it, as theirs was. With the CA only in the OS's store, the setup is given it
+    in the installer's variable too: what is under test is the upgrade, not how the reporter
+    once installed the prior version."""
     assert draft.mode is not None
     prior = [target.pinned(draft.prior)] if draft.prior else []
     # Last, so the interpreter's own installer set up the rest as it did for users
@@ -231,6 +243,8 @@ def setup_commands(by: Installer, target: Target, draft: PlanDraft) -> tuple[str
     # On PEP 668 systems users got their packages past the marker.
     system = draft.mode.venv is None
     past_marker = f"{by.variables.break_system_packages}=1 " if system else ""
+    if draft.ca_in_store and trusts_ca:
+        past_marker += f"{by.variables.cert}={contract.CA_BUNDLE_PATH} "
     # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it
     # is.
     program = by.program(draft.mode.module)
