@@ -123,3 +123,24 @@ def test_ten_thousand_cells(browser, tmp_path):
     assert view.list_head().startswith(f"{sum(c.outcome == 'externally-managed' for c in run.cells)} of 10000")
     assert view.problems == []
     print(f"10,000 cells: interactive after {view.seconds_to_ready:.2f}s (figures: scripts/bench-report)")
+
+
+def test_with_two_installers_the_pivot_puts_them_side_by_side_per_environment(browser, tmp_path):
+    def cell(id_: str, env: str, installer: str, outcome: str) -> CellResult:
+        return CellResult(id=id_, axes={"os": "bookworm", "conflicts": env, "installer": installer},
+                          outcome=outcome, evidence=[outcome])
+    run = RunResult(run_id="sides", matrix="m.yaml", target={"package": "tensorflow", "version": "",
+                    "index": "local"}, started="s",
+                    cells=[cell("h5py", "h5py", "pip", "upgraded"), cell("h5py-uv", "h5py", "uv", "upgraded-inconsistent"),
+                           cell("none", "none", "pip", "upgraded"), cell("none-uv", "none", "uv", "upgraded")])
+    write_all(run, tmp_path)
+    view = Page(browser, tmp_path / "index.html")
+    page = view.page
+    assert page.locator("#pivot tr th").first.text_content() == "environment \\ installer"
+    assert page.locator("#pivot tr").first.locator("th").all_text_contents()[1:] == ["pip", "uv"]
+    assert page.locator("#pivot tr > th:first-child").all_text_contents()[1:] == ["h5py", "none"]
+    page.click("#pivot td[data-row=h5py][data-col=uv]")
+    assert view.list_head().startswith("1 of 4 cells in environment=h5py, installer=uv")
+    page.click("tr.row")
+    assert "environment" not in page.locator("#detail dl").first.text_content()  # a pivot's, not the cell's
+    assert view.problems == []

@@ -4,7 +4,8 @@
 (function () {
   const data = JSON.parse(document.getElementById("report-data").textContent);
   const cells = data.cells;
-  const axes = data.axes;
+  const axes = data.axes.slice();
+  const realAxes = data.axes.length;  // beyond them: a pivot's derived axis, never a filter
   const LIST_LIMIT = 300;
   const TRENDS = ["new-failure", "still-failing", "flaky", "fixed", "passing", "no-history"];
   const $ = (id) => document.getElementById(id);
@@ -17,13 +18,24 @@
   const outcomes = Object.keys(data.outcomes).filter((o) => cells.some((c) => c.outcome === o));
   const trends = TRENDS.filter((t) => cells.some((c) => c.trend === t));
   const varying = axes.map((_, i) => i).filter((i) => axisValues[i].length > 1);
+  // pip and uv side by side: with more than one installer the pivot's default columns are the
+  // installers and its rows each cell's environment (every other varying axis), so a row whose
+  // colours differ is an environment where the installers disagree.
+  const installerAt = axes.indexOf("installer");
+  const byInstaller = installerAt >= 0 && axisValues[installerAt].length > 1;
+  if (byInstaller) {
+    const others = varying.filter((i) => i !== installerAt);
+    axes.push("environment");
+    for (const c of cells) c.values = [...c.values, others.map((i) => c.values[i]).join(" · ") || "all"];
+    axisValues.push(valuesOf(axes.length - 1));
+  }
 
   // "colour by": what the pivot's chips count, the outcome or the recommended fix ("fixable by").
   const fixOf = (c) => c.fix || (c.attempts.length ? "no clean fix" : (data.outcomes[c.outcome].failed ? "not tried" : "nothing to fix"));
   const state = {
     colour: "outcome",
-    row: varying[0] ?? 0,
-    col: varying[1] ?? varying[0] ?? 0,
+    row: byInstaller ? axes.length - 1 : varying[0] ?? 0,
+    col: byInstaller ? installerAt : varying[1] ?? varying[0] ?? 0,
     outcomes: new Set(outcomes),
     trends: new Set(trends),
     values: axes.map((_, i) => new Set(axisValues[i])),
@@ -77,7 +89,7 @@
       checkboxGroup("outcome", outcomes, state.outcomes, (o) => badge(o)),
       trends.length > 1 || trends[0] !== "no-history"
         ? checkboxGroup("trend", trends, state.trends, (t) => trendTag(t)) : null,
-      ...axes.map((name, i) => axisValues[i].length > 1
+      ...axes.map((name, i) => axisValues[i].length > 1 && i < realAxes
         ? checkboxGroup(name, axisValues[i], state.values[i], (v) => document.createTextNode(v)) : null),
     );
   }
@@ -165,7 +177,7 @@
   function openCell(c) {
     const panel = $("detail");
     const dl = el("dl");
-    axes.forEach((name, i) => field(dl, name, c.values[i]));
+    axes.slice(0, realAxes).forEach((name, i) => field(dl, name, c.values[i]));
     field(dl, "version", (c.before || "not installed") + " → " + (c.after || "not installed") +
       (c.newest ? " (newest release " + c.newest + (c.newestForPython && c.newestForPython !== c.newest
         ? ", newest for this Python " + c.newestForPython : "") + ")" : ""));
