@@ -131,7 +131,8 @@ def test_with_two_installers_the_pivot_puts_them_side_by_side_per_environment(br
                           outcome=outcome, evidence=[outcome])
     run = RunResult(run_id="sides", matrix="m.yaml", target={"package": "tensorflow", "version": "",
                     "index": "local"}, started="s",
-                    cells=[cell("h5py", "h5py", "pip", "upgraded"), cell("h5py-uv", "h5py", "uv", "upgraded-inconsistent"),
+                    cells=[cell("h5py", "h5py", "pip", "upgraded"),
+                           cell("h5py-uv", "h5py", "uv", "upgraded-inconsistent"),
                            cell("none", "none", "pip", "upgraded"), cell("none-uv", "none", "uv", "upgraded")])
     write_all(run, tmp_path)
     view = Page(browser, tmp_path / "index.html")
