@@ -29,6 +29,14 @@ UV_CELLS = [
     # uv, like pip, leaves what the other installed libraries need broken, and its check says so
     ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv", "upgraded-inconsistent",
      "The package `googleapis-common-protos` requires `protobuf"),
+    ("bookworm-py3.11-root-venv-user-tf2.15.0-uv", "permission-denied",
+     "error: failed to remove file `/opt/venv/lib/python3.11/site-packages/tensorflow-2.15.0.dist-info/INSTALLER`: "
+     "Permission denied (os error 13)"),
+    # where pip fails: uv keeps its downloads out of a small /tmp, and retries a cut download
+    ("bookworm-py3.11-venv-fresh-small-tmp-uv", "upgraded", "+ tensorflow==2.21.0"),
+    ("bookworm-py3.11-venv-fresh-flaky-uv", "upgraded", "+ tensorflow==2.21.0"),
+    ("bullseye-py3.9-venv-fresh-uv", "upgraded",
+     "landed on 2.20.0, below the newest release 2.21.0: no 2.21.0 wheel for Python 3.9; the newest for it is 2.20.0"),
     ("bookworm-py3.11-user-flag-tf2.15.0-uv", "user-unsupported",
      "error: pip's `--user` is unsupported (use a virtual environment instead)"),
 ]
