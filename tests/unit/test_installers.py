@@ -107,8 +107,15 @@ def test_only_the_installers_own_files_spell_pips_names():
     assert "installers/pip_remedies.py" in found  # the check sees pip's spelling where it is
 
 
-def test_uv_is_its_two_modules():
-    assert installer_files(installer("uv")) == {"installers/uv.py", "installers/uv_remedies.py"}
+def test_uv_is_its_two_modules_and_its_cache_damager():
+    assert installer_files(installer("uv")) == {"installers/uv.py", "installers/uv_remedies.py",
+                                                "templates/corrupt_uv_cache.py"}
+
+
+def test_every_installers_cache_damager_is_one_of_its_own_scripts():
+    for by in INSTALLERS.values():
+        assert by.cache_damager in by.fragments
+        assert (PACKAGE / "templates" / by.cache_damager).is_file()
 
 
 def test_a_secret_index_url_is_handed_over_in_the_installers_variable(write_matrix):

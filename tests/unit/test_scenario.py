@@ -153,3 +153,78 @@ def test_the_libraries_around_the_target_are_what_it_requires_what_requires_thos
     }  # not the extra's nvidia wheel, nor distributions nothing here requires (tf-nightly)
     changed = {name for name, *_ in around(tmp_path, ["nvidia-cublas-cu12"])}
     assert "nvidia-cublas-cu12" in changed and "tf-nightly" not in changed
+
+
+def _wheel_site(site, files: dict[str, bytes], record_lies_about: str = "") -> None:
+    """A distribution `demo` 1.0 installed into `site`, its RECORD with each file's real sha256, but
+    for `record_lies_about`, whose RECORD entry is another file's hash (as for a damaged copy)."""
+    import base64
+    import hashlib
+
+    dist_info = site / "demo-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    rows = []
+    for path, data in files.items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_bytes(data)
+        hashed = b"something else" if path == record_lies_about else data
+        digest = base64.urlsafe_b64encode(hashlib.sha256(hashed).digest()).rstrip(b"=").decode()
+        rows.append(f"{path},sha256={digest},{len(data)}")
+    rows.append("demo-1.0.dist-info/RECORD,,")
+    (dist_info / "RECORD").write_text("\n".join(rows) + "\n")
+
+
+def _damaged(site) -> list[str]:
+    proc = subprocess.run([sys.executable, "-S", "-c", _scenario_constant("DAMAGED"), "demo"],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(site)}, timeout=60, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_installed_files_that_differ_from_their_record_are_named(tmp_path):
+    files = {"demo/__init__.py": b"x = 1\n", "demo/core.py": b"y = 2\n", "demo/data/table.bin": b"\0\1"}
+    _wheel_site(tmp_path / "ok", files)
+    assert _damaged(tmp_path / "ok") == []
+    _wheel_site(tmp_path / "bad", files, record_lies_about="demo/core.py")
+    assert _damaged(tmp_path / "bad") == ["demo/core.py"]
+    (tmp_path / "bad" / "demo" / "data" / "table.bin").unlink()  # listed, gone: not a damaged copy
+    assert _damaged(tmp_path / "bad") == ["demo/core.py"]
+
+
+def _uv_damager():
+    import importlib.util
+
+    source = resources.files("repromatrix").joinpath("templates/corrupt_uv_cache.py")
+    spec = importlib.util.spec_from_file_location("corrupt_uv_cache", str(source))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_uvs_cached_copy_is_damaged_where_the_import_reads_first(tmp_path):
+    damager = _uv_damager()
+    cache = tmp_path / "cache"
+    copy = cache / "archive-v0" / "Xq3"
+    init = b"# " + b"a" * 300 + b"\nimport sys\n"
+    # the largest package is the one `import demo` is; a private helper package does not count
+    _wheel_site(copy, {"demo/__init__.py": init, "demo/a.py": b"", "demo/b.py": b"", "_demo_helper/__init__.py": b"z",
+                       "_demo_helper/c.py": b"", "_demo_helper/d.py": b"", "_demo_helper/e.py": b""})
+    found = damager.cached_copy(str(cache), "demo-1.0.dist-info")
+    assert found == str(copy)
+    target = damager.top_level_init(found, "demo-1.0.dist-info")
+    assert target == str(copy / "demo" / "__init__.py")
+    damager.damage(target)
+    damaged = (copy / "demo" / "__init__.py").read_bytes()
+    assert len(damaged) == len(init) and damaged.count(b"\0") == damager.DAMAGE
+    with pytest.raises(SyntaxError, match="null bytes"):
+        compile(damaged, "__init__.py", "exec")
+    assert _damaged(copy) == ["demo/__init__.py"]  # what the scenario then finds
+    venv = tmp_path / "venv"
+    for name in ("demo_extra-3.0.dist-info", "Demo-1.0.dist-info"):  # uv writes the wheel's spelling
+        (venv / "lib" / "python3.11" / "site-packages" / name).mkdir(parents=True)
+    assert damager.installed_dist_info(str(venv), "demo") == "Demo-1.0.dist-info"
+    assert damager.installed_dist_info(str(venv), "demo-extra>=2") == "demo_extra-3.0.dist-info"
+    with pytest.raises(SystemExit, match=r"uv installed no other into a fresh venv"):
+        damager.installed_dist_info(str(venv), "other")
+    with pytest.raises(SystemExit, match=r"uv's cache .* holds no unpacked other-2\.0\.dist-info"):
+        damager.cached_copy(str(cache), "other-2.0.dist-info")

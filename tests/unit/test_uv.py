@@ -3,6 +3,7 @@ its classifier rules on uv's own output, captured in real containers (tests/data
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -137,10 +138,17 @@ def test_uv_cells_are_named_and_what_means_nothing_for_uv_is_refused(write_matri
     path = write_matrix("target: {index: local}\naxes: {os: [bookworm], installer: [pip, 'uv==0.13.9']}\n")
     assert [c.id for c in expand(load_matrix(path))] == ["bookworm-py3.11-venv-fresh",
                                                          "bookworm-py3.11-venv-fresh-uv0.13.9"]
-    for axis in ("pip: ['19.2.3']", "cache: [corrupted]"):
-        bad = write_matrix(f"target: {{index: local}}\naxes: {{os: [bookworm], installer: [uv], {axis}}}\n")
-        with pytest.raises(MatrixError, match=r"axes\.installer"):
-            expand(load_matrix(bad))
+    bad = write_matrix("target: {index: local}\naxes: {os: [bookworm], installer: [uv], pip: ['19.2.3']}\n")
+    with pytest.raises(MatrixError, match=r"axes\.installer"):
+        expand(load_matrix(bad))
+    # uv's cache can be damaged (its unpacked copy), so the combination is a cell of its own
+    damaged = load_matrix(write_matrix("target: {index: 'https://127.0.0.1:9/simple/'}\n"
+                                       "axes: {installer: [uv], cache: [corrupted]}\n"))
+    (cell,) = expand(damaged)
+    ctx = RenderContext(target=damaged.target, index_url="https://127.0.0.1:9/simple/")
+    text = render_dockerfile(plan_cell(cell, ctx, UV), ctx)
+    assert "RUN : repromatrix-setup && python3 /opt/repromatrix/corrupt_uv_cache.py tensorflow" in text
+    assert "corrupt_cache.py" not in text.replace("corrupt_uv_cache.py", "")
 
 
 def test_summary_lists_where_pip_and_uv_disagree(tmp_path):
@@ -197,3 +205,18 @@ def test_a_ca_in_the_os_store_is_in_no_installers_variable_but_the_setup_is_give
         assert all(f"{by.variables.cert}=/usr/local/share/repromatrix/ca-bundle.pem " in c
                    for c in plan.setup_commands), plan.setup_commands
         assert by.variables.cert not in plan.upgrade_command
+
+
+def test_a_damaged_copy_from_uvs_cache_is_named_file_by_file_and_its_cache_clean_fixes_it():
+    data = json.loads((DATA / "records" / "local-bookworm-py3.11-venv-tf2.15.0-cache-corrupted-uv.json").read_text())
+    assert data["upgrade"]["exit_code"] == 0  # uv said nothing: it installed what its cache held
+    verdict = classify(observe(data), by=UV)
+    assert verdict.outcome is Outcome.DAMAGED_INSTALL
+    assert verdict.evidence[0] == "tensorflow/__init__.py differs from the sha256 in tensorflow 2.21.0's RECORD"
+    assert verdict.evidence[1].startswith("import tensorflow failed: ValueError: source code string cannot contain")
+    facts = Facts(package="tensorflow", requirement="tensorflow", upgrade=("uv", "pip", "install", "--upgrade",
+                  "tensorflow"), upgrader="root", home="/root", evidence="\n".join(verdict.evidence))
+    plans = [a.remedy.name for a in plan_attempts(verdict.outcome, facts, AUTO_SELECTION, UV)]
+    assert plans[:2] == ["purge-cache", "no-cache-dir"] and "venv" not in plans  # a venv reuses the cache
+    undamaged = dict(data, damaged=[])
+    assert classify(observe(undamaged), by=UV).outcome is Outcome.IMPORT_ERROR

@@ -477,6 +477,8 @@ class Record:
     around_before: tuple[Around, ...] | None = None
     around_after: tuple[Around, ...] | None = None
     around_left_out: int = 0  # modules over the scenario's budget, not imported
+    # The target's files whose sha256 differs from its RECORD (looked for when its import failed)
+    damaged: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -514,6 +516,7 @@ class Record:
             around_before=Around.read_all(f, "around_before"),
             around_after=Around.read_all(f, "around_after"),
             around_left_out=f.integer("around_left_out"),
+            damaged=f.texts("damaged"),
         )
 
     @property

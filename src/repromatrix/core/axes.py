@@ -613,21 +613,13 @@ class InstallerAxis(Axis):
                     f"use pip: [os] for {draft.installer} cells (exclude the combination)",
                 )
             )
-        if draft.values["cache"] == "corrupted":
-            draft.problems.append(
-                (
-                    self.name,
-                    f"cache: corrupted damages pip's cache; {draft.installer}'s cannot "
-                    "be damaged yet",
-                    f"use cache: [clean] for {draft.installer} cells",
-                )
-            )
 
 
 # -- cache --------------------------------------------------------------------------------
 CACHE_VALUES = {
-    "clean": "pip's cache is empty",
-    "corrupted": "it holds a damaged copy of the wheel the upgrade wants",
+    "clean": "the installer's cache is empty",
+    "corrupted": "it holds a damaged copy of the wheel the upgrade wants (pip: the wheel file; "
+    "uv: its unpacked copy)",
 }
 
 

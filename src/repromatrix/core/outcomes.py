@@ -30,6 +30,7 @@ class Outcome(str, enum.Enum):
     OUT_OF_MEMORY = "out-of-memory"
     HASH_MISMATCH = "hash-mismatch"
     CORRUPT_CACHE = "corrupt-cache"
+    DAMAGED_INSTALL = "damaged-install"
     PROXY_AUTH_REQUIRED = "proxy-auth-required"
     PROXY_ERROR = "proxy-error"
     SSL_ERROR = "ssl-error"
@@ -145,6 +146,13 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     ),
     Outcome.CORRUPT_CACHE: OutcomeInfo(
         "pip used a cached wheel that is not a valid zip file.", "#6b3d00", True
+    ),
+    Outcome.DAMAGED_INSTALL: OutcomeInfo(
+        "The installer exited 0, but the target does not import and files of it differ from the "
+        "sha256 in its own RECORD: a damaged copy was installed (uv installs the unpacked wheel "
+        "its cache holds without checking it again).",
+        "#5c3a1e",
+        True,
     ),
     Outcome.RESOLUTION_IMPOSSIBLE: OutcomeInfo(
         "pip's resolver found no set of versions that satisfies every requirement and constraint.",

@@ -56,6 +56,8 @@ class Installer(ABC):
     # The scripts under templates/ that run in a container for this installer (damaging its
     # cache, aligning its version): its template fragments, which may spell its names
     fragments: ClassVar[tuple[str, ...]]
+    # The one of them that damages its cache (cache: corrupted), run as `python3 SCRIPT REQUIREMENT`
+    cache_damager: ClassVar[str]
     # The program its wheel ships as a script (NAME-V.data/scripts/<program>), put on PATH in a
     # cell's image as the standalone binary; '' when the interpreter brings it (pip)
     standalone: ClassVar[str] = ""

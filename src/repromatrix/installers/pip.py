@@ -175,6 +175,7 @@ class Pip(Installer):
     index_wheels = LOCAL_INDEX_WHEELS
     # Damaging the cache it re-reads (cache: corrupted); the official images' pip (interpreters)
     fragments = ("corrupt_cache.py", "align_pip.py")
+    cache_damager = "corrupt_cache.py"
 
     def program(self, module: bool) -> str:
         return "python3 -m pip" if module else "pip"

@@ -359,6 +359,7 @@ CATALOGUE: tuple[Remedy, ...] = (
                 Outcome.IMPORT_ERROR,
                 Outcome.HASH_MISMATCH,
                 Outcome.CORRUPT_CACHE,
+                Outcome.DAMAGED_INSTALL,
                 Outcome.UPGRADED_INCONSISTENT,
                 Outcome.NOT_UPGRADED,
                 Outcome.CANNOT_UNINSTALL,

@@ -104,7 +104,9 @@ class Uv(Installer):
     broken = BROKEN
     remedies = CATALOGUE
     index_wheels = frozenset()
-    fragments = ()
+    # Damaging the unpacked copy in its cache that it installs again unchecked (cache: corrupted)
+    fragments = ("corrupt_uv_cache.py",)
+    cache_damager = "corrupt_uv_cache.py"
     standalone = "uv"
 
     def program(self, module: bool) -> str:

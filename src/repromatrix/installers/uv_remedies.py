@@ -20,7 +20,14 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy(
         "purge-cache",
         "empty uv's cache (uv cache clean)",
-        frozenset({Outcome.HASH_MISMATCH, Outcome.CORRUPT_CACHE, Outcome.NO_SPACE}),
+        frozenset(
+            {
+                Outcome.HASH_MISMATCH,
+                Outcome.CORRUPT_CACHE,
+                Outcome.DAMAGED_INSTALL,
+                Outcome.NO_SPACE,
+            }
+        ),
         before=(("uv", "cache", "clean"),),
         why="a damaged file in uv's cache is used again on every try; and the cache is disk the "
         "next download needs",
@@ -28,9 +35,10 @@ CATALOGUE: tuple[Remedy, ...] = (
     Remedy(
         "no-cache-dir",
         "upgrade without uv's cache (--no-cache)",
-        frozenset({Outcome.NO_SPACE}),
+        frozenset({Outcome.NO_SPACE, Outcome.DAMAGED_INSTALL}),
         options=("--no-cache",),
-        why="uv otherwise keeps every wheel it downloads, unpacked, in its cache",
+        why="uv otherwise keeps every wheel it downloads, unpacked, in its cache, and installs "
+        "from it without checking it again",
     ),
     # A corporate CA is usually in the OS's store: uv trusts its own bundled roots unless told
     Remedy(

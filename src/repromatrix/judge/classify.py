@@ -262,6 +262,12 @@ def _failure(upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
     return Verdict(Outcome.UNKNOWN_FAILURE, (said,) + lines, facts)
 
 
+def _damaged(record: Record) -> tuple[str, ...]:
+    """'tensorflow/__init__.py differs from the sha256 in tensorflow 2.21.0's RECORD' per file."""
+    whose = f"{record.package} {record.after}'s RECORD"
+    return tuple(f"{path} differs from the sha256 in {whose}" for path in record.damaged)
+
+
 def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer) -> Verdict:
     """The installer exited 0: did the upgrade land, import, agree between identities, hold
     together?"""
@@ -289,6 +295,8 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
     # What no longer imports around it: often the cause (TensorFlow imports Keras, which
     # imports a pandas built for NumPy 1), in each module's own words
     around_it = tuple(b.said for b in broken_around(record))
+    if failed and record.damaged:
+        return Verdict(Outcome.DAMAGED_INSTALL, _damaged(record) + failed, facts)
     if failed:
         evidence = _placeholder(record, facts) + failed + around_it
         return Verdict(Outcome.IMPORT_ERROR, evidence[:MAX_EVIDENCE], facts)

@@ -115,8 +115,8 @@ class CellPlan:
             steps.append(
                 {
                     "user": self.mode.upgrade_by or "root",
-                    "command": "python3 /opt/repromatrix/"
-                    f"corrupt_cache.py {shlex.quote(self.target.requirement)}",
+                    "command": f"python3 /opt/repromatrix/{self.installer.cache_damager} "
+                    f"{shlex.quote(self.target.requirement)}",
                 }
             )
         return tuple(steps)

@@ -73,7 +73,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         if plan.checks:
             (tmp / "checks.json").write_text(checks_json(plan))
         if plan.cache_corrupted:
-            (tmp / "corrupt_cache.py").write_bytes(template_bytes("corrupt_cache.py"))
+            damager = plan.installer.cache_damager
+            (tmp / damager).write_bytes(template_bytes(damager))
         if plan.conflicts.requirements or plan.conflicts.pip_config:
             _write_environment(plan, tmp / "environment")
         if plan.legacy_command:

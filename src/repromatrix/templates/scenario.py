@@ -402,6 +402,37 @@ def import_check(who, dist):
             "dist_version": (dist or {}).get("version")}
 
 
+# The target's installed files whose sha256 differs from its own RECORD (at most 5). uv installs the
+# unpacked copy in its cache without checking it again: a damaged entry is installed on every try.
+DAMAGED = r"""
+import base64, hashlib, json, re, sys
+import importlib.metadata as md
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+dist = next((d for d in md.distributions() if norm(d.metadata["Name"] or "") == norm(sys.argv[1])), None)
+damaged = []
+for path in (dist.files or []) if dist else []:
+    if not path.hash or path.hash.mode != "sha256":
+        continue
+    try:
+        with open(path.locate(), "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").digest() if hasattr(hashlib, "file_digest") else hashlib.sha256(f.read()).digest()
+    except OSError:
+        continue  # a file it lists but does not have is another matter (a half-removed install)
+    if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != path.hash.value:
+        damaged.append(str(path))
+        if len(damaged) == 5:
+            break
+print(json.dumps(damaged))
+"""
+
+
+def damaged(who):
+    """The target's files that differ from its RECORD, as `who` sees them ([] when none)."""
+    code, out, _, _ = run(["python3", "-c", DAMAGED, PACKAGE], timeout=600, who=who)
+    return (last_json(out) or []) if code == 0 else []
+
+
 # How many modules around the target are imported, and the installers themselves (never imported).
 MAX_AROUND = 60
 INSTALLERS = ["pip", "setuptools", "wheel", "uv", "distribute"]
@@ -539,6 +570,8 @@ def main():
         heading("as %s: %s %s, import %s %s" % (who, PACKAGE, view["version"], " ".join(view["import"]["names"]),
                                                  "ok" if view["import"]["ok"] else view["import"]["error"]))
     record["import"] = record["identities"][UPGRADER]["import"]
+    if record["after"] and not record["import"]["ok"]:
+        record["damaged"] = damaged(UPGRADER)
     record["checks"] = run_checks(IDENTITIES)
     moved = changed_names(record["installed_before"], record["installed_after"])
     record["around_after"], left_out = around(UPGRADER, moved)
