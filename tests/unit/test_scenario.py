@@ -219,12 +219,14 @@ def test_uvs_cached_copy_is_damaged_where_the_import_reads_first(tmp_path):
     with pytest.raises(SyntaxError, match="null bytes"):
         compile(damaged, "__init__.py", "exec")
     assert _damaged(copy) == ["demo/__init__.py"]  # what the scenario then finds
-    venv = tmp_path / "venv"
-    for name in ("demo_extra-3.0.dist-info", "Demo-1.0.dist-info"):  # uv writes the wheel's spelling
-        (venv / "lib" / "python3.11" / "site-packages" / name).mkdir(parents=True)
-    assert damager.installed_dist_info(str(venv), "demo") == "Demo-1.0.dist-info"
-    assert damager.installed_dist_info(str(venv), "demo-extra>=2") == "demo_extra-3.0.dist-info"
-    with pytest.raises(SystemExit, match=r"uv installed no other into a fresh venv"):
-        damager.installed_dist_info(str(venv), "other")
+    venv = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    venv.mkdir(parents=True)
+    with pytest.raises(SystemExit, match=r"uv installed 0 distributions into a fresh venv, not the target alone: none"):
+        damager.installed_dist_info(str(tmp_path / "venv"))
+    (venv / "TensorFlow_CPU-2.21.0.dist-info").mkdir()  # whatever spelling the wheel has
+    assert damager.installed_dist_info(str(tmp_path / "venv")) == "TensorFlow_CPU-2.21.0.dist-info"
+    (venv / "numpy-2.3.5.dist-info").mkdir()
+    with pytest.raises(SystemExit, match=r"installed 2 distributions .*: TensorFlow_CPU-2\.21\.0\.dist-info, numpy"):
+        damager.installed_dist_info(str(tmp_path / "venv"))
     with pytest.raises(SystemExit, match=r"uv's cache .* holds no unpacked other-2\.0\.dist-info"):
         damager.cached_copy(str(cache), "other-2.0.dist-info")

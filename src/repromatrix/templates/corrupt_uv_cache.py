@@ -36,18 +36,14 @@ def uv(*args):
     return proc.stdout
 
 
-def installed_dist_info(venv, requirement):
-    """The `<name>-<version>.dist-info` directory name uv installed into the throwaway venv."""
-    name = requirement.split("[")[0]
-    for separator in "=<>!~;@ ":
-        name = name.split(separator)[0]
-    wanted = name.replace("-", "_").replace(".", "_").lower()
-    for path in glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "*.dist-info")):
-        base = os.path.basename(path)
-        name_version = base[: -len(".dist-info")]
-        if name_version.rsplit("-", 1)[0].replace(".", "_").lower() == wanted:
-            return base
-    fail("uv installed no %s into a fresh venv: nothing to damage" % name)
+def installed_dist_info(venv):
+    """The `<name>-<version>.dist-info` directory uv installed into the throwaway venv: the only
+    one there (`--no-deps`, and uv's venvs start empty), in whatever spelling the wheel has."""
+    found = glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "*.dist-info"))
+    if len(found) != 1:
+        fail("uv installed %d distributions into a fresh venv, not the target alone: %s"
+             % (len(found), ", ".join(sorted(os.path.basename(p) for p in found)) or "none"))
+    return os.path.basename(found[0])
 
 
 def cached_copy(cache, dist_info):
@@ -96,7 +92,7 @@ def main():
         uv("venv", "--quiet", "--python", sys.executable, venv)
         uv("pip", "install", "--quiet", "--python", os.path.join(venv, "bin", "python"), "--no-deps",
            requirement)
-        dist_info = installed_dist_info(venv, requirement)
+        dist_info = installed_dist_info(venv)
         init = top_level_init(cached_copy(cache, dist_info), dist_info)
         damage(init)
         print("repromatrix: damaged %s in uv's cache (%d zero bytes in the middle)" % (init, DAMAGE))
