@@ -26,6 +26,9 @@ UV_CELLS = [
     # a stale constraint: uv's resolver, which names the tags it found
     ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "no-matching-distribution",
      "hint: You require CPython 3.11 (`cp311`), but we only found wheels for `tensorflow`"),
+    # constraints no release satisfies: uv's own resolution failure
+    ("bookworm-py3.11-venv-tf2.15.0-site-pins-uv", "resolution-impossible",
+     "error: No solution found when resolving dependencies"),
     # uv, like pip, leaves what the other installed libraries need broken, and its check says so
     ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv", "upgraded-inconsistent",
      "The package `googleapis-common-protos` requires `protobuf"),
@@ -39,6 +42,13 @@ UV_CELLS = [
      "landed on 2.20.0, below the newest release 2.21.0: no 2.21.0 wheel for Python 3.9; the newest for it is 2.20.0"),
     ("bookworm-py3.11-user-flag-tf2.15.0-uv", "user-unsupported",
      "error: pip's `--user` is unsupported (use a virtual environment instead)"),
+    # a user and Debian's python3: uv needs --system, and meets PEP 668; a user's own venv upgrades
+    ("bookworm-py3.11-system-user-tf2.15.0-uv", "externally-managed",
+     "hint: Virtual environments were not considered due to the `--system` flag"),
+    ("bookworm-py3.11-user-venv-tf2.15.0-uv", "upgraded", "+ tensorflow==2.21.0"),
+    # uv's cache damaged: it installs the unpacked copy again unchecked; the RECORD says what differs
+    ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted-uv", "damaged-install",
+     "tensorflow/__init__.py differs from the sha256 in tensorflow 2.21.0's RECORD"),
 ]
 
 
@@ -77,12 +87,21 @@ def test_the_same_reporters_environment_parts_pip_and_uv(installers_run):
     ("bookworm-py3.11-venv-fresh-ca-pip-config-uv", "trust-ca", "SSL_CERT_FILE=/opt/repromatrix/remedy-ca.pem uv pip"),
     ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-credentials", "HTTP_PROXY="),
     ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "drop-constraint", "unset UV_CONSTRAINT"),
+    ("bookworm-py3.11-venv-tf2.15.0-site-pins-uv", "drop-constraint", "unset UV_CONSTRAINT"),
     ("bookworm-py3.11-venv-fresh-ca-system-store-uv", "system-certs", "uv pip install --system-certs --upgrade"),
     # Without --user on Debian's python3, uv meets PEP 668: its own venv is the fix
     ("bookworm-py3.11-user-flag-tf2.15.0-uv", "venv", "uv venv /home/user/fix-venv"),
+    ("bookworm-py3.11-system-user-tf2.15.0-uv", "venv", "uv venv /home/user/fix-venv"),
+    ("bookworm-py3.11-venv-tf2.15.0-cache-corrupted-uv", "purge-cache", "uv cache clean"),
 ])
 def test_uvs_own_fixes_are_tried_for_real(installers_run, cell_id, fix, command):
     cell = installers_run.cells[cell_id]
     assert cell["fix"] == fix, [(a["remedy"], a["fix"]) for a in cell["attempts"]]
     attempt = next(a for a in cell["attempts"] if a["remedy"] == fix)
     assert any(command in line for line in attempt["commands"]), attempt["commands"]
+
+
+def test_past_pep_668_a_user_still_cannot_write_debians_python3_with_uv(installers_run):
+    cell = installers_run.cells["bookworm-py3.11-system-user-tf2.15.0-uv"]
+    attempt = next(a for a in cell["attempts"] if a["remedy"] == "break-system-packages")
+    assert attempt["outcome"] == "permission-denied", attempt

@@ -166,7 +166,43 @@ def test_summary_lists_where_pip_and_uv_disagree(tmp_path):
     assert [(where, sorted(by)) for where, by in installer_differences(run)] == [("env", ["pip", "uv"])]
     text = render_markdown(run, tmp_path)
     assert "### Where the installers disagree (1)" in text
-    assert "| env | `uv` | `ssl-error` | – | ssl-error here |" in text and "same-uv" not in text
+    assert "| env | `uv` | `ssl-error` | – | – | ssl-error here |" in text and "same-uv" not in text
+
+
+def test_summary_lists_the_other_versions_where_pip_and_uv_upgraded_alike(tmp_path):
+    # As seen on the real index (a reporter's h5py venv): both upgraded TensorFlow to 2.21.0, uv
+    # also took the newest setuptools and wrapt; and, awkwardly, one added what the other removed.
+    from repromatrix.results.formats import installer_differences, render_markdown, versions_that_differ
+    from repromatrix.results.results import CellResult, RunResult
+    def change(name: str, before: str | None, after: str | None) -> dict[str, object]:
+        kind = "added" if before is None else "removed" if after is None else "upgraded"
+        return {"name": name, "before": before, "after": after, "change": kind}
+    tf = change("tensorflow", "2.15.0", "2.21.0")
+    pips = [tf, change("keras", "2.15.0", "3.15.1"), change("six", None, "1.17.0")]
+    uvs = [tf, change("keras", "2.15.0", "3.15.1"), change("wrapt", "1.14.2", "2.5.2"),
+           change("setuptools", "66.1.1", "84.2.1"), change("gast", "0.5.4", None)]
+    axes = {"os": "bookworm", "install": "venv", "prior": "2.15.0", "conflicts": "h5py"}
+    cells = [CellResult(id="h5py", axes=axes | {"installer": "pip"}, outcome=Outcome.UPGRADED, evidence=["p"],
+                        after="2.21.0", changed=pips),
+             CellResult(id="h5py-uv", axes=axes | {"installer": "uv"}, outcome=Outcome.UPGRADED, evidence=["u"],
+                        after="2.21.0", changed=uvs)]
+    run = RunResult(run_id="20261204-101500-beef", matrix="m.yaml", started="", target={}, cells=cells)
+    ((where, by),) = installer_differences(run)
+    assert versions_that_differ(by) == {
+        "gast": {"pip": "0.5.4", "uv": "–"},
+        "setuptools": {"pip": "66.1.1", "uv": "84.2.1"},
+        "six": {"pip": "1.17.0", "uv": "–"},
+        "wrapt": {"pip": "1.14.2", "uv": "2.5.2"},
+    }
+    text = render_markdown(run, tmp_path)
+    assert "| h5py | `uv` | `upgraded` | 2.21.0 | gast –, setuptools 84.2.1, six –, wrapt 2.5.2 | u |" in text
+    assert "| h5py | `pip` | `upgraded` | 2.21.0 | gast 0.5.4, setuptools 66.1.1, six 1.17.0, wrapt 1.14.2 |" in text
+    # the same changes under both: nothing to list
+    same = RunResult(run_id="20261204-101500-beef", matrix="m.yaml", started="", target={},
+                     cells=[cells[0], CellResult(id="h5py-uv", axes=axes | {"installer": "uv"},
+                                                 outcome=Outcome.UPGRADED, evidence=["u"], after="2.21.0",
+                                                 changed=list(pips))])
+    assert installer_differences(same) == []
 
 
 def test_a_cell_that_ran_without_tags_is_not_said_to_have_never_run():

@@ -29,6 +29,7 @@ import gzip
 import hashlib
 import html
 import io
+import os
 import platform
 import tarfile
 import zipfile
@@ -42,6 +43,11 @@ INDEX_PORT = 8443  # HTTPS, like a real index: proxies see CONNECT, pip shows TL
 PROTOBUF_PIN = "protobuf>=3.20.3,!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0dev"
 PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
 
+
+# Every file of the tree carries this modification time, so nginx's Last-Modified is the same
+# for every start of the index: uv revalidates a cached wheel against it, and a newly written
+# tree would otherwise make it download again instead of reading back its (damaged) cache.
+PUBLISHED = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 PADDING = 1536 * 1024  # incompressible bytes in the newest model wheels: bigger than a cut (see flaky)
 
@@ -372,6 +378,8 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
         _page(root / "simple" / name / "index.html", name, links)
     _page(root / "simple" / "index.html", "Simple index",
           [f'<a href="{n}/">{n}</a><br>' for n in sorted(projects)])
+    for path in root.rglob("*"):
+        os.utime(path, (PUBLISHED, PUBLISHED))
     return root
 
 

@@ -243,8 +243,8 @@ def _failed(cell: CellResult) -> bool:
 
 def installer_differences(run: RunResult) -> list[tuple[str, dict[str, CellResult]]]:
     """The environments (every axis but the installer) that more than one installer ran in and
-    where they did not end alike (another outcome, or another version after the upgrade), each
-    named by a cell id."""
+    where they did not end alike (another outcome, another version of the target, or another
+    version of any other distribution after the upgrade), each named by a cell id."""
     same_place: dict[tuple[tuple[str, str], ...], dict[str, CellResult]] = {}
     for cell in run.cells:
         where = tuple(sorted((k, v) for k, v in cell.axes.items() if k != "installer"))
@@ -252,10 +252,30 @@ def installer_differences(run: RunResult) -> list[tuple[str, dict[str, CellResul
     out = []
     for by in same_place.values():
         ends = {(c.outcome, c.after) for c in by.values()}
-        if len(by) > 1 and len(ends) > 1:
+        parted = len(ends) > 1 or bool(versions_that_differ(by))
+        if len(by) > 1 and parted:
             # Named by its shortest cell id: the default installer's, which says no installer
             out.append((min((c.id for c in by.values()), key=len), by))
     return out
+
+
+def versions_that_differ(by: dict[str, CellResult]) -> dict[str, dict[str, str]]:
+    """Each distribution that the installers left at different versions in the same environment:
+    {name: {installer: version}}, '–' where one removed it or never had it. A distribution one
+    installer did not touch is at the version the other's change started from."""
+    after: dict[str, dict[str, str]] = {}
+    before: dict[str, str] = {}
+    for name, cell in by.items():
+        for entry in cell.changed:
+            dist = str(entry.get("name", ""))
+            after.setdefault(dist, {})[name] = str(entry.get("after") or "–")
+            before.setdefault(dist, str(entry.get("before") or "–"))
+    differ: dict[str, dict[str, str]] = {}
+    for dist, changed_by in sorted(after.items()):
+        versions = {name: changed_by.get(name, before[dist]) for name in by}
+        if len(set(versions.values())) > 1:
+            differ[dist] = versions
+    return differ
 
 
 def _markdown_installers(run: RunResult) -> str:
@@ -264,15 +284,17 @@ def _markdown_installers(run: RunResult) -> str:
         return ""
     lines = [
         f"\n### Where the installers disagree ({len(differ)})\n",
-        "| environment | installer | outcome | after | evidence |",
-        "|---|---|---|---|---|",
+        "| environment | installer | outcome | after | versions that differ | evidence |",
+        "|---|---|---|---|---|---|",
     ]
     for where, by in differ:
+        versions = versions_that_differ(by)
         for name, cell in by.items():
             evidence = " · ".join(cell.evidence)[:EVIDENCE_CHARS]
+            theirs = ", ".join(f"{dist} {v[name]}" for dist, v in versions.items())
             lines.append(
                 f"| {md(where)} | {md_code(name)} | {md_code(cell.outcome)} | "
-                f"{md(cell.after or '–')} | {md(evidence)} |"
+                f"{md(cell.after or '–')} | {md(theirs[:EVIDENCE_CHARS] or '–')} | {md(evidence)} |"
             )
     return "\n".join(lines) + "\n"
 
