@@ -122,3 +122,18 @@ def test_the_hosts_files_come_from_are_known_for_relative_and_absolute_links(ind
     finally:
         server.shutdown()
     assert releases.hosts == {"files.example"} and releases.only(">=2").hosts == {"files.example"}
+
+
+def test_every_start_of_the_index_serves_the_same_last_modified(index_url):
+    # uv revalidates a cached wheel against Last-Modified: a tree written afresh for a run must not
+    # look newer than the one a reused setup's cache came from (cache: corrupted reads it back).
+    import email.utils
+    import urllib.request
+
+    from repromatrix.infra.localindex import PUBLISHED
+    listing = urllib.request.urlopen(index_url + "tensorflow/").read().decode()
+    wheel = index_url + "tensorflow/" + listing.split('href="', 1)[1].split("#", 1)[0]
+    for url in (index_url + "tensorflow/", wheel):
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD")) as response:
+            said = response.headers["Last-Modified"]
+        assert email.utils.parsedate_to_datetime(said).timestamp() == PUBLISHED, (url, said)
