@@ -105,3 +105,12 @@ def test_past_pep_668_a_user_still_cannot_write_debians_python3_with_uv(installe
     cell = installers_run.cells["bookworm-py3.11-system-user-tf2.15.0-uv"]
     attempt = next(a for a in cell["attempts"] if a["remedy"] == "break-system-packages")
     assert attempt["outcome"] == "permission-denied", attempt
+
+
+def test_both_installers_resolve_from_the_metadata_files_the_local_index_serves(installers_run):
+    # PEP 658: like the public index, the local one links each wheel's METADATA; uv and pip fetch it
+    # (nginx's access log, kept in the run directory, names each by its User-Agent)
+    log = (installers_run.dir / "index-access.log").read_text()
+    metadata = [line for line in log.splitlines() if ".whl.metadata HTTP/" in line and '" 200 ' in line]
+    for agent in ('"uv/', '"pip/'):
+        assert any(agent in line and "/packages/tensorflow-2.21.0-" in line for line in metadata), log[-3000:]

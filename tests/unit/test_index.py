@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
+import io
 import threading
 import zipfile
 
@@ -137,3 +139,20 @@ def test_every_start_of_the_index_serves_the_same_last_modified(index_url):
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD")) as response:
             said = response.headers["Last-Modified"]
         assert email.utils.parsedate_to_datetime(said).timestamp() == PUBLISHED, (url, said)
+
+
+def test_every_wheel_has_its_metadata_beside_it_as_pypi_serves_it(index_url):
+    # PEP 658/714: the link names the METADATA file's hash; the file is the wheel's own METADATA
+    import re
+    import urllib.request
+    listing = urllib.request.urlopen(index_url + "tensorflow/").read().decode()
+    links = re.findall(r'<a href="([^"#]+)#sha256=\w+"[^>]*data-dist-info-metadata="sha256=(\w+)" '
+                       r'data-core-metadata="sha256=(\w+)"', listing)
+    assert len(links) == listing.count("<a "), listing[:500]
+    for href, old_name, said in links[:3] + links[-3:]:
+        url = index_url + "tensorflow/" + href
+        metadata = urllib.request.urlopen(url + ".metadata").read()
+        assert old_name == said == hashlib.sha256(metadata).hexdigest()
+        with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url).read())) as wheel:
+            inside = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            assert wheel.read(inside) == metadata

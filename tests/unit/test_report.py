@@ -141,3 +141,11 @@ def test_outputs_keep_their_mode_and_never_replace_links_or_devices(tmp_path, ca
     assert main(["report", str(run_dir), "--format", "md", "-o", "-"]) == 0
     assert capsys.readouterr().out.startswith("## repromatrix: ")
     assert not (tmp_path / "-").exists() and not (run_dir / "-").exists()
+
+
+def test_the_cell_panel_names_the_check_the_cell_ran():
+    # results.json keeps `pip_check` for every installer; the panel must not call uv's check pip's
+    run = run_with(["x"])
+    run.cells[0].pip_check = {"command": "uv pip check --python python3", "exit_code": 1, "output": "x"}
+    assert report_data(run, None)["cells"][0]["pipCheck"]["command"] == "uv pip check --python python3"
+    assert 'el("code", { text: c.pipCheck.command })' in render_html(run)

@@ -356,19 +356,14 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     projects: dict[str, list[str]] = {}
     for wheel in extra_wheels:
         data = wheel.read_bytes()
-        (root / "packages" / wheel.name).write_bytes(data)
-        rp = html.escape(_requires_python(data))  # as PyPI says it: pip skips what this Python cannot run
-        projects.setdefault(wheel.name.split("-")[0].replace("_", "-").lower(), []).append(
-            f'<a href="../../packages/{wheel.name}#sha256={hashlib.sha256(data).hexdigest()}"'
-            + (f' data-requires-python="{rp}"' if rp else "") + f'>{wheel.name}</a><br>')
+        name = wheel.name.split("-")[0].replace("_", "-").lower()
+        # as PyPI says it: pip skips what this Python cannot run
+        projects.setdefault(name, []).append(_wheel_link(root, wheel.name, data, _requires_python(data)))
     for release in ALL_RELEASES:
         for tag in wheel_tags(release, arch):
             filename, data = build_wheel(release, tag)
-            (root / "packages" / filename).write_bytes(data)
-            rp = html.escape(release.requires_python)
             projects.setdefault(release.name, []).append(
-                f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}" '
-                f'data-requires-python="{rp}">{filename}</a><br>')
+                _wheel_link(root, filename, data, release.requires_python))
     for stone in TOMBSTONES:
         filename, data = build_sdist(stone)
         (root / "packages" / filename).write_bytes(data)
@@ -383,11 +378,30 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     return root
 
 
-def _requires_python(wheel: bytes) -> str:
-    """A real wheel's Requires-Python, from its METADATA ('' if it has none)."""
+def _wheel_link(root: Path, filename: str, data: bytes, requires_python: str) -> str:
+    """Write the wheel and, as PyPI serves it (PEP 658/714), its METADATA beside it as
+    FILE.metadata; the link names both hashes, so pip (22.3+) and uv resolve from the metadata
+    file without downloading the wheels they reject."""
+    (root / "packages" / filename).write_bytes(data)
+    metadata = _core_metadata(data)
+    (root / "packages" / f"{filename}.metadata").write_bytes(metadata)
+    said = f"sha256={hashlib.sha256(metadata).hexdigest()}"
+    rp = html.escape(requires_python)
+    python = f' data-requires-python="{rp}"' if rp else ""
+    return (f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}"{python} '
+            f'data-dist-info-metadata="{said}" data-core-metadata="{said}">{filename}</a><br>')
+
+
+def _core_metadata(wheel: bytes) -> bytes:
+    """The wheel's .dist-info/METADATA, byte for byte (b'' if it has none)."""
     with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
         name = next((n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None)
-        text = archive.read(name).decode("utf-8", "replace") if name else ""
+        return archive.read(name) if name else b""
+
+
+def _requires_python(wheel: bytes) -> str:
+    """A real wheel's Requires-Python, from its METADATA ('' if it has none)."""
+    text = _core_metadata(wheel).decode("utf-8", "replace")
     return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Python:")),
                 "")
 

@@ -77,9 +77,11 @@ def index_service(
     console: Console,
     credentials: IndexCredentials | None = None,
     cache: SetupCache | None = None,
+    run_dir: Path | None = None,
 ) -> Iterator[str | None]:
     """For a local index, serve it for the run; yields the URL the host reads it at (None: pip's
-    default).
+    default). Its access log (every page, metadata file and wheel asked for) is kept in the run
+    directory as index-access.log.
 
     With `local-auth` nginx demands the run's credentials; they reach it as a file mounted at run
     time, never through its image."""
@@ -119,7 +121,11 @@ def index_service(
         )
         url = f"https://127.0.0.1:{box.published_port(f'{INDEX_PORT}/tcp')}/simple/"
         _wait_for(url, ssl_context(None, run_ca), timeout=60)
-        yield url
+        try:
+            yield url
+        finally:
+            if run_dir is not None:
+                write_atomic(run_dir / "index-access.log", box.logs())
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
                 console,
                 trust.credentials,
                 packages,
+                run_dir,
             ) as index_url,
             proxy_service(
                 engine, network, trust.needs, trust.interception, ready, run_dir, console, packages

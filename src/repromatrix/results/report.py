@@ -59,6 +59,8 @@ def _cell_data(
         "newestForPython": cell.newest_for_python,
         "belowNewest": cell.below_newest,
         "python": cell.python,
+        # `pip` and `pip_check` in results.json hold the cell's installer's (names kept for
+        # readers of earlier runs); the panel labels them with what the cell ran.
         "pip": cell.pip,
         "command": cell.upgrade_command,
         "pipExit": cell.pip_exit_code,
@@ -99,7 +101,11 @@ def _pip_check(cell: CellResult) -> dict[str, Any] | None:
     check = cell.pip_check
     if not check:
         return None
-    return {"exitCode": check.get("exit_code"), "output": check.get("output", "")[-4000:]}
+    return {
+        "command": str(check.get("command", "")),
+        "exitCode": check.get("exit_code"),
+        "output": check.get("output", "")[-4000:],
+    }
 
 
 def _import(cell: CellResult) -> dict[str, Any] | None:

@@ -185,11 +185,13 @@
     field(dl, "expected", c.expected.join(" or ") || "–");
     field(dl, "trend", c.trend + (c.previous ? " (previous run: " + c.previous + ")" : ""));
     field(dl, "command", el("code", { text: c.command }));
-    field(dl, "pip exit code", c.pipExit == null ? null : String(c.pipExit));
+    field(dl, "exit code", c.pipExit == null ? null : String(c.pipExit));
     field(dl, "Python", c.python);
     field(dl, "interpreter", c.interpreter);
-    field(dl, "pip", c.pip);
-    field(dl, "pip check", c.pipCheck ? "exit " + c.pipCheck.exitCode : null);
+    field(dl, "installer", c.pip);
+    // the installer's own check, as the cell ran it (`uv pip check` in a uv cell)
+    field(dl, "check", c.pipCheck ? el("span", {}, el("code", { text: c.pipCheck.command }),
+      ": exit " + c.pipCheck.exitCode) : null);
     field(dl, "import", c.import ? (c.imports.join(", ") + ": " +
       (c.import.ok ? "ok, " + c.import.version : c.import.error)) : null);
     field(dl, "durations", Object.entries(c.durations).map(([k, v]) => k + " " + v + "s").join(", "));
