@@ -52,6 +52,42 @@ UV_CELLS = [
 ]
 
 
+UV_ADD_CELLS = [
+    # a uv project locked at 2.15.0: `uv add --upgrade-package` moves what the new version needs
+    ("bookworm-py3.11-venv-tf2.15.0-uv-add", "upgraded", "+ tensorflow==2.21.0"),
+    ("bookworm-py3.11-user-venv-tf2.15.0-uv-add", "upgraded", "+ tensorflow==2.21.0"),
+    # the library that caps protobuf is one of the project's dependencies: the lock holds TF back
+    ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv-add", "upgraded",
+     "landed on 2.19.0, below the newest release 2.21.0: 2.21.0 exists for it, but uv did not take it"),
+    # uv's universal resolution fails in a fork of its own
+    ("bookworm-py3.11-venv-tf2.15.0-constraints-uv-add", "resolution-impossible",
+     "cause: No solution found when resolving dependencies for split"),
+    # root made the project: a user's uv add cannot write its lock
+    ("bookworm-py3.11-root-venv-user-tf2.15.0-uv-add", "permission-denied",
+     'error: Permission denied (os error 13) at path "/opt/app/'),
+]
+
+
+@pytest.mark.parametrize("cell_id, outcome, evidence", UV_ADD_CELLS)
+def test_uv_project_cells_in_uvs_own_words(installers_run, cell_id, outcome, evidence):
+    cell = installers_run.cells[cell_id]
+    assert cell["outcome"] == outcome, cell["evidence"]
+    assert any(line.startswith(evidence) for line in cell["evidence"]), cell["evidence"]
+    assert cell["upgrade_command"].startswith("uv add --active --project "), cell["upgrade_command"]
+    assert cell["upgrade_command"].endswith(" --upgrade-package tensorflow tensorflow")
+
+
+def test_the_same_environment_three_ways_pip_uv_and_a_uv_project(installers_run):
+    cells = {suffix: installers_run.cells[f"bookworm-py3.11-venv-tf2.15.0-h5py{suffix}"]
+             for suffix in ("", "-uv", "-uv-add")}
+    numpy = {s: {d["name"]: d["after"] for d in c["changed"]}.get("numpy") for s, c in cells.items()}
+    # uv pip's --upgrade takes the newest NumPy and h5py breaks; pip and the project's lock keep NumPy 1
+    assert {s: c["outcome"] for s, c in cells.items()} == {
+        "": "upgraded", "-uv": "upgraded-inconsistent", "-uv-add": "upgraded"}
+    assert numpy == {"": None, "-uv": "2.3.5", "-uv-add": None}
+    assert all(c["after"] == "2.21.0" for c in cells.values())
+
+
 @pytest.mark.parametrize("cell_id, outcome, evidence", UV_CELLS)
 def test_uv_cells_in_uvs_own_words(installers_run, cell_id, outcome, evidence):
     cell = installers_run.cells[cell_id]
@@ -88,6 +124,8 @@ def test_the_same_reporters_environment_parts_pip_and_uv(installers_run):
     ("bookworm-py3.11-venv-fresh-proxy-auth-uv", "proxy-credentials", "HTTP_PROXY="),
     ("bookworm-py3.11-venv-tf2.15.0-constraints-uv", "drop-constraint", "unset UV_CONSTRAINT"),
     ("bookworm-py3.11-venv-tf2.15.0-site-pins-uv", "drop-constraint", "unset UV_CONSTRAINT"),
+    ("bookworm-py3.11-venv-tf2.15.0-constraints-uv-add", "drop-constraint", "unset UV_CONSTRAINT"),
+    ("bookworm-py3.11-root-venv-user-tf2.15.0-uv-add", "as-root", "sudo uv add --active --project /opt/app"),
     ("bookworm-py3.11-venv-fresh-ca-system-store-uv", "system-certs", "uv pip install --system-certs --upgrade"),
     # Without --user on Debian's python3, uv meets PEP 668: its own venv is the fix
     ("bookworm-py3.11-user-flag-tf2.15.0-uv", "venv", "uv venv /home/user/fix-venv"),

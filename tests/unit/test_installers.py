@@ -33,16 +33,16 @@ class Other(Pip):
     def program(self, module: bool) -> str:
         return "other"
 
-    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool, system: bool) -> str:
+    def upgrade(self, program: str, requirement: str, *, user: bool, pre: bool, venv: str | None) -> str:
         return f"{program} up {shlex.quote(requirement)}"
 
 
 def test_pip_is_registered_and_spells_what_users_type():
     pip = installer()
     assert INSTALLERS["pip"] is pip and pip.name == "pip"
-    assert pip.upgrade(pip.program(True), "tensorflow[and-cuda]", user=True, pre=False, system=True) == (
+    assert pip.upgrade(pip.program(True), "tensorflow[and-cuda]", user=True, pre=False, venv=None) == (
         "python3 -m pip install --user --upgrade 'tensorflow[and-cuda]'")
-    assert pip.install(pip.program(False), "numpy==1.24.3", system=False) == "pip install numpy==1.24.3"
+    assert pip.install(pip.program(False), "numpy==1.24.3", venv="/opt/venv") == "pip install numpy==1.24.3"
     assert pip.pinned_self("23.0") == "pip==23.0" and pip.cache_dir("/root") == "/root/.cache/pip"
 
 
@@ -92,9 +92,11 @@ def spelling(pattern: re.Pattern[str]) -> set[str]:
 
 
 def installer_files(by: Installer) -> set[str]:
-    """What an installer owns: its modules (installers/NAME.py, NAME_*.py) and its fragments."""
-    own = {str(p.relative_to(PACKAGE)) for p in (PACKAGE / "installers").glob(f"{by.name}*.py")}
-    return own | {f"templates/{name}" for name in by.fragments}
+    """What an installer owns: its modules (installers/NAME.py, NAME_remedies.py, '-' spelled '_')
+    and its fragments."""
+    module = by.name.replace("-", "_")
+    own = {f"installers/{name}" for name in (f"{module}.py", f"{module}_remedies.py")}
+    return {name for name in own if (PACKAGE / name).is_file()} | {f"templates/{name}" for name in by.fragments}
 
 
 def test_only_the_installers_own_files_spell_pips_names():
@@ -110,6 +112,12 @@ def test_only_the_installers_own_files_spell_pips_names():
 def test_uv_is_its_two_modules_and_its_cache_damager():
     assert installer_files(installer("uv")) == {"installers/uv.py", "installers/uv_remedies.py",
                                                 "templates/corrupt_uv_cache.py"}
+
+
+def test_a_uv_project_is_its_two_modules_and_uvs_cache_damager():
+    # uv-add is uv's program: it damages and reads uv's cache, and words its errors as uv does
+    assert installer_files(installer("uv-add")) == {"installers/uv_add.py", "installers/uv_add_remedies.py",
+                                                    "templates/corrupt_uv_cache.py"}
 
 
 def test_every_installers_cache_damager_is_one_of_its_own_scripts():

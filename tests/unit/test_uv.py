@@ -91,10 +91,10 @@ def test_uv_refuses_user_and_the_remedy_drops_it():
 
 
 def test_uv_spells_its_commands_and_remedies():
-    assert set(INSTALLERS) == {"pip", "uv"}
-    assert UV.upgrade(UV.program(True), "tensorflow[and-cuda]", user=False, pre=True, system=True) == (
+    assert {"pip", "uv"} <= set(INSTALLERS)
+    assert UV.upgrade(UV.program(True), "tensorflow[and-cuda]", user=False, pre=True, venv=None) == (
         "uv pip install --system --prerelease allow --upgrade 'tensorflow[and-cuda]'")
-    assert UV.install(UV.program(False), "numpy==1.24.3", system=False) == "uv pip install numpy==1.24.3"
+    assert UV.install(UV.program(False), "numpy==1.24.3", venv="/opt/venv") == "uv pip install numpy==1.24.3"
     facts = Facts(package="tensorflow", requirement="tensorflow",
                   upgrade=("uv", "pip", "install", "--system", "--upgrade", "tensorflow"), upgrader="root",
                   home="/root")

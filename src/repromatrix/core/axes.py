@@ -565,8 +565,11 @@ class PipAxis(VersionAxis):
 
 # -- installer ----------------------------------------------------------------------------
 # The installers a cell can upgrade with (installers/ registers one for each, and checks it).
-InstallerName = Literal["pip", "uv"]
+InstallerName = Literal["pip", "uv", "uv-add"]
 INSTALLER_NAMES: tuple[InstallerName, ...] = get_args(InstallerName)
+# The installers whose dependencies live in a project with its own environment: an install mode
+# without a virtual environment means nothing for them.
+PROJECT_INSTALLERS: frozenset[InstallerName] = frozenset({"uv-add"})
 
 
 def installer_of(value: str) -> tuple[InstallerName, str | None]:
@@ -579,8 +582,9 @@ def installer_of(value: str) -> tuple[InstallerName, str | None]:
 class InstallerAxis(Axis):
     name, default = "installer", "pip"
     doc = (
-        "what runs the upgrade: pip (its version is the pip axis), or uv (`uv pip install`), "
-        "optionally at a version, e.g. 'uv==0.13.9'"
+        "what runs the upgrade: pip (its version is the pip axis), uv (`uv pip install`), or "
+        "uv-add (a uv project: `uv add --upgrade-package`), uv's optionally at a version, e.g. "
+        "'uv==0.13.9'"
     )
     fragment, layer = "installer", 25
 
@@ -611,6 +615,18 @@ class InstallerAxis(Axis):
                     self.name,
                     f"{value} does not run pip, which pip: {draft.values['pip']} pins",
                     f"use pip: [os] for {draft.installer} cells (exclude the combination)",
+                )
+            )
+        mode = INSTALL_MODES.get(draft.values["install"])
+        outside_venv = mode is not None and mode.venv is None
+        if draft.installer in PROJECT_INSTALLERS and outside_venv:
+            draft.problems.append(
+                (
+                    self.name,
+                    f"{value} adds to a project, which has its own environment: install: "
+                    f"{draft.values['install']} (no virtual environment) means nothing for it",
+                    f"use an install mode with a virtual environment for {draft.installer} cells "
+                    "(venv, user-venv, root-venv-user; exclude the combination)",
                 )
             )
 

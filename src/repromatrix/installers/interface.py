@@ -70,19 +70,27 @@ class Installer(ABC):
         """How the user runs it: as a module of python3, or the command on PATH."""
 
     @abstractmethod
-    def install(self, program: str, requirement: str, *, system: bool) -> str:
+    def install(self, program: str, requirement: str, *, venv: str | None) -> str:
         """Install one requirement (a prior version, a conflicting library), as a shell command;
-        `system`: into an interpreter that is not a virtual environment."""
+        `venv`: the virtual environment it goes into, None: an interpreter that is not one."""
 
     @abstractmethod
-    def install_file(self, program: str, path: str, *, system: bool) -> str:
-        """Install a requirements file in one resolver call (a reporter's environment)."""
+    def install_file(
+        self, program: str, path: str, *, names: tuple[str, ...], venv: str | None
+    ) -> str:
+        """Install a requirements file in one resolver call (a reporter's environment); `names`:
+        the requirements its lines name, as `name[extras]`."""
 
     @abstractmethod
     def upgrade(
-        self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
+        self, program: str, requirement: str, *, user: bool, pre: bool, venv: str | None
     ) -> str:
         """The upgrade under test, exactly as a user types it."""
+
+    def prepare(self, venv: str | None) -> tuple[str, ...]:
+        """Shell commands the setup runs first, as the user who installs the prior version (a
+        project to add to); most installers need none."""
+        return ()
 
     @abstractmethod
     def version_of(self, said: str) -> str:

@@ -180,15 +180,17 @@ class Pip(Installer):
     def program(self, module: bool) -> str:
         return "python3 -m pip" if module else "pip"
 
-    def install(self, program: str, requirement: str, *, system: bool) -> str:
+    def install(self, program: str, requirement: str, *, venv: str | None) -> str:
         return f"{program} install {shlex.quote(requirement)}"
 
-    def install_file(self, program: str, path: str, *, system: bool) -> str:
+    def install_file(
+        self, program: str, path: str, *, names: tuple[str, ...], venv: str | None
+    ) -> str:
         return f"{program} install -r {shlex.quote(path)}"
 
     def upgrade(
-        self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
-    ) -> str:  # pip finds a virtual environment by the python it runs on: `system` says nothing
+        self, program: str, requirement: str, *, user: bool, pre: bool, venv: str | None
+    ) -> str:  # pip finds a virtual environment by the python it runs on: `venv` says nothing
         options = ["--user"] * user + ["--pre"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
 

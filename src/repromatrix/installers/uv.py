@@ -113,19 +113,21 @@ class Uv(Installer):
         # One binary: users of uv do not run it as `python3 -m uv` to pick an interpreter.
         return "uv pip"
 
-    def install(self, program: str, requirement: str, *, system: bool) -> str:
-        where = " --system" if system else ""
+    def install(self, program: str, requirement: str, *, venv: str | None) -> str:
+        where = " --system" if venv is None else ""
         return f"{program} install{where} {shlex.quote(requirement)}"
 
-    def install_file(self, program: str, path: str, *, system: bool) -> str:
-        where = " --system" if system else ""
+    def install_file(
+        self, program: str, path: str, *, names: tuple[str, ...], venv: str | None
+    ) -> str:
+        where = " --system" if venv is None else ""
         return f"{program} install{where} -r {shlex.quote(path)}"
 
     def upgrade(
-        self, program: str, requirement: str, *, user: bool, pre: bool, system: bool
+        self, program: str, requirement: str, *, user: bool, pre: bool, venv: str | None
     ) -> str:
         # `--user` is kept as the user who switched from pip types it: uv refuses it.
-        options = ["--system"] * system + ["--user"] * user
+        options = ["--system"] * (venv is None) + ["--user"] * user
         options += ["--prerelease", "allow"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
 

@@ -546,7 +546,10 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     if succeeded and newest and after and after < newest:
         why = [missing(releases, newest, cell)] if cell and reachable != newest else []
         if target and after < target:
-            why.append(facts["old_pip"] or f"{target} exists for it, but pip did not take it")
+            # the installer by its own word for itself ('pip 23.0.1 from ...', 'uv 0.13.9 (...)')
+            said = record.pip.split()
+            who = said[0] if said else "the installer"
+            why.append(facts["old_pip"] or f"{target} exists for it, but {who} did not take it")
         else:
             why.append(f"the newest for it is {reachable}")
         if cell and (placeholder := placeholder_said(releases, after, newest, cell)):

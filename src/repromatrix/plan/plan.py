@@ -10,6 +10,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from ..cell import contract
 from ..core.axes import (
     AXES,
@@ -248,14 +251,36 @@ def setup_commands(
     # The user's own way of running it (`pip` on PATH in venv-no-pip) put the prior version where it
     # is.
     program = by.program(draft.mode.module)
-    commands = [by.install(program, req, system=system) for req in own_pin]
+    venv = draft.mode.venv
+    commands = [by.install(program, req, venv=venv) for req in own_pin]
     if draft.conflicts and draft.conflicts.requirements:
         path = f"{contract.ENVIRONMENT_DIR}/requirements.txt"
-        commands.insert(0, by.install_file(program, path, system=system))
+        names = requirement_names((*prior, *draft.conflicts.requirements))
+        commands.insert(0, by.install_file(program, path, names=names, venv=venv))
     else:
         wanted = prior + list(draft.preinstall)
-        commands[:0] = [by.install(program, req, system=system) for req in wanted]
+        commands[:0] = [by.install(program, req, venv=venv) for req in wanted]
+    commands[:0] = by.prepare(venv)
     return tuple(past_marker + command for command in commands)
+
+
+def requirement_names(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """'name[extras]' of each distribution the requirement lines name, once each (first spelling,
+    every line's extras); lines that name none (options, paths, comments) are left out."""
+    spelled: dict[str, str] = {}
+    extras: dict[str, set[str]] = {}
+    for line in lines:
+        try:
+            requirement = Requirement(line.split(" --hash", 1)[0].strip())
+        except InvalidRequirement:
+            continue
+        key = canonicalize_name(requirement.name)
+        spelled.setdefault(key, requirement.name)
+        extras.setdefault(key, set()).update(canonicalize_name(e) for e in requirement.extras)
+    return tuple(
+        spelled[key] + (f"[{','.join(sorted(extras[key]))}]" if extras[key] else "")
+        for key in spelled
+    )
 
 
 def environment_requirements(plan: CellPlan) -> str:
@@ -267,9 +292,8 @@ def environment_requirements(plan: CellPlan) -> str:
 
 def upgrade_command(by: Installer, target: Target, mode: InstallMode) -> str:
     program = by.program(mode.module)
-    system = mode.venv is None
     return by.upgrade(
-        program, target.requirement, user=mode.user_flag, pre=target.pre, system=system
+        program, target.requirement, user=mode.user_flag, pre=target.pre, venv=mode.venv
     )
 
 
