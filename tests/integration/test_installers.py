@@ -86,6 +86,10 @@ def test_the_same_environment_three_ways_pip_uv_and_a_uv_project(installers_run)
         "": "upgraded", "-uv": "upgraded-inconsistent", "-uv-add": "upgraded"}
     assert numpy == {"": None, "-uv": "2.3.5", "-uv-add": None}
     assert all(c["after"] == "2.21.0" for c in cells.values())
+    # each checked with its own installer's check, and results.json says which ran
+    checks = {s: c["pip_check"]["command"] for s, c in cells.items()}
+    assert checks["-uv"] == checks["-uv-add"] == "uv pip check --python python3"
+    assert checks[""].endswith("-m pip check"), checks
 
 
 @pytest.mark.parametrize("cell_id, outcome, evidence", UV_CELLS)

@@ -148,4 +148,4 @@ def test_the_cell_panel_names_the_check_the_cell_ran():
     run = run_with(["x"])
     run.cells[0].pip_check = {"command": "uv pip check --python python3", "exit_code": 1, "output": "x"}
     assert report_data(run, None)["cells"][0]["pipCheck"]["command"] == "uv pip check --python python3"
-    assert 'el("code", { text: c.pipCheck.command })' in render_html(run)
+    assert "el(\"code\", { text: ranCheck })" in render_html(run)

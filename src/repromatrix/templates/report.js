@@ -190,8 +190,9 @@
     field(dl, "interpreter", c.interpreter);
     field(dl, "installer", c.pip);
     // the installer's own check, as the cell ran it (`uv pip check` in a uv cell)
-    field(dl, "check", c.pipCheck ? el("span", {}, el("code", { text: c.pipCheck.command }),
-      ": exit " + c.pipCheck.exitCode) : null);
+    const check = c.pipCheck && ("exit " + c.pipCheck.exitCode);
+    const ranCheck = c.pipCheck && c.pipCheck.command;  // runs before 2026-12 did not say it
+    field(dl, "check", ranCheck ? el("span", {}, el("code", { text: ranCheck }), ": " + check) : check);
     field(dl, "import", c.import ? (c.imports.join(", ") + ": " +
       (c.import.ok ? "ok, " + c.import.version : c.import.error)) : null);
     field(dl, "durations", Object.entries(c.durations).map(([k, v]) => k + " " + v + "s").join(", "));

@@ -563,7 +563,8 @@ def main():
         record["held_back"] = held_back(record["after"], UPGRADER)
 
     code, out, secs, _ = run(PROBES["check"], timeout=300, echo=True, who=UPGRADER)
-    record["pip_check"] = {"exit_code": code, "output": out, "seconds": secs}
+    record["pip_check"] = {"command": " ".join(shlex.quote(a) for a in PROBES["check"]),
+                           "exit_code": code, "output": out, "seconds": secs}
     heading("%s exited %d" % (" ".join(PROBES["check"]), code))
 
     record["identities"] = {}
