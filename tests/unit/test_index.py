@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
+import html
 import http.server
 import io
 import threading
 import zipfile
 
 import pytest
-from packaging.utils import parse_wheel_filename
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 from repromatrix.infra.hostca import parse_pip_config
@@ -156,3 +158,37 @@ def test_every_wheel_has_its_metadata_beside_it_as_pypi_serves_it(index_url):
         with zipfile.ZipFile(io.BytesIO(urllib.request.urlopen(url).read())) as wheel:
             inside = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
             assert wheel.read(inside) == metadata
+
+
+def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_path):
+    # PEP 691 (JSON), at API 1.1 (PEP 700): the same files with the same hashes, Requires-Python
+    # and metadata hashes as the HTML page, each with its size and upload time, in UTC
+    import json
+    import re
+
+    from repromatrix.infra.localindex import PUBLISHED
+    root = write_index(tmp_path, arch="x86_64")
+    for project in ("tensorflow", "tensorflow-gpu", "numpy"):
+        page = json.loads((root / "simple" / project / "index.json").read_text())
+        listing = (root / "simple" / project / "index.html").read_text()
+        links = re.findall(r'<a href="\.\./\.\./packages/([^"#]+)#sha256=(\w+)"', listing)
+        assert page["meta"] == {"api-version": "1.1"} and page["name"] == project
+        assert [(f["filename"], f["hashes"]["sha256"]) for f in page["files"]] == links
+        for entry in page["files"]:
+            data = (root / "packages" / entry["filename"]).read_bytes()
+            assert entry["size"] == len(data) and entry["url"] == "../../packages/" + entry["filename"]
+            assert entry["upload-time"] == "2024-01-01T00:00:00.000000Z" == \
+                datetime.datetime.fromtimestamp(PUBLISHED, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            said = re.search(re.escape(entry["filename"]) + r'#sha256=\w+"([^>]*)>', listing).group(1)
+            if entry["requires-python"]:
+                assert f'data-requires-python="{html.escape(entry["requires-python"])}"' in said
+            if "core-metadata" in entry:
+                metadata = (root / "packages" / (entry["filename"] + ".metadata")).read_bytes()
+                assert entry["core-metadata"] == {"sha256": hashlib.sha256(metadata).hexdigest()}
+            else:  # the tombstone's sdist has none
+                assert entry["filename"].endswith(".tar.gz") and "core-metadata" not in said
+        versions = {str(parse_wheel_filename(f["filename"])[1]) if f["filename"].endswith(".whl")
+                    else str(parse_sdist_filename(f["filename"])[1]) for f in page["files"]}
+        assert page["versions"] == sorted(versions, key=Version)
+    index = json.loads((root / "simple" / "index.json").read_text())
+    assert {"name": "tensorflow"} in index["projects"]

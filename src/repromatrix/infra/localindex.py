@@ -25,16 +25,21 @@ served over HTTPS with a per-run CA (tlsca) by nginx in a container (see pipelin
 from __future__ import annotations
 
 import base64
+import datetime
 import gzip
 import hashlib
 import html
 import io
+import json
 import os
 import platform
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
 
 from .wheelcache import fetch_wheel
 
@@ -353,43 +358,87 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     """
     arch = arch or _docker_arch()
     (root / "packages").mkdir(parents=True, exist_ok=True)
-    projects: dict[str, list[str]] = {}
+    projects: dict[str, list[IndexFile]] = {}
     for wheel in extra_wheels:
         data = wheel.read_bytes()
         name = wheel.name.split("-")[0].replace("_", "-").lower()
         # as PyPI says it: pip skips what this Python cannot run
-        projects.setdefault(name, []).append(_wheel_link(root, wheel.name, data, _requires_python(data)))
+        said = _requires_python(data)
+        projects.setdefault(name, []).append(_write_wheel(root, wheel.name, data, said))
     for release in ALL_RELEASES:
         for tag in wheel_tags(release, arch):
             filename, data = build_wheel(release, tag)
-            projects.setdefault(release.name, []).append(
-                _wheel_link(root, filename, data, release.requires_python))
+            wheel_file = _write_wheel(root, filename, data, release.requires_python)
+            projects.setdefault(release.name, []).append(wheel_file)
     for stone in TOMBSTONES:
         filename, data = build_sdist(stone)
         (root / "packages" / filename).write_bytes(data)
-        projects.setdefault(stone.name, []).append(
-            f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}">{filename}</a><br>')
-    for name, links in projects.items():
-        _page(root / "simple" / name / "index.html", name, links)
+        sdist = IndexFile(filename, hashlib.sha256(data).hexdigest(), len(data))
+        projects.setdefault(stone.name, []).append(sdist)
+    for name, files in projects.items():
+        _page(root / "simple" / name / "index.html", name, [f.link() for f in files])
+        _json_page(root / "simple" / name / "index.json", name, files)
     _page(root / "simple" / "index.html", "Simple index",
           [f'<a href="{n}/">{n}</a><br>' for n in sorted(projects)])
+    _json_index(root / "simple" / "index.json", sorted(projects))
     for path in root.rglob("*"):
         os.utime(path, (PUBLISHED, PUBLISHED))
     return root
 
 
-def _wheel_link(root: Path, filename: str, data: bytes, requires_python: str) -> str:
+@dataclass(frozen=True)
+class IndexFile:
+    """One file of a project as the index lists it, in both of its forms: the HTML page's link
+    (PEP 503) and the JSON page's entry (PEP 691, with PEP 700's size and upload time)."""
+
+    filename: str
+    sha256: str
+    size: int
+    requires_python: str = ""
+    metadata_sha256: str = ""  # its METADATA beside it (PEP 658/714); '' for an sdist
+    uploaded: int = PUBLISHED  # seconds since the epoch, UTC
+
+    def link(self) -> str:
+        rp = html.escape(self.requires_python)
+        python = f' data-requires-python="{rp}"' if rp else ""
+        said = f"sha256={self.metadata_sha256}"
+        metadata = (
+            f' data-dist-info-metadata="{said}" data-core-metadata="{said}"'
+            if self.metadata_sha256
+            else ""
+        )
+        return (f'<a href="../../packages/{self.filename}#sha256={self.sha256}"{python}{metadata}>'
+                f"{self.filename}</a><br>")
+
+    def entry(self) -> dict[str, object]:
+        uploaded = datetime.datetime.fromtimestamp(self.uploaded, datetime.timezone.utc)
+        entry: dict[str, object] = {
+            "filename": self.filename,
+            "url": f"../../packages/{self.filename}",
+            "hashes": {"sha256": self.sha256},
+            "requires-python": self.requires_python or None,
+            "size": self.size,
+            "upload-time": uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "yanked": False,
+        }
+        if self.metadata_sha256:
+            # As the public index names it (PEP 714): never `dist-info-metadata`, which pip
+            # 22.3-23.0 read as a flag and crash on when it is a dict (seen with 23.0.1:
+            # "TypeError: unhashable type: 'dict'")
+            metadata = {"sha256": self.metadata_sha256}
+            entry["core-metadata"] = entry["data-dist-info-metadata"] = metadata
+        return entry
+
+
+def _write_wheel(root: Path, filename: str, data: bytes, requires_python: str) -> IndexFile:
     """Write the wheel and, as PyPI serves it (PEP 658/714), its METADATA beside it as
-    FILE.metadata; the link names both hashes, so pip (22.3+) and uv resolve from the metadata
-    file without downloading the wheels they reject."""
+    FILE.metadata; the listing names both hashes, so pip (22.3+) and uv resolve from the
+    metadata file without downloading the wheels they reject."""
     (root / "packages" / filename).write_bytes(data)
     metadata = _core_metadata(data)
     (root / "packages" / f"{filename}.metadata").write_bytes(metadata)
-    said = f"sha256={hashlib.sha256(metadata).hexdigest()}"
-    rp = html.escape(requires_python)
-    python = f' data-requires-python="{rp}"' if rp else ""
-    return (f'<a href="../../packages/{filename}#sha256={hashlib.sha256(data).hexdigest()}"{python} '
-            f'data-dist-info-metadata="{said}" data-core-metadata="{said}">{filename}</a><br>')
+    return IndexFile(filename, hashlib.sha256(data).hexdigest(), len(data), requires_python,
+                     hashlib.sha256(metadata).hexdigest())
 
 
 def _core_metadata(wheel: bytes) -> bytes:
@@ -411,6 +460,29 @@ def _page(path: Path, title: str, links: list[str]) -> None:
     body = "\n".join(links)
     path.write_text(f"<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\">"
                     f"<title>{title}</title></head><body>\n{body}\n</body></html>\n")
+
+
+# PEP 691's JSON form, at API version 1.1 (PEP 700: versions, size, upload-time), which nginx
+# serves to a client that asks for it (Accept: application/vnd.pypi.simple.v1+json).
+JSON_API = {"api-version": "1.1"}
+
+
+def _json_page(path: Path, name: str, files: list[IndexFile]) -> None:
+    versions = sorted({_version_of(f.filename) for f in files}, key=Version)
+    page = {"meta": JSON_API, "name": name, "versions": versions,
+            "files": [f.entry() for f in files]}
+    path.write_text(json.dumps(page, indent=1) + "\n")
+
+
+def _json_index(path: Path, names: list[str]) -> None:
+    page = {"meta": JSON_API, "projects": [{"name": n} for n in names]}
+    path.write_text(json.dumps(page, indent=1) + "\n")
+
+
+def _version_of(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return str(parse_wheel_filename(filename)[1])
+    return str(parse_sdist_filename(filename)[1])
 
 
 def fetch_real_wheels(requirements: list[str]) -> tuple[Path, ...]:
