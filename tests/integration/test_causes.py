@@ -46,8 +46,10 @@ def test_every_cause_is_reproduced_as_expected(causes_run):
     # A flaky network: the fault injector cuts the wheel download midway.
     ("bookworm-py3.11-venv-fresh-flaky", "hash-mismatch", "the file was downloaded just now, not taken from pip's "
      "cache: the transfer was cut short or altered on the way"),
+    # how much of the wheel arrives depends on what went over the connection before it (the
+    # index's pages and metadata files count against the cut's 1 MiB), not on pip
     ("trixie-py3.13-venv-fresh-flaky", "network-error",
-     "× Download failed because not enough bytes were received (1.0 MB/1.6 MB)"),
+     "× Download failed because not enough bytes were received ("),
     # conflicts
     ("bookworm-py3.11-venv-tf2.15.0-protobuf-cap", "upgraded-inconsistent", "googleapis-common-protos 1.63.0 requires "
      "protobuf!=3.20.0,!=3.20.1,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=4.21.5,<5.0.0.dev0,>=3.19.5, but you have "
