@@ -180,7 +180,7 @@ def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_pa
             assert entry["upload-time"] == "2024-01-01T00:00:00.000000Z" == \
                 datetime.datetime.fromtimestamp(PUBLISHED, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             said = re.search(re.escape(entry["filename"]) + r'#sha256=\w+"([^>]*)>', listing).group(1)
-            if entry["requires-python"]:
+            if entry.get("requires-python"):
                 assert f'data-requires-python="{html.escape(entry["requires-python"])}"' in said
             if "core-metadata" in entry:
                 metadata = (root / "packages" / (entry["filename"] + ".metadata")).read_bytes()

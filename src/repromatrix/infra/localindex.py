@@ -416,11 +416,12 @@ class IndexFile:
             "filename": self.filename,
             "url": f"../../packages/{self.filename}",
             "hashes": {"sha256": self.sha256},
-            "requires-python": self.requires_python or None,
             "size": self.size,
             "upload-time": uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "yanked": False,
         }
+        if self.requires_python:
+            entry["requires-python"] = self.requires_python
         if self.metadata_sha256:
             # As the public index names it (PEP 714): never `dist-info-metadata`, which pip
             # 22.3-23.0 read as a flag and crash on when it is a dict (seen with 23.0.1:
