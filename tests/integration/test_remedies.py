@@ -64,7 +64,7 @@ def attempt(run, cell_id: str, remedy: str) -> dict:
     # Cut downloads: pip 25.1 resumes them when asked; retrying from scratch is cut again.
     ("trixie-py3.13-venv-fresh-flaky", "resume-retries", "works", "upgraded", "tensorflow-2.21.0"),
     ("trixie-py3.13-venv-fresh-flaky", "retry", "fails", "network-error",
-     "× Download failed because not enough bytes were received (1.0 MB/1.6 MB)"),
+     "× Download failed because not enough bytes were received ("),  # bytes: see test_causes.py
     ("bookworm-py3.11-venv-fresh-flaky", "purge-cache", "fails", "hash-mismatch", "Expected sha256 "),
     # Conflicts: dropping the stale constraint works; a new venv still reads PIP_CONSTRAINT.
     ("bookworm-py3.11-venv-tf2.15.0-constraints", "drop-constraint", "works", "upgraded", "tensorflow-2.21.0"),
