@@ -1,4 +1,4 @@
-"""pip and uv side by side on real containers (examples/installers.yaml, against the local index):
+"""pip, uv and pip-tools side by side on real containers (examples/installers.yaml, against the local index):
 each uv cell's outcome and a line of uv's own output that decided it, and the fixes uv users
 reach for, tried for real."""
 
@@ -66,6 +66,50 @@ UV_ADD_CELLS = [
     ("bookworm-py3.11-root-venv-user-tf2.15.0-uv-add", "permission-denied",
      'error: Permission denied (os error 13) at path "/opt/app/'),
 ]
+
+
+PIP_TOOLS_CELLS = [
+    # compiled at 2.15.0: `pip-compile --upgrade-package` re-resolves TensorFlow only, and the pins
+    # of its dependencies keep it there; pip-compile prints the pin, pip-sync that nothing moved
+    ("bookworm-py3.11-venv-tf2.15.0-pip-tools", "not-upgraded", "tensorflow==2.15.0"),
+    # pip underneath: the CA in pip's configuration is pip-tools' too (uv's cell fails)
+    ("bookworm-py3.11-venv-fresh-ca-pip-config-pip-tools", "upgraded", "Successfully installed"),
+    ("bookworm-py3.11-venv-tf2.15.0-constraints-pip-tools", "not-upgraded", "Everything up-to-date"),
+    # root compiled the project: click's words for the file pip-compile cannot write
+    ("bookworm-py3.11-root-venv-user-tf2.15.0-pip-tools", "permission-denied",
+     "Error: Could not open file '/opt/app/requirements.txt': Permission denied"),
+]
+
+
+@pytest.mark.parametrize("cell_id, outcome, evidence", PIP_TOOLS_CELLS)
+def test_pip_tools_cells_compile_then_sync(installers_run, cell_id, outcome, evidence):
+    cell = installers_run.cells[cell_id]
+    assert cell["outcome"] == outcome, cell["evidence"]
+    assert any(line.startswith(evidence) for line in cell["evidence"]), cell["evidence"]
+    assert cell["pip"].startswith("pip-compile, version 7."), cell["pip"]
+    # the project beside /opt/venv, whoever made it
+    assert cell["upgrade_command"] == (
+        "pip-compile --upgrade-package tensorflow --output-file /opt/app/requirements.txt "
+        "/opt/app/requirements.in && pip-sync /opt/app/requirements.txt")
+
+
+def test_recompiling_every_pin_upgrades_what_the_pins_held(installers_run):
+    cell = installers_run.cells["bookworm-py3.11-venv-tf2.15.0-pip-tools"]
+    assert cell["fix"] == "upgrade-all", [(a["remedy"], a["outcome"]) for a in cell["attempts"]]
+    attempt = next(a for a in cell["attempts"] if a["remedy"] == "upgrade-all")
+    # the option goes to pip-compile, and each command is its own line to type
+    assert attempt["commands"][-2:] == [
+        "pip-compile --upgrade-package tensorflow --output-file /opt/app/requirements.txt "
+        "/opt/app/requirements.in --upgrade", "pip-sync /opt/app/requirements.txt"], attempt["commands"]
+    assert any(line.startswith("Successfully installed keras-3") for line in attempt["evidence"])
+
+
+def test_pip_sync_honours_the_constraint_pip_compile_ignored(installers_run):
+    cell = installers_run.cells["bookworm-py3.11-venv-tf2.15.0-constraints-pip-tools"]
+    attempt = next(a for a in cell["attempts"] if a["remedy"] == "upgrade-all")
+    # pip-compile chose the newest TensorFlow; the constrained pip that pip-sync runs refuses its pins
+    assert attempt["outcome"] == "resolution-impossible", attempt["evidence"]
+    assert any(line.startswith("ERROR: Cannot install") for line in attempt["evidence"]), attempt["evidence"]
 
 
 @pytest.mark.parametrize("cell_id, outcome, evidence", UV_ADD_CELLS)

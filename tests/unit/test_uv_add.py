@@ -19,7 +19,7 @@ UV_ADD = installer("uv-add")
 
 def test_uv_add_is_registered_and_spells_what_a_project_user_types():
     assert INSTALLERS["uv-add"] is UV_ADD and UV_ADD.standalone == "uv" and not UV_ADD.reads_pip_config
-    assert UV_ADD.prepare("/opt/venv") == ("uv init --bare --no-workspace --name app /opt/app",)
+    assert UV_ADD.prepare("/opt/venv", None, "tensorflow") == ("uv init --bare --no-workspace --name app /opt/app",)
     # the lock holds the prior version, pyproject.toml the lower bound `uv add` writes
     assert UV_ADD.install("uv", "tensorflow[and-cuda]==2.15.0", venv="/home/user/venv") == (
         "printf '%s\\n' tensorflow==2.15.0 > /home/user/app/.locked-at.txt && "

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -22,6 +23,10 @@ T = TypeVar("T")
 PACKAGE: Final = "REPROMATRIX_PACKAGE"  # the target's distribution name
 IMPORTS: Final = "REPROMATRIX_IMPORTS"  # import names to check; empty: from the installed metadata
 UPGRADE: Final = "REPROMATRIX_UPGRADE"  # the upgrade command, split like a shell would
+# Between the commands of an upgrade that takes more than one (pip-tools: pip-compile, then
+# pip-sync), as a user types them in a shell: the scenario runs each in turn, no shell, and stops
+# at the first that fails.
+UPGRADE_STEP: Final = "&&"
 USER: Final = "REPROMATRIX_USER"  # who runs the upgrade ("" or unset: root)
 IDENTITIES: Final = "REPROMATRIX_IDENTITIES"  # who imports the target afterwards
 CHECKS: Final = "REPROMATRIX_CHECKS"  # the path of checks.json, if the matrix has checks
@@ -51,6 +56,24 @@ SCENARIO_VARIABLES: Final = (
     PATH,
     PROBES,
 )
+
+
+def upgrade_line(argv: Sequence[str]) -> str:
+    """The upgrade's argv as a user types it in a POSIX shell: each element quoted, the step
+    separators not (the scenario splits the line back with shlex and at UPGRADE_STEP)."""
+    return " ".join(a if a == UPGRADE_STEP else shlex.quote(a) for a in argv)
+
+
+def upgrade_steps(argv: Sequence[str]) -> list[list[str]]:
+    """The upgrade's commands, split at UPGRADE_STEP as the scenario runs them."""
+    steps: list[list[str]] = [[]]
+    for arg in argv:
+        if arg == UPGRADE_STEP:
+            steps.append([])
+        else:
+            steps[-1].append(arg)
+    return steps
+
 
 # -- paths inside the container -----------------------------------------------------------------
 SCENARIO_PATH: Final = "/opt/repromatrix/scenario.py"

@@ -565,11 +565,15 @@ class PipAxis(VersionAxis):
 
 # -- installer ----------------------------------------------------------------------------
 # The installers a cell can upgrade with (installers/ registers one for each, and checks it).
-InstallerName = Literal["pip", "uv", "uv-add"]
+InstallerName = Literal["pip", "uv", "uv-add", "pip-tools"]
 INSTALLER_NAMES: tuple[InstallerName, ...] = get_args(InstallerName)
-# The installers whose dependencies live in a project with its own environment: an install mode
-# without a virtual environment means nothing for them.
-PROJECT_INSTALLERS: frozenset[InstallerName] = frozenset({"uv-add"})
+# The installers whose dependencies live in a project that keeps a virtual environment in step
+# with its lock: an install mode without one means nothing for them. What each does with it:
+PROJECT_INSTALLERS: dict[InstallerName, str] = {
+    "uv-add": "adds to a project, which has its own environment",
+    "pip-tools": "syncs a virtual environment to its compiled requirements (pip-tools installs "
+    "into and syncs the environment it runs in)",
+}
 
 
 def installer_of(value: str) -> tuple[InstallerName, str | None]:
@@ -582,9 +586,10 @@ def installer_of(value: str) -> tuple[InstallerName, str | None]:
 class InstallerAxis(Axis):
     name, default = "installer", "pip"
     doc = (
-        "what runs the upgrade: pip (its version is the pip axis), uv (`uv pip install`), or "
-        "uv-add (a uv project: `uv add --upgrade-package`), uv's optionally at a version, e.g. "
-        "'uv==0.13.9'"
+        "what runs the upgrade: pip (its version is the pip axis), uv (`uv pip install`), "
+        "uv-add (a uv project: `uv add --upgrade-package`) or pip-tools (`pip-compile "
+        "--upgrade-package`, then `pip-sync`), the others optionally at a version, e.g. "
+        "'uv==0.13.9', 'pip-tools==7.5.3'"
     )
     fragment, layer = "installer", 25
 
@@ -613,7 +618,8 @@ class InstallerAxis(Axis):
             draft.problems.append(
                 (
                     self.name,
-                    f"{value} does not run pip, which pip: {draft.values['pip']} pins",
+                    f"pip: {draft.values['pip']} pins the pip that pip cells upgrade with; "
+                    f"it is not varied for {draft.installer} cells",
                     f"use pip: [os] for {draft.installer} cells (exclude the combination)",
                 )
             )
@@ -623,7 +629,7 @@ class InstallerAxis(Axis):
             draft.problems.append(
                 (
                     self.name,
-                    f"{value} adds to a project, which has its own environment: install: "
+                    f"{value} {PROJECT_INSTALLERS[draft.installer]}: install: "
                     f"{draft.values['install']} (no virtual environment) means nothing for it",
                     f"use an install mode with a virtual environment for {draft.installer} cells "
                     "(venv, user-venv, root-venv-user; exclude the combination)",

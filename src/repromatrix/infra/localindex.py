@@ -358,7 +358,7 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     """
     arch = arch or _docker_arch()
     (root / "packages").mkdir(parents=True, exist_ok=True)
-    projects: dict[str, list[IndexFile]] = {}
+    projects: dict[str, list[ServedFile]] = {}
     for wheel in extra_wheels:
         data = wheel.read_bytes()
         name = wheel.name.split("-")[0].replace("_", "-").lower()
@@ -373,7 +373,7 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     for stone in TOMBSTONES:
         filename, data = build_sdist(stone)
         (root / "packages" / filename).write_bytes(data)
-        sdist = IndexFile(filename, hashlib.sha256(data).hexdigest(), len(data))
+        sdist = ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data))
         projects.setdefault(stone.name, []).append(sdist)
     for name, files in projects.items():
         _page(root / "simple" / name / "index.html", name, [f.link() for f in files])
@@ -387,7 +387,7 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
 
 
 @dataclass(frozen=True)
-class IndexFile:
+class ServedFile:
     """One file of a project as the index lists it, in both of its forms: the HTML page's link
     (PEP 503) and the JSON page's entry (PEP 691, with PEP 700's size and upload time)."""
 
@@ -431,14 +431,14 @@ class IndexFile:
         return entry
 
 
-def _write_wheel(root: Path, filename: str, data: bytes, requires_python: str) -> IndexFile:
+def _write_wheel(root: Path, filename: str, data: bytes, requires_python: str) -> ServedFile:
     """Write the wheel and, as PyPI serves it (PEP 658/714), its METADATA beside it as
     FILE.metadata; the listing names both hashes, so pip (22.3+) and uv resolve from the
     metadata file without downloading the wheels they reject."""
     (root / "packages" / filename).write_bytes(data)
     metadata = _core_metadata(data)
     (root / "packages" / f"{filename}.metadata").write_bytes(metadata)
-    return IndexFile(filename, hashlib.sha256(data).hexdigest(), len(data), requires_python,
+    return ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data), requires_python,
                      hashlib.sha256(metadata).hexdigest())
 
 
@@ -468,7 +468,7 @@ def _page(path: Path, title: str, links: list[str]) -> None:
 JSON_API = {"api-version": "1.1"}
 
 
-def _json_page(path: Path, name: str, files: list[IndexFile]) -> None:
+def _json_page(path: Path, name: str, files: list[ServedFile]) -> None:
     versions = sorted({_version_of(f.filename) for f in files}, key=Version)
     page = {"meta": JSON_API, "name": name, "versions": versions,
             "files": [f.entry() for f in files]}

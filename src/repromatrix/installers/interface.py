@@ -6,6 +6,7 @@ rules). Everything else in repromatrix asks the cell's installer instead of spel
 
 from __future__ import annotations
 
+import posixpath
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class Installer(ABC):
     backtracking: ClassVar[str]  # what the resolver says while it backtracks
     no_match: ClassVar[str]  # the visible symptom of an index it could not read
     installed: ClassVar[str]  # the line(s) saying what it installed
+    # The line(s) saying it left the target where it was; {package} stands for its name, escaped
+    kept: ClassVar[str] = r"(?i)Requirement already (?:satisfied|up-to-date): {package}\b"
     # What it prints when it takes a file from its cache; None: it never says
     cached: ClassVar[str | None]
     # What its check (probes' `check`) says of an installed library whose requirement is broken:
@@ -87,9 +90,11 @@ class Installer(ABC):
     ) -> str:
         """The upgrade under test, exactly as a user types it."""
 
-    def prepare(self, venv: str | None) -> tuple[str, ...]:
+    def prepare(self, venv: str | None, pin: str | None, requirement: str) -> tuple[str, ...]:
         """Shell commands the setup runs first, as the user who installs the prior version (a
-        project to add to); most installers need none."""
+        project to add to, the installer itself at `pin`, its axis's version; `requirement`: the
+        target, which a project may list before any version of it is installed); most
+        installers need none."""
         return ()
 
     @abstractmethod
@@ -113,3 +118,13 @@ class Installer(ABC):
         do, the requirement appended) and `tags` (the wheel tags it accepts, as JSON
         {"count", "pairs", "platforms"}: interpreter-abi pairs and platforms in its order of
         preference)."""
+
+
+# A project installer's files live beside the venv (/opt/venv → /opt/app), made by whoever made
+# the venv: a user upgrading a project root made is then refused by the files, as with the venv.
+PROJECT_NAME = "app"
+
+
+def project_beside(venv: str | None) -> str:
+    assert venv is not None, "project installers' cells have a virtual environment (core/axes.py)"
+    return posixpath.join(posixpath.dirname(venv.rstrip("/")), PROJECT_NAME)

@@ -22,20 +22,13 @@ import shlex
 from packaging.requirements import Requirement
 
 from ..core.outcomes import Outcome
+from .interface import PROJECT_NAME, project_beside
 from .uv import RULES, Uv
 from .uv_add_remedies import CATALOGUE
 
-# The project beside the venv (/opt/venv → /opt/app), made by whoever made the venv: a user
-# upgrading a project root made is then refused by the files, as with the venv itself.
-PROJECT_NAME = "app"
 # What the project was locked at, for the setup only: `uv add NAME -c FILE` writes NAME>=V into
 # pyproject.toml and locks V, as `uv add NAME` did when V was the newest release.
 LOCKED_AT = ".locked-at.txt"
-
-
-def project_of(venv: str | None) -> str:
-    assert venv is not None, "uv-add cells have a virtual environment (core/axes.py)"
-    return posixpath.join(posixpath.dirname(venv.rstrip("/")), PROJECT_NAME)
 
 
 # A project is never the system's Python and `uv add` has no --user: uv's words for those
@@ -51,12 +44,12 @@ class UvAdd(Uv):
     def program(self, module: bool) -> str:
         return "uv"
 
-    def prepare(self, venv: str | None) -> tuple[str, ...]:
-        project = shlex.quote(project_of(venv))
+    def prepare(self, venv: str | None, pin: str | None, requirement: str) -> tuple[str, ...]:
+        project = shlex.quote(project_beside(venv))
         return (f"uv init --bare --no-workspace --name {PROJECT_NAME} {project}",)
 
     def install(self, program: str, requirement: str, *, venv: str | None) -> str:
-        project = project_of(venv)
+        project = project_beside(venv)
         wanted = Requirement(requirement)
         extras = f"[{','.join(sorted(wanted.extras))}]" if wanted.extras else ""
         name = wanted.name + extras
@@ -74,14 +67,14 @@ class UvAdd(Uv):
         self, program: str, path: str, *, names: tuple[str, ...], venv: str | None
     ) -> str:
         # The reporter's lines are what the lock holds; the project names the distributions
-        project = shlex.quote(project_of(venv))
+        project = shlex.quote(project_beside(venv))
         added = " ".join(shlex.quote(n) for n in names)
         return f"{program} add --active --project {project} -c {shlex.quote(path)} {added}"
 
     def upgrade(
         self, program: str, requirement: str, *, user: bool, pre: bool, venv: str | None
     ) -> str:
-        project = shlex.quote(project_of(venv))
+        project = shlex.quote(project_beside(venv))
         name = shlex.quote(Requirement(requirement).name)
         options = ["--prerelease", "allow"] * pre
         options += ["--upgrade-package", name]

@@ -346,9 +346,7 @@ def _success(record: Record, upgrade: Run, facts: dict[str, Any], by: Installer)
     if held := _held_back(record, facts.get("newest_for_python")):
         return Verdict(Outcome.HELD_BACK, held, facts)
     if unchanged:
-        already = re.compile(
-            rf"(?i)Requirement already (satisfied|up-to-date): {re.escape(package)}\b"
-        )
+        already = re.compile(by.kept.replace("{package}", re.escape(package)))
         noop = _lines_matching(output, [already])
         return Verdict(Outcome.NOT_UPGRADED, noop or (f"{package} stayed at {before}",), facts)
     # pip says it in one line, uv one line a package (" + tensorflow==2.21.0"): the target's
@@ -546,8 +544,9 @@ def version_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
     if succeeded and newest and after and after < newest:
         why = [missing(releases, newest, cell)] if cell and reachable != newest else []
         if target and after < target:
-            # the installer by its own word for itself ('pip 23.0.1 from ...', 'uv 0.13.9 (...)')
-            said = record.pip.split()
+            # the installer by its own word for itself ('pip 23.0.1 from ...', 'uv 0.13.9 (...)',
+            # 'pip-compile, version 7.7.0')
+            said = record.pip.replace(",", " ").split()
             who = said[0] if said else "the installer"
             why.append(facts["old_pip"] or f"{target} exists for it, but {who} did not take it")
         else:

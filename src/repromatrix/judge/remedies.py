@@ -100,9 +100,10 @@ class AttemptPlan:
             f"{name}={shlex.quote(value)} "
             for name, _, value in (a.partition("=") for a in self.env + self.shown_env)
         )
-        lines.append(
-            _as(self.upgrader, self.upgrader, self.remedy.as_root) + env + shlex.join(self.upgrade)
-        )
+        # Each of the upgrade's commands with its own prefix: in a shell, `sudo a && b` and
+        # `X=1 a && b` would give the second neither
+        prefix = _as(self.upgrader, self.upgrader, self.remedy.as_root) + env
+        lines += [prefix + shlex.join(step) for step in contract.upgrade_steps(self.upgrade)]
         return tuple(lines)
 
     def container_env(self) -> dict[str, str]:
@@ -110,7 +111,7 @@ class AttemptPlan:
         own = dict(a.partition("=")[::2] for a in self.env)
         scenario = {
             contract.BEFORE: json.dumps([s.to_json() for s in self.steps]),
-            contract.UPGRADE: shlex.join(self.upgrade),
+            contract.UPGRADE: contract.upgrade_line(self.upgrade),
             contract.USER: "" if self.upgrader == "root" else self.upgrader,
             contract.UNSET: " ".join(self.unset),
             contract.PATH: self.path,
@@ -189,7 +190,9 @@ def plan_one(remedy: Remedy, facts: Facts, by: Installer) -> AttemptPlan | None:
     if unavailable(remedy, facts, by):
         return None
     upgrade = [a for a in facts.upgrade if a not in remedy.drop]
-    install = upgrade.index("install") + 1 if "install" in upgrade else len(upgrade)
+    # After `install` (pip, uv pip); else at the end of the first command (pip-compile's)
+    first_end = _first_command_end(upgrade)
+    install = upgrade.index("install") + 1 if "install" in upgrade else first_end
     upgrade[install:install] = _fill(remedy.options, facts)
     if remedy.pin or remedy.instead:
         wanted = _fill((remedy.pin or remedy.instead,), facts)[0]
@@ -214,6 +217,12 @@ def plan_one(remedy: Remedy, facts: Facts, by: Installer) -> AttemptPlan | None:
         tuple(_fill(remedy.shown_env, facts)),
         package,
     )
+
+
+def _first_command_end(upgrade: list[str]) -> int:
+    """Where the upgrade's first command ends: at its first step separator, or its end."""
+    steps = contract.upgrade_steps(upgrade)
+    return len(steps[0])
 
 
 def _fill(templates: Iterable[str], facts: Facts) -> list[str]:

@@ -260,8 +260,16 @@ def setup_commands(
     else:
         wanted = prior + list(draft.preinstall)
         commands[:0] = [by.install(program, req, venv=venv) for req in wanted]
-    commands[:0] = by.prepare(venv)
-    return tuple(past_marker + command for command in commands)
+    commands[:0] = by.prepare(venv, draft.installer_pin, target.requirement)
+    return tuple(_with_variables(past_marker, command) for command in commands)
+
+
+def _with_variables(assignments: str, command: str) -> str:
+    """`A=1 command`; exported for a command of several (`A=1 a && b` gives b nothing)."""
+    compound = " && " in command
+    if not (assignments and compound):
+        return assignments + command
+    return f"export {assignments.strip()} && {command}"
 
 
 def requirement_names(lines: tuple[str, ...]) -> tuple[str, ...]:

@@ -306,10 +306,10 @@ def _markdown_head(run: RunResult) -> str:
         if run.unexpected()
         else f"all {len(run.cells)} cells as expected"
     )
-    lines = [
-        f"## repromatrix: {md_code('pip install --upgrade ' + target)}, run {md(run.run_id)}",
-        "",
-    ]
+    # What the cells ran: the installers by name (pip, uv, pip-tools), each with its own command
+    installers = ", ".join(md(name) for name in run.installers())
+    upgrade = f"{md_code(target)} upgraded with {installers}"
+    lines = [f"## repromatrix: {upgrade}, run {md(run.run_id)}", ""]
     if run.incomplete:
         lines += [f"**{md(run.incomplete)}**", ""]
     said = [verdict, f"matrix {md_code(run.matrix)}", f"{md(run.target.get('index', ''))} index"]

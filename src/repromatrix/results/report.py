@@ -277,6 +277,11 @@ def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
     }
 
 
+def _spoken(names: list[str]) -> str:
+    """'pip', 'pip and uv', 'pip, uv and pip-tools'."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
 def render_html(run: RunResult, run_dir: Path | None = None) -> str:
     style, script = _stylesheet(), template_text("report.js")
     data = report_data(run, run_dir)
@@ -295,4 +300,5 @@ def render_html(run: RunResult, run_dir: Path | None = None) -> str:
         data_json=_script_json(data),
         inline_note=data["inlineNote"],
         package=run.target.get("package", "") or "the package",  # an attached run may lack it
+        installers=_spoken(run.installers()),
     )

@@ -173,6 +173,12 @@ class RunResult:
     def unexpected(self) -> list[CellResult]:
         return [c for c in self.cells if c.unexpected]
 
+    def installers(self) -> list[str]:
+        """The installers its cells upgrade with, by name ('pip', 'uv', 'pip-tools'), in order
+        of first appearance (a cell without the axis is pip's)."""
+        names = (c.axes.get("installer", "pip").partition("==")[0] for c in self.cells)
+        return list(dict.fromkeys(names)) or ["pip"]
+
     def counts(self) -> dict[str, int]:
         out: dict[Outcome, int] = {}
         for cell in self.cells:

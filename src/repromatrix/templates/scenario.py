@@ -43,6 +43,7 @@ if os.environ.get("REPROMATRIX_PATH"):  # a remedy's virtual environment: its py
     os.environ["VIRTUAL_ENV"] = os.path.dirname(os.environ["REPROMATRIX_PATH"])
     os.environ["PATH"] = os.environ["REPROMATRIX_PATH"] + os.pathsep + os.environ.get("PATH", "")
 UPGRADE = os.environ["REPROMATRIX_UPGRADE"]
+STEP = "&&"  # between the upgrade's commands, when it takes more than one (contract.UPGRADE_STEP)
 # The installer's own commands for what the scenario asks it (installers/: its version, its check of
 # what is installed, the versions the index offers, a dry run of one requirement).
 PROBES = json.loads(os.environ["REPROMATRIX_PROBES"])
@@ -524,6 +525,32 @@ def run_steps(record, key, steps, kind):
     return True
 
 
+def upgrade_steps(argv):
+    """The upgrade's commands: its argv split at STEP, as a shell runs `a && b` (pip-tools)."""
+    steps = [[]]
+    for arg in argv:
+        if arg == STEP:
+            steps.append([])
+        else:
+            steps[-1].append(arg)
+    return steps
+
+
+def run_upgrade(steps):
+    """Each of the upgrade's commands in turn, as the upgrader, until one fails: its exit code,
+    every output in order, the time they took, whether one ran out of time."""
+    outputs, took = [], 0.0
+    for argv in steps:
+        # One time limit for the whole upgrade, as a CI step's
+        code, out, secs, timed_out = run(argv, timeout=max(TIMEOUT - took, 1.0), echo=True,
+                                         who=UPGRADER)
+        outputs.append(out)
+        took += secs
+        if code != 0 or timed_out:
+            break
+    return code, "".join(outputs), took, timed_out
+
+
 def finish(record):
     sys.stdout.write(PREFIX + json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -551,13 +578,14 @@ def main():
     record["around_before"], record["around_left_out"] = around(UPGRADER, set())
 
     heading("upgrade as %s: %s" % (UPGRADER, UPGRADE))
-    code, out, secs, timed_out = run(shlex.split(UPGRADE), echo=True, who=UPGRADER)
+    steps = upgrade_steps(shlex.split(UPGRADE))
+    code, out, secs, timed_out = run_upgrade(steps)
     record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
                          "seconds": secs, "timed_out": timed_out}
     record["after"] = installed_version(UPGRADER)
     record["installed_after"] = installed(UPGRADER)
     heading("after: %s %s" % (PACKAGE, record["after"] or "(not installed)"))
-    record["pip_script"] = pip_script(shlex.split(UPGRADE), UPGRADER)
+    record["pip_script"] = pip_script(steps[0], UPGRADER)
     record["sharers"] = sharers(UPGRADER)
     if code == 0 and record["after"] and not record["pip_script"]:
         record["held_back"] = held_back(record["after"], UPGRADER)
