@@ -291,6 +291,20 @@ def test_a_dev_builds_version_spelling_is_not_a_mismatch():
     assert classify(observe(rec)).outcome is Outcome.UPGRADED
 
 
+@pytest.mark.parametrize("module, dist, mixed", [
+    # the real tensorflow 2.15.0.post1 (what pip-compile --upgrade-package took on the public index)
+    ("2.15.0", "2.15.0.post1", False),
+    ("2.15.0rc1", "2.15.0rc1.post2", False),
+    # a post-release of another release is still another tree
+    ("2.14.0", "2.15.0.post1", True),
+    ("2.15.0.post1", "2.15.0", True),
+])
+def test_a_post_release_keeps_its_releases_version_and_is_not_a_mixed_tree(module, dist, mixed):
+    rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
+    rec["import"] |= {"version": module, "dist_version": dist, "names": ["tensorflow"]}
+    assert (classify(observe(rec)).outcome is Outcome.IMPORT_ERROR) is mixed
+
+
 def test_importing_other_files_than_pip_installed_is_an_import_error():
     rec = copy.deepcopy(record("local-bookworm-py3.11-venv-tf2.15.0"))
     rec["import"] |= {"version": "2.15.0", "dist_version": "2.21.0", "names": ["tensorflow"]}

@@ -481,7 +481,7 @@ def version_mismatch(imported: ImportCheck) -> str:
     """The module's own __version__ against the distribution's: a mixed tree imports another
     version."""
     module, dist = imported.version, imported.dist_version
-    if same_version(module, dist) is False:
+    if same_version(module, dist) is False and not _repackaged(module, dist):
         name = imported.names[0] if imported.names else "the package"
         return (
             f"import {name} reports __version__ {module}, but the installed distribution is "
@@ -489,6 +489,15 @@ def version_mismatch(imported: ImportCheck) -> str:
             "the files imported are not the ones the upgrade installed"
         )
     return ""
+
+
+def _repackaged(module: str | None, dist: str | None) -> bool:
+    """A post-release repackages a release's code, which keeps the release's __version__ (the
+    real tensorflow 2.15.0.post1 says 2.15.0): not a mixed tree."""
+    released = as_version(dist)
+    if released is None or not released.is_postrelease:
+        return False
+    return same_version(module, re.sub(r"[.-]?post\d+", "", str(released))) is True
 
 
 def _split_views(record: Record) -> str:
