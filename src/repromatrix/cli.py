@@ -24,6 +24,7 @@ from . import __version__
 from .config.cost import machine_time
 from .config.matrix import LIMITS
 from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
+from .core import asof
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
 from .core.files import cache_dir, paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
@@ -86,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--yes", action="store_true", help="run a selection larger than settings.max_cells"
+    )
+    r.add_argument(
+        "--as-of",
+        type=_as_of,
+        metavar="TIME",
+        help="every cell sees the index as it was at TIME: ISO 8601 with a timezone "
+        "('2024-03-13T18:02:00Z') or a duration before the run starts ('P1D'); overrides "
+        "target.as_of",
     )
     r.add_argument(
         "--docker-host",
@@ -316,6 +325,12 @@ def _docker_host(text: str) -> str:
     return text
 
 
+def _as_of(text: str) -> str:
+    if bad := asof.problem(text):
+        raise argparse.ArgumentTypeError(f"{bad}; {asof.HINT}")
+    return text
+
+
 def _shard(text: str) -> ShardSpec:
     try:
         return parse_shard(text)
@@ -345,6 +360,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         shard_plan=args.shard_plan,
         yes=args.yes,
         hosts=tuple(args.docker_host),
+        as_of=args.as_of,
     )
     return _said(run(options, console), args.out, args.resume, console)
 

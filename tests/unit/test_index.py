@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import functools
 import hashlib
 import html
@@ -166,7 +165,7 @@ def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_pa
     import json
     import re
 
-    from repromatrix.infra.localindex import PUBLISHED
+    from repromatrix.infra.localindex import BEFORE_ALL, TENSORFLOW_UPLOADED
     root = write_index(tmp_path, arch="x86_64")
     for project in ("tensorflow", "tensorflow-gpu", "numpy"):
         page = json.loads((root / "simple" / project / "index.json").read_text())
@@ -177,8 +176,9 @@ def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_pa
         for entry in page["files"]:
             data = (root / "packages" / entry["filename"]).read_bytes()
             assert entry["size"] == len(data) and entry["url"] == "../../packages/" + entry["filename"]
-            assert entry["upload-time"] == "2024-01-01T00:00:00.000000Z" == \
-                datetime.datetime.fromtimestamp(PUBLISHED, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            version = str(parse_wheel_filename(entry["filename"])[1]) if entry["filename"].endswith(".whl") else ""
+            dated = TENSORFLOW_UPLOADED[version] if project == "tensorflow" else BEFORE_ALL
+            assert entry["upload-time"] == dated.replace("Z", ".000000Z"), entry
             said = re.search(re.escape(entry["filename"]) + r'#sha256=\w+"([^>]*)>', listing).group(1)
             if entry.get("requires-python"):
                 assert f'data-requires-python="{html.escape(entry["requires-python"])}"' in said

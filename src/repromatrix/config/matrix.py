@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 from packaging.specifiers import SpecifierSet
 
+from ..core import asof
 from ..core.axes import AXES
 from ..core.errors import MatrixError, did_you_mean
 from ..core.model import (
@@ -63,7 +64,7 @@ TOP_KEYS = (
     "remedies",
     "environments",
 )
-TARGET_KEYS = ("package", "version", "index", "pre", "imports")
+TARGET_KEYS = ("package", "version", "index", "pre", "imports", "as_of")
 SETTINGS_KEYS = (
     "timeout",
     "max_parallel",
@@ -256,12 +257,16 @@ def _target(doc: Document, value: Any) -> Target:
         version = str(req.specifier)
         req.specifier = SpecifierSet()
     index = _index(doc, scalar(doc, data.get("index", "default"), ("target", "index")))
+    as_of = scalar(doc, data.get("as_of", ""), ("target", "as_of")).strip()
+    if as_of and (bad := asof.problem(as_of)):
+        doc.fail(("target", "as_of"), bad, asof.HINT)
     return Target(
         package=str(req),
         version=version,
         index=index,
         pre=_bool(doc, data, ("target", "pre")),
         imports=_imports(doc, data.get("imports"), ("target", "imports")),
+        as_of=as_of,
     )
 
 

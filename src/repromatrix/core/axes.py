@@ -33,6 +33,7 @@ class Service(enum.Enum):
     PROXY = "the test proxy (squid) on an internal network"
     INTERCEPTOR = "the TLS-intercepting proxy (mitmproxy)"
     FAULT_INJECTOR = "the fault injector"
+    TIMEMACHINE = "the date-filtering index (--as-of for installers without a filter)"
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,9 @@ class Target:
     imports: tuple[
         str, ...
     ] = ()  # import names to check; () = read them from the installed metadata
+    # The index as it was then (core/asof.py): as written in the matrix; once a run starts, the
+    # UTC time it resolved to. "": the index as it is.
+    as_of: str = ""
 
     @property
     def parsed(self) -> Requirement:

@@ -33,6 +33,7 @@ import io
 import json
 import os
 import platform
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -52,7 +53,28 @@ PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
 # Every file of the tree carries this modification time, so nginx's Last-Modified is the same
 # for every start of the index: uv revalidates a cached wheel against it, and a newly written
 # tree would otherwise make it download again instead of reading back its (damaged) cache.
+# Every file's modification time (nginx's Last-Modified), the same for every start of the index:
+# uv revalidates a cached wheel against it, so a tree written afresh must not look newer.
 PUBLISHED = 1_704_067_200  # 2024-01-01T00:00:00Z
+# When the model's files were uploaded (PEP 700's upload-time; what --as-of filters on). Each
+# TensorFlow release is dated in release order, in the month of its public namesake; every
+# other project's files (the libraries, real wheels) are older than any of them. These are the
+# model's times, not the public index's.
+BEFORE_ALL = "2022-01-03T00:00:00Z"
+TENSORFLOW_UPLOADED = {
+    "2.8.4": "2022-11-18T12:00:00Z",
+    "2.12.0": "2023-03-22T12:00:00Z",
+    "2.13.1": "2023-09-26T12:00:00Z",
+    "2.14.0": "2023-09-26T18:00:00Z",
+    "2.15.0": "2023-11-14T12:00:00Z",
+    "2.16.1": "2024-03-08T12:00:00Z",
+    "2.17.0": "2024-07-11T12:00:00Z",
+    "2.18.0": "2024-10-24T12:00:00Z",
+    "2.19.0": "2025-03-11T12:00:00Z",
+    "2.20.0": "2025-08-13T12:00:00Z",
+    "2.21.0": "2026-03-10T12:00:00Z",
+    "2.22.0rc0": "2026-10-01T12:00:00Z",
+}
 
 PADDING = 1536 * 1024  # incompressible bytes in the newest model wheels: bigger than a cut (see flaky)
 
@@ -359,21 +381,22 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     arch = arch or _docker_arch()
     (root / "packages").mkdir(parents=True, exist_ok=True)
     projects: dict[str, list[ServedFile]] = {}
+    old = _epoch(BEFORE_ALL)
     for wheel in extra_wheels:
         data = wheel.read_bytes()
         name = wheel.name.split("-")[0].replace("_", "-").lower()
         # as PyPI says it: pip skips what this Python cannot run
         said = _requires_python(data)
-        projects.setdefault(name, []).append(_write_wheel(root, wheel.name, data, said))
+        projects.setdefault(name, []).append(_write_wheel(root, wheel.name, data, said, old))
     for release in ALL_RELEASES:
         for tag in wheel_tags(release, arch):
             filename, data = build_wheel(release, tag)
-            wheel_file = _write_wheel(root, filename, data, release.requires_python)
-            projects.setdefault(release.name, []).append(wheel_file)
+            served = _write_wheel(root, filename, data, release.requires_python, uploaded(release))
+            projects.setdefault(release.name, []).append(served)
     for stone in TOMBSTONES:
         filename, data = build_sdist(stone)
         (root / "packages" / filename).write_bytes(data)
-        sdist = ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data))
+        sdist = ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data), uploaded=old)
         projects.setdefault(stone.name, []).append(sdist)
     for name, files in projects.items():
         _page(root / "simple" / name / "index.html", name, [f.link() for f in files])
@@ -396,7 +419,7 @@ class ServedFile:
     size: int
     requires_python: str = ""
     metadata_sha256: str = ""  # its METADATA beside it (PEP 658/714); '' for an sdist
-    uploaded: int = PUBLISHED  # seconds since the epoch, UTC
+    uploaded: int = PUBLISHED  # seconds since the epoch, UTC (PEP 700's upload-time)
 
     def link(self) -> str:
         rp = html.escape(self.requires_python)
@@ -431,7 +454,25 @@ class ServedFile:
         return entry
 
 
-def _write_wheel(root: Path, filename: str, data: bytes, requires_python: str) -> ServedFile:
+def uploaded(release: Release) -> int:
+    """When the model's release was uploaded, in seconds since the epoch (UTC); a nightly on the
+    day its version names."""
+    if release.name == "tensorflow":
+        return _epoch(TENSORFLOW_UPLOADED[release.version])
+    nightly = re.search(r"\.dev(\d{4})(\d{2})(\d{2})$", release.version)
+    if nightly:
+        return _epoch("{}-{}-{}T06:00:00Z".format(*nightly.groups()))
+    return _epoch(BEFORE_ALL)
+
+
+def _epoch(when: str) -> int:
+    moment = datetime.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ")
+    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def _write_wheel(
+    root: Path, filename: str, data: bytes, requires_python: str, when: int
+) -> ServedFile:
     """Write the wheel and, as PyPI serves it (PEP 658/714), its METADATA beside it as
     FILE.metadata; the listing names both hashes, so pip (22.3+) and uv resolve from the
     metadata file without downloading the wheels they reject."""
@@ -439,7 +480,7 @@ def _write_wheel(root: Path, filename: str, data: bytes, requires_python: str) -
     metadata = _core_metadata(data)
     (root / "packages" / f"{filename}.metadata").write_bytes(metadata)
     return ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data), requires_python,
-                     hashlib.sha256(metadata).hexdigest())
+                      hashlib.sha256(metadata).hexdigest(), when)
 
 
 def _core_metadata(wheel: bytes) -> bytes:

@@ -1,4 +1,5 @@
-"""Services a run starts for its cells: the local index and the test proxy.
+"""Services a run starts for its cells: the local index, the test proxy and the date-filtering
+index.
 
 Both are real servers in containers, labelled with the run and removed with it: nginx serving
 the model index over HTTPS (a CA made for the run), and squid on an internal network whose
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shutil
 import ssl
 import tempfile
 import time
@@ -45,6 +47,7 @@ from .engine import Box, Engine
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
 from .setupcache import SETUP_STAGE, SetupCache, scenario_dockerfile
+from .timemachine import READY, TIME_HOST, TIME_PORT, TIMEMACHINE, service_wheels
 from .tlsca import RunCA
 
 SERVICE_BASE = "debian:bookworm"  # the base image of the index and proxy containers
@@ -126,6 +129,72 @@ def index_service(
         finally:
             if run_dir is not None:
                 write_atomic(run_dir / "index-access.log", box.logs())
+
+
+@contextlib.contextmanager
+def timemachine_service(
+    engine: Engine,
+    matrix: Matrix,
+    needs: RunNeeds,
+    network: str,
+    upstream_ca_pem: bytes,
+    ready: Ready,
+    run_dir: Path,
+    console: Console,
+    cache: SetupCache | None = None,
+) -> Iterator[None]:
+    """For cells whose installer cannot filter by upload time (--as-of): the date-filtering
+    index on the run's network (timemachine.time_url), in front of the run's index; its output
+    is kept as timemachine.log. An index that dates none of the target's files is refused."""
+    if Service.TIMEMACHINE not in needs.services:
+        yield
+        return
+    _need_base(ready, "the date-filtering index")
+    local = matrix.target.index.local
+    upstream = f"https://{INDEX_HOST}:{INDEX_PORT}/simple/" if local else matrix.target.index.url
+    console.print(
+        f"starting the date-filtering index (as of {matrix.target.as_of}, in front of "
+        f"{upstream or 'the default index'})"
+    )
+    with tempfile.TemporaryDirectory(prefix="repromatrix-timemachine-") as tmp:
+        root = Path(tmp)
+        context = _service_context(
+            root / "image",
+            "timemachine.Dockerfile.j2",
+            port=TIME_PORT,
+            requirement=TIMEMACHINE,
+        )
+        shutil.copytree(service_wheels(), context / "wheels", ignore=_not_wheels)
+        (context / "timemachine_app.py").write_bytes(template_bytes("timemachine_app.py"))
+        tag = _build(engine, context, "timemachine", "the date-filtering index", cache)
+        trusted = root / "secrets"
+        trusted.mkdir(mode=0o700)
+        (trusted / "ca.pem").write_bytes(upstream_ca_pem)
+        env = {
+            "TM_UPSTREAM": upstream,
+            "TM_CUTOFF": matrix.target.as_of,
+            "TM_PACKAGE": matrix.target.name,
+            "TM_PORT": str(TIME_PORT),
+        }
+        env |= {"SSL_CERT_FILE": "/run/secrets/timemachine/ca.pem"} if upstream_ca_pem else {}
+        with engine.container(
+            tag,
+            name=f"repromatrix-{engine.run_id}-timemachine",
+            role="timemachine",
+            network=network,
+            aliases=(TIME_HOST,),
+            mounts={str(trusted): "/run/secrets/timemachine"},
+            env=env,
+        ) as box:
+            try:
+                _wait_until(box, lambda: READY in box.logs(), "the date-filtering index", 120)
+                yield
+            finally:
+                write_atomic(run_dir / "timemachine.log", box.logs())
+
+
+def _not_wheels(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if not n.endswith(".whl")]
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,12 @@ class Installer(ABC):
     # The program its wheel ships as a script (NAME-V.data/scripts/<program>), put on PATH in a
     # cell's image as the standalone binary; '' when the interpreter brings it (pip)
     standalone: ClassVar[str] = ""
+    # Its own filter of the index by upload time (--as-of): the variable it reads, and the first
+    # version that reads it ('': every version); ('', '') where it has none, and the cell reads
+    # the index through the run's date-filtering service instead.
+    uploaded_before: ClassVar[tuple[str, str]] = ("", "")
+    # The variable that lets it read an index over plain HTTP (the date-filtering service)
+    insecure_host: ClassVar[str] = ""
     # Does it read pip's configuration (pip.conf, PIP_*)? uv does not: a reporter's pip.conf
     # changes nothing for it, as for a user who switched and kept theirs.
     reads_pip_config: ClassVar[bool]

@@ -168,6 +168,10 @@ class Pip(Installer):
     removed = REMOVED
     backtracking = BACKTRACKING
     no_match = NO_MATCH
+    # pip 26.0's --uploaded-prior-to (pypa/pip#13520); it reads PEP 700's upload-time, which
+    # only the JSON pages carry. Older pips ignore the variable.
+    uploaded_before = ("PIP_UPLOADED_PRIOR_TO", "26.0")
+    insecure_host = "PIP_TRUSTED_HOST"
     cached = r"(?m)^\s*Using cached "
     installed = r"^Successfully installed"
     broken = BROKEN

@@ -52,6 +52,9 @@ class PipTools(Pip):
     rules = RULES
     # pip-compile prints the compiled file (`tensorflow==2.15.0`); pip-sync, that nothing moved
     kept = r"(?i)^{package}==\S+$|^Everything up-to-date$"
+    # pip-compile builds its own finder from pip's options: that it honours pip's filter is not
+    # known, so its cells read the date-filtering service
+    uploaded_before = ("", "")
     remedies = CATALOGUE
     index_wheels = PIP_TOOLS_WHEELS
 

@@ -108,6 +108,8 @@ class Uv(Installer):
     fragments = ("corrupt_uv_cache.py",)
     cache_damager = "corrupt_uv_cache.py"
     standalone = "uv"
+    uploaded_before = ("UV_EXCLUDE_NEWER", "")  # --exclude-newer: every uv there is
+    insecure_host = "UV_INSECURE_HOST"
 
     def program(self, module: bool) -> str:
         # One binary: users of uv do not run it as `python3 -m uv` to pick an interpreter.

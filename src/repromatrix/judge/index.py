@@ -7,6 +7,7 @@ from the installed pip rather than written down here.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import ssl
@@ -37,6 +38,7 @@ class IndexFile:
     filename: str
     requires_python: str = ""
     yanked: str | None = None  # None: not yanked; else the reason ('' when none is given)
+    uploaded: datetime.datetime | None = None  # PEP 700's upload-time (JSON pages only), UTC
 
 
 class _Links(HTMLParser):
@@ -105,6 +107,25 @@ class Releases:
             self.hosts,
         )
 
+    def uploaded_by(self, when: datetime.datetime) -> Releases:
+        """The releases as the index listed them at `when`: only the files uploaded by then
+        (a file without an upload time stays: the index never said; see `undated`)."""
+        kept = [
+            f
+            for files in self.files.values()
+            for f in files
+            if f.uploaded is None or f.uploaded <= when
+        ]
+        releases = Releases.from_files(self.package, kept)
+        releases.pre, releases.hosts = self.pre, self.hosts
+        return releases
+
+    @property
+    def undated(self) -> bool:
+        """The index gives none of the files an upload time: no time filter can work on it."""
+        files = [f for listed in self.files.values() for f in listed]
+        return bool(files) and all(f.uploaded is None for f in files)
+
     def pick(self, versions: list[Version]) -> Version | None:
         """What pip picks among `versions`: the newest final release; pre-releases only with
         --pre, or when nothing final is left (packaging's rule, which pip follows)."""
@@ -133,7 +154,12 @@ def fetch_releases(
     if "json" in ctype:
         listed = json.loads(body).get("files", [])
         files = [
-            IndexFile(f["filename"], f.get("requires-python") or "", _yanked(f.get("yanked")))
+            IndexFile(
+                f["filename"],
+                f.get("requires-python") or "",
+                _yanked(f.get("yanked")),
+                _upload_time(f.get("upload-time")),
+            )
             for f in listed
         ]
         links = [str(f.get("url") or "") for f in listed]
@@ -149,6 +175,18 @@ def fetch_releases(
         h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host
     )
     return releases
+
+
+def _upload_time(value: object) -> datetime.datetime | None:
+    """PEP 700: an ISO 8601 time in UTC ('2024-03-13T18:02:37.123456Z'); None if absent or
+    not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
 
 
 def _yanked(value: object) -> str | None:

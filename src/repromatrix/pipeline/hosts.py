@@ -17,8 +17,9 @@ from rich.console import Console
 
 from ..config.cost import cells_at_once
 from ..config.shard import split
+from ..core import asof
 from ..core.axes import RunNeeds, Service
-from ..core.errors import BaseImageError, DockerUnavailable, UsageError
+from ..core.errors import BaseImageError, DockerUnavailable, InfraError, UsageError
 from ..core.files import cache_dir
 from ..core.model import CacheMode, HostSpec, Matrix
 from ..core.outcomes import Outcome
@@ -34,7 +35,14 @@ from ..infra.baseimages import Provisioned, provision
 from ..infra.credentials import IndexCredentials, redact, secret_file
 from ..infra.docker_engine import DockerEngine
 from ..infra.engine import Capacity
-from ..infra.services import SERVICE_BASE, ProxySetup, index_service, proxy_service, ssl_context
+from ..infra.services import (
+    SERVICE_BASE,
+    ProxySetup,
+    index_service,
+    proxy_service,
+    ssl_context,
+    timemachine_service,
+)
 from ..infra.setupcache import SERVICE_KIND, SetupCache, human, share_points
 from ..judge.index import Releases, fetch_releases, pip_default_index
 from ..judge.remedies import Resource
@@ -226,10 +234,23 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             proxy_service(
                 engine, network, trust.needs, trust.interception, ready, run_dir, console, packages
             ) as proxy,
+            timemachine_service(
+                engine,
+                matrix,
+                trust.needs,
+                network,
+                _upstream_ca(trust),
+                ready,
+                run_dir,
+                console,
+                packages,
+            ),
             _index_secret(trust.ctx, trust.credentials) as secret,
         ):
             tls = ssl_context(trust.ctx.host_ca, trust.run_ca)
-            everything = _releases(matrix, index_url, tls, console, trust.credentials)
+            everything = _as_it_was(
+                _releases(matrix, index_url, tls, console, trust.credentials), matrix
+            )
             releases = (
                 everything.only(matrix.target.version, matrix.target.pre) if everything else None
             )
@@ -393,6 +414,30 @@ def _stored_context(run_dir: Path, plan: CellPlan) -> Path:
             "run directory, not a symlink)\n  hint: 'repromatrix run --resume' re-renders it"
         )
     return context
+
+
+def _upstream_ca(trust: Trust) -> bytes:
+    """What the date-filtering index trusts upstream: the local index's CA, or the host's."""
+    if trust.run_ca is not None:
+        return trust.run_ca.cert_pem
+    return trust.ctx.host_ca.read() if trust.ctx.host_ca else b""
+
+
+def _as_it_was(releases: Releases | None, matrix: Matrix) -> Releases | None:
+    """The releases as the index listed them at the run's as-of time (what "the newest" means
+    in every cell); an index that dates none of the target's files is refused, as no filter could
+    see it as it was."""
+    when = matrix.target.as_of
+    if releases is None or not when:
+        return releases
+    if releases.undated:
+        raise InfraError(
+            f"--as-of {when}: the index gives none of {matrix.target.name}'s files an upload time "
+            "(PEP 700, in its JSON pages), so neither an installer's own filter nor repromatrix's "
+            "can leave out what came later\n  hint: run without --as-of, or against an index "
+            "that serves upload times"
+        )
+    return releases.uploaded_by(asof.parsed(when))
 
 
 def _releases(

@@ -4,9 +4,10 @@ run, the stopped run `--resume` finishes, or the stored cell `remedy` tries its 
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__
@@ -14,6 +15,7 @@ from ..config.cost import estimate, machine_time, past_seconds, seconds_by_cell
 from ..config.expand import count_selected, iter_cells
 from ..config.matrix import load_matrix
 from ..config.shard import Shard, ShardSpec, from_plan, split
+from ..core import asof
 from ..core.errors import UsageError, did_you_mean
 from ..core.model import CacheMode, Cell, Matrix, Selection
 from ..core.outcomes import Outcome
@@ -42,6 +44,7 @@ class RunOptions:
     shard_plan: Path | None = None
     yes: bool = False  # --yes: run a selection larger than settings.max_cells
     hosts: tuple[str, ...] = ()  # --docker-host URLs; () = settings.hosts, else the default engine
+    as_of: str | None = None  # --as-of TIME (checked); None: the matrix's target.as_of
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,8 @@ def prepare(options: RunOptions) -> Prepared:
         remedies=options.remedies,
     )
     cells = _shard_cells(options, matrix, selection) if options.shard else selection
+    started = now_iso()
+    matrix = _as_of(matrix, options.as_of or matrix.target.as_of, started)
     run_id = new_run_id()
     run_dir = options.out / run_id
     header = RunHeader(
@@ -185,7 +190,7 @@ def prepare(options: RunOptions) -> Prepared:
         matrix=str(matrix.path),
         matrix_sha256=matrix_hash(Path(matrix.path)),
         cells=[c.id for c in cells],
-        started=now_iso(),
+        started=started,
         target=_target_json(matrix),
         only=list(options.only),
         keyword=options.keyword,
@@ -234,6 +239,8 @@ def _stored_run(
             "it must be the same file"
         )
     matrix, cells = load_cells(path, tuple(header.only), header.keyword)
+    # The time the run resolved its as-of to when it started ('P1D' is a day before that)
+    matrix = replace(matrix, target=replace(matrix.target, as_of=header.target.get("as_of", "")))
     if header.shard:  # a shard's run: its own cells, out of the same selection
         if [c.id for c in cells] != header.selection:
             raise UsageError(
@@ -290,6 +297,15 @@ def _ownership(journal: Journal) -> tuple[str, bool]:
     return (token, True) if token else (new_owner(), False)
 
 
+def _as_of(matrix: Matrix, text: str, started: str) -> Matrix:
+    """The matrix with its as-of resolved, once, against the run's start: what every cell and
+    the report use, and what --resume takes from run.json."""
+    if not text:
+        return replace(matrix, target=replace(matrix.target, as_of=""))
+    resolved = asof.resolve(text, datetime.datetime.fromisoformat(started))
+    return replace(matrix, target=replace(matrix.target, as_of=resolved))
+
+
 def _target_json(matrix: Matrix) -> dict[str, str]:
     t = matrix.target
     out = {
@@ -301,4 +317,6 @@ def _target_json(matrix: Matrix) -> dict[str, str]:
         out["pre"] = "true"
     if t.imports:
         out["imports"] = " ".join(t.imports)
+    if t.as_of:
+        out["as_of"] = t.as_of
     return out

@@ -8,7 +8,8 @@ import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..core.axes import RunNeeds, Service, installer_of, run_needs
+from ..core.axes import NETWORK_MODES, RunNeeds, Service, installer_of, run_needs
+from ..core.errors import UsageError
 from ..core.files import cache_dir
 from ..core.model import Cell, Matrix
 from ..infra.credentials import IndexCredentials
@@ -18,7 +19,7 @@ from ..infra.services import Interception
 from ..infra.tlsca import RunCA
 from ..infra.wheelcache import standalone_binary
 from ..installers import INSTALLERS
-from ..plan.plan import RenderContext, local_index_context
+from ..plan.plan import RenderContext, cell_as_of_route, local_index_context
 from ..results.results import write_atomic
 from .prepare import Prepared
 
@@ -68,12 +69,38 @@ def run_ca_for(matrix: Matrix, run_id: str) -> RunCA | None:
 
 
 def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
-    needs = run_needs(c.axes for c in cells)
+    needs = run_needs(c.axes for c in cells) | _as_of_needs(matrix, cells)
     if not matrix.target.index.local:
         return needs
     # Every installer's: the wheels its remedies fetch (a current pip, certifi) are few and small.
     wheels = frozenset().union(*(by.index_wheels for by in INSTALLERS.values()))
     return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=wheels)
+
+
+def _as_of_needs(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
+    """The date-filtering index, when a cell's installer cannot filter by upload time itself; it
+    sits on the run's network, which cells behind the test proxy do not reach, and it reads the
+    index without credentials."""
+    if not matrix.target.as_of:
+        return RunNeeds()
+    routed = [c for c in cells if cell_as_of_route(c) == "service"]
+    if not routed:
+        return RunNeeds()
+    behind = [c.id for c in routed if NETWORK_MODES[c.axes["network"]].internal]
+    if behind:
+        raise UsageError(
+            f"--as-of: {len(behind)} cell(s) would read the index through repromatrix's "
+            f"date-filtering index from behind the test proxy, which does not reach it (e.g. "
+            f"{behind[0]})\n  hint: exclude network values other than direct for those cells, "
+            "or pin a pip that filters by itself (pip: ['26.1'])"
+        )
+    if matrix.target.index.secret:
+        raise UsageError(
+            "--as-of: the date-filtering index would read an index that needs credentials, which "
+            "it is never given\n  hint: pin a pip that filters by itself (pip: ['26.1']) or use "
+            "uv for such an index"
+        )
+    return RunNeeds(services=frozenset({Service.TIMEMACHINE}))
 
 
 def setup_reads(matrix: Matrix, cell: Cell) -> str:

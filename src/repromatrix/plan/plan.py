@@ -9,9 +9,11 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from ..cell import contract
 from ..core.axes import (
@@ -22,12 +24,18 @@ from ..core.axes import (
     NetworkMode,
     PlanDraft,
     fragments,
+    installer_of,
 )
 from ..core.interpreter import Interpreter
 from ..core.model import Cell, Check, ConflictMode, Target
 from ..infra.hostca import HostCA
 from ..infra.localindex import INDEX_HOST, INDEX_PORT
+from ..infra.timemachine import TIME_HOST, time_url
 from ..installers import Installer, installer
+
+# How a cell sees the index as it was (--as-of): its installer's own filter, or the run's
+# date-filtering index (infra/timemachine.py)
+AsOfRoute = Literal["installer", "service"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ class CellPlan:
     runtime_setup: bool = False
     disk_need: int = 0  # bytes the cell may fill on the engine's disk (the disk guard's estimate)
     disk_need_why: str = ""
+    # How it sees the index as of target.as_of; None: the index as it is
+    as_of_route: AsOfRoute | None = None
 
     @property
     def index_url(self) -> str:
@@ -196,6 +206,10 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
     need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
         env.append((by.variables.index_url, ctx.index_url))
+    route = as_of_route(by, draft.installer_pin or draft.pip_pin) if target.as_of else None
+    if route is not None:
+        env, said = _as_of_env(by, route, target.as_of, env)
+        notes.append(said)
     limits = draft.limits or RESOURCE_LIMITS["unlimited"]
     return CellPlan(
         cell=cell,
@@ -222,7 +236,55 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         runtime_setup=ctx.index_secret,
         disk_need=need,
         disk_need_why=why,
+        as_of_route=route,
     )
+
+
+def as_of_route(by: Installer, version: str | None) -> AsOfRoute:
+    """How a cell sees the index as it was (--as-of): its installer's own filter where the
+    installer surely has one (`version`: its version as the matrix pins it; the interpreter's
+    pip is not known before the cell runs), else the run's date-filtering index, which serves any
+    installer of any version."""
+    variable, since = by.uploaded_before
+    if not variable:
+        return "service"
+    pinned = _version(version)
+    new_enough = not since or (pinned is not None and pinned >= Version(since))
+    return "installer" if new_enough else "service"
+
+
+def cell_as_of_route(cell: Cell) -> AsOfRoute:
+    """as_of_route for a cell, from its axes alone (before it is planned)."""
+    name, pin = installer_of(cell.axes["installer"])
+    pip = cell.axes.get("pip", "os")
+    return as_of_route(installer(name), pin or (None if pip == "os" else pip))
+
+
+def _version(text: str | None) -> Version | None:
+    try:
+        return Version(text) if text else None
+    except InvalidVersion:
+        return None
+
+
+def _as_of_env(
+    by: Installer, route: AsOfRoute, when: str, env: list[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], str]:
+    """The cell's variables for --as-of, and what the cell says of it."""
+    if route == "installer":
+        variable = by.uploaded_before[0]
+        return env + [
+            (variable, when)
+        ], f"the index as of {when}: {by.name}'s own filter ({variable})"
+    # Every read of the index goes to the date-filtering index instead, over plain HTTP on the
+    # run's own network
+    others = [(name, value) for name, value in env if name != by.variables.index_url]
+    routed = others + [(by.variables.index_url, time_url(when)), (by.insecure_host, TIME_HOST)]
+    own = by.uploaded_before[0]
+    none = f" ({by.name} has no filter of its own)"
+    why = f" (no {own} before {by.name} {by.uploaded_before[1]})" if own else none
+    said = f"the index as of {when}: through repromatrix's date-filtering index{why}"
+    return routed, said
 
 
 def _cert_variable(draft: PlanDraft, by: Installer) -> str:

@@ -313,6 +313,8 @@ def _markdown_head(run: RunResult) -> str:
     if run.incomplete:
         lines += [f"**{md(run.incomplete)}**", ""]
     said = [verdict, f"matrix {md_code(run.matrix)}", f"{md(run.target.get('index', ''))} index"]
+    if run.target.get("as_of"):
+        said.append(f"**as of {md(run.target['as_of'])}**")
     if run.baseline:
         said.append(f"compared with run {md(run.baseline)}")
     if run.merged_from:

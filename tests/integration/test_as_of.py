@@ -1,0 +1,70 @@
+"""--as-of on real containers and the dated local index (examples/as-of.yaml): the same cells as of
+two times, through each way a cell sees the index as it was (the interpreter's pip 23.0.1 through
+repromatrix's date-filtering index, pip 26.3's own --uploaded-prior-to, uv's --exclude-newer)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.conftest import ExampleRun, repromatrix, shared_run
+
+BEFORE, AFTER = "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z"  # around TensorFlow 2.18-2.20's uploads
+CELLS = {
+    "bookworm-py3.11-venv-tf2.15.0-protobuf-cap": "date-filtering index",
+    "bookworm-py3.11-venv-tf2.15.0-protobuf-cap-pip26.3": "pip's own filter (PIP_UPLOADED_PRIOR_TO)",
+    "bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv": "uv's own filter (UV_EXCLUDE_NEWER)",
+}
+
+
+@pytest.fixture(scope="session")
+@shared_run
+def as_of_runs(docker_client, tmp_path_factory) -> dict[str, dict]:
+    """The example as of its own time (AFTER), then with --as-of BEFORE: {time: results}."""
+    out = tmp_path_factory.mktemp("as-of")
+    after = ExampleRun("examples/as-of.yaml", out)
+    assert after.proc.returncode == 0, after.proc.stderr[-5000:]
+    # as of BEFORE every cell upgrades cleanly: unexpected against the matrix (exit 1), as it says
+    before = repromatrix("run", "--matrix", "examples/as-of.yaml", "--out", str(out), "--as-of", BEFORE)
+    assert before.returncode == 1, before.stderr[-5000:]
+    latest = (out / "latest").resolve()
+    return {AFTER: after.results | {"dir": after.dir},
+            BEFORE: json.loads((latest / "results.json").read_text()) | {"dir": latest}}
+
+
+@pytest.mark.parametrize("cell_id", CELLS)
+def test_the_same_cell_as_of_two_times_resolves_what_was_uploaded_by_then(as_of_runs, cell_id):
+    after, before = ({c["id"]: c for c in as_of_runs[t]["cells"]}[cell_id] for t in (AFTER, BEFORE))
+    # 2.20.0 needs protobuf>=5.28: the library that caps it breaks, in the installer's own words
+    assert (after["outcome"], after["after"]) == ("upgraded-inconsistent", "2.20.0"), after["evidence"]
+    assert any("protobuf 6.33.1" in line or "but `6.33.1` is installed" in line for line in after["evidence"])
+    # 2.17.0 was the newest then, and its pin keeps protobuf 4: nothing breaks, and it is the newest
+    assert (before["outcome"], before["after"]) == ("upgraded", "2.17.0"), before["evidence"]
+    assert not any("below the newest" in line for line in before["evidence"]), before["evidence"]
+    # each cell says which time, and how it saw the index then
+    for cell, when in ((after, AFTER), (before, BEFORE)):
+        assert any(note.startswith(f"the index as of {when}: ") and CELLS[cell_id] in note
+                   for note in cell["notes"]), cell["notes"]
+
+
+def test_the_report_says_which_time(as_of_runs):
+    for when, results in as_of_runs.items():
+        assert results["target"]["as_of"] == when
+        assert f"as of {when.replace(':', chr(92) + ':')}" in (results["dir"] / "summary.md").read_text()
+        assert f'<b id="as-of">as of {when}</b>' in (results["dir"] / "index.html").read_text()
+
+
+def test_the_filter_not_luck_left_the_later_uploads_out(as_of_runs):
+    # No cell asked the index for a file of a release uploaded after BEFORE, by either way: pip 26.3
+    # and uv read the local index themselves, pip 23.0.1 through the date-filtering index, which
+    # redirects to it and logs what it served
+    run = as_of_runs[BEFORE]["dir"]
+    later = [f"tensorflow-{v}-" for v in ("2.18.0", "2.19.0", "2.20.0", "2.21.0")]
+    asked = [line for line in (run / "index-access.log").read_text().splitlines() if "/packages/" in line]
+    assert any("tensorflow-2.17.0-" in line for line in asked), asked[-10:]
+    assert not [line for line in asked if any(name in line for name in later)]
+    served = (run / "timemachine.log").read_text()
+    assert "repromatrix-timemachine listening" in served and f"as of {BEFORE[:-1]}" in served
+    assert "/resources/tensorflow/tensorflow-2.17.0-" in served
+    assert not any(name in served for name in later)
