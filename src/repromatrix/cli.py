@@ -33,10 +33,11 @@ from .infra.setupcache import CACHE_KINDS, human
 from .judge.remedies import REMEDY_NAMES, parse_selection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
+from .results.diff import DIFF_FORMATS, diff_runs, render_diff
 from .results.formats import FORMATS, Format, render_format, write_format, write_formats
 from .results.journal import load_any
 from .results.merge import merge
-from .results.results import RunResult
+from .results.results import RunResult, write_atomic
 
 DEFAULT_MATRIX = Path("matrix.yaml")
 INTERNAL_ERROR = 4
@@ -247,6 +248,19 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         help="write to this file instead of the run directory ('-': standard output)",
+    )
+    df = sub.add_parser(
+        "diff",
+        help="what changed between two runs: each cell's outcome and the versions it resolved; "
+        "no Docker needed",
+    )
+    df.add_argument("run_a", type=Path, metavar="RUN_A", help="a run directory (the earlier)")
+    df.add_argument("run_b", type=Path, metavar="RUN_B", help="a run directory (the later)")
+    df.add_argument(
+        "--format", choices=DIFF_FORMATS, default="md", help="md (default), json or html"
+    )
+    df.add_argument(
+        "-o", "--output", type=Path, help="write to this file instead of standard output"
     )
     return p
 
@@ -540,6 +554,16 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_diff(args: argparse.Namespace, console: Console) -> int:
+    text = render_diff(diff_runs(load_any(args.run_a), load_any(args.run_b)), args.format)
+    if args.output is None or str(args.output) == "-":
+        sys.stdout.write(text)
+        return 0
+    write_atomic(args.output, text)
+    console.print(f"wrote {args.output}")
+    return 0
+
+
 def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
     for url in args.docker_host or ["default"]:
         engine = DockerEngine("clean", base_url=None if url == "default" else url)
@@ -574,6 +598,7 @@ COMMANDS = {
     "clean": _cmd_clean,
     "remedy": _cmd_remedy,
     "merge": _cmd_merge,
+    "diff": _cmd_diff,
 }
 
 

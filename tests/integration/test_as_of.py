@@ -68,3 +68,27 @@ def test_the_filter_not_luck_left_the_later_uploads_out(as_of_runs):
     assert "repromatrix-timemachine listening" in served and f"as of {BEFORE[:-1]}" in served
     assert "/resources/tensorflow/tensorflow-2.17.0-" in served
     assert not any(name in served for name in later)
+
+
+def test_each_cell_dates_what_its_upgrade_took(as_of_runs):
+    # PEP 700's times from the dated local index, as the cell's resolved set
+    cells = {c["id"]: c for c in as_of_runs[BEFORE]["cells"]}
+    took = {c["name"]: c for c in cells["bookworm-py3.11-venv-tf2.15.0-protobuf-cap"]["changed"]}
+    assert took["tensorflow"]["after"] == "2.17.0" and took["tensorflow"]["uploaded"] == "2024-07-11T12:00:00Z"
+    assert took["keras"]["uploaded"] == "2022-01-03T00:00:00Z"
+
+
+def test_diff_and_the_baseline_name_what_resolved_otherwise(as_of_runs):
+    after, before = (as_of_runs[t]["dir"] for t in (AFTER, BEFORE))
+    proc = repromatrix("diff", str(after), str(before))
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stdout.replace("\\", "")
+    assert "3 of 3 cells in both runs differ" in said
+    assert ("| `bookworm-py3.11-venv-tf2.15.0-protobuf-cap` | `upgraded-inconsistent` → `upgraded` | 2.20.0 → "
+            "2.17.0 | protobuf 6.33.1 (uploaded 2022-01-03T00:00:00Z) → 4.25.8, tensorflow 2.20.0 (uploaded "
+            "2025-08-13T12:00:00Z) → 2.17.0 (uploaded 2024-07-11T12:00:00Z) |") in said, said
+    # the second run's baseline is the first (the same matrix, the same reports directory)
+    summary = (before / "summary.md").read_text().replace("\\", "")
+    assert f"### What changed since run {after.name} (3)" in summary
+    assert ("- `bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv`: `upgraded-inconsistent` → `upgraded`: numpy 2.3.5 → "
+            "1.26.4, protobuf 6.33.1 → 4.25.8, tensorflow 2.20.0 → 2.17.0") in summary

@@ -13,6 +13,7 @@ import re
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -175,6 +176,47 @@ def fetch_releases(
         h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host
     )
     return releases
+
+
+class UploadTimes:
+    """When the index got each release of a distribution (PEP 700's upload-time of its first
+    file), read once a distribution and shared by the cells of a run: what a cell's resolved set
+    says of each version it took. Unknown (None) where the index gives no time or cannot be read:
+    the explanation is lost, never the run."""
+
+    def __init__(
+        self,
+        index_url: str,
+        context: ssl.SSLContext | None = None,
+        authorization: str | None = None,
+    ) -> None:
+        self._url, self._context, self._authorization = index_url, context, authorization
+        self._known: dict[str, dict[Version, datetime.datetime]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, name: str, version: str) -> str | None:
+        """'2024-03-13T18:02:37Z', or None."""
+        try:
+            wanted = Version(version)
+        except InvalidVersion:
+            return None
+        with self._lock:  # one read of a page, however many cells finish at once
+            if name not in self._known:
+                self._known[name] = self._read(name)
+            when = self._known[name].get(wanted)
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+    def _read(self, name: str) -> dict[Version, datetime.datetime]:
+        try:
+            releases = fetch_releases(
+                self._url, name, self._context, timeout=30, authorization=self._authorization
+            )
+        except Exception:  # noqa: BLE001 - an unreadable page costs the times, not the run
+            return {}
+        dated = {
+            v: [f.uploaded for f in files if f.uploaded] for v, files in releases.files.items()
+        }
+        return {v: min(times) for v, times in dated.items() if times}
 
 
 def _upload_time(value: object) -> datetime.datetime | None:

@@ -44,7 +44,7 @@ from ..infra.services import (
     timemachine_service,
 )
 from ..infra.setupcache import SERVICE_KIND, SetupCache, human, share_points
-from ..judge.index import Releases, fetch_releases, pip_default_index
+from ..judge.index import Releases, UploadTimes, fetch_releases, pip_default_index
 from ..judge.remedies import Resource
 from ..plan.plan import CellPlan, RenderContext
 from ..plan.render import render_cell
@@ -259,7 +259,12 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             runner = CellRunner(
                 engine, network, matrix.settings.timeout, proxy, secret, cache, scope.remedy_ca
             )
-            record = _recorder(scope, host, releases, ready, everything)
+            times = UploadTimes(
+                index_url or pip_default_index(),
+                tls,
+                trust.credentials.authorization() if trust.credentials else None,
+            )
+            record = _recorder(scope, host, releases, ready, everything, times)
             file_hosts = everything.hosts if everything else ()
             remedies = remedy_planner(
                 options.remedies or matrix.remedies,
@@ -331,17 +336,31 @@ def _recorder(
     releases: Releases | None,
     ready: dict[str, Provisioned | BaseImageError],
     everything: Releases | None,
+    times: UploadTimes | None = None,
 ) -> Callable[[CellRun], CellResult]:
-    """Classify a finished cell (once) and put it in the journal at once."""
+    """Classify a finished cell (once), date what its upgrade took, and put it in the journal at
+    once."""
 
     def record(cell_run: CellRun) -> CellResult:
         result = to_cell_result(cell_run, releases, scope.prepared.run_dir, ready, everything)
         result.host = host.label
+        if times is not None:
+            date_changes(result, times)
         with scope.record_lock:  # several engines' cells finish at once
             scope.prepared.journal.record(result)
         return result
 
     return record
+
+
+def date_changes(result: CellResult, times: UploadTimes) -> None:
+    """Each version the upgrade put in, with when the index got it (PEP 700), where it says."""
+    for change in result.changed:
+        name, version = change.get("name"), change.get("after")
+        if not (isinstance(name, str) and isinstance(version, str)):
+            continue  # removed: nothing was taken
+        if uploaded := times.of(name, version):
+            change["uploaded"] = uploaded
 
 
 @contextlib.contextmanager

@@ -148,10 +148,37 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
     body += _markdown_fixes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 3000)
     body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     body += _markdown_changes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
+    body += _markdown_since(run, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     differ = _markdown_installers(run)
     if len(head) + len(body) + len(differ) + 1500 > MARKDOWN_LIMIT:
         differ = ""  # the report's table has them all
     return head + body + differ + _markdown_reproduce(run)
+
+
+def _markdown_since(run: RunResult, room: int) -> str:
+    """The cells whose outcome changed against the baseline, with what resolved otherwise
+    (`repromatrix diff` has every cell)."""
+    lines: list[str] = []
+    moved = [c for c in run.cells if c.previous_outcome and c.previous_outcome is not c.outcome]
+    for cell in moved:
+        previous = cell.previous_outcome.value if cell.previous_outcome else ""
+        # an attached results.json's field is data of any shape: said as it is, never unpacked
+        versions = ", ".join(
+            f"{d} {' → '.join(map(str, pair)) if isinstance(pair, list) else pair}"
+            for d, pair in cell.since_baseline.items()
+        )
+        line = (
+            f"- {md_code(cell.id)}: {md_code(previous)} → {md_code(cell.outcome)}: "
+            f"{md(versions) or 'no distribution resolved otherwise'}"
+        )
+        if sum(len(x) + 1 for x in lines) + len(line) > room:
+            lines.append(f"- … {len(moved) - len(lines)} more: `repromatrix diff` lists them")
+            break
+        lines.append(line)
+    if not lines:
+        return ""
+    title = f"\n### What changed since run {md(run.baseline or '')} ({len(moved)})\n\n"
+    return title + "\n".join(lines) + "\n"
 
 
 def _markdown_fixes(cells: list[CellResult], room: int) -> str:

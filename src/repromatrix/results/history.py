@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.errors import UsageError
 from ..core.outcomes import Outcome
+from .diff import versions_between
 from .results import RunResult, load_run
 
 FLAKY_WINDOW = 5
@@ -64,4 +65,9 @@ def mark_history(run: RunResult, history: list[RunResult]) -> None:
     for cell in run.cells:
         past = [cells.get(cell.id) for cells in by_run]
         cell.trend = trend(cell.unexpected, [p.unexpected if p else None for p in past])
-        cell.previous_outcome = past[-1].outcome if past and past[-1] else None
+        baseline = past[-1] if past else None
+        cell.previous_outcome = baseline.outcome if baseline else None
+        if baseline and baseline.outcome is not cell.outcome:
+            # what resolved otherwise: the first question after a red night
+            moved = versions_between(baseline, cell)
+            cell.since_baseline = {dist: list(pair) for dist, pair in moved.items()}

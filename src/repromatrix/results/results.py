@@ -70,6 +70,9 @@ class CellResult:
     )  # each wheel of the wanted release: fits, or why not
     trend: str = "no-history"  # against earlier runs; see history.py
     previous_outcome: Outcome | None = None
+    # Where the outcome changed against the baseline run: each distribution the two upgrades left
+    # at different versions, {name: [baseline's, this run's]} (diff.py)
+    since_baseline: dict[str, list[str]] = field(default_factory=dict)
     # The cell's setup image: "cached" (reused), "built", "failed"; "" if it got none
     setup: str = ""
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
@@ -308,6 +311,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "around": "dict",
     "trend": "str",
     "previous_outcome": "outcome?",
+    "since_baseline": "dict",
     "setup": "str",
     "rerun": "bool",
     "setup_image": "str",
