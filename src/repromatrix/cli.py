@@ -9,6 +9,7 @@ unavailable, 4 a bug in repromatrix (never 1: CI must not read a crash as a regr
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from rich.text import Text
 
 from . import __version__
 from .config.cost import machine_time
-from .config.matrix import LIMITS
+from .config.matrix import LIMITS, load_matrix
 from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core import asof
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
@@ -31,11 +32,12 @@ from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_hos
 from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, human
 from .judge.remedies import REMEDY_NAMES, parse_selection
+from .pipeline.bisect import bisect, write_bisection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
 from .results.diff import DIFF_FORMATS, diff_runs, render_diff
 from .results.formats import FORMATS, Format, render_format, write_format, write_formats
-from .results.journal import load_any
+from .results.journal import Journal, load_any
 from .results.merge import merge
 from .results.results import RunResult, write_atomic
 
@@ -156,6 +158,36 @@ def _parser() -> argparse.ArgumentParser:
         "--max-parallel", type=_parallel, help="attempts at once (default: the matrix's setting)"
     )
     _remedies_arg(rm, "auto")
+
+    bs = sub.add_parser(
+        "bisect",
+        help="the first upload that changed a cell's outcome: re-run it as of chosen times "
+        "between --good and --bad",
+    )
+    bs.add_argument("run_dir", metavar="RUN", help="a run id under --out, or a run directory")
+    bs.add_argument("cell", metavar="CELL_ID", help="the cell's id, as in the report")
+    bs.add_argument(
+        "--good",
+        type=_as_of,
+        required=True,
+        metavar="TIME",
+        help="a time the cell had its good outcome (as --as-of: with a timezone, or 'P7D')",
+    )
+    bs.add_argument(
+        "--bad",
+        type=_as_of,
+        metavar="TIME",
+        help="a time it had the other (default: the run's --as-of, else when it started)",
+    )
+    bs.add_argument(
+        "--matrix",
+        type=Path,
+        default=DEFAULT_MATRIX,
+        help="where the run's matrix is now, if it moved (default: where it was)",
+    )
+    bs.add_argument(
+        "--out", type=Path, default=Path("reports"), help="reports directory (default: reports)"
+    )
 
     mg = sub.add_parser(
         "merge",
@@ -564,6 +596,34 @@ def _cmd_diff(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _cmd_bisect(args: argparse.Namespace, console: Console) -> int:
+    ref = Path(args.run_dir)
+    run_dir = ref if ref.is_dir() else args.out / args.run_dir
+    journal = Journal(run_dir)
+    if not journal.header_path.is_file():
+        raise UsageError(
+            f"bisect {args.run_dir}: {run_dir} is not a run directory with a run.json\n"
+            f"  hint: name a run id under {args.out}/ or a run directory"
+        )
+    header = journal.header()
+    if args.cell not in header.cells:
+        raise UsageError(
+            f"bisect: run {header.run_id} has no cell {args.cell!r}; "
+            f"{did_you_mean(args.cell, header.cells)}"
+        )
+    given = args.matrix != DEFAULT_MATRIX
+    matrix = load_matrix(args.matrix if given else Path(header.matrix_file or header.matrix))
+    started = datetime.datetime.fromisoformat(header.started)
+    bad = asof.resolve(args.bad, started) if args.bad else header.target.get("as_of", "")
+    bad = bad or started.astimezone(datetime.timezone.utc).strftime(asof.CANONICAL)
+    out = args.out / "bisect" / args.cell
+    found = bisect(matrix, args.cell, asof.resolve(args.good, started), bad, out, console, run)
+    console.print(found.said, highlight=False)
+    for path in write_bisection(found, out):
+        console.print(f"wrote {path}")
+    return 0
+
+
 def _cmd_clean(args: argparse.Namespace, console: Console) -> int:
     for url in args.docker_host or ["default"]:
         engine = DockerEngine("clean", base_url=None if url == "default" else url)
@@ -599,6 +659,7 @@ COMMANDS = {
     "remedy": _cmd_remedy,
     "merge": _cmd_merge,
     "diff": _cmd_diff,
+    "bisect": _cmd_bisect,
 }
 
 

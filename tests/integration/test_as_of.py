@@ -92,3 +92,20 @@ def test_diff_and_the_baseline_name_what_resolved_otherwise(as_of_runs):
     assert f"### What changed since run {after.name} (3)" in summary
     assert ("- `bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv`: `upgraded-inconsistent` → `upgraded`: numpy 2.3.5 → "
             "1.26.4, protobuf 6.33.1 → 4.25.8, tensorflow 2.20.0 → 2.17.0") in summary
+
+
+def test_bisect_names_the_upload_that_broke_the_cell_within_the_probe_bound(as_of_runs, tmp_path):
+    # between the two times, through the interpreter's pip and the date-filtering index
+    cell = "bookworm-py3.11-venv-tf2.15.0-protobuf-cap"
+    proc = repromatrix("bisect", str(as_of_runs[AFTER]["dir"]), cell, "--good", BEFORE, "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (f"{cell} went upgraded → upgraded-inconsistent when tensorflow 2.20.0 was uploaded "
+            "(2025-08-13T12:00:00Z); as of 2025-03-11T12:00:00Z, before it, it resolves tensorflow 2.19.0") \
+        in " ".join((proc.stdout + proc.stderr).split()), proc.stderr[-3000:]
+    (found,) = (tmp_path / "bisect" / cell).glob("bisect-*/bisect.json")
+    said = json.loads(found.read_text())
+    # TensorFlow's three releases in the window (protobuf's uploads all came before it)
+    assert said["candidates"] == ["2024-10-24T12:00:00Z", "2025-03-11T12:00:00Z", "2025-08-13T12:00:00Z"]
+    assert len(said["probes"]) <= said["bound"] == 4
+    assert [(p["as_of"], p["outcome"]) for p in said["probes"]][:2] == [(BEFORE, "upgraded"),
+                                                                      (AFTER, "upgraded-inconsistent")]

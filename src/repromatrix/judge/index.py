@@ -154,15 +154,7 @@ def fetch_releases(
         ctype = resp.headers.get("Content-Type", "")
     if "json" in ctype:
         listed = json.loads(body).get("files", [])
-        files = [
-            IndexFile(
-                f["filename"],
-                f.get("requires-python") or "",
-                _yanked(f.get("yanked")),
-                _upload_time(f.get("upload-time")),
-            )
-            for f in listed
-        ]
+        files = json_files(listed)
         links = [str(f.get("url") or "") for f in listed]
     else:
         parser = _Links()
@@ -176,6 +168,19 @@ def fetch_releases(
         h for link in links if (h := urllib.parse.urlsplit(link).hostname) and h != page_host
     )
     return releases
+
+
+def json_files(listed: list[dict[str, Any]]) -> list[IndexFile]:
+    """A PEP 691 page's files, as the index describes them."""
+    return [
+        IndexFile(
+            f["filename"],
+            f.get("requires-python") or "",
+            _yanked(f.get("yanked")),
+            _upload_time(f.get("upload-time")),
+        )
+        for f in listed
+    ]
 
 
 class UploadTimes:

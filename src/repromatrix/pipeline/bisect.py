@@ -1,0 +1,215 @@
+"""`repromatrix bisect RUN CELL --good TIME [--bad TIME]`: the first upload that changed a cell's
+outcome. Each probe is a run of that one cell as of a time (run(), so every service, label and
+clean-up is a run's); the probes are the two ends, then a binary search over the distinct upload
+times, inside the window, of the releases of the distributions whose versions differ between
+the two ends' resolutions (not over calendar days). The last of those uploads is taken as bad
+without a probe (nothing that differs changed after it), so the probes number at most
+⌈log2(uploads)⌉ + 2.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import ssl
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from ..core import asof
+from ..core.errors import UsageError
+from ..core.model import Choice, Matrix, Selection
+from ..infra.hostca import detect_host_ca
+from ..infra.localindex import write_index
+from ..judge.index import Releases, fetch_releases, json_files, pip_default_index
+from ..results.diff import versions_between
+from ..results.results import CellResult, RunResult, write_atomic
+from .prepare import RunOptions
+
+Runner = Callable[[RunOptions, Console], RunResult]
+Pages = Callable[[str], Releases]
+
+
+@dataclass(frozen=True)
+class Probe:
+    as_of: str
+    outcome: str
+    target: str  # the target's version after the upgrade
+    run: str  # the probe's run directory
+    cell: CellResult = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    version: str
+    uploaded: str
+
+
+@dataclass
+class Bisection:
+    cell: str
+    probes: list[Probe]
+    candidates: list[str]  # the upload times searched, oldest first
+    culprit: list[Upload]  # what was uploaded at the first time that gives the bad outcome
+    said: str
+
+    def to_json(self) -> dict[str, object]:
+        probes = [{k: v for k, v in asdict(p).items() if k != "cell"} for p in self.probes]
+        return {
+            "cell": self.cell,
+            "probes": probes,
+            "candidates": self.candidates,
+            "culprit": [asdict(u) for u in self.culprit],
+            "said": self.said,
+            "bound": bound(len(self.candidates)),
+        }
+
+
+def bound(uploads: int) -> int:
+    """The most probes a bisection over this many upload times makes: the two ends, and a
+    binary search whose last candidate is taken as bad."""
+    return math.ceil(math.log2(max(uploads, 1))) + 2
+
+
+def bisect(
+    matrix: Matrix,
+    cell_id: str,
+    good: str,
+    bad: str,
+    out: Path,
+    console: Console,
+    runner: Runner,
+    pages: Pages | None = None,
+) -> Bisection:
+    """Probe the cell at `good` and `bad` (resolved UTC times), then between them."""
+    if asof.parsed(good) >= asof.parsed(bad):
+        raise UsageError(f"bisect: --good {good} is not before --bad {bad}")
+    probes: list[Probe] = []
+
+    def probe(when: str) -> Probe:
+        console.print(f"bisect: probing {cell_id} as of {when}")
+        result = runner(_options(matrix, cell_id, when, out), console)
+        (cell,) = [c for c in result.cells if c.id == cell_id]
+        done = Probe(when, cell.outcome.value, cell.after or "–", result.run_id, cell)
+        probes.append(done)
+        console.print(f"bisect: as of {when}: {done.outcome} ({done.target})")
+        return done
+
+    first, last = probe(good), probe(bad)
+    if first.outcome == last.outcome:
+        said = f"{cell_id} is {first.outcome} as of {good} and as of {bad}: nothing to bisect"
+        return Bisection(cell_id, probes, [], [], said)
+    uploads = _uploads_between(first.cell, last.cell, good, bad, pages or index_pages(matrix))
+    times = sorted({u.uploaded for u in uploads})
+    if not times:
+        said = (
+            f"{cell_id} went {first.outcome} → {last.outcome} between {good} and {bad}, but "
+            "none of the distributions that resolved otherwise had an upload in between"
+        )
+        return Bisection(cell_id, probes, [], [], said)
+    lo, hi = -1, len(times) - 1  # times[lo] (or good) is good; times[hi] is taken as bad
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if probe(times[mid]).outcome == last.outcome:
+            hi = mid
+        else:
+            lo = mid
+    culprit = [u for u in uploads if u.uploaded == times[hi]]
+    before = next(p for p in reversed(probes) if p.outcome == first.outcome)
+    said = _verdict(cell_id, first, last, culprit, before)
+    return Bisection(cell_id, probes, times, culprit, said)
+
+
+def _options(matrix: Matrix, cell_id: str, when: str, out: Path) -> RunOptions:
+    # One cell, no remedies: what is under test is what it resolves as of the time
+    return RunOptions(
+        Path(matrix.path), only=(cell_id,), out=out, remedies=Selection(Choice.NONE), as_of=when
+    )
+
+
+def _uploads_between(
+    good: CellResult, bad: CellResult, after: str, until: str, pages: Pages
+) -> list[Upload]:
+    """Every release, uploaded in (after, until], of the distributions the two ends resolved
+    otherwise."""
+    start, end = asof.parsed(after), asof.parsed(until)
+    found = []
+    for name in versions_between(good, bad):
+        for version, files in pages(name).files.items():
+            times = [f.uploaded for f in files if f.uploaded]
+            first = min(times) if times else None
+            if first and start < first <= end:
+                uploaded = first.strftime(asof.CANONICAL)
+                found.append(Upload(name, str(version), uploaded))
+    return found
+
+
+def _verdict(cell: str, good: Probe, bad: Probe, culprit: list[Upload], before: Probe) -> str:
+    names = ", ".join(f"{u.name} {u.version}" for u in culprit)
+    when = culprit[0].uploaded
+    # the version the last good probe had (where its upgrade left a distribution alone: the one
+    # the bad end's upgrade started from)
+    then = {name: pair[0] for name, pair in versions_between(before.cell, bad.cell).items()}
+    was = ", ".join(f"{u.name} {then.get(u.name, '(the same)')}" for u in culprit)
+    together = (
+        f" ({len(culprit)} uploads at that time, which may have to move together)"
+        if len(culprit) > 1
+        else ""
+    )
+    return (
+        f"{cell} went {good.outcome} → {bad.outcome} when {names} was uploaded ({when})"
+        f"{together}; as of {before.as_of}, before it, it resolves {was}"
+    )
+
+
+def index_pages(matrix: Matrix) -> Pages:
+    """A distribution's page as the cells' index has it: the local index's own files (it is up
+    only while a run runs), or the configured index read by the host."""
+    if matrix.target.index.local:
+        return _local_pages()
+    if matrix.target.index.secret:
+        raise UsageError(
+            "bisect reads the index's pages for their upload times, and is never given an "
+            "index's credentials\n  hint: bisect against an index without credentials"
+        )
+    url = matrix.target.index.url or pip_default_index()
+    host_ca = detect_host_ca()
+    context = ssl.create_default_context(cafile=str(host_ca.path) if host_ca else None)
+    return lambda name: fetch_releases(url, name, context)
+
+
+def _local_pages() -> Pages:
+    root = Path(tempfile.mkdtemp(prefix="repromatrix-bisect-index-"))
+    write_index(root)
+
+    def page(name: str) -> Releases:
+        path = root / "simple" / name.lower().replace("_", "-") / "index.json"
+        listed = json.loads(path.read_text()).get("files", []) if path.is_file() else []
+        return Releases.from_files(name, json_files(listed))
+
+    return page
+
+
+def write_bisection(bisection: Bisection, out: Path) -> tuple[Path, Path]:
+    """bisect.json and bisect.md beside the probes' runs."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = out / f"bisect-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(bisection.to_json(), indent=2) + "\n"
+    rows = "".join(
+        f"| {p.as_of} | `{p.outcome}` | {p.target} | {p.run} |\n" for p in bisection.probes
+    )
+    text = (
+        f"## repromatrix bisect: {bisection.cell}\n\n{bisection.said}\n\n"
+        f"{len(bisection.probes)} probes (at most {bound(len(bisection.candidates))} for "
+        f"{len(bisection.candidates)} upload times)\n\n"
+        "| as of | outcome | target | run |\n|---|---|---|---|\n" + rows
+    )
+    write_atomic(folder / "bisect.json", data)
+    write_atomic(folder / "bisect.md", text)
+    return folder / "bisect.json", folder / "bisect.md"

@@ -1,0 +1,114 @@
+"""bisect's search on a fake runner: what a cell resolves as of each time is a function of the
+time, as the index's uploads make it; the real probes run in tests/integration/test_as_of.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+
+from repromatrix.core import asof
+from repromatrix.core.errors import UsageError
+from repromatrix.core.outcomes import Outcome
+from repromatrix.judge.index import IndexFile, Releases, _upload_time
+from repromatrix.pipeline.bisect import bisect, bound, write_bisection
+from repromatrix.results.results import CellResult, RunResult
+
+CELL = "bookworm-py3.11-venv-tf2.15.0-protobuf-cap"
+# tensorflow's releases and a dependency's, as the index dates them
+UPLOADS = {
+    "tensorflow": {"2.17.0": "2024-07-11T12:00:00Z", "2.18.0": "2024-10-24T12:00:00Z",
+                   "2.19.0": "2025-03-11T12:00:00Z", "2.20.0": "2025-08-13T12:00:00Z"},
+    "protobuf": {"4.25.8": "2023-01-01T00:00:00Z", "5.29.5": "2024-12-01T00:00:00Z",
+                 "6.33.1": "2025-06-01T00:00:00Z"},
+}
+
+
+def pages(name: str) -> Releases:
+    files = [IndexFile(f"{name}-{v}-py3-none-any.whl", "", None, _upload_time(t)) for v, t in UPLOADS[name].items()]
+    return Releases.from_files(name, files)
+
+
+def newest(name: str, when: str) -> str:
+    dated = {v: asof.parsed(t) for v, t in UPLOADS[name].items()}
+    return max((v for v, t in dated.items() if t <= asof.parsed(when)), key=lambda v: tuple(map(int, v.split("."))))
+
+
+class Runner:
+    """The cell as of a time: TensorFlow 2.20 (protobuf 6) breaks the library that caps protobuf."""
+
+    def __init__(self, breaks_at: str = "2.20.0") -> None:
+        self.times: list[str] = []
+        self.breaks_at = breaks_at
+
+    def __call__(self, options, console) -> RunResult:
+        when = options.as_of
+        self.times.append(when)
+        assert options.only == (CELL,) and not options.remedies.on  # one cell, no remedies
+        tf = newest("tensorflow", when)
+        broken = tuple(map(int, tf.split("."))) >= tuple(map(int, self.breaks_at.split(".")))
+        protobuf = "6.33.1" if broken else "4.25.8"
+        changed = [{"name": "tensorflow", "before": "2.15.0", "after": tf}]
+        changed += [{"name": "protobuf", "before": "4.25.8", "after": protobuf}] if broken else []
+        outcome = Outcome.UPGRADED_INCONSISTENT if broken else Outcome.UPGRADED
+        cell = CellResult(CELL, {}, outcome, [], after=tf, changed=changed)
+        return RunResult(run_id=f"probe-{len(self.times)}", matrix="m.yaml", target={}, started="", cells=[cell])
+
+
+class FakeMatrix:
+    path = "m.yaml"
+
+
+def test_it_names_the_first_upload_that_changes_the_outcome_within_the_bound(tmp_path):
+    runner = Runner()
+    found = bisect(FakeMatrix(), CELL, "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
+                   Console(quiet=True), runner, pages)
+    assert found.said == (f"{CELL} went upgraded → upgraded-inconsistent when tensorflow 2.20.0 was uploaded "
+                          "(2025-08-13T12:00:00Z); as of 2025-06-01T00:00:00Z, before it, it resolves tensorflow "
+                          "2.19.0")
+    # the candidates are the uploads in the window of what resolved otherwise, not calendar days
+    assert found.candidates == ["2024-10-24T12:00:00Z", "2024-12-01T00:00:00Z", "2025-03-11T12:00:00Z",
+                                "2025-06-01T00:00:00Z", "2025-08-13T12:00:00Z"]
+    assert len(runner.times) == len(found.probes) <= bound(5) == 5
+    assert runner.times[:2] == ["2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z"]  # the ends first
+
+
+@pytest.mark.parametrize("breaks_at, culprit", [("2.18.0", "2024-10-24T12:00:00Z"),
+                                                ("2.19.0", "2025-03-11T12:00:00Z")])
+def test_wherever_the_break_is_the_search_finds_it(tmp_path, breaks_at, culprit):
+    runner = Runner(breaks_at)
+    found = bisect(FakeMatrix(), CELL, "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
+                   Console(quiet=True), runner, pages)
+    assert [u.uploaded for u in found.culprit] == [culprit] and found.culprit[0].version == breaks_at
+    assert len(found.probes) <= bound(len(found.candidates))
+
+
+def test_the_same_outcome_at_both_ends_is_said_and_nothing_more_is_probed(tmp_path):
+    runner = Runner()
+    found = bisect(FakeMatrix(), CELL, "2024-09-01T00:00:00Z", "2024-12-31T00:00:00Z", tmp_path,
+                   Console(quiet=True), runner, pages)
+    assert "is upgraded as of 2024-09-01T00:00:00Z and as of 2024-12-31T00:00:00Z: nothing to bisect" in found.said
+    assert len(runner.times) == 2
+
+
+def test_good_must_come_before_bad(tmp_path):
+    with pytest.raises(UsageError, match="is not before"):
+        bisect(FakeMatrix(), CELL, "2025-09-01T00:00:00Z", "2024-09-01T00:00:00Z", tmp_path, Console(quiet=True),
+               Runner(), pages)
+
+
+def test_the_probes_are_written_as_json_and_markdown(tmp_path):
+    found = bisect(FakeMatrix(), CELL, "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
+                   Console(quiet=True), Runner(), pages)
+    data, text = write_bisection(found, tmp_path)
+    said = json.loads(data.read_text())
+    assert said["culprit"] == [{"name": "tensorflow", "version": "2.20.0", "uploaded": "2025-08-13T12:00:00Z"}]
+    assert said["bound"] == 5 and [p["as_of"] for p in said["probes"]][:2] == ["2024-09-01T00:00:00Z",
+                                                                              "2025-09-01T00:00:00Z"]
+    assert "| 2025-09-01T00:00:00Z | `upgraded-inconsistent` | 2.20.0 |" in text.read_text()
+
+
+@pytest.mark.parametrize("uploads, most", [(0, 2), (1, 2), (2, 3), (3, 4), (4, 4), (5, 5), (1000, 12)])
+def test_the_bound(uploads, most):
+    assert bound(uploads) == most
