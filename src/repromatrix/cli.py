@@ -23,7 +23,7 @@ from rich.text import Text
 
 from . import __version__
 from .config.cost import machine_time
-from .config.matrix import LIMITS, load_matrix
+from .config.matrix import LIMITS
 from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core import asof
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
@@ -37,7 +37,7 @@ from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
 from .results.diff import DIFF_FORMATS, diff_runs, render_diff
 from .results.formats import FORMATS, Format, render_format, write_format, write_formats
-from .results.journal import Journal, load_any
+from .results.journal import load_any
 from .results.merge import merge
 from .results.results import RunResult, write_atomic
 
@@ -183,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         "--matrix",
         type=Path,
         default=DEFAULT_MATRIX,
-        help="where the run's matrix is now, if it moved (default: where it was)",
+        help="the run's matrix, whose cell is probed (default: matrix.yaml)",
     )
     bs.add_argument(
         "--out", type=Path, default=Path("reports"), help="reports directory (default: reports)"
@@ -598,23 +598,17 @@ def _cmd_diff(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_bisect(args: argparse.Namespace, console: Console) -> int:
     ref = Path(args.run_dir)
-    run_dir = ref if ref.is_dir() else args.out / args.run_dir
-    journal = Journal(run_dir)
-    if not journal.header_path.is_file():
+    stored = load_any(ref if ref.is_dir() else args.out / args.run_dir)  # a run, or a merged one
+    ids = [c.id for c in stored.cells]
+    if args.cell not in ids:
         raise UsageError(
-            f"bisect {args.run_dir}: {run_dir} is not a run directory with a run.json\n"
-            f"  hint: name a run id under {args.out}/ or a run directory"
+            f"bisect: run {stored.run_id} has no cell {args.cell!r}; {did_you_mean(args.cell, ids)}"
         )
-    header = journal.header()
-    if args.cell not in header.cells:
-        raise UsageError(
-            f"bisect: run {header.run_id} has no cell {args.cell!r}; "
-            f"{did_you_mean(args.cell, header.cells)}"
-        )
-    given = args.matrix != DEFAULT_MATRIX
-    matrix = load_matrix(args.matrix if given else Path(header.matrix_file or header.matrix))
-    started = datetime.datetime.fromisoformat(header.started)
-    bad = asof.resolve(args.bad, started) if args.bad else header.target.get("as_of", "")
+    # The matrix the user names (default matrix.yaml), never a path the run's results.json says:
+    # an attached run's fields are data. The cell must be one of its cells.
+    matrix, _ = load_cells(args.matrix, (args.cell,), doing="bisect")
+    started = datetime.datetime.fromisoformat(stored.started)
+    bad = asof.resolve(args.bad, started) if args.bad else stored.target.get("as_of", "")
     bad = bad or started.astimezone(datetime.timezone.utc).strftime(asof.CANONICAL)
     out = args.out / "bisect" / args.cell
     found = bisect(matrix, args.cell, asof.resolve(args.good, started), bad, out, console, run)

@@ -97,7 +97,8 @@ def test_diff_and_the_baseline_name_what_resolved_otherwise(as_of_runs):
 def test_bisect_names_the_upload_that_broke_the_cell_within_the_probe_bound(as_of_runs, tmp_path):
     # between the two times, through the interpreter's pip and the date-filtering index
     cell = "bookworm-py3.11-venv-tf2.15.0-protobuf-cap"
-    proc = repromatrix("bisect", str(as_of_runs[AFTER]["dir"]), cell, "--good", BEFORE, "--out", str(tmp_path))
+    proc = repromatrix("bisect", str(as_of_runs[AFTER]["dir"]), cell, "--matrix", "examples/as-of.yaml",
+                       "--good", BEFORE, "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (f"{cell} went upgraded → upgraded-inconsistent when tensorflow 2.20.0 was uploaded "
             "(2025-08-13T12:00:00Z); as of 2025-03-11T12:00:00Z, before it, it resolves tensorflow 2.19.0") \

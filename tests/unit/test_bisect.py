@@ -112,3 +112,23 @@ def test_the_probes_are_written_as_json_and_markdown(tmp_path):
 @pytest.mark.parametrize("uploads, most", [(0, 2), (1, 2), (2, 3), (3, 4), (4, 4), (5, 5), (1000, 12)])
 def test_the_bound(uploads, most):
     assert bound(uploads) == most
+
+
+def test_the_command_refuses_what_it_cannot_bisect_naming_it(tmp_path, write_matrix):
+    from tests.unit.test_cli import NO_DOCKER, cli
+    from tests.unit.test_diff import NIGHT_1
+    from repromatrix.results.results import write_atomic
+
+    folder = tmp_path / "night-1"
+    folder.mkdir()
+    write_atomic(folder / "results.json", json.dumps(NIGHT_1.to_json()))
+    matrix = write_matrix("target: {index: local}\naxes: {os: [bookworm]}\n")
+    no_cell = cli("bisect", str(folder), "nope", "--good", "P7D", "--matrix", str(matrix), env=NO_DOCKER)
+    assert no_cell.returncode == 2 and "has no cell 'nope'" in no_cell.stderr, no_cell.stderr
+    # the run's cell must be the matrix's (the matrix the user names, never one results.json names)
+    not_in_matrix = cli("bisect", str(folder), "a", "--good", "P7D", "--matrix", str(matrix), env=NO_DOCKER)
+    assert not_in_matrix.returncode == 2 and "no cell matches" in not_in_matrix.stderr, not_in_matrix.stderr
+    naive = cli("bisect", str(folder), "a", "--good", "2024-01-01", env=NO_DOCKER)
+    assert naive.returncode == 2 and "has no timezone" in naive.stderr
+    for proc in (no_cell, not_in_matrix, naive):
+        assert "Traceback" not in proc.stderr
