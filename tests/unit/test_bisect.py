@@ -115,9 +115,9 @@ def test_the_bound(uploads, most):
 
 
 def test_the_command_refuses_what_it_cannot_bisect_naming_it(tmp_path, write_matrix):
+    from repromatrix.results.results import write_atomic
     from tests.unit.test_cli import NO_DOCKER, cli
     from tests.unit.test_diff import NIGHT_1
-    from repromatrix.results.results import write_atomic
 
     folder = tmp_path / "night-1"
     folder.mkdir()
