@@ -1,6 +1,7 @@
 """--as-of on real containers and the dated local index (examples/as-of.yaml): the same cells as of
-two times, through each way a cell sees the index as it was (the interpreter's pip 23.0.1 through
-repromatrix's date-filtering index, pip 26.3's own --uploaded-prior-to, uv's --exclude-newer)."""
+two times, through each way a cell sees the index as it was (the interpreters' pip 23.0.1 and
+20.3.4 through repromatrix's date-filtering index, pip 26.3's own --uploaded-prior-to, uv's
+--exclude-newer); what the filter served; diff and bisect between the two times."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tests.integration.conftest import ExampleRun, repromatrix, shared_run
 BEFORE, AFTER = "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z"  # around TensorFlow 2.18-2.20's uploads
 CELLS = {
     "bookworm-py3.11-venv-tf2.15.0-protobuf-cap": "date-filtering index",
+    # pip 20.3.4 reads the HTML pages, which carry no upload times: only the filtering index serves it
+    "bullseye-py3.9-venv-tf2.15.0-protobuf-cap": "date-filtering index",
     "bookworm-py3.11-venv-tf2.15.0-protobuf-cap-pip26.3": "pip's own filter (PIP_UPLOADED_PRIOR_TO)",
     "bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv": "uv's own filter (UV_EXCLUDE_NEWER)",
 }
@@ -83,13 +86,13 @@ def test_diff_and_the_baseline_name_what_resolved_otherwise(as_of_runs):
     proc = repromatrix("diff", str(after), str(before))
     assert proc.returncode == 0, proc.stderr
     said = proc.stdout.replace("\\", "")
-    assert "3 of 3 cells in both runs differ" in said
+    assert "4 of 4 cells in both runs differ" in said
     assert ("| `bookworm-py3.11-venv-tf2.15.0-protobuf-cap` | `upgraded-inconsistent` → `upgraded` | 2.20.0 → "
             "2.17.0 | protobuf 6.33.1 (uploaded 2022-01-03T00:00:00Z) → 4.25.8, tensorflow 2.20.0 (uploaded "
             "2025-08-13T12:00:00Z) → 2.17.0 (uploaded 2024-07-11T12:00:00Z) |") in said, said
     # the second run's baseline is the first (the same matrix, the same reports directory)
     summary = (before / "summary.md").read_text().replace("\\", "")
-    assert f"### What changed since run {after.name} (3)" in summary
+    assert f"### What changed since run {after.name} (4)" in summary
     assert ("- `bookworm-py3.11-venv-tf2.15.0-protobuf-cap-uv`: `upgraded-inconsistent` → `upgraded`: numpy 2.3.5 → "
             "1.26.4, protobuf 6.33.1 → 4.25.8, tensorflow 2.20.0 → 2.17.0") in summary
 
@@ -110,3 +113,29 @@ def test_bisect_names_the_upload_that_broke_the_cell_within_the_probe_bound(as_o
     assert len(said["probes"]) <= said["bound"] == 4
     assert [(p["as_of"], p["outcome"]) for p in said["probes"]][:2] == [(BEFORE, "upgraded"),
                                                                       (AFTER, "upgraded-inconsistent")]
+
+
+def test_the_filter_served_exactly_the_files_uploaded_by_then_as_the_index_lists_them(as_of_runs, tmp_path):
+    import html
+    import re
+
+    from repromatrix.core import asof
+    from repromatrix.infra.localindex import write_index
+
+    index = json.loads((write_index(tmp_path) / "simple" / "tensorflow" / "index.json").read_text())
+    by_then = [f for f in index["files"] if asof.parsed(f["upload-time"].replace(".000000", "")) <= asof.parsed(BEFORE)]
+    assert 0 < len(by_then) < len(index["files"])
+    run = as_of_runs[BEFORE]["dir"]
+    served = json.loads((run / "timemachine-tensorflow.json").read_text())
+    # the same files, hashes, Requires-Python and upload times; none uploaded later
+    assert sorted((f["filename"], f["hashes"]["sha256"], f.get("requires-python"), f["upload-time"][:19])
+                  for f in served["files"]) == sorted(
+        (f["filename"], f["hashes"]["sha256"], f.get("requires-python"), f["upload-time"][:19]) for f in by_then)
+    # the HTML form old pips read: the same files, each link with its hash and data-requires-python
+    page = (run / "timemachine-tensorflow.html").read_text()
+    links = re.findall(r'<a href="[^"#]*/([^/"#]+)#sha256=(\w+)"([^>]*)>', page)
+    assert sorted((name, digest) for name, digest, _ in links) == sorted(
+        (f["filename"], f["hashes"]["sha256"]) for f in by_then)
+    for name, _, attributes in links:
+        wanted = next(f.get("requires-python") for f in by_then if f["filename"] == name)
+        assert f'data-requires-python="{html.escape(wanted)}"' in attributes, (name, attributes)

@@ -47,7 +47,7 @@ from .engine import Box, Engine
 from .hostca import HostCA
 from .localindex import INDEX_HOST, INDEX_PORT, fetch_real_wheels, write_index
 from .setupcache import SETUP_STAGE, SetupCache, scenario_dockerfile
-from .timemachine import READY, TIME_HOST, TIME_PORT, TIMEMACHINE, service_wheels
+from .timemachine import READY, TIME_HOST, TIME_PORT, TIMEMACHINE, service_wheels, time_url
 from .tlsca import RunCA
 
 SERVICE_BASE = "debian:bookworm"  # the base image of the index and proxy containers
@@ -183,6 +183,7 @@ def timemachine_service(
             role="timemachine",
             network=network,
             aliases=(TIME_HOST,),
+            ports={f"{TIME_PORT}/tcp": ("127.0.0.1", None)},
             mounts={str(trusted): "/run/secrets/timemachine"},
             env=env,
         ) as box:
@@ -190,7 +191,26 @@ def timemachine_service(
                 _wait_until(box, lambda: READY in box.logs(), "the date-filtering index", 120)
                 yield
             finally:
+                port = box.published_port(f"{TIME_PORT}/tcp")
+                _keep_served(port, matrix, run_dir)
                 write_atomic(run_dir / "timemachine.log", box.logs())
+
+
+# The target's page as the date-filtering index served it, in both forms, kept in the run
+# directory: what the cells were shown (pip 22.2 and later read JSON, older pips HTML)
+SERVED_FORMS = {"json": "application/vnd.pypi.simple.v1+json", "html": "text/html"}
+
+
+def _keep_served(port: int, matrix: Matrix, run_dir: Path) -> None:
+    url = time_url(matrix.target.as_of).replace(f"{TIME_HOST}:{TIME_PORT}", f"127.0.0.1:{port}")
+    for suffix, accept in SERVED_FORMS.items():
+        request = urllib.request.Request(f"{url}{matrix.target.name}/", headers={"Accept": accept})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                page = response.read()
+        except (urllib.error.URLError, OSError):
+            continue  # the evidence is lost, not the run
+        write_atomic(run_dir / f"timemachine-{matrix.target.name}.{suffix}", page)
 
 
 def _not_wheels(folder: str, names: list[str]) -> list[str]:
