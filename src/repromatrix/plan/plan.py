@@ -206,7 +206,10 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
     need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
         env.append((by.variables.index_url, ctx.index_url))
-    route = as_of_route(by, draft.installer_pin or draft.pip_pin) if target.as_of else None
+    pinned = (
+        draft.installer_pin or draft.pip_pin
+    )  # the installer's version, where the matrix pins it
+    route = as_of_route(by, pinned) if target.as_of else None
     if route is not None:
         env, said = _as_of_env(by, route, target.as_of, env)
         notes.append(said)
@@ -257,7 +260,8 @@ def cell_as_of_route(cell: Cell) -> AsOfRoute:
     """as_of_route for a cell, from its axes alone (before it is planned)."""
     name, pin = installer_of(cell.axes["installer"])
     pip = cell.axes.get("pip", "os")
-    return as_of_route(installer(name), pin or (None if pip == "os" else pip))
+    pinned_pip = None if pip == "os" else pip
+    return as_of_route(installer(name), pin or pinned_pip)
 
 
 def _version(text: str | None) -> Version | None:
