@@ -210,3 +210,14 @@ def test_the_local_index_dates_its_files_and_pep_700_spells_them(tmp_path):
     assert sorted(times, key=lambda v: times[v])[-1] == "2.22.0rc0"
     numpy = json.loads((root / "simple" / "numpy" / "index.json").read_text())
     assert max(_upload_time(f["upload-time"]) for f in numpy["files"]) < min(times.values())
+
+
+def test_render_resolves_a_duration_against_now(write_matrix, tmp_path):
+    from repromatrix.pipeline.run import render_only
+
+    path = write_matrix("target: {index: local, as_of: P1D}\naxes: {os: [bookworm], installer: [uv]}\n")
+    (context,) = render_only(path, tmp_path / "out")
+    line = next(x for x in (context / "Dockerfile").read_text().splitlines() if "UV_EXCLUDE_NEWER" in x)
+    when = asof.parsed(line.split("=", 1)[1].strip("'"))
+    a_day = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    assert abs((when - a_day).total_seconds()) < 120  # a time, not the duration as written

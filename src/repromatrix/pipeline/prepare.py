@@ -182,7 +182,7 @@ def prepare(options: RunOptions) -> Prepared:
     )
     cells = _shard_cells(options, matrix, selection) if options.shard else selection
     started = now_iso()
-    matrix = _as_of(matrix, options.as_of or matrix.target.as_of, started)
+    matrix = resolve_as_of(matrix, options.as_of or matrix.target.as_of, started)
     run_id = new_run_id()
     run_dir = options.out / run_id
     header = RunHeader(
@@ -297,7 +297,7 @@ def _ownership(journal: Journal) -> tuple[str, bool]:
     return (token, True) if token else (new_owner(), False)
 
 
-def _as_of(matrix: Matrix, text: str, started: str) -> Matrix:
+def resolve_as_of(matrix: Matrix, text: str, started: str) -> Matrix:
     """The matrix with its as-of resolved, once, against the run's start: what every cell and
     the report use, and what --resume takes from run.json."""
     if not text:

@@ -17,7 +17,7 @@ from ..results.formats import write_all
 from ..results.history import earlier_runs, mark_history, resolve_baseline
 from ..results.results import RunResult, now_iso, point_latest
 from .hosts import Host, connect, execute
-from .prepare import Prepared, RunOptions, load_cells, prepare
+from .prepare import Prepared, RunOptions, load_cells, prepare, resolve_as_of
 from .trust import Trust, needs_of, render_context, run_ca_for, trust_for, wanted_host_ca
 
 
@@ -25,6 +25,7 @@ def render_only(matrix_path: Path, out: Path, guard: bool = True) -> list[Path]:
     """`repromatrix render`: the build contexts alone, no Docker needed; more than
     settings.max_cells only with `guard` off (`--yes`)."""
     matrix, cells = load_cells(matrix_path, guard=1 if guard else None, doing="render")
+    matrix = resolve_as_of(matrix, matrix.target.as_of, now_iso())  # 'P1D': a day before now
     ctx = render_context(
         matrix, cells, wanted_host_ca(needs_of(matrix, cells)), run_ca_for(matrix, "render")
     )
