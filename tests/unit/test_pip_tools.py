@@ -167,3 +167,16 @@ def test_the_scenario_splits_the_upgrade_as_the_contract_does():
     for line in (UPGRADE, "python3 -m pip install --upgrade tensorflow", "a && b && c", "x '&&'"):
         argv = shlex.split(line)
         assert namespace["upgrade_steps"](argv) == contract.upgrade_steps(argv), line
+
+
+def test_the_local_index_serves_pip_tools_wheels_only_to_runs_that_use_it(write_matrix):
+    from repromatrix.pipeline.trust import needs_of
+
+    def wheels(installers: str) -> frozenset[str]:
+        text = f"target: {{index: local}}\naxes: {{os: [bookworm], installer: {installers}}}\n"
+        matrix = load_matrix(write_matrix(text))
+        return needs_of(matrix, expand(matrix)).real_wheels
+
+    # a real build 1.6.1 beside the placeholder example's model build 1.2.2.post1 would be taken instead
+    assert "build==1.6.1" not in wheels("[pip, uv]") and "pip==26.3" in wheels("[uv]")
+    assert {"pip-tools==7.7.0", "build==1.6.1", "pip==26.3"} <= wheels("[pip, pip-tools]")

@@ -8,7 +8,14 @@ import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..core.axes import NETWORK_MODES, RunNeeds, Service, installer_of, run_needs
+from ..core.axes import (
+    NETWORK_MODES,
+    InstallerName,
+    RunNeeds,
+    Service,
+    installer_of,
+    run_needs,
+)
 from ..core.errors import UsageError
 from ..core.files import cache_dir
 from ..core.model import Cell, Matrix
@@ -72,8 +79,12 @@ def needs_of(matrix: Matrix, cells: list[Cell]) -> RunNeeds:
     needs = run_needs(c.axes for c in cells) | _as_of_needs(matrix, cells)
     if not matrix.target.index.local:
         return needs
-    # Every installer's: the wheels its remedies fetch (a current pip, certifi) are few and small.
-    wheels = frozenset().union(*(by.index_wheels for by in INSTALLERS.values()))
+    # The cells' installers' (pip's always: every installer's remedies may run pip): the wheels
+    # their setups and remedies fetch. Only theirs: a real wheel shadows a model of the same name
+    # (pip-tools' real build 1.6.1 would be taken over the placeholder example's model build).
+    used: set[InstallerName] = {installer_of(c.axes["installer"])[0] for c in cells}
+    used.add("pip")
+    wheels = frozenset().union(*(INSTALLERS[name].index_wheels for name in sorted(used)))
     return needs | RunNeeds(services=frozenset({Service.INDEX}), real_wheels=wheels)
 
 
