@@ -16,7 +16,7 @@ from repromatrix.config.matrix import load_matrix
 from repromatrix.core import asof
 from repromatrix.core.axes import Service
 from repromatrix.core.errors import InfraError, MatrixError, UsageError
-from repromatrix.infra.timemachine import TIME_HOST, time_url
+from repromatrix.infra.timemachine import TIME_HOST, TIME_PORT, time_url
 from repromatrix.installers import installer
 from repromatrix.judge.index import IndexFile, Releases
 from repromatrix.pipeline.prepare import RunOptions, prepare
@@ -122,7 +122,7 @@ def test_the_cells_variables_say_how_each_sees_the_index_then(write_matrix):
                                      "bookworm-py3.11-venv-fresh-uv"))
     # the interpreter's pip: the date-filtering index, over HTTP on the run's network
     url = time_url("2025-09-01T00:00:00Z")
-    assert old["PIP_INDEX_URL"] == url == "http://repromatrix-timemachine:8000/as-of/2025-09-01T00:00:00Z/simple/"
+    assert old["PIP_INDEX_URL"] == url == f"http://{TIME_HOST}:{TIME_PORT}/as-of/2025-09-01T00:00:00Z/simple/"
     assert old["PIP_TRUSTED_HOST"] == TIME_HOST
     assert "PIP_UPLOADED_PRIOR_TO" not in old
     # pip 26.3 and uv: their own filters, in front of the local index itself
