@@ -14,12 +14,10 @@ binds to loopback; repromatrix runs its filter with the run's UTC time instead
 from __future__ import annotations
 
 import platform
-import subprocess
-import sys
 from pathlib import Path
 
 from ..core.errors import InfraError
-from .wheelcache import WHEEL_CACHE
+from .wheelcache import WHEEL_CACHE, host_pip_download, last_line
 
 TIME_HOST = "repromatrix-timemachine"  # its name on the run's network
 TIME_PORT = 8000
@@ -49,27 +47,12 @@ def service_wheels(cache: Path = WHEEL_CACHE) -> Path:
     if done.is_file():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--only-binary=:all:",
-            "--python-version",
-            SERVICE_PYTHON,
-            "--platform",
-            f"manylinux2014_{machine}",
-            "--dest",
-            str(folder),
-            TIMEMACHINE,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    platform_tag = f"manylinux2014_{machine}"
+    proc = host_pip_download(
+        folder, "--python-version", SERVICE_PYTHON, "--platform", platform_tag, TIMEMACHINE
     )
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        last = last_line(proc)
         raise InfraError(
             f"--as-of needs {TIMEMACHINE} and what it needs, and pip could not download them "
             f"once into {folder}: {last}\n  hint: put the wheels into {folder} by hand (pip "

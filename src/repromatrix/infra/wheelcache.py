@@ -15,6 +15,18 @@ from ..core.errors import InfraError
 WHEEL_CACHE = Path.home() / ".cache" / "repromatrix" / "wheels"
 
 
+def host_pip_download(dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The host's pip downloads wheels only (`args`: its options and requirements) into `dest`,
+    with the host's own configuration (its index, its CA)."""
+    command = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--dest", str(dest)]
+    return subprocess.run([*command, *args], capture_output=True, text=True, check=False)
+
+
+def last_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """What pip said last on its standard error: its reason."""
+    return (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+
+
 def fetch_wheel(requirement: str, cache: Path = WHEEL_CACHE) -> Path:
     """The wheel of `name==version`, from the cache or downloaded into it once."""
     name, _, version = requirement.partition("==")
@@ -22,25 +34,10 @@ def fetch_wheel(requirement: str, cache: Path = WHEEL_CACHE) -> Path:
     hits = sorted(cache.glob(pattern))
     if not hits:
         cache.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--dest",
-                str(cache),
-                requirement,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        proc = host_pip_download(cache, "--no-deps", requirement)
         hits = sorted(cache.glob(pattern))
         if not hits:
-            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            last = last_line(proc)
             raise InfraError(
                 f"repromatrix needs the real {requirement} wheel and pip could not download it "
                 "once "
