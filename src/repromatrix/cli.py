@@ -39,6 +39,7 @@ from .results.diff import DIFF_FORMATS, diff_runs, render_diff
 from .results.formats import FORMATS, Format, render_format, write_format, write_formats
 from .results.journal import load_any
 from .results.merge import merge
+from .results.redact import KEY_FILE, redacted_reports
 from .results.results import RunResult, write_atomic
 
 DEFAULT_MATRIX = Path("matrix.yaml")
@@ -90,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--yes", action="store_true", help="run a selection larger than settings.max_cells"
+    )
+    r.add_argument(
+        "--redact",
+        action="store_true",
+        help="also write a copy of the reports fit for a public attachment (RUN/redacted/: hosts, "
+        "users, IPs, paths and the run CA's subject replaced; see `report --redact`)",
     )
     r.add_argument(
         "--as-of",
@@ -273,13 +280,21 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         choices=sorted(FORMATS),
         action="append",
-        help="html, json, junit or md (repeatable; default: all four)",
+        help=f"{', '.join(FORMATS)} (repeatable; default: all {len(FORMATS)})",
     )
     rp.add_argument(
         "-o",
         "--output",
         type=Path,
         help="write to this file instead of the run directory ('-': standard output)",
+    )
+    rp.add_argument(
+        "--redact",
+        action="store_true",
+        help="write the reports into RUN/redacted/ with host names (but the public index's), "
+        "user names, home and workspace paths, internal IP addresses and the run CA's subject "
+        "replaced by placeholders, the same one for the same value; the key stays in "
+        "RUN/redactions.txt",
     )
     df = sub.add_parser(
         "diff",
@@ -408,7 +423,22 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         hosts=tuple(args.docker_host),
         as_of=args.as_of,
     )
-    return _said(run(options, console), args.out, args.resume, console)
+    result = run(options, console)
+    if args.redact:
+        resumed = Path(str(args.resume or ""))
+        resumed_here = bool(args.resume) and resumed.is_dir()
+        _redacted(resumed if resumed_here else args.out / result.run_id, list(FORMATS), console)
+    return _said(result, args.out, args.resume, console)
+
+
+def _redacted(run_dir: Path, formats: list[Format], console: Console) -> None:
+    """The public copy, and what it hid (placeholders only: the key is the owner's)."""
+    target, redactor, paths = redacted_reports(run_dir, formats)
+    replaced = "; ".join(redactor.said()) or "nothing"
+    console.print(f"redacted copy: {target} (replaced: {replaced})", highlight=False)
+    console.print(f"the placeholders' key (keep it private): {run_dir / KEY_FILE}", highlight=False)
+    for path in paths:
+        console.print(f"wrote {path}")
 
 
 def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
@@ -561,10 +591,20 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     result = load_any(args.run_dir)
     run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
     formats: list[Format] = list(dict.fromkeys(args.format or FORMATS))
+    if args.redact:
+        if args.output:
+            raise UsageError("--redact writes into RUN/redacted/: drop -o/--output")
+        _redacted(run_dir, formats, console)
+        return 0
     if args.output and len(formats) != 1:
         raise UsageError("-o/--output writes one file: name one --format with it")
     if args.output and str(args.output) == "-":
-        sys.stdout.write(render_format(result, run_dir, formats[0]))
+        rendered = render_format(result, run_dir, formats[0])
+        if isinstance(rendered, bytes):  # an image: its bytes, not text
+            sys.stdout.flush()
+            sys.stdout.buffer.write(rendered)
+            return 0
+        sys.stdout.write(rendered)
         return 0
     if args.output:
         console.print(f"wrote {write_format(result, run_dir, formats[0], args.output)}")

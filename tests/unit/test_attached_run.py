@@ -68,7 +68,7 @@ def test_report_on_a_hostile_attached_run(tmp_path, capsys):
     run_dir, before = write_run(tmp_path, hostile_results())
     assert main(["report", str(run_dir)]) == 0
     written = sorted(p.name for p in tmp_path.rglob("*"))
-    assert sorted(set(written) - set(before)) == ["index.html", "junit.xml", "summary.md"]  # json rewritten
+    assert sorted(set(written) - set(before)) == ["index.html", "junit.xml", "summary.md", "summary.png", "summary.svg"]
     html = (run_dir / "index.html").read_text()
     assert len(re.findall(r"<script[ >]", html)) == 2 and "<img" not in html and "<b>venv" not in html
     assert "root:x:0:0" not in html  # ../../etc/passwd was not inlined

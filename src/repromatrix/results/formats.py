@@ -13,18 +13,22 @@ from typing import Literal, get_args
 
 from ..core.outcomes import OUTCOME_INFO, Outcome
 from ..core.registry import complete
+from .picture import render_png, render_svg
 from .report import render_html
 from .results import CellResult, RunResult, dumps, write_atomic
 
 MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
 EVIDENCE_CHARS = 300
-Format = Literal["json", "junit", "md", "html"]  # a new one names every place below: the registries
+# a new one names every place below: the registries
+Format = Literal["json", "junit", "md", "html", "svg", "png"]
 FORMATS: tuple[Format, ...] = get_args(Format)  # the order `run` and `report` write them in
 DEFAULT_FILES: dict[Format, str] = {
     "html": "index.html",
     "json": "results.json",
     "junit": "junit.xml",
     "md": "summary.md",
+    "svg": "summary.svg",
+    "png": "summary.png",
 }
 
 
@@ -409,11 +413,15 @@ def _markdown_reproduce(run: RunResult) -> str:
     )
 
 
-RENDERERS: dict[Format, Callable[[RunResult, Path], str]] = {
+Rendered = str | bytes  # text, or an image's bytes
+
+RENDERERS: dict[Format, Callable[[RunResult, Path], Rendered]] = {
     "html": lambda run, run_dir: render_html(run, run_dir),
     "json": render_json,
     "junit": render_junit,
     "md": render_markdown,
+    "svg": lambda run, run_dir: render_svg(run),
+    "png": lambda run, run_dir: render_png(run),
 }
 complete("report format", RENDERERS, FORMATS)
 complete("report file", DEFAULT_FILES, FORMATS)
@@ -436,7 +444,7 @@ def write_formats(run: RunResult, run_dir: Path, formats: Sequence[Format]) -> l
     return paths
 
 
-def render_format(run: RunResult, run_dir: Path, fmt: Format) -> str:
+def render_format(run: RunResult, run_dir: Path, fmt: Format) -> Rendered:
     return RENDERERS[fmt](run, run_dir)
 
 

@@ -1,0 +1,104 @@
+"""--redact: a copy of the reports for a public attachment, with none of a planted set of host
+names, user names, IP addresses and paths left in any of its files, the same placeholder for the
+same value in every format, and the run's own files as they were."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from repromatrix.cli import main
+from repromatrix.results.redact import KEY_FILE, public_index_hosts, redactor_for
+from repromatrix.results.results import CellResult, RunResult, save_run
+
+PROXY, INDEX, CI_HOST = "proxy.corp.example", "pypi.internal.example", "build-7.ci.example"
+USERS = ("alice", "bob")
+IPS = ("10.20.30.40", "192.168.7.9", "172.17.0.2", "100.64.3.4")
+CA = "repromatrix run 20261205-101500-abc123 CA"
+
+
+@pytest.fixture
+def planted_run(tmp_path, monkeypatch):
+    """A run whose evidence, logs, Dockerfiles and matrix path hold every planted value, with its
+    workspace and home on paths of their own."""
+    workspace = tmp_path / "srv-ci" / "workspace"
+    run_dir = workspace / "reports" / "20261205-101500-abc123"
+    (run_dir / "cells" / "c1").mkdir(parents=True)
+    monkeypatch.chdir(workspace)
+    monkeypatch.setenv("HOME", f"/home/{USERS[0]}")
+    public = sorted(public_index_hosts())[0]
+    said = [
+        f"ProxyError('Cannot connect to proxy.', OSError('Tunnel connection failed')): http://{USERS[1]}:s3cret@"
+        f"{PROXY}:3128",
+        f"HTTPSConnectionPool(host='{INDEX}', port=443): Max retries exceeded",
+        f"Looking in indexes: https://{INDEX}/simple, https://{public}/simple",
+        f"ERROR: Could not install packages due to an OSError: [Errno 13] /home/{USERS[0]}/venv/lib",
+        f"connect to {IPS[0]} port 3128 failed; {IPS[1]}; nvidia-cudnn-cu12 9.3.0.75",
+        f"certificate verify failed: self-signed certificate in certificate chain ({CA})",
+    ]
+    log = "\n".join(said + [f"Step 3/9 : RUN curl http://{CI_HOST}:8080/x from {IPS[2]} via {IPS[3]}",
+                            f"cache at {workspace}/.cache and {run_dir}/cells/c1", "/root/.cache/pip stays"])
+    (run_dir / "cells" / "c1" / "log.txt").write_text(log + "\n")
+    (run_dir / "cells" / "c1" / "Dockerfile").write_text(f"FROM scratch\nENV PIP_INDEX_URL=https://{INDEX}/simple\n")
+    cell = CellResult(id="c1", axes={"os": "bookworm", "network": "proxy"}, outcome="proxy-error", evidence=said,
+                      expected=["upgraded"], log="cells/c1/log.txt", dockerfile="cells/c1/Dockerfile",
+                      reproduce="docker build -t c1 cells/c1 && docker run --rm c1")
+    run = RunResult(run_id="20261205-101500-abc123", matrix=f"/home/{USERS[0]}/project/matrix.yaml",
+                    target={"package": "tensorflow", "index": f"https://{INDEX}/simple"},
+                    started="2026-12-05T10:15:00+00:00", cells=[cell])
+    save_run(run, run_dir)
+    return run_dir, public
+
+
+PLANTED = (PROXY, INDEX, CI_HOST, *USERS, *IPS, CA, "s3cret", "srv-ci")
+
+
+def test_no_planted_value_is_left_in_any_file_of_the_redacted_reports(planted_run, capsys):
+    run_dir, public = planted_run
+    originals = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert main(["report", str(run_dir), "--redact"]) == 0
+    copy = run_dir / "redacted"
+    files = [p for p in copy.rglob("*") if p.is_file()]
+    names = {p.relative_to(copy).as_posix() for p in files}
+    assert {"index.html", "results.json", "summary.md", "junit.xml", "summary.svg", "summary.png",
+            "cells/c1/log.txt", "cells/c1/Dockerfile"} <= names
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for value in PLANTED:
+            assert value not in text, (path.name, value)
+    # what is not the reporter's stays: the public index, a version that looks like an address,
+    # the containers' own paths
+    log = (copy / "cells/c1/log.txt").read_text()
+    assert f"https://{public}/simple" in log and "9.3.0.75" in log and "/root/.cache/pip stays" in log
+    # the run's own files are as they were, and the key to the placeholders is beside them, private
+    assert all(p.read_bytes() == data for p, data in originals.items())
+    key = (run_dir / KEY_FILE).read_text()
+    assert all(value in key for value in (PROXY, INDEX, IPS[0], USERS[1])) and (run_dir / KEY_FILE).stat().st_mode & 0o077 == 0
+    said = capsys.readouterr()
+    out = said.out + said.err
+    assert "redacted copy:" in out and "host value(s)" in out and PROXY not in out
+
+
+def test_the_same_value_gets_the_same_placeholder_in_every_format(planted_run, capsys):
+    run_dir, _ = planted_run
+    assert main(["report", str(run_dir), "--redact"]) == 0
+    copy = run_dir / "redacted"
+    placeholder = next(line.split("\t")[0] for line in (run_dir / KEY_FILE).read_text().splitlines()
+                       if line.endswith("\t" + INDEX))
+    results = json.loads((copy / "results.json").read_text())
+    assert results["target"]["index"] == f"https://{placeholder}/simple"
+    for name in ("summary.md", "index.html", "junit.xml", "cells/c1/log.txt", "cells/c1/Dockerfile"):
+        text = (copy / name).read_text()
+        assert placeholder in text, name
+    assert results["matrix"] == "REDACTED-HOME/project/matrix.yaml"  # HOME is /home/alice
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("Successfully installed nvidia-cublas-cu12-12.5.3.2 ml-dtypes-0.5.1", True),
+    ("docker0 at 127.0.0.1 and 0.0.0.0:8000", True),
+    ("tcp://10.0.0.5:2376", False),
+    ("host='files.internal'", False),
+])
+def test_versions_and_loopback_are_not_addresses(tmp_path, text, kept):
+    assert (redactor_for(tmp_path).text(text) == text) is kept

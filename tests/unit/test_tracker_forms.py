@@ -1,0 +1,102 @@
+"""The reports in the forms trackers show inline: the pivot as summary.png and summary.svg, rendered
+from a stored run (results.json) without Docker or a browser."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pytest
+
+from repromatrix.results import picture
+from repromatrix.results.results import CellResult, RunResult, load_run, save_run
+
+OUTCOMES = ["upgraded", "externally-managed", "upgraded-inconsistent", "ssl-error", "upgraded"]
+
+
+def stored_run(tmp_path, installers=("pip", "uv"), oses=("bookworm", "bullseye", "trixie"), pythons=("3.9", "3.11")):
+    cells = []
+    values = itertools.product(oses, pythons, ("venv", "system", "user"), installers)
+    for i, (os_, python, install, installer) in enumerate(values):
+        cells.append(CellResult(id=f"{os_}-py{python}-{install}-{installer}", outcome=OUTCOMES[i % len(OUTCOMES)],
+                                axes={"os": os_, "python": python, "install": install, "installer": installer},
+                                evidence=["said"], expected=["upgraded"]))
+    run = RunResult(run_id="20261205-101500-abc123", matrix="matrix.yaml", target={"package": "tensorflow"},
+                    started="2026-12-05T10:15:00+00:00", cells=cells)
+    save_run(run, tmp_path)
+    return load_run(tmp_path)
+
+
+def svg_texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return ["".join(t.itertext()).strip() for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_the_png_decodes_at_the_width_trackers_show_at_half_size(tmp_path):
+    from PIL import Image
+
+    run = stored_run(tmp_path)
+    image = Image.open(io.BytesIO(picture.render_png(run)))
+    image.load()
+    assert image.format == "PNG"
+    assert image.size[0] == picture.WIDTH_INCHES * picture.DPI == 1800
+    rows = len(picture.pivot(run).rows)
+    # a title, the header, a row per environment and the legend; never a sliver, never a poster
+    assert rows * picture.ROW_INCHES * picture.DPI < image.size[1] < (rows + 8) * picture.ROW_INCHES * picture.DPI
+    # the outcomes' own colours are drawn (the legend's and the chips')
+    colours = {colour for _, colour in image.convert("RGB").getcolors(1 << 24)}
+    assert (0x2E, 0x9E, 0x4F) in colours  # upgraded
+
+
+def test_the_svg_parses_and_holds_every_groups_count(tmp_path):
+    run = stored_run(tmp_path)
+    texts = svg_texts(picture.render_svg(run))
+    table = picture.pivot(run)
+    # with two installers: a row per environment, a column per installer, as the report page's pivot
+    assert (table.row_axis, table.column_axis, table.columns) == ("environment", "installer", ["pip", "uv"])
+    assert table.rows[0] == "bookworm · 3.9 · venv" and len(table.rows) == 18
+    for row in table.rows:
+        assert row in texts
+    counted = Counter(c.outcome for c in run.cells)
+    chips = Counter(texts)
+    groups = Counter(str(n) for found in table.counts.values() for n in found.values())
+    for number, times in groups.items():
+        assert chips[number] >= times  # every group's count is a text of its own
+    for outcome, n in counted.items():
+        assert f"{outcome.value}: {n}" in texts  # the legend
+    assert f"{len(run.cells)} cells" in texts[0] and run.run_id in texts[0]
+
+
+def test_one_varying_axis_gives_one_column_and_the_same_run_the_same_bytes(tmp_path):
+    run = stored_run(tmp_path, installers=("pip",), oses=("bookworm",), pythons=("3.11",))
+    table = picture.pivot(run)
+    assert (table.row_axis, table.column_axis, table.columns) == ("install", "", [picture.ALL])
+    assert table.rows == ["venv", "system", "user"]
+    assert picture.render_svg(run) == picture.render_svg(run)
+    assert picture.render_png(run) == picture.render_png(run)
+
+
+def test_a_large_run_says_what_the_image_leaves_to_the_report(tmp_path):
+    run = stored_run(tmp_path, oses=tuple(f"os{i}" for i in range(30)))
+    table = picture.pivot(run)
+    assert len(table.rows) == picture.MAX_ROWS and table.rows_left_out == 30 * 2 * 3 - picture.MAX_ROWS
+    assert f"{table.rows_left_out} more rows: see the report (index.html)" in svg_texts(picture.render_svg(run))
+
+
+def test_long_labels_are_cut_to_fit_and_say_so():
+    assert picture._fit("x" * 200, 1.0).endswith("…") and len(picture._fit("x" * 200, 1.0)) == 14
+    assert picture._fit("venv", 1.0) == "venv"
+
+
+@pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG\r\n\x1a\n"), ("svg", b"<?xml")])
+def test_report_writes_the_image_to_the_run_and_to_standard_output(tmp_path, capfdbinary, fmt, magic):
+    from repromatrix.cli import main
+
+    stored_run(tmp_path)
+    assert main(["report", str(tmp_path), "--format", fmt]) == 0
+    assert (tmp_path / f"summary.{fmt}").read_bytes().startswith(magic)
+    capfdbinary.readouterr()
+    assert main(["report", str(tmp_path), "--format", fmt, "-o", "-"]) == 0
+    assert capfdbinary.readouterr().out.startswith(magic)
