@@ -35,8 +35,18 @@ from .judge.remedies import REMEDY_NAMES, parse_selection
 from .pipeline.bisect import bisect, write_bisection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
+from .results.archive import DEFAULT_BUDGET_MB
 from .results.diff import DIFF_FORMATS, diff_runs, render_diff
-from .results.formats import FORMATS, Format, render_format, write_format, write_formats
+from .results.formats import (
+    DEFAULT_OPTIONS,
+    FORMATS,
+    WRITTEN,
+    Format,
+    ReportOptions,
+    render_format,
+    write_format,
+    write_formats,
+)
 from .results.journal import load_any
 from .results.merge import merge
 from .results.redact import KEY_FILE, redacted_reports
@@ -280,13 +290,22 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         choices=sorted(FORMATS),
         action="append",
-        help=f"{', '.join(FORMATS)} (repeatable; default: all {len(FORMATS)})",
+        help=f"{', '.join(FORMATS)} (repeatable; default: {', '.join(WRITTEN)}; zip is "
+        "report.zip, the run as an attachment)",
     )
     rp.add_argument(
         "-o",
         "--output",
         type=Path,
         help="write to this file instead of the run directory ('-': standard output)",
+    )
+    rp.add_argument(
+        "--size-budget",
+        type=_megabytes,
+        default=DEFAULT_BUDGET_MB,
+        metavar="MB",
+        help=f"report.zip's size at most (default {DEFAULT_BUDGET_MB}, GitHub's attachment "
+        "limit): over it the logs are trimmed around their decisive lines, saying so",
     )
     rp.add_argument(
         "--redact",
@@ -392,6 +411,16 @@ def _as_of(text: str) -> str:
     return text
 
 
+def _megabytes(text: str) -> float:
+    try:
+        size = float(text)
+    except ValueError:
+        size = 0.0
+    if not 0.1 <= size <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size in megabytes, such as 25 or 9.5")
+    return size
+
+
 def _shard(text: str) -> ShardSpec:
     try:
         return parse_shard(text)
@@ -431,9 +460,11 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     return _said(result, args.out, args.resume, console)
 
 
-def _redacted(run_dir: Path, formats: list[Format], console: Console) -> None:
+def _redacted(
+    run_dir: Path, formats: list[Format], console: Console, options: ReportOptions = DEFAULT_OPTIONS
+) -> None:
     """The public copy, and what it hid (placeholders only: the key is the owner's)."""
-    target, redactor, paths = redacted_reports(run_dir, formats)
+    target, redactor, paths = redacted_reports(run_dir, formats, options)
     replaced = "; ".join(redactor.said()) or "nothing"
     console.print(f"redacted copy: {target} (replaced: {replaced})", highlight=False)
     console.print(f"the placeholders' key (keep it private): {run_dir / KEY_FILE}", highlight=False)
@@ -590,16 +621,17 @@ def _cmd_render(args: argparse.Namespace, console: Console) -> int:
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
     result = load_any(args.run_dir)
     run_dir = args.run_dir if args.run_dir.is_dir() else args.run_dir.parent
-    formats: list[Format] = list(dict.fromkeys(args.format or FORMATS))
+    options = ReportOptions(args.size_budget)
     if args.redact:
         if args.output:
             raise UsageError("--redact writes into RUN/redacted/: drop -o/--output")
-        _redacted(run_dir, formats, console)
+        _redacted(run_dir, list(dict.fromkeys(args.format or FORMATS)), console, options)
         return 0
+    formats: list[Format] = list(dict.fromkeys(args.format or WRITTEN))
     if args.output and len(formats) != 1:
         raise UsageError("-o/--output writes one file: name one --format with it")
     if args.output and str(args.output) == "-":
-        rendered = render_format(result, run_dir, formats[0])
+        rendered = render_format(result, run_dir, formats[0], options)
         if isinstance(rendered, bytes):  # an image: its bytes, not text
             sys.stdout.flush()
             sys.stdout.buffer.write(rendered)
@@ -607,7 +639,8 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(rendered)
         return 0
     if args.output:
-        console.print(f"wrote {write_format(result, run_dir, formats[0], args.output)}")
+        written = write_format(result, run_dir, formats[0], args.output, options)
+        console.print(f"wrote {written}")
         return 0
     if result.incomplete and not (run_dir / "results.json").is_file() and "json" in formats:
         # Read from the journal of a run still going (or stopped): a results.json written now
@@ -621,7 +654,7 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
             raise UsageError(f"{run_dir}: not writing results.json: {why}")
         formats.remove("json")
         console.print(f"not writing results.json: {why}")
-    for path in write_formats(result, run_dir, formats):
+    for path in write_formats(result, run_dir, formats, options):
         console.print(f"wrote {path}")
     return 0
 

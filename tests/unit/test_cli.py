@@ -112,7 +112,8 @@ def test_report_formats_and_output(tmp_path):
     run_dir = stored_run(tmp_path, "import-error")
     proc = cli("report", str(run_dir), env=NO_DOCKER)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in run_dir.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["index.html", "junit.xml", "results.json", "summary.md",
+                                                        "summary.png", "summary.svg"]
     proc = cli("report", str(run_dir), "--format", "md", "-o", str(tmp_path / "comment.md"))
     assert proc.returncode == 0 and "1 unexpected" in (tmp_path / "comment.md").read_text()
     proc = cli("report", str(run_dir), "-o", str(tmp_path / "x"))

@@ -5,6 +5,7 @@ same value in every format, and the run's own files as they were."""
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 
@@ -40,6 +41,7 @@ def planted_run(tmp_path, monkeypatch):
     log = "\n".join(said + [f"Step 3/9 : RUN curl http://{CI_HOST}:8080/x from {IPS[2]} via {IPS[3]}",
                             f"cache at {workspace}/.cache and {run_dir}/cells/c1", "/root/.cache/pip stays"])
     (run_dir / "cells" / "c1" / "log.txt").write_text(log + "\n")
+    (run_dir / "cells" / "c1" / "ca-bundle.pem").write_text(f"subject=O={CI_HOST}\n")
     (run_dir / "cells" / "c1" / "Dockerfile").write_text(f"FROM scratch\nENV PIP_INDEX_URL=https://{INDEX}/simple\n")
     cell = CellResult(id="c1", axes={"os": "bookworm", "network": "proxy"}, outcome="proxy-error", evidence=said,
                       expected=["upgraded"], log="cells/c1/log.txt", dockerfile="cells/c1/Dockerfile",
@@ -62,11 +64,16 @@ def test_no_planted_value_is_left_in_any_file_of_the_redacted_reports(planted_ru
     files = [p for p in copy.rglob("*") if p.is_file()]
     names = {p.relative_to(copy).as_posix() for p in files}
     assert {"index.html", "results.json", "summary.md", "junit.xml", "summary.svg", "summary.png",
-            "cells/c1/log.txt", "cells/c1/Dockerfile"} <= names
-    for path in files:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+            "report.zip", "cells/c1/log.txt", "cells/c1/Dockerfile"} <= names
+    assert "cells/c1/ca-bundle.pem" not in names  # its subjects name the organisation
+    with zipfile.ZipFile(copy / "report.zip") as archive:  # compressed: read member by member
+        zipped = {f"report.zip:{n}": archive.read(n) for n in archive.namelist()}
+    assert "report.zip:cells/c1/log.txt" in zipped and "report.zip:cells/c1/ca-bundle.pem" not in zipped
+    contents = {p.name: p.read_bytes() for p in files} | zipped
+    for name, data in contents.items():
+        text = data.decode("utf-8", errors="replace")
         for value in PLANTED:
-            assert value not in text, (path.name, value)
+            assert value not in text, (name, value)
     # what is not the reporter's stays: the public index, a version that looks like an address,
     # the containers' own paths
     log = (copy / "cells/c1/log.txt").read_text()
@@ -74,7 +81,8 @@ def test_no_planted_value_is_left_in_any_file_of_the_redacted_reports(planted_ru
     # the run's own files are as they were, and the key to the placeholders is beside them, private
     assert all(p.read_bytes() == data for p, data in originals.items())
     key = (run_dir / KEY_FILE).read_text()
-    assert all(value in key for value in (PROXY, INDEX, IPS[0], USERS[1])) and (run_dir / KEY_FILE).stat().st_mode & 0o077 == 0
+    assert all(value in key for value in (PROXY, INDEX, IPS[0], USERS[1]))
+    assert (run_dir / KEY_FILE).stat().st_mode & 0o077 == 0
     said = capsys.readouterr()
     out = said.out + said.err
     assert "redacted copy:" in out and "host value(s)" in out and PROXY not in out

@@ -100,3 +100,28 @@ def test_report_writes_the_image_to_the_run_and_to_standard_output(tmp_path, cap
     capfdbinary.readouterr()
     assert main(["report", str(tmp_path), "--format", fmt, "-o", "-"]) == 0
     assert capfdbinary.readouterr().out.startswith(magic)
+
+
+def test_a_failing_cell_gives_the_tensorflow_templates_fields_from_what_it_recorded(tmp_path):
+    from repromatrix.results.formats import render_markdown
+    from repromatrix.results.issue_fields import issue_fields
+
+    cell = CellResult(id="bookworm-py3.11-venv-tf2.15.0-and-cuda", outcome="upgraded-inconsistent",
+                      axes={"os": "bookworm", "install": "venv", "installer": "pip"}, python="3.11.2", pip="23.0.1",
+                      before="2.15.0", after="2.20.0", newest_for_python="2.20.0",
+                      evidence=["tf-keras 2.15.1 requires tensorflow<2.16"],
+                      changed=[{"name": "nvidia-cudnn-cu12", "change": "added", "after": "9.3.0.75"},
+                               {"name": "numpy", "change": "upgraded", "before": "1.26.4", "after": "2.1.3"}])
+    fields = dict(line.split(": ", 1) for line in issue_fields(cell, "tensorflow[and-cuda]").splitlines())
+    assert fields["TensorFlow version"] == "2.15.0 before the upgrade, 2.20.0 after it (newest for this Python: 2.20.0)"
+    assert fields["OS platform and distribution"] == "Linux, Debian bookworm (container)"
+    assert fields["Python version"] == "3.11.2"
+    assert fields["Installed using virtualenv? pip? conda?"] == "pip 23.0.1 into a virtualenv (python3 -m venv)"
+    assert fields["CUDA/cuDNN version"] == "nvidia-cudnn-cu12 9.3.0.75 (wheels; no GPU to run them)"
+    image = CellResult(id="x", outcome="ssl-error", axes={"os": "ubuntu:24.04"}, evidence=[])
+    said = issue_fields(image, "tensorflow")
+    assert "Linux, image ubuntu:24.04 (container)" in said and "Python version: unknown" in said
+    run = RunResult(run_id="r", matrix="m.yaml", target={"package": "tensorflow"}, started="2026-12-05T00:00:00+00:00",
+                    cells=[cell])
+    summary = render_markdown(run, tmp_path)
+    assert "### For the issue template" in summary and "Python version: 3.11.2" in summary

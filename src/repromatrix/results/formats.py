@@ -8,11 +8,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
 from ..core.outcomes import OUTCOME_INFO, Outcome
 from ..core.registry import complete
+from .archive import DEFAULT_BUDGET_MB, render_zip
+from .issue_fields import issue_fields
 from .picture import render_png, render_svg
 from .report import render_html
 from .results import CellResult, RunResult, dumps, write_atomic
@@ -20,8 +23,10 @@ from .results import CellResult, RunResult, dumps, write_atomic
 MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
 EVIDENCE_CHARS = 300
 # a new one names every place below: the registries
-Format = Literal["json", "junit", "md", "html", "svg", "png"]
-FORMATS: tuple[Format, ...] = get_args(Format)  # the order `run` and `report` write them in
+Format = Literal["json", "junit", "md", "html", "svg", "png", "zip"]
+FORMATS: tuple[Format, ...] = get_args(Format)  # the order they are written in
+# What `run` and `report` write unasked: all but the archive, which copies the run once more
+WRITTEN: tuple[Format, ...] = tuple(f for f in FORMATS if f != "zip")
 DEFAULT_FILES: dict[Format, str] = {
     "html": "index.html",
     "json": "results.json",
@@ -29,14 +34,25 @@ DEFAULT_FILES: dict[Format, str] = {
     "md": "summary.md",
     "svg": "summary.svg",
     "png": "summary.png",
+    "zip": "report.zip",
 }
 
 
-def render_json(run: RunResult, run_dir: Path) -> str:
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the user may set about the formats."""
+
+    size_budget_mb: float = DEFAULT_BUDGET_MB  # report.zip's (a tracker's attachment limit)
+
+
+DEFAULT_OPTIONS = ReportOptions()
+
+
+def render_json(run: RunResult, run_dir: Path, options: ReportOptions = DEFAULT_OPTIONS) -> str:
     return dumps(run)
 
 
-def render_junit(run: RunResult, run_dir: Path) -> str:
+def render_junit(run: RunResult, run_dir: Path, options: ReportOptions = DEFAULT_OPTIONS) -> str:
     """One testcase per cell; unexpected cells fail (ours: error) with outcome + evidence."""
     suite_name = xml_text(f"repromatrix.{Path(run.matrix).stem}")
     total = sum(sum(c.durations.values()) for c in run.cells)
@@ -121,7 +137,7 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def render_markdown(run: RunResult, run_dir: Path) -> str:
+def render_markdown(run: RunResult, run_dir: Path, options: ReportOptions = DEFAULT_OPTIONS) -> str:
     """A summary for an issue comment: counts, unexpected cells first, how to reproduce."""
     head = _markdown_head(run)
     unexpected, failing = (
@@ -153,10 +169,33 @@ def render_markdown(run: RunResult, run_dir: Path) -> str:
     body += _markdown_wheels(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     body += _markdown_changes(unexpected + failing, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
     body += _markdown_since(run, MARKDOWN_LIMIT - len(head) - len(body) - 2000)
+    package = run.target.get("package", "")
+    room = MARKDOWN_LIMIT - len(head) - len(body) - 2000
+    body += _markdown_issue_fields(unexpected + failing, package, room)
     differ = _markdown_installers(run)
     if len(head) + len(body) + len(differ) + 1500 > MARKDOWN_LIMIT:
         differ = ""  # the report's table has them all
     return head + body + differ + _markdown_reproduce(run)
+
+
+ISSUE_FIELDS_SHOWN = 3  # cells whose environment block the comment holds; the page has every one
+
+
+def _markdown_issue_fields(cells: list[CellResult], package: str, room: int) -> str:
+    """The first failing cells' environments in the TensorFlow issue template's fields."""
+    blocks: list[str] = []
+    for cell in cells[:ISSUE_FIELDS_SHOWN]:
+        block = (
+            f"<details><summary>{md_code(cell.id)}</summary>\n\n"
+            f"{md_block(issue_fields(cell, package), 'text')}\n</details>\n"
+        )
+        if sum(map(len, blocks)) + len(block) > room:
+            break
+        blocks.append(block)
+    if not blocks:
+        return ""
+    title = "\n### For the issue template (environment of each failing cell)\n\n"
+    return title + "\n".join(blocks)
 
 
 def _markdown_since(run: RunResult, room: int) -> str:
@@ -415,28 +454,52 @@ def _markdown_reproduce(run: RunResult) -> str:
 
 Rendered = str | bytes  # text, or an image's bytes
 
-RENDERERS: dict[Format, Callable[[RunResult, Path], Rendered]] = {
-    "html": lambda run, run_dir: render_html(run, run_dir),
+
+def render_archive(run: RunResult, run_dir: Path, options: ReportOptions) -> bytes:
+    """report.zip: every other format, rendered now, and the cells' files."""
+    others = (f for f in FORMATS if f != "zip")
+    reports = {DEFAULT_FILES[f]: _bytes(RENDERERS[f](run, run_dir, options)) for f in others}
+    return render_zip(run, run_dir, reports, options.size_budget_mb)
+
+
+def _bytes(rendered: Rendered) -> bytes:
+    return rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
+
+
+RENDERERS: dict[Format, Callable[[RunResult, Path, ReportOptions], Rendered]] = {
+    "html": lambda run, run_dir, options: render_html(run, run_dir),
     "json": render_json,
     "junit": render_junit,
     "md": render_markdown,
-    "svg": lambda run, run_dir: render_svg(run),
-    "png": lambda run, run_dir: render_png(run),
+    "svg": lambda run, run_dir, options: render_svg(run),
+    "png": lambda run, run_dir, options: render_png(run),
+    "zip": render_archive,
 }
 complete("report format", RENDERERS, FORMATS)
 complete("report file", DEFAULT_FILES, FORMATS)
 
 
-def write_format(run: RunResult, run_dir: Path, fmt: Format, out: Path | None = None) -> Path:
+def write_format(
+    run: RunResult,
+    run_dir: Path,
+    fmt: Format,
+    out: Path | None = None,
+    options: ReportOptions = DEFAULT_OPTIONS,
+) -> Path:
     path = out or run_dir / DEFAULT_FILES[fmt]
-    write_atomic(path, RENDERERS[fmt](run, run_dir))
+    write_atomic(path, RENDERERS[fmt](run, run_dir, options))
     return path
 
 
-def write_formats(run: RunResult, run_dir: Path, formats: Sequence[Format]) -> list[Path]:
+def write_formats(
+    run: RunResult,
+    run_dir: Path,
+    formats: Sequence[Format],
+    options: ReportOptions = DEFAULT_OPTIONS,
+) -> list[Path]:
     """All or nothing: every format is rendered before any is written, so a failure in one leaves
     the run directory's reports as they were, not a mix of old and new."""
-    texts = {fmt: RENDERERS[fmt](run, run_dir) for fmt in formats}
+    texts = {fmt: RENDERERS[fmt](run, run_dir, options) for fmt in formats}
     paths = []
     for fmt, text in texts.items():
         write_atomic(run_dir / DEFAULT_FILES[fmt], text)
@@ -444,9 +507,11 @@ def write_formats(run: RunResult, run_dir: Path, formats: Sequence[Format]) -> l
     return paths
 
 
-def render_format(run: RunResult, run_dir: Path, fmt: Format) -> Rendered:
-    return RENDERERS[fmt](run, run_dir)
+def render_format(
+    run: RunResult, run_dir: Path, fmt: Format, options: ReportOptions = DEFAULT_OPTIONS
+) -> Rendered:
+    return RENDERERS[fmt](run, run_dir, options)
 
 
 def write_all(run: RunResult, run_dir: Path) -> list[Path]:
-    return write_formats(run, run_dir, FORMATS)
+    return write_formats(run, run_dir, WRITTEN)

@@ -2,11 +2,12 @@
 
 Attachments on public trackers are readable by anyone; a run's logs name the machine's proxies,
 internal index hosts, IP addresses, user names and home or workspace paths, and the run CA's
-subject. The redacted copy (RUN/redacted/) is made from the run's own files with each such value
-replaced by a placeholder, the same one wherever the value appears (`REDACTED-HOST-1` in the page, the
-summary and the logs alike), and every format rendered from that copy, so no format can leak what
-another hid. The run's own files stay as they are: the key to the placeholders is written beside
-them (RUN/redactions.txt), never into the copy.
+subject. The redacted copy (RUN/redacted/) is made from the run's own files with each such
+value replaced by a placeholder, the same one wherever the value appears (REDACTED-HOST-1 in the
+page, the summary and the logs alike), and every format rendered from that copy, so no format
+can leak what another hid. The run's own files stay as they are: the key to the placeholders
+is written beside them (RUN/redactions.txt), never into the copy. The cells' CA bundles are
+not copied: their subjects name the organisation.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.files import open_regular
-from .formats import Format, write_formats
+from .formats import Format, ReportOptions, write_formats
 from .results import RunResult, load_run, write_atomic
 
 REDACTED_DIR = "redacted"
@@ -159,11 +160,11 @@ _SAME_EVERYWHERE = frozenset({"", "/", "/root", "/tmp", "/home", "/srv", "/opt"}
 
 
 def redacted_reports(
-    run_dir: Path, formats: Sequence[Format], out: Path | None = None
+    run_dir: Path, formats: Sequence[Format], options: ReportOptions
 ) -> tuple[Path, Redactor, list[Path]]:
-    """The redacted copy with the formats rendered from it."""
-    target, redactor = write_redacted(load_run(run_dir), run_dir, out)
-    return target, redactor, write_formats(load_run(target), target, formats)
+    """The redacted copy with the formats rendered from it (report.zip too: the attachment)."""
+    target, redactor = write_redacted(load_run(run_dir), run_dir)
+    return target, redactor, write_formats(load_run(target), target, formats, options)
 
 
 def write_redacted(run: RunResult, run_dir: Path, out: Path | None = None) -> tuple[Path, Redactor]:

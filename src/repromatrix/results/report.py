@@ -18,6 +18,7 @@ from typing import Any
 from ..core.files import open_regular
 from ..core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
 from ..core.templating import render, template_text
+from .issue_fields import issue_fields
 from .results import CellResult, RunResult
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
@@ -42,7 +43,12 @@ def _script_json(data: Any) -> str:
 
 
 def _cell_data(
-    cell: CellResult, axes: list[str], inline: bool, run_dir: Path | None, budget: _Budget
+    cell: CellResult,
+    axes: list[str],
+    inline: bool,
+    run_dir: Path | None,
+    budget: _Budget,
+    package: str,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": cell.id,
@@ -80,6 +86,7 @@ def _cell_data(
         "whyNoWheel": _why_no_wheel(cell),
         "attempts": _attempts(cell),
         "fix": cell.fix or "",
+        "issueFields": issue_fields(cell, package) if OUTCOME_INFO[cell.outcome].failed else "",
         "host": cell.host
         if cell.host != "default"
         else "",  # only worth a line when several engines ran
@@ -260,7 +267,8 @@ def report_data(run: RunResult, run_dir: Path | None) -> dict[str, Any]:
     axes = list(run.cells[0].axes) if run.cells else []
     inline = len(run.cells) <= INLINE_LIMIT
     budget = _Budget(INLINE_BUDGET)
-    cells = [_cell_data(c, axes, inline, run_dir, budget) for c in run.cells]
+    package = run.target.get("package", "")
+    cells = [_cell_data(c, axes, inline, run_dir, budget, package) for c in run.cells]
     said = (
         f"The page inlines at most {INLINE_BUDGET // 2**20} MiB of Dockerfiles and logs; "
         "the rest of the cells are linked."

@@ -226,6 +226,8 @@
         el("summary", { text: k.name + " as " + k.identity + ": " + (k.exitCode === 0 ? "passed" : "exit " + k.exitCode) }),
         el("pre", { text: k.output }))),
       el("h3", { text: "reproduce (from the run directory)" }), el("pre", { text: c.reproduce }),
+      c.issueFields ? el("h3", { text: "for the issue template (its fields, ready to paste)" }) : null,
+      c.issueFields ? el("pre", { text: c.issueFields }) : null,
       c.output ? el("h3", { text: "log (end; evidence marked)" }) : null,
       c.output ? highlighted(c.output, c.evidence) : null,
       c.dockerfileText ? el("h3", { text: "Dockerfile" }) : null,
