@@ -132,3 +132,40 @@ def test_the_command_refuses_what_it_cannot_bisect_naming_it(tmp_path, write_mat
     assert naive.returncode == 2 and "has no timezone" in naive.stderr
     for proc in (no_cell, not_in_matrix, naive):
         assert "Traceback" not in proc.stderr
+
+
+# As the public index had them (its JSON page): a release's files arrive over minutes, and the
+# cell's wheel is not the first. Seen in a real bisect: probing only each release's first file,
+# it blamed protobuf 6.32.0 for what tensorflow 2.20.0's cp311 wheel did.
+REAL_FILES = {
+    "tensorflow": [("2.19.1", "cp311-cp311-manylinux_2_17_x86_64", "2025-08-13T16:28:32.949414Z"),
+                   ("2.20.0", "cp39-cp39-macosx_12_0_arm64", "2025-08-13T16:50:38.945671Z"),
+                   ("2.20.0", "cp311-cp311-manylinux_2_17_x86_64", "2025-08-13T16:51:55.104380Z")],
+    "protobuf": [("6.32.0", "py3-none-any", "2025-08-14T21:21:12.500000Z")],
+}
+
+
+def real_pages(name: str) -> Releases:
+    files = [IndexFile(f"{name}-{v}-{tag}.whl", "", None, _upload_time(t)) for v, tag, t in REAL_FILES[name]]
+    return Releases.from_files(name, files)
+
+
+def test_each_files_upload_is_a_candidate_at_the_first_whole_second_it_is_there(tmp_path):
+    cp311 = {v: asof.parsed(t[:19] + "Z") for v, tag, t in REAL_FILES["tensorflow"] if "cp311" in tag}
+
+    def runner(options, console) -> RunResult:
+        # what the filtering index gives the cell: a file counts if uploaded by then, to the microsecond
+        when = asof.parsed(options.as_of)
+        there = [v for v, t in cp311.items() if t < when]  # t: the upload time cut to its second
+        tf = max(there, default="2.19.0")
+        outcome = Outcome.UPGRADED_INCONSISTENT if tf == "2.20.0" else Outcome.UPGRADED
+        changed = [{"name": "tensorflow", "before": "2.15.0", "after": tf}]
+        changed += [{"name": "protobuf", "before": "4.25.8", "after": "6.32.0"}] if tf == "2.20.0" else []
+        cell = CellResult(CELL, {}, outcome, [], after=tf, changed=changed)
+        return RunResult(run_id="p", matrix="m.yaml", target={}, started="", cells=[cell])
+
+    found = bisect(FakeMatrix(), CELL, "2025-08-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
+                   Console(quiet=True), runner, real_pages)
+    assert "2025-08-13T16:51:56Z" in found.candidates and "2025-08-13T16:50:39Z" in found.candidates
+    assert [(u.name, u.version, u.uploaded) for u in found.culprit] == [("tensorflow", "2.20.0", "2025-08-13T16:51:56Z")]
+    assert len(found.probes) <= bound(len(found.candidates))

@@ -135,18 +135,26 @@ def _options(matrix: Matrix, cell_id: str, when: str, out: Path) -> RunOptions:
 def _uploads_between(
     good: CellResult, bad: CellResult, after: str, until: str, pages: Pages
 ) -> list[Upload]:
-    """Every release, uploaded in (after, until], of the distributions the two ends resolved
-    otherwise."""
+    """Every upload time in (after, until] of a file of the distributions the two ends resolved
+    otherwise. Each file's, not each release's first: a release's wheels arrive over minutes
+    (tensorflow 2.20.0's first file 16:50:38, its cp311 manylinux wheel 16:51:55), and the
+    cell can only take the release once the file for its Python and platform is there."""
     start, end = asof.parsed(after), asof.parsed(until)
     found = []
     for name in versions_between(good, bad):
         for version, files in pages(name).files.items():
-            times = [f.uploaded for f in files if f.uploaded]
-            first = min(times) if times else None
-            if first and start < first <= end:
-                uploaded = first.strftime(asof.CANONICAL)
-                found.append(Upload(name, str(version), uploaded))
+            times = {_whole_second(f.uploaded) for f in files if f.uploaded}
+            for uploaded in sorted(t for t in times if start < t <= end):
+                found.append(Upload(name, str(version), uploaded.strftime(asof.CANONICAL)))
     return found
+
+
+def _whole_second(uploaded: datetime.datetime) -> datetime.datetime:
+    """The first whole second at which the file is there: an as-of time has no fractions, and
+    16:51:55 is before a file uploaded at 16:51:55.104."""
+    late = uploaded.microsecond > 0
+    whole = uploaded.replace(microsecond=0)
+    return whole + datetime.timedelta(seconds=1) if late else whole
 
 
 def _verdict(cell: str, good: Probe, bad: Probe, culprit: list[Upload], before: Probe) -> str:
