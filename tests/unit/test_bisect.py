@@ -167,5 +167,6 @@ def test_each_files_upload_is_a_candidate_at_the_first_whole_second_it_is_there(
     found = bisect(FakeMatrix(), CELL, "2025-08-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
                    Console(quiet=True), runner, real_pages)
     assert "2025-08-13T16:51:56Z" in found.candidates and "2025-08-13T16:50:39Z" in found.candidates
-    assert [(u.name, u.version, u.uploaded) for u in found.culprit] == [("tensorflow", "2.20.0", "2025-08-13T16:51:56Z")]
+    culprit = [(u.name, u.version, u.uploaded) for u in found.culprit]
+    assert culprit == [("tensorflow", "2.20.0", "2025-08-13T16:51:56Z")]
     assert len(found.probes) <= bound(len(found.candidates))
