@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,8 @@ from .core.files import cache_dir, paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
 from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, human
+from .intake.draft import questions_in
+from .intake.init import matrix_from
 from .judge.remedies import REMEDY_NAMES, parse_selection
 from .pipeline.bisect import bisect, write_bisection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
@@ -328,6 +331,29 @@ def _parser() -> argparse.ArgumentParser:
     df.add_argument(
         "-o", "--output", type=Path, help="write to this file instead of standard output"
     )
+    it = sub.add_parser(
+        "init",
+        help="write a commented matrix.yaml from a bug report: pip freeze/list, python -VV, "
+        "/etc/os-release, the TensorFlow template, the failing command's output",
+    )
+    it.add_argument(
+        "--from",
+        dest="reports",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="report texts as pasted (Markdown is fine), in any mix; '-' reads standard input",
+    )
+    it.add_argument(
+        "--out", type=Path, default=DEFAULT_MATRIX, help="where to write it (default: matrix.yaml)"
+    )
+    it.add_argument("--force", action="store_true", help="replace the file if it exists")
+    it.add_argument(
+        "--as-of",
+        type=_as_of,
+        metavar="TIME",
+        help="write target.as_of: the index as it was then (the day the report was filed)",
+    )
     return p
 
 
@@ -470,6 +496,39 @@ def _redacted(
     console.print(f"the placeholders' key (keep it private): {run_dir / KEY_FILE}", highlight=False)
     for path in paths:
         console.print(f"wrote {path}")
+
+
+def _cmd_init(args: argparse.Namespace, console: Console) -> int:
+    out: Path = args.out
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise UsageError(f"{out} exists\n  hint: --force replaces it, or --out names another file")
+    text, decided = matrix_from(args.reports, args.as_of)
+    _loads(text, out)
+    write_atomic(out, text)
+    asked = questions_in(decided)
+    console.print(
+        f"wrote {out}: 1 cell ({', '.join(f'{k}: {v.value}' for k, v in decided.axes.items())}); "
+        f"{asked} QUESTION{'S' if asked != 1 else ''} in it to answer before a run",
+        highlight=False,
+    )
+    return 0
+
+
+def _loads(text: str, out: Path) -> None:
+    """The written matrix must load and expand as `list` does it; else it is not written."""
+    folder = out.parent if str(out.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".repromatrix-init-", dir=folder) as tmp:
+        draft_path = Path(tmp) / out.name
+        draft_path.write_text(text)
+        try:
+            _, cells = stream_cells(draft_path, (), None, guard=True)
+            list(cells)
+        except UsageError as e:
+            raise InfraError(
+                f"the matrix written from the report does not load ({e}); "
+                "this is a bug in init: please report it with the report"
+            ) from None
 
 
 def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
@@ -727,6 +786,7 @@ COMMANDS = {
     "merge": _cmd_merge,
     "diff": _cmd_diff,
     "bisect": _cmd_bisect,
+    "init": _cmd_init,
 }
 
 
