@@ -17,7 +17,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from ..core.interpreter import DEBIAN_SUITES
 from ..core.outcomes import Outcome
 from ..installers import installer
-from .report import Field, Line, fields
+from .report import Line, fields
 
 Key = Literal[
     "os",  # a Debian suite, 'ubuntu:22.04', 'windows', 'macos' or 'other:NAME'
@@ -497,10 +497,3 @@ RECOGNISERS: tuple[Recogniser, ...] = (
 
 def clues_of(lines: Sequence[Line]) -> list[Clue]:
     return [clue for recognise in RECOGNISERS for clue in recognise(lines)]
-
-
-def known_fields(lines: Sequence[Line]) -> list[Field]:
-    """The template fields the recognisers read, for the list of what was read."""
-    return fields(
-        lines, re.compile(r"os( platform.*)?|python version|tensorflow version|pip version")
-    )
