@@ -53,7 +53,7 @@ from .results.formats import (
 from .results.journal import load_any
 from .results.merge import merge
 from .results.redact import KEY_FILE, redacted_reports
-from .results.results import RunResult, write_atomic
+from .results.results import RunResult, cells_said, write_atomic
 
 DEFAULT_MATRIX = Path("matrix.yaml")
 INTERNAL_ERROR = 4
@@ -662,7 +662,7 @@ def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:
         return 0
     for shard in shards:
         sys.stdout.write(
-            f"shard {shard}: {len(shard.cells)} cells, {machine_time(shard.seconds)}\n"
+            f"shard {shard}: {cells_said(len(shard.cells))}, {machine_time(shard.seconds)}\n"
         )
         sys.stdout.writelines(f"  {c.id}\n" for c in shard.cells)
     return 0
@@ -671,7 +671,7 @@ def _list_shards(shards: list[Shard], as_json: bool, console: Console) -> int:
 def _cmd_render(args: argparse.Namespace, console: Console) -> int:
     dirs = render_only(args.matrix, args.out, guard=not args.yes)
     console.print(
-        f"rendered {len(dirs)} cells under {args.out}/ "
+        f"rendered {cells_said(len(dirs))} under {args.out}/ "
         "(each: docker build -t NAME DIR && docker run --rm NAME)"
     )
     return 0

@@ -78,6 +78,22 @@ def test_one_varying_axis_gives_one_column_and_the_same_run_the_same_bytes(tmp_p
     assert picture.render_png(run) == picture.render_png(run)
 
 
+def test_a_run_of_one_cell_is_one_row_of_all_its_cells_and_counted_in_the_singular(tmp_path):
+    from repromatrix.results.formats import render_markdown
+    from repromatrix.results.report import render_html
+
+    run = stored_run(tmp_path, installers=("uv",), oses=("trixie",), pythons=("3.13",))
+    run.cells = run.cells[:1]
+    table = picture.pivot(run)
+    # no axis varies: the row is not labelled with an axis (it used to say "os" over "all")
+    assert (table.row_axis, table.column_axis, table.rows, table.columns) == ("cells", "", [picture.ALL],
+                                                                             [picture.ALL])
+    texts = svg_texts(picture.render_svg(run))
+    assert ", 1 cell, " in texts[0] and "1 cells" not in " ".join(texts)
+    assert "1 cells" not in render_markdown(run, tmp_path) and "1 cells" not in render_html(run)
+    assert "the cell as expected" in render_html(run) and "the cell as expected" in render_markdown(run, tmp_path)
+
+
 def test_a_large_run_says_what_the_image_leaves_to_the_report(tmp_path):
     run = stored_run(tmp_path, oses=tuple(f"os{i}" for i in range(30)))
     table = picture.pivot(run)

@@ -121,6 +121,13 @@ def engine_fault_in(error: str) -> str:
     return "" if STEP_FAILED.search(error.strip()) else error.strip()
 
 
+# On a network with no route out, Docker's embedded DNS answers the run's own names at once and
+# can only time out forwarding any other: with glibc's default (5 s, 2 attempts, per lookup and per
+# pip retry) each pip run there waited about 70 s for the same "Temporary failure in name
+# resolution". One short try gives the same error, in seconds.
+NO_ROUTE_RESOLVER = ("timeout:1", "attempts:1")
+
+
 class DockerEngine:
     """The Docker engine DOCKER_HOST (or the default socket) names, through the docker SDK.
 
@@ -139,6 +146,7 @@ class DockerEngine:
         self.run_id = run_id
         self.owner = owner  # '' only for `clean`, which removes by run id as the user asks
         self.gone = False  # the engine stopped answering (see alive)
+        self._internal: set[str] = set()  # this engine's networks with no route out
         try:
             if base_url:
                 self.client = docker.DockerClient(base_url=base_url, timeout=api_timeout)
@@ -308,6 +316,8 @@ class DockerEngine:
         self.quick.networks.create(
             name, driver="bridge", internal=internal, labels=self.labels("network")
         )
+        if internal:
+            self._internal.add(name)
         return name
 
     @contextlib.contextmanager
@@ -340,6 +350,8 @@ class DockerEngine:
         if network:
             endpoint = self.quick.api.create_endpoint_config(aliases=list(aliases) or None)
             wiring = {"network": network, "networking_config": {network: endpoint}}
+        if network in self._internal:
+            wiring["dns_opt"] = list(NO_ROUTE_RESOLVER)
         try:
             created = self.quick.containers.create(
                 image,

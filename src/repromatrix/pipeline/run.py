@@ -15,7 +15,7 @@ from ..plan.plan import plan_cell
 from ..plan.render import render_cell
 from ..results.formats import write_all
 from ..results.history import earlier_runs, mark_history, resolve_baseline
-from ..results.results import RunResult, now_iso, point_latest
+from ..results.results import RunResult, cells_said, now_iso, point_latest
 from .hosts import Host, connect, execute
 from .prepare import Prepared, RunOptions, load_cells, prepare, resolve_as_of
 from .trust import Trust, needs_of, render_context, run_ca_for, trust_for, wanted_host_ca
@@ -82,9 +82,10 @@ def announcement(
             "context to try its remedies"
         )
     elif options.resume:
-        said = f"resuming run [bold]{run_id}[/bold]: {planned} of {len(prepared.cells)} cells left"
+        left = f"{planned} of {cells_said(len(prepared.cells))} left"
+        said = f"resuming run [bold]{run_id}[/bold]: {left}"
     else:
-        said = f"run [bold]{run_id}[/bold]: {planned} cells from {prepared.matrix.path}"
+        said = f"run [bold]{run_id}[/bold]: {cells_said(planned)} from {prepared.matrix.path}"
     if engines > 1:
         said += f" over {engines} Docker hosts"
     if trust.host_ca:

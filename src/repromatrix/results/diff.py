@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal, get_args
 
 from .formats import md, md_code, versions_that_differ
-from .results import CellResult, RunResult
+from .results import CellResult, RunResult, cells_said
 
 DiffFormat = Literal["md", "json", "html"]
 DIFF_FORMATS: tuple[DiffFormat, ...] = get_args(DiffFormat)
@@ -129,7 +129,7 @@ def _markdown(diff: RunDiff) -> str:
     lines = [
         f"## repromatrix diff: {md(a)} → {md(b)}",
         "",
-        f"{len(differing)} of {len(diff.cells)} cells in both runs differ",
+        f"{len(differing)} of {cells_said(len(diff.cells))} in both runs differ",
         "",
     ]
     if differing:
@@ -171,7 +171,7 @@ def _html(diff: RunDiff) -> str:
         "<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p>{len(diff.differing())} of {len(diff.cells)} cells in both runs differ</p>"
+        f"<p>{len(diff.differing())} of {cells_said(len(diff.cells))} in both runs differ</p>"
         "<table><tr><th>cell</th><th>outcome</th><th>target</th>"
         f"<th>versions that differ</th></tr>{rows}</table></body></html>\n"
     )

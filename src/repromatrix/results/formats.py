@@ -18,7 +18,7 @@ from .archive import DEFAULT_BUDGET_MB, render_zip
 from .issue_fields import issue_fields
 from .picture import render_png, render_svg
 from .report import render_html
-from .results import CellResult, RunResult, dumps, write_atomic
+from .results import CellResult, RunResult, cells_said, dumps, write_atomic
 
 MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
 EVIDENCE_CHARS = 300
@@ -371,10 +371,13 @@ def _markdown_installers(run: RunResult) -> str:
 
 def _markdown_head(run: RunResult) -> str:
     target = f"{run.target.get('package', '')}{run.target.get('version') or ''}"
+    all_as_expected = (
+        "the cell as expected" if len(run.cells) == 1 else f"all {len(run.cells)} cells as expected"
+    )
     verdict = (
-        f"**{len(run.unexpected())} unexpected** of {len(run.cells)} cells"
+        f"**{len(run.unexpected())} unexpected** of {cells_said(len(run.cells))}"
         if run.unexpected()
-        else f"all {len(run.cells)} cells as expected"
+        else all_as_expected
     )
     # What the cells ran: the installers by name (pip, uv, pip-tools), each with its own command
     installers = ", ".join(md(name) for name in run.installers())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..core.outcomes import OUTCOME_INFO, Outcome
-from .results import RunResult
+from .results import RunResult, cells_said
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,7 +57,8 @@ def pivot(run: RunResult) -> Pivot:
         row_axis, column_axis = "environment", "installer"
     else:
         others = varying[:1]
-        row_axis = varying[0] if varying else (axes[0] if axes else "cell")
+        # nothing varies (one cell, or cells alike): one row of every cell, not an axis' name
+        row_axis = varying[0] if varying else "cells"
         column_axis = varying[1] if len(varying) > 1 else ""
     counts: dict[tuple[str, str], Counter[Outcome]] = {}
     for cell in run.cells:
@@ -131,7 +132,7 @@ def _draw(ax: Axes, run: RunResult, table: Pivot, legend: list[tuple[Outcome, in
     package = run.target.get("package", "") or "the package"
     unexpected = len(run.unexpected())
     title = (
-        f"repromatrix {run.run_id}: upgrading {package}, {len(run.cells)} cells, "
+        f"repromatrix {run.run_id}: upgrading {package}, {cells_said(len(run.cells))}, "
         f"{unexpected} unexpected"
     )
     y = ROW_INCHES

@@ -19,7 +19,7 @@ from ..core.files import open_regular
 from ..core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
 from ..core.templating import render, template_text
 from .issue_fields import issue_fields
-from .results import CellResult, RunResult
+from .results import CellResult, RunResult, cells_said
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
 OUTPUT_TAIL = 80  # lines of the upgrade output inlined per cell in small runs
@@ -300,6 +300,7 @@ def render_html(run: RunResult, run_dir: Path | None = None) -> str:
         counts=run.counts(),
         unexpected=run.unexpected()[:STATIC_UNEXPECTED],
         n_unexpected=len(run.unexpected()),
+        n_cells=cells_said(len(run.cells)),
         info={o.value: OUTCOME_INFO[o] for o in Outcome},
         style=style,
         script=script,

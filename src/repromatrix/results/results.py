@@ -169,7 +169,7 @@ class RunResult:
             "engine-lost": "the Docker engine stopped answering",
         }.get(self.stopped, "still running, or stopped without a word")
         return (
-            f"incomplete: {self.finished_cells} of {planned} cells ({why}; "
+            f"incomplete: {self.finished_cells} of {cells_said(planned)} ({why}; "
             f"`repromatrix run --resume {self.run_id}` runs the rest)"
         )
 
@@ -208,6 +208,12 @@ class RunResult:
 def new_run_id(now: dt.datetime | None = None) -> str:
     now = now or dt.datetime.now()
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def cells_said(count: int) -> str:
+    """'1 cell', '12 cells': the reports' titles count a run of one cell too."""
+    noun = "cell" if count == 1 else "cells"
+    return f"{count} {noun}"
 
 
 def now_iso() -> str:
