@@ -102,8 +102,36 @@ def test_the_same_value_gets_the_same_placeholder_in_every_format(planted_run, c
     assert results["matrix"] == "REDACTED-HOME/project/matrix.yaml"  # HOME is /home/alice
 
 
+def test_a_host_one_file_names_in_a_url_is_hidden_where_another_names_it_bare(planted_run, capsys):
+    run_dir, _ = planted_run
+    mirror, v6, link = "mirror.build.example", "fd00:1234::10", "fe80::1"
+    # the Dockerfile, copied before the log, names the mirror without a scheme or port; only the
+    # log (read later) names it in a URL; squid's form, IPv6 in brackets and bare
+    (run_dir / "cells/c1/Dockerfile").write_text(f"FROM scratch\n# packages from {mirror}\n")
+    with (run_dir / "cells/c1/log.txt").open("a") as log:
+        log.write(f"Get:1 http://{mirror}/debian bookworm InRelease\nCONNECT squid.lan.example:3128 HTTP/1.1\n"
+                  f"proxy http://[{v6}]:3128 unreachable; via {link}%eth0 at 16:51:55\n"
+                  "File /usr/lib/python3/dist-packages/pip/_internal/cli/main.py:80, setup.py:12, 2.15.0:1\n")
+    assert main(["report", str(run_dir), "--redact"]) == 0
+    copy = run_dir / "redacted"
+    for name in ("cells/c1/Dockerfile", "cells/c1/log.txt", "index.html", "results.json"):
+        text = (copy / name).read_text()
+        for value in (mirror, "squid.lan.example", v6, link):
+            assert value not in text, (name, value)
+    log = (copy / "cells/c1/log.txt").read_text()
+    # what looks like a host:port but is a file and line, a time, a version: kept
+    assert "/pip/_internal/cli/main.py:80, setup.py:12, 2.15.0:1" in log and "at 16:51:55" in log
+    key = dict(line.split("\t")[::-1] for line in (run_dir / KEY_FILE).read_text().splitlines())
+    assert key[mirror].startswith("REDACTED-HOST-") and key[v6].startswith("REDACTED-IP-")
+    assert key[mirror] in (copy / "cells/c1/Dockerfile").read_text()  # the same placeholder in both files
+    assert f"http://{key[mirror]}/debian" in log
+
+
 @pytest.mark.parametrize("text, kept", [
     ("Successfully installed nvidia-cublas-cu12-12.5.3.2 ml-dtypes-0.5.1", True),
+    ("12:30:45 ab:cd:ef:01:23:45 std::vector ::1 [::]:8080", True),
+    ("resolving proxy: Cannot connect to proxy.", True),
+    ("2001:db8:85a3::8a2e:370:7334 answered", False),
     ("docker0 at 127.0.0.1 and 0.0.0.0:8000", True),
     ("tcp://10.0.0.5:2376", False),
     ("host='files.internal'", False),

@@ -40,6 +40,17 @@ _URL_HOST = re.compile(
 )
 _POOL_HOST = re.compile(r"host='(?P<host>[^']+)'")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+# A dotted name with a port where no scheme is (squid's 'CONNECT proxy.corp.example:3128', a
+# proxy setting written without one), not inside a path ('/pip/_internal/cli/main.py:80').
+_BARE_HOST = re.compile(
+    r"(?<![\w./@-])(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):(?P<port>\d{1,5})\b"
+)
+# The last label of a file name with a line number, which the bare form would take for a host.
+_FILE_SUFFIXES = frozenset(
+    "py pyc pyi txt whl so c h cc cpp cfg toml json yaml yml log sh pth ini md html js".split()
+)
+# An IPv6 candidate, bare or in brackets; ipaddress decides (a time such as 16:51:55 is none).
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 _HOME = re.compile(r"(?P<base>/home/|/Users/|[A-Za-z]:\\\\?Users\\\\?)(?P<user>[A-Za-z0-9._-]+)")
 # the CAs repromatrix makes: 'repromatrix run RUN-ID CA', 'repromatrix interceptor CA', ...
 _CA_SUBJECT = re.compile(r"\brepromatrix [\w -]{1,60}? CA\b")
@@ -66,13 +77,46 @@ class Redactor:
         kept = host.lower() in self.public_hosts or host in KEPT_IPS
         return host if kept else self._named(host, "ip" if _is_ip(host) else "host")
 
+    def learn(self, text: str) -> None:
+        """Names the hosts a text shows where they look like hosts, so that every file of the
+        copy hides them wherever they appear, also in a file read before this one."""
+        self.text(text)
+
     def text(self, text: str) -> str:
         for path, placeholder in self.paths.items():
             text = text.replace(path, placeholder)
         text = _HOME.sub(lambda m: m["base"] + self._named(m["user"], "user"), text)
         text = _URL_HOST.sub(self._url, text)
         text = _POOL_HOST.sub(lambda m: f"host='{self._host(m['host'])}'", text)
-        return _CA_SUBJECT.sub(lambda m: self._named(m.group(), "ca-subject"), self._ips(text))
+        text = _BARE_HOST.sub(self._bare, text)
+        text = _IPV6.sub(self._ipv6, text)
+        text = _CA_SUBJECT.sub(lambda m: self._named(m.group(), "ca-subject"), self._ips(text))
+        return self._known_hosts(text)
+
+    def _bare(self, match: re.Match[str]) -> str:
+        host = match["host"]
+        if host.rsplit(".", 1)[-1].lower() in _FILE_SUFFIXES or _is_version(host):
+            return match.group()
+        return f"{self._host(host)}:{match['port']}"
+
+    def _ipv6(self, match: re.Match[str]) -> str:
+        try:
+            address = ipaddress.IPv6Address(match.group())
+        except ValueError:
+            return match.group()
+        unnamed = address.is_loopback or address.is_unspecified
+        return match.group() if unnamed else self._named(match.group(), "ip")
+
+    def _known_hosts(self, text: str) -> str:
+        """A dotted host already named, wherever it appears as a word of its own (a log line that
+        names it without a scheme or port); a one-label name ('proxy') only where it looks like a
+        host, as the word itself is common."""
+        dotted = [v for v, k in self.kinds.items() if k == "host" and "." in v]
+        if not dotted:
+            return text
+        words = "|".join(re.escape(v) for v in sorted(dotted, key=len, reverse=True))
+        found = re.compile(rf"(?<![\w.-])(?:{words})(?![\w-]|\.\w)")
+        return found.sub(lambda m: self.placeholders[m.group()], text)
 
     def _ips(self, text: str) -> str:
         """A private, shared or link-local address anywhere (a URL's or pool's host is replaced
@@ -110,6 +154,11 @@ def _internal(text: str) -> bool:
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
+
+
+def _is_version(text: str) -> bool:
+    """'2.15.0', '12.5.3.2': numbers and dots only (a bare quad that is an address is _ips')."""
+    return all(part.isdigit() for part in text.split("."))
 
 
 def _is_ip(text: str) -> bool:
@@ -175,7 +224,12 @@ def write_redacted(run: RunResult, run_dir: Path, out: Path | None = None) -> tu
     if target.exists():
         shutil.rmtree(target)  # an earlier copy: made again from the run as it is now
     target.mkdir(parents=True)
-    for relative in _cell_files(run):
+    files = _cell_files(run)
+    # every host first, from every file: a host one log names in a URL is hidden in the others
+    redactor.learn((run_dir / "results.json").read_text())
+    for relative in files:
+        redactor.learn(_read_cell_file(run_dir, relative) or "")
+    for relative in files:
         _copy_redacted(run_dir, target, relative, redactor)
     (target / "results.json").write_text(redactor.text((run_dir / "results.json").read_text()))
     write_atomic(run_dir / KEY_FILE, redactor.key())
@@ -193,24 +247,29 @@ def _cell_files(run: RunResult) -> list[str]:
     return [f for f in dict.fromkeys(files) if f]
 
 
-def _copy_redacted(run_dir: Path, target: Path, relative: str, redactor: Redactor) -> None:
+def _read_cell_file(run_dir: Path, relative: str) -> str | None:
+    """A cell file of the run as text; None where it is not the run's own regular file."""
     from .report import safe_link
 
     if not safe_link(relative):
-        return  # an attached run's path that is not the run's own: nothing to copy
+        return None  # an attached run's path that is not the run's own: nothing to copy
     source = (run_dir / relative).resolve()
     if not source.is_relative_to(run_dir.resolve()):
-        return
+        return None
     opened = open_regular(source)
     if isinstance(opened, str):
-        return
+        return None
     fh, info = opened
     with fh:
-        text = (
-            fh.read().decode("utf-8", errors="replace")
-            if info.st_size <= MAX_REDACTED_FILE
-            else f"(left out of the redacted copy: {info.st_size} bytes)\n"
-        )
+        if info.st_size > MAX_REDACTED_FILE:
+            return f"(left out of the redacted copy: {info.st_size} bytes)\n"
+        return fh.read().decode("utf-8", errors="replace")
+
+
+def _copy_redacted(run_dir: Path, target: Path, relative: str, redactor: Redactor) -> None:
+    text = _read_cell_file(run_dir, relative)
+    if text is None:
+        return
     destination = target / relative
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(redactor.text(text))
