@@ -57,3 +57,65 @@ def synthetic_run(n: int, seed: int = 7) -> RunResult:
     return RunResult(run_id="synthetic", matrix="synthetic.yaml",
                      target={"package": "tensorflow", "version": "", "index": "default"},
                      started="2026-11-24T00:00:00+00:00", cells=cells)
+
+
+# What a real cell's record holds beside its outcome (shapes and sizes as examples/causes.yaml's and
+# examples/and-cuda.yaml's cells record them): three remedies with their commands and evidence, the
+# distributions the upgrade changed (tensorflow[and-cuda]'s nvidia wheels), a check's output.
+REAL_ATTEMPTS = [
+    {"remedy": "venv", "title": "use a virtual environment",
+     "commands": ["python3 -m venv /home/user/fix-venv", 'export PATH=/home/user/fix-venv/bin:"$PATH"',
+                  "python3 -m pip install --upgrade tensorflow"], "identity": "user",
+     "warning": "the new environment starts empty: programs and users that run another python3 keep the old version",
+     "outcome": "upgraded", "fix": "works", "after": "2.21.0", "seconds": 14.8,
+     "evidence": ["Successfully installed keras-3.15.1 numpy-2.3.5 protobuf-6.33.1 tensorflow-2.21.0",
+                  "landed on 2.21.0, the newest release"]},
+    {"remedy": "as-root", "title": "upgrade as root", "commands": ["sudo python3 -m pip install --upgrade tensorflow"],
+     "identity": "root", "warning": "", "outcome": "externally-managed", "fix": "fails", "seconds": 4.1,
+     "evidence": ["error: externally-managed-environment",
+                  "× This environment is externally managed ╰─> To install Python packages system-wide, try apt "
+                  "install python3-xyz, where xyz is the package you are trying to install."]},
+    {"remedy": "force-reinstall", "title": "reinstall over what is there",
+     "commands": ["python3 -m pip install --upgrade --force-reinstall tensorflow"], "identity": "user",
+     "warning": "", "outcome": "externally-managed", "fix": "fails", "seconds": 3.9,
+     "evidence": ["error: externally-managed-environment", "note: If you believe this is a mistake, please contact "
+                  "your Python installation or OS distribution provider. You can override this, at the risk of "
+                  "breaking your Python installation or OS, by passing --break-system-packages."]},
+]
+REAL_CHANGED = [{"name": name, "change": "added", "before": "", "after": version, "installer": "pip",
+                 "uploaded": "2025-08-13T16:51:55Z"}
+                for name, version in [("nvidia-cublas-cu12", "12.5.3.2"), ("nvidia-cuda-cupti-cu12", "12.5.82"),
+                                      ("nvidia-cuda-nvcc-cu12", "12.5.82"), ("nvidia-cuda-nvrtc-cu12", "12.5.82"),
+                                      ("nvidia-cuda-runtime-cu12", "12.5.82"), ("nvidia-cudnn-cu12", "9.3.0.75"),
+                                      ("nvidia-cufft-cu12", "11.2.3.61"), ("nvidia-curand-cu12", "10.3.6.82"),
+                                      ("nvidia-cusolver-cu12", "11.6.3.83"), ("nvidia-cusparse-cu12", "12.5.1.3"),
+                                      ("nvidia-nccl-cu12", "2.23.4"), ("nvidia-nvjitlink-cu12", "12.5.82"),
+                                      ("keras", "3.15.1"), ("protobuf", "6.33.1"), ("ml-dtypes", "0.5.1")]]
+
+
+def real_size_run(n: int, run_dir, log_bytes: int = 11_000) -> RunResult:  # noqa: ANN001 - a Path
+    """synthetic_run(n) with each cell's record and log of a real cell's size (a failed cell's
+    remedies, what every upgrade changed, a check), the logs written under run_dir."""
+    from dataclasses import replace
+
+    run = synthetic_run(n)
+    line = "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after " \
+           "connection broken by 'NewConnectionError(...)': /simple/tensorflow/\n"
+    log = (line * (log_bytes // len(line) + 1))[:log_bytes]
+    cells = []
+    for cell in run.cells:
+        failed = cell.outcome not in ("upgraded", "not-upgraded")
+        cells.append(replace(
+            cell, attempts=[dict(a) for a in REAL_ATTEMPTS] if failed else [], fix="venv" if failed else "",
+            changed=list(REAL_CHANGED),
+            evidence=[*cell.evidence, "ERROR: Could not install packages due to an OSError: [Errno 13] Permission "
+                      "denied: '/usr/local/lib/python3.11/dist-packages/tensorflow/__init__.py'"],
+            checks=[{"name": "keras", "identity": "root", "exit_code": 1, "command": "python3 -c 'import keras'",
+                     "output": "Traceback (most recent call last):\n" + "  File \"<string>\", line 1\n" * 20}],
+            reproduce=f"docker build -t {cell.id} {cell.dockerfile.rsplit('/', 1)[0]} && docker run --rm {cell.id}",
+            python="3.11.2", pip="pip 23.0.1 from /opt/venv/lib/python3.11/site-packages/pip (python 3.11)"))
+        folder = run_dir / cell.log.rsplit("/", 1)[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        (run_dir / cell.log).write_text(log)
+        (run_dir / cell.dockerfile).write_text("FROM repromatrix-cache/setup:0123\nCOPY scenario.py /\n" * 20)
+    return replace(run, cells=cells)

@@ -307,8 +307,9 @@ def _parser() -> argparse.ArgumentParser:
         type=_megabytes,
         default=DEFAULT_BUDGET_MB,
         metavar="MB",
-        help=f"report.zip's size at most (default {DEFAULT_BUDGET_MB}, GitHub's attachment "
-        "limit): over it the logs are trimmed around their decisive lines, saying so",
+        help=f"the size at most of report.zip and of index.html (default {DEFAULT_BUDGET_MB}, "
+        "GitHub's attachment limit): over it the zip's logs are trimmed around their decisive "
+        "lines and the page's cells give up detail, the expected ones first, saying so",
     )
     rp.add_argument(
         "--redact",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from playwright.sync_api import sync_playwright
 from repromatrix.results.formats import write_all
 from repromatrix.results.results import CellResult, RunResult
 from tests.conftest import REPO
-from tests.support import synthetic_run
+from tests.support import real_size_run
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
@@ -113,14 +114,26 @@ def test_hostile_content_shows_as_text(browser, tmp_path):
 
 
 def test_ten_thousand_cells(browser, tmp_path):
-    run = synthetic_run(10_000)
+    # real-size records and logs: the full records alone are about 60 MB, over the 25 MB budget
+    run = real_size_run(10_000, tmp_path)
     write_all(run, tmp_path)
+    assert (tmp_path / "index.html").stat().st_size <= 25 * 10**6
     view = Page(browser, tmp_path / "index.html")
     chips = view.page.locator("#pivot .chip").all_text_contents()
-    assert sum(int(c) for c in chips) == 10_000
+    assert sum(int(c) for c in chips) == 10_000  # every cell is on the page, trimmed or not
+    assert "it shows less than the full record for " in view.page.text_content("#inline-budget")
     assert view.list_head() == "10000 of 10000 cells; showing the first 300, unexpected first"
     view.page.fill("#search", "externally-managed")
     assert view.list_head().startswith(f"{sum(c.outcome == 'externally-managed' for c in run.cells)} of 10000")
+    # a cell that gave up detail says so in its panel, and still names its fix
+    page_data = (tmp_path / "index.html").read_text().split('<script id="report-data" type="application/json">')[1]
+    trimmed = json.loads(page_data.split("</script>")[0])
+    lean = next(c for c in trimmed["cells"] if c.get("trimmed") == "lean" and c["fix"])
+    view.page.fill("#search", lean["id"])
+    view.page.locator("tr.row").first.click()
+    detail = view.page.text_content("#detail")
+    assert "Trimmed to keep the page within its size budget: the remedies' evidence" in detail
+    assert "Fix: use a virtual environment (venv)" in detail
     assert view.problems == []
     print(f"10,000 cells: interactive after {view.seconds_to_ready:.2f}s (figures: scripts/bench-report)")
 

@@ -42,7 +42,8 @@ DEFAULT_FILES: dict[Format, str] = {
 class ReportOptions:
     """What the user may set about the formats."""
 
-    size_budget_mb: float = DEFAULT_BUDGET_MB  # report.zip's (a tracker's attachment limit)
+    # each attachment's, index.html's and report.zip's (a tracker's attachment limit)
+    size_budget_mb: float = DEFAULT_BUDGET_MB
 
 
 DEFAULT_OPTIONS = ReportOptions()
@@ -470,7 +471,7 @@ def _bytes(rendered: Rendered) -> bytes:
 
 
 RENDERERS: dict[Format, Callable[[RunResult, Path, ReportOptions], Rendered]] = {
-    "html": lambda run, run_dir, options: render_html(run, run_dir),
+    "html": lambda run, run_dir, options: render_html(run, run_dir, options.size_budget_mb),
     "json": render_json,
     "junit": render_junit,
     "md": render_markdown,

@@ -18,7 +18,9 @@ from typing import Any
 from ..core.files import open_regular
 from ..core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
 from ..core.templating import render, template_text
+from .archive import DEFAULT_BUDGET_MB
 from .issue_fields import issue_fields
+from .page_budget import Fitted, fit_cells
 from .results import CellResult, RunResult, cells_said
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
@@ -290,9 +292,40 @@ def _spoken(names: list[str]) -> str:
     return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
-def render_html(run: RunResult, run_dir: Path | None = None) -> str:
-    style, script = _stylesheet(), template_text("report.js")
+def render_html(
+    run: RunResult, run_dir: Path | None = None, budget_mb: float = DEFAULT_BUDGET_MB
+) -> str:
+    """The page, within `budget_mb` megabytes (10**6 bytes; see page_budget)."""
     data = report_data(run, run_dir)
+    page = _page(run, data)
+    budget = int(budget_mb * 10**6)
+    if len(page.encode()) <= budget:
+        return page
+    around_cells = len(page.encode()) - len(_script_json(data["cells"]).encode())
+    failed = frozenset(o.value for o in Outcome if OUTCOME_INFO[o].failed)
+    fitted = fit_cells(data["cells"], budget - around_cells - NOTE_ROOM, failed, _script_json)
+    data["cells"] = fitted.cells
+    data["trimNote"] = _trim_note(fitted, budget_mb)
+    return _page(run, data)
+
+
+NOTE_ROOM = 4096  # bytes kept for the notes that say what was trimmed
+
+
+def _trim_note(fitted: Fitted, budget_mb: float) -> str:
+    said = (
+        f"To keep this page within its {budget_mb:g} MB budget (--size-budget), it shows less "
+        f"than the full record for {cells_said(fitted.trimmed)}, the cells that ended as "
+        "expected first; results.json, report.zip and each cell's directory (cells/CELL/) hold "
+        "everything."
+    )
+    if fitted.fits:
+        return said
+    return said + " Even so the page is over its budget: attach report.zip or summary.png."
+
+
+def _page(run: RunResult, data: dict[str, Any]) -> str:
+    style, script = _stylesheet(), template_text("report.js")
     return render(
         "report",
         "report.html.j2",
@@ -307,7 +340,7 @@ def render_html(run: RunResult, run_dir: Path | None = None) -> str:
         style_hash=_csp_hash(style),
         script_hash=_csp_hash(script),
         data_json=_script_json(data),
-        inline_note=data["inlineNote"],
+        inline_note=" ".join(filter(None, (data["inlineNote"], data.get("trimNote", "")))),
         package=run.target.get("package", "") or "the package",  # an attached run may lack it
         installers=_spoken(run.installers()),
     )

@@ -204,6 +204,11 @@
       el("button", { class: "close", type: "button", text: "close (Esc)", onclick: closeCell }),
       el("h2", {}, c.id + " ", badge(c.outcome)),
       el("p", { text: data.outcomes[c.outcome].summary }),
+      // over the page's size budget (page_budget.py): say what this panel leaves out
+      c.trimmed ? el("p", { class: "trimmed", text: "Trimmed to keep the page within its size budget: " +
+        (c.trimmed === "minimal" ? "only the first evidence line and the remedies' verdicts are here" :
+          "the remedies' evidence, what the upgrade changed, the checks and the issue block are left out") +
+        "; results.json, report.zip and the cell's log (below) hold all of it." }) : null,
       el("h3", { text: "evidence" }), el("pre", { class: "evidence", text: c.evidence.join("\n") }),
       dl,
       ...c.notes.map((n) => el("p", { text: "note: " + n })),
