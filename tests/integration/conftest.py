@@ -136,11 +136,13 @@ def outcomes(run_dir: Path) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 @shared_run
-def quick(docker_client, tmp_path_factory) -> tuple[Path, dict[str, tuple[str, str]]]:
-    """The QUICK matrix and the outcomes of one uninterrupted run of it."""
+def quick(docker_client, tmp_path_factory) -> tuple[Path, dict[str, tuple[str, str]], Path]:
+    """The QUICK matrix, the outcomes of one uninterrupted run of it, and its run directory (run
+    with --redact: its redacted copy is tested too)."""
     root = tmp_path_factory.mktemp("quick")
     matrix = root / "quick.yaml"
     matrix.write_text(QUICK)
-    proc = repromatrix("run", "--matrix", str(matrix), "--out", str(root / "reports"))
+    proc = repromatrix("run", "--matrix", str(matrix), "--out", str(root / "reports"), "--redact")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return matrix, outcomes((root / "reports" / "latest").resolve())
+    run_dir = (root / "reports" / "latest").resolve()
+    return matrix, outcomes(run_dir), run_dir

@@ -22,7 +22,7 @@ from tests.integration.test_resume import dockerd_of_our_own, load_images, setup
 
 @pytest.fixture
 def two_engines(quick, tmp_path):
-    matrix, _ = quick
+    matrix, _, _ = quick
     refs = ["debian:bookworm", *sorted(setups_of(matrix, tmp_path))]
     with dockerd_of_our_own("eng1", 215) as one, dockerd_of_our_own("eng2", 217) as two:
         for daemon in (one, two):
@@ -38,7 +38,7 @@ def run_over(matrix, out, *hosts) -> subprocess.Popen[str]:
 
 
 def test_cells_spread_over_two_engines_and_one_lost_engine_ends_in_infra_error(quick, two_engines, tmp_path):
-    matrix, uninterrupted = quick
+    matrix, uninterrupted, _ = quick
     one, two = two_engines
 
     proc = run_over(matrix, tmp_path / "both", one.host, two.host)

@@ -72,7 +72,7 @@ def test_a_warm_run_builds_no_setup_and_gets_the_same_results(offline_run, tmp_p
 
 
 def test_ctrl_c_keeps_finished_cells_and_resume_completes_the_run(quick, docker_client, tmp_path):
-    matrix, uninterrupted = quick
+    matrix, uninterrupted, _ = quick
     out = tmp_path / "reports"
     proc = start(matrix, out)
     run_dir = wait_for_cells(out, 1, proc)
@@ -108,7 +108,7 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes_the_run(quick, docker_
 
 
 def test_sigkill_then_resume_completes_the_run(quick, docker_client, tmp_path):
-    matrix, uninterrupted = quick
+    matrix, uninterrupted, _ = quick
     out = tmp_path / "reports"
     proc = start(matrix, out)
     run_dir = wait_for_cells(out, 1, proc)
@@ -214,7 +214,7 @@ def load_images(daemon: OwnDockerd, refs: list[str]) -> None:
 
 
 def test_a_lost_engine_gives_infra_error_and_exit_3_and_resume_finishes(quick, docker_client, own_dockerd, tmp_path):
-    matrix, uninterrupted = quick
+    matrix, uninterrupted, _ = quick
     # The engine starts with what the shared one has for these cells: their base image and cached setups.
     ours = docker.DockerClient(base_url=own_dockerd.host, timeout=600)
     load_images(own_dockerd, ["debian:bookworm", *sorted(setups_of(matrix, tmp_path))])

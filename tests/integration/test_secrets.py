@@ -99,3 +99,26 @@ def test_the_token_is_in_no_layer_or_history_of_the_cells_image(credentialed_run
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
     assert "corrupt_cache.py" in history and token not in history
     assert len(data) > 10_000_000 and not any(s in data for s in spellings(token))
+
+
+def test_run_redact_writes_the_copy_report_redact_writes(quick):
+    """`run --redact` (the quick fixture's run, on real containers): the redacted copy of every format,
+    the same as `repromatrix report RUN --redact` makes of the finished run, and no absolute path of
+    the run or the workspace in any of its files."""
+    from tests.integration.conftest import outcomes, repromatrix
+
+    _, uninterrupted, run_dir = quick
+    copy = run_dir / "redacted"
+    names = {p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()}
+    assert {"index.html", "results.json", "summary.md", "junit.xml", "summary.svg", "summary.png",
+            "report.zip"} <= names
+    assert any(n.startswith("cells/") and n.endswith("/log.txt") for n in names)
+    assert outcomes(copy) == uninterrupted
+    for path in copy.rglob("*"):
+        if path.is_file() and path.suffix != ".png":
+            text = path.read_text(errors="replace")
+            assert str(run_dir) not in text and str(REPO) not in text, path
+    made_by_run = {n: (copy / n).read_bytes() for n in names if not n.endswith((".png", ".zip"))}
+    again = repromatrix("report", str(run_dir), "--redact")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {n: (copy / n).read_bytes() for n in made_by_run} == made_by_run
