@@ -117,4 +117,4 @@ def test_unexpected_cell_exits_1_and_is_a_new_failure_against_the_baseline(offli
     assert results["baseline"] == offline_run.results["run_id"] and results["unexpected"] == 1
     assert "failure message=\"externally-managed (expected upgraded)" in (run_dir / "junit.xml").read_text()
     summary = (run_dir / "summary.md").read_text()
-    assert "**1 unexpected** of 1 cells" in summary and "`bookworm-py3.11-system-fresh`" in summary
+    assert "**1 unexpected** of 1 cell " in summary and "`bookworm-py3.11-system-fresh`" in summary
