@@ -106,6 +106,16 @@ def test_long_labels_are_cut_to_fit_and_say_so():
     assert picture._fit("venv", 1.0) == "venv"
 
 
+def test_a_control_character_in_an_attached_runs_value_is_drawn_as_its_escape(tmp_path):
+    # no font has a glyph for it, and XML 1.0 has no way to hold a NUL: the SVG must still parse
+    cells = [CellResult(id=f"c{i}", outcome="upgraded", axes={"os": name}, evidence=[], expected=["upgraded"])
+             for i, name in enumerate(("bookworm\x00", "\x1b[31mred", "trixie"))]
+    run = RunResult(run_id="r", matrix="m.yaml", target={"package": "tensorflow"}, started="", cells=cells)
+    texts = svg_texts(picture.render_svg(run))
+    assert "bookworm\\x00" in texts and "\\x1b[31mred" in texts and "trixie" in texts
+    assert not any(c in "".join(texts) for c in "\x00\x1b")
+
+
 @pytest.mark.parametrize("fmt, magic", [("png", b"\x89PNG\r\n\x1a\n"), ("svg", b"<?xml")])
 def test_report_writes_the_image_to_the_run_and_to_standard_output(tmp_path, capfdbinary, fmt, magic):
     from repromatrix.cli import main

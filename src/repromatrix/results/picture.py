@@ -206,5 +206,12 @@ def _left_out(table: Pivot) -> list[str]:
 
 def _fit(text: str, inches: float) -> str:
     """Cut to what fits the width at the font size (about 14 characters an inch at 8 points)."""
+    shown = _printable(text)
     room = max(3, int(inches * 14))
-    return text if len(text) <= room else text[: room - 1] + "…"
+    return shown if len(shown) <= room else shown[: room - 1] + "…"
+
+
+def _printable(text: str) -> str:
+    """A control character (an attached run's cell may name anything) as its escape, \\x00: no
+    font has a glyph for it, and an empty box would hide what the value holds."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
