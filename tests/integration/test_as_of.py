@@ -104,12 +104,14 @@ def test_bisect_names_the_upload_that_broke_the_cell_within_the_probe_bound(as_o
                        "--good", BEFORE, "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (f"{cell} went upgraded → upgraded-inconsistent when tensorflow 2.20.0 was uploaded "
-            "(2025-08-13T12:00:00Z); as of 2025-03-11T12:00:00Z, before it, it resolves tensorflow 2.19.0") \
+            "(2025-08-13T12:00:00Z); with --as-of 2025-08-13T12:00:00Z, which takes only what was uploaded before it, "
+            "it resolves tensorflow 2.19.0") \
         in " ".join((proc.stdout + proc.stderr).split()), proc.stderr[-3000:]
     (found,) = (tmp_path / "bisect" / cell).glob("bisect-*/bisect.json")
     said = json.loads(found.read_text())
-    # TensorFlow's three releases in the window (protobuf's uploads all came before it)
-    assert said["candidates"] == ["2024-10-24T12:00:00Z", "2025-03-11T12:00:00Z", "2025-08-13T12:00:00Z"]
+    # TensorFlow's three releases in the window (protobuf's uploads all came before it), each taken
+    # from the second after its upload
+    assert said["candidates"] == ["2024-10-24T12:00:01Z", "2025-03-11T12:00:01Z", "2025-08-13T12:00:01Z"]
     assert len(said["probes"]) <= said["bound"] == 4
     assert [(p["as_of"], p["outcome"]) for p in said["probes"]][:2] == [(BEFORE, "upgraded"),
                                                                       (AFTER, "upgraded-inconsistent")]
@@ -123,7 +125,7 @@ def test_the_filter_served_exactly_the_files_uploaded_by_then_as_the_index_lists
     from repromatrix.infra.localindex import write_index
 
     index = json.loads((write_index(tmp_path) / "simple" / "tensorflow" / "index.json").read_text())
-    by_then = [f for f in index["files"] if asof.parsed(f["upload-time"].replace(".000000", "")) <= asof.parsed(BEFORE)]
+    by_then = [f for f in index["files"] if asof.parsed(f["upload-time"].replace(".000000", "")) < asof.parsed(BEFORE)]
     assert 0 < len(by_then) < len(index["files"])
     run = as_of_runs[BEFORE]["dir"]
     served = json.loads((run / "timemachine-tensorflow.json").read_text())

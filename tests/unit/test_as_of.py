@@ -169,16 +169,18 @@ def files(*dated: tuple[str, str | None]) -> Releases:
     return Releases.from_files("tensorflow", listed)
 
 
-def test_the_newest_release_is_the_newest_uploaded_by_then():
-    # 2.22.0 half an hour before 2.21.0, said in +01:00; a time is compared as an instant
+def test_the_newest_release_is_the_newest_uploaded_before_then():
+    # 2.22.0 half an hour before 2.21.0, said in +01:00; a time is compared as an instant, and as
+    # pip's --uploaded-prior-to and uv's --exclude-newer take it: what came strictly before
     releases = files(("2.20.0", "2025-08-13T12:00:00.000000Z"), ("2.21.0", "2026-03-10T12:00:00Z"),
                      ("2.22.0", "2026-03-10T12:30:00+01:00"))
-    newest = {when: str(releases.uploaded_by(asof.parsed(when)).newest())
-              for when in ("2026-03-10T11:29:59Z", "2026-03-10T11:30:00Z", "2026-03-10T12:00:00Z")}
-    assert newest == {"2026-03-10T11:29:59Z": "2.20.0", "2026-03-10T11:30:00Z": "2.22.0",
-                      "2026-03-10T12:00:00Z": "2.22.0"}
-    assert set(releases.uploaded_by(asof.parsed("2026-03-10T11:59:59Z")).tags) == {
+    newest = {when: str(releases.uploaded_before(asof.parsed(when)).newest())
+              for when in ("2026-03-10T11:29:59Z", "2026-03-10T11:30:00Z", "2026-03-10T11:30:01Z")}
+    assert newest == {"2026-03-10T11:29:59Z": "2.20.0", "2026-03-10T11:30:00Z": "2.20.0",
+                      "2026-03-10T11:30:01Z": "2.22.0"}
+    assert set(releases.uploaded_before(asof.parsed("2026-03-10T12:00:00Z")).tags) == {
         Version("2.20.0"), Version("2.22.0")}
+    assert Version("2.21.0") in releases.uploaded_before(asof.parsed("2026-03-10T12:00:01Z")).tags
     assert not releases.undated
 
 

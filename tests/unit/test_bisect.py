@@ -32,7 +32,7 @@ def pages(name: str) -> Releases:
 
 def newest(name: str, when: str) -> str:
     dated = {v: asof.parsed(t) for v, t in UPLOADS[name].items()}
-    return max((v for v, t in dated.items() if t <= asof.parsed(when)), key=lambda v: tuple(map(int, v.split("."))))
+    return max((v for v, t in dated.items() if t < asof.parsed(when)), key=lambda v: tuple(map(int, v.split("."))))
 
 
 class Runner:
@@ -65,11 +65,14 @@ def test_it_names_the_first_upload_that_changes_the_outcome_within_the_bound(tmp
     found = bisect(FakeMatrix(), CELL, "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
                    Console(quiet=True), runner, pages)
     assert found.said == (f"{CELL} went upgraded → upgraded-inconsistent when tensorflow 2.20.0 was uploaded "
-                          "(2025-08-13T12:00:00Z); as of 2025-06-01T00:00:00Z, before it, it resolves tensorflow "
-                          "2.19.0")
-    # the candidates are the uploads in the window of what resolved otherwise, not calendar days
-    assert found.candidates == ["2024-10-24T12:00:00Z", "2024-12-01T00:00:00Z", "2025-03-11T12:00:00Z",
-                                "2025-06-01T00:00:00Z", "2025-08-13T12:00:00Z"]
+                          "(2025-08-13T12:00:00Z); with --as-of 2025-08-13T12:00:00Z, which takes only what was "
+                          "uploaded before it, it resolves tensorflow 2.19.0")
+    # the candidates are the uploads in the window of what resolved otherwise, not calendar days,
+    # each from the first whole second after it (an as-of time takes what came before it)
+    assert found.candidates == ["2024-10-24T12:00:01Z", "2024-12-01T00:00:01Z", "2025-03-11T12:00:01Z",
+                                "2025-06-01T00:00:01Z", "2025-08-13T12:00:01Z"]
+    # between the ends, each probe is the second before a candidate: the index as it was until then
+    assert runner.times[2:] == ["2025-03-11T12:00:00Z", "2025-06-01T00:00:00Z", "2025-08-13T12:00:00Z"]
     assert len(runner.times) == len(found.probes) <= bound(5) == 5
     assert runner.times[:2] == ["2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z"]  # the ends first
 
@@ -81,6 +84,10 @@ def test_wherever_the_break_is_the_search_finds_it(tmp_path, breaks_at, culprit)
     found = bisect(FakeMatrix(), CELL, "2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path,
                    Console(quiet=True), runner, pages)
     assert [u.uploaded for u in found.culprit] == [culprit] and found.culprit[0].version == breaks_at
+    # at the first candidate, the last good probe is the good end, and the verdict says that instead
+    first = breaks_at == "2.18.0"
+    latest = "as of 2024-09-01T00:00:00Z, the last good probe" if first else "with --as-of 2025-03-11T12:00:00Z,"
+    assert latest in found.said, found.said
     assert len(found.probes) <= bound(len(found.candidates))
 
 
@@ -103,7 +110,8 @@ def test_the_probes_are_written_as_json_and_markdown(tmp_path):
                    Console(quiet=True), Runner(), pages)
     data, text = write_bisection(found, tmp_path)
     said = json.loads(data.read_text())
-    assert said["culprit"] == [{"name": "tensorflow", "version": "2.20.0", "uploaded": "2025-08-13T12:00:00Z"}]
+    assert said["culprit"] == [{"name": "tensorflow", "version": "2.20.0", "uploaded": "2025-08-13T12:00:00Z",
+                                "taken_from": "2025-08-13T12:00:01Z"}]
     assert said["bound"] == 5 and [p["as_of"] for p in said["probes"]][:2] == ["2024-09-01T00:00:00Z",
                                                                               "2025-09-01T00:00:00Z"]
     assert "| 2025-09-01T00:00:00Z | `upgraded-inconsistent` | 2.20.0 |" in text.read_text()
@@ -168,5 +176,8 @@ def test_each_files_upload_is_a_candidate_at_the_first_whole_second_it_is_there(
                    Console(quiet=True), runner, real_pages)
     assert "2025-08-13T16:51:56Z" in found.candidates and "2025-08-13T16:50:39Z" in found.candidates
     culprit = [(u.name, u.version, u.uploaded) for u in found.culprit]
-    assert culprit == [("tensorflow", "2.20.0", "2025-08-13T16:51:56Z")]
+    assert culprit == [("tensorflow", "2.20.0", "2025-08-13T16:51:55.104380Z")]
+    assert found.culprit[0].taken_from == "2025-08-13T16:51:56Z"
+    assert "with --as-of 2025-08-13T16:51:55Z, which takes only what was uploaded before it, it resolves " \
+        "tensorflow 2.19.1" in found.said
     assert len(found.probes) <= bound(len(found.candidates))

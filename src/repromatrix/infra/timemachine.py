@@ -3,12 +3,12 @@ before 26.0, pip-tools): pypi-timemachine's filter (its `DateFilteredReleases`, 
 simple-repository's `HttpRepository`) in front of the configured index, served by
 simple-repository-server, in a container on the run's network.
 
-It serves the upstream's pages, HTML or JSON as the client asks, with the files uploaded after
-the time left out and everything else as the upstream says it (hashes, data-requires-python,
-yanked); the files themselves are fetched from the upstream (the page's links go through the
-service, which redirects). pypi-timemachine's own command reads a time without a timezone and
-binds to loopback; repromatrix runs its filter with the run's UTC time instead
-(templates/timemachine_app.py), and refuses an upstream that gives no upload time.
+It serves the upstream's pages, HTML or JSON as the client asks, with the files uploaded at or
+after the time left out (as pip and uv filter) and everything else as the upstream says it
+(hashes, data-requires-python, yanked); the files themselves are fetched from the upstream (the
+page's links go through the service, which redirects). pypi-timemachine's own command reads a
+time without a timezone and binds to loopback; repromatrix runs its filter with the run's UTC
+time instead (templates/timemachine_app.py), and refuses an upstream that gives no upload time.
 """
 
 from __future__ import annotations

@@ -108,14 +108,15 @@ class Releases:
             self.hosts,
         )
 
-    def uploaded_by(self, when: datetime.datetime) -> Releases:
-        """The releases as the index listed them at `when`: only the files uploaded by then
-        (a file without an upload time stays: the index never said; see `undated`)."""
+    def uploaded_before(self, when: datetime.datetime) -> Releases:
+        """The releases as the index listed them at `when`: only the files uploaded before it, as
+        pip's --uploaded-prior-to and uv's --exclude-newer take them (a file without an upload
+        time stays: the index never said; see `undated`)."""
         kept = [
             f
             for files in self.files.values()
             for f in files
-            if f.uploaded is None or f.uploaded <= when
+            if f.uploaded is None or f.uploaded < when
         ]
         releases = Releases.from_files(self.package, kept)
         releases.pre, releases.hosts = self.pre, self.hosts

@@ -1,10 +1,13 @@
 """`repromatrix bisect RUN CELL --good TIME [--bad TIME]`: the first upload that changed a cell's
 outcome. Each probe is a run of that one cell as of a time (run(), so every service, label and
 clean-up is a run's); the probes are the two ends, then a binary search over the distinct upload
-times, inside the window, of the releases of the distributions whose versions differ between
-the two ends' resolutions (not over calendar days). The last of those uploads is taken as bad
-without a probe (nothing that differs changed after it), so the probes number at most
-⌈log2(uploads)⌉ + 2.
+times, inside the window, of the files of the distributions whose versions differ between the
+two ends' resolutions (not over calendar days). As of TIME means what was uploaded before TIME,
+as pip's --uploaded-prior-to and uv's --exclude-newer take it: a file is in from the first whole
+second after its upload, and the index as it was after one upload and before the next is probed
+at the last second before the next, so that the last good probe is the second before the one
+that changed the outcome. The last upload is taken as bad without a probe (nothing that differs
+changed after it), so the probes number at most ⌈log2(uploads)⌉ + 2.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class Probe:
 class Upload:
     name: str
     version: str
-    uploaded: str
+    uploaded: str  # as the index dates the file, to the microsecond where it does
+    taken_from: str  # the first whole second an as-of time takes the file: the bisect's candidate
 
 
 @dataclass
@@ -105,21 +109,22 @@ def bisect(
         said = f"{cell_id} is {first.outcome} as of {good} and as of {bad}: nothing to bisect"
         return Bisection(cell_id, probes, [], [], said)
     uploads = _uploads_between(first.cell, last.cell, good, bad, pages or index_pages(matrix))
-    times = sorted({u.uploaded for u in uploads})
+    times = sorted({u.taken_from for u in uploads})
     if not times:
         said = (
             f"{cell_id} went {first.outcome} → {last.outcome} between {good} and {bad}, but "
             "none of the distributions that resolved otherwise had an upload in between"
         )
         return Bisection(cell_id, probes, [], [], said)
-    lo, hi = -1, len(times) - 1  # times[lo] (or good) is good; times[hi] is taken as bad
+    lo, hi = -1, len(times) - 1  # after times[lo]'s uploads (or at good) it is good; hi: bad
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if probe(times[mid]).outcome == last.outcome:
+        # the index after times[mid]'s uploads, as it was until the next one
+        if probe(_second_before(times[mid + 1])).outcome == last.outcome:
             hi = mid
         else:
             lo = mid
-    culprit = [u for u in uploads if u.uploaded == times[hi]]
+    culprit = [u for u in uploads if u.taken_from == times[hi]]
     before = next(p for p in reversed(probes) if p.outcome == first.outcome)
     said = _verdict(cell_id, first, last, culprit, before)
     return Bisection(cell_id, probes, times, culprit, said)
@@ -135,26 +140,37 @@ def _options(matrix: Matrix, cell_id: str, when: str, out: Path) -> RunOptions:
 def _uploads_between(
     good: CellResult, bad: CellResult, after: str, until: str, pages: Pages
 ) -> list[Upload]:
-    """Every upload time in (after, until] of a file of the distributions the two ends resolved
-    otherwise. Each file's, not each release's first: a release's wheels arrive over minutes
-    (tensorflow 2.20.0's first file 16:50:38, its cp311 manylinux wheel 16:51:55), and the
-    cell can only take the release once the file for its Python and platform is there."""
+    """Every upload of a file of the distributions the two ends resolved otherwise that `until`
+    takes and `after` does not. Each file's, not each release's first: a release's wheels arrive
+    over minutes (tensorflow 2.20.0's first file 16:50:38, its cp311 manylinux wheel 16:51:55),
+    and the cell can only take the release once the file for its Python and platform is there."""
     start, end = asof.parsed(after), asof.parsed(until)
     found = []
     for name in versions_between(good, bad):
         for version, files in pages(name).files.items():
-            times = {_whole_second(f.uploaded) for f in files if f.uploaded}
-            for uploaded in sorted(t for t in times if start < t <= end):
-                found.append(Upload(name, str(version), uploaded.strftime(asof.CANONICAL)))
+            dated = sorted({f.uploaded for f in files if f.uploaded})
+            for uploaded in dated:
+                taken = _taken_from(uploaded)
+                if start < taken <= end:
+                    stamp = taken.strftime(asof.CANONICAL)
+                    found.append(Upload(name, str(version), _stamp(uploaded), stamp))
     return found
 
 
-def _whole_second(uploaded: datetime.datetime) -> datetime.datetime:
-    """The first whole second at which the file is there: an as-of time has no fractions, and
-    16:51:55 is before a file uploaded at 16:51:55.104."""
-    late = uploaded.microsecond > 0
-    whole = uploaded.replace(microsecond=0)
-    return whole + datetime.timedelta(seconds=1) if late else whole
+def _taken_from(uploaded: datetime.datetime) -> datetime.datetime:
+    """The first whole second an as-of time takes the file: it takes what was uploaded before it,
+    so a file uploaded at 16:51:55.104, or at 16:51:55 exactly, is in from 16:51:56."""
+    return uploaded.replace(microsecond=0) + datetime.timedelta(seconds=1)
+
+
+def _second_before(resolved: str) -> str:
+    return (asof.parsed(resolved) - datetime.timedelta(seconds=1)).strftime(asof.CANONICAL)
+
+
+def _stamp(uploaded: datetime.datetime) -> str:
+    """The upload time as the index gives it: with its fraction of a second where it has one."""
+    exact = uploaded.microsecond == 0
+    return uploaded.strftime(asof.CANONICAL if exact else "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _verdict(cell: str, good: Probe, bad: Probe, culprit: list[Upload], before: Probe) -> str:
@@ -169,10 +185,23 @@ def _verdict(cell: str, good: Probe, bad: Probe, culprit: list[Upload], before: 
         if len(culprit) > 1
         else ""
     )
+    # The search probes the second before each candidate; only when the cell went bad at the
+    # first candidate is the last good probe the good end, further back
+    next_second = culprit[0].taken_from == _next_second(before.as_of)
+    latest = (
+        f"with --as-of {before.as_of}, which takes only what was uploaded before it,"
+        if next_second
+        else f"as of {before.as_of}, the last good probe (nothing that resolved otherwise "
+        "was uploaded in between),"
+    )
     return (
         f"{cell} went {good.outcome} → {bad.outcome} when {names} was uploaded ({when})"
-        f"{together}; as of {before.as_of}, before it, it resolves {was}"
+        f"{together}; {latest} it resolves {was}"
     )
+
+
+def _next_second(resolved: str) -> str:
+    return (asof.parsed(resolved) + datetime.timedelta(seconds=1)).strftime(asof.CANONICAL)
 
 
 def index_pages(matrix: Matrix) -> Pages:

@@ -456,7 +456,7 @@ def _as_it_was(releases: Releases | None, matrix: Matrix) -> Releases | None:
             "can leave out what came later\n  hint: run without --as-of, or against an index "
             "that serves upload times"
         )
-    return releases.uploaded_by(asof.parsed(when))
+    return releases.uploaded_before(asof.parsed(when))
 
 
 def _releases(

@@ -3,7 +3,7 @@
 pypi-timemachine's filter (DateFilteredReleases) over simple-repository's HttpRepository,
 served by simple-repository-server at /as-of/TIME/simple/, HTML or JSON as the client asks. Configured by
 the environment: TM_UPSTREAM (the index it filters; empty: pypi-timemachine's default),
-TM_CUTOFF (UTC, '2024-03-13T18:02:00Z': files uploaded later are left out), TM_PACKAGE (the
+TM_CUTOFF (UTC, '2024-03-13T18:02:00Z': files uploaded at or after it are left out), TM_PACKAGE (the
 target: its page must carry upload times, or nothing could be filtered), TM_PORT, and
 SSL_CERT_FILE (what it trusts upstream).
 """
@@ -22,8 +22,13 @@ from simple_repository.components.http import HttpRepository
 from simple_repository_server.routers import simple
 
 UPSTREAM = os.environ.get("TM_UPSTREAM") or MAIN_PYPI
-# simple-repository reads upload times as naive UTC: the cutoff is compared as one
-CUTOFF = datetime.datetime.strptime(os.environ["TM_CUTOFF"], "%Y-%m-%dT%H:%M:%SZ")
+# simple-repository reads upload times as naive UTC: the cutoff is compared as one. The filter
+# keeps a file uploaded at the cutoff; pip's --uploaded-prior-to and uv's --exclude-newer take only
+# what came before it, and every cell must see the same index: one microsecond (the upload
+# times' own resolution) earlier, it keeps exactly those.
+CUTOFF = datetime.datetime.strptime(
+    os.environ["TM_CUTOFF"], "%Y-%m-%dT%H:%M:%SZ"
+) - datetime.timedelta(microseconds=1)
 PACKAGE = os.environ["TM_PACKAGE"]
 PORT = int(os.environ.get("TM_PORT", "8000"))
 
@@ -54,8 +59,9 @@ def main():
     # the path the cells read (infra/timemachine.py's time_url)
     prefix = "/as-of/%s/simple/" % os.environ["TM_CUTOFF"]
     app.include_router(simple.build_router(repository, http_client=http, prefix=prefix))
-    print("repromatrix-timemachine listening on port %d: %s as of %sZ (%d of %s's %d files dated)"
-          % (PORT, UPSTREAM, CUTOFF.isoformat(), with_time, PACKAGE, files), flush=True)
+    print("repromatrix-timemachine listening on port %d: %s as of %s, the files uploaded before it"
+          " (%d of %s's %d files dated)"
+          % (PORT, UPSTREAM, os.environ["TM_CUTOFF"], with_time, PACKAGE, files), flush=True)
     uvicorn.run(app, host="0.0.0.0", port=PORT, log_level="info")
 
 
