@@ -51,6 +51,12 @@ def parsed(resolved: str) -> datetime.datetime:
     return plain.replace(tzinfo=datetime.timezone.utc)
 
 
+def shifted(resolved: str, seconds: int) -> str:
+    """A resolved time that many seconds later (earlier, if negative)."""
+    moved = parsed(resolved) + datetime.timedelta(seconds=seconds)
+    return moved.strftime(CANONICAL)
+
+
 def _duration(text: str) -> datetime.timedelta | None:
     match = DURATION.fullmatch(text)
     if match is None or not any(match.groupdict().values()) or text.endswith("T"):

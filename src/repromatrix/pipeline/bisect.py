@@ -120,7 +120,7 @@ def bisect(
     while hi - lo > 1:
         mid = (lo + hi) // 2
         # the index after times[mid]'s uploads, as it was until the next one
-        if probe(_second_before(times[mid + 1])).outcome == last.outcome:
+        if probe(asof.shifted(times[mid + 1], -1)).outcome == last.outcome:
             hi = mid
         else:
             lo = mid
@@ -163,10 +163,6 @@ def _taken_from(uploaded: datetime.datetime) -> datetime.datetime:
     return uploaded.replace(microsecond=0) + datetime.timedelta(seconds=1)
 
 
-def _second_before(resolved: str) -> str:
-    return (asof.parsed(resolved) - datetime.timedelta(seconds=1)).strftime(asof.CANONICAL)
-
-
 def _stamp(uploaded: datetime.datetime) -> str:
     """The upload time as the index gives it: with its fraction of a second where it has one."""
     exact = uploaded.microsecond == 0
@@ -187,7 +183,7 @@ def _verdict(cell: str, good: Probe, bad: Probe, culprit: list[Upload], before: 
     )
     # The search probes the second before each candidate; only when the cell went bad at the
     # first candidate is the last good probe the good end, further back
-    next_second = culprit[0].taken_from == _next_second(before.as_of)
+    next_second = culprit[0].taken_from == asof.shifted(before.as_of, 1)
     latest = (
         f"with --as-of {before.as_of}, which takes only what was uploaded before it,"
         if next_second
@@ -198,10 +194,6 @@ def _verdict(cell: str, good: Probe, bad: Probe, culprit: list[Upload], before: 
         f"{cell} went {good.outcome} → {bad.outcome} when {names} was uploaded ({when})"
         f"{together}; {latest} it resolves {was}"
     )
-
-
-def _next_second(resolved: str) -> str:
-    return (asof.parsed(resolved) + datetime.timedelta(seconds=1)).strftime(asof.CANONICAL)
 
 
 def index_pages(matrix: Matrix) -> Pages:
