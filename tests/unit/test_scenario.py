@@ -230,3 +230,51 @@ def test_uvs_cached_copy_is_damaged_where_the_import_reads_first(tmp_path):
         damager.installed_dist_info(str(tmp_path / "venv"))
     with pytest.raises(SystemExit, match=r"uv's cache .* holds no unpacked other-2\.0\.dist-info"):
         damager.cached_copy(str(cache), "other-2.0.dist-info")
+
+
+def _scenario_function(name: str):
+    source = resources.files("repromatrix").joinpath("templates/scenario.py").read_text()
+    start = source.index(f"def {name}(")
+    end = source.index("\n\n\n", start)
+    namespace: dict[str, object] = {}
+    exec(source[start:end], namespace)  # noqa: S102 - the function only, not the scenario
+    return namespace[name]
+
+
+def _scenario_value(name: str) -> str:
+    import ast
+
+    tree = ast.parse(resources.files("repromatrix").joinpath("templates/scenario.py").read_text())
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == name]
+    return str(ast.literal_eval(value))
+
+
+MULTI_LINE = ("raise TypeError('Descriptors cannot not be created directly.\\nIf this call came from a _pb2.py "
+              "file, your generated code is out of date.\\n 2. Set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python "
+              "(but this will use pure-Python parsing and will be much slower).')")
+
+
+@pytest.mark.parametrize("module, said", [
+    # protobuf 4.21's refusal of old generated code: its message ends with advice, not the error
+    (MULTI_LINE, "TypeError: Descriptors cannot not be created directly."),
+    ("raise ImportError('numpy.core.multiarray failed to import')",
+     "ImportError: numpy.core.multiarray failed to import"),
+    ("import sys\nsys.stderr.write('A module that was compiled using NumPy 1.x cannot be run\\n')\n"
+     "import not_there_at_all", "ModuleNotFoundError: No module named 'not_there_at_all'"),
+    # the frames of a syntax error are indented; the error is not
+    ("def broken(:\n    pass", "SyntaxError: invalid syntax"),
+    # a chained error: the last traceback's
+    ("try:\n    {}['x']\nexcept KeyError:\n    raise RuntimeError('while loading the op library')",
+     "RuntimeError: while loading the op library"),
+])
+def test_an_import_failure_is_said_in_the_exceptions_own_line(tmp_path, module, said):
+    # real tracebacks of a real interpreter importing a module, as the cell's import check sees them
+    (tmp_path / "broken_mod.py").write_text(module + "\n")
+    proc = subprocess.run([sys.executable, "-c", _scenario_value("IMPORT_CHECK"), "broken_mod"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode == 1 and _scenario_function("exception_line")(lines) == said, lines
+
+
+def test_output_without_a_traceback_is_said_by_its_last_line():
+    assert _scenario_function("exception_line")(["Killed", "exit 137"]) == "exit 137"

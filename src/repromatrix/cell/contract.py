@@ -389,7 +389,7 @@ class Around:
     module: str
     requires: tuple[str, ...]  # the target or the distributions in reach it requires
     ok: bool
-    error: str | None  # the last line of the import's traceback
+    error: str | None  # the exception's own line in the import's traceback
 
     @classmethod
     def read(cls, f: _Fields) -> Around:

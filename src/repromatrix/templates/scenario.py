@@ -380,8 +380,20 @@ def import_one(name, who):
     code, out, secs, _ = run(["python3", "-c", IMPORT_CHECK, name], timeout=600, who=who)
     lines = out.strip().splitlines()
     return {"ok": code == 0, "version": lines[-1] if code == 0 and lines else None,
-            "error": None if code == 0 else (lines[-1] if lines else "exit %d" % code),
+            "error": None if code == 0 else (exception_line(lines) if lines else "exit %d" % code),
             "output": out[-MAX_OUTPUT:], "seconds": secs}
+
+
+def exception_line(lines):
+    """What failed, from a traceback: the exception's own line (its type and the first line of its
+    message), the first line after the last traceback's frames that is not indented. A message of
+    several lines ends with advice (protobuf 4.21's "Descriptors cannot not be created directly."
+    ends "... will be much slower)."), and output may follow it; without a traceback, the last
+    line."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    after = lines[starts[-1] + 1:] if starts else []
+    heads = [line for line in after if line and not line[0].isspace()]
+    return heads[0] if heads else lines[-1]
 
 
 def import_check(who, dist):
