@@ -153,8 +153,8 @@ def timemachine_service(
     local = matrix.target.index.local
     upstream = f"https://{INDEX_HOST}:{INDEX_PORT}/simple/" if local else matrix.target.index.url
     console.print(
-        f"starting the date-filtering index (as of {matrix.target.as_of}, in front of "
-        f"{upstream or 'the default index'})"
+        f"starting the date-filtering index (as of {' and of '.join(matrix.target.as_of_times)}, "
+        f"in front of {upstream or 'the default index'})"
     )
     with tempfile.TemporaryDirectory(prefix="repromatrix-timemachine-") as tmp:
         root = Path(tmp)
@@ -172,7 +172,7 @@ def timemachine_service(
         (trusted / "ca.pem").write_bytes(upstream_ca_pem)
         env = {
             "TM_UPSTREAM": upstream,
-            "TM_CUTOFF": matrix.target.as_of,
+            "TM_CUTOFFS": " ".join(matrix.target.as_of_times),
             "TM_PACKAGE": matrix.target.name,
             "TM_PORT": str(TIME_PORT),
         }
@@ -191,8 +191,10 @@ def timemachine_service(
                 _wait_until(box, lambda: READY in box.logs(), "the date-filtering index", 120)
                 yield
             finally:
-                port = box.published_port(f"{TIME_PORT}/tcp")
-                _keep_served(port, matrix, run_dir)
+                # A service that exited has no port: its log says why, and the error above
+                # stays the one the user sees
+                if box.running():
+                    _keep_served(box.published_port(f"{TIME_PORT}/tcp"), matrix, run_dir)
                 write_atomic(run_dir / "timemachine.log", box.logs())
 
 
