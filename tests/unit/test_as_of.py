@@ -104,9 +104,9 @@ def test_each_cell_takes_its_installers_filter_where_it_surely_has_one(name, ver
     assert as_of_route(installer(name), version) == route
 
 
-def plans(write_matrix, body: str, as_of: str = "2025-09-01T00:00:00Z"):
+def plans(write_matrix, body: str, as_of: str = "2025-09-01T00:00:00Z", setup_as_of: str = ""):
     matrix = load_matrix(write_matrix(f"target: {{index: local}}\n{body}"))
-    target = replace(matrix.target, as_of=as_of)
+    target = replace(matrix.target, as_of=as_of, setup_as_of=setup_as_of)
     ctx = local_index_context(target, None, b"")
     return {cell.id: plan_cell(cell, ctx) for cell in expand(matrix)}, ctx
 
@@ -136,6 +136,42 @@ def test_the_cells_variables_say_how_each_sees_the_index_then(write_matrix):
     assert text.index(f"ENV PIP_INDEX_URL='{url}'") < text.index("ARG REPROMATRIX_INDEX_STATE")
     later, _ = plans(write_matrix, PIP_AND_UV, as_of="2025-09-01T00:00:01Z")
     assert render_dockerfile(later["bookworm-py3.11-venv-fresh"], ctx) != text
+
+
+def test_a_setup_built_as_of_another_time_is_shared_and_only_the_upgrade_sees_the_probes_time(write_matrix):
+    # bisect's probes: the setup as of --good (one Dockerfile stage, one cache key, for every probe);
+    # the upgrade as of the probe, set after the setup stage, by each route
+    good, probe = "2024-09-01T00:00:00Z", "2025-03-11T12:00:00Z"
+    alone, ctx = plans(write_matrix, PIP_AND_UV, as_of=good)
+    shared, _ = plans(write_matrix, PIP_AND_UV, as_of=probe, setup_as_of=good)
+    for cell_id, plan in shared.items():
+        text = render_dockerfile(plan, ctx)
+        setup, scenario = text.split("FROM setup\n", 1)
+        assert setup == render_dockerfile(alone[cell_id], ctx).split("FROM setup\n", 1)[0]
+        assert probe not in setup and good in setup
+        wanted = {"through repromatrix's date-filtering index": ("PIP_INDEX_URL", time_url(probe)),
+                  "pip's own filter": ("PIP_UPLOADED_PRIOR_TO", probe),
+                  "uv's own filter": ("UV_EXCLUDE_NEWER", probe)}
+        note = next(n for n in plan.notes if n.startswith(f"the index as of {probe}: "))
+        (name, value), = [v for k, v in wanted.items() if k in note]
+        assert dict(plan.upgrade_env)[name] == value and f"ENV {name}='{value}'" in scenario
+        assert f"its setup was built as of {good}, before the upgrade's time" in plan.notes
+        assert not alone[cell_id].upgrade_env  # one time: nothing set twice
+
+
+def test_a_setup_time_after_the_upgrades_is_refused(write_matrix):
+    from repromatrix.core.errors import UsageError
+    from repromatrix.pipeline.prepare import with_setup_as_of
+
+    text = "target: {index: local, as_of: '2024-09-01T00:00:00Z'}\naxes: {os: [bookworm]}\n"
+    matrix = load_matrix(write_matrix(text))
+    with pytest.raises(UsageError, match="would come after the upgrade's"):
+        with_setup_as_of(matrix, "2025-01-01T00:00:00Z")
+    with pytest.raises(UsageError, match="not a UTC time"):
+        with_setup_as_of(matrix, "yesterday")
+    assert with_setup_as_of(matrix, "2024-09-01T00:00:00Z").target.setup_as_of == ""  # the same time
+    assert with_setup_as_of(matrix, "2024-01-01T00:00:00Z").target.as_of_times == (
+        "2024-01-01T00:00:00Z", "2024-09-01T00:00:00Z")
 
 
 def test_without_as_of_no_cell_changes(write_matrix):
@@ -201,7 +237,7 @@ def test_an_index_that_dates_nothing_is_refused_rather_than_filtered_by_luck(wri
 
 
 def test_the_local_index_dates_its_files_and_pep_700_spells_them(tmp_path):
-    from repromatrix.infra.localindex import write_index
+    from repromatrix.infra.localindex import PROTOBUF_4210_YANKED, write_index
 
     root = write_index(tmp_path, arch="x86_64")
     page = json.loads((root / "simple" / "tensorflow" / "index.json").read_text())
@@ -210,8 +246,29 @@ def test_the_local_index_dates_its_files_and_pep_700_spells_them(tmp_path):
     times = {f["filename"].split("-")[1]: _upload_time(f["upload-time"]) for f in page["files"]}
     assert times["2.21.0"] == asof.parsed("2026-03-10T12:00:00Z")
     assert sorted(times, key=lambda v: times[v])[-1] == "2.22.0rc0"
-    numpy = json.loads((root / "simple" / "numpy" / "index.json").read_text())
-    assert max(_upload_time(f["upload-time"]) for f in numpy["files"]) < min(times.values())
+    # the dated history of the dependencies: as of a day in May 2022 the newest protobuf that
+    # TensorFlow 2.8.0 takes is 3.20.1, and NumPy 1; protobuf 4.21.0 came the day after, yanked,
+    # then 4.21.1, as on the public index, and NumPy 2 and protobuf 4.25 years later
+    def newest(project: str, when: str) -> str:
+        page = json.loads((root / "simple" / project / "index.json").read_text())
+        by_then = [f["filename"].split("-")[1] for f in page["files"]
+                   if _upload_time(f["upload-time"]) < asof.parsed(when) and not f["yanked"]]
+        return str(max(map(Version, by_then)))
+
+    protobuf = json.loads((root / "simple" / "protobuf" / "index.json").read_text())["files"]
+    (yanked,) = [f for f in protobuf if f["yanked"]]
+    assert (yanked["filename"], yanked["yanked"]) == ("protobuf-4.21.0-py3-none-any.whl", PROTOBUF_4210_YANKED)
+    listing = (root / "simple" / "protobuf" / "index.html").read_text()
+    assert f'data-yanked="{PROTOBUF_4210_YANKED}">protobuf-4.21.0-py3-none-any.whl</a>' in listing
+
+    assert times["2.8.0"] < asof.parsed("2022-04-01T00:00:00Z")
+    assert newest("protobuf", "2022-04-01T00:00:00Z") == "3.19.4"
+    assert (newest("protobuf", "2022-05-26T00:00:00Z"), newest("numpy", "2022-05-26T00:00:00Z")) == (
+        "3.20.1", "1.26.4")
+    assert newest("protobuf", "2022-05-27T00:00:00Z") == "3.20.1"  # 4.21.0 is there, yanked
+    assert newest("protobuf", "2022-06-01T00:00:00Z") == "4.21.1"
+    assert (newest("protobuf", "2025-09-01T00:00:00Z"), newest("numpy", "2025-09-01T00:00:00Z")) == (
+        "6.31.1", "2.2.6")
 
 
 def test_render_resolves_a_duration_against_now(write_matrix, tmp_path):

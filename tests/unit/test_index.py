@@ -165,9 +165,9 @@ def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_pa
     import json
     import re
 
-    from repromatrix.infra.localindex import BEFORE_ALL, TENSORFLOW_UPLOADED
+    from repromatrix.infra.localindex import BEFORE_ALL, DEPENDENCIES_UPLOADED, TENSORFLOW_UPLOADED
     root = write_index(tmp_path, arch="x86_64")
-    for project in ("tensorflow", "tensorflow-gpu", "numpy"):
+    for project in ("tensorflow", "tensorflow-gpu", "numpy", "protobuf"):
         page = json.loads((root / "simple" / project / "index.json").read_text())
         listing = (root / "simple" / project / "index.html").read_text()
         links = re.findall(r'<a href="\.\./\.\./packages/([^"#]+)#sha256=(\w+)"', listing)
@@ -177,7 +177,8 @@ def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_pa
             data = (root / "packages" / entry["filename"]).read_bytes()
             assert entry["size"] == len(data) and entry["url"] == "../../packages/" + entry["filename"]
             version = str(parse_wheel_filename(entry["filename"])[1]) if entry["filename"].endswith(".whl") else ""
-            dated = TENSORFLOW_UPLOADED[version] if project == "tensorflow" else BEFORE_ALL
+            dependency = DEPENDENCIES_UPLOADED.get((project, version), BEFORE_ALL)
+            dated = TENSORFLOW_UPLOADED[version] if project == "tensorflow" else dependency
             assert entry["upload-time"] == dated.replace("Z", ".000000Z"), entry
             said = re.search(re.escape(entry["filename"]) + r'#sha256=\w+"([^>]*)>', listing).group(1)
             if entry.get("requires-python"):

@@ -96,10 +96,20 @@ class Target:
     # The index as it was then (core/asof.py): as written in the matrix; once a run starts, the
     # UTC time it resolved to. "": the index as it is.
     as_of: str = ""
+    # The index as it was when the cells' setup was built, where that is another time than
+    # as_of (bisect: every probe shares the setup built as of --good, and only its upgrade
+    # sees the probe's time). "": the setup sees the index as the upgrade does.
+    setup_as_of: str = ""
 
     @property
     def parsed(self) -> Requirement:
         return Requirement(self.package)
+
+    @property
+    def as_of_times(self) -> tuple[str, ...]:
+        """Every time the cells see the index at: the setup's where it has its own, then the
+        upgrade's; () for the index as it is."""
+        return tuple(when for when in (self.setup_as_of, self.as_of) if when)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,4 @@
-"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.22rc0 (and 2.8.4).
+"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.22rc0 (2.8.0, 2.8.4).
 
 They are not TensorFlow. They copy what decides an upgrade's fate: which Python each
 release has wheels for (cpXY tags, Requires-Python; checked against the public index's file
@@ -6,6 +6,10 @@ list: cp312 from 2.16, cp313 from 2.20, cp39 until 2.20, cp314 only in 2.22.0rc0
 nightlies), the Linux platform tag (2.21 is manylinux_2_27 only) and the numpy/protobuf/keras
 pins from each release's METADATA. Importing a model release built against NumPy 1 with
 NumPy 2 installed fails as the real one does. Also modelled:
+- the upload times of every file (PEP 700), for --as-of and bisect: TensorFlow's releases in the
+  months of their public namesakes, and a dated history of dependencies in which protobuf 4.21.1's
+  upload breaks a fresh install of 2.8.0 at import, as it did on the public index, and 4.21.0 is
+  yanked as there (DEPENDENCIES_UPLOADED);
 - `tf-nightly`, whose import name (`tensorflow`) differs from its name and whose
   `__version__` has the nightlies' spelling ('2.23.0-dev20261026');
 - the `and-cuda` extra (2.14+), pulling an `nvidia-*` distribution that imports as `nvidia`;
@@ -50,6 +54,10 @@ PROTOBUF_PIN = "protobuf>=3.20.3,!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=
 PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
 
 
+# Why the public index's protobuf 4.21.0 is yanked, as it says (its files were uploaded without
+# their Requires-Python; the issue it names is protocolbuffers/protobuf#10076)
+PROTOBUF_4210_YANKED = "Required python version not configured correctly"
+
 # Every file of the tree carries this modification time, so nginx's Last-Modified is the same
 # for every start of the index: uv revalidates a cached wheel against it, and a newly written
 # tree would otherwise make it download again instead of reading back its (damaged) cache.
@@ -62,6 +70,7 @@ PUBLISHED = 1_704_067_200  # 2024-01-01T00:00:00Z
 # model's times, not the public index's.
 BEFORE_ALL = "2022-01-03T00:00:00Z"
 TENSORFLOW_UPLOADED = {
+    "2.8.0": "2022-02-02T12:00:00Z",
     "2.8.4": "2022-11-18T12:00:00Z",
     "2.12.0": "2023-03-22T12:00:00Z",
     "2.13.1": "2023-09-26T12:00:00Z",
@@ -76,6 +85,32 @@ TENSORFLOW_UPLOADED = {
     "2.22.0rc0": "2026-10-01T12:00:00Z",
 }
 
+# The dated history of TensorFlow's dependencies, each on the day of its public namesake's upload:
+# what `bisect` finds offline. TensorFlow 2.8.0 asks for protobuf>=3.9.2, and its generated code
+# predates protoc 3.19, which protobuf 4.21's runtime refuses at import
+# (tensorflow/tensorflow#56266). 4.21.0 (2022-05-26) is yanked, as on the public index, so it is
+# 4.21.1 (2022-05-27) that breaks a fresh install of 2.8.0 which worked the day before; bisect steps
+# over 3.20.1 and the yanked 4.21.0. PEP 700 dates uploads, not yanks: an index as of any time
+# shows 4.21.0 yanked, as the public one does today. protobuf's other releases and NumPy 2 are
+# dated too, so that an index as of May 2022 has none of them; every other file of the model is
+# older than any TensorFlow release (BEFORE_ALL).
+DEPENDENCIES_UPLOADED = {
+    ("protobuf", "3.19.4"): "2022-01-28T17:00:00Z",
+    ("protobuf", "3.20.1"): "2022-04-22T12:00:00Z",
+    ("protobuf", "3.19.6"): "2022-09-29T21:00:00Z",
+    ("protobuf", "3.20.3"): "2022-09-29T22:00:00Z",
+    ("protobuf", "4.21.0"): "2022-05-26T12:00:00Z",
+    ("protobuf", "4.21.1"): "2022-05-27T23:00:00Z",
+    ("protobuf", "4.25.8"): "2025-05-28T14:00:00Z",
+    ("protobuf", "6.31.1"): "2025-05-28T19:00:00Z",
+    ("protobuf", "5.29.5"): "2025-05-28T23:00:00Z",
+    ("protobuf", "6.33.1"): "2025-11-13T16:00:00Z",
+    ("numpy", "2.0.2"): "2024-08-26T20:00:00Z",
+    ("numpy", "2.1.3"): "2024-11-02T17:00:00Z",
+    ("numpy", "2.2.6"): "2025-05-17T21:00:00Z",
+    ("numpy", "2.3.5"): "2025-11-16T22:00:00Z",
+}
+
 PADDING = 1536 * 1024  # incompressible bytes in the newest model wheels: bigger than a cut (see flaky)
 
 
@@ -88,6 +123,9 @@ class Release:
     requires: tuple[str, ...] = ()
     manylinux: str = "manylinux_2_17_{arch}.manylinux2014_{arch}"
     numpy_abi: int = 0  # the NumPy major a model TensorFlow was "compiled" against
+    # its generated protobuf code predates protoc 3.19, which protobuf 4.21's runtime refuses
+    old_protobuf_code: bool = False
+    yanked: str = ""  # why its files are yanked (PEP 592), as the public index says; '' if not
     padding: int = 0  # bytes of incompressible data, so a download is big enough to cut
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (extra, its requirements)
     module_version: str = ""  # the module's __version__ when it is spelled otherwise than the version
@@ -104,6 +142,9 @@ KERAS_3 = "keras>=3.0.0"
 AND_CUDA = (("and-cuda", ('nvidia-cublas-cu12==12.5.3.2; extra == "and-cuda"',)),)
 # Per-Python availability and pins as on the public index (see the field guide, §2 and §4).
 TENSORFLOW = (
+    # protobuf uncapped, as the real 2.8.0's METADATA has it: see DEPENDENCIES_UPLOADED.
+    Release("tensorflow", "2.8.0", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf>=3.9.2"),
+            manylinux="manylinux2010_{arch}", numpy_abi=1, old_protobuf_code=True),
     # The last release with manylinux2010 wheels: what pip < 19.3 falls back to on Linux.
     Release("tensorflow", "2.8.4", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf<3.20,>=3.9.2"),
             manylinux="manylinux2010_{arch}", numpy_abi=1),
@@ -144,8 +185,10 @@ NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
     ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
     ("2.1.3", ">=3.10"), ("2.2.6", ">=3.10"), ("2.3.5", ">=3.11")))
 PROTOBUF = tuple(Release("protobuf", v, (), rp) for v, rp in (
-    ("3.19.6", ">=3.5"), ("3.20.3", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"),
+    ("3.19.4", ">=3.5"), ("3.19.6", ">=3.5"), ("3.20.1", ">=3.7"), ("3.20.3", ">=3.7"), ("4.21.1", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"),
     ("6.33.1", ">=3.9")))
+# protobuf 4.21.0, yanked as on the public index: installers skip it unless it is pinned
+PROTOBUF += (Release("protobuf", "4.21.0", (), ">=3.7", yanked=PROTOBUF_4210_YANKED),)
 # Keras 2 ships with TensorFlow up to 2.15; Keras 3 (3.10 for Python 3.9/3.10, 3.15 from 3.11).
 KERAS = tuple(Release("keras", v, (), rp) for v, rp in (
     ("2.12.0", ">=3.8"), ("2.13.1", ">=3.8"), ("2.14.0", ">=3.9"), ("2.15.0", ">=3.9"), ("3.10.0", ">=3.9"),
@@ -213,6 +256,14 @@ information, see the project's page on the index.
 """
 TOMBSTONES = (Tombstone("tensorflow-gpu", "2.12.0", TF_GPU_REMOVED),)
 
+# What protobuf 4.21's runtime raises for code generated before protoc 3.19 (the real message, but
+# for its last line, a link to the announcement).
+OLD_PROTOBUF_CODE = ("Descriptors cannot not be created directly.\nIf this call came from a _pb2.py file, "
+                     "your generated code is out of date and must be regenerated with protoc >= 3.19.0.\n"
+                     "If you cannot immediately regenerate your protos, some other possible workarounds "
+                     "are:\n 1. Downgrade the protobuf package to 3.20.x or lower.\n 2. Set "
+                     "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python (but this will use pure-Python parsing "
+                     "and will be much slower).")
 NUMPY_ABI_ERROR = ("A module that was compiled using NumPy 1.x cannot be run in NumPy {np} as it may crash. "
                    "To support both 1.x and 2.x versions of NumPy, modules must be compiled with NumPy 2.0.")
 
@@ -288,6 +339,9 @@ def module_source(release: Release) -> dict[str, str]:
     if release.numpy_abi == 1:
         check = ("if int(numpy.__version__.split('.')[0]) >= 2:\n"
                  f"    raise ImportError({NUMPY_ABI_ERROR!r}.format(np=numpy.__version__))\n")
+    if release.old_protobuf_code:
+        check += ("if tuple(map(int, google.protobuf.__version__.split('.')[:2])) >= (4, 21):\n"
+                  f"    raise TypeError({OLD_PROTOBUF_CODE!r})\n")
     # tf.keras is whatever Keras is installed (2.x until 2.15, 3.x from 2.16), as in the real package.
     keras = "from . import keras\n" if any(r.startswith("keras") for r in release.requires) else ""
     return {"tensorflow/__init__.py": head + "import numpy\nimport google.protobuf\n" + check + keras,
@@ -391,7 +445,8 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     for release in ALL_RELEASES:
         for tag in wheel_tags(release, arch):
             filename, data = build_wheel(release, tag)
-            served = _write_wheel(root, filename, data, release.requires_python, uploaded(release))
+            served = _write_wheel(root, filename, data, release.requires_python, uploaded(release),
+                                  release.yanked)
             projects.setdefault(release.name, []).append(served)
     for stone in TOMBSTONES:
         filename, data = build_sdist(stone)
@@ -420,6 +475,7 @@ class ServedFile:
     requires_python: str = ""
     metadata_sha256: str = ""  # its METADATA beside it (PEP 658/714); '' for an sdist
     uploaded: int = PUBLISHED  # seconds since the epoch, UTC (PEP 700's upload-time)
+    yanked: str = ""  # the reason it is yanked (PEP 592); '' if it is not
 
     def link(self) -> str:
         rp = html.escape(self.requires_python)
@@ -430,8 +486,9 @@ class ServedFile:
             if self.metadata_sha256
             else ""
         )
-        return (f'<a href="../../packages/{self.filename}#sha256={self.sha256}"{python}{metadata}>'
-                f"{self.filename}</a><br>")
+        yanked = f' data-yanked="{html.escape(self.yanked)}"' if self.yanked else ""
+        return (f'<a href="../../packages/{self.filename}#sha256={self.sha256}"{python}{metadata}'
+                f'{yanked}>{self.filename}</a><br>')
 
     def entry(self) -> dict[str, object]:
         uploaded = datetime.datetime.fromtimestamp(self.uploaded, datetime.timezone.utc)
@@ -441,7 +498,7 @@ class ServedFile:
             "hashes": {"sha256": self.sha256},
             "size": self.size,
             "upload-time": uploaded.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "yanked": False,
+            "yanked": self.yanked or False,
         }
         if self.requires_python:
             entry["requires-python"] = self.requires_python
@@ -459,6 +516,8 @@ def uploaded(release: Release) -> int:
     day its version names."""
     if release.name == "tensorflow":
         return _epoch(TENSORFLOW_UPLOADED[release.version])
+    if dated := DEPENDENCIES_UPLOADED.get((release.name, release.version)):
+        return _epoch(dated)
     nightly = re.search(r"\.dev(\d{4})(\d{2})(\d{2})$", release.version)
     if nightly:
         return _epoch("{}-{}-{}T06:00:00Z".format(*nightly.groups()))
@@ -471,7 +530,7 @@ def _epoch(when: str) -> int:
 
 
 def _write_wheel(
-    root: Path, filename: str, data: bytes, requires_python: str, when: int
+    root: Path, filename: str, data: bytes, requires_python: str, when: int, yanked: str = ""
 ) -> ServedFile:
     """Write the wheel and, as PyPI serves it (PEP 658/714), its METADATA beside it as
     FILE.metadata; the listing names both hashes, so pip (22.3+) and uv resolve from the
@@ -480,7 +539,7 @@ def _write_wheel(
     metadata = _core_metadata(data)
     (root / "packages" / f"{filename}.metadata").write_bytes(metadata)
     return ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data), requires_python,
-                      hashlib.sha256(metadata).hexdigest(), when)
+                      hashlib.sha256(metadata).hexdigest(), when, yanked)
 
 
 def _core_metadata(wheel: bytes) -> bytes:

@@ -2,7 +2,9 @@
 outcome. Each probe is a run of that one cell as of a time (run(), so every service, label and
 clean-up is a run's); the probes are the two ends, then a binary search over the distinct upload
 times, inside the window, of the files of the distributions whose versions differ between the
-two ends' resolutions (not over calendar days). As of TIME means what was uploaded before TIME,
+two ends' resolutions (not over calendar days). Every probe upgrades the same setup, the one built
+as of the good end (the cell's cached setup after the first probe), so that only the upgrade sees
+the index otherwise from probe to probe. As of TIME means what was uploaded before TIME,
 as pip's --uploaded-prior-to and uv's --exclude-newer take it: a file is in from the first whole
 second after its upload, and the index as it was after one upload and before the next is probed
 at the last second before the next, so that the last good probe is the second before the one
@@ -97,7 +99,7 @@ def bisect(
 
     def probe(when: str) -> Probe:
         console.print(f"bisect: probing {cell_id} as of {when}")
-        result = runner(_options(matrix, cell_id, when, out), console)
+        result = runner(_options(matrix, cell_id, when, good, out), console)
         (cell,) = [c for c in result.cells if c.id == cell_id]
         done = Probe(when, cell.outcome.value, cell.after or "–", result.run_id, cell)
         probes.append(done)
@@ -130,10 +132,18 @@ def bisect(
     return Bisection(cell_id, probes, times, culprit, said)
 
 
-def _options(matrix: Matrix, cell_id: str, when: str, out: Path) -> RunOptions:
-    # One cell, no remedies: what is under test is what it resolves as of the time
+def _options(matrix: Matrix, cell_id: str, when: str, setup: str, out: Path) -> RunOptions:
+    # One cell, no remedies: what is under test is what its upgrade resolves as of the time. Its
+    # setup (the prior version, the reporter's environment) is the one built as of --good for
+    # every probe: the environment that worked, built once and reused from the setup cache, and
+    # made only of files every probe's index has
     return RunOptions(
-        Path(matrix.path), only=(cell_id,), out=out, remedies=Selection(Choice.NONE), as_of=when
+        Path(matrix.path),
+        only=(cell_id,),
+        out=out,
+        remedies=Selection(Choice.NONE),
+        as_of=when,
+        setup_as_of=setup,
     )
 
 

@@ -45,6 +45,7 @@ class RunOptions:
     yes: bool = False  # --yes: run a selection larger than settings.max_cells
     hosts: tuple[str, ...] = ()  # --docker-host URLs; () = settings.hosts, else the default engine
     as_of: str | None = None  # --as-of TIME (checked); None: the matrix's target.as_of
+    setup_as_of: str | None = None  # bisect's --good (resolved): the time every setup sees
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def prepare(options: RunOptions) -> Prepared:
     cells = _shard_cells(options, matrix, selection) if options.shard else selection
     started = now_iso()
     matrix = resolve_as_of(matrix, options.as_of or matrix.target.as_of, started)
+    matrix = with_setup_as_of(matrix, options.setup_as_of)
     run_id = new_run_id()
     run_dir = options.out / run_id
     header = RunHeader(
@@ -241,6 +243,7 @@ def _stored_run(
     matrix, cells = load_cells(path, tuple(header.only), header.keyword)
     # The time the run resolved its as-of to when it started ('P1D' is a day before that)
     matrix = replace(matrix, target=replace(matrix.target, as_of=header.target.get("as_of", "")))
+    matrix = with_setup_as_of(matrix, header.target.get("setup_as_of"))
     if header.shard:  # a shard's run: its own cells, out of the same selection
         if [c.id for c in cells] != header.selection:
             raise UsageError(
@@ -306,6 +309,21 @@ def resolve_as_of(matrix: Matrix, text: str, started: str) -> Matrix:
     return replace(matrix, target=replace(matrix.target, as_of=resolved))
 
 
+def with_setup_as_of(matrix: Matrix, resolved: str | None) -> Matrix:
+    """The matrix whose cells build their setup as of `resolved` (a UTC time), where that is not
+    the time their upgrade sees: it takes only with an as-of time, and must not be after it."""
+    upgrade = matrix.target.as_of
+    if not resolved or not upgrade or resolved == upgrade:
+        return matrix
+    try:
+        later = asof.parsed(resolved) > asof.parsed(upgrade)
+    except ValueError:
+        raise UsageError(f"the setup's as-of time {resolved!r} is not a UTC time") from None
+    if later:
+        raise UsageError(f"the setup as of {resolved} would come after the upgrade's {upgrade}")
+    return replace(matrix, target=replace(matrix.target, setup_as_of=resolved))
+
+
 def _target_json(matrix: Matrix) -> dict[str, str]:
     t = matrix.target
     out = {
@@ -319,4 +337,6 @@ def _target_json(matrix: Matrix) -> dict[str, str]:
         out["imports"] = " ".join(t.imports)
     if t.as_of:
         out["as_of"] = t.as_of
+    if t.setup_as_of:
+        out["setup_as_of"] = t.setup_as_of
     return out

@@ -110,6 +110,9 @@ class CellPlan:
     disk_need_why: str = ""
     # How it sees the index as of target.as_of; None: the index as it is
     as_of_route: AsOfRoute | None = None
+    # What the upgrade is given on top of env, in the scenario's stage: the index as of
+    # target.as_of where the setup was built as of another time (target.setup_as_of)
+    upgrade_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def index_url(self) -> str:
@@ -210,9 +213,17 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         draft.installer_pin or draft.pip_pin
     )  # the installer's version, where the matrix pins it
     route = as_of_route(by, pinned) if target.as_of else None
+    upgrade_env: list[tuple[str, str]] = []
     if route is not None:
-        env, said = _as_of_env(by, route, target.as_of, env)
+        # The setup sees the index as of its own time, where it has one (bisect's probes share
+        # it); the upgrade always as of target.as_of
+        setup_time = target.setup_as_of or target.as_of
+        env, _ = _as_of_env(by, route, setup_time, env)
+        upgrade_env, said = _as_of_env(by, route, target.as_of, [])
+        upgrade_env = upgrade_env if target.setup_as_of else []
         notes.append(said)
+        if target.setup_as_of:
+            notes.append(f"its setup was built as of {setup_time}, before the upgrade's time")
     limits = draft.limits or RESOURCE_LIMITS["unlimited"]
     return CellPlan(
         cell=cell,
@@ -240,6 +251,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         disk_need=need,
         disk_need_why=why,
         as_of_route=route,
+        upgrade_env=tuple(upgrade_env),
     )
 
 

@@ -389,6 +389,8 @@ def _markdown_head(run: RunResult) -> str:
     said = [verdict, f"matrix {md_code(run.matrix)}", f"{md(run.target.get('index', ''))} index"]
     if run.target.get("as_of"):
         said.append(f"**as of {md(run.target['as_of'])}**")
+    if run.target.get("setup_as_of"):
+        said.append(f"setups as of {md(run.target['setup_as_of'])}")
     if run.baseline:
         said.append(f"compared with run {md(run.baseline)}")
     if run.merged_from:
