@@ -215,15 +215,15 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
     route = as_of_route(by, pinned) if target.as_of else None
     upgrade_env: list[tuple[str, str]] = []
     if route is not None:
-        # The setup sees the index as of its own time, where it has one (bisect's probes share
-        # it); the upgrade always as of target.as_of
-        setup_time = target.setup_as_of or target.as_of
-        env, _ = _as_of_env(by, route, setup_time, env)
-        upgrade_env, said = _as_of_env(by, route, target.as_of, [])
-        upgrade_env = upgrade_env if target.setup_as_of else []
-        notes.append(said)
+        env, said = _as_of_env(by, route, target.as_of_times[0], env)
         if target.setup_as_of:
-            notes.append(f"its setup was built as of {setup_time}, before the upgrade's time")
+            # bisect's probes share the setup built as of its own time; the upgrade is given
+            # target.as_of after the setup stage
+            upgrade_env, said = _as_of_env(by, route, target.as_of, [])
+            notes.append(
+                f"its setup was built as of {target.setup_as_of}, before the upgrade's time"
+            )
+        notes.append(said)
     limits = draft.limits or RESOURCE_LIMITS["unlimited"]
     return CellPlan(
         cell=cell,
