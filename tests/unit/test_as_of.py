@@ -237,7 +237,7 @@ def test_an_index_that_dates_nothing_is_refused_rather_than_filtered_by_luck(wri
 
 
 def test_the_local_index_dates_its_files_and_pep_700_spells_them(tmp_path):
-    from repromatrix.infra.localindex import PROTOBUF_4210_YANKED, write_index
+    from repromatrix.infra.localindex import PROTOBUF_YANKED, write_index
 
     root = write_index(tmp_path, arch="x86_64")
     page = json.loads((root / "simple" / "tensorflow" / "index.json").read_text())
@@ -257,9 +257,9 @@ def test_the_local_index_dates_its_files_and_pep_700_spells_them(tmp_path):
 
     protobuf = json.loads((root / "simple" / "protobuf" / "index.json").read_text())["files"]
     (yanked,) = [f for f in protobuf if f["yanked"]]
-    assert (yanked["filename"], yanked["yanked"]) == ("protobuf-4.21.0-py3-none-any.whl", PROTOBUF_4210_YANKED)
+    assert (yanked["filename"], yanked["yanked"]) == ("protobuf-4.21.0-py3-none-any.whl", PROTOBUF_YANKED["4.21.0"])
     listing = (root / "simple" / "protobuf" / "index.html").read_text()
-    assert f'data-yanked="{PROTOBUF_4210_YANKED}">protobuf-4.21.0-py3-none-any.whl</a>' in listing
+    assert f'data-yanked="{PROTOBUF_YANKED["4.21.0"]}">protobuf-4.21.0-py3-none-any.whl</a>' in listing
 
     assert times["2.8.0"] < asof.parsed("2022-04-01T00:00:00Z")
     assert newest("protobuf", "2022-04-01T00:00:00Z") == "3.19.4"

@@ -1,4 +1,4 @@
-"""The built-in offline index: small model wheels shaped like TensorFlow 2.12–2.22rc0 (2.8.0, 2.8.4).
+"""The built-in offline index: model wheels shaped like TensorFlow 2.12–2.22rc0, 2.8.0 and 2.8.4.
 
 They are not TensorFlow. They copy what decides an upgrade's fate: which Python each
 release has wheels for (cpXY tags, Requires-Python; checked against the public index's file
@@ -54,9 +54,10 @@ PROTOBUF_PIN = "protobuf>=3.20.3,!=4.21.0,!=4.21.1,!=4.21.2,!=4.21.3,!=4.21.4,!=
 PROTOBUF_PIN_218 = PROTOBUF_PIN.replace("<5.0.0dev", "<6.0.0dev")
 
 
-# Why the public index's protobuf 4.21.0 is yanked, as it says (its files were uploaded without
-# their Requires-Python; the issue it names is protocolbuffers/protobuf#10076)
-PROTOBUF_4210_YANKED = "Required python version not configured correctly"
+# protobuf's yanked releases, with the reason the public index gives (4.21.0's files were uploaded
+# without their Requires-Python; the issue it names is protocolbuffers/protobuf#10076): installers
+# skip them unless they are pinned
+PROTOBUF_YANKED = {"4.21.0": "Required python version not configured correctly"}
 
 # Every file of the tree carries this modification time, so nginx's Last-Modified is the same
 # for every start of the index: uv revalidates a cached wheel against it, and a newly written
@@ -184,11 +185,10 @@ TF_NIGHTLY = tuple(
 NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
     ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
     ("2.1.3", ">=3.10"), ("2.2.6", ">=3.10"), ("2.3.5", ">=3.11")))
-PROTOBUF = tuple(Release("protobuf", v, (), rp) for v, rp in (
-    ("3.19.4", ">=3.5"), ("3.19.6", ">=3.5"), ("3.20.1", ">=3.7"), ("3.20.3", ">=3.7"), ("4.21.1", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"), ("6.31.1", ">=3.9"),
-    ("6.33.1", ">=3.9")))
-# protobuf 4.21.0, yanked as on the public index: installers skip it unless it is pinned
-PROTOBUF += (Release("protobuf", "4.21.0", (), ">=3.7", yanked=PROTOBUF_4210_YANKED),)
+PROTOBUF = tuple(Release("protobuf", v, (), rp, yanked=PROTOBUF_YANKED.get(v, "")) for v, rp in (
+    ("3.19.4", ">=3.5"), ("3.19.6", ">=3.5"), ("3.20.1", ">=3.7"), ("3.20.3", ">=3.7"),
+    ("4.21.0", ">=3.7"), ("4.21.1", ">=3.7"), ("4.25.8", ">=3.8"), ("5.29.5", ">=3.8"),
+    ("6.31.1", ">=3.9"), ("6.33.1", ">=3.9")))
 # Keras 2 ships with TensorFlow up to 2.15; Keras 3 (3.10 for Python 3.9/3.10, 3.15 from 3.11).
 KERAS = tuple(Release("keras", v, (), rp) for v, rp in (
     ("2.12.0", ">=3.8"), ("2.13.1", ">=3.8"), ("2.14.0", ">=3.9"), ("2.15.0", ">=3.9"), ("3.10.0", ">=3.9"),
@@ -258,12 +258,14 @@ TOMBSTONES = (Tombstone("tensorflow-gpu", "2.12.0", TF_GPU_REMOVED),)
 
 # What protobuf 4.21's runtime raises for code generated before protoc 3.19 (the real message, but
 # for its last line, a link to the announcement).
-OLD_PROTOBUF_CODE = ("Descriptors cannot not be created directly.\nIf this call came from a _pb2.py file, "
-                     "your generated code is out of date and must be regenerated with protoc >= 3.19.0.\n"
-                     "If you cannot immediately regenerate your protos, some other possible workarounds "
-                     "are:\n 1. Downgrade the protobuf package to 3.20.x or lower.\n 2. Set "
-                     "PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python (but this will use pure-Python parsing "
-                     "and will be much slower).")
+OLD_PROTOBUF_CODE = (
+    "Descriptors cannot not be created directly.\n"
+    "If this call came from a _pb2.py file, your generated code is out of date and must be "
+    "regenerated with protoc >= 3.19.0.\n"
+    "If you cannot immediately regenerate your protos, some other possible workarounds are:\n"
+    " 1. Downgrade the protobuf package to 3.20.x or lower.\n"
+    " 2. Set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python (but this will use pure-Python parsing "
+    "and will be much slower).")
 NUMPY_ABI_ERROR = ("A module that was compiled using NumPy 1.x cannot be run in NumPy {np} as it may crash. "
                    "To support both 1.x and 2.x versions of NumPy, modules must be compiled with NumPy 2.0.")
 

@@ -390,7 +390,7 @@ def exception_line(lines):
     several lines ends with advice (protobuf 4.21's "Descriptors cannot not be created directly."
     ends "... will be much slower)."), and output may follow it; without a traceback, the last
     line."""
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")]
     after = lines[starts[-1] + 1:] if starts else []
     heads = [line for line in after if line and not line[0].isspace()]
     return heads[0] if heads else lines[-1]
