@@ -6,6 +6,7 @@ in the raw log."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,9 +117,18 @@ class Broken:
         }
 
 
+# TensorFlow (2.8 here) loads its file-system plugins itself when it is imported, the gs one from
+# tensorflow-io-gcs-filesystem; importing the plugin's module again registers it a second time, and
+# TensorFlow refuses: "tensorflow.python.framework.errors_impl.AlreadyExistsError: File system for
+# gs already registered". Seen on the public index beside 2.8.0 with the plugin released for it
+# (0.24.0) as with a later one (0.26.0): the plugin is loaded, not broken.
+LOADED_BY_THE_TARGET = re.compile(r"\bAlreadyExistsError: .+ already registered$")
+
+
 def broken_around(record: Record | None) -> list[Broken]:
     """The modules around the target that fail to import after the upgrade, unless they failed
-    before it too (then it is not the upgrade's doing, and not claimed as such)."""
+    before it too (then it is not the upgrade's doing, and not claimed as such), or the target
+    had loaded them itself (LOADED_BY_THE_TARGET)."""
     if record is None or record.around_after is None:
         return []
     tried = {(canonicalize_name(r.name), r.module): r.ok for r in record.around_before or ()}
@@ -126,7 +136,8 @@ def broken_around(record: Record | None) -> list[Broken]:
     found = []
     for row in record.around_after:
         was = tried.get((canonicalize_name(row.name), row.module))
-        if row.ok or was is False:
+        loaded = bool(row.error and LOADED_BY_THE_TARGET.search(row.error))
+        if row.ok or was is False or loaded:
             continue
         error = row.error or "failed"
         before = _before(was, moved, row)
