@@ -40,11 +40,13 @@ class Runner:
 
     def __init__(self, breaks_at: str = "2.20.0") -> None:
         self.times: list[str] = []
+        self.setups: list[str | None] = []
         self.breaks_at = breaks_at
 
     def __call__(self, options, console) -> RunResult:
         when = options.as_of
         self.times.append(when)
+        self.setups.append(options.setup_as_of)
         assert options.only == (CELL,) and not options.remedies.on  # one cell, no remedies
         tf = newest("tensorflow", when)
         broken = tuple(map(int, tf.split("."))) >= tuple(map(int, self.breaks_at.split(".")))
@@ -75,6 +77,8 @@ def test_it_names_the_first_upload_that_changes_the_outcome_within_the_bound(tmp
     assert runner.times[2:] == ["2025-03-11T12:00:00Z", "2025-06-01T00:00:00Z", "2025-08-13T12:00:00Z"]
     assert len(runner.times) == len(found.probes) <= bound(5) == 5
     assert runner.times[:2] == ["2024-09-01T00:00:00Z", "2025-09-01T00:00:00Z"]  # the ends first
+    # every probe upgrades the setup built as of the good end
+    assert runner.setups == ["2024-09-01T00:00:00Z"] * len(runner.times)
 
 
 @pytest.mark.parametrize("breaks_at, culprit", [("2.18.0", "2024-10-24T12:00:00Z"),
@@ -97,6 +101,22 @@ def test_the_same_outcome_at_both_ends_is_said_and_nothing_more_is_probed(tmp_pa
                    Console(quiet=True), runner, pages)
     assert "is upgraded as of 2024-09-01T00:00:00Z and as of 2024-12-31T00:00:00Z: nothing to bisect" in found.said
     assert len(runner.times) == 2
+
+
+def test_a_setup_that_cannot_be_built_as_of_good_is_refused_with_the_fix(tmp_path):
+    class TooEarly(Runner):
+        def __call__(self, options, console) -> RunResult:
+            self.times.append(options.as_of)
+            said = ["ERROR: No matching distribution found for tensorflow==2.15.0"]
+            cell = CellResult(CELL, {}, Outcome.SETUP_FAILED, said)
+            return RunResult(run_id="probe", matrix="m.yaml", target={}, started="", cells=[cell])
+
+    runner = TooEarly()
+    with pytest.raises(UsageError, match=r"setup could not be built as of --good 2023-01-01T00:00:00Z \(ERROR: "
+                                         r"No matching distribution found for tensorflow==2.15.0\)(.|\n)*later --good"):
+        bisect(FakeMatrix(), CELL, "2023-01-01T00:00:00Z", "2025-09-01T00:00:00Z", tmp_path, Console(quiet=True),
+               runner, pages)
+    assert len(runner.times) == 1  # the bad end is not probed for nothing
 
 
 def test_good_must_come_before_bad(tmp_path):

@@ -28,6 +28,7 @@ from rich.console import Console
 from ..core import asof
 from ..core.errors import UsageError
 from ..core.model import Choice, Matrix, Selection
+from ..core.outcomes import Outcome
 from ..infra.hostca import detect_host_ca
 from ..infra.localindex import write_index
 from ..judge.index import Releases, fetch_releases, json_files, pip_default_index
@@ -106,7 +107,15 @@ def bisect(
         console.print(f"bisect: as of {when}: {done.outcome} ({done.target})")
         return done
 
-    first, last = probe(good), probe(bad)
+    first = probe(good)
+    if first.outcome == Outcome.SETUP_FAILED.value:
+        # every probe upgrades the setup built as of --good: without one there is nothing to test
+        said = first.cell.evidence[0] if first.cell.evidence else "no evidence"
+        raise UsageError(
+            f"bisect: {cell_id}'s setup could not be built as of --good {good} ({said}): was "
+            "its prior version or its environment uploaded later?\n  hint: choose a later --good"
+        )
+    last = probe(bad)
     if first.outcome == last.outcome:
         said = f"{cell_id} is {first.outcome} as of {good} and as of {bad}: nothing to bisect"
         return Bisection(cell_id, probes, [], [], said)
