@@ -37,6 +37,10 @@ def run_over(matrix, out, *hosts) -> subprocess.Popen[str]:
                             env=dict(os.environ))
 
 
+# 123 s of `nox -s tests` on a fresh 2-core machine (its second dockerd), over its 30 minutes: the
+# nightly's slow lane runs it (`nox -s slow`); a lost engine's infra-error and resume stay in
+# tests/integration/test_resume.py, and the spread over hosts in tests/unit/test_hosts.py
+@pytest.mark.slow
 def test_cells_spread_over_two_engines_and_one_lost_engine_ends_in_infra_error(quick, two_engines, tmp_path):
     matrix, uninterrupted, _ = quick
     one, two = two_engines

@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 from tests.integration.conftest import RUN_TIMEOUT, repromatrix
 
@@ -20,6 +22,9 @@ SAME = ("axes", "outcome", "evidence", "expected", "before", "after", "newest", 
         "reproduce", "notes", "why_no_wheel", "unexpected")
 
 
+# 104 s of `nox -s tests` on a fresh 2-core machine, over its 30 minutes: the nightly's slow lane runs
+# it (`nox -s slow`); the shard plan, selection and merge are unit-tested (tests/unit/test_shards.py)
+@pytest.mark.slow
 def test_three_shards_merged_equal_the_single_run(causes_run, tmp_path):
     listed = repromatrix("list", "--matrix", MATRIX, "--shards", "3", "--json", "--out", str(tmp_path / "none"))
     assert listed.returncode == 0, listed.stderr
