@@ -26,11 +26,10 @@ from simple_repository_server.routers import simple
 
 def cutoff(when):
     """The filter's cutoff for an as-of time ('2024-03-13T18:02:00Z'; ValueError otherwise).
-    simple-repository reads upload times as naive UTC:
-    the cutoff is compared as one. The filter keeps a file uploaded at the cutoff; pip's
-    --uploaded-prior-to and uv's --exclude-newer take only what came before it, and every cell
-    must see the same index: one microsecond (the upload times' own resolution) earlier, it keeps
-    exactly those."""
+    simple-repository reads upload times as naive UTC: the cutoff is compared as one. The filter
+    keeps a file uploaded at the cutoff; pip's --uploaded-prior-to and uv's --exclude-newer take
+    only what came before it, and every cell must see the same index: one microsecond (the upload
+    times' own resolution) earlier, it keeps exactly those."""
     moment = datetime.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ")
     return moment - datetime.timedelta(microseconds=1)
 
