@@ -70,6 +70,10 @@ class FakeEngine:
     answering: bool = True
     disk: int | None = None
     machine: Capacity | None = None  # what `capacity()` reports; None: the engine does not say
+    arch: str = "x86_64"  # what `architecture()` reports (docker info's Architecture)
+    # What `uname -m` prints in a container of an image, by ref (the architecture's otherwise)
+    machines: dict[str, str] = field(default_factory=dict)
+    probes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (image, argv) of each
     hang: threading.Event = field(default_factory=threading.Event)  # set: cell runs never end
     quick_runs: int = 10**9  # runs after this many never end either (until killed)
     killed: threading.Event = field(default_factory=threading.Event)
@@ -103,8 +107,9 @@ class FakeEngine:
     def pull(self, ref: str) -> str | None:
         return "no registry"
 
-    def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str]) -> None:
-        self.images[ref] = labels
+    def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str],
+                      platform: str = "linux/amd64") -> None:
+        self.images[ref] = labels | {"platform": platform}
 
     def build(self, context: Path, tag: str, network: str | None, labels: dict[str, str], *,
               target: str | None = None, nocache: bool = False, dockerfile: str | None = None,
@@ -186,6 +191,15 @@ class FakeEngine:
 
     def capacity(self) -> Capacity | None:
         return self.machine
+
+    def architecture(self) -> str:
+        return self.arch
+
+    def try_command(self, image: str, argv: list[str], timeout: float = 120) -> ContainerResult:
+        self.probes.append((image, tuple(argv)))
+        if image in self.machines and not self.machines[image]:
+            return ContainerResult(1, "exec /usr/bin/uname: exec format error")
+        return ContainerResult(0, self.machines.get(image, self.arch) + "\n")
 
     def remove_containers(self, flt: Filters | None = None) -> int:
         self.removed_containers.append(dict(flt or {}))

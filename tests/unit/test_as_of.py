@@ -239,7 +239,7 @@ def test_an_index_that_dates_nothing_is_refused_rather_than_filtered_by_luck(wri
 def test_the_local_index_dates_its_files_and_pep_700_spells_them(tmp_path):
     from repromatrix.infra.localindex import PROTOBUF_YANKED, write_index
 
-    root = write_index(tmp_path, arch="x86_64")
+    root = write_index(tmp_path)
     page = json.loads((root / "simple" / "tensorflow" / "index.json").read_text())
     from repromatrix.judge.index import _upload_time
 

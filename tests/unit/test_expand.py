@@ -88,7 +88,8 @@ def test_cells_get_defaults_ids_and_expectations(write_matrix):
     assert ids[:4] == ["bookworm-py3.11-venv-fresh", "bookworm-py3.11-venv-tf2.15.0",
                        "bookworm-py3.11-system-fresh", "bookworm-py3.11-system-tf2.15.0"]
     assert ids[4] == "python-3.12-slim-pysystem-venv-fresh"
-    assert cells[0].axes == {"os": "bookworm", "python": "system", "install": "venv", "prior": "none", "ca": "host",
+    assert cells[0].axes == {"os": "bookworm", "arch": "amd64", "platform": "linux", "python": "system",
+                             "install": "venv", "prior": "none", "ca": "host",
                              "network": "direct", "pip": "os", "cache": "clean", "conflicts": "none",
                              "resources": "unlimited", "installer": "pip"}
     assert [e.value for e in cells[0].expected] == ["upgraded"]

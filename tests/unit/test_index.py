@@ -22,7 +22,7 @@ from repromatrix.judge.wheelmatch import CellTags, fits, newest_for
 
 @pytest.fixture(scope="module")
 def index_url(tmp_path_factory):
-    root = write_index(tmp_path_factory.mktemp("index"), arch="x86_64")
+    root = write_index(tmp_path_factory.mktemp("index"))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -166,7 +166,7 @@ def test_the_json_pages_list_the_html_pages_files_with_their_upload_times(tmp_pa
     import re
 
     from repromatrix.infra.localindex import BEFORE_ALL, DEPENDENCIES_UPLOADED, TENSORFLOW_UPLOADED
-    root = write_index(tmp_path, arch="x86_64")
+    root = write_index(tmp_path)
     for project in ("tensorflow", "tensorflow-gpu", "numpy", "protobuf"):
         page = json.loads((root / "simple" / project / "index.json").read_text())
         listing = (root / "simple" / project / "index.html").read_text()

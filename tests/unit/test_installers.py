@@ -25,7 +25,8 @@ class Other(Pip):
     """Another installer, as a test makes one: its own variables, commands and words."""
 
     name = "other"
-    variables = Variables(index_url="OTHER_INDEX", cert="OTHER_CERT", constraint="OTHER_CONSTRAINT",
+    variables = Variables(index_url="OTHER_INDEX", extra_index_url="OTHER_EXTRA", cert="OTHER_CERT",
+                          constraint="OTHER_CONSTRAINT",
                           no_input="OTHER_NO_INPUT", break_system_packages="OTHER_BREAK",
                           quiet=(("OTHER_QUIET", "1"),))
     rules = (Rule(Outcome.SSL_ERROR, r"invalid peer certificate: UnknownIssuer"),)

@@ -132,7 +132,10 @@ def test_a_suite_newer_than_debootstrap_uses_sids_script(tmp_path):
     ("debian:bookworm", "bookworm", None),
     ("i386/debian:bookworm", "bookworm", "i386"),  # the registry's per-architecture namespace
     ("docker.io/i386/debian:bullseye", "bullseye", "i386"),
-    ("arm32v7/debian:bookworm", None, None),  # not runnable here without emulation: not built
+    ("arm32v7/debian:bookworm", "bookworm", "armhf"),  # built for armhf; runs under emulation
+    ("arm64v8/debian:trixie", "trixie", "arm64"),
+    ("localhost:5000/debian:bookworm", None, None),  # another registry's: pulled, never built
+    ("myorg/debian:bookworm", None, None),  # a namespace that names no architecture
     ("ubuntu:24.04", None, None),
 ])
 def test_which_debian_images_debootstrap_builds_and_for_which_architecture(image, suite, arch):

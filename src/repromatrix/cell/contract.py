@@ -39,6 +39,9 @@ BEFORE: Final = "REPROMATRIX_BEFORE"  # a remedy's steps before the upgrade (JSO
 UNSET: Final = "REPROMATRIX_UNSET"  # variables a remedy unsets
 PATH: Final = "REPROMATRIX_PATH"  # a directory a remedy puts first on PATH (its venv's bin)
 PROBES: Final = "REPROMATRIX_PROBES"  # the installer's own commands the scenario runs (JSON)
+# A resolved cell's platform, its Python, the report its installer writes and the platform's tags
+# (JSON): the scenario runs the dry run only, and records them with what it said
+RESOLVE: Final = "REPROMATRIX_RESOLVE"
 SCENARIO_VARIABLES: Final = (
     PACKAGE,
     IMPORTS,
@@ -55,6 +58,7 @@ SCENARIO_VARIABLES: Final = (
     UNSET,
     PATH,
     PROBES,
+    RESOLVE,
 )
 
 
@@ -468,6 +472,53 @@ class CheckRun:
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """One distribution a dry run for another platform would install (pip's --report)."""
+
+    name: str
+    version: str
+    file: str  # the file it would take ('' where the installer does not say)
+    url: str  # where from (the index that serves it)
+    requested: bool  # the requirement asked for it, not a dependency
+
+    @classmethod
+    def read(cls, f: _Fields) -> Resolved:
+        return cls(
+            f.text("name"), f.text("version"), f.text("file"), f.text("url"), f.flag("requested")
+        )
+
+
+@dataclass(frozen=True)
+class ResolutionRecord:
+    """A resolved cell's answer: the platform and Python it resolved for, that platform's tags,
+    and what the installer's report says it would install (None: it wrote none)."""
+
+    platform: str
+    describe: str  # 'macOS 14 on arm64, CPython 3.12'
+    python: str
+    tags: Tags | None
+    install: tuple[Resolved, ...] | None
+    environment: dict[str, str]  # the markers the resolution was evaluated with, as pip says
+
+    @classmethod
+    def read(cls, f: _Fields) -> ResolutionRecord:
+        tags = f.child("tags")
+        report = f.child("report")
+        install = tuple(Resolved.read(r) for r in report.children("install")) if report else None
+        said = report.data.get("environment") if report else None
+        said = said if isinstance(said, dict) else {}
+        environment = {str(k): v for k, v in said.items() if isinstance(v, str)}
+        return cls(
+            f.required_text("platform"),
+            f.text("describe"),
+            f.text("python"),
+            Tags.read(tags) if tags else None,
+            install,
+            environment,
+        )
+
+
+@dataclass(frozen=True)
 class Record:
     """What the scenario recorded in a cell's container, typed; the host reads nothing else."""
 
@@ -502,6 +553,8 @@ class Record:
     around_left_out: int = 0  # modules over the scenario's budget, not imported
     # The target's files whose sha256 differs from its RECORD (looked for when its import failed)
     damaged: tuple[str, ...] = ()
+    # A resolved cell's answer (None: the cell ran its upgrade)
+    resolution: ResolutionRecord | None = None
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -540,6 +593,7 @@ class Record:
             around_after=Around.read_all(f, "around_after"),
             around_left_out=f.integer("around_left_out"),
             damaged=f.texts("damaged"),
+            resolution=f.optional("resolution", ResolutionRecord.read),
         )
 
     @property

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from ..core.axes import cell_cost
 from ..core.model import Cell
-from ..core.outcomes import Outcome
+from ..core.outcomes import OUTCOME_INFO, Outcome
 from ..infra.engine import Capacity
 from ..results.results import RunResult
 
@@ -31,7 +31,7 @@ def estimate(cell: Cell, local_index: bool, remedies_on: bool) -> float:
     """Seconds the cell should take, from its axes alone."""
     cost = cell_cost(cell.axes)
     seconds = SECONDS_PER_UPGRADE[local_index] * (1 + cost.upgrades) + cost.waits
-    fails = bool(cell.expected) and Outcome.UPGRADED not in cell.expected
+    fails = bool(cell.expected) and all(OUTCOME_INFO[o].failed for o in cell.expected)
     return seconds * (1 + ATTEMPTS_PER_FAILURE) if remedies_on and fails else seconds
 
 

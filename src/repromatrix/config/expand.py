@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from ..core.axes import AXES, AXIS_ORDER, PlanDraft, cell_id
 from ..core.errors import MatrixError, UsageError
 from ..core.model import Cell, Matrix
-from ..core.outcomes import Outcome
+from ..core.outcomes import Outcome, applies
+from ..core.platforms import PLATFORMS, RUN_PLATFORM, platform_named
 
 Combo = dict[str, str]
 
@@ -154,9 +155,12 @@ def _make_cell(matrix: Matrix, combo: Combo, short_name: str) -> Cell:
         # The environment's pin of the target is the prior version: the id says so.
         full["prior"] = environment.prior
     expected: tuple[Outcome, ...] = ()
+    resolved_only = not (platform_named(full["platform"]) or PLATFORMS[RUN_PLATFORM]).runs
     for rule in matrix.expect:  # later rules win, like CSS
-        if rule.applies_to(full):
+        if rule.applies_to(full) and applies(rule.outcomes, resolved_only):
             expected = rule.outcomes
+    if resolved_only and not expected:
+        expected = (Outcome.RESOLVED,)  # what a resolution that works ends in
     values = tuple(full.items())
     return Cell(id=cell_id(full, short_name), values=values, expected=expected)
 

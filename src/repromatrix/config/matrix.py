@@ -64,7 +64,7 @@ TOP_KEYS = (
     "remedies",
     "environments",
 )
-TARGET_KEYS = ("package", "version", "index", "pre", "imports", "as_of")
+TARGET_KEYS = ("package", "version", "index", "extra_index", "pre", "imports", "as_of")
 SETTINGS_KEYS = (
     "timeout",
     "max_parallel",
@@ -260,6 +260,7 @@ def _target(doc: Document, value: Any) -> Target:
     as_of = scalar(doc, data.get("as_of", ""), ("target", "as_of")).strip()
     if as_of and (bad := asof.problem(as_of)):
         doc.fail(("target", "as_of"), bad, asof.HINT)
+    extra = _extra_index(doc, data.get("extra_index"), index, as_of)
     return Target(
         package=str(req),
         version=version,
@@ -267,7 +268,47 @@ def _target(doc: Document, value: Any) -> Target:
         pre=_bool(doc, data, ("target", "pre")),
         imports=_imports(doc, data.get("imports"), ("target", "imports")),
         as_of=as_of,
+        extra_index=extra,
     )
+
+
+def _extra_index(doc: Document, value: Any, index: IndexSpec, as_of: str) -> tuple[str, ...]:
+    """target.extra_index: http(s) URLs without credentials, or 'local' (with index: local)."""
+    if value is None:
+        return ()
+    at: KeyPath = ("target", "extra_index")
+    items = value if isinstance(value, list) else [value]
+    urls = []
+    for i, item in enumerate(items):
+        text = scalar(doc, item, at + (i,)).strip()
+        if text == "local":
+            if not index.local:
+                doc.fail(
+                    at + (i,), "'local' is the local index's extra root", "use it with index: local"
+                )
+            urls.append(text)
+            continue
+        userinfo = text.partition("://")[2].partition("/")[0].rpartition("@")[0]
+        if userinfo:
+            doc.fail(
+                at + (i,),
+                "an extra index with credentials is not supported",
+                "give the index that needs credentials as target.index",
+            )
+        if wrong := url_problem(text):
+            doc.fail(
+                at + (i,),
+                f"is not 'local' or an http(s) URL: {wrong}",
+                "write e.g. https://mirror.example/simple/",
+            )
+        urls.append(text)
+    if urls and as_of:
+        doc.fail(
+            at,
+            "an extra index is read as it is now, not as of target.as_of",
+            "drop target.as_of or the extra index",
+        )
+    return tuple(dict.fromkeys(urls))
 
 
 CREDENTIALS = re.compile(

@@ -21,9 +21,31 @@ from packaging.version import InvalidVersion, Version
 
 from ..cell import contract
 from .errors import did_you_mean
-from .interpreter import DEBIAN_SUITES, Interpreter, base_image_for, debian_suite_of
+from .interpreter import (
+    DEBIAN_SUITES,
+    Interpreter,
+    base_image_for,
+    debian_suite_of,
+    os_pip,
+    os_python,
+)
 from .model import ConflictMode
+from .platforms import (
+    ARCHES,
+    EMULATION_SLOWDOWN,
+    NATIVE_ARCH,
+    PLATFORMS,
+    RUN_PLATFORM,
+    RUNS_NATIVELY,
+    Arch,
+    Platform,
+    arch_of_image,
+    glibc_of,
+    image_for_arch,
+    platform_named,
+)
 from .registry import complete
+from .resolution import Resolution, uv_platform
 
 
 class Service(enum.Enum):
@@ -86,6 +108,10 @@ class PlanDraft:
     """A cell's plan while the axes fill it in (plan.py freezes it into a CellPlan)."""
 
     values: Mapping[str, str]
+    arch: Arch = ARCHES[NATIVE_ARCH]  # the Linux architecture its container runs on
+    platform: Platform = PLATFORMS[RUN_PLATFORM]  # where it runs, or what it only resolves for
+    # The Python a resolution is for (X.Y): a resolved cell's interpreter is only its resolver's
+    resolve_python: str = ""
     interpreter: Interpreter | None = None
     mode: InstallMode | None = None
     prior: str | None = None
@@ -214,6 +240,165 @@ class OsAxis(Axis):
         pass  # the python axis decides the image: the OS's own, or an interpreter image on it
 
 
+# -- arch ---------------------------------------------------------------------------------
+class ArchAxis(ChoiceAxis):
+    name, default = "arch", NATIVE_ARCH
+    doc = (
+        "the Linux architecture the cell's container runs on (under qemu-user emulation where "
+        "this machine is another): " + _choices_doc({a.name: a.doc for a in ARCHES.values()})
+    )
+    choices = ARCHES
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        image = base_image_for(draft.values["os"])
+        fixed = arch_of_image(image)  # i386/debian:bookworm names its architecture itself
+        if fixed is not None and value != self.default and fixed.name != value:
+            draft.problems.append(
+                (
+                    self.name,
+                    f"os {draft.values['os']} is an image of {fixed.name}, but arch is {value}",
+                    f"use os: {image.split('/', 1)[-1]} with arch: {value}",
+                )
+            )
+        draft.arch = fixed or ARCHES[value]
+        if image_for_arch(image, draft.arch) is None:
+            draft.problems.append(
+                (
+                    self.name,
+                    f"{image} has no name for {value}: only Docker's official images do "
+                    f"({draft.arch.namespace}/debian:bookworm)",
+                    f"name an image of your registry that is built for {value} as os, or use "
+                    "an official image (debian, ubuntu, ...)",
+                )
+            )
+        suite = debian_suite_of(image)
+        first = draft.arch.first_suite
+        if suite and first and list(DEBIAN_SUITES).index(suite) < list(DEBIAN_SUITES).index(first):
+            draft.problems.append(
+                (
+                    self.name,
+                    f"Debian {suite} has no {value} port (Debian has one from {first})",
+                    f"use os: {first} or later with arch: {value}",
+                )
+            )
+
+    def cost(self, value: str) -> Cost:
+        # On the usual x86_64 engine a foreign architecture runs under emulation, ten times slower
+        slow = value not in RUNS_NATIVELY["x86_64"]
+        return Cost(upgrades=EMULATION_SLOWDOWN - 1) if slow else FREE
+
+
+# -- platform -----------------------------------------------------------------------------
+class PlatformAxis(Axis):
+    name, default = "platform", RUN_PLATFORM
+    doc = (
+        "linux: the cell runs; or a platform no container here runs, which the cell only "
+        "resolves for (its installer's dry run with that platform's wheel tags and markers; "
+        "nothing is installed or imported): "
+        + _choices_doc({p.name: p.doc for p in PLATFORMS.values() if not p.runs})
+        + "; macOS at another version as macos-13-arm64"
+    )
+
+    def check(self, value: str) -> str | None:
+        if platform_named(value) is not None:
+            return None
+        return _one_of(value, PLATFORMS)
+
+    def contribute(self, value: str, draft: PlanDraft) -> None:
+        platform = platform_named(value)
+        assert platform is not None  # checked
+        draft.platform = platform
+        if platform.runs:
+            return
+        values = draft.values
+        machine_fixed = platform.system != "linux" or platform.musl != (0, 0)
+        if machine_fixed and values["arch"] != ArchAxis.default:
+            draft.problems.append(
+                (
+                    self.name,
+                    f"platform {value} names its machine ({platform.machine}); arch "
+                    f"{values['arch']} is a Linux architecture to run on",
+                    f"leave arch out for {value} cells (exclude the pair)",
+                )
+            )
+        for axis, default, why in _RESOLVED_ONLY_DEFAULTS:
+            if values[axis] != default:
+                draft.problems.append(
+                    (
+                        self.name,
+                        f"platform {value} is only resolved (nothing is installed), so "
+                        f"{axis}: {values[axis]} means nothing for it: {why}",
+                        f"use {axis}: {default} for {value} cells (exclude the combination)",
+                    )
+                )
+        draft.problems.extend((self.name, *p) for p in _resolver_problems(platform, draft))
+
+    def cost(self, value: str) -> Cost:
+        # A resolution reads the index and fetches metadata: about half an upgrade, no import
+        return FREE if value == self.default else Cost(upgrades=-0.5)
+
+
+FIRST_RESOLVING_PIP = Version("22.2")  # pip install --dry-run --report
+
+
+def _resolver_problems(platform: Platform, draft: PlanDraft) -> list[tuple[str, str]]:
+    """Why the cell's installer cannot resolve for `platform` here: (what is wrong, the fix)."""
+    values = draft.values
+    name, _ = installer_of(values["installer"])
+    image = base_image_for(values["os"])
+    if name in PROJECT_INSTALLERS:
+        return [
+            (
+                f"installer {name} upgrades a project, which has no dry run of one install for "
+                f"platform {platform.name}",
+                f"use installer pip or uv for {platform.name} cells (exclude the combination)",
+            )
+        ]
+    problems = []
+    glibc = glibc_of(image)
+    if platform.name == "resolved" and glibc is None:
+        problems.append(
+            (
+                f"repromatrix does not know the glibc of {image}, which a resolution for its "
+                "manylinux wheels needs",
+                "use a Debian suite, ubuntu:22.04/24.04, rockylinux:9 ... (core/platforms.py "
+                "GLIBC), or platform: linux to run it",
+            )
+        )
+    arch = ARCHES.get(values["arch"], ARCHES[NATIVE_ARCH])
+    uv_cannot = name == "uv" and not uv_platform(
+        Resolution(platform, arch, draft.resolve_python or "3.12", glibc)
+    )
+    if uv_cannot:
+        problems.append(
+            (
+                f"uv's --python-platform has no target for {platform.describe(arch, glibc)}",
+                f"use installer pip for {platform.name} cells there (exclude the combination)",
+            )
+        )
+    pinned = values["pip"] if values["pip"] != "os" else os_pip(image)
+    too_old = name == "pip" and pinned and Version(pinned) < FIRST_RESOLVING_PIP
+    if too_old:
+        where = f"pip {pinned}" + (" (the os's)" if values["pip"] == "os" else "")
+        problems.append(
+            (
+                f"{where} has no `install --dry-run --report`, which a resolution for "
+                f"{platform.name} needs (pip 22.2 and later)",
+                "pin a newer pip for these cells (pip: ['24.0']) or use os: bookworm",
+            )
+        )
+    return problems
+
+
+# What a resolution cannot vary: it installs nothing, for no user, from no prior version.
+_RESOLVED_ONLY_DEFAULTS = (
+    ("install", "venv", "no one installs anything anywhere"),
+    ("prior", "none", "there is no installed version to upgrade from"),
+    ("cache", "clean", "nothing is installed from the cache"),
+    ("resources", "unlimited", "nothing runs that a limit would stop"),
+)
+
+
 # Docker's reference grammar (distribution/reference): what `docker pull` and FROM accept.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
@@ -251,11 +436,15 @@ class PythonAxis(Axis):
         return f"py{value}" + ("-upstream" if value == own else "")
 
     def contribute(self, value: str, draft: PlanDraft) -> None:
-        image = base_image_for(draft.values["os"])
+        if draft.platform.resolved_only:
+            self._resolver(value, draft)
+            return
+        image = base_image_for(draft.values["os"], draft.arch)
         draft.interpreter = Interpreter(
             version=None if value == "system" else value,
             os_image=image,
             suite=debian_suite_of(image),
+            arch=draft.arch,
         )
         if problem := draft.interpreter.problem():
             draft.problems.append(
@@ -263,6 +452,24 @@ class PythonAxis(Axis):
                     self.name,
                     problem,
                     "use 'python: [system]' with that os, or a Debian suite such as bookworm",
+                )
+            )
+
+    def _resolver(self, value: str, draft: PlanDraft) -> None:
+        """A resolved cell: the os's own python3 runs its installer (on this machine's
+        architecture, whatever it resolves for); `value` is the Python it resolves for."""
+        image = base_image_for(draft.values["os"])
+        draft.interpreter = Interpreter(None, image, debian_suite_of(image))
+        own = os_python(image) if draft.platform.system == "linux" else ""
+        draft.resolve_python = own if value == "system" else value
+        if not draft.resolve_python:
+            where = draft.platform.name if not own else draft.values["os"]
+            draft.problems.append(
+                (
+                    self.name,
+                    f"python: system on {where}: repromatrix does not know that system's "
+                    "python3, and a resolution needs its version",
+                    f"name the Python the reporter runs, e.g. python: '3.12', for {where} cells",
                 )
             )
 
@@ -821,6 +1028,8 @@ AXES: dict[str, Axis] = {
     a.name: a
     for a in (
         OsAxis(),
+        ArchAxis(),
+        PlatformAxis(),
         PythonAxis(),
         InstallAxis(),
         PriorAxis(),
@@ -835,6 +1044,8 @@ AXES: dict[str, Axis] = {
 }
 AXIS_ORDER = (
     "os",
+    "arch",
+    "platform",
     "python",
     "install",
     "prior",

@@ -58,3 +58,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if close:
         return f"did you mean {close[0]!r}?"
     return "valid: " + ", ".join(repr(c) for c in choices)
+
+
+class EmulationUnavailable(BaseImageError):
+    """A foreign architecture's binaries do not run here (no qemu-user handler): the run refuses
+    its cells before any starts (exit 3), naming the fix."""

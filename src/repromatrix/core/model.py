@@ -100,6 +100,9 @@ class Target:
     # as_of (bisect: every probe shares the setup built as of --good, and only its upgrade
     # sees the probe's time). "": the setup sees the index as the upgrade does.
     setup_as_of: str = ""
+    # Extra indexes the cells also read (pip's --extra-index-url, uv's): URLs, or 'local', the
+    # local index's second root, a model of a piwheels-style index of community builds
+    extra_index: tuple[str, ...] = ()
 
     @property
     def parsed(self) -> Requirement:

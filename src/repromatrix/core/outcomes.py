@@ -10,6 +10,7 @@ from .registry import complete
 
 class Outcome(str, enum.Enum):
     UPGRADED = "upgraded"
+    RESOLVED = "resolved"  # a platform that cannot run here: what the installer would take there
     NOT_UPGRADED = "not-upgraded"
     UPGRADED_INCONSISTENT = "upgraded-inconsistent"
     IMPORT_ERROR = "import-error"
@@ -57,6 +58,14 @@ class OutcomeInfo:
 OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.UPGRADED: OutcomeInfo(
         "The installer exited 0, the package is at a newer version and imports.", "#2e9e4f", False
+    ),
+    Outcome.RESOLVED: OutcomeInfo(
+        "Resolved for a platform no container here runs (macOS, Windows, musl, or a Linux "
+        "architecture without emulation): the installer's dry run with that platform's wheel tags "
+        "and markers says which release it would take. Nothing was installed, imported or "
+        "checked.",
+        "#2a7f9e",
+        False,
     ),
     Outcome.NOT_UPGRADED: OutcomeInfo(
         "The installer exited 0 but the installed version did not change.", "#d9b310", True
@@ -235,6 +244,38 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         False,
     ),
 }
+
+
+# What only an install can end in: a cell that was only resolved (another platform) never does,
+# so an expectation of these does not apply to it (nor `resolved` to a cell that runs).
+INSTALL_ONLY = frozenset(
+    {
+        Outcome.UPGRADED,
+        Outcome.NOT_UPGRADED,
+        Outcome.UPGRADED_INCONSISTENT,
+        Outcome.IMPORT_ERROR,
+        Outcome.CHECK_FAILED,
+        Outcome.SPLIT_INSTALL,
+        Outcome.SHARED_DIRECTORY,
+        Outcome.WRONG_INTERPRETER,
+        Outcome.DAMAGED_INSTALL,
+        Outcome.EXTERNALLY_MANAGED,
+        Outcome.USER_IN_VENV,
+        Outcome.USER_UNSUPPORTED,
+        Outcome.PERMISSION_DENIED,
+        Outcome.CANNOT_UNINSTALL,
+        Outcome.CORRUPT_CACHE,
+        Outcome.SETUP_FAILED,
+    }
+)
+
+
+def applies(outcomes: tuple[Outcome, ...], resolved_only: bool) -> bool:
+    """Can a cell that runs (or, `resolved_only`, one only resolved) end in one of `outcomes`?
+    An expectation that it cannot meet is not its."""
+    if resolved_only:
+        return not all(o in INSTALL_ONLY for o in outcomes)
+    return not all(o is Outcome.RESOLVED for o in outcomes)
 
 
 class Fix(str, enum.Enum):

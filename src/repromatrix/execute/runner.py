@@ -22,6 +22,7 @@ from pathlib import Path
 from ..cell import contract
 from ..cell.contract import RecordError, parse_record
 from ..core.model import CacheMode
+from ..core.platforms import EMULATION_SLOWDOWN
 from ..infra.credentials import redact
 from ..infra.engine import BuildResult, Engine, run_filter
 from ..infra.services import ProxySetup
@@ -68,6 +69,12 @@ class CellJob:
     # The setup prefix it shares with other cells (setupcache.share_points)
     share: str | None = None
     reads: str = ""  # what its setup reads of the index beyond the run's fingerprint
+    # Its architecture runs under qemu-user on this engine: its time limits are scaled for it
+    emulated: bool = False
+
+    @property
+    def slowdown(self) -> float:
+        return EMULATION_SLOWDOWN if self.emulated else 1.0
 
 
 @dataclass
@@ -190,7 +197,7 @@ class CellRunner:
             tag,
             name=name,
             network=network,
-            timeout=self.timeout,
+            timeout=self.timeout * job.slowdown,
             mounts=mounts,
             env=limits.env() or None,
             tmpfs=dict(limits.tmpfs) or None,
@@ -238,7 +245,7 @@ class CellRunner:
                 f"{cell.plan.image_tag}:{self.engine.run_id}",
                 name=name,
                 network=network,
-                timeout=self.timeout,
+                timeout=self.timeout * cell.slowdown,
                 mounts=mounts or None,
                 env=env,
                 tmpfs=dict(limits.tmpfs) or None,

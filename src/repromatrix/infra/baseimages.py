@@ -10,6 +10,7 @@ cached for later runs (labelled as base images: `repromatrix clean --base-images
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -20,8 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.errors import BaseImageError
+from ..core.errors import BaseImageError, EmulationUnavailable, InfraError
 from ..core.interpreter import Interpreter, debian_arch_of, debian_suite_of
+from ..core.platforms import ARCHES, RUNS_NATIVELY, Arch, arch_of_image, emulated
 from .engine import LABEL_BASE, Engine
 from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost
 from .interpreters import provide as provide_interpreter
@@ -136,6 +138,9 @@ def build_debian_image(
         raise BaseImageError(
             image, "debootstrap needs root: run repromatrix as root once to build it"
         )
+    foreign = ARCHES[arch] if arch else None
+    if foreign is not None and (why := cannot_emulate(foreign)):
+        raise EmulationUnavailable(image, why)
     with tempfile.TemporaryDirectory(prefix=f"repromatrix-{suite}-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
         cmd = debootstrap_command(suite, root, mirror, arch=arch)
@@ -154,9 +159,102 @@ def build_debian_image(
         tarball = Path(tmp) / "rootfs.tar"
         with tarfile.open(tarball, "w") as tar:
             tar.add(root, arcname=".")
-        engine.import_rootfs(
-            tarball, image, {LABEL_BASE: f"debootstrap {suite}" + (f" {arch}" if arch else "")}
+        label = f"debootstrap {suite}" + (f" {arch}" if arch else "")
+        platform = foreign.docker if foreign else _host_arch().docker
+        engine.import_rootfs(tarball, image, {LABEL_BASE: label}, platform)
+
+
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+EMULATION_FIX = (
+    "install Debian's qemu-user-static and binfmt-support and register their handlers "
+    "('bash scripts/provision-host --emulation' does it, mounting binfmt_misc first), or run "
+    "these cells on an engine of that architecture"
+)
+
+
+def _host_arch() -> Arch:
+    return next((a for a in ARCHES.values() if a.machine == platform.machine()), ARCHES["amd64"])
+
+
+def cannot_emulate(arch: Arch, binfmt: Path = BINFMT) -> str:
+    """Why this machine cannot run `arch`'s binaries (debootstrap's second stage runs them), or
+    '' when it runs them natively or qemu-user's handler for them is registered and enabled."""
+    here = platform.machine()
+    if arch.name in RUNS_NATIVELY.get(here, frozenset()) or arch.machine == here:
+        return ""
+    handler = binfmt / arch.qemu
+    try:
+        registered = handler.read_text()
+    except OSError:
+        registered = ""
+    if registered.splitlines()[:1] == ["enabled"]:
+        return ""
+    said = "is not enabled" if registered else "is not registered"
+    return (
+        f"{arch.name} binaries need emulation on this {here} machine, and binfmt_misc's "
+        f"{arch.qemu} handler {said}: {EMULATION_FIX}"
+    )
+
+
+def check_arches(
+    engine: Engine, images: dict[str, Arch], ready: dict[str, Provisioned | BaseImageError]
+) -> dict[str, bool]:
+    """Before the first cell: does each architecture execute on this engine? One container of
+    each image a run's cells start from runs a program of the image that names its userland's
+    architecture (dpkg's, apk's, else `uname -m`, which qemu-user answers with the emulated
+    machine, and a 64-bit kernel with its own for a 32-bit userland it runs natively). Raises
+    InfraError (exit 3) naming the fix; returns which architectures run emulated (by name)."""
+    machine = engine.architecture()
+    checked: dict[str, bool] = {}
+    for image, arch in images.items():
+        provided = ready.get(image)
+        if isinstance(provided, EmulationUnavailable):
+            raise InfraError(f"arch {arch.name}: {provided.reason}")
+        if arch.name in checked or isinstance(provided, BaseImageError):
+            continue
+        said = engine.try_command(image, list(WHICH_ARCH), timeout=120)
+        printed = said.output.strip().splitlines()[-1:] if said.output.strip() else []
+        if said.exit_code == 0 and printed and printed[0] in _names_of(arch):
+            checked[arch.name] = emulated(arch, machine)
+            continue
+        got = (
+            f"printed {printed[0]!r}"
+            if said.exit_code == 0 and printed
+            else (f"could not run ({_first_line(said.output) or 'no output'})")
         )
+        fix = (
+            EMULATION_FIX
+            if said.exit_code != 0
+            else (
+                f"the image {image} is not built for {arch.name}: remove it (docker rmi) so that "
+                "repromatrix pulls or builds the right one"
+            )
+        )
+        raise InfraError(
+            f"arch {arch.name}: a container of {image} {got} for its architecture, not "
+            f"{arch.name!r}, on this {machine or 'unknown'} engine\n  hint: {fix}"
+        )
+    return checked
+
+
+# What names a container's architecture: Debian's and Alpine's package managers say their
+# userland's, which a 64-bit kernel's `uname -m` does not for a 32-bit one (i386 on x86_64)
+WHICH_ARCH = (
+    "sh",
+    "-c",
+    "dpkg --print-architecture 2>/dev/null || apk --print-arch 2>/dev/null || uname -m",
+)
+_APK = {"armhf": "armv7", "i386": "x86"}
+
+
+def _names_of(arch: Arch) -> set[str]:
+    """What WHICH_ARCH prints in a container of `arch`."""
+    return {arch.name, arch.machine, _APK.get(arch.name, arch.machine)}
+
+
+def arch_of(image: str) -> Arch:
+    """The architecture a base image's name stands for (a plain name: amd64)."""
+    return arch_of_image(image) or ARCHES["amd64"]
 
 
 SCRIPTS = Path("/usr/share/debootstrap/scripts")

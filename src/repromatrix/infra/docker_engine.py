@@ -7,10 +7,13 @@ Errors carry their evidence: build logs, container output, exit status.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import re
 import shutil
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -54,6 +57,38 @@ STEP_FAILED = re.compile(r"^The command .* returned a non-zero code: \d+$", re.D
 PING_TIMEOUT = 10  # seconds the watchdog's ping may take before the engine counts as not answering
 # Seconds for calls that should answer at once: an engine slower than this is lost
 QUICK_TIMEOUT = 60
+
+
+def _image_archive(layer: Path, ref: str, labels: dict[str, str], platform: str, out: Path) -> None:
+    """`docker save`'s format for one image of one layer: its config (architecture, variant,
+    the labels, CMD bash as debootstrap's images have) and the layer, the tar of a root file
+    system."""
+    digest = hashlib.sha256()
+    with layer.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    _, arch, *variant = platform.split("/")
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        "config": {"Cmd": ["bash"], "Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest.hexdigest()}"]},
+        "history": [{"created_by": labels.get(LABEL_BASE, "a root file system")}],
+    }
+    if variant:
+        config["variant"] = variant[0]
+    body = json.dumps(config, sort_keys=True).encode()
+    name = hashlib.sha256(body).hexdigest()
+    manifest = [{"Config": f"{name}.json", "RepoTags": [ref], "Layers": ["layer/layer.tar"]}]
+    with tarfile.open(out, "w") as tar:
+        for member, data in (
+            (f"{name}.json", body),
+            ("manifest.json", json.dumps(manifest).encode()),
+        ):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        tar.add(layer, arcname="layer/layer.tar")
 
 
 def _context_tar(context: Path, dockerfile: str) -> io.BytesIO:
@@ -196,15 +231,23 @@ class DockerEngine:
         except docker.errors.APIError as e:
             return str(e.explanation or e)
 
-    def import_rootfs(self, tarball: Path, ref: str, labels: dict[str, str]) -> None:
-        repo, _, tag = ref.rpartition(":")
-        changes = ['CMD ["bash"]'] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
+    def import_rootfs(
+        self, tarball: Path, ref: str, labels: dict[str, str], platform: str = "linux/amd64"
+    ) -> None:
+        """A root file system (a tar of it) as the image `ref` of `platform`: loaded as a
+        one-layer image whose config names its architecture, as `docker pull --platform` would
+        have it (`docker import` names the engine's own, whatever the files are built for)."""
         try:
-            self.client.api.import_image_from_file(
-                str(tarball), repository=repo, tag=tag, changes=changes
-            )
-        except docker.errors.APIError as e:
-            raise InfraError(f"docker import of {ref} failed: {e.explanation or e}") from None
+            with tempfile.TemporaryDirectory(prefix="repromatrix-load-", dir=tarball.parent) as tmp:
+                archive = Path(tmp) / "image.tar"
+                _image_archive(tarball, ref, labels, platform, archive)
+                with archive.open("rb") as data:
+                    for _ in self.client.api.load_image(data):
+                        pass
+        except (docker.errors.APIError, requests.exceptions.RequestException, OSError) as e:
+            raise InfraError(f"docker load of {ref} failed: {e}") from None
+        if not self.image_exists(ref):
+            raise InfraError(f"docker load of {ref} left no image of that name")
 
     def build(
         self,
@@ -430,6 +473,35 @@ class DockerEngine:
         if not root or not ("+unix" in host or host.startswith("unix")) or not Path(root).is_dir():
             return None  # a remote engine: its disk is not ours to measure
         return shutil.disk_usage(root).free
+
+    def architecture(self) -> str:
+        """The engine machine's architecture as `uname -m` names it ('' if it does not say)."""
+        try:
+            return str(self.quick.info().get("Architecture") or "")
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return ""
+
+    def try_command(self, image: str, argv: list[str], timeout: float = 120) -> ContainerResult:
+        """Run `argv` in a throwaway container of `image` (no network), to the end."""
+        created = None
+        try:
+            created = self.quick.containers.create(
+                image, argv, labels=self.labels("probe"), network_disabled=True, detach=True
+            )
+            created.start()
+            status = created.wait(timeout=timeout)
+            output = created.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            return ContainerResult(int(status.get("StatusCode", -1)), output)
+        except requests.exceptions.ReadTimeout:
+            return ContainerResult(None, "", timed_out=True)
+        except docker.errors.APIError as e:
+            return ContainerResult(None, str(e.explanation or e))
+        finally:
+            if created is not None:
+                with contextlib.suppress(
+                    docker.errors.APIError, requests.exceptions.RequestException
+                ):
+                    created.remove(force=True)
 
     def capacity(self) -> Capacity | None:
         """The engine machine's CPUs and memory; None if it does not say."""

@@ -213,6 +213,12 @@ class DebianSourceProvider(SourceProvider):
         host.ensure_base(source_image)
         host.ensure_base(interp.os_image)
         package = f"python{interp.version}"
+        if interp.arch.name != "amd64":
+            say(
+                f"{interp.image}: compiling CPython {interp.version} for {interp.arch.name}, "
+                "under emulation where this machine is another architecture: about ten times "
+                "the 2 minutes it takes natively (once; then cached)"
+            )
         with tempfile.TemporaryDirectory(prefix="repromatrix-python-") as tmp:
             context = self._render(Path(tmp), interp, source_image=source_image, package=package)
             detail = f"Debian's source package {package} from {suite}, built on {interp.suite}"
@@ -229,6 +235,8 @@ class PyPIBundleProvider(Provider):
     def unavailable(self, interp: Interpreter) -> str | None:
         if interp.version not in self.VERSIONS:
             return f"{self.PACKAGE} has only {', '.join(self.VERSIONS)}"
+        if interp.arch.name != "amd64":
+            return f"{self.PACKAGE} has x86_64 builds only, none for {interp.arch.name}"
         return None
 
     def provide(self, host: ImageHost, interp: Interpreter, say: Say) -> Provided:
@@ -290,11 +298,24 @@ def provide(host: ImageHost, interp: Interpreter, say: Say) -> Provided:
                 )
     raise BaseImageError(
         interp.image,
-        f"no provider could give CPython {interp.version} on {interp.suite}: "
+        f"no provider could give CPython {interp.version}{_for_arch(interp)} on "
+        f"{interp.suite}: "
         + "; ".join(tried)
         + f". To make it possible: a registry that serves {interp.image}, "
         f"or {SOURCES_ENV}=DIR holding a CPython source tarball Python-{interp.version}.N.tar.xz",
     )
+
+
+def _for_arch(interp: Interpreter) -> str:
+    return "" if interp.arch.name == "amd64" else f" for {interp.arch.name}"
+
+
+def offline_unavailable(interp: Interpreter) -> list[str]:
+    """Why each provider that needs no registry cannot give `interp` (every one of them: only a
+    registry can); [] when one of them can. Said when the cells are planned."""
+    offline = [p for p in PROVIDERS if not isinstance(p, RegistryProvider)]
+    reasons = [f"{p.name}: {why}" for p in offline if (why := p.unavailable(interp))]
+    return reasons if len(reasons) == len(offline) else []
 
 
 def _micro(name: str) -> int:

@@ -36,11 +36,10 @@ import html
 import io
 import json
 import os
-import platform
 import re
 import tarfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
@@ -131,6 +130,14 @@ class Release:
     extras: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (extra, its requirements)
     module_version: str = ""  # the module's __version__ when it is spelled otherwise than the version
     platform_wheel: bool = False  # a py3-none-<manylinux> wheel (pure Python, but built per platform)
+    # The Linux architectures its manylinux wheels are built for
+    arches: tuple[str, ...] = ("x86_64", "aarch64")
+    # Its wheels for other systems (macOS, Windows), as the public release has them: a resolved
+    # cell reads them; no container here installs them
+    elsewhere: tuple[str, ...] = ()
+    # Its Windows wheel only pulls in tensorflow-intel of the same version, for Windows (the real
+    # 2.12-2.18 wheels: `tensorflow-intel ==V ; platform_system == "Windows"`, nothing else)
+    windows_shim: bool = False
 
 
 def _py(first: int, last: int) -> tuple[str, ...]:
@@ -141,46 +148,61 @@ NUMPY_1_ONLY_312 = ("numpy>=1.23.5,<2.0.0; python_version <= '3.11'",
                     "numpy>=1.26.0,<2.0.0; python_version >= '3.12'")
 KERAS_3 = "keras>=3.0.0"
 AND_CUDA = (("and-cuda", ('nvidia-cublas-cu12==12.5.3.2; extra == "and-cuda"',)),)
+# TensorFlow's wheels for other systems, as its public releases have them (read from the public
+# index's file list on 2026-12-07): macOS x86_64 up to 2.16, macOS arm64 from 2.13, Windows x86-64
+# throughout; Linux aarch64 from 2.12 (2.8 is x86_64 only).
+X86 = ("x86_64",)
+WIN = ("win_amd64",)
+MAC_X86_1014 = ("macosx_10_14_x86_64",)
+MAC_X86 = ("macosx_10_15_x86_64",)
+MAC_ARM = ("macosx_12_0_arm64",)
+MAC_BOTH = MAC_X86 + MAC_ARM
 # Per-Python availability and pins as on the public index (see the field guide, §2 and §4).
 TENSORFLOW = (
     # protobuf uncapped, as the real 2.8.0's METADATA has it: see DEPENDENCIES_UPLOADED.
     Release("tensorflow", "2.8.0", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf>=3.9.2"),
-            manylinux="manylinux2010_{arch}", numpy_abi=1, old_protobuf_code=True),
+            manylinux="manylinux2010_{arch}", numpy_abi=1, old_protobuf_code=True, arches=X86,
+            elsewhere=MAC_X86_1014 + WIN),
     # The last release with manylinux2010 wheels: what pip < 19.3 falls back to on Linux.
     Release("tensorflow", "2.8.4", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf<3.20,>=3.9.2"),
-            manylinux="manylinux2010_{arch}", numpy_abi=1),
+            manylinux="manylinux2010_{arch}", numpy_abi=1, arches=X86, elsewhere=MAC_X86_1014 + WIN),
     Release("tensorflow", "2.12.0", _py(8, 11), ">=3.8", ("numpy>=1.22,<1.24", PROTOBUF_PIN,
-                                                        "keras<2.13,>=2.12.0"), numpy_abi=1),
+                                                        "keras<2.13,>=2.12.0"), numpy_abi=1,
+            elsewhere=MAC_X86 + WIN, windows_shim=True),
     Release("tensorflow", "2.13.1", _py(8, 11), ">=3.8", ("numpy>=1.22,<=1.24.3", PROTOBUF_PIN,
-                                                        "keras<2.14,>=2.13.1"), numpy_abi=1),
+                                                        "keras<2.14,>=2.13.1"), numpy_abi=1,
+            elsewhere=MAC_BOTH + WIN, windows_shim=True),
     Release("tensorflow", "2.14.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5", PROTOBUF_PIN, "keras<2.15,>=2.14.0"),
-            numpy_abi=1, extras=AND_CUDA),
+            numpy_abi=1, extras=AND_CUDA, elsewhere=MAC_BOTH + WIN, windows_shim=True),
     Release("tensorflow", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0", PROTOBUF_PIN,
-                                                        "keras<2.16,>=2.15.0"), numpy_abi=1, extras=AND_CUDA),
+                                                        "keras<2.16,>=2.15.0"), numpy_abi=1, extras=AND_CUDA,
+            elsewhere=MAC_BOTH + WIN, windows_shim=True),
     Release("tensorflow", "2.16.1", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN, KERAS_3), numpy_abi=1,
-            extras=AND_CUDA),
+            extras=AND_CUDA, elsewhere=MAC_BOTH + WIN, windows_shim=True),
     Release("tensorflow", "2.17.0", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN, KERAS_3), numpy_abi=1,
-            extras=AND_CUDA),
+            extras=AND_CUDA, elsewhere=MAC_ARM + WIN, windows_shim=True),
     Release("tensorflow", "2.18.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.1.0", PROTOBUF_PIN_218, KERAS_3),
-            numpy_abi=2, extras=AND_CUDA),
+            numpy_abi=2, extras=AND_CUDA, elsewhere=MAC_ARM + WIN, windows_shim=True),
     Release("tensorflow", "2.19.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.2.0", PROTOBUF_PIN_218, KERAS_3),
-            numpy_abi=2, extras=AND_CUDA),
+            numpy_abi=2, extras=AND_CUDA, elsewhere=MAC_ARM + WIN),
     Release("tensorflow", "2.20.0", _py(9, 13), ">=3.9", ("numpy>=1.26.0", "protobuf>=5.28.0", KERAS_3),
-            numpy_abi=2, extras=AND_CUDA),
+            numpy_abi=2, extras=AND_CUDA, elsewhere=MAC_ARM + WIN),
     Release("tensorflow", "2.21.0", _py(10, 13), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0", KERAS_3),
-            manylinux="manylinux_2_27_{arch}", numpy_abi=2, padding=PADDING, extras=AND_CUDA),
+            manylinux="manylinux_2_27_{arch}", numpy_abi=2, padding=PADDING, extras=AND_CUDA,
+            elsewhere=MAC_ARM + WIN),
     # A release candidate: the only release with cp314 wheels, so pip on 3.14 falls back to it.
     Release("tensorflow", "2.22.0rc0", _py(10, 14), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0",
                                                              KERAS_3), manylinux="manylinux_2_27_{arch}",
-            numpy_abi=2, extras=AND_CUDA),
+            numpy_abi=2, extras=AND_CUDA, elsewhere=MAC_ARM + WIN),
 )
 # The last tensorflow-gpu with wheels (cp37-cp310): the same files as tensorflow, under its own name.
 TF_GPU = (Release("tensorflow-gpu", "2.10.1", _py(7, 10), ">=3.7", ("numpy>=1.20", "protobuf<3.20,>=3.9.2"),
-                  numpy_abi=1),)
+                  numpy_abi=1, arches=X86, elsewhere=WIN),)
 TF_NIGHTLY = tuple(
     Release("tf-nightly", f"2.23.0.dev{day}", _py(11, 14), ">=3.10", ("numpy>=1.26.0", "protobuf>=6.31.1,<8.0.0",
                                                                      KERAS_3),
-            manylinux="manylinux_2_27_{arch}", numpy_abi=2, extras=AND_CUDA, module_version=f"2.23.0-dev{day}")
+            manylinux="manylinux_2_27_{arch}", numpy_abi=2, extras=AND_CUDA, module_version=f"2.23.0-dev{day}",
+            elsewhere=MAC_ARM + WIN)
     for day in ("20261025", "20261026"))
 NUMPY = tuple(Release("numpy", v, (), rp) for v, rp in (
     ("1.23.5", ">=3.8"), ("1.24.3", ">=3.8"), ("1.26.4", ">=3.9"), ("2.0.2", ">=3.9"),
@@ -223,13 +245,27 @@ MODELS = tuple(
 # unrelated tools (the real 0.0.1's Requires-Dist; its wheel's top_level.txt is empty).
 PLACEHOLDERS = (
     Release("tensorflow-intel", "0.0.1", (), ">=3.7", ("pyinstaller", "twine", "build")),
-    Release("tensorflow-intel", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0",), manylinux="win_amd64"),
-    Release("tensorflow-intel", "2.18.0", _py(9, 12), ">=3.9", ("numpy>=1.26.0,<2.1.0",), manylinux="win_amd64"),
+    # What the Windows wheel of each shimmed TensorFlow pulls in: the real package, with that
+    # release's own requirements, for Windows x86-64 only
+    *(Release("tensorflow-intel", tf.version, tf.pythons, tf.requires_python, tf.requires,
+              manylinux="win_amd64", arches=("",)) for tf in TENSORFLOW if tf.windows_shim),
     Release("pyinstaller", "6.11.1", (), "<3.14,>=3.8"),
     Release("twine", "6.0.1", (), ">=3.8"),
     Release("build", "1.2.2.post1", (), ">=3.8"),
 )
 ALL_RELEASES = TENSORFLOW + TF_GPU + TF_NIGHTLY + NUMPY + PROTOBUF + KERAS + OTHERS + MODELS + PLACEHOLDERS
+# The extra index (target.extra_index: local), at extra/simple/: a model of a piwheels-style index
+# of community builds for 32-bit ARM, which the public index has never had a TensorFlow wheel for.
+# Community builders published such wheels for Raspberry Pi OS's Pythons (PINTO0309/Tensorflow-bin,
+# Qengineering: cp39 for Bullseye, cp311 for Bookworm, tagged linux_armv7l); piwheels itself
+# has TensorFlow only up to 1.14.0, for Python 3.5 and 3.7 (piwheels/packages#277). The model is
+# 2.15.0 with the real 2.15.0's pins: an armhf cell that reads this index lands on it, below
+# the newest release, and its result says which index served it.
+EXTRA_ROOT = "extra"
+EXTRA_RELEASES = tuple(
+    replace(tf, manylinux="linux_{arch}", arches=("armv7l",), elsewhere=(), windows_shim=False)
+    for tf in TENSORFLOW if tf.version == "2.15.0"
+)
 
 
 @dataclass(frozen=True)
@@ -362,17 +398,19 @@ def _tf_keras_source(keras3: bool) -> str:
             f"else:\n    from keras import *  # noqa\n    from keras import {names}\n")
 
 
-def _metadata(release: Release) -> str:
+def _metadata(release: Release, shim: bool = False) -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {release.name}", f"Version: {release.version}",
              "Summary: repromatrix offline model release (not the real package)",
              f"Requires-Python: {release.requires_python}"]
-    lines += [f"Requires-Dist: {req}" for req in release.requires]
+    requires = (f'tensorflow-intel=={release.version}; platform_system == "Windows"',) if shim else release.requires
+    lines += [f"Requires-Dist: {req}" for req in requires]
     for extra, reqs in release.extras:
         lines += [f"Provides-Extra: {extra}"] + [f"Requires-Dist: {req}" for req in reqs]
     return "\n".join(lines) + "\n"
 
 
 def wheel_tags(release: Release, arch: str) -> list[str]:
+    """The tags of its wheels for one Linux architecture (or '' for its fixed platform)."""
     if release.platform_wheel:
         return [f"py3-none-manylinux2014_{arch}"]
     if not release.pythons:
@@ -381,12 +419,22 @@ def wheel_tags(release: Release, arch: str) -> list[str]:
     return [f"cp{p.replace('.', '')}-cp{p.replace('.', '')}-{plat}" for p in release.pythons]
 
 
+def all_wheel_tags(release: Release) -> list[str]:
+    """Every wheel's tag: each Linux architecture's, then its other systems' (macOS, Windows)."""
+    tags = [t for arch in release.arches for t in wheel_tags(release, arch)]
+    tags = list(dict.fromkeys(tags))  # a pure-Python wheel is one wheel for every architecture
+    if release.pythons:
+        tags += [f"cp{p.replace('.', '')}-cp{p.replace('.', '')}-{plat}" for plat in release.elsewhere
+                 for p in release.pythons]
+    return tags
+
+
 def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
     """A minimal valid wheel; fixed timestamps make the bytes (and so the hashes) repeatable."""
     stem = f"{release.name.replace('-', '_')}-{release.version}"  # wheel names use underscores
     dist = f"{stem}.dist-info"
     files = dict(module_source(release))
-    files[f"{dist}/METADATA"] = _metadata(release)
+    files[f"{dist}/METADATA"] = _metadata(release, shim=release.windows_shim and tag.endswith("win_amd64"))
     files[f"{dist}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: repromatrix\nRoot-Is-Purelib: false\nTag: {tag}\n"
     record = [f"{path},sha256={_b64sha(body.encode())},{len(body.encode())}" for path, body in files.items()]
     blobs = {f"{release.name}/_padding.bin": _padding(release)} if release.padding else {}
@@ -429,12 +477,25 @@ def _b64sha(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, ...] = ()) -> Path:
-    """Write the PEP 503 tree under root (simple/ and packages/); returns root.
+def write_index(root: Path, extra_wheels: tuple[Path, ...] = ()) -> Path:
+    """Write the PEP 503 tree under root (simple/ and packages/), and the extra index's beside it
+    (extra/simple/ and extra/packages/); returns root.
 
     extra_wheels: real wheels served as they are (old pip releases, which cannot be modelled).
     """
-    arch = arch or _docker_arch()
+    _write_tree(root, ALL_RELEASES, extra_wheels, TOMBSTONES)
+    _write_tree(root / EXTRA_ROOT, EXTRA_RELEASES, (), ())
+    for path in root.rglob("*"):
+        os.utime(path, (PUBLISHED, PUBLISHED))
+    return root
+
+
+def _write_tree(
+    root: Path,
+    releases: tuple[Release, ...],
+    extra_wheels: tuple[Path, ...],
+    tombstones: tuple[Tombstone, ...],
+) -> None:
     (root / "packages").mkdir(parents=True, exist_ok=True)
     projects: dict[str, list[ServedFile]] = {}
     old = _epoch(BEFORE_ALL)
@@ -444,13 +505,13 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
         # as PyPI says it: pip skips what this Python cannot run
         said = _requires_python(data)
         projects.setdefault(name, []).append(_write_wheel(root, wheel.name, data, said, old))
-    for release in ALL_RELEASES:
-        for tag in wheel_tags(release, arch):
+    for release in releases:
+        for tag in all_wheel_tags(release):
             filename, data = build_wheel(release, tag)
             served = _write_wheel(root, filename, data, release.requires_python, uploaded(release),
                                   release.yanked)
             projects.setdefault(release.name, []).append(served)
-    for stone in TOMBSTONES:
+    for stone in tombstones:
         filename, data = build_sdist(stone)
         (root / "packages" / filename).write_bytes(data)
         sdist = ServedFile(filename, hashlib.sha256(data).hexdigest(), len(data), uploaded=old)
@@ -461,9 +522,6 @@ def write_index(root: Path, arch: str | None = None, extra_wheels: tuple[Path, .
     _page(root / "simple" / "index.html", "Simple index",
           [f'<a href="{n}/">{n}</a><br>' for n in sorted(projects)])
     _json_index(root / "simple" / "index.json", sorted(projects))
-    for path in root.rglob("*"):
-        os.utime(path, (PUBLISHED, PUBLISHED))
-    return root
 
 
 @dataclass(frozen=True)
@@ -593,6 +651,3 @@ def fetch_real_wheels(requirements: list[str]) -> tuple[Path, ...]:
     return tuple(fetch_wheel(req) for req in requirements)
 
 
-def _docker_arch() -> str:
-    machine = platform.machine()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)

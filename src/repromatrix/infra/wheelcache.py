@@ -4,6 +4,7 @@ downloaded once with the host's pip (its own index and CA configuration) and reu
 from __future__ import annotations
 
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from ..core.errors import InfraError
+from ..core.platforms import Arch, manylinux_platforms
 
 WHEEL_CACHE = Path.home() / ".cache" / "repromatrix" / "wheels"
 
@@ -27,14 +29,24 @@ def last_line(proc: subprocess.CompletedProcess[str]) -> str:
     return (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
 
 
-def fetch_wheel(requirement: str, cache: Path = WHEEL_CACHE) -> Path:
-    """The wheel of `name==version`, from the cache or downloaded into it once."""
+def fetch_wheel(requirement: str, cache: Path = WHEEL_CACHE, arch: Arch | None = None) -> Path:
+    """The wheel of `name==version`, from the cache or downloaded into it once; `arch`: its
+    manylinux wheel for that Linux architecture (a program for another architecture's cells),
+    else the host's own."""
     name, _, version = requirement.partition("==")
     pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    foreign = arch is not None and arch.machine != platform.machine()
+    if foreign:
+        assert arch is not None
+        pattern = f"{name.replace('-', '_')}-{version}-*{arch.wheel}.whl"
     hits = sorted(cache.glob(pattern))
     if not hits:
         cache.mkdir(parents=True, exist_ok=True)
-        proc = host_pip_download(cache, "--no-deps", requirement)
+        options = ["--no-deps"]
+        if foreign:
+            assert arch is not None
+            options += [f"--platform={p}" for p in manylinux_platforms(arch.wheel, (2, 28))]
+        proc = host_pip_download(cache, *options, requirement)
         hits = sorted(cache.glob(pattern))
         if not hits:
             last = last_line(proc)
@@ -64,10 +76,13 @@ def newest_version(name: str) -> str:
     return found.group(1)
 
 
-def standalone_binary(name: str, version: str | None, cache: Path = WHEEL_CACHE) -> Path:
+def standalone_binary(
+    name: str, version: str | None, arch: Arch | None = None, cache: Path = WHEEL_CACHE
+) -> Path:
     """The program `name` its wheel ships as a script (uv: uv-V.data/scripts/uv), extracted once
-    from the real wheel (the newest when `version` is None) into the cache."""
-    wheel = fetch_wheel(f"{name}=={version or newest_version(name)}", cache)
+    from the real wheel (the newest when `version` is None; for `arch`'s cells, the wheel built
+    for it) into the cache."""
+    wheel = fetch_wheel(f"{name}=={version or newest_version(name)}", cache, arch)
     binary = cache / "bin" / f"{wheel.stem}-{name}"
     if binary.is_file() and not binary.is_symlink():
         return binary

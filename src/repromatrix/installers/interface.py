@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..core.outcomes import Outcome
+from ..core.resolution import Resolution
 from .remedy import Remedy
 
 
@@ -31,6 +32,7 @@ class Variables:
     """The environment variables an installer reads for what the axes set."""
 
     index_url: str  # the index cells read
+    extra_index_url: str  # more indexes it also reads (space-separated URLs)
     cert: str  # the CA bundle it trusts
     constraint: str  # a constraints file
     no_input: str  # never prompt (credentials come from files); '': it never prompts
@@ -101,6 +103,16 @@ class Installer(ABC):
         project to add to, the installer itself at `pin`, its axis's version; `requirement`: the
         target, which a project may list before any version of it is installed); most
         installers need none."""
+        return ()
+
+    def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
+        """A dry run of installing `requirement` on the resolution's platform (its wheel tags,
+        its Python, its environment markers), as a shell command; '' where this installer
+        cannot resolve for another platform (a project's lock, pip-sync)."""
+        return ""
+
+    def resolve_environment(self, resolution: Resolution) -> tuple[tuple[str, str], ...]:
+        """Variables its resolution for that platform reads (uv: the macOS version)."""
         return ()
 
     @abstractmethod

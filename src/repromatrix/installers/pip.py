@@ -8,6 +8,7 @@ import shlex
 
 from ..cell.contract import pip_version_of
 from ..core.outcomes import Outcome
+from ..core.resolution import RESOLVE_FOR, Resolution, pip_options
 from .interface import Installer, Rule, Variables
 from .pip_remedies import CATALOGUE, LOCAL_INDEX_WHEELS
 
@@ -156,6 +157,7 @@ class Pip(Installer):
     reads_pip_config = True
     variables = Variables(
         index_url="PIP_INDEX_URL",
+        extra_index_url="PIP_EXTRA_INDEX_URL",
         cert="PIP_CERT",
         constraint="PIP_CONSTRAINT",
         no_input="PIP_NO_INPUT",
@@ -197,6 +199,14 @@ class Pip(Installer):
     ) -> str:  # pip finds a virtual environment by the python it runs on: `venv` says nothing
         options = ["--user"] * user + ["--pre"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
+
+    def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
+        # pip evaluates environment markers as on the machine it runs on (pypa/pip#11664):
+        # resolve_for.py runs this pip with the platform's (a Windows-only requirement, such as
+        # tensorflow-intel for TensorFlow 2.18 on Windows, is otherwise left out)
+        options = pip_options(resolution) + ["--pre"] * pre
+        words = " ".join(shlex.quote(o) for o in options)
+        return f"python3 {RESOLVE_FOR} install {words} {shlex.quote(requirement)}"
 
     def version_of(self, said: str) -> str:
         return pip_version_of(said)

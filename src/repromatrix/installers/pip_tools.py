@@ -25,6 +25,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from ..core.outcomes import Outcome
+from ..core.resolution import Resolution
 from .interface import Rule, project_beside
 from .pip import RULES as PIP_RULES
 from .pip import Pip
@@ -57,6 +58,9 @@ class PipTools(Pip):
     uploaded_before = ("", "")
     remedies = CATALOGUE
     index_wheels = PIP_TOOLS_WHEELS
+
+    def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
+        return ""  # its upgrade is a project's: no dry run of one install for another platform
 
     def program(self, module: bool) -> str:
         return "pip-compile"

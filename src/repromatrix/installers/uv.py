@@ -13,6 +13,7 @@ import re
 import shlex
 
 from ..core.outcomes import Outcome
+from ..core.resolution import Resolution, uv_environment, uv_options, uv_platform
 from .interface import Installer, Rule, Variables
 from .pip import REMOVED
 from .uv_remedies import CATALOGUE
@@ -89,6 +90,7 @@ class Uv(Installer):
     reads_pip_config = False
     variables = Variables(
         index_url="UV_INDEX_URL",
+        extra_index_url="UV_EXTRA_INDEX_URL",
         cert="SSL_CERT_FILE",  # uv's CA bundle: the variable, not pip's configuration
         constraint="UV_CONSTRAINT",
         no_input="",  # uv never prompts: a missing credential is an error
@@ -132,6 +134,16 @@ class Uv(Installer):
         options = ["--system"] * (venv is None) + ["--user"] * user
         options += ["--prerelease", "allow"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
+
+    def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
+        # uv evaluates markers for the --python-platform it is given
+        if not uv_platform(resolution):
+            return ""
+        options = uv_options(resolution) + ["--prerelease", "allow"] * pre
+        return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
+
+    def resolve_environment(self, resolution: Resolution) -> tuple[tuple[str, str], ...]:
+        return uv_environment(resolution)
 
     def version_of(self, said: str) -> str:
         # 'uv 0.13.9 (x86_64-unknown-linux-gnu)'

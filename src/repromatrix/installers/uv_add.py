@@ -22,6 +22,7 @@ import shlex
 from packaging.requirements import Requirement
 
 from ..core.outcomes import Outcome
+from ..core.resolution import Resolution
 from .interface import PROJECT_NAME, project_beside
 from .uv import RULES, Uv
 from .uv_add_remedies import CATALOGUE
@@ -40,6 +41,9 @@ class UvAdd(Uv):
     name = "uv-add"
     rules = tuple(rule for rule in RULES if rule.outcome not in NEVER_IN_A_PROJECT)
     remedies = CATALOGUE
+
+    def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
+        return ""  # its upgrade is a project's: no dry run of one install for another platform
 
     def program(self, module: bool) -> str:
         return "uv"

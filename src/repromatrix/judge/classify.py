@@ -20,7 +20,7 @@ from ..core.outcomes import Outcome
 from ..installers import Installer, Rule, installer
 from .changes import broken_around, changes
 from .index import TAG_FAMILIES, Releases, as_version, pip_reads
-from .wheelmatch import CellTags, fits, missing, newest_for, placeholder_said
+from .wheelmatch import CellTags, fits, missing, newest_for, placeholder_said, platform_kind
 
 PIP = installer("pip")  # until a cell names another installer
 
@@ -108,6 +108,8 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
         return Verdict(
             Outcome.SETUP_FAILED, _lines_matching(output, [ERROR_LINE]) or _last_lines(output)
         )
+    if record.resolution is not None:
+        return _resolution(record, releases, by)
     facts = version_facts(record, releases)
     if record.before_failed:
         return _step_failure(record, facts, by)
@@ -134,53 +136,119 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
     return verdict
 
 
-ARCH = re.compile(
-    r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$"
-)
-
-
-def platform_kind(tag: str, musl: bool = False) -> str:
-    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64', 'any'
-    → 'any'. A plain 'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
-    if tag == "any":
-        return "any"
-    arch = m.group(1) if (m := ARCH.search(tag)) else tag
-    plain_musl = musl and tag.startswith("linux_")
-    return f"{_system_of(tag, plain_musl)} {arch}"
-
-
-def _system_of(tag: str, plain_musl: bool) -> str:
-    if tag.startswith("musllinux") or plain_musl:
-        return "musl"
-    if tag.startswith(("manylinux", "linux")):
-        return "glibc"
-    if tag.startswith("macosx"):
-        return "macOS"
-    if tag.startswith("win"):
-        return "Windows"
-    return tag.split("_")[0]
-
-
 def _foreign_platform(record: Record, releases: Releases | None) -> str:
     """When no release of the target has a wheel of a kind this interpreter accepts (an i686 or musl
     interpreter against x86_64 glibc wheels), what the two are; '' when some would fit or we cannot
     tell."""
     runtime = record.runtime
+    resolved = record.resolution
     accepted = runtime.tags.platforms if runtime and runtime.tags else ()
+    if resolved is not None:
+        accepted = resolved.tags.platforms if resolved.tags else ()
     offered = {p for plats in (releases.platforms.values() if releases else ()) for p in plats}
     if not accepted or not offered or "any" in offered:
         return ""
     # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the
     # usual case.
     musl = runtime is not None and runtime.glibc is not None and not runtime.glibc.strip()
+    if resolved is not None:  # the platform's own libc, not the resolver's
+        musl = any(p.startswith("musllinux") for p in accepted)
     mine = {platform_kind(p, musl) for p in accepted} - {"any"}
     theirs = {platform_kind(p) for p in offered}
     if mine & theirs:
         return ""
+    where = resolved.describe.split(", CPython")[0] if resolved else "this interpreter's platform"
     return (
-        f"no release of {record.package} has a wheel for this interpreter's platform "
+        f"no release of {record.package} has a wheel for {where} "
         f"({', '.join(sorted(mine))}); the index's wheels are for {', '.join(sorted(theirs))}"
     )
+
+
+def _resolution(record: Record, releases: Releases | None, by: Installer) -> Verdict:
+    """A resolved cell: what the installer's dry run for the platform says it would take, or why
+    it took nothing, in its own words. Never that anything was installed or imported."""
+    resolved = record.resolution
+    upgrade = record.upgrade
+    assert resolved is not None
+    if upgrade is None:
+        stopped = ("the cell's record has no resolution: the scenario stopped before it",)
+        return Verdict(Outcome.INFRA_ERROR, stopped)
+    facts = resolution_facts(record, releases)
+    if upgrade.exit_code != 0:
+        verdict = _failure(upgrade, facts, by)
+        no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
+        if no_match and (foreign := _foreign_platform(record, releases)):
+            return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
+        return verdict
+    taken = facts.get("resolved")
+    if not taken:
+        said = _last_lines(upgrade.output, 2)
+        return Verdict(
+            Outcome.UNKNOWN_FAILURE,
+            (f"{by.name} exited 0 but said nothing of {record.package} it would take",) + said,
+            facts,
+        )
+    where = resolved.describe
+    file = f" ({facts['resolved_file']})" if facts.get("resolved_file") else ""
+    head = (
+        f"resolved for {where}, not installed: {by.name} would take {record.package} {taken}{file}"
+    )
+    would = _lines_matching(upgrade.output, [re.compile(r"^Would install")], limit=1)
+    more = tuple(facts[k] for k in ("below_newest", "placeholder") if facts.get(k))
+    return Verdict(Outcome.RESOLVED, (head,) + more + tuple(_focus_would(w) for w in would), facts)
+
+
+def _focus_would(line: str) -> str:
+    """pip's 'Would install a-1 b-2 ...' as a count, uv's as it is."""
+    words = line.split()[2:]
+    return f"Would install {len(words)} distributions" if len(words) > 3 else line
+
+
+def resolved_distributions(record: Record) -> list[tuple[str, str, str]]:
+    """(name, version, file) of each distribution the resolution would install: pip's report,
+    else the installer's ' + name==version' lines (uv)."""
+    resolved = record.resolution
+    if resolved is not None and resolved.install is not None:
+        return [(d.name, d.version, d.file) for d in resolved.install]
+    output = record.upgrade.output if record.upgrade else ""
+    found = re.findall(r"(?m)^\s*\+ ([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", output)
+    return [(name, version, "") for name, version in found]
+
+
+def resolution_facts(record: Record, releases: Releases | None) -> dict[str, Any]:
+    """What a resolved cell's result says: the release it would take (never `after`: nothing was
+    installed), the newest for that platform, and why it would take less than the newest."""
+    assert record.resolution is not None
+    facts: dict[str, Any] = {
+        "before": None,
+        "after": None,
+        "python": record.python,
+        "pip": record.pip,
+    }
+    itself = canonicalize_name(record.package)
+    mine = [d for d in resolved_distributions(record) if canonicalize_name(d[0]) == itself]
+    if mine:
+        facts["resolved"], facts["resolved_file"] = mine[0][1], mine[0][2]
+    facts["distributions"] = [list(d) for d in resolved_distributions(record)]
+    if releases is None or not releases.tags:
+        return facts
+    cell = CellTags.for_resolution(record.resolution, as_version(record.pip_version or None))
+    newest, reachable = releases.newest(), newest_for(releases, cell)
+    facts["newest"] = str(newest) if newest else None
+    facts["newest_for_python"] = str(reachable) if reachable else None
+    taken = as_version(facts.get("resolved"))
+    if taken and newest and taken < newest:
+        why = [missing(releases, newest, cell)] if reachable != newest else []
+        if reachable and taken < reachable:
+            why.append(f"{reachable} exists for it, but the installer did not take it")
+        elif reachable:
+            why.append(f"the newest for it is {reachable}")
+        if placeholder := placeholder_said(releases, taken, newest, cell):
+            facts["placeholder"] = placeholder
+        facts["below_newest"] = (
+            f"would take {taken}, below the newest release {newest}: {'; '.join(why)}"
+        )
+    return facts
 
 
 def _discarded_tombstone(output: str, by: Installer) -> tuple[str, ...]:

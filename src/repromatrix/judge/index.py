@@ -95,6 +95,13 @@ class Releases:
             rel.files.setdefault(version, []).append(file)
         return rel
 
+    def joined(self, other: Releases) -> Releases:
+        """Both indexes' files, as an installer that reads both sees them."""
+        files = [f for listed in (self.files, other.files) for fs in listed.values() for f in fs]
+        joined = Releases.from_files(self.package, files)
+        joined.pre, joined.hosts = self.pre, self.hosts | other.hosts
+        return joined
+
     def only(self, spec: str, pre: bool = False) -> Releases:
         """The releases a target version specifier ('' = any) admits."""
         allowed = SpecifierSet(spec)

@@ -19,7 +19,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from ..cell.contract import Record
+from ..cell.contract import Record, ResolutionRecord
 from .index import TAG_FAMILIES, IndexFile, Releases, as_version, pip_reads
 
 MAX_ROWS = 40  # files listed per cell; Linux and pure-Python wheels first
@@ -37,6 +37,11 @@ class CellTags:
     # Why the tags are not known, when they are not (said beside the table)
     unknown: str = "the cell never ran"
     glibc: str | None = None  # 'glibc 2.36'; '' on musl; None when not known
+    system: str = "linux"  # linux, macos or windows: where the wheels must run
+    # The platforms are every one the system runs (a resolution's, computed for it), not only
+    # those the cell's pip reads: a platform's absence is the system's answer
+    complete: bool = False
+    where: str = ""  # how the cell's platform is named ('' for an interpreter that ran here)
 
     @classmethod
     def from_record(cls, record: Record) -> CellTags | None:
@@ -46,10 +51,30 @@ class CellTags:
         tags = runtime.tags if runtime else None
         glibc = runtime.glibc if runtime else None
         pip = as_version(record.pip_version or None)
+        if record.resolution is not None:
+            return cls.for_resolution(record.resolution, pip)
         if tags is None:  # an old record, or the installer could not say: what CPython X.Y takes
             unknown = "the installer did not say which it takes"
             return cls(record.python, pip=pip, unknown=unknown, glibc=glibc)
         return cls(record.python, frozenset(tags.pairs), tags.platforms, pip, glibc=glibc)
+
+    @classmethod
+    def for_resolution(cls, said: ResolutionRecord, pip: Version | None = None) -> CellTags:
+        """A resolved cell: the platform's own tags for its Python, every platform it runs."""
+        platforms = said.tags.platforms if said.tags else ()
+        system = system_of(platforms)
+        glibc = _resolved_glibc(platforms) if system == "linux" else None
+        return cls(
+            said.python,
+            frozenset(said.tags.pairs if said.tags else ()),
+            platforms,
+            pip,
+            unknown="the platform's tags were not recorded",
+            glibc=glibc,
+            system=system,
+            complete=True,
+            where=said.describe.split(", CPython")[0],
+        )
 
     @property
     def short(self) -> str:
@@ -64,6 +89,18 @@ class CellTags:
         """The interpreter's architecture: from its tags, else this machine's (cells run here)."""
         here = host_machine()
         return _arch(self.platforms) or {"amd64": "x86_64", "arm64": "aarch64"}.get(here, here)
+
+    @property
+    def system_said(self) -> str:
+        """How sentences name the cell's system: 'this system', or the platform it stands for."""
+        return self.where or "this system"
+
+    @property
+    def kind(self) -> str:
+        """'glibc x86_64', 'musl aarch64', 'macOS arm64', 'Windows amd64': what it runs."""
+        if self.system == "linux":
+            return f"{'musl' if self.musl else 'glibc'} {self.arch}"
+        return platform_kind(self.platforms[0]) if self.platforms else self.system
 
     @property
     def musl(self) -> bool:
@@ -108,6 +145,8 @@ class CellTags:
         glibc at least as new as the wheel needs)? Whether this pip reads the tag is not asked."""
         if platform == "any":
             return True
+        if self.complete:
+            return platform in self.platforms
         if _arch_of(platform) != self.arch:
             return False
         if platform.startswith("musllinux_"):
@@ -136,19 +175,22 @@ def explain(releases: Releases, version: Version, cell: CellTags) -> dict[str, A
     files = sorted(
         releases.files.get(version, []),
         key=lambda f: (
-            not _linuxish(f.filename),
+            not _of_system(f.filename, cell.system),
             not f.filename.endswith(f"{arch}.whl"),
+            not _for_python(f.filename, cell),
             _interpreter_order(f.filename.split("-")[2]),
             f.filename,
         ),
     )
     verdicts = [judge(f, version, cell, releases.pre) for f in files]
-    shown = [v for v in verdicts if _linuxish(v.filename)][:MAX_ROWS]
+    shown = [v for v in verdicts if _of_system(v.filename, cell.system)][:MAX_ROWS]
     other = len(verdicts) - len(shown)
+    where = f" on {cell.where}" if cell.where else ""
     summary = (
         f"{sum(v.fits for v in verdicts)} of {len(verdicts)} wheels of {releases.package} "
         f"{version} fit "
-        f"Python {cell.python}" + ("" if cell.known else f" (platform not checked: {cell.unknown})")
+        f"Python {cell.python}{where}"
+        + ("" if cell.known else f" (platform not checked: {cell.unknown})")
     )
     return {
         "version": str(version),
@@ -211,10 +253,15 @@ def _misnamed(tags: frozenset[Tag], cell: CellTags) -> str:
 
 
 def _platform_reason(platforms: set[str], cell: CellTags) -> str:
+    if cell.system != "linux" or cell.musl:
+        kinds = sorted({platform_kind(p) for p in platforms})
+        where = cell.where or "this interpreter's system"
+        return f"built for {', '.join(kinds)}; {where} is {cell.kind}"
     mine = _arch(cell.platforms)
     theirs = {_arch_of(p) for p in platforms if p != "any"}
     if mine and theirs and mine not in theirs:
-        return f"built for {', '.join(sorted(theirs))}; this interpreter runs on {mine}"
+        runs = f"{cell.where} is" if cell.where else "this interpreter runs on"
+        return f"built for {', '.join(sorted(theirs))}; {runs} {mine}"
     if not any(p.startswith(("manylinux", "linux", "musllinux")) for p in platforms):
         return f"built for another system ({', '.join(sorted(platforms))})"
     manylinux = [p for p in platforms if p.startswith("manylinux")]
@@ -266,11 +313,65 @@ def _arch_of(platform: str) -> str:
 
 
 def _arch(platforms: tuple[str, ...]) -> str:
-    return next((_arch_of(p) for p in platforms if p.startswith(("manylinux", "linux"))), "")
+    linux = (_arch_of(p) for p in platforms if p.startswith(("manylinux", "linux", "musllinux")))
+    return next(linux, "") or next((_arch_of(p) for p in platforms if p != "any"), "")
 
 
-def _linuxish(filename: str) -> bool:
-    return any(k in filename for k in ("linux", "-any.whl"))
+def _for_python(filename: str, cell: CellTags) -> bool:
+    """Is the wheel built for the cell's Python (what a reader of the table looks for first)?"""
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion):
+        return False
+    return any(cell.cpython_takes(t) for t in tags)
+
+
+def _of_system(filename: str, system: str) -> bool:
+    """Is the wheel one for `system` (or pure Python)? What a cell's table lists first."""
+    marks = {"linux": ("linux",), "macos": ("macosx",), "windows": ("-win",)}[system]
+    return filename.endswith("-any.whl") or any(m in filename for m in marks)
+
+
+def system_of(platforms: tuple[str, ...]) -> str:
+    """linux, macos or windows: the system whose tags these are."""
+    first = next((p for p in platforms if p != "any"), "")
+    if first.startswith("macosx"):
+        return "macos"
+    return "windows" if first.startswith("win") else "linux"
+
+
+def _resolved_glibc(platforms: tuple[str, ...]) -> str:
+    """'glibc 2.36' from a resolved Linux platform's tags; '' for musl."""
+    newest = max((g for p in platforms if (g := _glibc(p))), default=None)
+    return f"glibc {newest[0]}.{newest[1]}" if newest else ""
+
+
+ARCH = re.compile(
+    r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$"
+)
+
+
+def platform_kind(tag: str, musl: bool = False) -> str:
+    """'manylinux_2_17_x86_64' → 'glibc x86_64', 'musllinux_1_2_aarch64' → 'musl aarch64',
+    'macosx_12_0_arm64' → 'macOS arm64', 'win_amd64' → 'Windows amd64', 'any' → 'any'. A plain
+    'linux_x86_64' is the interpreter's own libc: glibc, unless it runs on musl."""
+    if tag == "any":
+        return "any"
+    arch = m.group(1) if (m := ARCH.search(tag)) else tag
+    plain_musl = musl and tag.startswith("linux_")
+    return f"{_system_word(tag, plain_musl)} {arch}"
+
+
+def _system_word(tag: str, plain_musl: bool) -> str:
+    if tag.startswith("musllinux") or plain_musl:
+        return "musl"
+    if tag.startswith(("manylinux", "linux")):
+        return "glibc"
+    if tag.startswith("macosx"):
+        return "macOS"
+    if tag.startswith("win"):
+        return "Windows"
+    return tag.split("_")[0]
 
 
 def _interpreter_order(tag: str) -> tuple[int, str]:
@@ -351,7 +452,7 @@ def missing(releases: Releases, version: Version, cell: CellTags) -> str:
     for_python = {p for f in files if not _python_unfit(f, cell) for p in _platforms(f, cell)}
     if not for_python:
         return f"no {version} wheel for Python {cell.short}"
-    return f"no {version} wheel for this system ({_system_reason(for_python, cell)})"
+    return f"no {version} wheel for {cell.system_said} ({_system_reason(for_python, cell)})"
 
 
 def _python_unfit(file: IndexFile, cell: CellTags) -> bool:
@@ -370,11 +471,15 @@ def _platforms(file: IndexFile, cell: CellTags) -> set[str]:
 
 def _system_reason(platforms: set[str], cell: CellTags) -> str:
     """Why none of `platforms` runs here (the system, not the pip: see _platform_reason)."""
-    theirs = {_arch_of(p) for p in platforms}
-    if not any(p.startswith(("manylinux", "linux", "musllinux")) for p in platforms):
+    if cell.system != "linux":
+        kinds = sorted({platform_kind(p) for p in platforms})
+        return f"built for {', '.join(kinds)}, not {cell.kind}"
+    linux = {p for p in platforms if p.startswith(("manylinux", "linux", "musllinux"))}
+    if not linux:
         return f"built for another system: {', '.join(sorted(platforms))}"
+    theirs = {_arch_of(p) for p in linux}  # macOS's arm64 and Windows' amd64 are not Linux's
     if cell.arch not in theirs:
-        return f"built for {', '.join(sorted(theirs))}, not {cell.arch}"
+        return f"built for Linux {', '.join(sorted(theirs))}, not {cell.arch}"
     mine = {p for p in platforms if _arch_of(p) == cell.arch}
     if cell.musl and not any(p.startswith("musllinux_") for p in mine):
         return "built for glibc, not musl"
@@ -383,8 +488,9 @@ def _system_reason(platforms: set[str], cell: CellTags) -> str:
     needed = min((g for p in mine if (g := _glibc(p))), default=None)
     have = cell.glibc_version
     if needed and have:
-        return f"needs glibc {needed[0]}.{needed[1]}; this system has glibc {have[0]}.{have[1]}"
-    return f"platform {', '.join(sorted(mine))} is not one this system runs"
+        has = f"{cell.system_said} has"
+        return f"needs glibc {needed[0]}.{needed[1]}; {has} glibc {have[0]}.{have[1]}"
+    return f"platform {', '.join(sorted(mine))} is not one {cell.system_said} runs"
 
 
 def placeholder_said(releases: Releases, landed: Version, newest: Version, cell: CellTags) -> str:
@@ -400,7 +506,7 @@ def placeholder_said(releases: Releases, landed: Version, newest: Version, cell:
         return ""
     return (
         f"{landed} is a pure-Python wheel, while {newest} is built only for "
-        f"{', '.join(sorted(elsewhere))}: on this system the name resolves to what may be a "
+        f"{', '.join(sorted(elsewhere))}: on {cell.system_said} the name resolves to what may be a "
         "placeholder release, not the package itself"
     )
 

@@ -23,6 +23,7 @@ from ..core.errors import BaseImageError, DockerUnavailable, InfraError, UsageEr
 from ..core.files import cache_dir
 from ..core.model import CacheMode, HostSpec, Matrix
 from ..core.outcomes import Outcome
+from ..core.platforms import EMULATION_SLOWDOWN
 from ..execute.progress import RunProgress
 from ..execute.runner import (
     CellJob,
@@ -31,10 +32,11 @@ from ..execute.runner import (
     IndexSecret,
     run_all,
 )
-from ..infra.baseimages import Provisioned, provision
+from ..infra.baseimages import Provisioned, check_arches, provision
 from ..infra.credentials import IndexCredentials, redact, secret_file
 from ..infra.docker_engine import DockerEngine
 from ..infra.engine import Capacity
+from ..infra.localindex import EXTRA_ROOT
 from ..infra.services import (
     SERVICE_BASE,
     ProxySetup,
@@ -217,6 +219,15 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             matrix.settings.debian_mirror,
             interpreters=[p.interpreter for p in plans],
         )
+        running = {p.base_image: p.arch for p in plans if not p.resolved_only}
+        emulated = check_arches(engine, running, ready)  # before the first cell (exit 3)
+        for arch, slow in emulated.items():
+            if slow:
+                console.print(
+                    f"arch {arch}: runs under qemu-user emulation on this "
+                    f"{engine.architecture() or 'x86_64'} engine (about "
+                    f"{EMULATION_SLOWDOWN} times slower: its cells' time limits are scaled)"
+                )
         packages = _packages_cache(engine, cache)
         with (
             index_service(
@@ -255,7 +266,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
                 everything.only(matrix.target.version, matrix.target.pre) if everything else None
             )
             stored = options.remedy_cell is not None
-            jobs = _jobs(matrix, plans, trust.ctx, run_dir, ready, cache, stored=stored)
+            jobs = _jobs(matrix, plans, trust.ctx, run_dir, ready, cache, stored, emulated)
             runner = CellRunner(
                 engine, network, matrix.settings.timeout, proxy, secret, cache, scope.remedy_ca
             )
@@ -384,6 +395,7 @@ def _jobs(
     ready: dict[str, Provisioned | BaseImageError],
     cache: SetupCache,
     stored: bool = False,
+    emulated: dict[str, bool] | None = None,
 ) -> list[CellJob]:
     """Render each cell's build context (or, `stored`, use the one the run directory holds), and
     find the setup prefixes cells share."""
@@ -412,6 +424,7 @@ def _jobs(
                 base_error=error,
                 share=shares[plan.cell.id],
                 reads=reads[plan.cell.id],
+                emulated=(emulated or {}).get(plan.arch.name, False) and not plan.resolved_only,
             )
         )
     return jobs
@@ -470,7 +483,10 @@ def _releases(
     try:
         url = index_url or pip_default_index()
         auth = credentials.authorization() if credentials else None
-        return fetch_releases(url, matrix.target.name, context, authorization=auth)
+        releases = fetch_releases(url, matrix.target.name, context, authorization=auth)
+        for extra in extra_index_hosted(matrix, url):  # what pip sees: every index's files
+            releases = releases.joined(fetch_releases(extra, matrix.target.name, context))
+        return releases
     except Exception as e:  # noqa: BLE001 - an unreadable index only costs us the explanation
         said = redact(str(e), credentials.secrets()) if credentials else str(e)
         console.print(
@@ -478,6 +494,12 @@ def _releases(
             "results will not say whether an upgrade landed below the newest release[/yellow]"
         )
         return None
+
+
+def extra_index_hosted(matrix: Matrix, index_url: str) -> list[str]:
+    """The extra indexes as this machine reaches them (the local one's through its port)."""
+    local = index_url.rstrip("/").removesuffix("/simple") + f"/{EXTRA_ROOT}/simple/"
+    return [local if url == "local" else url for url in matrix.target.extra_index]
 
 
 def execute(

@@ -4,9 +4,12 @@ on it, and the typed result (results.json's cell) made from what the container r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from ..cell.contract import Record
 from ..core.errors import BaseImageError
@@ -24,9 +27,9 @@ from ..judge.classify import Verdict, classify
 from ..judge.index import Releases, pip_default_index
 from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommended
 from ..judge.wheelmatch import why_no_wheel
-from ..plan.plan import CellPlan, RenderContext
+from ..plan.plan import CellPlan, RenderContext, extra_index_urls
 from ..plan.render import reproduce_command
-from ..results.results import CellResult
+from ..results.results import EMULATED_RUN, RESOLVED_RUN, CellResult
 
 
 def remedy_planner(
@@ -42,8 +45,8 @@ def remedy_planner(
 
     def plan(run: CellRun) -> list[AttemptJob]:
         run.verdict = classify(run.observation, releases, run.job.plan.installer)
-        if not selection.on:
-            return []
+        if not selection.on or run.job.plan.resolved_only:
+            return []  # no fix can be tried on a platform that does not run here
         newest_for_python = run.verdict.facts.get("newest_for_python")
         index_url = run.job.plan.index_url or default_index
         evidence = "\n".join(run.verdict.evidence)
@@ -87,7 +90,7 @@ def to_cell_result(
         id=plan.cell.id,
         axes=plan.cell.axes,
         outcome=verdict.outcome,
-        evidence=list(verdict.evidence) + _environment_lines(plan, verdict),
+        evidence=list(verdict.evidence) + _environment_lines(plan, verdict) + _origin(plan, record),
         expected=list(plan.cell.expected),
         before=facts.get("before"),
         after=facts.get("after"),
@@ -114,11 +117,44 @@ def to_cell_result(
         setup=run.setup,
         rerun=run.rerun,
         setup_image=run.setup_image,
+        platform=_platform_facts(plan, run.job.emulated),
+        resolved=_resolved(plan, facts),
         attempts=attempts,
         fix=recommended(
             ((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts), plan.installer
         ),
     )
+
+
+def _platform_facts(plan: CellPlan, emulated: bool) -> dict[str, Any]:
+    """Where the cell ran: its architecture and how (natively, under emulation); or that it was
+    only resolved, and for what."""
+    arch = plan.arch
+    if plan.resolution is not None:
+        return {
+            "arch": arch.name,
+            "machine": arch.machine,
+            "run": RESOLVED_RUN,
+            "platform": plan.resolution.platform.name,
+            "for": plan.resolution.describe,
+        }
+    how = EMULATED_RUN if emulated else "native"
+    return {"arch": arch.name, "machine": arch.machine, "run": how}
+
+
+def _resolved(plan: CellPlan, facts: dict[str, Any]) -> dict[str, Any] | None:
+    """A resolved cell's answer: the release it would take, and the whole resolution."""
+    if plan.resolution is None:
+        return None
+    return {
+        "for": plan.resolution.describe,
+        "platform": plan.resolution.platform.name,
+        "python": plan.resolution.python,
+        "version": facts.get("resolved"),
+        "file": facts.get("resolved_file") or "",
+        "distributions": facts.get("distributions") or [],
+        "command": plan.upgrade_command,
+    }
 
 
 def _recorded(record: Record | None) -> dict[str, Any]:
@@ -204,6 +240,30 @@ def _interpreter_facts(
         facts |= {"provider": provisioned.how, "detail": provisioned.detail}
     runtime = record.runtime if record else None
     return facts | (runtime.facts() if runtime else {})
+
+
+_FETCHED = re.compile(r"(?:Downloading|Using cached) (\S+\.whl)\b")
+
+
+def _origin(plan: CellPlan, record: Record | None) -> list[str]:
+    """Which extra index served the target's file, where the matrix names extra indexes (pip's
+    Downloading line gives a file's whole URL wherever it is not the public index's files host;
+    a resolution's report gives each file's URL)."""
+    extra = extra_index_urls(plan.target)
+    if not extra or record is None:
+        return []
+    urls = [d.url for d in record.resolution.install or ()] if record.resolution else []
+    output = record.upgrade.output if record.upgrade else ""
+    urls += [m.group(1) for m in _FETCHED.finditer(output)]
+    itself = canonicalize_name(plan.target.name)
+    for url in urls:
+        file = url.rsplit("/", 1)[-1]
+        if canonicalize_name(file.split("-", 1)[0]) != itself:
+            continue
+        for index in extra:
+            if url.startswith(index.rstrip("/").removesuffix("/simple") + "/"):
+                return [f"{file} came from the extra index {index} (target.extra_index)"]
+    return []
 
 
 def _environment_lines(plan: CellPlan, verdict: Verdict) -> list[str]:

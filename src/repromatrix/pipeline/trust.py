@@ -19,6 +19,14 @@ from ..core.axes import (
 from ..core.errors import UsageError
 from ..core.files import cache_dir
 from ..core.model import Cell, Matrix
+from ..core.platforms import (
+    ARCHES,
+    NATIVE_ARCH,
+    RUN_PLATFORM,
+    Arch,
+    arch_of_image,
+    platform_named,
+)
 from ..infra.credentials import IndexCredentials
 from ..infra.credentials import resolve as resolve_credentials
 from ..infra.hostca import HostCA, detect_host_ca
@@ -26,7 +34,7 @@ from ..infra.services import Interception
 from ..infra.tlsca import RunCA
 from ..infra.wheelcache import standalone_binary
 from ..installers import INSTALLERS
-from ..plan.plan import RenderContext, cell_as_of_route, local_index_context
+from ..plan.plan import RenderContext, cell_as_of_route, local_index_context, program_key
 from ..results.results import write_atomic
 from .prepare import Prepared
 
@@ -55,14 +63,26 @@ def render_context(
 
 
 def installer_programs(cells: list[Cell]) -> tuple[tuple[str, Path], ...]:
-    """The standalone program of each installer the cells name that brings one (uv), from its
-    real wheel on the host's index, extracted once (the newest, unless the matrix pins one)."""
-    values = dict.fromkeys(c.axes["installer"] for c in cells)
-    wanted = [(v, *installer_of(v)) for v in values]
+    """The standalone program of each installer the cells name that brings one (uv), for each
+    architecture its containers run on, from its real wheel on the host's index, extracted once
+    (the newest, unless the matrix pins one); keyed by program_key."""
+    values = dict.fromkeys((c.axes["installer"], container_arch(c.axes)) for c in cells)
+    wanted = [(v, arch, *installer_of(v)) for v, arch in values]
     return tuple(
-        (value, standalone_binary(INSTALLERS[name].standalone, pin))
-        for value, name, pin in wanted
+        (program_key(value, arch), standalone_binary(INSTALLERS[name].standalone, pin, arch))
+        for value, arch, name, pin in wanted
         if INSTALLERS[name].standalone
+    )
+
+
+def container_arch(axes: dict[str, str]) -> Arch:
+    """The architecture a cell's container runs on: its arch, unless it is only resolved (its
+    resolver runs on this machine's)."""
+    platform = platform_named(axes.get("platform", RUN_PLATFORM))
+    if platform is not None and not platform.runs:
+        return ARCHES[NATIVE_ARCH]
+    return arch_of_image(axes.get("os", "")) or ARCHES.get(
+        axes.get("arch", NATIVE_ARCH), ARCHES[NATIVE_ARCH]
     )
 
 

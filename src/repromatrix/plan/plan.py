@@ -26,10 +26,14 @@ from ..core.axes import (
     fragments,
     installer_of,
 )
-from ..core.interpreter import Interpreter
+from ..core.interpreter import Interpreter, base_image_for
 from ..core.model import Cell, Check, ConflictMode, Target
+from ..core.osfamily import OsFamily, family_of
+from ..core.platforms import ARCHES, NATIVE_ARCH, Arch, Platform, glibc_of
+from ..core.resolution import Resolution
 from ..infra.hostca import HostCA
-from ..infra.localindex import INDEX_HOST, INDEX_PORT
+from ..infra.interpreters import offline_unavailable
+from ..infra.localindex import EXTRA_ROOT, INDEX_HOST, INDEX_PORT
 from ..infra.timemachine import TIME_HOST, time_url
 from ..installers import Installer, installer
 
@@ -61,6 +65,17 @@ class RenderContext:
         host = self.host_ca.read() if self.host_ca else b""
         bundle = host + self.run_ca_pem if trust_host_ca else b""
         return bundle + (self.interceptor_ca_pem if network.trusts_interceptor else b"")
+
+
+def extra_index_urls(target: Target) -> tuple[str, ...]:
+    """The extra indexes the cells read, as they reach them ('local': the local index's)."""
+    local = f"https://{INDEX_HOST}:{INDEX_PORT}/{EXTRA_ROOT}/simple/"
+    return tuple(local if url == "local" else url for url in target.extra_index)
+
+
+def program_key(installer_value: str, arch: Arch) -> str:
+    """How RenderContext.programs names an installer's program for one architecture."""
+    return f"{installer_value}@{arch.name}"
 
 
 def local_index_context(
@@ -113,6 +128,15 @@ class CellPlan:
     # What the upgrade is given on top of env, in the scenario's stage: the index as of
     # target.as_of where the setup was built as of another time (target.setup_as_of)
     upgrade_env: tuple[tuple[str, str], ...] = ()
+    arch: Arch = ARCHES[NATIVE_ARCH]  # the architecture its container runs on
+    platform: Platform | None = None  # None: it runs (platform linux)
+    # A resolved cell's question (its upgrade command is the installer's dry run for it)
+    resolution: Resolution | None = None
+    os_family: OsFamily = family_of("debian:bookworm")  # how its image installs and adds users
+
+    @property
+    def resolved_only(self) -> bool:
+        return self.resolution is not None
 
     @property
     def index_url(self) -> str:
@@ -209,6 +233,8 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
     need, why = disk_need(ctx.local, draft.prior)
     if ctx.index_url:
         env.append((by.variables.index_url, ctx.index_url))
+    if extra := extra_index_urls(target):
+        env.append((by.variables.extra_index_url, " ".join(extra)))
     pinned = (
         draft.installer_pin or draft.pip_pin
     )  # the installer's version, where the matrix pins it
@@ -225,6 +251,13 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
             )
         notes.append(said)
     limits = draft.limits or RESOURCE_LIMITS["unlimited"]
+    resolution = _resolution(draft)
+    command = upgrade_command(by, target, draft.mode)
+    if resolution is not None:
+        command = by.resolve(by.program(True), target.requirement, resolution, pre=target.pre)
+        env += list(by.resolve_environment(resolution))
+        notes += _resolution_notes(resolution, by)
+    notes += _interpreter_notes(draft.interpreter)
     return CellPlan(
         cell=cell,
         target=target,
@@ -240,11 +273,11 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         trusts_ca=trusts,
         wants_host_ca=draft.trust_host_ca,
         cert_variable=_cert_variable(draft, by),
-        upgrade_command=upgrade_command(by, target, draft.mode),
+        upgrade_command=command,
         setup_commands=setup_commands(by, target, draft, trusts),
         env=tuple(env),
         installer=by,
-        checks=ctx.checks + draft.conflicts.checks,
+        checks=() if resolution else ctx.checks + draft.conflicts.checks,
         notes=tuple(notes),
         fragments=tuple(fragments()),
         runtime_setup=ctx.index_secret,
@@ -252,7 +285,47 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         disk_need_why=why,
         as_of_route=route,
         upgrade_env=tuple(upgrade_env),
+        arch=draft.arch,
+        platform=None if draft.platform.runs else draft.platform,
+        resolution=resolution,
+        os_family=family_of(draft.interpreter.image),
     )
+
+
+def _resolution(draft: PlanDraft) -> Resolution | None:
+    """A resolved cell's question; None for a cell that runs."""
+    if draft.platform.runs:
+        return None
+    glibc = glibc_of(base_image_for(draft.values["os"]))
+    return Resolution(draft.platform, draft.arch, draft.resolve_python, glibc)
+
+
+def _resolution_notes(resolution: Resolution, by: Installer) -> list[str]:
+    said = [
+        f"resolved for {resolution.describe}, not installed: {by.name}'s dry run in a container "
+        "of this machine, told that platform's wheel tags; nothing is installed, imported or "
+        "checked"
+    ]
+    if by.reads_pip_config:  # pip: its markers are set for it (resolve_for.py)
+        said.append(
+            "pip evaluates environment markers as on the machine it runs on (pypa/pip#11664); "
+            f"resolve_for.py runs it with {resolution.platform.name}'s instead (markers.json), "
+            "so a requirement only that platform has (tensorflow-intel on Windows) is not left out"
+        )
+    return said
+
+
+def _interpreter_notes(interp: Interpreter) -> list[str]:
+    """Where only a registry can give a foreign architecture's CPython here, say so now."""
+    if interp.is_system or interp.arch.name == "amd64":
+        return []
+    offline = offline_unavailable(interp)
+    if not offline:
+        return []
+    return [
+        f"CPython {interp.version} for {interp.arch.name} comes only from a registry "
+        f"({interp.image}); none of the offline providers has it ({'; '.join(offline)})"
+    ]
 
 
 def as_of_route(by: Installer, version: str | None) -> AsOfRoute:

@@ -18,9 +18,10 @@ import tempfile
 from pathlib import Path
 
 from ..cell import contract
+from ..core.resolution import MARKERS_PATH, RESOLVE_FOR
 from ..core.templating import render, template_bytes
 from ..infra.setupcache import INDEX_STATE_ARG, SETUP_STAGE
-from .plan import CellPlan, RenderContext, environment_requirements
+from .plan import CellPlan, RenderContext, environment_requirements, program_key
 
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
@@ -42,6 +43,8 @@ def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
         setup_stage=SETUP_STAGE,
         index_state=INDEX_STATE_ARG,
         step_instruction=contract.setup_step_instruction,
+        resolve_for=RESOLVE_FOR,
+        markers_path=MARKERS_PATH,
     )
 
 
@@ -72,6 +75,9 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         (tmp / "scenario.py").write_bytes(scenario_source())
         if plan.checks:
             (tmp / "checks.json").write_text(checks_json(plan))
+        if plan.resolution and plan.installer.reads_pip_config:
+            (tmp / "resolve_for.py").write_bytes(template_bytes("resolve_for.py"))
+            (tmp / "markers.json").write_text(plan.resolution.markers_json())
         if plan.cache_corrupted:
             damager = plan.installer.cache_damager
             (tmp / damager).write_bytes(template_bytes(damager))
@@ -80,7 +86,7 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
         if plan.legacy_command:
             (tmp / "legacy_install.py").write_bytes(template_bytes("legacy_install.py"))
         if plan.installer.standalone:
-            program = dict(ctx.programs)[plan.installer_value]
+            program = dict(ctx.programs)[program_key(plan.installer_value, plan.interpreter.arch)]
             _link_file(program, tmp / plan.installer.standalone)
         if plan.trusts_ca:
             _link_shared(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,7 @@ def xml_text(text: str) -> str:
 
 def render_markdown(run: RunResult, run_dir: Path, options: ReportOptions = DEFAULT_OPTIONS) -> str:
     """A summary for an issue comment: counts, unexpected cells first, how to reproduce."""
-    head = _markdown_head(run)
+    head = _markdown_head(run) + _markdown_platforms(run)
     unexpected, failing = (
         run.unexpected(),
         [c for c in run.cells if not c.unexpected and _failed(c)],
@@ -368,6 +369,42 @@ def _markdown_installers(run: RunResult) -> str:
                 f"{md(cell.after or '–')} | {md(theirs[:EVIDENCE_CHARS] or '–')} | {md(evidence)} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _markdown_platforms(run: RunResult) -> str:
+    """Per platform (each architecture run, natively or emulated, and each platform only
+    resolved for), what the installer did there: its outcomes, and the versions it took or would
+    take; '' when every cell ran on one."""
+    groups: dict[str, list[CellResult]] = {}
+    for cell in run.cells:
+        groups.setdefault(cell.runs_on, []).append(cell)
+    if len(groups) < 2:
+        return ""
+    lines = [
+        f"\n### On each platform ({len(groups)})\n",
+        "| runs on | cells | outcomes | the target's version |",
+        "|---|---|---|---|",
+    ]
+    for where, cells in groups.items():
+        outcomes = Counter(c.outcome.value for c in cells)
+        said = ", ".join(f"{md_code(o)} {n}" for o, n in outcomes.items())
+        lines.append(f"| {md(where)} | {len(cells)} | {said} | {md(_versions_said(cells))} |")
+    return "\n".join(lines[:MAX_PLATFORM_ROWS]) + "\n"
+
+
+MAX_PLATFORM_ROWS = 60
+
+
+def _versions_said(cells: list[CellResult]) -> str:
+    """'2.21.0', 'would take 2.16.1 (not installed)', 'none: ...' for a group of cells."""
+    said = []
+    for cell in cells:
+        if cell.resolved_only:
+            taken = (cell.resolved or {}).get("version")
+            said.append(f"would take {taken} (not installed)" if taken else "none would be taken")
+        else:
+            said.append(cell.after or "none installed")
+    return ", ".join(dict.fromkeys(said))
 
 
 def _markdown_head(run: RunResult) -> str:

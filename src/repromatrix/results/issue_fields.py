@@ -27,14 +27,19 @@ def issue_fields(cell: CellResult, package: str) -> str:
     installer = cell.axes.get("installer", "pip").partition("==")[0]
     install = cell.axes.get("install", "")
     how = _INSTALLS.get(install, f"install mode {install}" if install else "unknown")
+    using = f"{installer} {cell.pip or ''} into {how}"
+    python = cell.python or "unknown"
+    if cell.resolved_only and cell.resolved:  # nothing ran on that platform: say what did
+        using = f"not installed: {installer} {cell.pip or ''}'s dry run, resolving for it"
+        python = f"{cell.resolved.get('python') or 'unknown'} (resolved for; not run)"
     fields = [
         ("Issue type", "Build/Install"),
         ("Source", "binary"),
         (f"{_named(package)} version", _versions(cell)),
         ("Custom code", "No"),
-        ("OS platform and distribution", _os(cell.axes.get("os", ""))),
-        ("Python version", cell.python or "unknown"),
-        ("Installed using virtualenv? pip? conda?", f"{installer} {cell.pip or ''} into {how}"),
+        ("OS platform and distribution", _os(cell)),
+        ("Python version", python),
+        ("Installed using virtualenv? pip? conda?", using),
         ("CUDA/cuDNN version", _cuda(cell)),
         ("GPU model and memory", "none: reproduced in a container without a GPU"),
         (
@@ -50,6 +55,9 @@ def _named(package: str) -> str:
 
 
 def _versions(cell: CellResult) -> str:
+    if cell.resolved_only:
+        taken = (cell.resolved or {}).get("version") or "nothing"
+        return f"not installed: a resolution for the platform would take {taken}"
     before = cell.before or "not installed"
     after = cell.after or "unknown"
     newest = (
@@ -58,10 +66,20 @@ def _versions(cell: CellResult) -> str:
     return f"{before} before the upgrade, {after} after it{newest}"
 
 
-def _os(os_value: str) -> str:
+def _os(cell: CellResult) -> str:
+    os_value = cell.axes.get("os", "")
+    platform = cell.platform
+    if cell.resolved_only:
+        resolver = f"Debian {os_value}" if _SUITE.fullmatch(os_value) else os_value
+        said = str(platform.get("for", "")).split(", CPython")[0] or "another platform"
+        return f"{said} (resolved in a {resolver} container, not run there)"
+    arch = platform.get("arch", "")
+    on = f" {arch}" if arch and arch != "amd64" else ""
+    emulated = str(platform.get("run", "")).startswith("emulated")
+    how = ", under qemu-user emulation" if emulated else ""
     if _SUITE.fullmatch(os_value):
-        return f"Linux, Debian {os_value} (container)"
-    return f"Linux, image {os_value} (container)" if os_value else "Linux (container)"
+        return f"Linux, Debian {os_value}{on} (container{how})"
+    return f"Linux, image {os_value}{on} (container{how})" if os_value else "Linux (container)"
 
 
 def _cuda(cell: CellResult) -> str:

@@ -28,6 +28,8 @@ LABEL_INCHES = 3.3  # the row labels' column
 ROW_INCHES = 0.28
 FONT = 8.0
 ALL = "all"  # the column of a pivot with one varying axis
+RUNS_ON = "runs on"  # the pivot's platform columns: each arch (run, emulated) or resolved platform
+PLATFORM_AXES = ("arch", "platform")
 
 ImageKind = Literal["png", "svg"]
 
@@ -52,7 +54,11 @@ def pivot(run: RunResult) -> Pivot:
     values = {a: list(dict.fromkeys(c.axes.get(a, "") for c in run.cells)) for a in axes}
     varying = [a for a in axes if len(values[a]) > 1]
     by_installer = "installer" in varying
-    if by_installer:
+    by_platform = len({c.runs_on for c in run.cells}) > 1
+    if by_platform:  # a column a platform, each row one environment on all of them
+        others = [a for a in varying if a not in PLATFORM_AXES]
+        row_axis, column_axis = "environment", RUNS_ON
+    elif by_installer:
         others = [a for a in varying if a != "installer"]
         row_axis, column_axis = "environment", "installer"
     else:
@@ -64,6 +70,7 @@ def pivot(run: RunResult) -> Pivot:
     for cell in run.cells:
         row = " · ".join(cell.axes.get(a, "") for a in others) or ALL
         column = cell.axes.get(column_axis, "") if column_axis else ALL
+        column = cell.runs_on if column_axis == RUNS_ON else column
         counts.setdefault((row, column), Counter())[cell.outcome] += 1
     rows = list(dict.fromkeys(r for r, _ in counts))
     columns = list(dict.fromkeys(c for _, c in counts))

@@ -63,6 +63,9 @@ def _cell_data(
         "previous": cell.previous_outcome,
         "before": cell.before,
         "after": cell.after,
+        "runsOn": cell.runs_on,
+        "platform": _platform(cell),
+        "resolved": cell.resolved,
         "newest": cell.newest,
         "newestForPython": cell.newest_for_python,
         "belowNewest": cell.below_newest,
@@ -97,6 +100,18 @@ def _cell_data(
         data["dockerfileText"] = budget.take(read_inside(run_dir, cell.dockerfile))
         data["output"] = budget.take(_output_tail(read_inside(run_dir, cell.log, end=True)))
     return data
+
+
+def _platform(cell: CellResult) -> str:
+    """'arm64 (aarch64), emulated (qemu-user)', 'macOS 14 on arm64, CPython 3.12: resolved, not
+    run'; '' for a native amd64 cell (or a run made before platforms were recorded)."""
+    facts = cell.platform
+    if cell.resolved_only:
+        return f"{facts.get('for', 'another platform')}: resolved, not run"
+    arch, run = facts.get("arch", ""), facts.get("run", "")
+    if not arch or (arch == "amd64" and run == "native"):
+        return ""
+    return f"{arch} ({facts.get('machine', '')}), {run}"
 
 
 def _output_tail(log: str) -> str:

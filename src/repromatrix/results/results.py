@@ -27,6 +27,8 @@ from ..core.model import is_cell_id
 from ..core.outcomes import Fix, Outcome
 
 SCHEMA = 1
+RESOLVED_RUN = "resolved"  # platform.run of a cell that was only resolved
+EMULATED_RUN = "emulated (qemu-user)"
 
 
 @dataclass
@@ -82,6 +84,12 @@ class CellResult:
     )  # remedies tried (see ATTEMPT_FIELDS)
     fix: str | None = None  # the recommended remedy: the first, by preference, that works cleanly
     host: str = ""  # the Docker engine the cell ran on ("default": the one DOCKER_HOST names)
+    # Where it ran: {"arch", "machine", "run": "native" | "emulated (qemu-user)" | "resolved"};
+    # a resolved cell adds {"platform", "for"}: what it was resolved for ({} in older runs)
+    platform: dict[str, Any] = field(default_factory=dict)
+    # A resolved cell's answer (None: it ran): the release its installer would take, its file,
+    # every distribution of the resolution [[name, version, file]], and what it was resolved for
+    resolved: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Outcomes are the registry's members however the result was made (a journal line, an
@@ -113,6 +121,21 @@ class CellResult:
         if untried:
             said.append(f"{untried} not tried (the run stopped or our side failed)")
         return "; ".join(said)
+
+    @property
+    def resolved_only(self) -> bool:
+        """Was the cell only resolved (another platform), not run? Nothing was installed."""
+        return self.platform.get("run") == RESOLVED_RUN
+
+    @property
+    def runs_on(self) -> str:
+        """Where the cell ran, for the pivot's platform columns: 'amd64', 'arm64 (emulated)',
+        'macos-arm64 (resolved)'."""
+        arch = self.axes.get("arch", "amd64")
+        platform = self.axes.get("platform", "linux")
+        if self.resolved_only or platform != "linux":
+            return f"{arch if platform == 'resolved' else platform} (resolved)"
+        return arch + (" (emulated)" if self.platform.get("run") == EMULATED_RUN else "")
 
     @property
     def matches_expectation(self) -> bool | None:

@@ -23,7 +23,16 @@
   // colours differ is an environment where the installers disagree.
   const installerAt = axes.indexOf("installer");
   const byInstaller = installerAt >= 0 && axisValues[installerAt].length > 1;
-  if (byInstaller) {
+  // Platforms side by side: a column each architecture a cell ran on (natively or emulated) or
+  // platform it was only resolved for, a row each environment on all of them.
+  const byPlatform = new Set(cells.map((c) => c.runsOn)).size > 1;
+  if (byPlatform) {
+    const platformAxes = ["arch", "platform"].map((a) => axes.indexOf(a));
+    const others = varying.filter((i) => !platformAxes.includes(i));
+    axes.push("runs on", "environment");
+    for (const c of cells) c.values = [...c.values, c.runsOn, others.map((i) => c.values[i]).join(" · ") || "all"];
+    axisValues.push(valuesOf(axes.length - 2), valuesOf(axes.length - 1));
+  } else if (byInstaller) {
     const others = varying.filter((i) => i !== installerAt);
     axes.push("environment");
     for (const c of cells) c.values = [...c.values, others.map((i) => c.values[i]).join(" · ") || "all"];
@@ -34,8 +43,8 @@
   const fixOf = (c) => c.fix || (c.attempts.length ? "no clean fix" : (data.outcomes[c.outcome].failed ? "not tried" : "nothing to fix"));
   const state = {
     colour: "outcome",
-    row: byInstaller ? axes.length - 1 : varying[0] ?? 0,
-    col: byInstaller ? installerAt : varying[1] ?? varying[0] ?? 0,
+    row: byPlatform || byInstaller ? axes.length - 1 : varying[0] ?? 0,
+    col: byPlatform ? axes.length - 2 : byInstaller ? installerAt : varying[1] ?? varying[0] ?? 0,
     outcomes: new Set(outcomes),
     trends: new Set(trends),
     values: axes.map((_, i) => new Set(axisValues[i])),
@@ -153,7 +162,8 @@
         el("td", { text: c.id }), el("td", {}, badge(c.outcome)),
         el("td", { class: c.unexpected ? "unexpected" : "", text: c.expected.join(" or ") || "–" }),
         el("td", {}, trendTag(c.trend)),
-        el("td", { text: (c.before || "–") + " → " + (c.after || "–") }),
+        el("td", { text: c.resolved ? "would take " + (c.resolved.version || "nothing") + " (resolved)"
+          : (c.before || "–") + " → " + (c.after || "–") }),
         el("td", { text: c.attempts.length ? (c.fix || "none works cleanly") : "" }),
         // An upgrade that landed low says why; any other cell shows the line that decided its outcome.
         el("td", { text: (c.outcome === "upgraded" && c.belowNewest) || c.evidence[0] || "" })));
@@ -178,9 +188,15 @@
     const panel = $("detail");
     const dl = el("dl");
     axes.slice(0, realAxes).forEach((name, i) => field(dl, name, c.values[i]));
-    field(dl, "version", (c.before || "not installed") + " → " + (c.after || "not installed") +
-      (c.newest ? " (newest release " + c.newest + (c.newestForPython && c.newestForPython !== c.newest
-        ? ", newest for this Python " + c.newestForPython : "") + ")" : ""));
+    const newest = c.newest ? " (newest release " + c.newest + (c.newestForPython && c.newestForPython !== c.newest
+      ? ", newest for this " + (c.resolved ? "platform" : "Python") + " " + c.newestForPython : "") + ")" : "";
+    field(dl, "platform", c.platform);
+    field(dl, "version", c.resolved
+      ? "not installed: resolved, it would take " + (c.resolved.version || "nothing") + newest
+      : (c.before || "not installed") + " → " + (c.after || "not installed") + newest);
+    if (c.resolved && c.resolved.distributions.length) {
+      field(dl, "the resolution", c.resolved.distributions.map((d) => d[0] + " " + d[1]).join(", "));
+    }
     field(dl, "below newest", c.belowNewest);
     field(dl, "expected", c.expected.join(" or ") || "–");
     field(dl, "trend", c.trend + (c.previous ? " (previous run: " + c.previous + ")" : ""));

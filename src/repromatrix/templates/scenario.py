@@ -47,6 +47,8 @@ STEP = "&&"  # between the upgrade's commands, when it takes more than one (cont
 # The installer's own commands for what the scenario asks it (installers/: its version, its check of
 # what is installed, the versions the index offers, a dry run of one requirement).
 PROBES = json.loads(os.environ["REPROMATRIX_PROBES"])
+# A resolved cell (another platform): its installer's dry run is all that runs.
+RESOLVE = json.loads(os.environ.get("REPROMATRIX_RESOLVE") or "null")
 TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 UPGRADER = os.environ.get("REPROMATRIX_USER") or "root"
 IDENTITIES = os.environ.get("REPROMATRIX_IDENTITIES", "root").split()
@@ -563,6 +565,35 @@ def run_upgrade(steps):
     return code, "".join(outputs), took, timed_out
 
 
+def read_report(path):
+    """What pip's --report says it would install: each distribution, its file and where from."""
+    try:
+        with open(path) as fh:
+            report = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    rows = []
+    for item in report.get("install") or []:
+        meta = item.get("metadata") or {}
+        url = (item.get("download_info") or {}).get("url") or ""
+        rows.append({"name": meta.get("name") or "", "version": meta.get("version") or "",
+                     "file": url.rsplit("/", 1)[-1].split("#", 1)[0], "url": url.split("#", 1)[0],
+                     "requested": bool(item.get("requested")),
+                     "requires_python": meta.get("requires_python") or ""})
+    return {"install": rows, "environment": report.get("environment") or {}}
+
+
+def resolve(record):
+    """A resolved cell: the installer's dry run for another platform, and what it would take."""
+    record["resolution"] = {key: RESOLVE[key] for key in ("platform", "describe", "python", "tags")}
+    heading("resolve for %s as %s: %s" % (RESOLVE["describe"], UPGRADER, UPGRADE))
+    code, out, secs, timed_out = run_upgrade(upgrade_steps(shlex.split(UPGRADE)))
+    record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
+                         "seconds": secs, "timed_out": timed_out}
+    record["resolution"]["report"] = read_report(RESOLVE["report"]) if code == 0 else None
+    finish(record)
+
+
 def finish(record):
     sys.stdout.write(PREFIX + json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -577,6 +608,8 @@ def main():
     record["pip"] = pip_version.strip()
     _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
     record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
+    if RESOLVE:
+        return resolve(record)
     if "error" not in record["runtime"]:
         record["runtime"]["tags"] = tags()
     record["before"] = installed_version(UPGRADER)

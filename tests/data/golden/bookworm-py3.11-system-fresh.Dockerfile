@@ -1,5 +1,7 @@
 # repromatrix cell bookworm-py3.11-system-fresh
 #   os: bookworm
+#   arch: amd64
+#   platform: linux
 #   python: system
 #   install: system
 #   prior: none
@@ -17,7 +19,7 @@
 
 FROM debian:bookworm AS setup
 
-# The OS's own python3, pip and venv.
+# The OS's own python3, pip and venv (Debian and Ubuntu).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
  && rm -rf /var/lib/apt/lists/*

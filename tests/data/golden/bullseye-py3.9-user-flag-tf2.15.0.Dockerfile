@@ -1,5 +1,7 @@
 # repromatrix cell bullseye-py3.9-user-flag-tf2.15.0
 #   os: bullseye
+#   arch: amd64
+#   platform: linux
 #   python: system
 #   install: user-flag
 #   prior: 2.15.0
@@ -17,7 +19,7 @@
 
 FROM debian:bullseye AS setup
 
-# The OS's own python3, pip and venv.
+# The OS's own python3, pip and venv (Debian and Ubuntu).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-pip python3-venv \
  && rm -rf /var/lib/apt/lists/*
