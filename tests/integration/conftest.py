@@ -20,7 +20,12 @@ RUN_TIMEOUT = 1800
 SHARED_RUNS: set[str] = set()  # the session fixtures below that make one, by name
 # Shared runs too slow for `nox -s tests` on a fresh machine, and why; their tests are marked slow
 # (`nox -s slow`, and the nightly workflow, run them).
-SLOW_RUNS = {"pythons_run": "builds CPython 3.9, 3.11 and 3.13 from Debian's sources: 13 of its 14 minutes"}
+SLOW_RUNS = {
+    "pythons_run": "builds CPython 3.9, 3.11 and 3.13 from Debian's sources: 13 of its 14 minutes",
+    "platforms_slow_run": "armhf debootstrapped and run, and arm64 from a prior version, under "
+    "emulation: about 5 minutes",
+    "extra_index_run": "two armhf suites under emulation: about 4 minutes",
+}
 
 
 def shared_run(fixture):  # noqa: ANN001, ANN201 - a pytest fixture, before @pytest.fixture
@@ -113,7 +118,31 @@ keras3_run = _example_run("keras3")
 nightly_run = _example_run("nightly")
 and_cuda_run = _example_run("and-cuda")
 renamed_run = _example_run("renamed")
-platforms_run = _example_run("platforms")
+extra_index_run = _example_run("extra-index")
+
+
+# The cells of examples/platforms.yaml in the slow lane: armhf run for real, arm64 from a prior version
+SLOW_PLATFORMS = "(arch=armhf and platform=linux) or (arch=arm64 and prior=2.15.0)"
+
+
+@pytest.fixture(scope="session")
+@shared_run
+def platforms_run(docker_client, tmp_path_factory) -> ExampleRun:
+    """examples/platforms.yaml but its slow cells (platforms_slow_run): arm64 under emulation (about 3
+    minutes on a fresh machine), i386, and the resolved cells."""
+    run = ExampleRun("examples/platforms.yaml", tmp_path_factory.mktemp("platforms"),
+                     "-k", f"not ({SLOW_PLATFORMS})")
+    assert run.proc.returncode == 0, run.proc.stderr[-5000:]
+    return run
+
+
+@pytest.fixture(scope="session")
+@shared_run
+def platforms_slow_run(docker_client, tmp_path_factory) -> ExampleRun:
+    run = ExampleRun("examples/platforms.yaml", tmp_path_factory.mktemp("platforms-slow"),
+                     "-k", SLOW_PLATFORMS)
+    assert run.proc.returncode == 0, run.proc.stderr[-5000:]
+    return run
 backtracking_run = _example_run("backtracking")
 installers_run = _example_run("installers")
 environments_run = _example_run("environments")

@@ -217,24 +217,6 @@ def test_the_replacement_is_what_fixes_a_tombstoned_name(renamed_run, cell_id, r
     assert renamed_run.cells[cell_id]["fix"] == ("replace-package" if "2.10.1" in cell_id else "use-replacement")
 
 
-def test_a_32_bit_interpreter_has_no_wheel_at_all_and_says_so(platforms_run):
-    cell = platforms_run.cells["i386-debian-bookworm-py3.11-venv-fresh"]
-    assert cell["outcome"] == "unsupported-platform", cell["evidence"]
-    assert cell["evidence"][0] == ("no release of tensorflow has a wheel for this interpreter's platform "
-                                   "(glibc i686); the index's wheels are for glibc x86_64")
-    assert "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)" \
-        in cell["evidence"]
-    # the wheels built for its Python are ruled out for their platform
-    reasons = {f["file"]: f["reason"] for f in cell["why_no_wheel"]["files"]}
-    assert reasons["tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl"] == ("built for x86_64; this interpreter "
-                                                                                  "runs on i686")
-    tried = {a["remedy"]: a["fix"] for a in cell["attempts"]}
-    assert tried == {"upgrade-pip": "fails"}  # the fix is another Python
-    # No release has a wheel this system runs: newest-for-python has nothing to pin (it used to
-    # pin 2.21.0, a release with no wheel here)
-    assert cell["newest_for_python"] is None
-
-
 def test_a_name_built_only_for_another_system_resolves_to_a_placeholder_and_is_named_one(placeholder_run):
     cell = placeholder_run.cells["bookworm-py3.11-venv-fresh"]
     assert (cell["outcome"], cell["after"], cell["newest"]) == ("import-error", "0.0.1", "2.18.0"), cell["evidence"]

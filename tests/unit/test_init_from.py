@@ -50,17 +50,19 @@ REAL = [
         "tensorflow",
         "newest",
         "bookworm",
-        "system",
+        "3.6",
         "venv",
-        "1.12.0",
+        "none",  # a resolution installs nothing: the report's 1.12.0 is said in a note
         "os",
         None,
         [],
         [
-            "the report's OS is Windows",
-            "--platform win_amd64 --python-version 3.6",
+            "the report's OS is Windows (tf-39809-windows-anaconda.md:6)",
+            'platform: ["windows-amd64"]',
+            "windows-amd64 cannot run in a container here; the cell is pip's resolution for it",
+            "prior 1.12.0 (tf-39809-windows-anaconda.md:9",
             "a conda environment",
-            "the report's Python is 3.6",
+            "this cell resolves with pip instead",
             "QUESTION: the report does not say who",
         ],
     ),
@@ -134,13 +136,18 @@ REAL = [
         "tensorflow",
         "newest",
         "bookworm",
-        "system",
+        "3.8",
         "venv",
         "none",
-        "21.0.1",
+        "os",  # its pip 21.0.1 has no dry run for another platform: said in a note
         "no-matching-distribution",
         [],
-        ["the report's OS is macOS", "--platform macosx_14_0_arm64 --python-version 3.8"],
+        [
+            "the report's OS is macOS",
+            'platform: ["macos-arm64"]',
+            "pip 21.0.1 (tf-48636-macos-m1.md:19",
+            "has no dry run for another platform",
+        ],
     ),
     (
         "tf-79370-wsl-ubuntu2404.md",
@@ -176,13 +183,14 @@ REAL = [
         "3.10",
         "venv",
         "none",
-        "22.0.3",
+        "os",
         None,
         [],
         [
             "the report's OS is macOS",
             "the template's TensorFlow version is 2.8",
-            "--platform macosx_10_15_x86_64 --python-version 3.10",
+            'platform: ["macos-arm64"]',
+            "QUESTION: the report does not say which Mac; Apple silicon is assumed",
         ],
     ),
     (
@@ -228,7 +236,7 @@ def test_a_real_report_becomes_the_reporters_cell(
     assert expected(matrix) == outcome
     for pin in pins:
         assert pin in environment(matrix)
-    flat = " ".join(text.split())
+    flat = " ".join(" ".join(ln.strip().removeprefix("#") for ln in text.splitlines()).split())
     for said in says:
         assert said in flat, said
 
@@ -310,7 +318,7 @@ def test_an_unknown_os_stays_a_question(tmp_path):
     matrix, text = init(tmp_path, report)
     assert axis(matrix, "os") == "bookworm"
     assert axis(matrix, "install") == "system"
-    flat = " ".join(text.split())
+    flat = " ".join(" ".join(ln.strip().removeprefix("#") for ln in text.splitlines()).split())
     assert "QUESTION: the report's OS is CentOS 7" in flat
     assert "bookworm is a placeholder" in flat
 
@@ -396,3 +404,26 @@ def test_install_commands_as_typed(line, requirements, flags):
 def test_a_line_that_is_no_command():
     assert parse_command("I tried to pip-install it yesterday") is None
     assert not [c for c in clues_of(lines_of("pip is great\n", "r")) if c.key == "target"]
+
+
+@pytest.mark.parametrize("report, axes, said", [
+    ("### System information\n- OS Platform and Distribution: Ubuntu 22.04 on a Jetson\n"
+     "$ uname -m\naarch64\n$ pip install tensorflow\nERROR: No matching distribution found for tensorflow\n",
+     {"os": "ubuntu:22.04", "arch": "arm64"}, "Linux on arm64, run under qemu-user emulation"),
+    ("Raspberry Pi 4, Raspberry Pi OS 32-bit (Debian 12)\n$ uname -a\n"
+     "Linux raspberrypi 6.1.21-v7l+ #1642 SMP armv7l GNU/Linux\n$ pip3 install tensorflow\n",
+     {"os": "bookworm", "arch": "armhf"}, "Linux on armhf"),
+    ("OS: Windows 10\n$ python -VV\nPython 3.11.4 (tags/v3.11.4:d2340ef, Jun  7 2023) "
+     "[MSC v.1934 32 bit (Intel)] on win32\n> pip install tensorflow\n",
+     {"platform": "windows-x86", "python": "3.11"}, "windows-x86 cannot run in a container here"),
+    ("macOS 14.5 on an Intel MacBook Pro (x86_64)\nPython 3.12.2\n$ pip install -U tensorflow\n",
+     {"platform": "macos-x86_64", "python": "3.12"}, "the Python resolved for"),
+])
+def test_a_reports_machine_and_os_become_the_arch_and_platform_axes(tmp_path, report, axes, said):
+    path = tmp_path / "report.md"
+    path.write_text(report)
+    matrix, text = init(tmp_path, path)
+    for name, value in axes.items():
+        assert axis(matrix, name) == value, text
+    flat = " ".join(" ".join(ln.strip().removeprefix("#") for ln in text.splitlines()).split())
+    assert said in flat

@@ -173,3 +173,57 @@ def test_a_cell_id_longer_than_a_file_name_gets_a_bounded_directory(write_matrix
     assert f"# repromatrix cell {cell.id}" in (out / "Dockerfile").read_text()  # the id stays in it
     twin = cell.__class__(id=cell.id + "y", values=cell.values)
     assert twin.name != cell.name  # the hash of the whole id keeps names apart
+
+
+PLATFORMS_MATRIX = """
+axes:
+  os: [bookworm]
+  arch: [amd64]
+  platform: [linux]
+  python: [system]
+  install: [venv, user-venv]
+include:
+  - {arch: arm64, install: venv}
+  - {platform: windows-amd64, python: "3.12", install: venv}
+  - {os: "ubuntu:24.04", install: user-venv}
+  - {os: "alpine:3.20", install: user-venv}
+  - {os: "rockylinux:9", install: user-venv}
+  - {os: "quay.io/someone/linux:1", install: venv}
+"""
+
+
+@pytest.mark.parametrize("cell_id", [
+    "bookworm-arm64-py3.11-venv-fresh",
+    "bookworm-windows-amd64-py3.12-venv-fresh",
+    "ubuntu-24.04-py3.12-user-venv-fresh",
+])
+def test_golden_dockerfiles_of_other_platforms(write_matrix, host_ca, cell_id):
+    cells = {c.id: c for c in expand(load_matrix(write_matrix(PLATFORMS_MATRIX)))}
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    check_golden(f"{cell_id}.Dockerfile", render_dockerfile(plan_cell(cells[cell_id], ctx), ctx))
+
+
+@pytest.mark.parametrize("cell_id, installs, adds_user, trusts", [
+    ("ubuntu-24.04-py3.12-user-venv-fresh", "apt-get install -y --no-install-recommends python3 python3-pip "
+     "python3-venv", "useradd --create-home user", None),
+    ("alpine-3.20-py3.12-user-venv-fresh", "apk add --no-cache python3 py3-pip ca-certificates", "adduser -D user",
+     None),
+    ("rockylinux-9-py3.9-user-venv-fresh", "dnf install -y python3 python3-pip shadow-utils ca-certificates",
+     "useradd --create-home user", None),
+    ("quay.io-someone-linux-1-pysystem-venv-fresh", "elif command -v apk >/dev/null; then apk add", None, None),
+])
+def test_each_os_family_installs_python_and_adds_users_its_own_way(write_matrix, host_ca, cell_id, installs,
+                                                                   adds_user, trusts):
+    from dockerfile_parse import DockerfileParser
+
+    cells = {c.id: c for c in expand(load_matrix(write_matrix(PLATFORMS_MATRIX)))}
+    ctx = RenderContext(target=load_matrix(REPO / "matrix.yaml").target, host_ca=host_ca)
+    parser = DockerfileParser(fileobj=__import__("io").BytesIO())
+    parser.content = render_dockerfile(plan_cell(cells[cell_id], ctx), ctx)
+    runs = [i["value"] for i in parser.structure if i["instruction"] == "RUN"]
+    assert installs in runs[0]
+    if adds_user:
+        assert adds_user in runs
+    # every instruction is one the templates write: nothing else got in
+    assert {i["instruction"] for i in parser.structure} <= {"FROM", "RUN", "COPY", "ENV", "ARG", "USER", "CMD",
+                                                            "COMMENT"}

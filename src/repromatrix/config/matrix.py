@@ -21,6 +21,7 @@ from packaging.specifiers import SpecifierSet
 from ..core import asof
 from ..core.axes import AXES
 from ..core.errors import MatrixError, did_you_mean
+from ..core.interpreter import rootfs_image
 from ..core.model import (
     CacheMode,
     Check,
@@ -382,7 +383,21 @@ def _axis_value(doc: Document, name: str, value: Any, at: KeyPath) -> str:
         extra = sorted(doc.defined.get(axis.defined_by, ()))
         defined = f" (the matrix defines: {', '.join(extra)})" if extra else ""
         doc.fail(at, problem + defined, f"{name}: {axis.doc}")
+    if name == "os" and rootfs_image(text) is not None:
+        _rootfs_inside(doc, text, at)
     return text
+
+
+def _rootfs_inside(doc: Document, text: str, at: KeyPath) -> None:
+    """A root file system tarball: a regular file inside the matrix's folder."""
+    folder = Path(doc.path).resolve().parent
+    path = (folder / text).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        doc.fail(
+            at,
+            f"{text!r} is not a file inside the matrix's folder ({folder.name}/)",
+            "put the root file system tarball beside the matrix and name it relative to it",
+        )
 
 
 def _axes(doc: Document, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -28,8 +28,10 @@ from .interpreter import (
     debian_suite_of,
     os_pip,
     os_python,
+    rootfs_image,
 )
 from .model import ConflictMode
+from .osfamily import family_of
 from .platforms import (
     ARCHES,
     EMULATION_SLOWDOWN,
@@ -223,10 +225,15 @@ def _one_of(value: str, choices: Iterable[str]) -> str | None:
 # -- os -----------------------------------------------------------------------------------
 class OsAxis(Axis):
     name, default = "os", "bookworm"
-    doc = "a Debian suite (bullseye, bookworm, trixie, ...) or any image reference"
+    doc = (
+        "a Debian suite (bullseye, bookworm, trixie, ...), any image reference (ubuntu:24.04, "
+        "rockylinux:9, alpine:3.20, ...), or a root file system tarball beside the matrix "
+        "(rootfs/ubuntu-24.04.tar), imported"
+    )
 
     def check(self, value: str) -> str | None:
-        if re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value) or image_reference_ok(value):
+        suite_or_image = re.fullmatch(r"[a-z][a-z0-9-]{0,30}", value) or image_reference_ok(value)
+        if suite_or_image or rootfs_image(value) is not None:
             return None
         return (
             f"{value!r} is neither a Debian suite name nor an image reference "
@@ -261,7 +268,8 @@ class ArchAxis(ChoiceAxis):
                 )
             )
         draft.arch = fixed or ARCHES[value]
-        if image_for_arch(image, draft.arch) is None:
+        imported = rootfs_image(draft.values["os"]) is not None  # imported as any architecture
+        if image_for_arch(image, draft.arch) is None and not imported:
             draft.problems.append(
                 (
                     self.name,
@@ -428,7 +436,8 @@ class PythonAxis(Axis):
         return f"{value!r} is not 'system' or a Python version like '3.12'"
 
     def id_part(self, value: str, cell: IdContext) -> str | None:
-        own = DEBIAN_SUITES.get(debian_suite_of(base_image_for(cell.values["os"])) or "")
+        image = base_image_for(cell.values["os"])
+        own = DEBIAN_SUITES.get(debian_suite_of(image) or "") or os_python(image)
         if value == "system":
             return f"py{own or 'system'}"
         # Debian's python3.11 and a CPython 3.11 under /usr/local differ (PEP 668, patches):
@@ -998,6 +1007,16 @@ class ConflictsAxis(ChoiceAxis):
             draft.problems.append((self.name, f"no environment {value!r}", "define it"))
             return
         draft.conflicts = mode
+        family = family_of(base_image_for(draft.values["os"]))
+        if mode.apt and family.packages != "apt":
+            draft.problems.append(
+                (
+                    self.name,
+                    f"environment {value!r} lists Debian packages (apt), but os "
+                    f"{draft.values['os']} is {family.doc}, which has no apt",
+                    "use the environment with a Debian or Ubuntu os (exclude the pair)",
+                )
+            )
         draft.preinstall.extend(mode.preinstall)
         draft.notes.extend(f"left out of environment {value}: {why}" for why in mode.dropped)
         if mode.prior is None:

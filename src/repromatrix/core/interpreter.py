@@ -39,12 +39,33 @@ Say = Callable[[str], None]
 
 
 def base_image_for(os_value: str, arch: Arch = ARCHES[NATIVE_ARCH]) -> str:
-    """A bare suite name means Debian's image of that suite; anything else is an image
-    reference. For another architecture, the name of that image built for it (Docker Hub's
-    per-architecture namespace: arm64v8/debian:bookworm); the os value itself where it has
-    none (the axes refuse such a pair)."""
+    """A bare suite name means Debian's image of that suite; a root file system tarball (for
+    air-gapped sites) the image it is imported as; anything else is an image reference. For
+    another architecture, the name of that image built for it (Docker Hub's per-architecture
+    namespace: arm64v8/debian:bookworm); the os value itself where it has none (the axes refuse
+    such a pair)."""
+    if (imported := rootfs_image(os_value)) is not None:
+        return imported + ("" if arch.name == NATIVE_ARCH else f"-{arch.name}")
     image = os_value if (":" in os_value or "/" in os_value) else f"debian:{os_value}"
     return image_for_arch(image, arch) or image
+
+
+# A root file system as a tarball beside the matrix (`os: rootfs/ubuntu-24.04.tar`): imported as
+# an image of this name (`docker import FILE NAME` by hand)
+ROOTFS = re.compile(
+    r"(?:[A-Za-z0-9_][A-Za-z0-9._-]*/)*(?P<stem>[A-Za-z0-9_][A-Za-z0-9._-]*?)"
+    r"\.(?:tar|tar\.gz|tgz|tar\.xz)"
+)
+ROOTFS_REPOSITORY = "repromatrix-rootfs"
+
+
+def rootfs_image(os_value: str) -> str | None:
+    """The image a root file system tarball is imported as, or None if `os_value` is none."""
+    m = ROOTFS.fullmatch(os_value)
+    if m is None or ".." in os_value.split("/"):
+        return None
+    slug = re.sub(r"[^a-z0-9._-]+", "-", os_value.lower().rsplit(".tar", 1)[0].replace("/", "-"))
+    return f"{ROOTFS_REPOSITORY}/{slug.strip('.-_')}:rootfs"
 
 
 def os_python(image: str) -> str:

@@ -80,6 +80,7 @@ DETECT = OsFamily(
     "useradd --create-home {user} 2>/dev/null || adduser -D {user}",
     "/usr/local/share/ca-certificates",
     "update-ca-certificates",
+    packages="apt",  # an environment's apt packages are tried: the image may well be Debian's
 )
 FAMILIES = {f.name: f for f in (APT, DNF, YUM, APK, DETECT)}
 

@@ -71,6 +71,17 @@ class Resolution:
         platforms = list(dict.fromkeys(t.platform for t in tags))
         return {"count": len(tags), "pairs": pairs, "platforms": platforms}
 
+    def pip_tags_arguments(self) -> dict[str, Any]:
+        """pip's get_supported() arguments for the options it is given: what the cell's pip
+        computes the platform's tags from (the scenario asks it; tags_json() stands in where it
+        cannot say)."""
+        return {
+            "version": self.python.replace(".", ""),
+            "platforms": list(self.wheel_platforms),
+            "impl": PYTHON_IMPLEMENTATION,
+            "abis": [self.abi],
+        }
+
     def to_json(self) -> dict[str, Any]:
         """What the scenario is told (contract.RESOLVE) and gives back in its record."""
         return {
@@ -79,6 +90,7 @@ class Resolution:
             "python": self.python,
             "report": REPORT_PATH,
             "tags": self.tags_json(),
+            "tags_for": self.pip_tags_arguments(),
         }
 
 

@@ -9,6 +9,9 @@ cached for later runs (labelled as base images: `repromatrix clean --base-images
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import lzma
 import os
 import platform
 import re
@@ -47,9 +50,12 @@ def provision(
     say: Say,
     mirror: str = "",
     interpreters: Iterable[Interpreter] = (),
+    rootfs: dict[str, tuple[Path, Arch]] | None = None,
 ) -> dict[str, Provisioned | BaseImageError]:
     """Make each image (and each interpreter's image) available; a failure is returned, not
-    raised (its cells become infra errors)."""
+    raised (its cells become infra errors). `rootfs`: images imported from a root file system
+    tarball (os: FILE), with the architecture to import it as."""
+    imported = rootfs or {}
     done: dict[str, Provisioned | BaseImageError] = {}
     host = _Host(engine, say, mirror)
     wanted: dict[str, Interpreter | None] = {image: None for image in images}
@@ -57,6 +63,8 @@ def provision(
 
     def one(image: str, interp: Interpreter | None) -> Provisioned | BaseImageError:
         try:
+            if image in imported:
+                return provision_rootfs(engine, image, *imported[image], say)
             if interp is None:
                 return provision_one(engine, image, say, mirror)
             return provision_interpreter(host, engine, interp, say)
@@ -73,6 +81,46 @@ def provision(
         if interp is not None:
             done[image] = one(image, interp)
     return {image: done[image] for image in wanted}
+
+
+LABEL_ROOTFS = "org.repromatrix.rootfs.sha256"
+
+
+def provision_rootfs(
+    engine: Engine, image: str, tarball: Path, arch: Arch, say: Say
+) -> Provisioned:
+    """The image of a root file system tarball (os: FILE): imported once, and again whenever the
+    file's content changes (the image carries its sha256)."""
+    digest = _sha256(tarball)
+    if engine.image_exists(image) and engine.image_labels(image).get(LABEL_ROOTFS) == digest:
+        return Provisioned(image, "present", f"imported from {tarball.name}")
+    say(f"{image}: importing the root file system {tarball.name} as {arch.name}")
+    with tempfile.TemporaryDirectory(prefix="repromatrix-rootfs-", dir="/var/tmp") as tmp:
+        layer = _uncompressed(tarball, Path(tmp) / "rootfs.tar")
+        labels = {LABEL_BASE: f"rootfs {tarball.name}", LABEL_ROOTFS: digest}
+        engine.import_rootfs(layer, image, labels, arch.docker)
+    return Provisioned(image, "imported", f"imported from {tarball.name} ({digest[:12]})")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _uncompressed(tarball: Path, out: Path) -> Path:
+    """The tarball as a plain tar (a layer's diff id is the digest of its uncompressed tar)."""
+    if tarball.suffix not in (".gz", ".tgz", ".xz"):
+        return tarball
+    try:
+        src = lzma.open(tarball, "rb") if tarball.suffix == ".xz" else gzip.open(tarball, "rb")
+        with src, out.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise BaseImageError(str(tarball.name), f"cannot decompress {tarball.name}: {e}") from None
+    return out
 
 
 def provision_interpreter(
@@ -118,8 +166,9 @@ def provision_one(engine: Engine, image: str, say: Say, mirror: str = "") -> Pro
     if suite is None:
         raise BaseImageError(
             image,
-            f"not present and cannot be pulled ({_first_line(reason)}); only "
-            "Debian suites can be built locally: load this image with 'docker load'",
+            f"not present and cannot be pulled ({_first_line(reason)}); only Debian suites can "
+            "be built here (debootstrap): push it to a registry this engine reaches, load it "
+            "with 'docker load', or name a root file system tarball of it as os",
         )
     say(
         f"{image}: not present and no registry answers ({_first_line(reason)}); "

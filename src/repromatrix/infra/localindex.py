@@ -138,6 +138,9 @@ class Release:
     # Its Windows wheel only pulls in tensorflow-intel of the same version, for Windows (the real
     # 2.12-2.18 wheels: `tensorflow-intel ==V ; platform_system == "Windows"`, nothing else)
     windows_shim: bool = False
+    # Its Linux aarch64 wheel only pulls in tensorflow-cpu-aws of the same version (the real
+    # 2.12-2.15 wheels, field guide §1.14), which holds the tensorflow package itself
+    aarch64_shim: bool = False
 
 
 def _py(first: int, last: int) -> tuple[str, ...]:
@@ -168,15 +171,15 @@ TENSORFLOW = (
             manylinux="manylinux2010_{arch}", numpy_abi=1, arches=X86, elsewhere=MAC_X86_1014 + WIN),
     Release("tensorflow", "2.12.0", _py(8, 11), ">=3.8", ("numpy>=1.22,<1.24", PROTOBUF_PIN,
                                                         "keras<2.13,>=2.12.0"), numpy_abi=1,
-            elsewhere=MAC_X86 + WIN, windows_shim=True),
+            elsewhere=MAC_X86 + WIN, windows_shim=True, aarch64_shim=True),
     Release("tensorflow", "2.13.1", _py(8, 11), ">=3.8", ("numpy>=1.22,<=1.24.3", PROTOBUF_PIN,
                                                         "keras<2.14,>=2.13.1"), numpy_abi=1,
-            elsewhere=MAC_BOTH + WIN, windows_shim=True),
+            elsewhere=MAC_BOTH + WIN, windows_shim=True, aarch64_shim=True),
     Release("tensorflow", "2.14.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5", PROTOBUF_PIN, "keras<2.15,>=2.14.0"),
-            numpy_abi=1, extras=AND_CUDA, elsewhere=MAC_BOTH + WIN, windows_shim=True),
+            numpy_abi=1, extras=AND_CUDA, elsewhere=MAC_BOTH + WIN, windows_shim=True, aarch64_shim=True),
     Release("tensorflow", "2.15.0", _py(9, 11), ">=3.9", ("numpy>=1.23.5,<2.0.0", PROTOBUF_PIN,
                                                         "keras<2.16,>=2.15.0"), numpy_abi=1, extras=AND_CUDA,
-            elsewhere=MAC_BOTH + WIN, windows_shim=True),
+            elsewhere=MAC_BOTH + WIN, windows_shim=True, aarch64_shim=True),
     Release("tensorflow", "2.16.1", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN, KERAS_3), numpy_abi=1,
             extras=AND_CUDA, elsewhere=MAC_BOTH + WIN, windows_shim=True),
     Release("tensorflow", "2.17.0", _py(9, 12), ">=3.9", NUMPY_1_ONLY_312 + (PROTOBUF_PIN, KERAS_3), numpy_abi=1,
@@ -249,6 +252,12 @@ PLACEHOLDERS = (
     # release's own requirements, for Windows x86-64 only
     *(Release("tensorflow-intel", tf.version, tf.pythons, tf.requires_python, tf.requires,
               manylinux="win_amd64", arches=("",)) for tf in TENSORFLOW if tf.windows_shim),
+    # What the aarch64 wheel of 2.12-2.15 pulls in: the package itself, for Linux aarch64 only. An
+    # upgrade to a full aarch64 wheel (2.16.1 and later) leaves it registered over the same files
+    # (a real 2.15.0 -> 2.21.0 upgrade under emulation: `shared-directory`, the import failing
+    # with an undefined symbol of the old library)
+    *(replace(tf, name="tensorflow-cpu-aws", arches=("aarch64",), elsewhere=(), windows_shim=False,
+              aarch64_shim=False, extras=()) for tf in TENSORFLOW if tf.aarch64_shim),
     Release("pyinstaller", "6.11.1", (), "<3.14,>=3.8"),
     Release("twine", "6.0.1", (), ">=3.8"),
     Release("build", "1.2.2.post1", (), ">=3.8"),
@@ -368,7 +377,7 @@ def module_source(release: Release) -> dict[str, str]:
                 "    raise ImportError('numpy.core.multiarray failed to import')\n"}
     if release.name == "tensorflow-intel":  # a placeholder, or wheels no cell here installs
         return {}
-    if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu"):
+    if release.name not in ("tensorflow", "tf-nightly", "tensorflow-gpu", "tensorflow-cpu-aws"):
         module = {"googleapis-common-protos": "google/api", "nvidia-cublas-cu12": "nvidia/cublas",
                   "tf-models-official": "official", "tensorflow-text": "tensorflow_text",
                   "pyinstaller": "PyInstaller"}.get(release.name, release.name)
@@ -398,11 +407,22 @@ def _tf_keras_source(keras3: bool) -> str:
             f"else:\n    from keras import *  # noqa\n    from keras import {names}\n")
 
 
-def _metadata(release: Release, shim: bool = False) -> str:
+def shim_of(release: Release, tag: str) -> str:
+    """The one requirement of a platform's shim wheel (Windows: tensorflow-intel, Linux aarch64:
+    tensorflow-cpu-aws), as the real 2.12-2.15/2.18 wheels have it; '' for a full wheel."""
+    if release.windows_shim and tag.endswith("win_amd64"):
+        return f'tensorflow-intel=={release.version}; platform_system == "Windows"'
+    if release.aarch64_shim and tag.endswith("aarch64"):
+        return (f'tensorflow-cpu-aws=={release.version}; platform_system == "Linux" and '
+                '(platform_machine == "arm64" or platform_machine == "aarch64")')
+    return ""
+
+
+def _metadata(release: Release, shim: str = "") -> str:
     lines = ["Metadata-Version: 2.1", f"Name: {release.name}", f"Version: {release.version}",
              "Summary: repromatrix offline model release (not the real package)",
              f"Requires-Python: {release.requires_python}"]
-    requires = (f'tensorflow-intel=={release.version}; platform_system == "Windows"',) if shim else release.requires
+    requires = (shim,) if shim else release.requires
     lines += [f"Requires-Dist: {req}" for req in requires]
     for extra, reqs in release.extras:
         lines += [f"Provides-Extra: {extra}"] + [f"Requires-Dist: {req}" for req in reqs]
@@ -434,7 +454,10 @@ def build_wheel(release: Release, tag: str) -> tuple[str, bytes]:
     stem = f"{release.name.replace('-', '_')}-{release.version}"  # wheel names use underscores
     dist = f"{stem}.dist-info"
     files = dict(module_source(release))
-    files[f"{dist}/METADATA"] = _metadata(release, shim=release.windows_shim and tag.endswith("win_amd64"))
+    shim = shim_of(release, tag)
+    if shim:  # the shim holds nothing but its requirement of the real package
+        files = {}
+    files[f"{dist}/METADATA"] = _metadata(release, shim)
     files[f"{dist}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: repromatrix\nRoot-Is-Purelib: false\nTag: {tag}\n"
     record = [f"{path},sha256={_b64sha(body.encode())},{len(body.encode())}" for path, body in files.items()]
     blobs = {f"{release.name}/_padding.bin": _padding(release)} if release.padding else {}
@@ -574,7 +597,8 @@ class ServedFile:
 def uploaded(release: Release) -> int:
     """When the model's release was uploaded, in seconds since the epoch (UTC); a nightly on the
     day its version names."""
-    if release.name == "tensorflow":
+    shimmed = release.name in ("tensorflow-intel", "tensorflow-cpu-aws")  # beside its release
+    if release.name == "tensorflow" or (shimmed and release.version in TENSORFLOW_UPLOADED):
         return _epoch(TENSORFLOW_UPLOADED[release.version])
     if dated := DEPENDENCIES_UPLOADED.get((release.name, release.version)):
         return _epoch(dated)

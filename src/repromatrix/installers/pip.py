@@ -38,10 +38,13 @@ BROKEN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) \S+ (?:has requireme
 # preference (a tag is accepted when its pair and its platform are; 'any' goes with abi 'none'
 # only). Run by the cell's python3 as the upgrader; pip's internals, as no public API says it.
 TAGS = """
-import json
+import json, sys
+# A resolution's platform (JSON: version, platforms, impl, abis), as pip computes its tags from
+# --python-version, --platform, --implementation and --abi; none: this interpreter's own.
+target = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 try:
     from pip._internal.utils.compatibility_tags import get_supported
-    supported = [(t.interpreter, t.abi, t.platform) for t in get_supported()]
+    supported = [(t.interpreter, t.abi, t.platform) for t in get_supported(**target)]
 except ImportError:  # pip < 20
     from pip._internal.pep425tags import get_supported
     supported = list(get_supported())

@@ -5,13 +5,16 @@ be inferred or reproduced is a QUESTION in the file. Nothing is guessed silently
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from ..core.interpreter import DEBIAN_SUITES
+from ..core.outcomes import INSTALL_ONLY, Outcome
 from .clues import TENSORFLOW, Clue, Key, requirement_of
 
 # Ubuntu's own python3, per release (what `python: system` is on ubuntu:X.Y).
@@ -88,8 +91,129 @@ def draft(clues: Sequence[Clue], sources: Sequence[str], as_of: str | None = Non
     _network(d, clues)
     _environment(d, clues, name)
     _expect(d, clues)
+    _platform(d, clues)
     _out_of_reach(d, clues, target)
     return d
+
+
+# The machines a report names, as the arch axis names them (Linux: run here under emulation)
+ARCH_OF_MACHINE = {
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "armhf",
+    "ppc64le": "ppc64el",
+    "s390x": "s390x",
+}
+THIRTY_TWO_BIT = re.compile(r"\b32 bit \((?:Intel|ARM)\)|\bwin32\b|-win32\.whl", re.IGNORECASE)
+INTEL_MAC = re.compile(r"\bx86_64\b|\bIntel\b|macosx_\d+_\d+_x86_64", re.IGNORECASE)
+
+
+def _platform(d: Draft, clues: Sequence[Clue]) -> None:
+    """The report's OS and machine as the arch and platform axes have them: another Linux
+    architecture runs under emulation; Windows and macOS cannot run here, so the cell is their
+    resolution (pip's dry run for that platform), which installs nothing."""
+    os_clues = _best(clues, "os")
+    chosen = os_clues[0] if os_clues else None
+    machine = _best(clues, "arch")
+    if chosen is not None and chosen.value in ("windows", "macos"):
+        _resolved_for(d, clues, chosen)
+    elif machine and (arch := ARCH_OF_MACHINE.get(machine[0].value)):
+        said = _cite(machine[0]) + _also(machine[0], machine)
+        _put(
+            d,
+            "arch",
+            Value(
+                arch,
+                f"{said}: Linux on {arch}, run under qemu-user emulation where "
+                "this machine is another architecture",
+            ),
+        )
+
+
+def _resolved_for(d: Draft, clues: Sequence[Clue], chosen: Clue) -> None:
+    lines = [c.line.text for c in clues]
+    if chosen.value == "windows":
+        name = "windows-x86" if any(THIRTY_TWO_BIT.search(t) for t in lines) else "windows-amd64"
+        which = ""
+    else:
+        arm = any(c.value in ("arm64", "aarch64") for c in clues if c.key == "arch")
+        intel = not arm and any(INTEL_MAC.search(t) for t in lines)
+        name = "macos-arm64" if arm or not intel else "macos-x86_64"
+        which = (
+            ""
+            if arm or intel
+            else (
+                " QUESTION: the report does not say which Mac; Apple silicon is assumed (use "
+                "macos-x86_64 for an Intel Mac)"
+            )
+        )
+    _put(
+        d,
+        "platform",
+        Value(
+            name,
+            f"{_cite(chosen)}: {name} cannot run in a container here; "
+            "the cell is pip's resolution for it (a dry run with its wheel "
+            "tags and markers), which installs nothing." + which,
+        ),
+    )
+    what = {"windows": "Windows", "macos": "macOS"}[chosen.value]
+    d.axes["os"] = Value(
+        PLACEHOLDER_OS,
+        f"the container the resolution runs in (its pip resolves for {name}); the report's OS is "
+        f"{what} ({chosen.line.where})",
+    )
+    python = _best(clues, "python")
+    if python:
+        d.axes["python"] = Value(python[0].value, _cite(python[0]) + ": the Python resolved for")
+    else:
+        d.axes["python"] = Value(
+            "3.12",
+            "QUESTION: the report names no Python; 3.12 is a placeholder for the one resolved for",
+        )
+    pip = d.axes.get("pip")
+    too_old = pip is not None and pip.value != "os" and _older(pip.value, "22.2")
+    if pip is not None and too_old:
+        d.notes.append(
+            f"pip {pip.value} ({pip.comment[:80]}) has no dry run for another platform "
+            "(pip 22.2 and later): the resolver container's pip resolves instead, and "
+            f"pip {pip.value}'s own choice may differ"
+        )
+        d.axes["pip"] = Value(
+            "os",
+            f"the resolver container's pip (the report's {pip.value} "
+            "cannot resolve for another platform)",
+        )
+    for axis, default in (("install", "venv"), ("prior", "none")):
+        had = d.axes.get(axis)
+        if had is not None and had.value != default:
+            d.notes.append(
+                f"{axis} {had.value} ({had.comment[:80]}): a resolution installs "
+                f"nothing, so {axis} is {default}"
+            )
+            d.axes[axis] = Value(default, f"a resolution for {name}: nothing is installed")
+    if d.expect is not None and Outcome(d.expect.value) in INSTALL_ONLY:
+        d.notes.append(
+            f"expect {d.expect.value} ({d.expect.comment[:80]}): only an install ends "
+            "so; a resolution cannot show it: no expect: written"
+        )
+        d.expect = None
+
+
+def _older(version: str, than: str) -> bool:
+    try:
+        return Version(version) < Version(than)
+    except InvalidVersion:
+        return True
+
+
+def _put(d: Draft, axis: str, value: Value) -> None:
+    """An axis value right after os, where the matrix reference lists it."""
+    items = list(d.axes.items())
+    where = next((i + 1 for i, (k, _) in enumerate(items) if k in ("os", "arch")), 0)
+    items = [(k, v) for k, v in items if k != axis]
+    items.insert(min(where, len(items)), (axis, value))
+    d.axes = dict(items)
 
 
 def _target(clues: Sequence[Clue]) -> tuple[Value, Value, Requirement]:
@@ -267,32 +391,12 @@ def _expect(d: Draft, clues: Sequence[Clue]) -> None:
 
 
 def _out_of_reach(d: Draft, clues: Sequence[Clue], target: Requirement) -> None:
-    os_clues = _best(clues, "os")
-    chosen_os = os_clues[0].value if os_clues else ""
-    python = _best(clues, "python")
-    version = python[0].value if python else "X.Y"
-    arm = any(c.value in ("arm64", "aarch64") for c in clues if c.key == "arch")
-    mac = "macosx_14_0_arm64" if arm else "macosx_10_15_x86_64"
-    platform = {"windows": "win_amd64", "macos": mac}.get(chosen_os)
-    if platform:
-        d.questions.append(
-            f"a {chosen_os} report: Linux containers cannot reproduce its installer or files. "
-            "What can be checked is the resolution for that platform: "
-            f"python3 -m pip install --dry-run --ignore-installed --only-binary=:all: "
-            f"--platform {platform} --python-version {version} --target /tmp/resolve "
-            f"'{target}{d.version.value if d.version.value != 'newest' else ''}'"
-        )
     conda = _best(clues, "conda")
     if conda:
         d.questions.append(
             f"a conda environment ({_cite(conda[0])}): repromatrix does not build conda "
-            "environments; this cell installs with pip instead, without conda's own packages"
-        )
-    arch = _best(clues, "arch")
-    if arch:
-        d.questions.append(
-            f"the report's machine is {arch[0].value} ({arch[0].line.where}): cells run on the "
-            "engine's own architecture"
+            f"environments; this cell {'resolves' if 'platform' in d.axes else 'installs'} with "
+            "pip instead, without conda's own packages"
         )
     gpu = _best(clues, "gpu")
     if gpu:

@@ -347,7 +347,8 @@ def _resolved_glibc(platforms: tuple[str, ...]) -> str:
 
 
 ARCH = re.compile(
-    r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2)$"
+    r"(x86_64|amd64|i[3-6]86|win32|aarch64|arm64|armv[67]l|ppc64le|ppc64|s390x|riscv64|universal2"
+    r"|universal|intel|fat3|fat32|fat64)$"  # the last: old macOS builds of more than one
 )
 
 

@@ -21,9 +21,10 @@ from ..core import asof
 from ..core.axes import RunNeeds, Service
 from ..core.errors import BaseImageError, DockerUnavailable, InfraError, UsageError
 from ..core.files import cache_dir
+from ..core.interpreter import rootfs_image
 from ..core.model import CacheMode, HostSpec, Matrix
 from ..core.outcomes import Outcome
-from ..core.platforms import EMULATION_SLOWDOWN
+from ..core.platforms import EMULATION_SLOWDOWN, Arch
 from ..execute.progress import RunProgress
 from ..execute.runner import (
     CellJob,
@@ -218,6 +219,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             console.print,
             matrix.settings.debian_mirror,
             interpreters=[p.interpreter for p in plans],
+            rootfs=_rootfs(matrix, plans),
         )
         running = {p.base_image: p.arch for p in plans if not p.resolved_only}
         emulated = check_arches(engine, running, ready)  # before the first cell (exit 3)
@@ -299,6 +301,16 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             engine.cleanup()
             _evict(cache, matrix, console)
     return stopped
+
+
+def _rootfs(matrix: Matrix, plans: list[CellPlan]) -> dict[str, tuple[Path, Arch]]:
+    """The cells' root file system tarballs (os: FILE, beside the matrix), by their image."""
+    folder = Path(matrix.path).resolve().parent
+    return {
+        plan.base_image: (folder / plan.cell.axes["os"], plan.arch)
+        for plan in plans
+        if rootfs_image(plan.cell.axes["os"]) is not None and not plan.resolved_only
+    }
 
 
 def _packages_cache(engine: DockerEngine, cells: SetupCache) -> SetupCache:

@@ -586,6 +586,10 @@ def read_report(path):
 def resolve(record):
     """A resolved cell: the installer's dry run for another platform, and what it would take."""
     record["resolution"] = {key: RESOLVE[key] for key in ("platform", "describe", "python", "tags")}
+    if "tags" in PROBES:  # the platform's tags as this pip computes them from its options
+        code, out, _, _ = run(PROBES["tags"] + [json.dumps(RESOLVE["tags_for"])], timeout=120)
+        said = last_json(out) if code == 0 else None
+        record["resolution"]["tags"] = said if isinstance(said, dict) else RESOLVE["tags"]
     heading("resolve for %s as %s: %s" % (RESOLVE["describe"], UPGRADER, UPGRADE))
     code, out, secs, timed_out = run_upgrade(upgrade_steps(shlex.split(UPGRADE)))
     record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
