@@ -5,6 +5,7 @@ emulation, platforms no container here runs only resolved (with real pip and its
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -48,7 +49,7 @@ def test_a_32_bit_interpreter_has_no_wheel_at_all_and_says_so(platforms_run):
     assert "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)" \
         in cell["evidence"]
     reasons = {f["file"]: f["reason"] for f in cell["why_no_wheel"]["files"]}
-    assert reasons["tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl"] == ("built for aarch64, x86_64; this "
+    assert reasons["tensorflow-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl"] == ("built for x86_64; this "
                                                                                   "interpreter runs on i686")
     tried = {a["remedy"]: a["fix"] for a in cell["attempts"]}
     assert tried == {"upgrade-pip": "fails"}  # the fix is another Python
@@ -162,7 +163,8 @@ def test_a_base_image_is_pulled_from_a_registry_and_a_cell_runs_on_it(registry, 
         assert [(c["outcome"], c["after"], c["interpreter"]["provider"]) for c in cells] == [
             ("upgraded", "2.21.0", "pulled")]
         # it came from the registry: the engine asked it for the image's manifest
-        assert "GET /v2/mirror/debian/manifests/bookworm" in log.read_text()
+        # (its access log; HEAD resolves the tag to a digest, GET fetches what the engine lacks)
+        assert re.search(r'"(?:HEAD|GET) /v2/mirror/debian/manifests/bookworm HTTP', log.read_text())
     finally:
         if any(ref in (i.tags or []) for i in docker_client.images.list(name=f"{address}/mirror/debian")):
             docker_client.images.remove(ref)
@@ -191,7 +193,8 @@ def test_armhf_runs_under_emulation_and_finds_no_wheel_at_all(platforms_slow_run
     assert "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)" \
         in cell["evidence"]
     reasons = {f["reason"] for f in cell["why_no_wheel"]["files"]}
-    assert "built for aarch64, x86_64; this interpreter runs on armv7l" in reasons
+    assert {"built for aarch64; this interpreter runs on armv7l",
+            "built for x86_64; this interpreter runs on armv7l"} <= reasons
 
 
 def test_arm64_from_2_15_leaves_the_shims_package_registered_over_the_new_one(platforms_slow_run):

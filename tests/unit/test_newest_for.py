@@ -49,7 +49,8 @@ def test_another_architecture_a_newer_glibc_and_musl_are_each_named():
     aarch = releases("pkg-2.0-cp311-cp311-manylinux_2_17_aarch64.whl")
     on_x86 = CellTags("3.11.2", platforms=X86, glibc="glibc 2.36")
     assert newest_for(aarch, on_x86) is None
-    assert missing(aarch, Version("2.0"), on_x86) == "no 2.0 wheel for this system (built for Linux aarch64, not x86_64)"
+    assert missing(aarch, Version("2.0"), on_x86) == ("no 2.0 wheel for this system (built for Linux aarch64, "
+                                                      "not x86_64)")
     newer = releases("pkg-2.0-cp311-cp311-manylinux_2_38_x86_64.whl", "pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl")
     bookworm = CellTags("3.11.2", platforms=X86, glibc="glibc 2.36")
     assert newest_for(newer, bookworm) == Version("1.0")

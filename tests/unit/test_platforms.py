@@ -21,7 +21,7 @@ from repromatrix.core.osfamily import family_of
 from repromatrix.core.outcomes import Outcome
 from repromatrix.core.platforms import ARCHES, PLATFORMS, emulated, image_for_arch, platform_named
 from repromatrix.core.resolution import Resolution
-from repromatrix.infra.baseimages import check_arches, Provisioned
+from repromatrix.infra.baseimages import Provisioned, check_arches
 from repromatrix.infra.localindex import TENSORFLOW, all_wheel_tags, write_index
 from repromatrix.judge.classify import classify
 from repromatrix.judge.index import Releases
