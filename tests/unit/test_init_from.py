@@ -39,7 +39,15 @@ def environment(matrix: dict[str, Any]) -> list[str]:
 
 
 def expected(matrix: dict[str, Any]) -> str | None:
-    return matrix["expect"][0]["outcome"] if matrix.get("expect") else None
+    """The expectation written (pip's "No matching distribution" is either of two outcomes: said
+    by the first)."""
+    if not matrix.get("expect"):
+        return None
+    outcome = matrix["expect"][0]["outcome"]
+    if isinstance(outcome, list):
+        assert outcome[1:] in ([], ["unsupported-platform"]), outcome
+        return str(outcome[0])
+    return str(outcome)
 
 
 # (report, package, version, os, python, install, prior, pip, expect, in the environment,

@@ -281,3 +281,51 @@ def test_a_root_file_system_is_loaded_with_the_architecture_it_is_built_for(tmp_
     assert manifest[0]["RepoTags"] == ["arm64v8/debian:bookworm"]
     assert (config["architecture"], config["variant"], config["os"]) == ("arm64", "v8", "linux")
     assert config["config"]["Labels"] == {"org.repromatrix.base": "debootstrap bookworm arm64"}
+
+
+# -- records from the public index (2026-12-07, real TensorFlow; hosts scrubbed) -------------------
+
+PUBLIC_FILES = [f"tensorflow-2.21.0-cp3{m}-cp3{m}-{p}.whl" for m in (10, 11, 12, 13)
+                for p in ("manylinux_2_27_x86_64", "manylinux_2_27_aarch64", "macosx_12_0_arm64", "win_amd64")] + [
+    f"tensorflow-2.16.2-cp312-cp312-{p}.whl" for p in ("macosx_10_15_x86_64", "macosx_12_0_arm64")]
+
+
+@pytest.mark.parametrize("name, outcome, head", [
+    ("public-bookworm-macos-arm64-py3.12-venv-fresh", Outcome.RESOLVED,
+     "resolved for macOS 14 on arm64, CPython 3.12, not installed: pip would take tensorflow 2.21.0 "
+     "(tensorflow-2.21.0-cp312-cp312-macosx_12_0_arm64.whl)"),
+    ("public-bookworm-macos-x86_64-py3.12-venv-fresh", Outcome.RESOLVED,
+     "resolved for macOS 14 on x86_64, CPython 3.12, not installed: pip would take tensorflow 2.16.2 "
+     "(tensorflow-2.16.2-cp312-cp312-macosx_10_15_x86_64.whl)"),
+    ("public-bookworm-windows-amd64-py3.13-venv-fresh", Outcome.RESOLVED,
+     "resolved for Windows on x86-64, CPython 3.13, not installed: pip would take tensorflow 2.21.0 "
+     "(tensorflow-2.21.0-cp313-cp313-win_amd64.whl)"),
+    ("public-bookworm-windows-arm64-py3.12-venv-fresh", Outcome.UNSUPPORTED_PLATFORM,
+     "no release of tensorflow has a wheel for Windows on ARM64 (Windows arm64)"),
+    ("public-bookworm-musllinux-x86_64-py3.12-venv-fresh", Outcome.UNSUPPORTED_PLATFORM,
+     "no release of tensorflow has a wheel for musl Linux (musl 1.2) on x86_64 (musl x86_64)"),
+    ("public-bookworm-armhf-py3.11-venv-fresh", Outcome.UNSUPPORTED_PLATFORM,
+     "no release of tensorflow has a wheel for this interpreter's platform (glibc armv7l)"),
+    ("public-bookworm-arm64-py3.11-venv-fresh", Outcome.UPGRADED,
+     "Successfully installed tensorflow-2.21.0 (and 30 other packages)"),
+    # 2.12-2.15's aarch64 wheel pulls in tensorflow-cpu-aws, which holds the package: it stays
+    ("public-bookworm-arm64-py3.11-venv-tf2.15.0", Outcome.SHARED_DIRECTORY,
+     "tensorflow-cpu-aws 2.15.0 also owns 11450 files under tensorflow/ beside tensorflow 2.21.0"),
+    # an M1 report of 2021 (tensorflow/tensorflow#48636): as of its day there was no macOS arm64 wheel ...
+    ("public-tf48636-as-of-2021-04-25-bookworm-macos-arm64-py3.8-venv-fresh", Outcome.UNSUPPORTED_PLATFORM,
+     "no release of tensorflow has a wheel for macOS 14 on arm64 (macOS arm64, macOS universal2)"),
+    # ... and today 2.13.1's needs a tensorflow-macos 2.13.1 that does not exist
+    ("public-tf48636-today-bookworm-macos-arm64-py3.8-venv-fresh", Outcome.HELD_BACK,
+     "resolved for macOS 14 on arm64, CPython 3.8, not installed: pip would take tensorflow 2.13.0, not 2.13.1, "
+     "which has files for it: ERROR: Could not find a version that satisfies the requirement "
+     "tensorflow-macos==2.13.1"),
+])
+def test_real_records_of_other_platforms(name, outcome, head):
+    files = PUBLIC_FILES if "as-of" not in name else ["tensorflow-2.4.1-cp38-cp38-macosx_10_14_x86_64.whl",
+                                                      "tensorflow-2.4.1-cp38-cp38-manylinux2010_x86_64.whl"]
+    verdict = classify(observe(record(name)), Releases.from_filenames("tensorflow", files))
+    assert verdict.outcome is outcome, verdict.evidence
+    assert verdict.evidence[0].startswith(head), verdict.evidence[0]
+    said = " ".join(verdict.evidence)
+    if Record.from_json(record(name)).resolution is not None:
+        assert verdict.facts["after"] is None and "Successfully installed" not in said

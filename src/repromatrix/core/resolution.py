@@ -82,8 +82,9 @@ class Resolution:
             "abis": [self.abi],
         }
 
-    def to_json(self) -> dict[str, Any]:
-        """What the scenario is told (contract.RESOLVE) and gives back in its record."""
+    def to_json(self, probes: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """What the scenario is told (contract.RESOLVE) and gives back in its record; `probes`:
+        the installer's commands for why it took less than the newest (resolve_probes)."""
         return {
             "platform": self.platform.name,
             "describe": self.describe,
@@ -91,6 +92,7 @@ class Resolution:
             "report": REPORT_PATH,
             "tags": self.tags_json(),
             "tags_for": self.pip_tags_arguments(),
+            "probes": probes or {},
         }
 
 

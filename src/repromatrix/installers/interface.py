@@ -111,6 +111,12 @@ class Installer(ABC):
         cannot resolve for another platform (a project's lock, pip-sync)."""
         return ""
 
+    def resolve_probes(self, resolution: Resolution, *, pre: bool) -> dict[str, list[str]]:
+        """The commands that say why a resolution took less than the newest release there:
+        `versions` (the releases the index offers for the platform, the package appended) and
+        `dry_run` (a dry run for the platform, the requirement appended); {} where it has none."""
+        return {}
+
     def resolve_environment(self, resolution: Resolution) -> tuple[tuple[str, str], ...]:
         """Variables its resolution for that platform reads (uv: the macOS version)."""
         return ()

@@ -211,6 +211,16 @@ class Pip(Installer):
         words = " ".join(shlex.quote(o) for o in options)
         return f"python3 {RESOLVE_FOR} install {words} {shlex.quote(requirement)}"
 
+    def resolve_probes(self, resolution: Resolution, *, pre: bool) -> dict[str, list[str]]:
+        options = pip_options(resolution) + ["--pre"] * pre
+        # `pip index versions` takes the platform's options, not the install's
+        target = options[options.index("--platform") : options.index("--target")]
+        wrapper = ["python3", RESOLVE_FOR]
+        return {
+            "versions": [*wrapper, "index", "versions", *target, *["--pre"] * pre],
+            "dry_run": [*wrapper, "install", *options],
+        }
+
     def version_of(self, said: str) -> str:
         return pip_version_of(said)
 

@@ -192,7 +192,8 @@ def _resolved_for(d: Draft, clues: Sequence[Clue], chosen: Clue) -> None:
                 f"nothing, so {axis} is {default}"
             )
             d.axes[axis] = Value(default, f"a resolution for {name}: nothing is installed")
-    if d.expect is not None and Outcome(d.expect.value) in INSTALL_ONLY:
+    expected = d.expect.value.strip("[]").split(", ") if d.expect is not None else []
+    if d.expect is not None and all(Outcome(o) in INSTALL_ONLY for o in expected):
         d.notes.append(
             f"expect {d.expect.value} ({d.expect.comment[:80]}): only an install ends "
             "so; a resolution cannot show it: no expect: written"
@@ -386,6 +387,14 @@ def _expect(d: Draft, clues: Sequence[Clue]) -> None:
     ranked = _best(clues, "expect")
     if ranked:
         d.expect = Value(ranked[0].value, f"what the reporter saw: {_cite(ranked[0])}")
+        if ranked[0].value == Outcome.NO_MATCHING_DISTRIBUTION.value:
+            # the same words of pip's, which the classifier names unsupported-platform where no
+            # release has a wheel for the platform at all: either is what the reporter saw
+            d.expect = Value(
+                f"[{Outcome.NO_MATCHING_DISTRIBUTION.value}, {Outcome.UNSUPPORTED_PLATFORM.value}]",
+                d.expect.comment + " (unsupported-platform: the same words, where no release "
+                "has a wheel for the platform at all)",
+            )
     else:
         d.notes.append("no installer output repromatrix recognises: no expect: written")
 

@@ -189,6 +189,8 @@ def _resolution(record: Record, releases: Releases | None, by: Installer) -> Ver
             facts,
         )
     where = resolved.describe
+    if held := _held_back(record, facts.get("newest_for_python")):
+        return Verdict(Outcome.HELD_BACK, (_held_head(record, taken, where),) + held[1:], facts)
     file = f" ({facts['resolved_file']})" if facts.get("resolved_file") else ""
     head = (
         f"resolved for {where}, not installed: {by.name} would take {record.package} {taken}{file}"
@@ -196,6 +198,17 @@ def _resolution(record: Record, releases: Releases | None, by: Installer) -> Ver
     would = _lines_matching(upgrade.output, [re.compile(r"^Would install")], limit=1)
     more = tuple(facts[k] for k in ("below_newest", "placeholder") if facts.get(k))
     return Verdict(Outcome.RESOLVED, (head,) + more + tuple(_focus_would(w) for w in would), facts)
+
+
+def _held_head(record: Record, taken: str, where: str) -> str:
+    """The held-back verdict's first line for a resolution: what stops the newest there."""
+    probe = record.held_back
+    assert probe is not None
+    forced = _held_back(record, None)[0].split(": ", 1)[-1]
+    return (
+        f"resolved for {where}, not installed: pip would take {record.package} {taken}, not "
+        f"{probe.newest}, which has files for it: {forced}"
+    )
 
 
 def _focus_would(line: str) -> str:

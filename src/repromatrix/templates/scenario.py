@@ -595,7 +595,27 @@ def resolve(record):
     record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
                          "seconds": secs, "timed_out": timed_out}
     record["resolution"]["report"] = read_report(RESOLVE["report"]) if code == 0 else None
+    taken = [r["version"] for r in (record["resolution"]["report"] or {}).get("install", [])
+             if r["requested"]]
+    if taken and RESOLVE["probes"]:
+        record["held_back"] = resolved_held_back(taken[0])
     finish(record)
+
+
+def resolved_held_back(taken):
+    """When the resolution would take less than the newest release the index offers for the
+    platform, the installer's own dry run of that release for it says what stops it."""
+    probes = RESOLVE["probes"]
+    code, out, _, _ = run(probes["versions"] + [PACKAGE], timeout=300)
+    line = next((ln for ln in out.splitlines() if ln.startswith("Available versions:")), "")
+    versions = [v.strip() for v in line.split(":", 1)[-1].split(",") if v.strip()]
+    if code != 0 or not versions or versions[0] == taken:
+        return None
+    argv = probes["dry_run"] + ["%s==%s" % (PACKAGE, versions[0])]
+    heading("held back? %s" % " ".join(argv))
+    code, out, secs, timed_out = run(argv, timeout=600, echo=True)
+    return {"newest": versions[0], "command": " ".join(argv), "exit_code": code, "output": out[-MAX_OUTPUT:],
+            "seconds": secs, "timed_out": timed_out}
 
 
 def finish(record):
