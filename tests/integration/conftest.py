@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import docker
@@ -32,6 +33,49 @@ def shared_run(fixture):  # noqa: ANN001, ANN201 - a pytest fixture, before @pyt
     """Marks a session fixture as one real run of a matrix (see TEST_TIMEOUT)."""
     SHARED_RUNS.add(fixture.__name__)
     return fixture
+
+
+class BackgroundRun:
+    """An example run started when the session starts, beside the tests before the first that
+    uses it: its fixture waits for it. For a run that keeps the CPU busy (emulation) while the
+    early runs mostly wait on pip's retries and timeouts; a base image both want is built once
+    (a machine-wide lock in repromatrix)."""
+
+    def __init__(self, name: str, matrix: str, options: tuple[str, ...]) -> None:
+        self.out = Path(tempfile.mkdtemp(prefix=f"repromatrix-{name}-"))
+        self.matrix, self.options = matrix, options
+        self.stdout, self.stderr = (self.out.parent / f"{self.out.name}.{n}" for n in ("out", "err"))
+        args = [sys.executable, "-m", "repromatrix", "run", "--matrix", matrix, "--out", str(self.out / "r"),
+                *options]
+        with self.stdout.open("w") as out, self.stderr.open("w") as err:
+            self.popen = subprocess.Popen(args, stdout=out, stderr=err, cwd=REPO, env=dict(os.environ),
+                                          text=True)
+
+    def result(self) -> ExampleRun:
+        code = self.popen.wait(timeout=RUN_TIMEOUT)
+        done = subprocess.CompletedProcess(self.popen.args, code, self.stdout.read_text(), self.stderr.read_text())
+        return ExampleRun(self.matrix, self.out / "r", proc=done)
+
+
+# Shared runs started in the background as the session starts, when a selected test uses them
+BACKGROUND: dict[str, tuple[str, tuple[str, ...]]] = {}
+_started: dict[str, BackgroundRun] = {}
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    for name, (matrix, options) in BACKGROUND.items():
+        if name in used:
+            _started[name] = BackgroundRun(name, matrix, options)
+
+
+def pytest_sessionfinish(session):
+    for run in _started.values():  # a session cut short leaves no run behind
+        if run.popen.poll() is None:
+            run.popen.terminate()
+            run.popen.wait(timeout=120)
 
 
 def pytest_collection_modifyitems(items):
@@ -67,8 +111,9 @@ def repromatrix(*args: str, cwd: Path = REPO, timeout: int = RUN_TIMEOUT) -> sub
 class ExampleRun:
     """One real run of an example matrix, shared by the tests that inspect it."""
 
-    def __init__(self, matrix: str, out: Path, *options: str) -> None:
-        self.proc = repromatrix("run", "--matrix", matrix, "--out", str(out), *options)
+    def __init__(self, matrix: str, out: Path, *options: str,
+                 proc: subprocess.CompletedProcess[str] | None = None) -> None:
+        self.proc = proc or repromatrix("run", "--matrix", matrix, "--out", str(out), *options)
         self.out = out
         self.dir = (out / "latest").resolve()
         self.results = json.loads((self.dir / "results.json").read_text()) if self.proc.returncode == 0 else {}
@@ -125,13 +170,17 @@ extra_index_run = _example_run("extra-index")
 SLOW_PLATFORMS = "(arch=armhf and platform=linux) or (arch=arm64 and prior=2.15.0)"
 
 
+BACKGROUND["platforms_run"] = ("examples/platforms.yaml", ("-k", f"not ({SLOW_PLATFORMS})"))
+
+
 @pytest.fixture(scope="session")
 @shared_run
-def platforms_run(docker_client, tmp_path_factory) -> ExampleRun:
+def platforms_run(docker_client) -> ExampleRun:
     """examples/platforms.yaml but its slow cells (platforms_slow_run): arm64 under emulation (about 3
-    minutes on a fresh machine), i386, and the resolved cells."""
-    run = ExampleRun("examples/platforms.yaml", tmp_path_factory.mktemp("platforms"),
-                     "-k", f"not ({SLOW_PLATFORMS})")
+    minutes on a fresh machine, in the background from the session's start), i386, and the resolved
+    cells."""
+    started = _started.get("platforms_run") or BackgroundRun("platforms_run", *BACKGROUND["platforms_run"])
+    run = started.result()
     assert run.proc.returncode == 0, run.proc.stderr[-5000:]
     return run
 

@@ -10,6 +10,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +132,20 @@ def test_any_text_in_an_attached_run_stays_text(tmp_path, field, run_field, valu
     assert len(re.findall(r"<script[ >]", html)) == 2
     ET.fromstring(render_junit(run, tmp_path).encode())
     assert markup_problems(render_markdown(run, tmp_path)) == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("platform", "emulated"),
+    ("platform", {"arch": 1}),
+    ("resolved", {"version": "2.21.0"}),
+    ("resolved", {"for": "x", "platform": "p", "python": "3.12", "version": "1", "file": "", "command": "",
+                  "distributions": ["tensorflow 2.21.0"]}),
+])
+def test_an_attached_runs_platform_and_resolution_are_checked_naming_the_field(tmp_path, field, value):
+    from repromatrix.results.results import validate_results
+
+    data = {"run_id": "r", "matrix": "m", "target": {}, "started": "",
+            "cells": [{"id": "c", "axes": {}, "outcome": "resolved", "evidence": [], field: value}]}
+    with pytest.raises(UsageError) as caught:
+        validate_results(data, tmp_path / "results.json")
+    assert f"cells[0].{field}:" in str(caught.value)

@@ -53,7 +53,7 @@ def names(outcome: Outcome, f: Facts, selection: Selection = AUTO) -> list[str]:
 def test_every_outcome_that_can_be_fixed_has_a_remedy_and_the_order_is_the_catalogues():
     # resolved: a platform no container here runs, where no remedy can be tried
     fixable = {o for o in Outcome if o.value not in ("upgraded", "infra-error", "interrupted", "setup-failed",
-                                                     "check-failed", "resolved")}
+                                                     "check-failed", "resolved", "no-such-project")}
     # Across the installers (uv's user-unsupported is uv's alone), and each installer's own rules
     covered = {o for by in INSTALLERS.values() for r in by.remedies for o in r.fixes}
     assert fixable - covered == set()

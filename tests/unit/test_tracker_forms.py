@@ -151,3 +151,27 @@ def test_a_failing_cell_gives_the_tensorflow_templates_fields_from_what_it_recor
                     cells=[cell])
     summary = render_markdown(run, tmp_path)
     assert "### For the issue template" in summary and "Python version: 3.11.2" in summary
+
+
+def test_platforms_are_the_columns_each_environment_a_row(tmp_path):
+    """Where cells ran on several architectures or were resolved for other platforms, each of
+    those is a column (as on the page) and each environment a row."""
+    def cell(arch, platform, install, outcome, run):
+        axes = {"os": "bookworm", "arch": arch, "platform": platform, "install": install, "installer": "pip"}
+        where = {"arch": arch, "machine": "", "run": run}
+        return CellResult(id=f"{arch}-{platform}-{install}", outcome=outcome, axes=axes, evidence=["said"],
+                          platform=where, expected=[outcome])
+
+    cells = [cell("amd64", "linux", "venv", "upgraded", "native"),
+             cell("arm64", "linux", "venv", "upgraded", "emulated (qemu-user)"),
+             cell("amd64", "linux", "system", "externally-managed", "native"),
+             cell("arm64", "linux", "system", "externally-managed", "emulated (qemu-user)"),
+             cell("amd64", "macos-arm64", "venv", "resolved", "resolved")]
+    run = RunResult(run_id="20261207-101500-abc123", matrix="m.yaml", target={"package": "tensorflow"},
+                    started="2026-12-07T10:15:00+00:00", cells=cells)
+    save_run(run, tmp_path)
+    table = picture.pivot(load_run(tmp_path))
+    assert (table.row_axis, table.column_axis) == ("environment", "runs on")
+    assert table.columns == ["amd64", "arm64 (emulated)", "macos-arm64 (resolved)"]
+    assert table.rows == ["venv", "system"]
+    assert table.counts[("venv", "macos-arm64 (resolved)")] == Counter({picture.Outcome.RESOLVED: 1})

@@ -65,6 +65,21 @@ def live_since() -> str | None:
 
 
 @contextlib.contextmanager
+def machine_lock(kind: str, name: str) -> Iterator[None]:
+    """Held by one process of this machine at a time (waiting for it): what two concurrent runs
+    must not do twice, such as building one base image with debootstrap."""
+    folder = cache_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{kind}-{hashlib.sha256(name.encode()).hexdigest()[:32]}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def paths_are_input() -> Iterator[None]:
     """A file-system error on a path the user named (an --out that is a file, /proc, read-only,
     full, not theirs) is bad input, said with the path and why: exit 2, never a traceback."""

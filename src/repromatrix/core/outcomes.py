@@ -38,6 +38,7 @@ class Outcome(str, enum.Enum):
     READ_TIMEOUT = "read-timeout"
     NETWORK_ERROR = "network-error"
     NO_MATCHING_DISTRIBUTION = "no-matching-distribution"
+    NO_SUCH_PROJECT = "no-such-project"
     UNSUPPORTED_PLATFORM = "unsupported-platform"
     SETUP_FAILED = "setup-failed"
     UNKNOWN_FAILURE = "unknown-failure"
@@ -217,6 +218,13 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
     Outcome.NO_MATCHING_DISTRIBUTION: OutcomeInfo(
         "The installer found no distribution of the package for this interpreter and platform.",
         "#b03a6f",
+        True,
+    ),
+    Outcome.NO_SUCH_PROJECT: OutcomeInfo(
+        "The index has no project of that name at all (its page answers 404): a misspelt or "
+        "renamed target, or an index that does not carry it; the installer says 'from versions: "
+        "none'.",
+        "#7a2f5b",
         True,
     ),
     Outcome.UNSUPPORTED_PLATFORM: OutcomeInfo(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import BaseImageError, EmulationUnavailable, InfraError
+from ..core.files import machine_lock
 from ..core.interpreter import Interpreter, debian_arch_of, debian_suite_of
 from ..core.platforms import ARCHES, RUNS_NATIVELY, Arch, arch_of_image, emulated
 from .engine import LABEL_BASE, Engine
@@ -92,6 +93,13 @@ def provision_rootfs(
     """The image of a root file system tarball (os: FILE): imported once, and again whenever the
     file's content changes (the image carries its sha256)."""
     digest = _sha256(tarball)
+    with machine_lock("base-image", image):
+        return _import_rootfs(engine, image, tarball, digest, arch, say)
+
+
+def _import_rootfs(
+    engine: Engine, image: str, tarball: Path, digest: str, arch: Arch, say: Say
+) -> Provisioned:
     if engine.image_exists(image) and engine.image_labels(image).get(LABEL_ROOTFS) == digest:
         return Provisioned(image, "present", f"imported from {tarball.name}")
     say(f"{image}: importing the root file system {tarball.name} as {arch.name}")
@@ -126,6 +134,13 @@ def _uncompressed(tarball: Path, out: Path) -> Path:
 def provision_interpreter(
     host: _Host, engine: Engine, interp: Interpreter, say: Say
 ) -> Provisioned:
+    with machine_lock("base-image", interp.image):  # built once, however many runs want it
+        return _provision_interpreter(host, engine, interp, say)
+
+
+def _provision_interpreter(
+    host: _Host, engine: Engine, interp: Interpreter, say: Say
+) -> Provisioned:
     labels = engine.image_labels(interp.image) if engine.image_exists(interp.image) else None
     # An image this tool built with an older recipe is rebuilt; any other present image is used.
     stale = labels is not None and LABEL_PROVIDER in labels and labels.get(LABEL_RECIPE) != RECIPE
@@ -157,6 +172,14 @@ class _Host(ImageHost):
 
 
 def provision_one(engine: Engine, image: str, say: Say, mirror: str = "") -> Provisioned:
+    if engine.image_exists(image):
+        return Provisioned(image, "present")
+    # Another run on this machine may be making it now: one of them builds it, the other waits
+    with machine_lock("base-image", image):
+        return _provision_missing(engine, image, say, mirror)
+
+
+def _provision_missing(engine: Engine, image: str, say: Say, mirror: str) -> Provisioned:
     if engine.image_exists(image):
         return Provisioned(image, "present")
     reason = engine.pull(image)

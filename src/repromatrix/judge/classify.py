@@ -119,9 +119,9 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
         return Verdict(Outcome.INFRA_ERROR, stopped + _last_lines(obs.output))
     failed = upgrade.exit_code != 0
     verdict = _failure(upgrade, facts, by) if failed else _success(record, upgrade, facts, by)
-    no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
-    if no_match and (foreign := _foreign_platform(record, releases)):
-        return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
+    refined = _why_no_match(verdict, record, releases)
+    if refined is not verdict:
+        return refined
     if facts.get("old_pip") and verdict.outcome in (
         Outcome.NO_MATCHING_DISTRIBUTION,
         Outcome.NOT_UPGRADED,
@@ -164,6 +164,22 @@ def _foreign_platform(record: Record, releases: Releases | None) -> str:
     )
 
 
+def _why_no_match(verdict: Verdict, record: Record, releases: Releases | None) -> Verdict:
+    """pip's "No matching distribution" says what it saw, not why: the index has no such project
+    at all, or no release of it has a wheel for the platform; else the verdict as it is."""
+    if verdict.outcome is not Outcome.NO_MATCHING_DISTRIBUTION:
+        return verdict
+    if releases is not None and releases.missing:
+        said = (
+            f"the index has no project named {record.package}: its page answers 404 Not Found, "
+            "so no release of any version, for any platform, exists there"
+        )
+        return Verdict(Outcome.NO_SUCH_PROJECT, (said,) + verdict.evidence, verdict.facts)
+    if foreign := _foreign_platform(record, releases):
+        return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, verdict.facts)
+    return verdict
+
+
 def _resolution(record: Record, releases: Releases | None, by: Installer) -> Verdict:
     """A resolved cell: what the installer's dry run for the platform says it would take, or why
     it took nothing, in its own words. Never that anything was installed or imported."""
@@ -175,11 +191,7 @@ def _resolution(record: Record, releases: Releases | None, by: Installer) -> Ver
         return Verdict(Outcome.INFRA_ERROR, stopped)
     facts = resolution_facts(record, releases)
     if upgrade.exit_code != 0:
-        verdict = _failure(upgrade, facts, by)
-        no_match = verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION
-        if no_match and (foreign := _foreign_platform(record, releases)):
-            return Verdict(Outcome.UNSUPPORTED_PLATFORM, (foreign,) + verdict.evidence, facts)
-        return verdict
+        return _why_no_match(_failure(upgrade, facts, by), record, releases)
     taken = facts.get("resolved")
     if not taken:
         said = _last_lines(upgrade.output, 2)

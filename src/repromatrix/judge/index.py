@@ -77,6 +77,7 @@ class Releases:
     hosts: frozenset[str] = (
         frozenset()
     )  # where the files are downloaded from (PyPI: another host than the index)
+    missing: bool = False  # the index has no such project: its page answered 404
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:

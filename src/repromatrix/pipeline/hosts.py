@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import ssl
 import threading
+import urllib.error
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -495,7 +496,13 @@ def _releases(
     try:
         url = index_url or pip_default_index()
         auth = credentials.authorization() if credentials else None
-        releases = fetch_releases(url, matrix.target.name, context, authorization=auth)
+        try:
+            releases = fetch_releases(url, matrix.target.name, context, authorization=auth)
+        except urllib.error.HTTPError as e:
+            if e.code != 404:
+                raise
+            console.print(f"[yellow]the index has no project {matrix.target.name} (404)[/yellow]")
+            return Releases(matrix.target.name, missing=True)
         for extra in extra_index_hosted(matrix, url):  # what pip sees: every index's files
             releases = releases.joined(fetch_releases(extra, matrix.target.name, context))
         return releases

@@ -347,6 +347,18 @@ CELL_FIELDS: dict[str, Shape] = {
     "attempts": "list[attempt]",
     "fix": "str?",
     "host": "str",
+    "platform": "dict[str]",
+    "resolved": "resolved?",
+}
+# A resolved cell's answer (pipeline/record.py _resolved writes it)
+RESOLVED_FIELDS: dict[str, Shape] = {
+    "for": "str",
+    "platform": "str",
+    "python": "str",
+    "version": "str?",
+    "file": "str",
+    "distributions": "list[list[str]]",
+    "command": "str",
 }
 REQUIRED_RUN_FIELDS = ("run_id", "matrix", "target", "started")
 # One remedy attempt of a cell (remedies.py; pipeline.to_attempt_result writes them).
@@ -366,7 +378,10 @@ ATTEMPT_FIELDS: dict[str, Shape] = {
 }
 
 
-SHAPES_SAID = {"cell-id": "a cell id: letters, digits, '.', '_' and '-', as repromatrix makes them"}
+SHAPES_SAID = {
+    "cell-id": "a cell id: letters, digits, '.', '_' and '-', as repromatrix makes them",
+    "resolved?": "null or an object with " + ", ".join(RESOLVED_FIELDS),
+}
 
 
 def _shape_ok(value: Any, shape: Shape) -> bool:
@@ -388,6 +403,10 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
             isinstance(value, dict)
             and all(k in value for k in ("remedy", "outcome", "fix"))
             and all(_shape_ok(value[k], ATTEMPT_FIELDS[k]) for k in value if k in ATTEMPT_FIELDS)
+        )
+    if shape == "resolved":
+        return isinstance(value, dict) and all(
+            k in value and _shape_ok(value[k], RESOLVED_FIELDS[k]) for k in RESOLVED_FIELDS
         )
     if shape == "number":  # seconds: finite (the parser saw to that), not negative, not absurd
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)

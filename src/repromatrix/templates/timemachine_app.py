@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 from pypi_timemachine.core import MAIN_PYPI, DateFilteredReleases
 from simple_repository.components.http import HttpRepository
+from simple_repository.errors import PackageNotFoundError
 from simple_repository_server.routers import simple
 
 
@@ -59,9 +60,14 @@ def build_app(upstream_url, http):
 
 
 async def dated(upstream_url, package, cafile):
-    """How many of the target's files the upstream dates, of how many (PEP 700)."""
+    """How many of the target's files the upstream dates, of how many (PEP 700); (0, 0) for a
+    project the upstream does not have: the service then answers 404 for it, as the upstream
+    does, and the installer says so in its own words."""
     async with client(cafile) as http:
-        page = await HttpRepository(upstream_url, http_client=http).get_project_page(package)
+        try:
+            page = await HttpRepository(upstream_url, http_client=http).get_project_page(package)
+        except PackageNotFoundError:
+            return 0, 0
     return sum(f.upload_time is not None for f in page.files), len(page.files)
 
 
