@@ -538,3 +538,17 @@ def test_a_tombstone_is_quoted_whole():
     assert verdict.evidence[0] == 'Please install "tensorflow" instead.'
     assert {'The "tensorflow-gpu" package has been removed!',
             "× Getting requirements to build wheel did not run successfully."} <= set(verdict.evidence)
+
+
+def test_a_target_the_index_lacks_is_no_such_project_not_no_matching_distribution():
+    """Captured from a real cell whose target was misspelt (tensorflw): pip's words are the same as
+    for a release with no wheel here; the index's 404 for the project's page says which it is."""
+    name = "local-tensorflw-bookworm-py3.11-venv-fresh"
+    missing = Releases("tensorflw", missing=True)
+    verdict = classify(observe(record(name)), missing)
+    assert verdict.outcome is Outcome.NO_SUCH_PROJECT
+    assert verdict.evidence[0].startswith("the index has no project named tensorflw: its page answers 404")
+    assert "ERROR: Could not find a version that satisfies the requirement tensorflw (from versions: none)" \
+        in verdict.evidence
+    assert classify(observe(record(name)), None).outcome is Outcome.NO_MATCHING_DISTRIBUTION  # no 404 seen
+    assert missing.only("").missing and missing.uploaded_before(__import__("datetime").datetime.now()).missing

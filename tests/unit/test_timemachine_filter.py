@@ -127,3 +127,20 @@ def test_a_time_given_in_another_timezone_is_the_same_instant_once_resolved(serv
 def test_a_time_in_another_form_is_refused_not_read_as_some_time(service, when):
     response = service.get(f"/as-of/{when}/simple/demo/", headers={"Accept": JSON})
     assert response.status_code == 400 and "not a UTC time" in response.text
+
+
+def test_a_project_the_upstream_lacks_is_a_404_and_does_not_stop_the_service(service, upstream, tmp_path):
+    """A misspelt target: the service starts (its start-up count of dated files is 0 of 0) and
+    answers 404 for it, as the upstream does, so the installer says so in its own words."""
+    import asyncio
+
+    path = tmp_path / "timemachine_app.py"
+    path.write_bytes(template_bytes("timemachine_app.py"))
+    spec = importlib.util.spec_from_file_location("timemachine_app_missing", path)
+    assert spec and spec.loader
+    app: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    assert asyncio.run(app.dated(upstream, "nosuch", None)) == (0, 0)
+    assert asyncio.run(app.dated(upstream, "demo", None)) == (len(FILES), len(FILES))
+    missing = service.get("/as-of/2024-01-01T00:00:00Z/simple/nosuch/", headers={"Accept": JSON})
+    assert missing.status_code == 404

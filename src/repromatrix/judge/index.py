@@ -114,6 +114,7 @@ class Releases:
             pre,
             {v: self.files.get(v, []) for v in keep},
             self.hosts,
+            self.missing,
         )
 
     def uploaded_before(self, when: datetime.datetime) -> Releases:
@@ -127,7 +128,7 @@ class Releases:
             if f.uploaded is None or f.uploaded < when
         ]
         releases = Releases.from_files(self.package, kept)
-        releases.pre, releases.hosts = self.pre, self.hosts
+        releases.pre, releases.hosts, releases.missing = self.pre, self.hosts, self.missing
         return releases
 
     @property
