@@ -32,6 +32,7 @@ from .core.files import cache_dir, paths_are_input
 from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
 from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.setupcache import CACHE_KINDS, human
+from .intake.against_index import host_context, host_index_url, index_pages
 from .intake.draft import questions_in
 from .intake.init import matrix_from
 from .judge.remedies import REMEDY_NAMES, parse_selection
@@ -355,6 +356,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="write target.as_of: the index as it was then (the day the report was filed)",
     )
+    it.add_argument(
+        "--index",
+        metavar="URL",
+        help="the index to check the report's target and pip's lists against (default: the one "
+        "the host's pip is configured with)",
+    )
+    it.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not ask the index: the matrix says its target was not checked",
+    )
     return p
 
 
@@ -503,12 +515,20 @@ def _cmd_init(args: argparse.Namespace, console: Console) -> int:
     out: Path = args.out
     if (out.exists() or out.is_symlink()) and not args.force:
         raise UsageError(f"{out} exists\n  hint: --force replaces it, or --out names another file")
-    text, decided = matrix_from(args.reports, args.as_of)
-    _loads(text, out)
-    write_atomic(out, text)
-    asked = questions_in(decided)
+    page, unchecked = None, "--offline"
+    if not args.offline:
+        url = args.index or host_index_url()
+        page = index_pages(url, host_context())
+    written = matrix_from(args.reports, args.as_of, page, unchecked)
+    _loads(written.text, out)
+    write_atomic(out, written.text)
+    asked = sum(questions_in(d) for d in written.drafts)
+    first = written.drafts[0]
+    values = ", ".join(f"{k}: {'/'.join((v.value, *v.more))}" for k, v in first.axes.items())
+    of = f" of {len(written.drafts)} reports" if len(written.drafts) > 1 else f" ({values})"
+    cells = written.cells
     console.print(
-        f"wrote {out}: 1 cell ({', '.join(f'{k}: {v.value}' for k, v in decided.axes.items())}); "
+        f"wrote {out}: {cells} cell{'s' if cells != 1 else ''}{of}; "
         f"{asked} QUESTION{'S' if asked != 1 else ''} in it to answer before a run",
         highlight=False,
     )

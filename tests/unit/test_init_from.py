@@ -22,7 +22,8 @@ REPORTS = REPO / "tests" / "data" / "reports"
 
 def init(tmp_path: Path, *reports: Path | str, extra: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
     out = tmp_path / "matrix.yaml"
-    assert main(["init", "--from", *map(str, reports), "--out", str(out), *extra]) == 0
+    offline = () if "--index" in extra else ("--offline",)  # unit tests ask no public index
+    assert main(["init", "--from", *map(str, reports), "--out", str(out), *offline, *extra]) == 0
     assert main(["list", "--matrix", str(out)]) == 0  # list accepts every written matrix
     text = out.read_text()
     return yaml.safe_load(text), text
@@ -56,7 +57,7 @@ REAL = [
     (
         "tf-39809-windows-anaconda.md",
         "tensorflow",
-        "newest",
+        "==2.2.0",  # "upgrade from 1.12.0 to 2.2.0": a question, read from prose
         "bookworm",
         "3.6",
         "venv",
@@ -214,6 +215,46 @@ REAL = [
         [],
         ["(the template's OS field): Debian 12"],
     ),
+    # The corpus's second half (each also scored field by field: test_report_corpus.py)
+    ("jax-12307-jetson-user-site.md", "jax[cuda]", "newest", "bookworm", "system", "system-user",
+     "0.3.23", "os", None, ["numpy==1.23.4"],
+     ["the machine is read only from (an NVIDIA Jetson board (aarch64))", 'arch: ["arm64"]']),
+    ("jax-7745-conda-not-on-pypi.md", "jax[cuda111]", "newest", "bookworm", "3.9", "venv", "none",
+     "21.2.4", None, [], ["a conda environment", "no installer output repromatrix recognises"]),
+    ("keras-19390-installing-keras.md", "keras", "newest", "bookworm", "system", "venv", "none",
+     "os", "upgraded-inconsistent", ["tensorflow==2.13.1"],
+     ["QUESTION: the package is read only from (the issue's title)"]),
+    ("pip-7565-manjaro-python38.md", "tensorflow", "==1.15.0", "bookworm", "system", "venv", "none",
+     "19.3.1", "no-matching-distribution", [], ["QUESTION: the report's OS is Manjaro"]),
+    ("tf-23682-raspberry-9.md", "tensorflow", "newest", "stretch", "system", "venv", "none", "os",
+     "no-matching-distribution", [],
+     ["Debian's mirror no longer serves stretch", 'arch: ["armhf"]', "stretch's own python3 is 3.5"]),
+    ("tf-37355-raspbian-armv7l.md", "tensorflow", "==2.1.0", "buster", "system", "venv", "none",
+     "20.0.2", None, [],
+     ['arch: ["armhf"]', "buster's own python3 is 3.7", "QUESTION: the title says unsupported-platform"]),
+    ("tf-39514-windows-conda-install.md", "tensorflow", "newest", "bookworm", "3.6", "venv", "none",
+     "os", None, [], ["the reporter ran conda", 'platform: ["windows-amd64"]']),
+    ("tf-41871-windows-two-pythons.md", "tensorflow", "newest", "bookworm", "3.6", "venv", "none", "os",
+     None, [], ["the report also names 3.8", "a 64-bit one is assumed"]),
+    ("tf-42384-windows-32bit.md", "tensorflow", "newest", "bookworm", "3.8", "venv", "none", "os",
+     "no-matching-distribution", [], ['platform: ["windows-x86"]', "(a 32-bit Python)"]),
+    ("tf-47709-manjaro-user-site.md", "tensorflow", "newest", "bookworm", "3.9", "system-user", "none",
+     "20.3.1", "no-matching-distribution", [], ["pip fell back to the user site"]),
+    ("tf-52994-windows-anaconda-up-to-date.md", "tensorflow", "newest", "bookworm", "3.12", "venv",
+     "none", "os", None, [], ["expect not-upgraded", "only an install ends so"]),
+    ("tf-54284-msys2-pip-debug.md", "tensorflow", "newest", "bookworm", "3.9", "venv", "none", "os",
+     None, [], ["the report's pip takes mingw_x86_64 wheels (an MSYS2/MinGW Python)"]),
+    ("tf-60204-aws-graviton.md", "tensorflow", "==2.11.1", "ubuntu:20.04", "system", "venv", "none",
+     "os", "no-matching-distribution", [], ['arch: ["arm64"]', "pip could take 12 version(s) of "
+                                             "tensorflow-cpu-aws"]),
+    ("tf-79349-windows-python313.md", "tensorflow", "newest", "bookworm", "3.13", "venv", "none", "os",
+     "no-matching-distribution", [], ["pip listed no version of tensorflow at all"]),
+    ("torch-149260-macos-intel-collect-env.md", "torch", "==2.5.1", "bookworm", "3.9", "venv", "none",
+     "os", "no-matching-distribution", [], ['platform: ["macos-x86_64"]', "(collect_env): OS: macOS"]),
+    ("torch-20631-old-versions-only.md", "torch", "==0.3.1", "bookworm", "system", "venv", "none", "os",
+     "no-matching-distribution", [], ["QUESTION: the report names no OS"]),
+    ("uv-13262-script-python313.md", "tensorflow", "newest", "bookworm", "3.13", "venv", "none", "os",
+     "no-matching-distribution", [], ['installer: ["uv"]', "(uv's hint)", "Apple silicon is assumed"]),
 ]
 
 
@@ -366,13 +407,13 @@ def test_it_refuses_to_replace_a_matrix_and_names_a_missing_report(tmp_path, cap
     out.write_text("mine\n")
     report = tmp_path / "r.md"
     report.write_text("pip install tensorflow\n")
-    assert main(["init", "--from", str(report), "--out", str(out)]) == 2
+    assert main(["init", "--from", str(report), "--out", str(out), "--offline"]) == 2
     assert "exists" in capsys.readouterr().err and out.read_text() == "mine\n"
-    assert main(["init", "--from", str(tmp_path / "nope.md"), "--out", str(tmp_path / "n.yaml")]) == 2
+    assert main(["init", "--from", str(tmp_path / "nope.md"), "--out", str(tmp_path / "n.yaml"), "--offline"]) == 2
     err = capsys.readouterr().err
     assert "nope.md" in err and "Traceback" not in err
     assert not (tmp_path / "n.yaml").exists()
-    assert main(["init", "--from", str(tmp_path), "--out", str(tmp_path / "d.yaml")]) == 2
+    assert main(["init", "--from", str(tmp_path), "--out", str(tmp_path / "d.yaml"), "--offline"]) == 2
     assert not (tmp_path / "d.yaml").exists()
 
 
@@ -435,3 +476,44 @@ def test_a_reports_machine_and_os_become_the_arch_and_platform_axes(tmp_path, re
         assert axis(matrix, name) == value, text
     flat = " ".join(" ".join(ln.strip().removeprefix("#") for ln in text.splitlines()).split())
     assert said in flat
+
+
+def test_several_reports_become_one_cell_each_and_a_shared_cell_is_written_once(tmp_path):
+    windows = tmp_path / "win.md"
+    windows.write_text(
+        "OS: Windows 10\nPython 3.13.0\n```\nC:\\Users\\x> pip install tensorflow\n"
+        "ERROR: Could not find a version that satisfies the requirement tensorflow (from versions: none)\n"
+        "ERROR: No matching distribution found for tensorflow\n```\n"
+    )
+    debian = tmp_path / "debian.md"
+    debian.write_text(
+        "### OS Platform and Distribution\n\nDebian 11\n\n```\n$ python3 -V\nPython 3.12.1\n"
+        "$ pip install tensorflow\nabsl-py==2.1.0\nnumpy==1.26.4\nkeras==3.1.1\n"
+        "ERROR: No matching distribution found for tensorflow\n```\n"
+    )
+    again = tmp_path / "win-again.md"
+    again.write_text(windows.read_text())
+    freeze = tmp_path / "freeze.txt"  # no command: it belongs to the report before it
+    freeze.write_text("protobuf==4.25.3\nml-dtypes==0.3.2\nh5py==3.10.0\n")
+    matrix, text = init(tmp_path, windows, debian, freeze, again)
+    flat = " ".join(" ".join(ln.strip().removeprefix("#") for ln in text.splitlines()).split())
+    assert "3 reports, 2 cells" in flat
+    assert matrix["axes"]["platform"] == ["windows-amd64"] and matrix["axes"]["python"] == ["3.13"]
+    (debian_cell,) = matrix["include"]
+    assert debian_cell["os"] == "bullseye" and debian_cell["python"] == "3.12"
+    assert debian_cell["platform"] == "linux" and debian_cell["conflicts"] == "reporter-2"
+    assert "protobuf==4.25.3" in matrix["environments"]["reporter-2"]["requirements"]
+    assert "win.md, win-again.md describe the same cell: written once" in flat
+    # each cell's expectation names the whole cell, so it is that cell's alone
+    windows_expect, debian_expect = matrix["expect"]
+    assert windows_expect["platform"] == "windows-amd64" and debian_expect["os"] == "bullseye"
+
+
+def test_reports_with_different_targets_are_refused(tmp_path, capsys):
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    a.write_text("$ pip install tensorflow\n")
+    b.write_text("$ pip install torch==2.5.1\n")
+    out = tmp_path / "m.yaml"
+    assert main(["init", "--from", str(a), str(b), "--out", str(out), "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "a.md: tensorflow; b.md: torch ==2.5.1" in err and not out.exists()

@@ -78,10 +78,12 @@ def test_the_classifier_reads_the_installers_own_words():
 # The date-filtering index's image installs its own server with pip: a service of the run, not
 # a cell's installer.
 HOST_SIDE = {"infra/hostca.py", "infra/wheelcache.py", "infra/interpreters.py",
-             "templates/timemachine.Dockerfile.j2"}
+             "templates/timemachine.Dockerfile.j2",
+             "intake/against_index.py"}  # asks the host's pip which index it reads
 # `init --from` reads what reporters typed and pasted, in pip's words too; it prints a command for
 # the maintainer to type, and builds nothing a cell runs.
-REPORT_READERS = {"intake/clues.py", "intake/draft.py"}
+REPORT_READERS = {"intake/clues.py", "intake/draft.py", "intake/pasted.py", "intake/said.py",
+                  "intake/template.py"}
 # pip's variables, and pip run as a command (argv or shell), as code spells them
 PIPS_NAMES = re.compile(r"\bPIP_[A-Z]|[\"']-m[\"'], [\"']pip[\"']|\bpip (?:install|check|index|cache|download)\b")
 

@@ -48,6 +48,8 @@ def record(name: str, before: str | None = "2.15.0", after: str | None = "2.15.0
     ("pip-cert-only", Outcome.SSL_ERROR, "invalid peer certificate: UnknownIssuer"),
     ("resolution", Outcome.RESOLUTION_IMPOSSIBLE, "No solution found when resolving dependencies"),
     ("no-wheel", Outcome.NO_MATCHING_DISTRIBUTION, "has no wheels with a matching Python ABI tag"),
+    ("no-wheel-any-version", Outcome.NO_MATCHING_DISTRIBUTION,
+     "have no wheels with a matching Python ABI tag"),
     ("refused", Outcome.NETWORK_ERROR, "Connection refused (os error 111)"),
     ("hash", Outcome.HASH_MISMATCH, "Hash mismatch for `six==1.16.0`"),
     ("permission", Outcome.PERMISSION_DENIED, "Permission denied (os error 13)"),

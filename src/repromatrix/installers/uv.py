@@ -48,8 +48,10 @@ RULES: tuple[Rule, ...] = (
     # interpreter can use. uv names the tags it found in a hint.
     Rule(
         Outcome.NO_MATCHING_DISTRIBUTION,
-        r"has no wheels with a matching (?:Python|Python ABI|platform) tag|doesn't have a source "
-        r"distribution or wheel for the current platform|there (?:is|are) no versions? of",
+        # 'tensorflow==2.10.0 has no wheels ...'; 'all versions of tensorflow have no wheels ...'
+        r"ha(?:s|ve) no wheels with a matching (?:Python|Python ABI|platform) tag|"
+        r"doesn't have a source distribution or wheel for the current platform|"
+        r"there (?:is|are) no versions? of",
         (r"^hint: You require", r"^hint: "),
     ),
     Rule(

@@ -31,6 +31,10 @@ HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b\ufeff]")
 USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 HEADING = re.compile(r"^\s*#{2,6}\s+(?P<label>.+?)\s*#*\s*$")
+# An issue copied with its title ('# Cannot install with pip'); not conda list's own first line
+TITLE = re.compile(r"^# (?!packages in environment at )\S")
+# A template's one-line field in a list ('- Python version: 3.8'): the next field, not an answer
+LIST_FIELD = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\*\*)?[A-Za-z][\w /?.,'()&-]{1,60}?:")
 BOLD_ONLY = re.compile(r"^\s*\*\*[^*]+\*\*\s*$")  # '**Describe the problem**': a heading
 LABELLED = re.compile(r"^(?P<label>[A-Za-z][\w /?.,'()&-]{1,80}?)\s*:\s*(?P<value>.*)$")
 
@@ -45,6 +49,7 @@ class Line:
     plain: str  # without Markdown and the template's examples: what the reporter typed
     fenced: bool  # inside a ``` block: pasted output, not prose
     block: int  # the paragraph or fenced block it is in (a blank line or a fence ends one)
+    title: bool = False  # the file's first line, a '# ' heading: the issue's title, not a step
 
     @property
     def where(self) -> str:
@@ -102,7 +107,8 @@ def lines_of(text: str, source: str, block_base: int = 0) -> list[Line]:
         if not clean.strip():
             block += 1
             continue
-        out.append(Line(source, number, clean, plain_text(clean), fenced, block))
+        is_title = not out and not fenced and bool(TITLE.match(clean))
+        out.append(Line(source, number, clean, plain_text(clean), fenced, block, is_title))
     return out
 
 
@@ -152,5 +158,5 @@ def _answer(lines: Sequence[Line], i: int, same_block: bool) -> Line | None:
     nxt = lines[i + 1]
     moved_on = same_block and nxt.block != lines[i].block
     is_question = bool(HEADING.match(nxt.text) or BOLD_ONLY.match(nxt.text))
-    is_label = nxt.plain.rstrip().endswith(":")
+    is_label = nxt.plain.rstrip().endswith(":") or bool(LIST_FIELD.match(nxt.text))
     return None if moved_on or is_question or is_label or not nxt.plain else nxt

@@ -21,7 +21,12 @@ from html.parser import HTMLParser
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 
@@ -78,6 +83,9 @@ class Releases:
         frozenset()
     )  # where the files are downloaded from (PyPI: another host than the index)
     missing: bool = False  # the index has no such project: its page answered 404
+    # The source distributions of each release: what pip lists for every platform (it may build
+    # them), though no wheel fits
+    sources: dict[Version, list[IndexFile]] = field(default_factory=dict)
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
@@ -90,6 +98,8 @@ class Releases:
             try:
                 _, version, _, tags = parse_wheel_filename(file.filename)
             except (InvalidWheelFilename, InvalidVersion):
+                if (source := _sdist_version(file.filename)) is not None:
+                    rel.sources.setdefault(source, []).append(file)
                 continue
             rel.tags.setdefault(version, set()).update(t.interpreter for t in tags)
             rel.platforms.setdefault(version, set()).update(t.platform for t in tags)
@@ -98,7 +108,7 @@ class Releases:
 
     def joined(self, other: Releases) -> Releases:
         """Both indexes' files, as an installer that reads both sees them."""
-        files = [f for listed in (self.files, other.files) for fs in listed.values() for f in fs]
+        files = [f for r in (self, other) for fs in r.all_files().values() for f in fs]
         joined = Releases.from_files(self.package, files)
         joined.pre, joined.hosts = self.pre, self.hosts | other.hosts
         return joined
@@ -115,7 +125,13 @@ class Releases:
             {v: self.files.get(v, []) for v in keep},
             self.hosts,
             self.missing,
+            {v: fs for v, fs in self.sources.items() if not spec or allowed.contains(v, True)},
         )
+
+    def all_files(self) -> dict[Version, list[IndexFile]]:
+        """Every file of each release: its wheels and its source distributions."""
+        versions = {*self.files, *self.sources}
+        return {v: self.files.get(v, []) + self.sources.get(v, []) for v in versions}
 
     def uploaded_before(self, when: datetime.datetime) -> Releases:
         """The releases as the index listed them at `when`: only the files uploaded before it, as
@@ -123,7 +139,7 @@ class Releases:
         time stays: the index never said; see `undated`)."""
         kept = [
             f
-            for files in self.files.values()
+            for files in self.all_files().values()
             for f in files
             if f.uploaded is None or f.uploaded < when
         ]
@@ -145,6 +161,13 @@ class Releases:
 
     def newest(self) -> Version | None:
         return self.pick(list(self.tags))
+
+
+def _sdist_version(filename: str) -> Version | None:
+    try:
+        return parse_sdist_filename(filename)[1]
+    except (InvalidSdistFilename, InvalidVersion):
+        return None
 
 
 def fetch_releases(
