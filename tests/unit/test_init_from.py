@@ -255,6 +255,24 @@ REAL = [
      "no-matching-distribution", [], ["QUESTION: the report names no OS"]),
     ("uv-13262-script-python313.md", "tensorflow", "newest", "bookworm", "3.13", "venv", "none", "os",
      "no-matching-distribution", [], ['installer: ["uv"]', "(uv's hint)", "Apple silicon is assumed"]),
+    # Read by hand before init was run on them (fields.yaml's held-out set)
+    ("tf-33838-raspbian-piwheels.md", "tensorflow", "==1.14.0", "buster", "system", "system", "none",
+     "os", "no-matching-distribution", [], ["the report also names stretch", 'arch: ["armhf"]']),
+    ("tf-43672-windows-template-pip.md", "tensorflow", "newest", "bookworm", "3.8", "venv", "none",
+     "os", "no-matching-distribution", [], ["a 64-bit one is assumed"]),
+    ("tf-47142-raspbian-old-release.md", "tensorflow", "newest", "buster", "system", "venv", "none",
+     "21.0.1", None, [], ["QUESTION: pip's version is read only from (the reporter says so)"]),
+    ("tf-37457-macos-catalina.md", "tensorflow", "newest", "bookworm", "3.12", "venv", "none", "os",
+     "no-matching-distribution", [],
+     ['platform: ["macos-x86_64"]', "macOS 10.x, which runs only on Intel Macs"]),
+    ("torch-161614-macos-framework-python.md", "torch", "==2.6.0", "bookworm", "3.11", "venv", "none",
+     "25.2", "no-matching-distribution", [],
+     ["(pip's output): Requirement already satisfied: pip in", "Apple silicon is assumed"]),
+    ("uv-1491-windows-powershell.md", "tensorflow", "newest", "bookworm", "3.12", "venv", "none", "os",
+     "resolution-impossible", [],
+     ["the command installs a requirements file", "the requirement the installer's failure names"]),
+    ("tf-47564-fedora-aarch64-cpu.md", "tensorflow-cpu", "newest", "bookworm", "system", "venv", "none",
+     "os", None, [], ["QUESTION: the report's OS is Fedora 33", 'arch: ["arm64"]']),
 ]
 
 

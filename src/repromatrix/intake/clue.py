@@ -25,6 +25,8 @@ Key = Literal[
     "installer",  # pip, uv or conda: what ran the command
     "upgrade",  # the command asked for an upgrade, or the reporter says they upgraded
     "also-installs",  # another requirement of the same command
+    "failed-for",  # the requirement the installer's failure names
+    "from-file",  # the command installs a requirements file (-r)
     "prior",  # 'name==version' of what was installed before the command
     "wanted",  # a version the reporter says they want ('upgrade from 1.12 to 2.2')
     "template-version",  # the TensorFlow template's version field (before or after? it depends)
@@ -39,6 +41,9 @@ Key = Literal[
 # How much a clue is worth: a tool's own output > a template's answer > prose, a title or a path
 # in a sentence. A value read only from prose is a question, not an answer.
 OUTPUT, FIELD, PROSE = 3, 2, 1
+# The installer's own list of the wheel tags it takes: what decides which wheel it installs, over
+# what the kernel says (an i386 userland on an x86_64 kernel: uname says x86_64, pip takes i686)
+INSTALLER_TAGS = 4
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,8 @@ RASPBIAN_RELEASE = re.compile(
     RASPBIAN.pattern + r"[\s:]*(?:gnu/linux\s*)?(?:version\s*)?(\d{1,2})\b", re.IGNORECASE
 )
 WINDOWS = re.compile(
-    r"\b(?:windows|win(?:10|11|32|_amd64))\b|(?:^|[\s'\"(])[A-Za-z]:\\\\?[A-Za-z]", re.IGNORECASE
+    r"\b(?:windows\s*(?:\d+|xp|vista)?|win(?:7|8|10|11|32|_amd64))\b|(?:^|[\s'\"(])[A-Za-z]:\\\\?[A-Za-z]",
+    re.IGNORECASE,
 )
 MSYS = re.compile(r"\bmsys2?\b|\bmingw(?:64|32|_x86_64)?\b", re.IGNORECASE)
 MACOS = re.compile(

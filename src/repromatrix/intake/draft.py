@@ -131,10 +131,13 @@ def _target(reading: Reading) -> tuple[Value, Value]:
     package, version = reading["package"], reading["version"]
     if package.clue is None:
         said = f"QUESTION: {package.why}"
+    elif package.why:
+        said = f"QUESTION: {package.why}: {_said(package)}"
     else:
         said = _asked(package, "the package")
     if version.value == "newest":
-        wanted = f"{version.why}" if version.sure else f"QUESTION: {version.why or 'none named'}"
+        named = version.why or "no version is named"
+        wanted = named if version.sure else f"QUESTION: {named}: the newest is asked for"
         return Value(package.value or "tensorflow", said), Value("newest", wanted)
     how = f"{version.why}: " if version.why else ""
     asked = _asked(version, "the version")

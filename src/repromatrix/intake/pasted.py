@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from .clue import (
     DEBIAN_NUMBERS,
     FIELD,
+    INSTALLER_TAGS,
     MACHINE,
     OUTPUT,
     PROSE,
@@ -177,8 +178,10 @@ def pip_debug(lines: Sequence[Line]) -> Iterator[Clue]:
         interpreter, platform = tag.group("interpreter"), tag.group("platform")
         if m := re.fullmatch(r"cp(\d)(\d+)", interpreter):
             yield Clue("python", f"{m.group(1)}.{m.group(2)}", line, OUTPUT, "pip debug's tags")
-        yield Clue("platform-tag", platform, line, OUTPUT, "pip debug's compatible tags")
-        yield from tag_system(platform, line, "pip debug's compatible tags")
+        says = "pip debug's compatible tags"
+        yield Clue("platform-tag", platform, line, INSTALLER_TAGS, says)
+        for clue in tag_system(platform, line, says):
+            yield Clue(clue.key, clue.value, line, INSTALLER_TAGS, says)
 
 
 def tag_system(platform: str, line: Line, says: str) -> Iterator[Clue]:
@@ -265,10 +268,17 @@ MIN_BLOCK = 3  # pinned lines that make a block a pasted environment, not a comm
 
 def environment(lines: Sequence[Line]) -> Iterator[Clue]:
     """`pip freeze`, `uv pip freeze`, `pip list` (both formats) and `conda list` pasted as a
-    block."""
+    block; not the libraries `pip debug --verbose` says it vendors, which nothing installed."""
     blocks: dict[int, list[tuple[Line, str, str]]] = {}
+    vendored = False
     for line in lines:
         text = line.text.strip()
+        if text == "vendored library versions:":
+            vendored = True
+            continue
+        if vendored and line.text.startswith((" ", "\t")):
+            continue
+        vendored = False
         m = FREEZE.match(text) or LEGACY_LIST.match(text) or TABLE_ROW.match(text)
         if m and not text.lower().startswith(("package ", "python ", "pip install")):
             pin = (line, canonicalize_name(m.group("name")), m.group("version"))
@@ -295,5 +305,39 @@ def conda(lines: Sequence[Line]) -> Iterator[Clue]:
             yield Clue("conda", "conda", line, strength, "a conda path, prompt or command")
 
 
-RECOGNISERS = (os_release, uname, python_build, pip_debug, collect_env, jax_info, tf_env)
+# A multiarch library path (Debian's and Ubuntu's), as a loader or a traceback prints it
+MULTIARCH = re.compile(
+    r"/(?:usr/)?lib/(?P<triplet>aarch64-linux-gnu|arm-linux-gnueabihf|x86_64-linux-gnu|"
+    r"i386-linux-gnu|powerpc64le-linux-gnu|s390x-linux-gnu)/"
+)
+TRIPLETS = {
+    "aarch64-linux-gnu": "aarch64",
+    "arm-linux-gnueabihf": "armv7l",
+    "x86_64-linux-gnu": "x86_64",
+    "i386-linux-gnu": "i686",
+    "powerpc64le-linux-gnu": "ppc64le",
+    "s390x-linux-gnu": "s390x",
+}
+
+
+def multiarch(lines: Sequence[Line]) -> Iterator[Clue]:
+    """/lib/aarch64-linux-gnu/libc.so.6 in a loader's or a traceback's output: the machine."""
+    for line in lines:
+        if line.fenced and (m := MULTIARCH.search(line.text)):
+            machine = TRIPLETS[m.group("triplet")]
+            yield Clue("arch", machine, line, FIELD, "a multiarch library path")
+            yield Clue("system", "linux", line, FIELD, "a multiarch library path")
+            return
+
+
+RECOGNISERS = (
+    os_release,
+    uname,
+    python_build,
+    pip_debug,
+    collect_env,
+    jax_info,
+    tf_env,
+    multiarch,
+)
 LISTS = (environment, conda)

@@ -42,7 +42,12 @@ ARCH_OF_MACHINE = {
     "ppc64le": "ppc64el",
     "s390x": "s390x",
 }
-COMMANDS = ("the install command", "the conda command", "the script's dependencies (PEP 723)")
+COMMANDS = (
+    "the install command",
+    "the conda command",
+    "the script's dependencies (PEP 723)",
+    "a command written in a sentence",
+)
 
 
 @dataclass(frozen=True)
@@ -130,8 +135,7 @@ def read(clues: Sequence[Clue]) -> Reading:
 def _target(clues: Sequence[Clue]) -> tuple[Fact, Fact, Requirement]:
     ordered = ranked(clues, "target")
     if not ordered:
-        why = "the report shows no install command; tensorflow is assumed"
-        return Fact("tensorflow", False, why=why), Fact("newest", False), Requirement("tensorflow")
+        return _untargeted(clues)
     chosen = ordered[0]
     req = requirement_of(chosen.value) or Requirement("tensorflow")
     req.name = canonicalize_name(req.name)  # 'TensorFlow' as typed is the index's tensorflow
@@ -148,6 +152,24 @@ def _target(clues: Sequence[Clue]) -> tuple[Fact, Fact, Requirement]:
     from_a_command = chosen.says in COMMANDS
     why = "the command names no version" if from_a_command else "no version asked for"
     return package, Fact("newest", from_a_command, chosen, why=why), req
+
+
+def _untargeted(clues: Sequence[Clue]) -> tuple[Fact, Fact, Requirement]:
+    """No command names a requirement: the one the installer's failure names, else tensorflow,
+    both questions."""
+    from_file = ranked(clues, "from-file")
+    how = (
+        f"the command installs a requirements file ({from_file[0].line.where}), not shown"
+        if from_file
+        else "the report shows no install command"
+    )
+    named = ranked(clues, "failed-for")
+    if named:
+        why = f"{how}; the requirement the installer's failure names"
+        req = Requirement(named[0].value)
+        return Fact(named[0].value, False, named[0], why=why), Fact("newest", False), req
+    why = f"{how}; tensorflow is assumed"
+    return Fact("tensorflow", False, why=why), Fact("newest", False), Requirement("tensorflow")
 
 
 def _bare(requirement: str) -> str:

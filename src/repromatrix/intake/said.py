@@ -116,63 +116,91 @@ def _in_a_sentence(line: Line, runner_at: int) -> bool:
     return not PROMPT_END.search(before)
 
 
-def _sentence_words(reqs: list[Requirement], words: tuple[str, ...]) -> list[Requirement]:
-    """The requirements of a command quoted in a sentence: the first, and those after it that
+def _sentence_words(
+    reqs: list[Requirement], words: tuple[str, ...], title: bool
+) -> list[Requirement]:
+    """The requirements of a command quoted in a sentence: the first (unless it is an English
+    word; in a title, unless it is a known project or has a specifier), and those after it that
     still look like requirements (a specifier, extras, a known project)."""
     kept: list[Requirement] = []
     for req, word in zip(reqs, words, strict=False):
-        looks_like_one = bool(SENTENCE_STOP.search(word)) or canonicalize_name(req.name) in (
-            KNOWN_PROJECTS
-        )
-        if kept and not looks_like_one:
+        name = canonicalize_name(req.name)
+        looks_like_one = bool(SENTENCE_STOP.search(word)) or name in KNOWN_PROJECTS
+        first_may_be = name not in NOT_A_PROJECT and (looks_like_one or not title)
+        if (kept and not looks_like_one) or (not kept and not first_may_be):
             break
         kept.append(req)
     return kept
 
 
+# Words a sentence or a title puts after "pip install" that are not a project ('pip install
+# fails on Windows', 'uv pip install inconsistent failure'), though each is a valid name
+NOT_A_PROJECT = frozenset(
+    "it fails failed fail failing error errors issue issues problem problems inconsistent not "
+    "does doesnt works worked work the a an on in with command package packages everything "
+    "anything this that them again now properly correctly successfully fine without using from "
+    "for to and or but is was gives give returns throws broken broke stuck hangs freezes slow "
+    "something nothing".split()
+)
+# After a command in a sentence: the reporter says it works, so it is not the failing one
+SAYS_IT_WORKS = re.compile(r"(?i)\b(?:works?|worked|is fine|succeed\w*|installs? fine)\b")
+QUOTED_COMMAND = re.compile(r"[`'\"][^`'\"]*\bpip3?(?:\.\d+)?\s+install\b[^`'\"]*[`'\"]")
+
+
 def commands(lines: Sequence[Line]) -> Iterator[Clue]:
     """The installing command: its target, --upgrade, --user, sudo, a proxy option, and which
-    installer it is. In a title it is the reporter's summary, not a step: a weak clue."""
+    installer it is. Typed at a prompt or pasted as code, it is the command; quoted in a
+    sentence, nearly so; written bare in a sentence or a title, a hint (a question)."""
     for line in lines:
         yield from _conda_command(line)
         if UV_COMMAND.search(line.plain):
             yield Clue("installer", "uv", line, OUTPUT if line.fenced else FIELD, "a uv command")
         elif PIP_RUN.search(line.plain) and not re.search(r"\buv\s+pip\b", line.plain):
             yield Clue("installer", "pip", line, PROSE, "a pip command")
-        command = parse_command(line.plain)
-        if command is None:
-            continue
         m = PIP_COMMAND.search(line.plain)
-        by_uv = bool(m and m.group("uv"))
-        words = command.requirements
-        reqs = [r for w in words if (r := requirement_of(w))]
-        if line.title or (m is not None and _in_a_sentence(line, m.start("runner"))):
-            reqs = _sentence_words(reqs, tuple(w for w in words if requirement_of(w)))
-        wanted = [r for r in reqs if canonicalize_name(r.name) not in NOT_TARGETS]
-        tensorflow = [r for r in wanted if canonicalize_name(r.name) in TENSORFLOW]
-        strength, says = _command_weight(line, bool(tensorflow))
-        if tensorflow or wanted:
-            req = (tensorflow or wanted)[0]
-            req.marker = None
-            yield Clue("target", str(req), line, strength, says)
-            yield Clue("installer", "uv" if by_uv else "pip", line, strength, says)
-            for other in (r for r in wanted if r is not req):
-                yield Clue("also-installs", str(other), line, strength, says)
-            if command.flags & {"-U", "--upgrade"}:
-                yield Clue("upgrade", "yes", line, strength, says)
-        if line.title:
+        if m is None:
             continue
-        if "--user" in command.flags:
-            yield Clue("install", "user-flag", line, OUTPUT, "pip install --user")
-        if re.search(r"(?:^|[\s$#])sudo\s", line.plain):
-            yield Clue("install", "system", line, FIELD, "sudo pip")
-        if "--proxy" in command.flags:
-            yield Clue("network", "proxy", line, PROSE, "pip install --proxy")
+        command = _words(m.group("args"))
+        if command.flags & {"-r", "--requirement"} and not line.title:
+            yield Clue("from-file", "yes", line, FIELD, "the install command")
+        in_prose = line.title or _in_a_sentence(line, m.start("runner"))
+        if in_prose and SAYS_IT_WORKS.search(line.plain[m.end("runner") :]):
+            continue  # 'pip3 install tensorflow works': not the command that fails
+        yield from _command_clues(line, command, in_prose, bool(m.group("uv")))
 
 
-def _command_weight(line: Line, tensorflow: bool) -> tuple[int, str]:
+def _command_clues(line: Line, command: Command, in_prose: bool, by_uv: bool) -> Iterator[Clue]:
+    words = tuple(w for w in command.requirements if requirement_of(w))
+    reqs = [r for w in words if (r := requirement_of(w))]
+    if in_prose:
+        reqs = _sentence_words(reqs, words, title=line.title)
+    wanted = [r for r in reqs if canonicalize_name(r.name) not in NOT_TARGETS]
+    tensorflow = [r for r in wanted if canonicalize_name(r.name) in TENSORFLOW]
+    strength, says = _command_weight(line, bool(tensorflow), in_prose)
+    if tensorflow or wanted:
+        req = (tensorflow or wanted)[0]
+        req.marker = None
+        yield Clue("target", str(req), line, strength, says)
+        yield Clue("installer", "uv" if by_uv else "pip", line, strength, says)
+        for other in (r for r in wanted if r is not req):
+            yield Clue("also-installs", str(other), line, strength, says)
+        if command.flags & {"-U", "--upgrade"}:
+            yield Clue("upgrade", "yes", line, strength, says)
+    if line.title:
+        return
+    if "--user" in command.flags:
+        yield Clue("install", "user-flag", line, OUTPUT, "pip install --user")
+    if re.search(r"(?:^|[\s$#])sudo\s", line.plain):
+        yield Clue("install", "system", line, FIELD, "sudo pip")
+    if "--proxy" in command.flags:
+        yield Clue("network", "proxy", line, PROSE, "pip install --proxy")
+
+
+def _command_weight(line: Line, tensorflow: bool, in_prose: bool) -> tuple[int, str]:
     if line.title:
         return PROSE, "the issue's title"
+    if in_prose and not QUOTED_COMMAND.search(line.text):
+        return PROSE, "a command written in a sentence"
     if tensorflow:
         return OUTPUT, "the install command"
     return FIELD, "the install command"
@@ -241,6 +269,8 @@ def installed(lines: Sequence[Line]) -> Iterator[Clue]:
             continue
         if m := ALREADY.search(line.plain):
             name = _name(m.group("req"))
+            if name == "pip":  # 'Requirement already satisfied: pip in ... (25.2)': pip's own
+                yield Clue("pip", m.group("version"), line, OUTPUT, "pip's output")
             yield Clue("prior", f"{name}=={m.group('version')}", line, OUTPUT, "pip's output")
             yield from _place(m.group("path"), line, "where pip found it")
             yield Clue("environment", f"{name}=={m.group('version')}", line, PROSE, "pip's output")
@@ -285,10 +315,20 @@ def _pip_place(path: str, line: Line, says: str) -> Iterator[Clue]:
             yield clue
 
 
+# An interpreter's own site-packages that looks like a venv's (lib/pythonX.Y/site-packages) but
+# is not one: python.org's framework build, Homebrew's, pyenv's, a source build under /usr/local
+INTERPRETER_SITE = re.compile(
+    r"/Library/Frameworks/Python\.framework/|/opt/homebrew/|/usr/local/Cellar/|/\.pyenv/versions/"
+    r"|^/usr/local/lib/python"
+)
+
+
 def _place(path: str, line: Line, says: str) -> Iterator[Clue]:
     """What a site-packages path says about who installed into what, and which Python."""
     if m := re.search(r"python([23]\.\d{1,2})[/\\](?:site|dist)-packages", path, re.I):
         yield Clue("python", m.group(1), line, FIELD, f"{says}: a site-packages path")
+    if INTERPRETER_SITE.search(path):
+        return  # the interpreter's own site: who may write there is not said
     if CONDA.search(path):
         yield Clue("conda", "conda", line, FIELD, f"{says}: a conda environment")
         return
@@ -298,6 +338,26 @@ def _place(path: str, line: Line, says: str) -> Iterator[Clue]:
         yield Clue("install", "system", line, PROSE, f"{says}: the system's site-packages")
     elif re.search(r"[/\\]lib[/\\]python3\.\d+[/\\]site-packages", path):
         yield Clue("install", "venv", line, PROSE, f"{says}: a virtual environment's")
+
+
+# The requirement the installer's failure names: what to install where no command names one
+# ('uv pip install -r requirements.txt')
+FAILED_FOR = (
+    re.compile(r"No matching distribution found for (?P<req>[^\s;]+)"),
+    re.compile(r"versions of (?P<req>[A-Za-z0-9][\w.-]*) (?:are|is) available"),
+    re.compile(
+        r"Because (?:all versions of )?(?P<req>[A-Za-z0-9][\w.-]*?)(?:==\S+)? ha(?:s|ve) no "
+    ),
+)
+
+
+def failed_for(lines: Sequence[Line]) -> Iterator[Clue]:
+    for line in lines:
+        for pattern in FAILED_FOR:
+            if (m := pattern.search(line.plain)) and (req := requirement_of(m.group("req"))):
+                said = "the installer's failure names it"
+                yield Clue("failed-for", canonicalize_name(req.name), line, PROSE, said)
+                break
 
 
 FROM_VERSIONS = re.compile(r"\(from versions:\s*(?P<versions>[^)]*)\)")
@@ -424,6 +484,7 @@ def wheel_named(lines: Sequence[Line]) -> Iterator[Clue]:
 
 RECOGNISERS = (
     commands,
+    failed_for,
     script_dependencies,
     installed,
     from_versions,

@@ -75,9 +75,16 @@ def machine_named(lines: Sequence[Line]) -> Iterator[Clue]:
         for pattern, machine, says in DEVICES:
             if pattern.search(line.plain):
                 yield Clue("arch", machine, line, PROSE, says)
+        if MACOS.search(text) and INTEL_ONLY_MACOS.search(text):
+            yield Clue("arch", "x86_64", line, FIELD, "macOS 10.x, which runs only on Intel Macs")
 
 
 WHEEL_FILE = re.compile(r"\S+\.whl\b\S*")
+# macOS releases before Big Sur (11), the first on Apple silicon
+INTEL_ONLY_MACOS = re.compile(
+    r"(?i)\b(?:catalina|mojave|high sierra|sierra|el capitan|yosemite|mavericks)\b|"
+    r"\b(?:mac\s?os(?:\s?x)?|os\s?x)\D{0,20}\b10\.(?:[4-9]|1[0-5])\b"
+)
 SITE_PACKAGES = re.compile(r"\bpython([23]\.\d{1,2})[/\\](?:site|dist)-packages", re.I)
 WHEEL_PYTHON = re.compile(r"-cp([23])(\d{1,2})-(?:cp\d+m?u?|abi3|none)-")
 
@@ -160,8 +167,10 @@ UPGRADE_FROM_TO = re.compile(
     r"(?i)\bupgrad\w*\b.{0,40}?\bfrom\s+(?:version\s+|v)?(?P<old>\d+\.\d+(?:\.\d+)?)"
     r"\s+to\s+(?:version\s+|v)?(?P<new>\d+\.\d+(?:\.\d+)?)"
 )
+TITLE_NAME = 0  # a project the title names: below every command (a question)
 PIP_IN_PROSE = re.compile(
-    r"(?i)\bpip3?(?:'s)?\s+(?:version\s+)?(?:is\s+|to\s+|=\s*)?v?(\d{1,2}\.\d+(?:\.\d+)?)\b"
+    r"(?i)\bpip3?(?:'s)?\s+(?:version\s+(?:(?:is|was|now|updated|upgraded|to)\s+){0,3}|"
+    r"(?:is|was|=)\s*)?v?(\d{1,2}\.\d+(?:\.\d+)?)\b"
 )
 PYTHON_IN_PROSE = re.compile(r"(?i)\bpython\s*(?:=|==|version\s+)?\s*(3\.\d{1,2}|2\.7)(?:\.\d+)?\b")
 
@@ -188,8 +197,8 @@ def _title_project(line: Line) -> Iterator[Clue]:
     which: a question, never the answer."""
     for word in re.findall(r"[A-Za-z][\w.-]*", line.plain):
         name = word.lower().strip(".-")
-        if name in KNOWN_PROJECTS:
-            yield Clue("target", name, line, PROSE, "the issue's title")
+        if name in KNOWN_PROJECTS:  # weaker than any command, even one in a sentence
+            yield Clue("target", name, line, TITLE_NAME, "the issue's title")
             return
 
 
