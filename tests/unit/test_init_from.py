@@ -535,3 +535,41 @@ def test_reports_with_different_targets_are_refused(tmp_path, capsys):
     assert main(["init", "--from", str(a), str(b), "--out", str(out), "--offline"]) == 2
     err = capsys.readouterr().err
     assert "a.md: tensorflow; b.md: torch ==2.5.1" in err and not out.exists()
+
+
+AWKWARD = [
+    # The template's OS field names Linux on an ARM board; the prose mentions a Mac: the field wins
+    ("### OS platform and distribution\n\nUbuntu 22.04 (JetPack 6) on a Jetson Orin\n\n"
+     "I'm filing this from my MacBook, the board is headless.\n"
+     "```\n$ pip3 install -U tensorflow\n```\n",
+     {"os": "ubuntu:22.04", "arch": "arm64"}, ["the report also names macos"]),
+    # An OS field filled in with something no pattern knows: said, never "names no OS"
+    ("- OS Platform and Distribution: NixOS 24.05\n- Python version: 3.11\n$ pip install tensorflow\n",
+     {"os": "other:NixOS 24.05"}, ["QUESTION: the report's OS is NixOS 24.05"]),
+    # The empty TensorFlow field is not answered by the next field's line
+    ("- TensorFlow version:\n- Python version: 3.10.12\n$ pip install tensorflow\n",
+     {"python": "3.10"}, []),
+    # The installed version said in a sentence: the version before, as a question
+    ("I have tensorflow 2.10.1 installed and want the newest.\n$ pip install -U tensorflow\n",
+     {"prior": "2.10.1"}, ["QUESTION: the version before is read only from"]),
+    # "Installed using virtualenv? pip? conda?: pip" is pip, not a venv
+    ("- Installed using virtualenv? pip? conda?: pip\n$ pip install tensorflow\n",
+     {"install": None}, []),
+]
+
+
+@pytest.mark.parametrize("report,facts,says", AWKWARD, ids=[f"awkward-{i}" for i in range(len(AWKWARD))])
+def test_awkward_reports_of_our_own(tmp_path, report, facts, says):
+    from repromatrix.intake.init import matrix_from
+
+    path = tmp_path / "r.md"
+    path.write_text(report)
+    written = matrix_from([str(path)])
+    reading = written.drafts[0].reading
+    for field, value in facts.items():
+        assert reading[field].value == value, (field, reading[field])
+    flat = " ".join(" ".join(ln.strip().removeprefix("#") for ln in written.text.splitlines()).split())
+    assert "the report names no OS" not in flat or reading["os"].value is None
+    assert "TensorFlow version is 3.10" not in flat
+    for said in says:
+        assert said in flat, said

@@ -616,16 +616,8 @@ def render(d: Draft) -> str:
         "# report does not say or what a Linux container cannot reproduce: answer those first.",
         "# Check it with `repromatrix list --matrix THIS_FILE`; run it with `repromatrix run`.",
         *said_block(d),
-        "version: 1",
-        "target:",
-        *_comment(d.package.comment, "  "),
-        f"  package: {_scalar(d.package.value)}",
-        *_comment(d.version.comment, "  "),
-        f"  version: {_scalar(d.version.value)}",
-        "  index: default",
+        *_target_lines(d),
     ]
-    if d.as_of:
-        out += ["  # the index as it was then (init --as-of)", f"  as_of: {_scalar(d.as_of)}"]
     out.append("axes:")
     for axis, value in d.axes.items():
         values = ", ".join(_scalar(v) for v in (value.value, *value.more))

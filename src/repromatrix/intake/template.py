@@ -172,6 +172,12 @@ PIP_IN_PROSE = re.compile(
     r"(?i)\bpip3?(?:'s)?\s+(?:version\s+(?:(?:is|was|now|updated|upgraded|to)\s+){0,3}|"
     r"(?:is|was|=)\s*)?v?(\d{1,2}\.\d+(?:\.\d+)?)\b"
 )
+# 'I have tensorflow 2.10.1 installed', 'I'm on TF 2.15', 'tensorflow 2.13 is installed'
+INSTALLED_IN_PROSE = re.compile(
+    r"(?i)\b(?:have|using|use|on|running|got)\s+(?P<name>tensorflow(?:-[a-z]+)?|tf|keras|jax|"
+    r"jaxlib|torch)\s*(?:version\s*|v|==)?\s*(?P<v>\d+\.\d+(?:\.\d+)?)\b(?!\S*\.whl)"
+    r"|\b(?P<name2>tensorflow|keras|jax|torch)\s+(?P<v2>\d+\.\d+(?:\.\d+)?)\s+(?:is|was)\s+installed"
+)
 PYTHON_IN_PROSE = re.compile(r"(?i)\bpython\s*(?:=|==|version\s+)?\s*(3\.\d{1,2}|2\.7)(?:\.\d+)?\b")
 
 
@@ -184,6 +190,11 @@ def prose(lines: Sequence[Line]) -> Iterator[Clue]:
         if m := UPGRADE_FROM_TO.search(line.plain):
             yield Clue("prior", f"?=={m.group('old')}", line, PROSE, said)
             yield Clue("wanted", m.group("new"), line, PROSE, said)
+        for m in INSTALLED_IN_PROSE.finditer(line.plain):
+            said_name = (m.group("name") or m.group("name2")).lower()
+            name = "tensorflow" if said_name == "tf" else said_name
+            version = m.group("v") or m.group("v2")
+            yield Clue("prior", f"{name}=={version}", line, PROSE, said)
         if m := PIP_IN_PROSE.search(line.plain):
             yield Clue("pip", m.group(1), line, PROSE, said)
         for m in PYTHON_IN_PROSE.finditer(line.plain):
