@@ -63,5 +63,5 @@ def test_the_installers_tags_outrank_the_kernels_machine():
 
 
 def test_every_paste_cites_its_source():
-    for path in PASTES.glob("*.md"):
+    for path in (p for p in PASTES.glob("*.md") if p.name != "README.md"):
         assert path.read_text().startswith("<!-- source: "), path.name

@@ -290,6 +290,34 @@ PUBLIC_FILES = [f"tensorflow-2.21.0-cp3{m}-cp3{m}-{p}.whl" for m in (10, 11, 12,
     f"tensorflow-2.16.2-cp312-cp312-{p}.whl" for p in ("macosx_10_15_x86_64", "macosx_12_0_arm64")]
 
 
+# torch's cp39 files on the public index for 2.2.2 and 2.5.1 (read 2026-12-07): 2.5.1 has no
+# macOS x86_64 wheel, 2.2.2 has (the last release for Intel Macs)
+TORCH_FILES = [
+    "torch-2.2.2-cp39-cp39-manylinux1_x86_64.whl", "torch-2.2.2-cp39-cp39-manylinux2014_aarch64.whl",
+    "torch-2.2.2-cp39-cp39-win_amd64.whl", "torch-2.2.2-cp39-none-macosx_10_9_x86_64.whl",
+    "torch-2.2.2-cp39-none-macosx_11_0_arm64.whl", "torch-2.5.1-cp39-cp39-manylinux1_x86_64.whl",
+    "torch-2.5.1-cp39-cp39-manylinux2014_aarch64.whl", "torch-2.5.1-cp39-cp39-win_amd64.whl",
+    "torch-2.5.1-cp39-none-macosx_11_0_arm64.whl",
+]
+
+
+def test_a_pinned_release_without_the_platforms_wheel_is_no_matching_distribution():
+    """pytorch/pytorch#149260's cell (torch==2.5.1 resolved for an Intel Mac, on the public
+    index): pip listed 1.7.1 to 2.2.2, so releases for the platform exist and it is not
+    unsupported-platform, which says no release has one."""
+    everything = Releases.from_filenames("torch", TORCH_FILES)
+    verdict = classify(observe(record("public-torch149260-bookworm-macos-x86_64-py3.9-venv-fresh")),
+                       everything.only("==2.5.1"))
+    assert verdict.outcome is Outcome.NO_MATCHING_DISTRIBUTION, verdict.evidence
+    assert not any(e.startswith("no release of torch") for e in verdict.evidence)
+    # the same files without 2.2.2's Intel wheel: no release has one, and it is said
+    no_intel = [f for f in TORCH_FILES if "macosx_10_9_x86_64" not in f]
+    verdict = classify(observe(record("public-torch149260-bookworm-macos-x86_64-py3.9-venv-fresh")),
+                       Releases.from_filenames("torch", no_intel).only("==2.5.1"))
+    assert verdict.outcome is Outcome.UNSUPPORTED_PLATFORM
+    assert verdict.evidence[0].startswith("no release of torch has a wheel for macOS 14 on x86_64")
+
+
 @pytest.mark.parametrize("name, outcome, head", [
     ("public-bookworm-macos-arm64-py3.12-venv-fresh", Outcome.RESOLVED,
      "resolved for macOS 14 on arm64, CPython 3.12, not installed: pip would take tensorflow 2.21.0 "

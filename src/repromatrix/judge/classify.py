@@ -145,7 +145,9 @@ def _foreign_platform(record: Record, releases: Releases | None) -> str:
     accepted = runtime.tags.platforms if runtime and runtime.tags else ()
     if resolved is not None:
         accepted = resolved.tags.platforms if resolved.tags else ()
-    offered = {p for plats in (releases.platforms.values() if releases else ()) for p in plats}
+    # any release of the project, not only the target's range: pip listing older versions
+    # (torch==2.5.1 on an Intel Mac lists up to 2.2.2) is no-matching-distribution
+    offered = releases.offered_platforms() if releases else frozenset()
     if not accepted or not offered or "any" in offered:
         return ""
     # platform.libc_ver() names glibc; on musl it is empty. Unknown (older records): glibc, the

@@ -86,6 +86,9 @@ class Releases:
     # The source distributions of each release: what pip lists for every platform (it may build
     # them), though no wheel fits
     sources: dict[Version, list[IndexFile]] = field(default_factory=dict)
+    # Every platform any release of the project has a wheel for, kept when `only` narrows the
+    # releases to a target's range: 'no release has a wheel for it' is said of the project
+    every_platform: frozenset[str] | None = None
 
     @classmethod
     def from_filenames(cls, package: str, names: list[str]) -> Releases:
@@ -126,7 +129,16 @@ class Releases:
             self.hosts,
             self.missing,
             {v: fs for v, fs in self.sources.items() if not spec or allowed.contains(v, True)},
+            self.offered_platforms(),
         )
+
+    def offered_platforms(self) -> frozenset[str]:
+        """Every platform a wheel of any release is for ('any' where a release has a source
+        distribution, which pip may build anywhere), before any narrowing."""
+        if self.every_platform is not None:
+            return self.every_platform
+        wheels = {p for platforms in self.platforms.values() for p in platforms}
+        return frozenset(wheels | ({"any"} if self.sources else set()))
 
     def all_files(self) -> dict[Version, list[IndexFile]]:
         """Every file of each release: its wheels and its source distributions."""
