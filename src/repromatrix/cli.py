@@ -29,8 +29,17 @@ from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core import asof
 from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
 from .core.files import cache_dir, paths_are_input
-from .core.model import CacheMode, Cell, Choice, HostSpec, Selection, docker_host_problem
+from .core.model import (
+    CacheMode,
+    Cell,
+    Choice,
+    DownloadCacheMode,
+    HostSpec,
+    Selection,
+    docker_host_problem,
+)
 from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
+from .infra.downloadcache import store_volume
 from .infra.setupcache import CACHE_KINDS, human
 from .intake.against_index import host_context, host_index_url, index_pages
 from .intake.draft import questions_in
@@ -157,6 +166,13 @@ def _parser() -> argparse.ArgumentParser:
         const=CacheMode.OFF,
         help="build every cell from scratch (docker build --no-cache), share and keep nothing",
     )
+    r.add_argument(
+        "--download-cache",
+        type=DownloadCacheMode,
+        choices=list(DownloadCacheMode),
+        help="each file once per machine through repromatrix's download cache (auto: for an "
+        "index on the network; default: the matrix's settings.download_cache, else auto)",
+    )
     _remedies_arg(r, "the matrix's 'remedies:', else auto")
 
     rm = sub.add_parser(
@@ -276,7 +292,8 @@ def _parser() -> argparse.ArgumentParser:
         "--cache",
         action="store_true",
         help="also empty the setup cache (cached setup images and "
-        "the kept CAs of the local index and the interceptor)",
+        "the kept CAs of the local index, the interceptor and the download cache) and the "
+        "download cache's store of files",
     )
     cl.add_argument(
         "--docker-host",
@@ -484,6 +501,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         args.resume,
         args.cache,
         matrix_given=args.matrix != DEFAULT_MATRIX,
+        download_cache=args.download_cache,
         remedies=args.remedies,
         shard=args.shard,
         shard_plan=args.shard_plan,
@@ -794,6 +812,8 @@ def _clean(engine: DockerEngine, args: argparse.Namespace) -> str:
         for image in cached:
             engine.remove_image(image.ref)
         counts[f"setup images ({human(sum(i.size for i in cached))})"] = len(cached)
+        # this machine's download cache store (a run using it now holds it: it stays)
+        counts["download cache store"] = int(engine.remove_volume(store_volume()))
     return "removed " + ", ".join(f"{n} {what}" for what, n in counts.items())
 
 

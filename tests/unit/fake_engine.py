@@ -82,6 +82,7 @@ class FakeEngine:
     service_dies: bool = False
     boxes: dict[str, FakeBox] = field(default_factory=dict)  # containers now running, by name
     started: list[str] = field(default_factory=list)
+    volumes: dict[str, dict[str, str]] = field(default_factory=dict)  # name → labels
     stopped_builds: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _building: dict[str, int] = field(default_factory=dict)
@@ -147,12 +148,19 @@ class FakeEngine:
     def create_network(self, name: str, internal: bool = False) -> str:
         return name
 
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        self.volumes.setdefault(name, labels)
+
+    def remove_volume(self, name: str) -> bool:
+        return self.volumes.pop(name, None) is not None
+
     @contextlib.contextmanager
     def container(self, image: str, *, name: str, role: str, network: str | None = None,
                   aliases: tuple[str, ...] = (), ports: Mapping[str, tuple[str, int | None]] | None = None,
                   mounts: dict[str, str] | None = None, env: Mapping[str, str] | None = None,
                   tmpfs: Mapping[str, str] | None = None,
-                  memory: str | None = None) -> Iterator[FakeBox]:
+                  memory: str | None = None,
+                  volumes: Mapping[str, str] | None = None) -> Iterator[FakeBox]:
         box = FakeBox(name, self.service_says, not self.service_dies, [network] if network else [])
         self.boxes[name] = box
         self.started.append(name)

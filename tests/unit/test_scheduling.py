@@ -239,7 +239,7 @@ def test_services_start_wired_and_are_removed_also_when_one_never_gets_ready(tmp
     assert engine.boxes == {}
     assert (tmp_path / "proxy-access.log").exists() and (tmp_path / "faults.log").exists()
 
-    monkeypatch.setattr(services, "_wait_until", functools.partial(services._wait_until, timeout=0.5))
+    monkeypatch.setattr(services, "wait_until", functools.partial(services.wait_until, timeout=0.5))
     engine = FakeEngine(service_says="squid: FATAL: no port\n")
     with pytest.raises(InfraError, match="did not start: squid: FATAL"):
         with services.proxy_service(engine, "net", needs, None, {}, tmp_path, quiet):

@@ -27,6 +27,7 @@ from ..core.model import (
     Check,
     Choice,
     ConflictMode,
+    DownloadCacheMode,
     Expectation,
     HostSpec,
     IndexSpec,
@@ -72,6 +73,8 @@ SETTINGS_KEYS = (
     "debian_mirror",
     "cache",
     "cache_budget",
+    "download_cache",
+    "download_cache_budget",
     "max_cells",
     "hosts",
 )
@@ -522,6 +525,8 @@ def _settings(doc: Document, value: Any) -> Settings:
         debian_mirror=mirror,
         cache=_cache_mode(doc, data),
         cache_budget=_cache_budget(doc, data),
+        download_cache=_download_cache(doc, data),
+        download_cache_budget=_cache_budget(doc, data, "download_cache_budget"),
         max_cells=_positive(doc, data, "max_cells", defaults.max_cells),
         hosts=_hosts(doc, data.get("hosts")),
     )
@@ -578,17 +583,44 @@ def _cache_mode(doc: Document, data: dict[str, Any]) -> CacheMode:
         )
 
 
-def _cache_budget(doc: Document, data: dict[str, Any]) -> int | None:
-    if "cache_budget" not in data:
+def _download_cache(doc: Document, data: dict[str, Any]) -> DownloadCacheMode:
+    at = ("settings", "download_cache")
+    if "download_cache" not in data:
+        return DownloadCacheMode.AUTO
+    if at in doc.booleans and isinstance(data["download_cache"], str):
+        # `on` / `off` as people write them; YAML 1.1 reads them as booleans
+        said = data["download_cache"].lower() in ("off", "no", "false", "n")
+        return DownloadCacheMode.OFF if said else DownloadCacheMode.ON
+    text = scalar(doc, data["download_cache"], at)
+    try:
+        return DownloadCacheMode(text)
+    except ValueError:
+        doc.fail(
+            at,
+            f"unknown download cache mode {text[:40]!r}",
+            did_you_mean(text, [m.value for m in DownloadCacheMode])
+            + " (auto: for an index on the network; on: also for the local index; off: every "
+            "cell downloads from the index itself)",
+        )
+
+
+BUDGET_DEFAULTS = {
+    "cache_budget": "half of the free disk",
+    "download_cache_budget": "20 GB",
+}
+
+
+def _cache_budget(doc: Document, data: dict[str, Any], key: str = "cache_budget") -> int | None:
+    if key not in data:
         return None
-    text = scalar(doc, data["cache_budget"], ("settings", "cache_budget"))
+    text = scalar(doc, data[key], ("settings", key))
     size = parse_size(text)
     if size is None:
         doc.fail(
-            ("settings", "cache_budget"),
+            ("settings", key),
             f"{text[:40]!r} is not a size",
-            "e.g. 'cache_budget: 20GB' "
-            "(B, KB, MB, GB, TB, or KiB ... TiB); leave it out for half of the free disk",
+            f"e.g. '{key}: 20GB' "
+            f"(B, KB, MB, GB, TB, or KiB ... TiB); leave it out for {BUDGET_DEFAULTS[key]}",
         )
     return size
 

@@ -28,6 +28,20 @@ class CacheMode(str, enum.Enum):
         return self.value
 
 
+class DownloadCacheMode(str, enum.Enum):
+    """Whether cells' downloads go through the run's download cache (infra/downloadcache.py)."""
+
+    AUTO = "auto"  # for an index on the network; not for repromatrix's local one on this machine
+    ON = "on"  # also in front of the local index (tests of the cache itself)
+    OFF = "off"  # every cell downloads from the index itself
+
+    def __str__(self) -> str:
+        return self.value
+
+    def wanted(self, local_index: bool) -> bool:
+        return self is DownloadCacheMode.ON or (self is DownloadCacheMode.AUTO and not local_index)
+
+
 class Choice(str, enum.Enum):
     AUTO = "auto"  # every applicable remedy, for cells that failed
     NONE = "none"
@@ -223,6 +237,8 @@ class Settings:
     debian_mirror: str = ""  # "" = debootstrap's own default mirror
     cache: CacheMode = CacheMode.REUSE  # the setup cache (setupcache.py)
     cache_budget: int | None = None  # bytes of setup images kept; None: a share of free disk
+    download_cache: DownloadCacheMode = DownloadCacheMode.AUTO
+    download_cache_budget: int | None = None  # bytes of files kept; None: downloadcache's default
     max_cells: int = 500  # a run of more cells needs --yes (an accidental giant matrix costs days)
     hosts: tuple[HostSpec, ...] = ()  # Docker engines to spread cells over; () = the default engine
 

@@ -24,6 +24,7 @@ from ..cell.contract import RecordError, parse_record
 from ..core.model import CacheMode
 from ..core.platforms import EMULATION_SLOWDOWN
 from ..infra.credentials import redact
+from ..infra.downloadcache import DownloadCache
 from ..infra.engine import BuildResult, Engine, run_filter
 from ..infra.services import ProxySetup
 from ..infra.setupcache import SetupCache, human, scenario_dockerfile
@@ -89,6 +90,8 @@ class CellRun:
     rerun: bool = False  # the run stopped before the cell finished
     verdict: Verdict | None = None  # the classifier's, decided once when the cell finished
     attempts: list[AttemptRun] = field(default_factory=list)  # remedies tried on the cell's image
+    # What of its downloads went through the run's download cache: "", "setup" or "all"
+    downloads: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,10 @@ class CellRunner:
         index_secret: IndexSecret | None = None,
         cache: SetupCache | None = None,
         remedy_ca: Path | None = None,
+        downloads: DownloadCache | None = None,
     ) -> None:
         self.engine, self.network, self.timeout, self.proxy = engine, network, timeout, proxy
+        self.downloads = downloads  # the run's download cache, if it has one running
         self.index_secret = index_secret
         self.remedy_ca = remedy_ca  # the CA bundle an attempt that trusts the CA mounts
         self.cache = cache or SetupCache(engine)
@@ -150,19 +155,39 @@ class CellRunner:
                 return self.finish(job, Observation(infra_reason=short), {}, "")
             return self._build_and_run(job)
 
+    def through_cache(self, job: CellJob) -> str:
+        """What of the cell's downloads go through the download cache now: its plan's route,
+        if the run has the cache running."""
+        return job.plan.downloads if self.downloads is not None else ""
+
+    def _proxy(self, job: CellJob, when: str) -> dict[str, str]:
+        """The download cache's proxy variables for the cell's builds (`when` "setup") or for
+        its upgrade and remedies ("all"); none where its route does not cover them."""
+        route = self.through_cache(job)
+        covered = route == "all" or (route == "setup" and when == "setup")
+        return self.downloads.variables() if covered and self.downloads else {}
+
     def _build_and_run(self, job: CellJob) -> CellRun:
         tag = f"{job.plan.image_tag}:{self.engine.run_id}"
         durations: dict[str, float] = {}
+        built_with = self._proxy(job, "setup")  # Docker's predefined proxy build arguments
         if self.cache.mode is CacheMode.OFF:
             # Like `docker build --no-cache` of the context by hand: nothing shared, nothing kept.
             started = time.monotonic()
             build = self.engine.build(
-                job.context, tag, self.network, self.engine.labels("cell-image"), nocache=True
+                job.context,
+                tag,
+                self.network,
+                self.engine.labels("cell-image"),
+                nocache=True,
+                buildargs=built_with or None,
             )
             self.cache.built += 1
             setup_how, setup_image, setup_log = "uncached", "", ""
         else:
-            setup = self.cache.ensure(job.context, job.plan.base_image, self.network, job.reads)
+            setup = self.cache.ensure(
+                job.context, job.plan.base_image, self.network, job.reads, built_with
+            )
             self.setup_ready(job)
             setup_how, setup_image = setup.how, setup.image
             durations = {"setup": setup.seconds} if setup.build else {}
@@ -181,6 +206,7 @@ class CellRunner:
                 self.network,
                 self.engine.labels("cell-image"),
                 dockerfile=scenario,
+                buildargs=built_with or None,
             )
         build = replace(build, log=self._redact(build.log))
         log = (setup_log + "\n== cell image ==\n" if setup_log else "") + build.log
@@ -199,7 +225,7 @@ class CellRunner:
             network=network,
             timeout=self.timeout * job.slowdown,
             mounts=mounts,
-            env=limits.env() or None,
+            env=limits.env() | self._proxy(job, "all") or None,
             tmpfs=dict(limits.tmpfs) or None,
             memory=limits.memory or None,
         )
@@ -240,7 +266,7 @@ class CellRunner:
                 f"repromatrix-{self.engine.run_id}-{cell.plan.cell.name}-fix-{job.plan.remedy.name}"
             )
             limits = job.plan.limits(cell.plan.limits)
-            env = limits.env() | env
+            env = limits.env() | self._proxy(cell, "all") | env  # the remedy's own win
             result = self.engine.run_to_end(
                 f"{cell.plan.image_tag}:{self.engine.run_id}",
                 name=name,
@@ -327,7 +353,9 @@ class CellRunner:
     ) -> CellRun:
         log_path = job.context / "log.txt"
         write_atomic(log_path, self._redact(log or (obs.infra_reason + "\n")))
-        return CellRun(job, obs, durations, log_path, setup)
+        run = CellRun(job, obs, durations, log_path, setup)
+        run.downloads = self.through_cache(job)
+        return run
 
 
 @dataclass

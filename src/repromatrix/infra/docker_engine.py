@@ -377,16 +377,19 @@ class DockerEngine:
         env: Mapping[str, str] | None = None,
         tmpfs: Mapping[str, str] | None = None,
         memory: str | None = None,
+        volumes: Mapping[str, str] | None = None,
     ) -> Iterator[DockerBox]:
         """A started container that is removed on exit, also when starting it failed.
 
         mounts: host path → container path, read-only (secrets); env: variables added to the
         image's; tmpfs: mount point → tmpfs options, memory: a limit for memory and memory+swap,
-        e.g. "32m" (the cell's resource limits).
+        e.g. "32m" (the cell's resource limits); volumes: named volume → container path,
+        writable (the download cache's store).
         """
         limits: dict[str, Any] = {"mem_limit": memory, "memswap_limit": memory} if memory else {}
         created = None
-        volumes = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
+        binds = {host: {"bind": inside, "mode": "ro"} for host, inside in (mounts or {}).items()}
+        named = {name: {"bind": inside, "mode": "rw"} for name, inside in (volumes or {}).items()}
         # Attach at creation: creating first and connecting later would also leave the container
         # on Docker's default bridge, a second way out that would defeat internal networks.
         wiring: dict[str, Any] = {}
@@ -401,7 +404,7 @@ class DockerEngine:
                 name=name,
                 labels=self.labels(role),
                 ports=ports or {},
-                volumes=volumes,
+                volumes=binds | named,
                 environment=dict(env or {}),
                 detach=True,
                 tmpfs=dict(tmpfs or {}),
@@ -416,6 +419,22 @@ class DockerEngine:
                     docker.errors.APIError, requests.exceptions.RequestException
                 ):
                     created.remove(force=True)
+
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """A named volume kept across runs: made with `labels` the first time, reused after."""
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name, labels=labels)
+
+    def remove_volume(self, name: str) -> bool:
+        """Remove the named volume (`clean --cache`); False when there is none, or a container
+        still uses it (Docker refuses: a live run keeps its store)."""
+        try:
+            self.client.volumes.get(name).remove()
+        except docker.errors.APIError:  # NotFound is one
+            return False
+        return True
 
     def run_to_end(
         self,

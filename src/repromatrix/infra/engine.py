@@ -151,7 +151,13 @@ class Engine(Protocol):
         env: Mapping[str, str] | None = None,
         tmpfs: Mapping[str, str] | None = None,
         memory: str | None = None,
+        volumes: Mapping[str, str] | None = None,
     ) -> contextlib.AbstractContextManager[Box]: ...
+
+    # volumes kept across runs (the download cache)
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None: ...
+
+    def remove_volume(self, name: str) -> bool: ...
 
     def run_to_end(
         self,

@@ -96,7 +96,7 @@ def index_service(
     console.print(f"starting the local model index (target.index: {matrix.target.index})")
     with tempfile.TemporaryDirectory(prefix="repromatrix-index-") as tmp:
         wheels = fetch_real_wheels(sorted(needs.real_wheels))
-        tag = _build(
+        tag = build_service(
             engine,
             _index_context(Path(tmp), run_ca, wheels, auth),
             "index",
@@ -158,7 +158,7 @@ def timemachine_service(
     )
     with tempfile.TemporaryDirectory(prefix="repromatrix-timemachine-") as tmp:
         root = Path(tmp)
-        context = _service_context(
+        context = service_context(
             root / "image",
             "timemachine.Dockerfile.j2",
             port=TIME_PORT,
@@ -166,7 +166,7 @@ def timemachine_service(
         )
         shutil.copytree(service_wheels(), context / "wheels", ignore=_not_wheels)
         (context / "timemachine_app.py").write_bytes(template_bytes("timemachine_app.py"))
-        tag = _build(engine, context, "timemachine", "the date-filtering index", cache)
+        tag = build_service(engine, context, "timemachine", "the date-filtering index", cache)
         trusted = root / "secrets"
         trusted.mkdir(mode=0o700)
         (trusted / "ca.pem").write_bytes(upstream_ca_pem)
@@ -188,7 +188,7 @@ def timemachine_service(
             env=env,
         ) as box:
             try:
-                _wait_until(box, lambda: READY in box.logs(), "the date-filtering index", 120)
+                wait_until(box, lambda: READY in box.logs(), "the date-filtering index", 120)
                 yield
             finally:
                 # A service that exited has no port: its log says why, and the error above
@@ -249,7 +249,9 @@ def proxy_service(
     password = secrets.token_urlsafe(18)  # made per run; redacted from every log
     with tempfile.TemporaryDirectory(prefix="repromatrix-proxy-") as tmp:
         root = Path(tmp)
-        tag = _build(engine, _proxy_context(root / "image"), "proxy", "the test proxy", cache)
+        tag = build_service(
+            engine, _proxy_context(root / "image"), "proxy", "the test proxy", cache
+        )
         squid_secrets, url_file = _proxy_secrets(root, password)
         with (
             engine.container(
@@ -272,7 +274,7 @@ def proxy_service(
             ),
         ):
             box.connect(internal, aliases=(PROXY_HOST,))
-            _wait_until(
+            wait_until(
                 box,
                 lambda: (
                     "Accepting HTTP Socket connections" in box.read_file("/var/log/squid/cache.log")
@@ -304,8 +306,8 @@ def _interceptor(
         yield
         return
     console.print("starting the TLS-intercepting proxy (mitmproxy) on the internal network")
-    context = _service_context(root / "mitm-image", "mitm.Dockerfile.j2", port=MITM_PORT)
-    tag = _build(engine, context, "mitm", "the TLS-intercepting proxy", cache)
+    context = service_context(root / "mitm-image", "mitm.Dockerfile.j2", port=MITM_PORT)
+    tag = build_service(engine, context, "mitm", "the TLS-intercepting proxy", cache)
     conf = root / "mitm-secrets"
     conf.mkdir(mode=0o700)
     (conf / "mitmproxy-ca.pem").write_bytes(interception.ca.key_pem() + interception.ca.cert_pem)
@@ -338,7 +340,7 @@ def _injector(
         yield
         return
     console.print("starting the fault injector on the internal network")
-    context = _service_context(
+    context = service_context(
         root / "flaky-image",
         "flaky.Dockerfile.j2",
         port=FLAKY_PORT,
@@ -346,7 +348,7 @@ def _injector(
         cut_after=FLAKY_CUT_AFTER,
     )
     (context / "flaky.py").write_bytes(template_bytes("flaky.py"))
-    tag = _build(engine, context, "flaky", "the fault injector", cache)
+    tag = build_service(engine, context, "flaky", "the fault injector", cache)
     with _sidecar(
         engine,
         tag,
@@ -358,7 +360,7 @@ def _injector(
         yield
 
 
-def _service_context(root: Path, template: str, **params: Any) -> Path:
+def service_context(root: Path, template: str, **params: Any) -> Path:
     """A build context holding the service's Dockerfile, rendered from its template."""
     root.mkdir(exist_ok=True)
     text = render("service", template, base=SERVICE_BASE, setup_stage=SETUP_STAGE, **params)
@@ -366,7 +368,9 @@ def _service_context(root: Path, template: str, **params: Any) -> Path:
     return root
 
 
-def _build(engine: Engine, context: Path, role: str, what: str, cache: SetupCache | None) -> str:
+def build_service(
+    engine: Engine, context: Path, role: str, what: str, cache: SetupCache | None
+) -> str:
     """Build a service image, labelled with the run; its tag. Its packages (the template's setup
     stage: nginx, squid, mitmproxy from Debian) come from the cache when there is one."""
     tag = f"repromatrix/{role}:{engine.run_id}"
@@ -402,14 +406,14 @@ def _sidecar(
         tag, name=f"repromatrix-{engine.run_id}-{role}", role=role, network=network, mounts=mounts
     ) as box:
         box.connect(internal, aliases=(alias,))
-        _wait_until(box, lambda: ready in box.logs(), f"the {role} service")
+        wait_until(box, lambda: ready in box.logs(), f"the {role} service")
         try:
             yield
         finally:
             write_atomic(log, box.logs())
 
 
-def _wait_until(box: Box, ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
+def wait_until(box: Box, ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         if not box.running() or time.monotonic() > deadline:
@@ -418,7 +422,7 @@ def _wait_until(box: Box, ready: Callable[[], bool], what: str, timeout: float =
 
 
 def _proxy_context(root: Path) -> Path:
-    _service_context(root, "proxy.Dockerfile.j2")
+    service_context(root, "proxy.Dockerfile.j2")
     squid = render(
         "service",
         "squid.conf.j2",
@@ -451,7 +455,7 @@ HTPASSWD = "/etc/nginx/htpasswd"  # mounted at run time for local-auth
 def _index_context(
     root: Path, run_ca: RunCA, extra_wheels: tuple[Path, ...], auth: bool = False
 ) -> Path:
-    _service_context(root, "index.Dockerfile.j2", port=INDEX_PORT)
+    service_context(root, "index.Dockerfile.j2", port=INDEX_PORT)
     nginx = render("service", "nginx.conf.j2", port=INDEX_PORT, htpasswd=HTPASSWD if auth else "")
     (root / "nginx.conf").write_text(nginx)
     server = run_ca.issue([INDEX_HOST, "localhost"], ips=("127.0.0.1",))

@@ -214,8 +214,15 @@ class SetupCache:
         return chain[-1] if chain else hashlib.sha256(base_image.encode()).hexdigest()
 
     def ensure(
-        self, context: Path, base_image: str, network: str | None, reads: str = ""
+        self,
+        context: Path,
+        base_image: str,
+        network: str | None,
+        reads: str = "",
+        proxy: Mapping[str, str] | None = None,
     ) -> SetupResult:
+        """The setup image of `context`: cached, or built now. `proxy`: Docker's predefined
+        proxy build arguments (the download cache), which are no part of the setup's key."""
         key = self.key(context, base_image, reads)
         tag = cache_tag(key, self.kind)
         with self._lock:
@@ -233,7 +240,7 @@ class SetupCache:
             labels,
             target=SETUP_STAGE,
             nocache=self.mode is CacheMode.REFRESH and tag not in self._built_now,
-            buildargs={INDEX_STATE_ARG: self.index_state(reads)},
+            buildargs={INDEX_STATE_ARG: self.index_state(reads), **(proxy or {})},
         )
         with self._lock:
             self.built += 1

@@ -37,6 +37,7 @@ from ..execute.runner import (
 from ..infra.baseimages import Provisioned, check_arches, provision
 from ..infra.credentials import IndexCredentials, redact, secret_file
 from ..infra.docker_engine import DockerEngine
+from ..infra.downloadcache import DEFAULT_BUDGET, DownloadCache, download_cache_service
 from ..infra.engine import Capacity
 from ..infra.localindex import EXTRA_ROOT
 from ..infra.services import (
@@ -260,6 +261,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
                 packages,
             ),
             _index_secret(trust.ctx, trust.credentials) as secret,
+            _download_cache(scope, host, plans, network, packages) as downloads,
         ):
             tls = ssl_context(trust.ctx.host_ca, trust.run_ca)
             everything = _as_it_was(
@@ -271,7 +273,14 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             stored = options.remedy_cell is not None
             jobs = _jobs(matrix, plans, trust.ctx, run_dir, ready, cache, stored, emulated)
             runner = CellRunner(
-                engine, network, matrix.settings.timeout, proxy, secret, cache, scope.remedy_ca
+                engine,
+                network,
+                matrix.settings.timeout,
+                proxy,
+                secret,
+                cache,
+                scope.remedy_ca,
+                downloads,
             )
             times = UploadTimes(
                 index_url or pip_default_index(),
@@ -302,6 +311,32 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
             engine.cleanup()
             _evict(cache, matrix, console)
     return stopped
+
+
+def _download_cache(
+    scope: RunScope, host: Host, plans: list[CellPlan], network: str, packages: SetupCache
+) -> contextlib.AbstractContextManager[DownloadCache | None]:
+    """The run's download cache on this engine, when a cell of its share goes through it."""
+    if not any(p.downloads for p in plans):
+        return contextlib.nullcontext(None)
+    trust, matrix = scope.trust, scope.prepared.matrix
+    # What it trusts upstream: the local index's CA, and what the host's pip trusts
+    upstream = (trust.run_ca.cert_pem if trust.run_ca else b"") + (
+        trust.ctx.host_ca.read() if trust.ctx.host_ca else b""
+    )
+    suffix = (
+        "" if host.label == "default" else "-" + hashlib.sha256(host.label.encode()).hexdigest()[:8]
+    )
+    return download_cache_service(
+        host.engine,
+        network,
+        upstream,
+        matrix.settings.download_cache_budget or DEFAULT_BUDGET,
+        scope.prepared.run_dir,
+        scope.console,
+        packages,
+        suffix,
+    )
 
 
 def _rootfs(matrix: Matrix, plans: list[CellPlan]) -> dict[str, tuple[Path, Arch]]:

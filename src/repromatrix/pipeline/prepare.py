@@ -17,7 +17,7 @@ from ..config.matrix import load_matrix
 from ..config.shard import Shard, ShardSpec, from_plan, split
 from ..core import asof
 from ..core.errors import UsageError, did_you_mean
-from ..core.model import CacheMode, Cell, Matrix, Selection
+from ..core.model import CacheMode, Cell, DownloadCacheMode, Matrix, Selection
 from ..core.outcomes import Outcome
 from ..results.history import earlier_runs, resolve_baseline
 from ..results.journal import Journal, RunHeader, matrix_hash, new_owner
@@ -46,6 +46,7 @@ class RunOptions:
     hosts: tuple[str, ...] = ()  # --docker-host URLs; () = settings.hosts, else the default engine
     as_of: str | None = None  # --as-of TIME (checked); None: the matrix's target.as_of
     setup_as_of: str | None = None  # bisect's --good (resolved): the time every setup sees
+    download_cache: DownloadCacheMode | None = None  # None: the matrix's settings.download_cache
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,7 @@ def to_cell_result(
         setup=run.setup,
         rerun=run.rerun,
         setup_image=run.setup_image,
+        downloads=run.downloads,
         platform=_platform_facts(plan, run.job.emulated),
         resolved=_resolved(plan, facts),
         attempts=attempts,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ..infra.downloadcache import run_counts
 from ..plan.plan import plan_cell
 from ..plan.render import render_cell
 from ..results.formats import write_all
@@ -37,12 +38,14 @@ def run(options: RunOptions, console: Console) -> RunResult:
     prepared = prepare(options)  # 1-2: the matrix and its cells; a new run, or a stopped one
     hosts = connect(prepared, options, console)  # no engine: exit 3 before a run directory exists
     with prepared.journal.lock(prepared.header.run_id):  # never a run live elsewhere
-        trust = trust_for(prepared)  # the CAs and credentials the plans need
+        trust = trust_for(prepared, options.download_cache)  # the CAs the plans need
         plans = [plan_cell(cell, trust.ctx) for cell in prepared.todo]  # 3: one typed plan a cell
         begin(prepared, hosts, options, trust, console)
         console.print(announcement(prepared, options, trust, len(plans), len(hosts)))
         stopped = execute(prepared, options, trust, plans, hosts, console)  # 4-5, on every engine
         result = prepared.journal.result(finished=now_iso(), stopped=stopped)
+        if counted := run_counts(prepared.run_dir):  # what the download cache counted
+            result.download_cache = counted.to_json()
         store(result, options, prepared.run_dir)  # 6: history, every report format, reports/latest
     return result
 

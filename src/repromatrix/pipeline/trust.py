@@ -18,7 +18,7 @@ from ..core.axes import (
 )
 from ..core.errors import UsageError
 from ..core.files import cache_dir
-from ..core.model import Cell, Matrix
+from ..core.model import Cell, DownloadCacheMode, Matrix
 from ..core.platforms import (
     ARCHES,
     NATIVE_ARCH,
@@ -29,6 +29,7 @@ from ..core.platforms import (
 )
 from ..infra.credentials import IndexCredentials
 from ..infra.credentials import resolve as resolve_credentials
+from ..infra.downloadcache import cache_ca
 from ..infra.hostca import HostCA, detect_host_ca
 from ..infra.services import Interception
 from ..infra.tlsca import RunCA
@@ -170,6 +171,7 @@ def remedy_ca_bundle(ctx: RenderContext, run_dir: Path) -> Path | None:
     CA to try."""
     host_ca = ctx.host_ca or detect_host_ca()
     bundle = (host_ca.read() if host_ca else b"") + ctx.run_ca_pem + ctx.interceptor_ca_pem
+    bundle += ctx.download_ca_pem  # remedies of cells that go through the download cache
     if not bundle:
         return None
     # A bind mount's source must be absolute: the directory resolved, never the file's name
@@ -191,7 +193,8 @@ class Trust:
     ctx: RenderContext
 
 
-def trust_for(prepared: Prepared) -> Trust:
+def trust_for(prepared: Prepared, downloads: DownloadCacheMode | None = None) -> Trust:
+    """`downloads`: --download-cache (None: the matrix's settings.download_cache)."""
     matrix = prepared.matrix
     needs = needs_of(matrix, prepared.todo or prepared.cells)
     host_ca = wanted_host_ca(needs)
@@ -199,4 +202,7 @@ def trust_for(prepared: Prepared) -> Trust:
     credentials = resolve_credentials(matrix.target.index)  # a missing token variable fails first
     interception = interception_for(needs, host_ca, run_ca, prepared.header.run_id)
     ctx = render_context(matrix, prepared.todo or prepared.cells, host_ca, run_ca, interception)
+    if (downloads or matrix.settings.download_cache).wanted(matrix.target.index.local):
+        # kept on this machine: the bundles of cells going through the cache stay the same
+        ctx = replace(ctx, download_ca_pem=cache_ca().cert_pem)
     return Trust(needs, host_ca, run_ca, credentials, interception, ctx)

@@ -40,6 +40,9 @@ from ..installers import Installer, installer
 # How a cell sees the index as it was (--as-of): its installer's own filter, or the run's
 # date-filtering index (infra/timemachine.py)
 AsOfRoute = Literal["installer", "service"]
+# What of a cell's downloads go through the run's download cache (infra/downloadcache.py):
+# none, its setup's only (the upgrade's path to the index is what it tests), or all of them
+CacheRoute = Literal["", "setup", "all"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,17 @@ class RenderContext:
     # host each such cell's context holds
     programs: tuple[tuple[str, Path], ...] = ()
     environments: tuple[tuple[str, ConflictMode], ...] = ()  # the matrix's, by name
+    # The download cache's CA, when the run has the cache: cells going through it trust it
+    download_ca_pem: bytes = b""
 
-    def ca_bundle(self, trust_host_ca: bool, network: NetworkMode) -> bytes:
+    def ca_bundle(
+        self, trust_host_ca: bool, network: NetworkMode, downloads: CacheRoute = ""
+    ) -> bytes:
         """What a cell trusts on top of the image's own CAs."""
         host = self.host_ca.read() if self.host_ca else b""
         bundle = host + self.run_ca_pem if trust_host_ca else b""
-        return bundle + (self.interceptor_ca_pem if network.trusts_interceptor else b"")
+        bundle += self.interceptor_ca_pem if network.trusts_interceptor else b""
+        return bundle + (self.download_ca_pem if downloads else b"")
 
 
 def extra_index_urls(target: Target) -> tuple[str, ...]:
@@ -133,6 +141,7 @@ class CellPlan:
     # A resolved cell's question (its upgrade command is the installer's dry run for it)
     resolution: Resolution | None = None
     os_family: OsFamily = family_of("debian:bookworm")  # how its image installs and adds users
+    downloads: CacheRoute = ""  # what of its downloads go through the run's download cache
 
     @property
     def resolved_only(self) -> bool:
@@ -228,6 +237,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         )
     notes += _hashes_elsewhere(draft.conflicts, ctx.local)
     by = by or installer(draft.installer)
+    downloads = download_route(draft, ctx, by) if trusts else ""
     notes += _pip_config_unread(draft.conflicts, by)
     env = list(by.variables.quiet)
     need, why = disk_need(ctx.local, draft.prior)
@@ -289,7 +299,29 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         platform=None if draft.platform.runs else draft.platform,
         resolution=resolution,
         os_family=family_of(draft.interpreter.image),
+        downloads=downloads,
     )
+
+
+def download_route(draft: PlanDraft, ctx: RenderContext, by: Installer) -> CacheRoute:
+    """What of the cell's downloads may go through the run's download cache, keeping every path
+    to the index a cell tests as it is. The cache is a TLS-bumping proxy: only an installer given
+    the cell's CA bundle (which holds the cache's CA) in its own variable can go through it, and
+    only to an index the matrix did not name (a reporter's index, credentials, extra indexes keep
+    their own path)."""
+    target = ctx.target
+    plain_index = target.index.kind != "url" and not target.index.secret
+    usable = bool(ctx.download_ca_pem) and draft.trust_host_ca and plain_index
+    if not usable or target.extra_index:
+        return ""
+    if draft.ca_for_pip_only and by.name != "pip":
+        return ""  # another installer than pip reads no PIP_CERT, in the setup either
+    # The setup is given the CA in the installer's variable even where the cell's is the OS's
+    # store, and it always goes direct; the upgrade's path is what these axes test.
+    path_tested = draft.network is not None and draft.network.internal
+    if path_tested or draft.ca_in_store or draft.cache_corrupted:
+        return "setup"
+    return "all"
 
 
 def _resolution(draft: PlanDraft) -> Resolution | None:

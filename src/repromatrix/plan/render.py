@@ -90,7 +90,9 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
             _link_file(program, tmp / plan.installer.standalone)
         if plan.trusts_ca:
             _link_shared(
-                out_dir, ctx.ca_bundle(plan.wants_host_ca, plan.network), tmp / "ca-bundle.pem"
+                out_dir,
+                ctx.ca_bundle(plan.wants_host_ca, plan.network, plan.downloads),
+                tmp / "ca-bundle.pem",
             )
         os.chmod(tmp, 0o755)
         if final.exists():

@@ -432,6 +432,8 @@ def _markdown_head(run: RunResult) -> str:
         said.append(f"compared with run {md(run.baseline)}")
     if run.merged_from:
         said.append(f"merged from {len(run.merged_from)} shard runs")
+    if downloads := run.downloads_said():
+        said.append(md(downloads))
     lines += [
         " · ".join(said),
         "",

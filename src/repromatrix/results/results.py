@@ -79,6 +79,10 @@ class CellResult:
     setup: str = ""
     rerun: bool = False  # the run stopped before this cell finished: `run --resume` runs it again
     setup_image: str = ""  # the cached setup image the cell started from
+    # What of its downloads went through the run's download cache: "" (none: each from the
+    # index), "setup" (its setup's; the upgrade's path to the index is what the cell tests) or
+    # "all" (setup, upgrade and remedies)
+    downloads: str = ""
     attempts: list[dict[str, Any]] = field(
         default_factory=list
     )  # remedies tried (see ATTEMPT_FIELDS)
@@ -176,6 +180,9 @@ class RunResult:
     planned: int = 0  # cells the run set out to run (0: as many as it has)
     stopped: str = ""  # why the run stopped early: "interrupted" (Ctrl-C) or "engine-lost"
     merged_from: list[str] = field(default_factory=list)  # `merge`: the shards' run ids
+    # The download cache's own counts (infra/downloadcache.Counts): files and bytes the run's
+    # cells got from the index and from the cache; {} when it had no cache
+    download_cache: dict[str, int] = field(default_factory=dict)
 
     @property
     def finished_cells(self) -> int:
@@ -198,6 +205,22 @@ class RunResult:
 
     def unexpected(self) -> list[CellResult]:
         return [c for c in self.cells if c.unexpected]
+
+    def downloads_said(self) -> str:
+        """What the download cache did, in a sentence; '' for a run without one."""
+        counts = self.download_cache
+        through = [c for c in self.cells if c.downloads]
+        if not counts and not through:
+            return ""
+        setup_only = sum(1 for c in through if c.downloads == "setup")
+        cells = f"{cells_said(len(through))} of {len(self.cells)} through it"
+        cells += f" ({setup_only} only for their setup)" if setup_only else ""
+        from_index = counts.get("files_from_index", 0), counts.get("bytes_from_index", 0)
+        from_cache = counts.get("files_from_cache", 0), counts.get("bytes_from_cache", 0)
+        return (
+            f"download cache: {from_index[0]} files ({size_said(from_index[1])}) from the index, "
+            f"{from_cache[0]} ({size_said(from_cache[1])}) from the cache; {cells}"
+        )
 
     def installers(self) -> list[str]:
         """The installers its cells upgrade with, by name ('pip', 'uv', 'pip-tools'), in order
@@ -226,6 +249,13 @@ class RunResult:
     def from_json(cls, data: dict[str, Any]) -> RunResult:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "cells"}
         return cls(**fields, cells=[CellResult.from_json(c) for c in data.get("cells", [])])
+
+
+def size_said(size: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -309,6 +339,7 @@ RUN_FIELDS: dict[str, Shape] = {
     "planned": "int",
     "stopped": "str",
     "merged_from": "list[str]",
+    "download_cache": "dict[number]",
 }
 CELL_FIELDS: dict[str, Shape] = {
     "id": "cell-id",
@@ -344,6 +375,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "setup": "str",
     "rerun": "bool",
     "setup_image": "str",
+    "downloads": "str",
     "attempts": "list[attempt]",
     "fix": "str?",
     "host": "str",
