@@ -245,10 +245,8 @@ def test_auto_means_an_index_on_the_network_not_the_local_one():
     assert DownloadCacheMode.ON.wanted(local_index=True) and not DownloadCacheMode.OFF.wanted(local_index=False)
 
 
-def test_the_runner_gives_the_proxy_to_builds_and_containers_only_where_the_route_covers_them(
-    write_matrix, host_ca, tmp_path
-):
-    engine = FakeEngine()
+def fake_jobs(engine: FakeEngine, write_matrix, host_ca: HostCA, tmp_path: Path):  # noqa: ANN001, ANN201
+    """MATRIX's cells as jobs on the fake engine, planned by a run that has the cache's CA."""
     matrix = load_matrix(write_matrix(MATRIX % ""))
     uv = tmp_path / "uv"
     uv.write_bytes(b"#!/bin/sh\n")  # the standalone program a uv cell's context holds
@@ -257,7 +255,14 @@ def test_the_runner_gives_the_proxy_to_builds_and_containers_only_where_the_rout
     )
     cells = [plan_cell(c, ctx) for c in expand(matrix)]
     cache = SetupCache(engine, CacheMode.REUSE, "index default")
-    jobs = _jobs(matrix, cells, ctx, tmp_path / "run", {}, cache)
+    return _jobs(matrix, cells, ctx, tmp_path / "run", {}, cache), cache
+
+
+def test_the_runner_gives_the_proxy_to_builds_and_containers_only_where_the_route_covers_them(
+    write_matrix, host_ca, tmp_path
+):
+    engine = FakeEngine()
+    jobs, cache = fake_jobs(engine, write_matrix, host_ca, tmp_path)
     runner = CellRunner(engine, "net", 60, cache=cache, downloads=CACHE)
     done = run_all(runner, jobs, 4, lambda job: None, lambda run: None).runs
     for cell_run in done:
@@ -297,15 +302,7 @@ def _remedy(name: str):  # noqa: ANN202
 
 def test_without_a_running_cache_no_cell_is_said_to_go_through_it(write_matrix, host_ca, tmp_path):
     engine = FakeEngine()
-    matrix = load_matrix(write_matrix(MATRIX % ""))
-    uv = tmp_path / "uv"
-    uv.write_bytes(b"#!/bin/sh\n")  # the standalone program a uv cell's context holds
-    ctx = RenderContext(
-        target=matrix.target, host_ca=host_ca, download_ca_pem=CACHE_CA, programs=(("uv@amd64", uv),)
-    )
-    cells = [plan_cell(c, ctx) for c in expand(matrix)]
-    cache = SetupCache(engine, CacheMode.REUSE, "index default")
-    jobs = _jobs(matrix, cells, ctx, tmp_path / "run", {}, cache)
+    jobs, cache = fake_jobs(engine, write_matrix, host_ca, tmp_path)
     # another run on this machine holds the store: this one's cells download directly
     done = run_all(CellRunner(engine, "net", 60, cache=cache), jobs, 4, lambda job: None, lambda run: None).runs
     assert {r.downloads for r in done} == {""}

@@ -428,13 +428,11 @@ class DockerEngine:
             self.client.volumes.create(name, labels=labels)
 
     def remove_volume(self, name: str) -> bool:
-        """Remove the named volume (`clean --cache`); False when there is none, or a container
-        still uses it (Docker refuses: a live run keeps its store)."""
-        try:
+        """False when there is none, or a live run's container uses it (Docker refuses)."""
+        with contextlib.suppress(docker.errors.APIError):  # NotFound is one
             self.client.volumes.get(name).remove()
-        except docker.errors.APIError:  # NotFound is one
-            return False
-        return True
+            return True
+        return False
 
     def run_to_end(
         self,
