@@ -173,6 +173,13 @@ def _parser() -> argparse.ArgumentParser:
         help="each file once per machine through repromatrix's download cache (auto: for an "
         "index on the network; default: the matrix's settings.download_cache, else auto)",
     )
+    r.add_argument(
+        "--triage",
+        action="store_true",
+        help="resolve every cell first, in its own container, by its installer's dry run "
+        "(nothing installed, no remedies): a failing resolution is the cell's outcome, the "
+        "rest end as needs-install, which `--resume RUN` installs",
+    )
     _remedies_arg(r, "the matrix's 'remedies:', else auto")
 
     rm = sub.add_parser(
@@ -491,6 +498,11 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         )
     if args.shard_plan and not args.shard:
         raise UsageError("--shard-plan needs --shard I/N: which of the plan's shards to run")
+    if args.resume and args.triage:
+        raise UsageError(
+            "--triage starts a run and --resume finishes one (it installs what a triage left): "
+            "use one of them"
+        )
     options = RunOptions(
         args.matrix,
         tuple(args.only),
@@ -508,6 +520,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         yes=args.yes,
         hosts=tuple(args.docker_host),
         as_of=args.as_of,
+        triage=args.triage,
     )
     result = run(options, console)
     if args.redact:
@@ -638,6 +651,8 @@ def _said(
         )
         return INTERRUPTED
     console.print(f"done: {counts}; {len(unexpected)} unexpected\nreport: {where}", highlight=False)
+    if triage := result.triage_said():
+        console.print(triage, highlight=False)
     return 1 if unexpected else 0
 
 

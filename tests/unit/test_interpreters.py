@@ -8,7 +8,13 @@ import pytest
 
 from repromatrix.core.errors import BaseImageError
 from repromatrix.core.interpreter import Interpreter
-from repromatrix.infra.interpreters import ImageHost, provide
+from repromatrix.infra.interpreters import (
+    BUILD_TIMES,
+    ImageHost,
+    builds_ahead_said,
+    provide,
+    recorded_builds,
+)
 
 
 class FakeHost(ImageHost):
@@ -187,3 +193,28 @@ def test_a_runs_base_images_are_debootstrapped_at_once_and_a_failure_stays_its_o
     assert list(ready) == images  # in the order asked
     assert [r.how for r in ready.values() if not isinstance(r, BaseImageError)] == ["debootstrap"] * 2
     assert isinstance(ready["debian:trixie"], BaseImageError) and any("trixie" in s for s in said)
+
+
+def test_a_build_is_timed_and_the_next_run_says_how_long_the_last_took(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPROMATRIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("REPROMATRIX_PYTHON_SOURCES", raising=False)
+    ahead = [bookworm("3.9"), bookworm("3.13")]
+    first = builds_ahead_said(ahead)
+    assert first.startswith("2 interpreter image(s) to make before the first cell, unless a registry "
+                            "answers: CPython 3.9 on bookworm (amd64), CPython 3.13 on bookworm (amd64); "
+                            "no build measured on this machine yet")
+    seconds = iter([100.0, 325.0])  # the build began, and ended 225 s later
+    monkeypatch.setattr("repromatrix.infra.interpreters.time.monotonic", lambda: next(seconds))
+    provide(FakeHost(), bookworm("3.13"), print)
+    assert recorded_builds() == {"debian-source@amd64": 225.0}
+    assert "the last build here took 3 min 45 s; once per machine, then kept" in builds_ahead_said(ahead)
+    assert builds_ahead_said([]) == ""
+
+
+def test_a_failed_build_records_no_time_and_a_damaged_record_is_none(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPROMATRIX_CACHE_DIR", str(tmp_path))
+    (tmp_path / BUILD_TIMES).write_text("[not an object")
+    assert recorded_builds() == {}
+    with pytest.raises(BaseImageError):
+        provide(FakeHost(build_ok=False), bookworm("3.13"), print)
+    assert recorded_builds() == {}

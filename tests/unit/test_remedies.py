@@ -51,9 +51,11 @@ def names(outcome: Outcome, f: Facts, selection: Selection = AUTO) -> list[str]:
 
 
 def test_every_outcome_that_can_be_fixed_has_a_remedy_and_the_order_is_the_catalogues():
-    # resolved: a platform no container here runs, where no remedy can be tried
+    # resolved: a platform no container here runs, where no remedy can be tried; needs-install:
+    # nothing has failed yet
     fixable = {o for o in Outcome if o.value not in ("upgraded", "infra-error", "interrupted", "setup-failed",
-                                                     "check-failed", "resolved", "no-such-project")}
+                                                     "check-failed", "resolved", "no-such-project",
+                                                     "needs-install")}
     # Across the installers (uv's user-unsupported is uv's alone), and each installer's own rules
     covered = {o for by in INSTALLERS.values() for r in by.remedies for o in r.fixes}
     assert fixable - covered == set()
@@ -71,7 +73,7 @@ def test_every_outcome_that_can_be_fixed_has_a_remedy_and_the_order_is_the_catal
 
 
 @pytest.mark.parametrize("outcome", [Outcome.UPGRADED, Outcome.INFRA_ERROR, Outcome.INTERRUPTED,
-                                     Outcome.SETUP_FAILED])
+                                     Outcome.SETUP_FAILED, Outcome.NEEDS_INSTALL])
 def test_nothing_is_tried_on_cells_that_worked_or_never_ran(outcome):
     assert names(outcome, facts()) == []
 

@@ -42,6 +42,9 @@ PROBES: Final = "REPROMATRIX_PROBES"  # the installer's own commands the scenari
 # A resolved cell's platform, its Python, the report its installer writes and the platform's tags
 # (JSON): the scenario runs the dry run only, and records them with what it said
 RESOLVE: Final = "REPROMATRIX_RESOLVE"
+# `run --triage`: the upgrade is the installer's dry run in the cell's own environment; the
+# scenario runs it and stops there ('' where the installer has no dry run: it runs nothing)
+TRIAGE: Final = "REPROMATRIX_TRIAGE"
 SCENARIO_VARIABLES: Final = (
     PACKAGE,
     IMPORTS,
@@ -59,6 +62,7 @@ SCENARIO_VARIABLES: Final = (
     PATH,
     PROBES,
     RESOLVE,
+    TRIAGE,
 )
 
 
@@ -555,6 +559,7 @@ class Record:
     damaged: tuple[str, ...] = ()
     # A resolved cell's answer (None: the cell ran its upgrade)
     resolution: ResolutionRecord | None = None
+    triage: bool = False  # `run --triage`: the upgrade was the installer's dry run
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -594,6 +599,7 @@ class Record:
             around_left_out=f.integer("around_left_out"),
             damaged=f.texts("damaged"),
             resolution=f.optional("resolution", ResolutionRecord.read),
+            triage=f.flag("triage"),
         )
 
     @property

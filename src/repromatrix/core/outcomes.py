@@ -44,6 +44,8 @@ class Outcome(str, enum.Enum):
     UNKNOWN_FAILURE = "unknown-failure"
     INFRA_ERROR = "infra-error"
     INTERRUPTED = "interrupted"
+    # `run --triage`: resolved in the cell's own environment, and the install decides the rest
+    NEEDS_INSTALL = "needs-install"
 
     def __str__(self) -> str:
         return self.value
@@ -249,6 +251,14 @@ OUTCOME_INFO: dict[Outcome, OutcomeInfo] = {
         "the run was stopped (Ctrl-C) while this cell ran; says nothing about pip. "
         "`repromatrix run --resume RUN` runs it again.",
         "#95a5a6",
+        False,
+    ),
+    Outcome.NEEDS_INSTALL: OutcomeInfo(
+        "`run --triage` resolved the cell in its own container and stopped there: the "
+        "installer's dry run took no error, so only the install can say whether the upgrade "
+        "works (it says which release it would take). Nothing was installed, imported or "
+        "checked. `repromatrix run --resume RUN` installs it.",
+        "#5d8aa8",
         False,
     ),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import shlex
 from importlib import resources
 from typing import Literal, assert_never
@@ -20,11 +21,14 @@ import jinja2
 Style = Literal["dockerfile", "image", "service", "report"]
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # what no Dockerfile line can hold
+
+
 def docker_env_value(value: str) -> str:
     """A value for `ENV NAME=...` that Docker reads back as exactly `value`: single-quoted, where
     Docker expands nothing and reads backslashes literally; a ' closes, adds "'" and reopens
     (checked with a real build: ENV C='a"b'"'"'c\\' gives a"b'c\\)."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if CONTROL.search(value):
         raise ValueError(f"{value!r}: control characters cannot be written into a Dockerfile")
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
@@ -76,8 +80,10 @@ def render(style: Style, name: str, /, **values: object) -> str:
 
 
 @functools.cache
+@functools.cache
 def template_bytes(name: str) -> bytes:
-    """A file under templates/ as shipped (a script copied into a build context, a report asset)."""
+    """A file under templates/ as shipped (a script copied into a build context, a report asset);
+    read once a process, as the environments' templates are."""
     return resources.files("repromatrix").joinpath(f"templates/{name}").read_bytes()
 
 

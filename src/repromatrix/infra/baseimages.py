@@ -29,7 +29,7 @@ from ..core.files import machine_lock
 from ..core.interpreter import Interpreter, debian_arch_of, debian_suite_of
 from ..core.platforms import ARCHES, RUNS_NATIVELY, Arch, arch_of_image, emulated
 from .engine import LABEL_BASE, Engine
-from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost
+from .interpreters import LABEL_PROVIDER, LABEL_RECIPE, RECIPE, ImageHost, builds_ahead_said
 from .interpreters import provide as provide_interpreter
 
 Say = Callable[[str], None]
@@ -73,6 +73,9 @@ def provision(
             say(f"[red]base image {image}: {e.reason}[/red]")
             return e
 
+    to_make = [i for i in wanted.values() if i is not None and _to_make(engine, i)]
+    if ahead := builds_ahead_said(to_make):
+        say(ahead)
     # The base images at once (debootstrap mostly waits on the mirror and the disk: three suites
     # take little longer than one); then the interpreters, which build on them.
     bases = [image for image, interp in wanted.items() if interp is None]
@@ -141,14 +144,21 @@ def provision_interpreter(
 def _provision_interpreter(
     host: _Host, engine: Engine, interp: Interpreter, say: Say
 ) -> Provisioned:
-    labels = engine.image_labels(interp.image) if engine.image_exists(interp.image) else None
     # An image this tool built with an older recipe is rebuilt; any other present image is used.
-    stale = labels is not None and LABEL_PROVIDER in labels and labels.get(LABEL_RECIPE) != RECIPE
-    if labels is not None and not stale:
+    if not _to_make(engine, interp):
+        labels = engine.image_labels(interp.image)
         provider, _, detail = labels.get(LABEL_PROVIDER, "").partition(": ")
         return Provisioned(interp.image, provider or "present", detail or "present on the engine")
     provided = provide_interpreter(host, interp, say)
     return Provisioned(interp.image, provided.provider, provided.detail)
+
+
+def _to_make(engine: Engine, interp: Interpreter) -> bool:
+    """Is this interpreter's image missing, or one this tool built with an older recipe?"""
+    if not engine.image_exists(interp.image):
+        return True
+    labels = engine.image_labels(interp.image)
+    return LABEL_PROVIDER in labels and labels.get(LABEL_RECIPE) != RECIPE
 
 
 class _Host(ImageHost):

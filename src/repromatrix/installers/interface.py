@@ -75,6 +75,9 @@ class Installer(ABC):
     # Does it read pip's configuration (pip.conf, PIP_*)? uv does not: a reporter's pip.conf
     # changes nothing for it, as for a user who switched and kept theirs.
     reads_pip_config: ClassVar[bool]
+    # What its install says when it has no dry run (pip before 22.2): `run --triage` leaves
+    # the cell to the install
+    no_dry_run: ClassVar[str] = r"(?!)"
 
     @abstractmethod
     def program(self, module: bool) -> str:
@@ -109,6 +112,12 @@ class Installer(ABC):
         """A dry run of installing `requirement` on the resolution's platform (its wheel tags,
         its Python, its environment markers), as a shell command; '' where this installer
         cannot resolve for another platform (a project's lock, pip-sync)."""
+        return ""
+
+    def dry_run(self, upgrade: str) -> str:
+        """The upgrade as a dry run (`run --triage`): the same command in the cell's own
+        environment, which resolves and stops before it installs anything (its failures before
+        that are the upgrade's); '' where this installer has none."""
         return ""
 
     def resolve_probes(self, resolution: Resolution, *, pre: bool) -> dict[str, list[str]]:

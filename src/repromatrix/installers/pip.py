@@ -185,6 +185,7 @@ class Pip(Installer):
     # Damaging the cache it re-reads (cache: corrupted); the official images' pip (interpreters)
     fragments = ("corrupt_cache.py", "align_pip.py")
     cache_damager = "corrupt_cache.py"
+    no_dry_run = r"no such option: --dry-run"  # pip before 22.2 (optparse's words)
 
     def program(self, module: bool) -> str:
         return "python3 -m pip" if module else "pip"
@@ -202,6 +203,11 @@ class Pip(Installer):
     ) -> str:  # pip finds a virtual environment by the python it runs on: `venv` says nothing
         options = ["--user"] * user + ["--pre"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
+
+    def dry_run(self, upgrade: str) -> str:
+        # Without --report: pip skips PEP 668's check for `--dry-run --report` only, and the
+        # upgrade's own refusal (externally-managed) must stay the dry run's
+        return f"{upgrade} --dry-run"
 
     def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
         # pip evaluates environment markers as on the machine it runs on (pypa/pip#11664):

@@ -114,6 +114,7 @@ class Uv(Installer):
     standalone = "uv"
     uploaded_before = ("UV_EXCLUDE_NEWER", "")  # --exclude-newer: every uv there is
     insecure_host = "UV_INSECURE_HOST"
+    no_dry_run = r"unexpected argument '--dry-run'"  # clap's words, in a uv without it
 
     def program(self, module: bool) -> str:
         # One binary: users of uv do not run it as `python3 -m uv` to pick an interpreter.
@@ -136,6 +137,9 @@ class Uv(Installer):
         options = ["--system"] * (venv is None) + ["--user"] * user
         options += ["--prerelease", "allow"] * pre + ["--upgrade"]
         return f"{program} install {' '.join(options)} {shlex.quote(requirement)}"
+
+    def dry_run(self, upgrade: str) -> str:
+        return f"{upgrade} --dry-run"
 
     def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
         # uv evaluates markers for the --python-platform it is given

@@ -45,6 +45,9 @@ class UvAdd(Uv):
     def resolve(self, program: str, requirement: str, resolution: Resolution, *, pre: bool) -> str:
         return ""  # its upgrade is a project's: no dry run of one install for another platform
 
+    def dry_run(self, upgrade: str) -> str:
+        return ""  # a project's upgrade writes its lock and syncs: no one dry run says both
+
     def program(self, module: bool) -> str:
         return "uv"
 

@@ -20,6 +20,7 @@ from ..core.outcomes import Outcome
 from ..installers import Installer, Rule, installer
 from .changes import broken_around, changes
 from .index import TAG_FAMILIES, Releases, as_version, pip_reads
+from .triage import resolved_here
 from .wheelmatch import CellTags, fits, missing, newest_for, placeholder_said, platform_kind
 
 PIP = installer("pip")  # until a cell names another installer
@@ -110,6 +111,8 @@ def classify(obs: Observation, releases: Releases | None = None, by: Installer =
         )
     if record.resolution is not None:
         return _resolution(record, releases, by)
+    if record.triage:
+        return _triage(record, releases, by)
     facts = version_facts(record, releases)
     if record.before_failed:
         return _step_failure(record, facts, by)
@@ -212,6 +215,32 @@ def _resolution(record: Record, releases: Releases | None, by: Installer) -> Ver
     would = _lines_matching(upgrade.output, [re.compile(r"^Would install")], limit=1)
     more = tuple(facts[k] for k in ("below_newest", "placeholder") if facts.get(k))
     return Verdict(Outcome.RESOLVED, (head,) + more + tuple(_focus_would(w) for w in would), facts)
+
+
+def _triage(record: Record, releases: Releases | None, by: Installer) -> Verdict:
+    """`run --triage`: what the upgrade's dry run in the cell's own environment said. An
+    installer resolves before it installs anything, so a dry run that fails fails as the upgrade
+    would: that is the cell's outcome. One that resolves leaves the rest to the install."""
+    facts = version_facts(record, releases)
+    upgrade = record.upgrade
+    if upgrade is None:
+        said = f"--triage: {by.name} has no dry run of this upgrade, so only the install can say"
+        return Verdict(Outcome.NEEDS_INSTALL, (said,), facts)
+    cannot = re.search(by.no_dry_run, upgrade.output)
+    if upgrade.exit_code != 0 and not cannot:
+        verdict = _why_no_match(_failure(upgrade, facts, by), record, releases)
+        said = (
+            f"--triage: decided by the dry run alone: {by.name} failed before installing "
+            "anything, where the upgrade fails too (it resolves first)"
+        )
+        return Verdict(verdict.outcome, verdict.evidence + (said,), verdict.facts)
+    if cannot:
+        version = by.version_of(record.pip)
+        who = f"{by.name} {version}" if version else f"the {by.name} its command runs"
+        said = f"--triage: {who} has no --dry-run (pip added it in 22.2): only the install can say"
+        quoted = _lines_matching(upgrade.output, [re.compile(by.no_dry_run)], limit=1)
+        return Verdict(Outcome.NEEDS_INSTALL, (said,) + quoted, facts)
+    return Verdict(Outcome.NEEDS_INSTALL, resolved_here(record, upgrade, facts, by), facts)
 
 
 def _held_head(record: Record, taken: str, where: str) -> str:

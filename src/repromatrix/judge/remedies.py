@@ -133,7 +133,13 @@ REMEDY_NAMES: tuple[str, ...] = tuple(
     dict.fromkeys(r.name for by in INSTALLERS.values() for r in by.remedies)
 )
 NEVER_TRIED = frozenset(
-    {Outcome.UPGRADED, Outcome.INFRA_ERROR, Outcome.INTERRUPTED, Outcome.SETUP_FAILED}
+    {
+        Outcome.UPGRADED,
+        Outcome.INFRA_ERROR,
+        Outcome.INTERRUPTED,
+        Outcome.SETUP_FAILED,
+        Outcome.NEEDS_INSTALL,  # nothing failed yet: the install is still to come
+    }
 )
 
 

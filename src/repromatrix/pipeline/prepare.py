@@ -47,6 +47,9 @@ class RunOptions:
     as_of: str | None = None  # --as-of TIME (checked); None: the matrix's target.as_of
     setup_as_of: str | None = None  # bisect's --good (resolved): the time every setup sees
     download_cache: DownloadCacheMode | None = None  # None: the matrix's settings.download_cache
+    # --triage: every cell that runs here only resolved, by its installer's dry run; those that
+    # need the install are left to `--resume`
+    triage: bool = False
 
 
 @dataclass(frozen=True)
@@ -283,8 +286,9 @@ def _prepare_resume(options: RunOptions) -> Prepared:
     assert options.resume
     run_dir, journal, header, matrix, cells = _stored_run(options, options.resume, "--resume")
     # A cell that ended in our own failure (infra-error) or was interrupted taught nothing about
-    # pip: it is run again, like the cells the stopped run never reached.
-    retry = {Outcome.INFRA_ERROR, Outcome.INTERRUPTED}
+    # pip: it is run again, like the cells the stopped run never reached; and the cells --triage
+    # left to the install are installed.
+    retry = {Outcome.INFRA_ERROR, Outcome.INTERRUPTED, Outcome.NEEDS_INSTALL}
     done = {
         cid
         for cid, cell in journal.finished().items()

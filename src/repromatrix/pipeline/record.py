@@ -29,7 +29,7 @@ from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommen
 from ..judge.wheelmatch import why_no_wheel
 from ..plan.plan import CellPlan, RenderContext, extra_index_urls
 from ..plan.render import reproduce_command
-from ..results.results import EMULATED_RUN, RESOLVED_RUN, CellResult
+from ..results.results import EMULATED_RUN, RESOLVED_RUN, TRIAGED_RUN, CellResult
 
 
 def remedy_planner(
@@ -47,6 +47,8 @@ def remedy_planner(
         run.verdict = classify(run.observation, releases, run.job.plan.installer)
         if not selection.on or run.job.plan.resolved_only:
             return []  # no fix can be tried on a platform that does not run here
+        if run.job.plan.triage:
+            return []  # --triage installs nothing: a fix is tried on an install
         newest_for_python = run.verdict.facts.get("newest_for_python")
         index_url = run.job.plan.index_url or default_index
         evidence = "\n".join(run.verdict.evidence)
@@ -140,11 +142,26 @@ def _platform_facts(plan: CellPlan, emulated: bool) -> dict[str, Any]:
             "for": plan.resolution.describe,
         }
     how = EMULATED_RUN if emulated else "native"
+    if plan.triage:  # it ran here, but only its installer's dry run
+        return {"arch": arch.name, "machine": arch.machine, "run": TRIAGED_RUN, "for": TRIAGED_FOR}
     return {"arch": arch.name, "machine": arch.machine, "run": how}
+
+
+TRIAGED_FOR = "its own environment, by its installer's dry run (--triage)"
 
 
 def _resolved(plan: CellPlan, facts: dict[str, Any]) -> dict[str, Any] | None:
     """A resolved cell's answer: the release it would take, and the whole resolution."""
+    if plan.triage:
+        return {
+            "for": TRIAGED_FOR,
+            "platform": "linux",
+            "python": facts.get("python") or "",
+            "version": facts.get("resolved"),
+            "file": "",
+            "distributions": facts.get("distributions") or [],
+            "command": plan.upgrade_command,
+        }
     if plan.resolution is None:
         return None
     return {

@@ -38,7 +38,7 @@ def run(options: RunOptions, console: Console) -> RunResult:
     prepared = prepare(options)  # 1-2: the matrix and its cells; a new run, or a stopped one
     hosts = connect(prepared, options, console)  # no engine: exit 3 before a run directory exists
     with prepared.journal.lock(prepared.header.run_id):  # never a run live elsewhere
-        trust = trust_for(prepared, options.download_cache)  # the CAs the plans need
+        trust = trust_for(prepared, options.download_cache, options.triage)  # what plans need
         plans = [plan_cell(cell, trust.ctx) for cell in prepared.todo]  # 3: one typed plan a cell
         begin(prepared, hosts, options, trust, console)
         console.print(announcement(prepared, options, trust, len(plans), len(hosts)))
@@ -91,6 +91,8 @@ def announcement(
         said = f"run [bold]{run_id}[/bold]: {cells_said(planned)} from {prepared.matrix.path}"
     if engines > 1:
         said += f" over {engines} Docker hosts"
+    if options.triage:
+        said += "; --triage: each cell only resolves (its installer's dry run), nothing installed"
     if trust.host_ca:
         said += f"; trusting the host's CA bundle ({trust.host_ca.source})"
     return said

@@ -193,8 +193,11 @@ class Trust:
     ctx: RenderContext
 
 
-def trust_for(prepared: Prepared, downloads: DownloadCacheMode | None = None) -> Trust:
-    """`downloads`: --download-cache (None: the matrix's settings.download_cache)."""
+def trust_for(
+    prepared: Prepared, downloads: DownloadCacheMode | None = None, triage: bool = False
+) -> Trust:
+    """`downloads`: --download-cache (None: the matrix's settings.download_cache); `triage`:
+    --triage, which the plans read from the context."""
     matrix = prepared.matrix
     needs = needs_of(matrix, prepared.todo or prepared.cells)
     host_ca = wanted_host_ca(needs)
@@ -202,6 +205,7 @@ def trust_for(prepared: Prepared, downloads: DownloadCacheMode | None = None) ->
     credentials = resolve_credentials(matrix.target.index)  # a missing token variable fails first
     interception = interception_for(needs, host_ca, run_ca, prepared.header.run_id)
     ctx = render_context(matrix, prepared.todo or prepared.cells, host_ca, run_ca, interception)
+    ctx = replace(ctx, triage=triage)
     if (downloads or matrix.settings.download_cache).wanted(matrix.target.index.local):
         # kept on this machine: the bundles of cells going through the cache stay the same
         ctx = replace(ctx, download_ca_pem=cache_ca().cert_pem)

@@ -64,6 +64,8 @@ class RenderContext:
     environments: tuple[tuple[str, ConflictMode], ...] = ()  # the matrix's, by name
     # The download cache's CA, when the run has the cache: cells going through it trust it
     download_ca_pem: bytes = b""
+    # `run --triage`: each cell that runs here only resolves, with its installer's dry run
+    triage: bool = False
 
     def ca_bundle(
         self, trust_host_ca: bool, network: NetworkMode, downloads: CacheRoute = ""
@@ -142,6 +144,8 @@ class CellPlan:
     resolution: Resolution | None = None
     os_family: OsFamily = family_of("debian:bookworm")  # how its image installs and adds users
     downloads: CacheRoute = ""  # what of its downloads go through the run's download cache
+    # `run --triage`: its upgrade command is the installer's dry run ('' where it has none)
+    triage: bool = False
 
     @property
     def resolved_only(self) -> bool:
@@ -267,6 +271,10 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         command = by.resolve(by.program(True), target.requirement, resolution, pre=target.pre)
         env += list(by.resolve_environment(resolution))
         notes += _resolution_notes(resolution, by)
+    triage = ctx.triage and resolution is None
+    if triage:
+        command = by.dry_run(command)
+        notes.append(_triage_note(by, command))
     notes += _interpreter_notes(draft.interpreter)
     return CellPlan(
         cell=cell,
@@ -287,7 +295,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         setup_commands=setup_commands(by, target, draft, trusts),
         env=tuple(env),
         installer=by,
-        checks=() if resolution else ctx.checks + draft.conflicts.checks,
+        checks=() if resolution or triage else ctx.checks + draft.conflicts.checks,
         notes=tuple(notes),
         fragments=tuple(fragments()),
         runtime_setup=ctx.index_secret,
@@ -300,6 +308,7 @@ def plan_cell(cell: Cell, ctx: RenderContext, by: Installer | None = None) -> Ce
         resolution=resolution,
         os_family=family_of(draft.interpreter.image),
         downloads=downloads,
+        triage=triage,
     )
 
 
@@ -330,6 +339,15 @@ def _resolution(draft: PlanDraft) -> Resolution | None:
         return None
     glibc = glibc_of(base_image_for(draft.values["os"]))
     return Resolution(draft.platform, draft.arch, draft.resolve_python, glibc)
+
+
+def _triage_note(by: Installer, command: str) -> str:
+    if not command:
+        return f"--triage: {by.name} has no dry run of this upgrade: nothing ran, the install says"
+    return (
+        f"--triage: only resolved, in its own environment: `{command}`; nothing is installed, "
+        "imported or checked, and a failure is one the upgrade meets before it installs anything"
+    )
 
 
 def _resolution_notes(resolution: Resolution, by: Installer) -> list[str]:

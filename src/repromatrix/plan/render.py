@@ -9,19 +9,22 @@ share the build cache; each axis renders its own fragment (templates/axes/).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shlex
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 from ..cell import contract
+from ..core.axes import NetworkMode
 from ..core.resolution import MARKERS_PATH, RESOLVE_FOR
 from ..core.templating import render, template_bytes
 from ..infra.setupcache import INDEX_STATE_ARG, SETUP_STAGE
-from .plan import CellPlan, RenderContext, environment_requirements, program_key
+from .plan import CacheRoute, CellPlan, RenderContext, environment_requirements, program_key
 
 
 def render_dockerfile(plan: CellPlan, ctx: RenderContext) -> str:
@@ -72,7 +75,7 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{plan.cell.name}.", dir=out_dir))
     try:
         (tmp / "Dockerfile").write_text(render_dockerfile(plan, ctx))
-        (tmp / "scenario.py").write_bytes(scenario_source())
+        _link_shared(out_dir, scenario_source(), tmp / "scenario.py")  # the same in every cell
         if plan.checks:
             (tmp / "checks.json").write_text(checks_json(plan))
         if plan.resolution and plan.installer.reads_pip_config:
@@ -89,11 +92,8 @@ def render_cell(plan: CellPlan, ctx: RenderContext, out_dir: Path) -> Path:
             program = dict(ctx.programs)[program_key(plan.installer_value, plan.interpreter.arch)]
             _link_file(program, tmp / plan.installer.standalone)
         if plan.trusts_ca:
-            _link_shared(
-                out_dir,
-                ctx.ca_bundle(plan.wants_host_ca, plan.network, plan.downloads),
-                tmp / "ca-bundle.pem",
-            )
+            bundle = _ca_bundle(ctx, plan.wants_host_ca, plan.network, plan.downloads)
+            _link_shared(out_dir, bundle, tmp / "ca-bundle.pem")
         os.chmod(tmp, 0o755)
         if final.exists():
             shutil.rmtree(final)
@@ -113,7 +113,7 @@ def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
     folder = out_dir / ".shared"
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         folder.unlink()  # a link out of the output directory is never written through
-    shared = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{target.name}"
+    shared = folder / f"{_digest(data)[:16]}-{target.name}"
     if not _holds(shared, data):
         folder.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder)
@@ -127,6 +127,27 @@ def _link_shared(out_dir: Path, data: bytes, target: Path) -> None:
         shutil.copyfile(shared, target)
 
 
+@functools.lru_cache(maxsize=64)
+def _ca_bundle(
+    ctx: RenderContext, trust_host_ca: bool, network: NetworkMode, downloads: CacheRoute
+) -> bytes:
+    """One bytes object for each kind of bundle a run's cells get (it is hashed once, below)."""
+    return ctx.ca_bundle(trust_host_ca, network, downloads)
+
+
+def _digest(data: bytes) -> str:
+    """sha256 of `data`, once for each object a render passes again (scenario.py, a bundle)."""
+    known = _DIGESTS.get(id(data))
+    if known is not None and known[0] is data:
+        return known[1]
+    digest = hashlib.sha256(data).hexdigest()
+    _DIGESTS[id(data)] = (data, digest)  # kept alive with its digest: the id stays its own
+    return digest
+
+
+_DIGESTS: dict[int, tuple[bytes, str]] = {}
+
+
 def _link_file(source: Path, target: Path) -> None:
     """A large file repromatrix keeps (an installer's program, 40 MB) into a context: linked,
     else copied."""
@@ -137,10 +158,26 @@ def _link_file(source: Path, target: Path) -> None:
 
 
 def _holds(path: Path, data: bytes) -> bool:
-    """Is `path` a regular file (not a link) whose bytes are exactly `data`?"""
-    if path.is_symlink() or not path.is_file():
+    """Is `path` a regular file (not a link) whose bytes are exactly `data`? Read once a process:
+    after that, its inode, size and modification time must be those it had when it was read."""
+    try:
+        seen = path.lstat()
+    except OSError:
         return False
-    return path.stat().st_size == len(data) and path.read_bytes() == data
+    if not stat.S_ISREG(seen.st_mode) or seen.st_size != len(data):
+        return False
+    signature = (seen.st_ino, seen.st_size, seen.st_mtime_ns)  # its name holds data's sha256
+    if _VERIFIED.get(path) == signature:
+        return True
+    if path.read_bytes() != data:
+        return False
+    _VERIFIED[path] = signature
+    return True
+
+
+# The shared files this process has read and found right (render of 10,000 cells otherwise
+# reads the CA bundle 10,000 times)
+_VERIFIED: dict[Path, tuple[int, int, int]] = {}
 
 
 def reproduce_command(plan: CellPlan, context_dir: str) -> str:

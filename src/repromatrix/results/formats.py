@@ -23,6 +23,8 @@ from .results import CellResult, RunResult, cells_said, dumps, write_atomic
 
 MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
 EVIDENCE_CHARS = 300
+# Cells JUnit counts as skipped: nothing was learnt of their outcome (stopped, left to the install)
+SKIPPED = frozenset({Outcome.INTERRUPTED, Outcome.NEEDS_INSTALL})
 # a new one names every place below: the registries
 Format = Literal["json", "junit", "md", "html", "svg", "png", "zip"]
 FORMATS: tuple[Format, ...] = get_args(Format)  # the order they are written in
@@ -66,7 +68,7 @@ def render_junit(run: RunResult, run_dir: Path, options: ReportOptions = DEFAULT
         "errors": str(len(errors)),
         "time": f"{total:.1f}",
     }
-    skipped = sum(c.outcome is Outcome.INTERRUPTED for c in run.cells)
+    skipped = sum(c.outcome in SKIPPED for c in run.cells)
     root = ET.Element("testsuites", {"name": "repromatrix", **counts})
     suite = ET.SubElement(
         root,
@@ -99,11 +101,11 @@ def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
         "testcase",
         {"name": xml_text(cell.id), "classname": xml_text(classname), "time": f"{seconds:.1f}"},
     )
-    if cell.outcome is Outcome.INTERRUPTED:
+    if cell.outcome in SKIPPED:
         ET.SubElement(
             case,
             "skipped",
-            {"message": xml_text(cell.evidence[0] if cell.evidence else "interrupted")},
+            {"message": xml_text(cell.evidence[0] if cell.evidence else cell.outcome.value)},
         )
     elif cell.unexpected:
         kind = "error" if cell.outcome is Outcome.INFRA_ERROR else "failure"
@@ -434,6 +436,8 @@ def _markdown_head(run: RunResult) -> str:
         said.append(f"merged from {len(run.merged_from)} shard runs")
     if downloads := run.downloads_said():
         said.append(md(downloads))
+    if triage := run.triage_said():
+        said.append(md(triage))
     lines += [
         " · ".join(said),
         "",

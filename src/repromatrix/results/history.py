@@ -18,6 +18,9 @@ from .results import RunResult, load_run
 FLAKY_WINDOW = 5
 
 
+UNDECIDED = frozenset({Outcome.INTERRUPTED, Outcome.NEEDS_INSTALL})
+
+
 def trend(current: bool, previous: list[bool | None]) -> str:
     """current: does the cell fail now; previous: oldest → newest, None where it was absent."""
     known = [p for p in previous if p is not None]
@@ -57,15 +60,18 @@ def resolve_baseline(reports: Path, baseline: str) -> RunResult:
 def mark_history(run: RunResult, history: list[RunResult]) -> None:
     """Set each cell's trend and previous outcome against `history` (oldest first)."""
     run.baseline = history[-1].run_id if history else None
-    # A cell an earlier run never finished (interrupted, or cut off by a lost engine) is no history.
+    # A cell an earlier run never finished (interrupted, or cut off by a lost engine), or left to
+    # the install (--triage), is no history.
     by_run = [
-        {c.id: c for c in h.cells if not c.rerun and c.outcome is not Outcome.INTERRUPTED}
-        for h in history
+        {c.id: c for c in h.cells if not c.rerun and c.outcome not in UNDECIDED} for h in history
     ]
     for cell in run.cells:
         past = [cells.get(cell.id) for cells in by_run]
+        if cell.outcome is Outcome.NEEDS_INSTALL:  # nothing to compare yet: neither fixed nor not
+            cell.trend = "no-history"
+            continue
         cell.trend = trend(cell.unexpected, [p.unexpected if p else None for p in past])
-        baseline = past[-1] if past else None
+        baseline = next((p for p in reversed(past) if p), None)  # the last run that decided it
         cell.previous_outcome = baseline.outcome if baseline else None
         if baseline and baseline.outcome is not cell.outcome:
             # what resolved otherwise: the first question after a red night

@@ -29,7 +29,9 @@ def issue_fields(cell: CellResult, package: str) -> str:
     how = _INSTALLS.get(install, f"install mode {install}" if install else "unknown")
     using = f"{installer} {cell.pip or ''} into {how}"
     python = cell.python or "unknown"
-    if cell.resolved_only and cell.resolved:  # nothing ran on that platform: say what did
+    if cell.triaged:  # it ran here, as a dry run
+        using = f"not installed: {installer} {cell.pip or ''}'s dry run into {how} (--triage)"
+    elif cell.resolved_only and cell.resolved:  # nothing ran on that platform: say what did
         using = f"not installed: {installer} {cell.pip or ''}'s dry run, resolving for it"
         python = f"{cell.resolved.get('python') or 'unknown'} (resolved for; not run)"
     fields = [
@@ -55,6 +57,10 @@ def _named(package: str) -> str:
 
 
 def _versions(cell: CellResult) -> str:
+    if cell.triaged:
+        taken = (cell.resolved or {}).get("version") or "nothing new"
+        before = cell.before or "not installed"
+        return f"{before}; not upgraded here: its dry run (--triage) would take {taken}"
     if cell.resolved_only:
         taken = (cell.resolved or {}).get("version") or "nothing"
         return f"not installed: a resolution for the platform would take {taken}"
@@ -69,7 +75,7 @@ def _versions(cell: CellResult) -> str:
 def _os(cell: CellResult) -> str:
     os_value = cell.axes.get("os", "")
     platform = cell.platform
-    if cell.resolved_only:
+    if cell.resolved_only and not cell.triaged:
         resolver = f"Debian {os_value}" if _SUITE.fullmatch(os_value) else os_value
         said = str(platform.get("for", "")).split(", CPython")[0] or "another platform"
         return f"{said} (resolved in a {resolver} container, not run there)"

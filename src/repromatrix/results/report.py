@@ -106,6 +106,8 @@ def _platform(cell: CellResult) -> str:
     """'arm64 (aarch64), emulated (qemu-user)', 'macOS 14 on arm64, CPython 3.12: resolved, not
     run'; '' for a native amd64 cell (or a run made before platforms were recorded)."""
     facts = cell.platform
+    if cell.triaged:
+        return f"{facts.get('for', '')}: resolved, not installed"
     if cell.resolved_only:
         return f"{facts.get('for', 'another platform')}: resolved, not run"
     arch, run = facts.get("arch", ""), facts.get("run", "")

@@ -29,6 +29,7 @@ from ..core.outcomes import Fix, Outcome
 SCHEMA = 1
 RESOLVED_RUN = "resolved"  # platform.run of a cell that was only resolved
 EMULATED_RUN = "emulated (qemu-user)"
+TRIAGED_RUN = "triaged"  # platform.run of a cell `run --triage` only resolved, in its own image
 
 
 @dataclass
@@ -128,8 +129,13 @@ class CellResult:
 
     @property
     def resolved_only(self) -> bool:
-        """Was the cell only resolved (another platform), not run? Nothing was installed."""
-        return self.platform.get("run") == RESOLVED_RUN
+        """Was the cell only resolved (another platform, or by --triage)? Nothing was
+        installed."""
+        return self.platform.get("run") in (RESOLVED_RUN, TRIAGED_RUN)
+
+    @property
+    def triaged(self) -> bool:
+        return self.platform.get("run") == TRIAGED_RUN
 
     @property
     def runs_on(self) -> str:
@@ -137,6 +143,8 @@ class CellResult:
         'macos-arm64 (resolved)'."""
         arch = self.axes.get("arch", "amd64")
         platform = self.axes.get("platform", "linux")
+        if self.triaged:
+            return f"{arch} (triage: resolved)"
         if self.resolved_only or platform != "linux":
             return f"{arch if platform == 'resolved' else platform} (resolved)"
         return arch + (" (emulated)" if self.platform.get("run") == EMULATED_RUN else "")
@@ -148,8 +156,8 @@ class CellResult:
     @property
     def unexpected(self) -> bool:
         """What CI keys on: not an expected outcome, or, with none expected, not `upgraded`."""
-        if self.outcome is Outcome.INTERRUPTED:
-            return False  # the run was stopped, nothing was learnt about pip
+        if self.outcome in (Outcome.INTERRUPTED, Outcome.NEEDS_INSTALL):
+            return False  # stopped, or left to the install: nothing was learnt of the outcome
         if self.expected:
             return self.outcome not in self.expected
         return self.outcome is not Outcome.UPGRADED
@@ -221,6 +229,21 @@ class RunResult:
             f"download cache: {from_index[0]} files ({size_said(from_index[1])}) from the index, "
             f"{from_cache[0]} ({size_said(from_cache[1])}) from the cache; {cells}"
         )
+
+    def triage_said(self) -> str:
+        """What --triage decided, in a sentence; '' for a run without it."""
+        triaged = [c for c in self.cells if c.triaged]
+        if not triaged:
+            return ""
+        left = sum(1 for c in triaged if c.outcome is Outcome.NEEDS_INSTALL)
+        decided = len(triaged) - left
+        said = (
+            f"triage: {decided} of {cells_said(len(self.cells))} decided by their dry run alone "
+            "(nothing installed)"
+        )
+        if left:
+            said += f"; {left} need the install: `repromatrix run --resume {self.run_id}`"
+        return said
 
     def installers(self) -> list[str]:
         """The installers its cells upgrade with, by name ('pip', 'uv', 'pip-tools'), in order

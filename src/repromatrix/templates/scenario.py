@@ -49,6 +49,7 @@ STEP = "&&"  # between the upgrade's commands, when it takes more than one (cont
 PROBES = json.loads(os.environ["REPROMATRIX_PROBES"])
 # A resolved cell (another platform): its installer's dry run is all that runs.
 RESOLVE = json.loads(os.environ.get("REPROMATRIX_RESOLVE") or "null")
+TRIAGE = os.environ.get("REPROMATRIX_TRIAGE") == "1"  # run --triage: UPGRADE is a dry run
 TIMEOUT = float(os.environ.get("REPROMATRIX_TIMEOUT", "1500"))
 UPGRADER = os.environ.get("REPROMATRIX_USER") or "root"
 IDENTITIES = os.environ.get("REPROMATRIX_IDENTITIES", "root").split()
@@ -618,6 +619,20 @@ def resolved_held_back(taken):
             "seconds": secs, "timed_out": timed_out}
 
 
+def triage(record):
+    """run --triage: the upgrade as the installer's dry run, in the cell's own environment (its
+    prior version, its user, its proxy and CA): it resolves, and stops before installing."""
+    record["triage"] = True
+    record["before"] = installed_version(UPGRADER)
+    heading("triage: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
+    if UPGRADE.strip():
+        heading("dry run as %s: %s" % (UPGRADER, UPGRADE))
+        code, out, secs, timed_out = run_upgrade(upgrade_steps(shlex.split(UPGRADE)))
+        record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
+                             "seconds": secs, "timed_out": timed_out}
+    finish(record)
+
+
 def finish(record):
     sys.stdout.write(PREFIX + json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -634,6 +649,8 @@ def main():
     record["runtime"] = last_json(runtime) or {"error": runtime[-2000:]}
     if RESOLVE:
         return resolve(record)
+    if TRIAGE:
+        return triage(record)
     if "error" not in record["runtime"]:
         record["runtime"]["tags"] = tags()
     record["before"] = installed_version(UPGRADER)
