@@ -12,7 +12,7 @@ from repromatrix.cell import contract
 from repromatrix.core.outcomes import Outcome
 from repromatrix.execute.runner import observed
 from repromatrix.judge.classify import classify
-from tests.conftest import REPO
+from tests.conftest import DATA, REPO
 
 PACKAGE = REPO / "src" / "repromatrix"
 SCENARIO = PACKAGE / "templates" / "scenario.py"
@@ -107,3 +107,15 @@ def test_a_malformed_record_is_the_cells_infra_error_not_a_verdict():
     assert verdict.outcome is Outcome.INFRA_ERROR
     assert verdict.evidence[0] == ("the cell's scenario printed a record that is not one: "
                                    "record.package: expected a string, got int")
+
+
+def test_the_scenarios_stage_timings_are_read_and_a_bad_one_is_named():
+    from repromatrix.cell.contract import Record, RecordError
+
+    data = json.loads((DATA / "records" / "triage-bookworm-py3.11-user-venv-tf2.15.0.json").read_text())
+    assert Record.from_json(data).stages == {}  # a record made before stages were timed
+    data["stages"] = {"probes": 1.25, "upgrade": 40}
+    assert Record.from_json(data).stages == {"probes": 1.25, "upgrade": 40.0}
+    data["stages"]["upgrade"] = "forty"
+    with pytest.raises(RecordError, match=r"record\.stages\.upgrade: expected a finite number"):
+        Record.from_json(data)

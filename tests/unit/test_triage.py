@@ -170,3 +170,17 @@ def test_a_cell_left_to_the_install_is_no_history_and_has_none():
     later = RunResult(run_id="R3", matrix="m.yaml", target={}, started="t", cells=[again])
     mark_history(later, [full, triage])
     assert again.trend == "still-failing" and again.previous_outcome is Outcome.SSL_ERROR
+
+
+def test_the_issue_fields_of_a_triaged_cell_say_nothing_was_installed():
+    from repromatrix.results.issue_fields import issue_fields
+
+    failed = _cell(Outcome.SSL_ERROR, "a")
+    failed.resolved = {"version": None}
+    fields = issue_fields(failed, "tensorflow")
+    assert ("TensorFlow version: 2.15.0 installed; the upgrade's dry run (--triage) failed, nothing "
+            "was installed") in fields
+    assert "nothing installed: pip's dry run of the upgrade into" in fields
+    assert "after it" not in fields
+    left = issue_fields(_cell(Outcome.NEEDS_INSTALL, "b"), "tensorflow")
+    assert "the upgrade's dry run (--triage) would take 2.21.0, nothing was installed" in left

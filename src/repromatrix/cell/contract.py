@@ -217,6 +217,14 @@ class _Fields:
             raise self._wrong(key, "a list")
         return [_Fields(v, f"{self.where}.{key}[{i}]") for i, v in enumerate(values)]
 
+    def numbers(self, key: str) -> dict[str, float]:
+        """An object of finite numbers (seconds by stage)."""
+        values = self.data.get(key) or {}
+        if not isinstance(values, dict):
+            raise self._wrong(key, "an object")
+        inner = _Fields({str(k): v for k, v in values.items()}, f"{self.where}.{key}")
+        return {k: inner.number(k) for k in inner.data}
+
     def mapping(self, key: str) -> dict[str, _Fields]:
         values = self.data.get(key) or {}
         if not isinstance(values, dict):
@@ -560,6 +568,8 @@ class Record:
     # A resolved cell's answer (None: the cell ran its upgrade)
     resolution: ResolutionRecord | None = None
     triage: bool = False  # `run --triage`: the upgrade was the installer's dry run
+    # Seconds the scenario spent in each of its stages (probes, upgrade, imports, checks, ...)
+    stages: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: object) -> Record:
@@ -600,6 +610,7 @@ class Record:
             damaged=f.texts("damaged"),
             resolution=f.optional("resolution", ResolutionRecord.read),
             triage=f.flag("triage"),
+            stages=f.numbers("stages"),
         )
 
     @property

@@ -102,6 +102,7 @@ def to_cell_result(
         **_recorded(record),
         upgrade_command=plan.upgrade_command,
         durations=run.durations,
+        stages=dict(record.stages) if record else {},
         dockerfile=str(rel / "Dockerfile"),
         log=str(rel / "log.txt"),
         reproduce=reproduce_command(plan, str(rel)),

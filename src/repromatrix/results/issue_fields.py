@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ..core.outcomes import OUTCOME_INFO
 from .results import CellResult
 
 _SUITE = re.compile(r"[a-z]+")  # a Debian suite name, as the os axis takes it
@@ -30,7 +31,7 @@ def issue_fields(cell: CellResult, package: str) -> str:
     using = f"{installer} {cell.pip or ''} into {how}"
     python = cell.python or "unknown"
     if cell.triaged:  # it ran here, as a dry run
-        using = f"not installed: {installer} {cell.pip or ''}'s dry run into {how} (--triage)"
+        using = f"nothing installed: {installer}'s dry run of the upgrade into {how} (--triage)"
     elif cell.resolved_only and cell.resolved:  # nothing ran on that platform: say what did
         using = f"not installed: {installer} {cell.pip or ''}'s dry run, resolving for it"
         python = f"{cell.resolved.get('python') or 'unknown'} (resolved for; not run)"
@@ -58,9 +59,12 @@ def _named(package: str) -> str:
 
 def _versions(cell: CellResult) -> str:
     if cell.triaged:
-        taken = (cell.resolved or {}).get("version") or "nothing new"
-        before = cell.before or "not installed"
-        return f"{before}; not upgraded here: its dry run (--triage) would take {taken}"
+        before = f"{cell.before or 'none'} installed"
+        taken = (cell.resolved or {}).get("version")
+        if OUTCOME_INFO[cell.outcome].failed:
+            return f"{before}; the upgrade's dry run (--triage) failed, nothing was installed"
+        would = f"would take {taken}" if taken else "would take no other version"
+        return f"{before}; the upgrade's dry run (--triage) {would}, nothing was installed"
     if cell.resolved_only:
         taken = (cell.resolved or {}).get("version") or "nothing"
         return f"not installed: a resolution for the platform would take {taken}"

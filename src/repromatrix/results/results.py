@@ -51,6 +51,9 @@ class CellResult:
     pip_check: dict[str, Any] | None = None
     import_check: dict[str, Any] | None = None
     durations: dict[str, float] = field(default_factory=dict)
+    # Inside the container, the scenario's seconds by stage (probes, checks_before, around_before,
+    # upgrade, after, pip_check, imports, checks, around_after): where `run` goes
+    stages: dict[str, float] = field(default_factory=dict)
     dockerfile: str = ""  # relative to the run directory
     log: str = ""
     reproduce: str = ""
@@ -382,6 +385,7 @@ CELL_FIELDS: dict[str, Shape] = {
     "pip_check": "dict?",
     "import_check": "dict?",
     "durations": "dict[number]",
+    "stages": "dict[number]",
     "dockerfile": "str",
     "log": "str",
     "reproduce": "str",

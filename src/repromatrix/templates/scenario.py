@@ -633,6 +633,13 @@ def triage(record):
     finish(record)
 
 
+def lap(record, stage, since):
+    """Seconds the scenario spent in `stage` (record["stages"]): where a cell's time goes."""
+    now = time.monotonic()
+    record.setdefault("stages", {})[stage] = round(now - since, 2)
+    return now
+
+
 def finish(record):
     sys.stdout.write(PREFIX + json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -643,6 +650,7 @@ def main():
     if SETUP and not run_steps(record, "setup", SETUP, "setup"):
         record["setup_failed"] = True
         return finish(record)
+    began = time.monotonic()
     _, pip_version, _, _ = run(PROBES["version"], timeout=120, who=UPGRADER)
     record["pip"] = pip_version.strip()
     _, runtime, _, _ = run(["python3", "-c", RUNTIME], timeout=120, who=UPGRADER)
@@ -655,19 +663,23 @@ def main():
         record["runtime"]["tags"] = tags()
     record["before"] = installed_version(UPGRADER)
     record["installed_before"] = installed(UPGRADER)
+    began = lap(record, "probes", began)
     heading("before: %s %s; %s" % (PACKAGE, record["before"] or "(not installed)", record["pip"]))
     if BEFORE and not run_steps(record, "before_steps", BEFORE, "remedy step"):
         record["before_failed"] = True  # the user would stop here: the upgrade is not run
         return finish(record)
     # The same checks before the upgrade: "broke with the upgrade" or "never worked here"
     record["checks_before"] = run_checks(IDENTITIES, "before the upgrade")
+    began = lap(record, "checks_before", began)
     record["around_before"], record["around_left_out"] = around(UPGRADER, set())
+    began = lap(record, "around_before", began)
 
     heading("upgrade as %s: %s" % (UPGRADER, UPGRADE))
     steps = upgrade_steps(shlex.split(UPGRADE))
     code, out, secs, timed_out = run_upgrade(steps)
     record["upgrade"] = {"command": UPGRADE, "exit_code": code, "output": out,
                          "seconds": secs, "timed_out": timed_out}
+    began = lap(record, "upgrade", began)
     record["after"] = installed_version(UPGRADER)
     record["installed_after"] = installed(UPGRADER)
     heading("after: %s %s" % (PACKAGE, record["after"] or "(not installed)"))
@@ -676,11 +688,13 @@ def main():
     if code == 0 and record["after"] and not record["pip_script"]:
         record["held_back"] = held_back(record["after"], UPGRADER)
 
+    began = lap(record, "after", began)  # what is installed now, and why not the newest
     code, out, secs, _ = run(PROBES["check"], timeout=300, echo=True, who=UPGRADER)
     record["pip_check"] = {"command": " ".join(shlex.quote(a) for a in PROBES["check"]),
                            "exit_code": code, "output": out, "seconds": secs}
     heading("%s exited %d" % (" ".join(PROBES["check"]), code))
 
+    began = lap(record, "pip_check", began)
     record["identities"] = {}
     for who in IDENTITIES:
         dist = distribution(who)
@@ -691,10 +705,13 @@ def main():
     record["import"] = record["identities"][UPGRADER]["import"]
     if record["after"] and not record["import"]["ok"]:
         record["damaged"] = damaged(UPGRADER)
+    began = lap(record, "imports", began)
     record["checks"] = run_checks(IDENTITIES)
+    began = lap(record, "checks", began)
     moved = changed_names(record["installed_before"], record["installed_after"])
     record["around_after"], left_out = around(UPGRADER, moved)
     record["around_left_out"] = max(record["around_left_out"], left_out)
+    lap(record, "around_after", began)
     finish(record)
 
 
