@@ -4,6 +4,7 @@ versions, and a second run takes every file from the cache."""
 
 from __future__ import annotations
 
+from repromatrix.results.formats import md
 from tests.integration.conftest import ExampleRun
 
 MATRIX = "examples/download-cache.yaml"
@@ -30,6 +31,6 @@ def test_with_and_without_the_cache_the_same_outcomes_and_the_second_run_from_th
     counts = second.results["download_cache"]
     # every file the cells took was in the store by then: none crossed to the index again
     assert counts["files_from_index"] == 0 and counts["files_from_cache"] > 0, counts
-    assert "download cache: 0 files (0 B) from the index" in (second.dir / "summary.md").read_text()
+    assert md("download cache: 0 files (0 B) from the index") in (second.dir / "summary.md").read_text()
     assert without.results["download_cache"] == {}
     assert {c["downloads"] for c in without.cells.values()} == {""}
