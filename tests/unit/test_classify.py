@@ -255,7 +255,7 @@ def test_corrupted_cache_is_a_hash_mismatch_from_the_cache():
 def test_old_pip_reason_ignores_other_platforms_wheels():
     from packaging.version import Version
 
-    from repromatrix.judge.classify import old_pip_reason
+    from repromatrix.judge.facts import old_pip_reason
 
     names = ["tensorflow-2.20.0-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
              "tensorflow-2.20.0-cp39-cp39-macosx_12_0_arm64.whl", "tensorflow-2.20.0-cp39-cp39-win_amd64.whl"]
@@ -289,7 +289,7 @@ def test_a_cached_hash_mismatch_does_not_blame_the_transfer():
     ("unknown", "2.21.0", None),
 ])
 def test_versions_compare_by_pep_440(module, dist, same):
-    from repromatrix.judge.classify import same_version
+    from repromatrix.judge.facts import same_version
 
     assert same_version(module, dist) is same
 

@@ -110,7 +110,8 @@ def test_a_malformed_record_is_the_cells_infra_error_not_a_verdict():
 
 
 def test_the_scenarios_stage_timings_are_read_and_a_bad_one_is_named():
-    from repromatrix.cell.contract import Record, RecordError
+    from repromatrix.cell.contract import Record
+    from repromatrix.cell.fields import RecordError
 
     data = json.loads((DATA / "records" / "triage-bookworm-py3.11-user-venv-tf2.15.0.json").read_text())
     assert Record.from_json(data).stages == {}  # a record made before stages were timed

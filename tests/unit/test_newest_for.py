@@ -9,7 +9,7 @@ import json
 from packaging.version import Version
 
 from repromatrix.cell.contract import Record
-from repromatrix.judge.classify import version_facts
+from repromatrix.judge.facts import version_facts
 from repromatrix.judge.index import IndexFile, Releases
 from repromatrix.judge.wheelmatch import CellTags, fits, missing, newest_for
 from tests.conftest import DATA

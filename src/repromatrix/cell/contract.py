@@ -10,14 +10,13 @@ never reads, fails the suite.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-T = TypeVar("T")
+from .fields import Fields, RecordError
 
 # -- what the scenario reads (set in the cell's Dockerfile, or for an attempt at `docker run`) ---
 PACKAGE: Final = "REPROMATRIX_PACKAGE"  # the target's distribution name
@@ -121,11 +120,6 @@ def pip_version_of(said: str) -> str:
     return match.group(1) if match else ""
 
 
-class RecordError(ValueError):
-    """The scenario printed a record that is not one (a field missing its type): the cell's own
-    fault is not pip's, so it is an infra-error naming the field."""
-
-
 def parse_record(output: str) -> Record | None:
     """The record from the container's output: the last line with the prefix. None when the
     scenario never printed one (killed, or a build that never ran); RecordError when it printed
@@ -141,97 +135,6 @@ def parse_record(output: str) -> Record | None:
     return None
 
 
-class _Fields:
-    """One JSON object of the record, read field by field into Python types; a wrong type is a
-    RecordError naming the field's path (`record.upgrade.exit_code`)."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, dict):
-            raise RecordError(f"{where}: expected an object, got {type(data).__name__}")
-        self.data: dict[str, Any] = data
-        self.where = where
-
-    def _wrong(self, key: str, wanted: str) -> RecordError:
-        got = type(self.data[key]).__name__
-        return RecordError(f"{self.where}.{key}: expected {wanted}, got {got}")
-
-    def text(self, key: str, default: str = "") -> str:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self._wrong(key, "a string")
-        return value
-
-    def required_text(self, key: str) -> str:
-        if key not in self.data:
-            raise RecordError(f"{self.where}.{key}: missing (the scenario always writes it)")
-        return self.text(key)
-
-    def maybe_text(self, key: str) -> str | None:
-        return self.text(key) if self.data.get(key) is not None else None
-
-    def integer(self, key: str, default: int = 0) -> int:
-        found = self.maybe_integer(key)
-        return default if found is None else found
-
-    def maybe_integer(self, key: str) -> int | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._wrong(key, "an integer")
-        return value
-
-    def number(self, key: str) -> float:
-        value = self.data.get(key, 0)
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not is_number or not math.isfinite(value):
-            raise self._wrong(key, "a finite number")
-        return float(value)
-
-    def flag(self, key: str) -> bool:
-        value = self.data.get(key, False)
-        if not isinstance(value, bool):
-            raise self._wrong(key, "true or false")
-        return value
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        values = self.data.get(key) or []
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise self._wrong(key, "a list of strings")
-        return tuple(values)
-
-    def child(self, key: str) -> _Fields | None:
-        value = self.data.get(key)
-        return None if value is None else _Fields(value, f"{self.where}.{key}")
-
-    def optional(self, key: str, read: Callable[[_Fields], T]) -> T | None:
-        """The object at `key` read by `read`, or None where the record has none."""
-        found = self.child(key)
-        return None if found is None else read(found)
-
-    def children(self, key: str) -> list[_Fields]:
-        values = self.data.get(key) or []
-        if not isinstance(values, list):
-            raise self._wrong(key, "a list")
-        return [_Fields(v, f"{self.where}.{key}[{i}]") for i, v in enumerate(values)]
-
-    def numbers(self, key: str) -> dict[str, float]:
-        """An object of finite numbers (seconds by stage)."""
-        values = self.data.get(key) or {}
-        if not isinstance(values, dict):
-            raise self._wrong(key, "an object")
-        inner = _Fields({str(k): v for k, v in values.items()}, f"{self.where}.{key}")
-        return {k: inner.number(k) for k in inner.data}
-
-    def mapping(self, key: str) -> dict[str, _Fields]:
-        values = self.data.get(key) or {}
-        if not isinstance(values, dict):
-            raise self._wrong(key, "an object")
-        return {str(k): _Fields(v, f"{self.where}.{key}.{k}") for k, v in values.items()}
-
-
 @dataclass(frozen=True)
 class Step:
     """A setup step or a remedy's step before the upgrade, as it ran."""
@@ -244,7 +147,7 @@ class Step:
     timed_out: bool
 
     @classmethod
-    def read(cls, f: _Fields) -> Step:
+    def read(cls, f: Fields) -> Step:
         return cls(
             f.text("user", "root"),
             f.texts("argv"),
@@ -269,7 +172,7 @@ class Run:
     timed_out: bool
 
     @classmethod
-    def read(cls, f: _Fields) -> Run:
+    def read(cls, f: Fields) -> Run:
         return cls(
             f.text("command"),
             f.integer("exit_code"),
@@ -292,7 +195,7 @@ class ImportCheck:
     json: dict[str, Any] = field(compare=False, repr=False)  # as results.json keeps it
 
     @classmethod
-    def read(cls, f: _Fields) -> ImportCheck:
+    def read(cls, f: Fields) -> ImportCheck:
         for module in f.mapping("modules").values():
             module.flag("ok")
             module.maybe_text("error")
@@ -315,7 +218,7 @@ class View:
     imports: ImportCheck | None
 
     @classmethod
-    def read(cls, f: _Fields) -> View:
+    def read(cls, f: Fields) -> View:
         check = f.child("import")
         return cls(f.maybe_text("version"), ImportCheck.read(check) if check else None)
 
@@ -329,7 +232,7 @@ class Tags:
     platforms: tuple[str, ...]
 
     @classmethod
-    def read(cls, f: _Fields) -> Tags:
+    def read(cls, f: Fields) -> Tags:
         return cls(f.integer("count"), f.texts("pairs"), f.texts("platforms"))
 
 
@@ -345,7 +248,7 @@ class Runtime:
     FACTS = ("executable", "openssl", "ca_paths", "glibc", "tags")  # what the report shows
 
     @classmethod
-    def read(cls, f: _Fields) -> Runtime:
+    def read(cls, f: Fields) -> Runtime:
         tags = f.child("tags")
         usable = tags is not None and "error" not in tags.data
         return cls(
@@ -369,7 +272,7 @@ class Sharer:
     files: int
 
     @classmethod
-    def read(cls, f: _Fields) -> Sharer:
+    def read(cls, f: Fields) -> Sharer:
         return cls(f.text("name"), f.text("version"), f.texts("dirs"), f.integer("files"))
 
 
@@ -383,7 +286,7 @@ class Installed:
     location: str
 
     @classmethod
-    def read_all(cls, f: _Fields, key: str) -> tuple[Installed, ...] | None:
+    def read_all(cls, f: Fields, key: str) -> tuple[Installed, ...] | None:
         rows = f.data.get(key)
         if rows is None:
             return None  # an older scenario's record, or the interpreter could not say
@@ -408,7 +311,7 @@ class Around:
     error: str | None  # the exception's own line in the import's traceback
 
     @classmethod
-    def read(cls, f: _Fields) -> Around:
+    def read(cls, f: Fields) -> Around:
         return cls(
             f.text("name"),
             f.text("version"),
@@ -419,7 +322,7 @@ class Around:
         )
 
     @classmethod
-    def read_all(cls, f: _Fields, key: str) -> tuple[Around, ...] | None:
+    def read_all(cls, f: Fields, key: str) -> tuple[Around, ...] | None:
         if f.data.get(key) is None:
             return None  # an older scenario's record, or the interpreter could not say
         return tuple(cls.read(row) for row in f.children(key))
@@ -437,7 +340,7 @@ class PipScript:
     python3_prefix: str | None
 
     @classmethod
-    def read(cls, f: _Fields) -> PipScript:
+    def read(cls, f: Fields) -> PipScript:
         return cls(
             f.text("command"),
             f.maybe_text("path"),
@@ -456,7 +359,7 @@ class HeldBack:
     run: Run
 
     @classmethod
-    def read(cls, f: _Fields) -> HeldBack:
+    def read(cls, f: Fields) -> HeldBack:
         return cls(f.text("newest"), Run.read(f))
 
 
@@ -472,7 +375,7 @@ class CheckRun:
     json: dict[str, Any] = field(compare=False, repr=False)
 
     @classmethod
-    def read(cls, f: _Fields) -> CheckRun:
+    def read(cls, f: Fields) -> CheckRun:
         return cls(
             f.text("name"),
             f.text("identity"),
@@ -494,7 +397,7 @@ class Resolved:
     requested: bool  # the requirement asked for it, not a dependency
 
     @classmethod
-    def read(cls, f: _Fields) -> Resolved:
+    def read(cls, f: Fields) -> Resolved:
         return cls(
             f.text("name"), f.text("version"), f.text("file"), f.text("url"), f.flag("requested")
         )
@@ -513,7 +416,7 @@ class ResolutionRecord:
     environment: dict[str, str]  # the markers the resolution was evaluated with, as pip says
 
     @classmethod
-    def read(cls, f: _Fields) -> ResolutionRecord:
+    def read(cls, f: Fields) -> ResolutionRecord:
         tags = f.child("tags")
         report = f.child("report")
         install = tuple(Resolved.read(r) for r in report.children("install")) if report else None
@@ -573,7 +476,7 @@ class Record:
 
     @classmethod
     def from_json(cls, data: object) -> Record:
-        f = _Fields(data, "record")
+        f = Fields(data, "record")
         schema = f.integer("schema", RECORD_SCHEMA)
         if schema != RECORD_SCHEMA:
             raise RecordError(f"record.schema: {schema}, this repromatrix reads {RECORD_SCHEMA}")

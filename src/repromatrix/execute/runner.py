@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..cell import contract
-from ..cell.contract import RecordError, parse_record
+from ..cell.contract import parse_record
+from ..cell.fields import RecordError
 from ..core.model import CacheMode
 from ..core.platforms import EMULATION_SLOWDOWN
 from ..infra.credentials import redact
