@@ -1,4 +1,5 @@
-"""Sessions: `nox -s matrix` (the main job), `nox -s tests`, `nox -s report`, `nox -s lint`.
+"""Sessions: `nox -s matrix` (the main job), `nox -s tests`, `nox -s report`, `nox -s lint`,
+`nox -s docs`.
 
 Docker, debootstrap, nox itself (and chromium, with --tests) come from
 `bash scripts/provision-host` (see README).
@@ -39,6 +40,17 @@ def report(session: nox.Session) -> None:
     """Re-render the latest run's reports from its results.json (no Docker): `nox -s report -- [ARGS]`."""
     session.install(".")
     session.run("repromatrix", "report", *(session.posargs or ["reports/latest"]))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site: the reference pages checked against the registries they restate, then
+    built strictly into build/docs (`nox -s docs -- --write` regenerates the pages first)."""
+    session.install("-e", ".[docs]")
+    if "--write" in session.posargs:
+        session.run("python", "-m", "repromatrix.reference", "--write", "docs/reference")
+    session.run("python", "-m", "repromatrix.reference", "docs/reference")
+    session.run("mkdocs", "build", "--strict", "--quiet")
 
 
 @nox.session

@@ -8,9 +8,9 @@ import random
 import signal
 
 from repromatrix.cell.contract import Record
+from repromatrix.cell.observation import Observation
 from repromatrix.core.outcomes import Outcome
-from repromatrix.judge.classify import Observation
-from repromatrix.results.results import CellResult, RunResult
+from repromatrix.core.result import AttemptResult, CellResult, RunResult
 
 EVIDENCE = {
     "upgraded": "Successfully installed tensorflow-2.21.0 (and 11 other packages)",
@@ -106,7 +106,8 @@ def real_size_run(n: int, run_dir, log_bytes: int = 11_000) -> RunResult:  # noq
     for cell in run.cells:
         failed = cell.outcome not in ("upgraded", "not-upgraded")
         cells.append(replace(
-            cell, attempts=[dict(a) for a in REAL_ATTEMPTS] if failed else [], fix="venv" if failed else "",
+            cell, attempts=[AttemptResult.from_json(a) for a in REAL_ATTEMPTS] if failed else [],
+            fix="venv" if failed else "",
             changed=list(REAL_CHANGED),
             evidence=[*cell.evidence, "ERROR: Could not install packages due to an OSError: [Errno 13] Permission "
                       "denied: '/usr/local/lib/python3.11/dist-packages/tensorflow/__init__.py'"],

@@ -27,8 +27,15 @@ from .config.cost import machine_time
 from .config.matrix import LIMITS
 from .config.shard import MAX_SHARDS, Shard, ShardSpec, parse_shard
 from .core import asof
-from .core.errors import InfraError, ReproMatrixError, UsageError, did_you_mean
-from .core.files import cache_dir, paths_are_input
+from .core.errors import (
+    INTERNAL_ERROR,
+    INTERRUPTED,
+    InfraError,
+    ReproMatrixError,
+    UsageError,
+    did_you_mean,
+)
+from .core.files import cache_dir, paths_are_input, size_said, write_atomic
 from .core.model import (
     CacheMode,
     Cell,
@@ -38,13 +45,14 @@ from .core.model import (
     Selection,
     docker_host_problem,
 )
+from .core.result import RunResult, cells_said
 from .infra.docker_engine import ENGINE_FAILED, LABEL_BASE, LABEL_RUN, DockerEngine
 from .infra.downloadcache import store_volume
-from .infra.setupcache import CACHE_KINDS, human
+from .infra.setupcache import CACHE_KINDS
+from .installers import REMEDY_NAMES, parse_selection
 from .intake.against_index import host_context, host_index_url, index_pages
 from .intake.draft import questions_in
 from .intake.init import matrix_from
-from .judge.remedies import REMEDY_NAMES, parse_selection
 from .pipeline.bisect import bisect, write_bisection
 from .pipeline.prepare import RunOptions, load_cells, shards_of, stream_cells
 from .pipeline.run import render_only, run
@@ -63,11 +71,8 @@ from .results.formats import (
 from .results.journal import load_any
 from .results.merge import merge
 from .results.redact import KEY_FILE, redacted_reports
-from .results.results import RunResult, cells_said, write_atomic
 
 DEFAULT_MATRIX = Path("matrix.yaml")
-INTERNAL_ERROR = 4
-INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -596,11 +601,9 @@ def _cmd_remedy(args: argparse.Namespace, console: Console) -> int:
     result = run(options, console)
     cell = next(c for c in result.cells if c.id == args.cell)
     for attempt in cell.attempts:
-        console.print(
-            f"  {attempt['remedy']}: {attempt['fix']} ({attempt['outcome']})", highlight=False
-        )
+        console.print(f"  {attempt.remedy}: {attempt.fix} ({attempt.outcome})", highlight=False)
     if cell.fix_attempt:
-        said = f"fix: {cell.fix}: " + " && ".join(cell.fix_attempt["commands"])
+        said = f"fix: {cell.fix}: " + " && ".join(cell.fix_attempt.commands)
     elif cell.attempts:
         said = cell.remedies_said
     else:  # it upgraded this time, or never ran (setup-failed, infra-error): nothing to try
@@ -826,7 +829,7 @@ def _clean(engine: DockerEngine, args: argparse.Namespace) -> str:
         cached = [image for kind in CACHE_KINDS for image in engine.cached_images(kind)]
         for image in cached:
             engine.remove_image(image.ref)
-        counts[f"setup images ({human(sum(i.size for i in cached))})"] = len(cached)
+        counts[f"setup images ({size_said(sum(i.size for i in cached))})"] = len(cached)
         # this machine's download cache store (a run using it now holds it: it stays)
         counts["download cache store"] = int(engine.remove_volume(store_volume()))
     return "removed " + ", ".join(f"{n} {what}" for what, n in counts.items())

@@ -1,7 +1,7 @@
 """Remedies on real containers: examples/causes.yaml tries every applicable fix on each failed
 cell (in a fresh container of the cell's own image) and reports, with evidence, which works.
 
-The expectations below were observed on real containers first (README: "What fixes it"); several
+The expectations below were observed on real containers first (docs/remedies.md); several
 contradict common advice and are asserted as such.
 """
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.results.formats import write_all
-from repromatrix.results.results import CellResult, RunResult
 from tests.conftest import REPO
 from tests.support import real_size_run
 

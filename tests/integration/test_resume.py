@@ -23,9 +23,9 @@ from pathlib import Path
 import docker
 import pytest
 
+from repromatrix.core.result import RunResult
 from repromatrix.infra.docker_engine import LABEL_RUN
 from repromatrix.results.formats import md
-from repromatrix.results.results import RunResult
 from tests.conftest import REPO
 from tests.integration.conftest import ExampleRun, outcomes, repromatrix
 from tests.support import default_sigint

@@ -7,8 +7,9 @@ import secrets
 import zipfile
 
 from repromatrix.cli import main
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.results.archive import trim_log
-from repromatrix.results.results import CellResult, RunResult, save_run
+from repromatrix.results.results import save_run
 
 DECISIVE = "ERROR: Cannot install tensorflow==2.21.0 because these package versions have conflicting dependencies."
 

@@ -11,9 +11,9 @@ from rich.console import Console
 from repromatrix.core import asof
 from repromatrix.core.errors import UsageError
 from repromatrix.core.outcomes import Outcome
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.judge.index import IndexFile, Releases, _upload_time
 from repromatrix.pipeline.bisect import bisect, bound, write_bisection
-from repromatrix.results.results import CellResult, RunResult
 
 CELL = "bookworm-py3.11-venv-tf2.15.0-protobuf-cap"
 # tensorflow's releases and a dependency's, as the index dates them
@@ -143,7 +143,7 @@ def test_the_bound(uploads, most):
 
 
 def test_the_command_refuses_what_it_cannot_bisect_naming_it(tmp_path, write_matrix):
-    from repromatrix.results.results import write_atomic
+    from repromatrix.core.files import write_atomic
     from tests.unit.test_cli import NO_DOCKER, cli
     from tests.unit.test_diff import NIGHT_1
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from repromatrix.cell.observation import Observation
 from repromatrix.core.outcomes import Outcome
 from repromatrix.infra.localindex import TENSORFLOW, wheel_tags
-from repromatrix.judge.classify import Observation, classify
+from repromatrix.judge.classify import classify
 from repromatrix.judge.index import Releases
 from repromatrix.judge.wheelmatch import CellTags, newest_for
 from tests.conftest import DATA

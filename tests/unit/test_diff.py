@@ -8,13 +8,15 @@ import re
 import threading
 from pathlib import Path
 
+from repromatrix.core.files import write_atomic
 from repromatrix.core.outcomes import Outcome
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.judge.index import UploadTimes
 from repromatrix.pipeline.hosts import date_changes
 from repromatrix.results.diff import diff_runs, render_diff
 from repromatrix.results.formats import render_markdown
 from repromatrix.results.history import mark_history
-from repromatrix.results.results import CellResult, RunResult, load_run, write_atomic
+from repromatrix.results.results import load_run
 from tests.unit.test_cli import NO_DOCKER, cli
 
 

@@ -16,6 +16,7 @@ from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
 from repromatrix.core.errors import MatrixError
 from repromatrix.core.model import CacheMode, DownloadCacheMode
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.execute.runner import AttemptJob, CellRunner, run_all
 from repromatrix.infra.downloadcache import FILES, Counts, DownloadCache, counts_in, run_counts, squid_conf
 from repromatrix.infra.hostca import HostCA
@@ -23,7 +24,6 @@ from repromatrix.infra.setupcache import SetupCache
 from repromatrix.pipeline.hosts import _jobs
 from repromatrix.plan.plan import RenderContext, plan_cell
 from repromatrix.plan.render import render_dockerfile
-from repromatrix.results.results import CellResult, RunResult
 from tests.conftest import DATA
 from tests.unit.fake_engine import FakeEngine
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.results.history import earlier_runs, mark_history, resolve_baseline, trend
-from repromatrix.results.results import CellResult, RunResult, save_run
+from repromatrix.results.results import save_run
 
 
 @pytest.mark.parametrize("current, previous, expected", [
@@ -56,8 +57,8 @@ def test_baseline_by_id_or_directory(tmp_path):
 
 
 def test_a_cell_an_earlier_run_never_finished_is_no_history():
+    from repromatrix.core.result import CellResult, RunResult
     from repromatrix.results.history import mark_history
-    from repromatrix.results.results import CellResult, RunResult
 
     def run(run_id: str, outcome: str, rerun: bool = False) -> RunResult:
         cell = CellResult(id="c", axes={}, outcome=outcome, evidence=[], rerun=rerun)

@@ -11,10 +11,10 @@ import pytest
 from repromatrix.config.matrix import load_matrix
 from repromatrix.core.errors import UsageError
 from repromatrix.core.model import CacheMode
+from repromatrix.core.result import CellResult
 from repromatrix.infra.setupcache import parse_size
 from repromatrix.pipeline.prepare import RunOptions, _prepare_resume, load_cells
 from repromatrix.results.journal import LOCK, OWNER, Journal, RunHeader, load_any, matrix_hash, new_owner, owner_label
-from repromatrix.results.results import CellResult
 
 MATRIX = "target: {package: tensorflow}\naxes: {os: [bookworm], install: [venv, system], prior: [none, '2.15.0']}\n"
 

@@ -4,6 +4,7 @@ which are design dependencies too)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -96,6 +97,72 @@ def test_the_stages_import_one_way():
     edges = stage_graph()
     assert {"cell", "core", "config", "plan", "infra", "execute", "judge", "results", "pipeline"} <= set(edges)
     assert cycle(edges) == [], " → ".join(cycle(edges))
+
+
+# The packages from the bottom up: each may import only those before it. Below the stages, what
+# every stage shares: the container boundary, the domain, the installers as data, and the
+# machinery that runs cells (the engine port and its adapter, images, services). Then the stages
+# in the order a run takes them (the numbers their docstrings and pipeline/run.py use), then what
+# wires them together and the commands.
+ORDER = (
+    "cell",
+    "core",
+    "installers",
+    "infra",
+    "config",  # stages 1-2: the matrix read and expanded into cells
+    "plan",  # stage 3: a typed plan and a build context a cell
+    "execute",  # stage 4: containers
+    "judge",  # stage 5: verdicts, remedies, the typed result
+    "results",  # stage 6: stored, compared, reported
+    "pipeline",
+    "intake",
+    "cli",
+    "__main__",
+    "reference",  # the docs' tables, made from the registries and the command line
+)
+
+
+def against_order(edges: dict[str, set[str]]) -> list[str]:
+    """Each import of a package by one below it (or by one not in ORDER, which is an error too)."""
+    rank = {name: i for i, name in enumerate(ORDER)}
+    short = {k.rpartition(".")[2]: {t.rpartition(".")[2] for t in v} for k, v in edges.items()}
+    return sorted(f"{a} → {b}" for a, targets in short.items() if a != "repromatrix"
+                  for b in targets if rank.get(b, len(ORDER)) >= rank.get(a, -1))
+
+
+def test_the_order_checker_finds_an_import_against_it():
+    assert against_order({"judge": {"results"}, "results": {"core"}}) == ["judge → results"]
+    assert against_order({"newpackage": {"core"}}) == ["newpackage → core"]  # not placed in ORDER
+    assert against_order({"results": {"judge", "core"}, "judge": {"core"}}) == []
+
+
+def test_the_stages_import_in_stage_order():
+    edges = stage_graph()
+    packages = {name.rpartition(".")[2] for name in edges} - {"repromatrix"}
+    assert packages == set(ORDER)  # a new package is placed in the order first
+    assert against_order(edges) == []
+
+
+STAGE_SAID = re.compile(r"^(?:For )?[Ss]tages? (\d)[ab]?(?:-(\d))?\b")
+
+
+def test_one_stage_numbering_the_packages_and_the_pipeline_share():
+    from repromatrix.pipeline.run import STAGE_NUMBERS
+
+    assert set(STAGE_NUMBERS) < set(ORDER)
+    ranked = sorted(STAGE_NUMBERS, key=ORDER.index)  # the numbers rise with the import order
+    assert [STAGE_NUMBERS[p] for p in ranked] == sorted(STAGE_NUMBERS.values())
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        package = path.relative_to(PACKAGE).parts[0]
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        said = STAGE_SAID.match(doc)
+        if said is None or package not in STAGE_NUMBERS:
+            continue
+        low, high = STAGE_NUMBERS[package].partition("-")[::2]
+        if not low <= said.group(1) <= (high or low) or (said.group(2) or low) > (high or low):
+            wrong.append(f"{path.relative_to(PACKAGE)}: {said.group(0)!r}, its package is {STAGE_NUMBERS[package]}")
+    assert wrong == []
 
 
 def test_core_imports_nothing_above_it_and_results_need_no_engine():

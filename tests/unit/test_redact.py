@@ -10,8 +10,9 @@ import zipfile
 import pytest
 
 from repromatrix.cli import main
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.results.redact import KEY_FILE, public_index_hosts, redactor_for
-from repromatrix.results.results import CellResult, RunResult, save_run
+from repromatrix.results.results import save_run
 
 PROXY, INDEX, CI_HOST = "proxy.corp.example", "pypi.internal.example", "build-7.ci.example"
 USERS = ("alice", "bob")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from repromatrix.core.axes import AXES, AXIS_ORDER
-from repromatrix.core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
+from repromatrix.core.outcomes import OUTCOME_INFO, Outcome
 from repromatrix.core.registry import RegistryIncomplete, complete, unique
+from repromatrix.core.result import FIX_COLOUR, Fix
 from repromatrix.results.formats import DEFAULT_FILES, FORMATS, RENDERERS
 
 

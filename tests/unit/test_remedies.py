@@ -13,19 +13,17 @@ import pytest
 from repromatrix.cell.contract import Record
 from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
-from repromatrix.core.outcomes import Fix, Outcome
-from repromatrix.installers import INSTALLERS, installer
+from repromatrix.core.model import Choice, Selection
+from repromatrix.core.outcomes import Outcome
+from repromatrix.core.result import Fix
+from repromatrix.installers import INSTALLERS, REMEDY_NAMES, installer, parse_selection
 from repromatrix.judge.classify import classify
 from repromatrix.judge.remedies import (
-    REMEDY_NAMES,
-    Choice,
     Facts,
     Resource,
-    Selection,
     blockers,
     facts_for,
     judge,
-    parse_selection,
     plan_attempts,
     recommended,
 )
@@ -228,7 +226,7 @@ def test_retrying_is_tried_only_for_what_pip_did_not_retry_already(evidence, tri
 
 
 def _run_with_attempts(tmp_path: Path):  # noqa: ANN202
-    from repromatrix.results.results import CellResult, RunResult
+    from repromatrix.core.result import AttemptResult, CellResult, RunResult
 
     venv = {"remedy": "venv", "title": "use a virtual environment", "commands": ["python3 -m venv /root/fix-venv",
             'export PATH=/root/fix-venv/bin:"$PATH"',
@@ -238,9 +236,10 @@ def _run_with_attempts(tmp_path: Path):  # noqa: ANN202
     user = venv | {"remedy": "user", "title": "install with --user", "outcome": "externally-managed",
                    "fix": "fails", "evidence": ["error: externally-managed-environment"], "after": None}
     cell = CellResult(id="c", axes={"os": "bookworm"}, outcome="externally-managed",
-                      evidence=["error: externally-managed-environment"], attempts=[venv, user], fix="venv")
+                      evidence=["error: externally-managed-environment"],
+                      attempts=[AttemptResult.from_json(venv), AttemptResult.from_json(user)], fix="venv")
     lost = CellResult(id="d", axes={"os": "bookworm"}, outcome="ssl-error", evidence=["CERTIFICATE_VERIFY_FAILED"],
-                      attempts=[user | {"remedy": "trust-ca", "outcome": "ssl-error"}])
+                      attempts=[AttemptResult.from_json(user | {"remedy": "trust-ca", "outcome": "ssl-error"})])
     return RunResult(run_id="r", matrix="m.yaml", target={"package": "tensorflow", "version": "", "index": "local"},
                      started="now", cells=[cell, lost])
 

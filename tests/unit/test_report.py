@@ -9,9 +9,10 @@ import re
 
 import pytest
 
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.results.formats import MARKDOWN_LIMIT, render_junit, render_markdown
 from repromatrix.results.report import render_html, report_data
-from repromatrix.results.results import CellResult, RunResult, load_run, save_run
+from repromatrix.results.results import load_run, save_run
 
 HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(2)>', "</script><script>alert(3)</script>"]
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from repromatrix.core.result import CellResult
 from repromatrix.infra.engine import LABEL_OWNER, LABEL_ROLE, LABEL_RUN
 from repromatrix.pipeline.prepare import load_cells
 from repromatrix.plan.plan import RenderContext, plan_cell
 from repromatrix.plan.render import render_cell
 from repromatrix.results.journal import OWNER, Journal, RunHeader, matrix_hash, new_owner, owner_label
-from repromatrix.results.results import CellResult
 from tests.conftest import REPO
 from tests.unit.fake_dockerd import FakeDockerd, Thing, fake_dockerd
 

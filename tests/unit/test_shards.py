@@ -15,17 +15,19 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from repromatrix.cli import main
-from repromatrix.config.cost import cells_at_once, estimate, past_seconds
+from repromatrix.config.cost import cells_at_once, estimate
 from repromatrix.config.shard import ShardSpec, from_plan, parse_shard, split
 from repromatrix.core.errors import UsageError
 from repromatrix.core.model import Cell
 from repromatrix.core.outcomes import Outcome
+from repromatrix.core.result import AttemptResult, CellResult, Fix, RunResult
 from repromatrix.infra.engine import Capacity
 from repromatrix.pipeline.hosts import at_once
 from repromatrix.pipeline.prepare import RunOptions, load_cells, prepare
+from repromatrix.results.history import past_seconds
 from repromatrix.results.journal import Journal
 from repromatrix.results.merge import merge
-from repromatrix.results.results import CellResult, RunResult, load_run, save_run
+from repromatrix.results.results import load_run, save_run
 
 MATRIX = """
 target: {package: tensorflow}
@@ -90,7 +92,7 @@ def test_durations_of_an_earlier_run_rebalance_the_shards(write_matrix, tmp_path
     history = RunResult(run_id="1", matrix=str(path), target={}, started="", cells=[
         CellResult(id=slow, axes={}, outcome="upgraded", evidence=[], durations={"build": 900.0, "run": 100.0}),
         CellResult(id=cells[1].id, axes={}, outcome="interrupted", evidence=[], durations={"run": 5000.0})])
-    history.cells[0].attempts = [{"remedy": "venv", "outcome": "upgraded", "fix": "works", "seconds": 500.0}]
+    history.cells[0].attempts = [AttemptResult(remedy="venv", outcome=Outcome.UPGRADED, fix=Fix.WORKS, seconds=500.0)]
     assert past_seconds([history], remedies_on=False) == {slow: 1000.0}
     assert past_seconds([history]) == {slow: 1500.0}  # with its remedy attempts
     past = past_seconds([history], remedies_on=False)  # an interrupted cell says nothing about its cost

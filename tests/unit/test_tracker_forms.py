@@ -10,8 +10,9 @@ from collections import Counter
 
 import pytest
 
+from repromatrix.core.result import CellResult, RunResult
 from repromatrix.results import picture
-from repromatrix.results.results import CellResult, RunResult, load_run, save_run
+from repromatrix.results.results import load_run, save_run
 
 OUTCOMES = ["upgraded", "externally-managed", "upgraded-inconsistent", "ssl-error", "upgraded"]
 

@@ -12,13 +12,13 @@ import pytest
 from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
 from repromatrix.core.outcomes import Outcome
+from repromatrix.core.result import TRIAGED_RUN, CellResult, RunResult
 from repromatrix.installers import installer
 from repromatrix.judge.classify import classify
 from repromatrix.judge.triage import would_install
 from repromatrix.plan.plan import RenderContext, plan_cell
 from repromatrix.plan.render import render_dockerfile
 from repromatrix.results.formats import render_junit
-from repromatrix.results.results import TRIAGED_RUN, CellResult, RunResult
 from tests.conftest import DATA
 from tests.support import observe
 

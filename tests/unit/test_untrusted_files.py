@@ -162,7 +162,7 @@ def test_the_remedy_ca_bundle_replaces_a_planted_symlink_instead_of_writing_thro
 
 
 def test_a_log_is_never_written_into_a_symlinked_folder_of_a_run(tmp_path):
-    from repromatrix.results.results import write_atomic
+    from repromatrix.core.files import write_atomic
 
     elsewhere = tmp_path / "etc"
     elsewhere.mkdir()

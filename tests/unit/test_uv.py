@@ -154,8 +154,8 @@ def test_uv_cells_are_named_and_what_means_nothing_for_uv_is_refused(write_matri
 
 
 def test_summary_lists_where_pip_and_uv_disagree(tmp_path):
+    from repromatrix.core.result import CellResult, RunResult
     from repromatrix.results.formats import installer_differences, render_markdown
-    from repromatrix.results.results import CellResult, RunResult
     base = {"os": "bookworm", "install": "venv", "prior": "none", "ca": "pip-config"}
     def cell(id: str, outcome: Outcome, after: str | None, **axes: str) -> CellResult:
         return CellResult(id=id, axes=base | axes, outcome=outcome, evidence=[f"{outcome.value} here"],
@@ -174,8 +174,8 @@ def test_summary_lists_where_pip_and_uv_disagree(tmp_path):
 def test_summary_lists_the_other_versions_where_pip_and_uv_upgraded_alike(tmp_path):
     # As seen on the real index (a reporter's h5py venv): both upgraded TensorFlow to 2.21.0, uv
     # also took the newest setuptools and wrapt; and, awkwardly, one added what the other removed.
+    from repromatrix.core.result import CellResult, RunResult
     from repromatrix.results.formats import installer_differences, render_markdown, versions_that_differ
-    from repromatrix.results.results import CellResult, RunResult
     def change(name: str, before: str | None, after: str | None) -> dict[str, object]:
         kind = "added" if before is None else "removed" if after is None else "upgraded"
         return {"name": name, "before": before, "after": after, "change": kind}

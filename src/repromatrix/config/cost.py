@@ -13,9 +13,8 @@ from collections.abc import Iterable, Mapping
 
 from ..core.axes import cell_cost
 from ..core.model import Cell
-from ..core.outcomes import OUTCOME_INFO, Outcome
+from ..core.outcomes import OUTCOME_INFO
 from ..infra.engine import Capacity
-from ..results.results import RunResult
 
 # Seconds one upgrade takes: a real TensorFlow (a 500-650 MB wheel and its dependencies) against the
 # local index's kilobyte models. Measured on 2 cores: 50-70 s and 5-10 s.
@@ -33,21 +32,6 @@ def estimate(cell: Cell, local_index: bool, remedies_on: bool) -> float:
     seconds = SECONDS_PER_UPGRADE[local_index] * (1 + cost.upgrades) + cost.waits
     fails = bool(cell.expected) and all(OUTCOME_INFO[o].failed for o in cell.expected)
     return seconds * (1 + ATTEMPTS_PER_FAILURE) if remedies_on and fails else seconds
-
-
-def past_seconds(runs: Iterable[RunResult], remedies_on: bool = True) -> dict[str, float]:
-    """Each cell's machine time in the latest run (oldest first in `runs`) that finished it (without
-    its remedy attempts' when remedies are off now)."""
-    out: dict[str, float] = {}
-    for run in runs:
-        for cell in run.cells:
-            if cell.rerun or cell.outcome in (Outcome.INTERRUPTED, Outcome.INFRA_ERROR):
-                continue  # a cell the run never finished says nothing about its cost
-            tried = sum(float(a.get("seconds") or 0) for a in cell.attempts) if remedies_on else 0.0
-            spent = sum(cell.durations.values()) + tried
-            if spent > 0:
-                out[cell.id] = spent
-    return out
 
 
 def seconds_by_cell(

@@ -41,7 +41,7 @@ from ..core.model import (
 )
 from ..core.outcomes import Outcome, parse_outcome
 from ..infra.setupcache import parse_size
-from ..judge.remedies import REMEDY_NAMES, parse_selection
+from ..installers import REMEDY_NAMES, parse_selection
 from .checks import read_checks
 from .document import (
     MAX_FILE_BYTES,
@@ -230,7 +230,7 @@ def _remedies(doc: Document, value: Any) -> Selection:
             where,
             problem,
             did_you_mean(wrong, ["auto", "none", *REMEDY_NAMES]) + " ('auto': every fix that "
-            "applies; 'none'; or a list of names; README: 'What fixes it')",
+            "applies; 'none'; or a list of names; docs/remedies.md)",
         )
     return selection
 

@@ -49,6 +49,29 @@ class BaseImageError(InfraError):
         super().__init__(f"base image {image!r}: {reason}")
 
 
+INTERNAL_ERROR = 4  # a bug in repromatrix: never 1, which CI reads as a regression
+INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
+
+# What `repromatrix` exits with, declared once (cli.main returns them; the docs' table is made
+# from this).
+EXIT_CODES: dict[int, str] = {
+    0: "every cell as expected (a command other than run: it did what was asked)",
+    1: "at least one cell unexpected: what a nightly job keys on",
+    UsageError.exit_code: "bad input or usage: a matrix, a freeze file, a report, an option; "
+    "the message names the file, line and key, and the fix",
+    InfraError.exit_code: "Docker or other infrastructure unavailable, also when the engine "
+    "stops answering mid-run (the finished cells and the reports are kept; --resume finishes "
+    "the run) and when merge joins a shard that did not finish (a stopped shard is --resume'd, "
+    "then merged again)",
+    INTERNAL_ERROR: "a bug in repromatrix (an internal error, said as one; never 1, so CI does "
+    "not read a crash as a regression); REPROMATRIX_DEBUG=1 (or true, yes; 0, false, no and "
+    "unset mean off, anything else is exit 2) shows the traceback",
+    INTERRUPTED: "this process was interrupted (Ctrl-C, or SIGTERM as a cancelled CI job or "
+    "docker stop sends): the running cells become interrupted, the finished ones and the "
+    "reports are kept, the run's containers, networks and images are removed",
+}
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A 'did you mean' hint for `word`, or a list of the valid choices."""
     choices = sorted(choices)

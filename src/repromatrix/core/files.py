@@ -17,6 +17,7 @@ import json
 import math
 import os
 import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,3 +203,46 @@ def _depth(data: Any) -> int:
         elif isinstance(value, list):
             stack.extend((v, level + 1) for v in value)
     return deepest
+
+
+def size_said(size: float) -> str:
+    """'1.2 GB', '640.0 kB', '12 B': sizes in decimal units, as pip and Docker print them."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} B"
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write via a temporary file and rename, so readers never see half a file.
+
+    A file that is there keeps its mode (a new one gets the umask's, not mkstemp's 0600). A
+    symlink or anything but a regular file (a device, a FIFO) is refused, never followed or
+    replaced: `-o /dev/stdout` as root must not turn a device into a file.
+    """
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError(
+            f"{path}: not a regular file (a symlink, a device or a directory); refusing to "
+            "write it\n  hint: name a plain file, or '-' for standard output"
+        )
+    if path.parent.is_symlink():  # an attached run's cells/X/remedies -> /etc: not through it
+        raise UsageError(
+            f"{path.parent}: a symbolic link; refusing to write {path.name} through it"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode() if isinstance(text, str) else text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

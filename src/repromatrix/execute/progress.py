@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from ..core.outcomes import OUTCOME_INFO
-from ..results.results import CellResult
+from ..core.result import CellResult
 from .runner import CellJob, CellRun
 
 

@@ -1,4 +1,4 @@
-"""Stage 5: build and run one fresh container per cell; report what was observed.
+"""Stage 4: build and run one fresh container per cell; report what was observed.
 
 Each cell's setup comes from the setup cache (setupcache.py): reused, or built once per run by
 the first cell that needs it while the cells sharing it wait; everything else runs in parallel
@@ -22,17 +22,18 @@ from pathlib import Path
 from ..cell import contract
 from ..cell.contract import parse_record
 from ..cell.fields import RecordError
+from ..cell.observation import Observation
+from ..core.files import size_said, write_atomic
 from ..core.model import CacheMode
 from ..core.platforms import EMULATION_SLOWDOWN
+from ..core.result import Verdict
 from ..infra.credentials import redact
 from ..infra.downloadcache import DownloadCache
 from ..infra.engine import BuildResult, Engine, run_filter
 from ..infra.services import ProxySetup
-from ..infra.setupcache import SetupCache, human, scenario_dockerfile
-from ..judge.classify import Observation, Verdict
-from ..judge.remedies import AttemptPlan, Resource
+from ..infra.setupcache import SetupCache, scenario_dockerfile
+from ..installers.remedy import AttemptPlan, Resource
 from ..plan.plan import CellPlan
-from ..results.results import write_atomic
 
 
 def observed(
@@ -309,13 +310,14 @@ class CellRunner:
                 self._reserved += need
         if not fits:
             assert free is not None
+            held = (
+                f", {size_said(promised)} of it promised to cells being built" if promised else ""
+            )
             yield (
                 "not enough free disk for this cell: the Docker engine's data root has "
-                f"{human(free)} free"
-                + (f", {human(promised)} of it promised to cells being built" if promised else "")
-                + f"; this cell needs about {human(need)} ({job.plan.disk_need_why}). Free space "
-                "(e.g. "
-                "'repromatrix clean --cache', 'docker system prune') or lower max_parallel"
+                f"{size_said(free)} free{held}; this cell needs about {size_said(need)} "
+                f"({job.plan.disk_need_why}). Free space (e.g. 'repromatrix clean --cache', "
+                "'docker system prune') or lower max_parallel"
             )
             return
         try:

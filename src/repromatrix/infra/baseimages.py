@@ -1,4 +1,4 @@
-"""Stage 4: provision base images: use what exists, pull, or build it offline.
+"""For stage 4: provision base images: use what exists, pull, or build it offline.
 
 Offline is the normal path here: with no registry, a Debian suite is built from Debian's
 packages (debootstrap + docker import) and an interpreter image by the providers in

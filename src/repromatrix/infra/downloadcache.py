@@ -33,9 +33,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..core.files import cache_dir
+from ..core.files import cache_dir, size_said, write_atomic
 from ..core.templating import render, template_bytes
-from ..results.results import size_said, write_atomic
 from .engine import LABEL_CACHE, Engine
 from .setupcache import SetupCache
 from .tlsca import RunCA

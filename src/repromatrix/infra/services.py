@@ -38,9 +38,9 @@ from ..core.axes import (
     Service,
 )
 from ..core.errors import BaseImageError, InfraError
+from ..core.files import write_atomic
 from ..core.model import Matrix
 from ..core.templating import render, template_bytes
-from ..results.results import write_atomic
 from .baseimages import Provisioned
 from .credentials import IndexCredentials, secret_file
 from .engine import Box, Engine

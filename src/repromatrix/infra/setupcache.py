@@ -7,10 +7,10 @@ tagged `repromatrix-cache/setup:KEY` and labelled as a cache, and every later ru
 other cell with the same setup) starts from it. KEY is the content of what made it: the base
 image's id, the setup stage's instructions, the files they copy and the index they read.
 
-Trade-off, said where users choose (README, "Setup cache"): a cached setup keeps the dependency
-versions of the day it was built. `cache: refresh` (or `--fresh`) rebuilds the setups a run
-uses; `cache: off` builds every cell from scratch (`docker build --no-cache` of its context, as by
-hand) and keeps nothing.
+Trade-off, said where users choose (docs/speed.md, "The setup cache"): a cached setup keeps the
+dependency versions of the day it was built. `cache: refresh` (or `--fresh`) rebuilds the setups
+a run uses; `cache: off` builds every cell from scratch (`docker build --no-cache` of its
+context, as by hand) and keeps nothing.
 
 Pure functions here (keys, shared prefixes, the eviction plan); the Engine does the Docker work.
 """
@@ -25,9 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.files import live_since
+from ..core.files import live_since, write_atomic
 from ..core.model import CacheMode
-from ..results.results import write_atomic
 from .engine import LABEL_CACHE, LABEL_CACHE_KEY, BuildResult, CachedImage, Engine
 
 SETUP_STAGE = "setup"  # the Dockerfile stage that is the cell's setup
@@ -67,14 +66,6 @@ def parse_size(text: str) -> int | None:
     if not m or m.group(2) not in UNITS:
         return None
     return int(float(m.group(1)) * UNITS[m.group(2)])
-
-
-def human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 # -- the setup stage as instructions -----------------------------------------------------------

@@ -7,7 +7,10 @@ it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..core.axes import INSTALLER_NAMES, InstallerName
+from ..core.model import Choice, Selection
 from ..core.registry import complete
 from .interface import Installer, Rule
 from .pip import Pip
@@ -24,8 +27,34 @@ INSTALLERS: dict[InstallerName, Installer] = {
 complete("installer", INSTALLERS, INSTALLER_NAMES)  # the installer axis's names (core/axes.py)
 DEFAULT: InstallerName = "pip"
 
-__all__ = ["DEFAULT", "INSTALLERS", "Installer", "InstallerName", "Rule", "installer"]
+# Every installer's remedies by name: a matrix or `--remedies` names them before any cell's
+# installer is known (each installer spells a remedy its own way, or has none by that name).
+REMEDY_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(r.name for by in INSTALLERS.values() for r in by.remedies)
+)
+
+__all__ = [
+    "DEFAULT",
+    "INSTALLERS",
+    "REMEDY_NAMES",
+    "Installer",
+    "InstallerName",
+    "Rule",
+    "installer",
+    "parse_selection",
+]
 
 
 def installer(name: InstallerName = DEFAULT) -> Installer:
     return INSTALLERS[name]
+
+
+def parse_selection(text: str | Iterable[str]) -> tuple[Selection | None, str]:
+    """A selection from 'auto', 'none', 'a,b' or a list of names; (None, why) when it is not one."""
+    items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    if items in (["auto"], ["none"]):
+        return Selection(Choice(items[0])), ""
+    unknown = [n for n in items if n not in REMEDY_NAMES]
+    if unknown or not items:
+        return None, (f"unknown remedy {unknown[0]!r}" if unknown else "no remedy named")
+    return Selection(Choice.NONE, tuple(dict.fromkeys(items))), ""

@@ -1,6 +1,7 @@
 """What a remedy is: the shape of a fix people reach for, as data (installers declare their own
-catalogues in it: pip_remedies.py), the facts of a failed cell it may use, and what it needs
-from the run. judge/remedies.py makes one concrete for a cell and tries it.
+catalogues in it: pip_remedies.py), the facts of a failed cell it may use, what it needs from
+the run, and one made concrete for a cell (`AttemptPlan`: judge/remedies.py makes it, the
+execute stage runs it).
 
 Every value a remedy puts into a command (the requirement, a library's name, a host) is one
 argv element: attempts run without a shell, and reports show the commands quoted for one.
@@ -9,10 +10,14 @@ argv element: attempts run without a shell, and reports show the commands quoted
 from __future__ import annotations
 
 import enum
+import json
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..cell import contract
+from ..core.axes import RESOURCE_LIMITS, Limits
 from ..core.outcomes import Outcome
 
 
@@ -115,3 +120,79 @@ class Facts:
     def value(self, name: str) -> str | tuple[str, ...]:
         value = getattr(self, name)
         return value if isinstance(value, tuple) else str(value)
+
+
+@dataclass(frozen=True)
+class Step:
+    user: str
+    argv: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"user": self.user, "argv": list(self.argv)}
+
+
+@dataclass(frozen=True)
+class AttemptPlan:
+    """One remedy made concrete for one cell: exactly what the attempt's container runs."""
+
+    remedy: Remedy
+    steps: tuple[Step, ...]
+    upgrade: tuple[str, ...]
+    upgrader: str
+    unset: tuple[str, ...] = ()
+    path: str = ""  # put first on PATH (the remedy's venv)
+    env: tuple[str, ...] = ()  # NAME=value set for the upgrade
+    shown_env: tuple[
+        str, ...
+    ] = ()  # NAME=value the user sets, with secrets as placeholders (shown only)
+    # The distribution the attempt is judged on, when not the target (a replacement)
+    package: str = ""
+
+    @property
+    def needs(self) -> frozenset[Resource]:
+        return self.remedy.needs
+
+    def limits(self, cell: Limits) -> Limits:
+        """The attempt's container limits: the cell's (a remedy must work where it broke), unless
+        the remedy is to give it more."""
+        return RESOURCE_LIMITS[self.remedy.limits] if self.remedy.limits else cell
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """What a person types, in order, quoted for a POSIX shell (shown verbatim in reports)."""
+        lines = [f"# {self.remedy.note}"] if self.remedy.note else []
+        lines += [_as(s.user, self.upgrader) + shlex.join(s.argv) for s in self.steps]
+        if self.path:
+            lines.append(
+                f'export PATH={shlex.quote(self.path)}:"$PATH"'
+            )  # lines are joined with && in reports
+        lines += [f"unset {name}" for name in self.unset]
+        env = "".join(
+            f"{name}={shlex.quote(value)} "
+            for name, _, value in (a.partition("=") for a in self.env + self.shown_env)
+        )
+        # Each of the upgrade's commands with its own prefix: in a shell, `sudo a && b` and
+        # `X=1 a && b` would give the second neither
+        prefix = _as(self.upgrader, self.upgrader, self.remedy.as_root) + env
+        lines += [prefix + shlex.join(step) for step in contract.upgrade_steps(self.upgrade)]
+        return tuple(lines)
+
+    def container_env(self) -> dict[str, str]:
+        """The scenario's variables for this attempt (templates/scenario.py reads them)."""
+        own = dict(a.partition("=")[::2] for a in self.env)
+        scenario = {
+            contract.BEFORE: json.dumps([s.to_json() for s in self.steps]),
+            contract.UPGRADE: contract.upgrade_line(self.upgrade),
+            contract.USER: "" if self.upgrader == "root" else self.upgrader,
+            contract.UNSET: " ".join(self.unset),
+            contract.PATH: self.path,
+        }
+        instead = {contract.PACKAGE: self.package} if self.package else {}  # judged on another name
+        return own | scenario | instead
+
+
+def _as(user: str, upgrader: str, sudo: bool = False) -> str:
+    """How a command line says who runs it: sudo, nobody (the upgrader), or another user."""
+    if sudo:
+        return "sudo "
+    return "" if user == upgrader else f"(as {user}) "

@@ -1,4 +1,4 @@
-"""Stage 6: decide a cell's `Outcome` from what was observed, with the deciding lines.
+"""Stage 5: decide a cell's `Outcome` from what was observed, with the deciding lines.
 
 Pure: input is an `Observation` (build log, the scenario's record, container status),
 output a `Verdict`. Rules are data, matched against pip's own words; the field guide
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from ..cell.contract import CheckRun, ImportCheck, Record, Run, Step
+from ..cell.observation import Observation
 from ..core.outcomes import Outcome
+from ..core.result import Verdict
 from ..installers import Installer, Rule, installer
 from .changes import broken_around, changes
 from .facts import resolution_facts, same_version, version_facts
@@ -28,33 +29,10 @@ PIP = installer("pip")  # until a cell names another installer
 MAX_EVIDENCE = 6
 
 
-@dataclass(frozen=True)
-class Observation:
-    """Everything a cell run produced, before interpretation."""
-
-    build_ok: bool = True
-    build_log: str = ""
-    setup_failed: bool = False  # the build failed in the step that installs the prior version
-    record: Record | None = None  # the scenario's record, None if it never printed one
-    record_error: str = ""  # what was wrong with the record it printed, if it was not one
-    output: str = ""  # the container's combined output
-    exit_code: int | None = None
-    timed_out: bool = False
-    infra_reason: str = ""
-    interrupted: bool = False  # the run was stopped while this cell ran
-
-
 # A record without an import check (an old scenario's): nothing is known to have failed.
 NOT_CHECKED = ImportCheck(
     ok=True, version=None, error=None, failed=None, names=(), dist_version=None, json={}
 )
-
-
-@dataclass(frozen=True)
-class Verdict:
-    outcome: Outcome
-    evidence: tuple[str, ...]
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def _evidence(rule: Rule, text: str) -> tuple[str, ...]:

@@ -14,11 +14,9 @@ argv element: attempts run without a shell, and reports show the commands quoted
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -28,11 +26,12 @@ from packaging.version import InvalidVersion, Version
 
 from ..cell import contract
 from ..cell.contract import Record
-from ..core.axes import OPEN_PROXY_URL, RESOURCE_LIMITS, Limits
-from ..core.model import Choice, Selection, Target
-from ..core.outcomes import Fix, Outcome
-from ..installers import INSTALLERS, Installer
-from ..installers.remedy import PLACEHOLDER, Facts, Remedy, Resource
+from ..core.axes import OPEN_PROXY_URL
+from ..core.model import Selection, Target
+from ..core.outcomes import Outcome
+from ..core.result import Fix
+from ..installers import Installer
+from ..installers.remedy import PLACEHOLDER, AttemptPlan, Facts, Remedy, Resource, Step
 from .changes import broken_around
 
 __all__ = ["Facts", "Remedy", "Resource"]
@@ -51,87 +50,6 @@ def judge(outcome: Outcome) -> Fix:
     return Fix.FAILS
 
 
-@dataclass(frozen=True)
-class Step:
-    user: str
-    argv: tuple[str, ...]
-
-    def to_json(self) -> dict[str, object]:
-        return {"user": self.user, "argv": list(self.argv)}
-
-
-@dataclass(frozen=True)
-class AttemptPlan:
-    """One remedy made concrete for one cell: exactly what the attempt's container runs."""
-
-    remedy: Remedy
-    steps: tuple[Step, ...]
-    upgrade: tuple[str, ...]
-    upgrader: str
-    unset: tuple[str, ...] = ()
-    path: str = ""  # put first on PATH (the remedy's venv)
-    env: tuple[str, ...] = ()  # NAME=value set for the upgrade
-    shown_env: tuple[
-        str, ...
-    ] = ()  # NAME=value the user sets, with secrets as placeholders (shown only)
-    # The distribution the attempt is judged on, when not the target (a replacement)
-    package: str = ""
-
-    @property
-    def needs(self) -> frozenset[Resource]:
-        return self.remedy.needs
-
-    def limits(self, cell: Limits) -> Limits:
-        """The attempt's container limits: the cell's (a remedy must work where it broke), unless
-        the remedy is to give it more."""
-        return RESOURCE_LIMITS[self.remedy.limits] if self.remedy.limits else cell
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        """What a person types, in order, quoted for a POSIX shell (shown verbatim in reports)."""
-        lines = [f"# {self.remedy.note}"] if self.remedy.note else []
-        lines += [_as(s.user, self.upgrader) + shlex.join(s.argv) for s in self.steps]
-        if self.path:
-            lines.append(
-                f'export PATH={shlex.quote(self.path)}:"$PATH"'
-            )  # lines are joined with && in reports
-        lines += [f"unset {name}" for name in self.unset]
-        env = "".join(
-            f"{name}={shlex.quote(value)} "
-            for name, _, value in (a.partition("=") for a in self.env + self.shown_env)
-        )
-        # Each of the upgrade's commands with its own prefix: in a shell, `sudo a && b` and
-        # `X=1 a && b` would give the second neither
-        prefix = _as(self.upgrader, self.upgrader, self.remedy.as_root) + env
-        lines += [prefix + shlex.join(step) for step in contract.upgrade_steps(self.upgrade)]
-        return tuple(lines)
-
-    def container_env(self) -> dict[str, str]:
-        """The scenario's variables for this attempt (templates/scenario.py reads them)."""
-        own = dict(a.partition("=")[::2] for a in self.env)
-        scenario = {
-            contract.BEFORE: json.dumps([s.to_json() for s in self.steps]),
-            contract.UPGRADE: contract.upgrade_line(self.upgrade),
-            contract.USER: "" if self.upgrader == "root" else self.upgrader,
-            contract.UNSET: " ".join(self.unset),
-            contract.PATH: self.path,
-        }
-        instead = {contract.PACKAGE: self.package} if self.package else {}  # judged on another name
-        return own | scenario | instead
-
-
-def _as(user: str, upgrader: str, sudo: bool = False) -> str:
-    """How a command line says who runs it: sudo, nobody (the upgrader), or another user."""
-    if sudo:
-        return "sudo "
-    return "" if user == upgrader else f"(as {user}) "
-
-
-# Every installer's remedies by name: a matrix or `--remedies` names them before any cell's
-# installer is known (each installer spells a remedy its own way, or has none by that name).
-REMEDY_NAMES: tuple[str, ...] = tuple(
-    dict.fromkeys(r.name for by in INSTALLERS.values() for r in by.remedies)
-)
 NEVER_TRIED = frozenset(
     {
         Outcome.UPGRADED,
@@ -141,17 +59,6 @@ NEVER_TRIED = frozenset(
         Outcome.NEEDS_INSTALL,  # nothing failed yet: the install is still to come
     }
 )
-
-
-def parse_selection(text: str | Iterable[str]) -> tuple[Selection | None, str]:
-    """A selection from 'auto', 'none', 'a,b' or a list of names; (None, why) when it is not one."""
-    items = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    if items in (["auto"], ["none"]):
-        return Selection(Choice(items[0])), ""
-    unknown = [n for n in items if n not in REMEDY_NAMES]
-    if unknown or not items:
-        return None, (f"unknown remedy {unknown[0]!r}" if unknown else "no remedy named")
-    return Selection(Choice.NONE, tuple(dict.fromkeys(items))), ""
 
 
 def plan_attempts(

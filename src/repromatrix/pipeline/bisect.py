@@ -27,13 +27,14 @@ from rich.console import Console
 
 from ..core import asof
 from ..core.errors import UsageError
+from ..core.files import write_atomic
 from ..core.model import Choice, Matrix, Selection
 from ..core.outcomes import Outcome
+from ..core.result import CellResult, RunResult
 from ..infra.hostca import detect_host_ca
 from ..infra.localindex import write_index
 from ..judge.index import Releases, fetch_releases, json_files, pip_default_index
 from ..results.diff import versions_between
-from ..results.results import CellResult, RunResult, write_atomic
 from .prepare import RunOptions
 
 Runner = Callable[[RunOptions, Console], RunResult]

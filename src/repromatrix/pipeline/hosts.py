@@ -21,11 +21,12 @@ from ..config.shard import split
 from ..core import asof
 from ..core.axes import RunNeeds, Service
 from ..core.errors import BaseImageError, DockerUnavailable, InfraError, UsageError
-from ..core.files import cache_dir
+from ..core.files import cache_dir, size_said
 from ..core.interpreter import rootfs_image
 from ..core.model import CacheMode, HostSpec, Matrix
 from ..core.outcomes import Outcome
 from ..core.platforms import EMULATION_SLOWDOWN, Arch
+from ..core.result import CellResult
 from ..execute.progress import RunProgress
 from ..execute.runner import (
     CellJob,
@@ -48,15 +49,14 @@ from ..infra.services import (
     ssl_context,
     timemachine_service,
 )
-from ..infra.setupcache import SERVICE_KIND, SetupCache, human, share_points
+from ..infra.setupcache import SERVICE_KIND, SetupCache, share_points
 from ..judge.index import Releases, UploadTimes, fetch_releases, pip_default_index
+from ..judge.judging import CellJudge
 from ..judge.remedies import Resource
 from ..plan.plan import CellPlan, RenderContext
 from ..plan.render import render_cell
 from ..results.journal import owner_label
-from ..results.results import CellResult
 from .prepare import Prepared, RunOptions, expected_seconds
-from .record import remedy_planner, to_cell_result
 from .trust import Trust, remedy_ca_bundle, setup_reads
 
 
@@ -287,15 +287,17 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
                 tls,
                 trust.credentials.authorization() if trust.credentials else None,
             )
-            record = _recorder(scope, host, releases, ready, everything, times)
-            file_hosts = everything.hosts if everything else ()
-            remedies = remedy_planner(
+            judge = CellJudge(
                 options.remedies or matrix.remedies,
                 releases,
-                trust.ctx,
+                everything,
+                trust.ctx.index_url or pip_default_index(),
                 _resources(scope.remedy_ca, proxy, trust.needs),
-                file_hosts,
+                run_dir,
+                ready,
+                tuple(everything.hosts) if everything else (),
             )
+            record = _recorder(scope, host, judge, times)
             progress = scope.progress
             stopped = run_all(
                 runner,
@@ -303,7 +305,7 @@ def _on_host(scope: RunScope, host: Host, plans: list[CellPlan], cancel: threadi
                 host.parallel,
                 progress.started,
                 lambda run: progress.finished(run, record(run)),
-                remedies,
+                judge.attempts_for,
                 cancel,
             ).stopped
     finally:
@@ -382,26 +384,24 @@ def _evict(cache: SetupCache, matrix: Matrix, console: Console) -> None:
     gone = cache.evict(matrix.settings.cache_budget)
     if gone:
         stale = sum(i.stale for i in gone)
+        freed = size_said(sum(i.size for i in gone))
         console.print(
-            f"setup cache: removed {len(gone)} setup images ({human(sum(i.size for i in gone))}): "
-            f"{stale} replaced by a rebuild, {len(gone) - stale} least recently used beyond its "
-            "budget"
+            f"setup cache: removed {len(gone)} setup images ({freed}): {stale} replaced by a "
+            f"rebuild, {len(gone) - stale} least recently used beyond its budget"
         )
 
 
 def _recorder(
     scope: RunScope,
     host: Host,
-    releases: Releases | None,
-    ready: dict[str, Provisioned | BaseImageError],
-    everything: Releases | None,
+    judge: CellJudge,
     times: UploadTimes | None = None,
 ) -> Callable[[CellRun], CellResult]:
-    """Classify a finished cell (once), date what its upgrade took, and put it in the journal at
-    once."""
+    """A cell done with its attempts: judged and written down (stage 5), dated what its upgrade
+    took, and put in the journal at once (stage 6)."""
 
     def record(cell_run: CellRun) -> CellResult:
-        result = to_cell_result(cell_run, releases, scope.prepared.run_dir, ready, everything)
+        result = judge.result(cell_run)
         result.host = host.label
         if times is not None:
             date_changes(result, times)

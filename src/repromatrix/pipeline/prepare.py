@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import __version__
-from ..config.cost import estimate, machine_time, past_seconds, seconds_by_cell
+from ..config.cost import estimate, machine_time, seconds_by_cell
 from ..config.expand import count_selected, iter_cells
 from ..config.matrix import load_matrix
 from ..config.shard import Shard, ShardSpec, from_plan, split
@@ -19,9 +19,10 @@ from ..core import asof
 from ..core.errors import UsageError, did_you_mean
 from ..core.model import CacheMode, Cell, DownloadCacheMode, Matrix, Selection
 from ..core.outcomes import Outcome
-from ..results.history import earlier_runs, resolve_baseline
+from ..core.result import RunResult
+from ..results.history import earlier_runs, past_seconds, resolve_baseline
 from ..results.journal import Journal, RunHeader, matrix_hash, new_owner
-from ..results.results import RunResult, new_run_id, now_iso
+from ..results.results import new_run_id, now_iso
 
 
 @dataclass(frozen=True)

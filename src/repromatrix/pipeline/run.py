@@ -1,22 +1,26 @@
-"""The pipeline, stage by stage: load and expand the matrix (config/) → plan and render each cell
-(plan/) → provision images and run the cells on the engines (infra/, execute/) → classify them and
-try their remedies (judge/) → store results and render reports (results/). Each stage lives in its
-own package; `run` only calls them in order and owns the run's resources.
+"""The pipeline as a tuple of stages (`STAGES`), nox's workflow: 1-2 load and expand the matrix
+(config/) → 3 plan and render each cell (plan/) → 4 run the cells in containers on the engines
+(execute/, on infra/) → 5 judge each cell as it finishes: its verdict, its remedies, its typed
+result (judge/) → 6 store, compare and report (results/). Each stage lives in its own package;
+`run` calls them in order and holds the run's resources.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 
+from ..core.result import RunResult, cells_said
 from ..infra.downloadcache import run_counts
-from ..plan.plan import plan_cell
+from ..plan.plan import CellPlan, plan_cell
 from ..plan.render import render_cell
 from ..results.formats import write_all
 from ..results.history import earlier_runs, mark_history, resolve_baseline
-from ..results.results import RunResult, cells_said, now_iso, point_latest
+from ..results.results import now_iso, point_latest
 from .hosts import Host, connect, execute
 from .prepare import Prepared, RunOptions, load_cells, prepare, resolve_as_of
 from .trust import Trust, needs_of, render_context, run_ca_for, trust_for, wanted_host_ca
@@ -33,21 +37,88 @@ def render_only(matrix_path: Path, out: Path, guard: bool = True) -> list[Path]:
     return [render_cell(plan_cell(cell, ctx), ctx, out) for cell in cells]
 
 
+@dataclass
+class Run:
+    """What the stages hand on: the run's options, then what each stage made. A field is set by
+    the stage that makes it (reading it earlier is an AttributeError, not a None)."""
+
+    options: RunOptions
+    console: Console
+    held: contextlib.ExitStack  # what the run holds until it ends (its live lock)
+    prepared: Prepared = field(init=False)
+    hosts: list[Host] = field(init=False)
+    trust: Trust = field(init=False)
+    plans: list[CellPlan] = field(init=False)
+    stopped: str = field(init=False)  # why the run stopped early, "" if it did not
+    result: RunResult = field(init=False)
+
+
+Stage = Callable[[Run], None]
+
+
+def load(run: Run) -> None:
+    """1-2: the matrix read and its cells expanded and selected; a new run, or a stopped one."""
+    run.prepared = prepare(run.options)
+
+
+def engines(run: Run) -> None:
+    """The engines answer now: without one, exit 3 before a run directory exists; then the
+    run's live lock (never a run live elsewhere)."""
+    run.hosts = connect(run.prepared, run.options, run.console)
+    run.held.enter_context(run.prepared.journal.lock(run.prepared.header.run_id))
+
+
+def plan(run: Run) -> None:
+    """3: what the plans need trusted (CAs, credentials), then one typed plan a cell."""
+    run.trust = trust_for(run.prepared, run.options.download_cache, run.options.triage)
+    run.plans = [plan_cell(cell, run.trust.ctx) for cell in run.prepared.todo]
+
+
+def start(run: Run) -> None:
+    """The run's journal opened (or a stopped run's leftovers removed), and the run announced."""
+    begin(run.prepared, run.hosts, run.options, run.trust, run.console)
+    said = announcement(run.prepared, run.options, run.trust, len(run.plans), len(run.hosts))
+    run.console.print(said)
+
+
+def execute_and_judge(run: Run) -> None:
+    """4-5: every plan in fresh containers on the engines; each cell judged as it finishes
+    (judge/judging.py: its verdict, the remedies tried on it, its typed result, journalled)."""
+    run.stopped = execute(run.prepared, run.options, run.trust, run.plans, run.hosts, run.console)
+
+
+def collect(run: Run) -> None:
+    """The journal's cells as the run's result, with what the download cache counted."""
+    run.result = run.prepared.journal.result(finished=now_iso(), stopped=run.stopped)
+    if counted := run_counts(run.prepared.run_dir):
+        run.result.download_cache = counted.to_json()
+
+
+def report(run: Run) -> None:
+    """6: history, every report format, reports/latest."""
+    store(run.result, run.options, run.prepared.run_dir)
+
+
+# The pipeline: each stage in turn, each given what the ones before it made.
+STAGES: tuple[Stage, ...] = (load, engines, plan, start, execute_and_judge, collect, report)
+# The one numbering of the stages, by the package that holds each (docstrings use it): infra/ is
+# what stage 4 runs on; intake/, a report read into a matrix (`init`), comes before any run.
+STAGE_NUMBERS = {
+    "config": "1-2",
+    "plan": "3",
+    "execute": "4",
+    "judge": "5",
+    "results": "6",
+}
+
+
 def run(options: RunOptions, console: Console) -> RunResult:
     """The pipeline, one call a stage; the run's resources are held only in here."""
-    prepared = prepare(options)  # 1-2: the matrix and its cells; a new run, or a stopped one
-    hosts = connect(prepared, options, console)  # no engine: exit 3 before a run directory exists
-    with prepared.journal.lock(prepared.header.run_id):  # never a run live elsewhere
-        trust = trust_for(prepared, options.download_cache, options.triage)  # what plans need
-        plans = [plan_cell(cell, trust.ctx) for cell in prepared.todo]  # 3: one typed plan a cell
-        begin(prepared, hosts, options, trust, console)
-        console.print(announcement(prepared, options, trust, len(plans), len(hosts)))
-        stopped = execute(prepared, options, trust, plans, hosts, console)  # 4-5, on every engine
-        result = prepared.journal.result(finished=now_iso(), stopped=stopped)
-        if counted := run_counts(prepared.run_dir):  # what the download cache counted
-            result.download_cache = counted.to_json()
-        store(result, options, prepared.run_dir)  # 6: history, every report format, reports/latest
-    return result
+    with contextlib.ExitStack() as held:
+        state = Run(options, console, held)
+        for stage in STAGES:
+            stage(state)
+    return state.result
 
 
 def begin(

@@ -17,7 +17,7 @@ from ..core.axes import (
     run_needs,
 )
 from ..core.errors import UsageError
-from ..core.files import cache_dir
+from ..core.files import cache_dir, write_atomic
 from ..core.model import Cell, DownloadCacheMode, Matrix
 from ..core.platforms import (
     ARCHES,
@@ -36,7 +36,6 @@ from ..infra.tlsca import RunCA
 from ..infra.wheelcache import standalone_binary
 from ..installers import INSTALLERS
 from ..plan.plan import RenderContext, cell_as_of_route, local_index_context, program_key
-from ..results.results import write_atomic
 from .prepare import Prepared
 
 

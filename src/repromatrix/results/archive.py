@@ -19,7 +19,7 @@ from pathlib import Path
 from ..core.errors import UsageError
 from ..core.files import open_regular
 from ..core.model import cell_name
-from .results import CellResult, RunResult
+from ..core.result import CellResult, RunResult
 
 DEFAULT_BUDGET_MB = 25  # GitHub's attachment limit
 CONTEXT_LINES = 30  # around each decisive line

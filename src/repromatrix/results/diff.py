@@ -13,8 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal, get_args
 
+from ..core.result import CellResult, RunResult, cells_said
 from .formats import md, md_code, versions_that_differ
-from .results import CellResult, RunResult, cells_said
 
 DiffFormat = Literal["md", "json", "html"]
 DIFF_FORMATS: tuple[DiffFormat, ...] = get_args(DiffFormat)

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+from ..core.files import write_atomic
 from ..core.outcomes import OUTCOME_INFO, Outcome
 from ..core.registry import complete
+from ..core.result import CellResult, RunResult, cells_said
 from .archive import DEFAULT_BUDGET_MB, render_zip
 from .issue_fields import issue_fields
 from .picture import render_png, render_svg
 from .report import render_html
-from .results import CellResult, RunResult, cells_said, dumps, write_atomic
+from .results import dumps
 
 MARKDOWN_LIMIT = 60_000  # a GitHub issue comment holds 65,536 characters; GitLab's are larger
 EVIDENCE_CHARS = 300
@@ -39,6 +41,18 @@ DEFAULT_FILES: dict[Format, str] = {
     "png": "summary.png",
     "zip": "report.zip",
 }
+
+# What each format is for (the docs' table of formats is made from this).
+FORMAT_DOCS: dict[Format, str] = {
+    "json": "the run for machines: every cell's outcome, evidence, versions, attempts and timings",
+    "junit": "one testcase per cell; unexpected cells fail (infra errors are errors), for CI",
+    "md": "Markdown for a GitHub or GitLab issue comment (under 60,000 characters)",
+    "html": "the report for people: one self-contained page to attach to a bug",
+    "svg": "the pivot as an image, for an issue comment",
+    "png": "the pivot as an image, where a tracker takes no SVG",
+    "zip": "the run as one attachment, within a size budget",
+}
+complete("report format", FORMAT_DOCS, FORMATS)
 
 
 @dataclass(frozen=True)
@@ -125,10 +139,7 @@ def _testcase(suite: ET.Element, classname: str, cell: CellResult) -> None:
 def _fix_said(cell: CellResult) -> str:
     """'; fixed by venv: python3 -m venv ... && ...', or how many remedies were tried in vain."""
     if cell.fix_attempt:
-        return (
-            f"; fixed by {cell.fix}: "
-            f"{' && '.join(str(c) for c in cell.fix_attempt.get('commands') or [])}"
-        )
+        return f"; fixed by {cell.fix}: {' && '.join(cell.fix_attempt.commands)}"
     return f"; {cell.remedies_said}" if cell.attempts else ""
 
 
@@ -233,11 +244,9 @@ def _markdown_fixes(cells: list[CellResult], room: int) -> str:
     tally."""
     lines: list[str] = []
     for cell in (c for c in cells if c.attempts):
-        tally = ", ".join(
-            f"{md(str(a.get('remedy', '')))} {md(str(a.get('fix', '')))}" for a in cell.attempts
-        )
+        tally = ", ".join(f"{md(a.remedy)} {md(a.fix.value)}" for a in cell.attempts)
         if cell.fix_attempt:
-            commands = " && ".join(str(c) for c in cell.fix_attempt.get("commands") or [])
+            commands = " && ".join(cell.fix_attempt.commands)
             line = (
                 f"- {md_code(cell.id)}: **{md(cell.fix or '')}**: {md_code(commands)} (tried: "
                 f"{tally})"

@@ -8,12 +8,14 @@ within the last FLAKY_WINDOW runs) or no-history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.errors import UsageError
 from ..core.outcomes import Outcome
+from ..core.result import RunResult
 from .diff import versions_between
-from .results import RunResult, load_run
+from .results import load_run
 
 FLAKY_WINDOW = 5
 
@@ -77,3 +79,18 @@ def mark_history(run: RunResult, history: list[RunResult]) -> None:
             # what resolved otherwise: the first question after a red night
             moved = versions_between(baseline, cell)
             cell.since_baseline = {dist: list(pair) for dist, pair in moved.items()}
+
+
+def past_seconds(runs: Iterable[RunResult], remedies_on: bool = True) -> dict[str, float]:
+    """Each cell's machine time in the latest run (oldest first in `runs`) that finished it (without
+    its remedy attempts' when remedies are off now)."""
+    out: dict[str, float] = {}
+    for run in runs:
+        for cell in run.cells:
+            if cell.rerun or cell.outcome in (Outcome.INTERRUPTED, Outcome.INFRA_ERROR):
+                continue  # a cell the run never finished says nothing about its cost
+            tried = sum(a.seconds for a in cell.attempts) if remedies_on else 0.0
+            spent = sum(cell.durations.values()) + tried
+            if spent > 0:
+                out[cell.id] = spent
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..core.outcomes import OUTCOME_INFO
-from .results import CellResult
+from ..core.result import CellResult
 
 _SUITE = re.compile(r"[a-z]+")  # a Debian suite name, as the os axis takes it
 _INSTALLS = {

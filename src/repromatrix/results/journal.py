@@ -33,15 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from ..core.files import NotJSON, live_lock, load_json, parse_json, read_regular
-from .results import (
-    MAX_RESULTS_BYTES,
-    CellResult,
-    RunResult,
-    load_run,
-    validate_results,
-    write_atomic,
-)
+from ..core.files import NotJSON, live_lock, load_json, parse_json, read_regular, write_atomic
+from ..core.result import CellResult, RunResult
+from .results import MAX_RESULTS_BYTES, load_run, validate_results
 
 HEADER = "run.json"
 CELLS = "cells.jsonl"

@@ -20,10 +20,11 @@ from pathlib import Path
 from ..core.errors import UsageError
 from ..core.files import copy_regular
 from ..core.model import cell_name
+from ..core.result import CellResult, RunResult
 from .formats import write_all
 from .history import earlier_runs, mark_history
 from .journal import Journal, RunHeader, load_any
-from .results import CellResult, RunResult, new_run_id, now_iso, point_latest
+from .results import new_run_id, now_iso, point_latest
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")  # what cell_id() makes; a directory name
 

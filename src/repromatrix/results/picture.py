@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..core.outcomes import OUTCOME_INFO, Outcome
-from .results import RunResult, cells_said
+from ..core.result import RunResult, cells_said
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -23,9 +23,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.files import open_regular
+from ..core.files import open_regular, write_atomic
+from ..core.result import RunResult
 from .formats import Format, ReportOptions, write_formats
-from .results import RunResult, load_run, write_atomic
+from .results import load_run
 
 REDACTED_DIR = "redacted"
 KEY_FILE = "redactions.txt"
@@ -243,7 +244,7 @@ def _cell_files(run: RunResult) -> list[str]:
     files: list[str] = []
     for cell in run.cells:
         files += [cell.dockerfile, cell.log]
-        files += [str(a.get("log", "")) for a in cell.attempts]
+        files += [a.log for a in cell.attempts]
     return [f for f in dict.fromkeys(files) if f]
 
 

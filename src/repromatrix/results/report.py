@@ -1,4 +1,4 @@
-"""Stage 8: render the HTML report from stored results. Never needs Docker.
+"""Stage 6: render the HTML report from stored results. Never needs Docker.
 
 One self-contained page: inline CSS and JS allowed by hash in a strict Content-Security-
 Policy, no network requests, the run's data embedded as JSON. Logs sit beside the page and are
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.files import open_regular
-from ..core.outcomes import FIX_COLOUR, OUTCOME_INFO, Fix, Outcome
+from ..core.outcomes import OUTCOME_INFO, Outcome
+from ..core.result import FIX_COLOUR, CellResult, Fix, RunResult, cells_said
 from ..core.templating import render, template_text
 from .archive import DEFAULT_BUDGET_MB
 from .issue_fields import issue_fields
 from .page_budget import Fitted, fit_cells
-from .results import CellResult, RunResult, cells_said
 
 INLINE_LIMIT = 200  # cells; above it the page links Dockerfiles instead of inlining them
 OUTPUT_TAIL = 80  # lines of the upgrade output inlined per cell in small runs
@@ -188,20 +188,17 @@ def _attempts(cell: CellResult) -> list[dict[str, Any]]:
     """The remedies tried on the cell, as the panel shows them; every value text (it may be
     attached)."""
 
-    def texts(value: Any) -> list[str]:
-        return [str(v) for v in value] if isinstance(value, list) else []
-
     return [
         {
-            "remedy": str(a.get("remedy", "")),
-            "title": str(a.get("title", "")),
-            "commands": texts(a.get("commands")),
-            "identity": str(a.get("identity", "")),
-            "warning": str(a.get("warning", "")),
-            "outcome": str(a.get("outcome", "")),
-            "evidence": texts(a.get("evidence")),
-            "fix": str(a.get("fix", "")),
-            "log": safe_link(str(a.get("log", ""))),
+            "remedy": a.remedy,
+            "title": a.title,
+            "commands": [str(c) for c in a.commands],
+            "identity": a.identity,
+            "warning": a.warning,
+            "outcome": a.outcome.value,
+            "evidence": [str(e) for e in a.evidence],
+            "fix": a.fix.value,
+            "log": safe_link(a.log),
         }
         for a in cell.attempts
     ]

@@ -1,11 +1,12 @@
-"""A finished cell judged once and written down: the classifier's verdict, the remedies to try
-on it, and the typed result (results.json's cell) made from what the container recorded.
+"""What stage 5 decided of a cell (`Judged`, made by judging.py) and what its container recorded,
+written down as the typed result (results.json's cell). Nothing is decided here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,81 +14,64 @@ from packaging.utils import canonicalize_name
 
 from ..cell.contract import Record
 from ..core.errors import BaseImageError
-from ..core.model import Selection
-from ..core.outcomes import Fix, Outcome
-from ..execute.runner import (
-    AttemptJob,
-    AttemptRun,
-    CellRun,
-    Remedies,
+from ..core.outcomes import Outcome
+from ..core.result import (
+    EMULATED_RUN,
+    RESOLVED_RUN,
+    TRIAGED_RUN,
+    AttemptResult,
+    CellResult,
+    Fix,
+    Verdict,
 )
+from ..execute.runner import AttemptRun, CellRun
 from ..infra.baseimages import Provisioned
-from ..judge.changes import broken_around, changes
-from ..judge.classify import Verdict, classify
-from ..judge.index import Releases, pip_default_index
-from ..judge.remedies import Resource, facts_for, judge, plan_attempts, recommended
-from ..judge.wheelmatch import why_no_wheel
-from ..plan.plan import CellPlan, RenderContext, extra_index_urls
+from ..plan.plan import CellPlan, extra_index_urls
 from ..plan.render import reproduce_command
-from ..results.results import EMULATED_RUN, RESOLVED_RUN, TRIAGED_RUN, CellResult
+from .changes import broken_around, changes
+from .remedies import judge
 
 
-def remedy_planner(
-    selection: Selection,
-    releases: Releases | None,
-    ctx: RenderContext,
-    resources: frozenset[Resource],
-    file_hosts: Iterable[str] = (),
-) -> Remedies:
-    """Classify a finished cell (once: the verdict stays with it) and plan the remedies to try on
-    it."""
-    default_index = ctx.index_url or pip_default_index()
+@dataclass(frozen=True)
+class JudgedAttempt:
+    """One remedy attempt and its verdict, by the same classifier as the cells'; what it says of
+    the remedy (`fix`) follows from the verdict's outcome."""
 
-    def plan(run: CellRun) -> list[AttemptJob]:
-        run.verdict = classify(run.observation, releases, run.job.plan.installer)
-        if not selection.on or run.job.plan.resolved_only:
-            return []  # no fix can be tried on a platform that does not run here
-        if run.job.plan.triage:
-            return []  # --triage installs nothing: a fix is tried on an install
-        newest_for_python = run.verdict.facts.get("newest_for_python")
-        index_url = run.job.plan.index_url or default_index
-        evidence = "\n".join(run.verdict.evidence)
-        facts = facts_for(
-            run.job.plan,
-            run.observation.record,
-            newest_for_python,
-            index_url,
-            resources,
-            evidence,
-            file_hosts,
-        )
-        return [
-            AttemptJob(run, attempt)
-            for attempt in plan_attempts(
-                run.verdict.outcome, facts, selection, run.job.plan.installer
-            )
-        ]
+    attempt: AttemptRun
+    verdict: Verdict
 
-    return plan
+    @property
+    def fix(self) -> Fix:
+        return judge(self.verdict.outcome)
+
+    @property
+    def after(self) -> str | None:
+        """The target's version after the attempt's upgrade, as its record says."""
+        record = self.attempt.observation.record
+        return record.after if record else None
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Everything stage 5 decided of a cell, to be written down as it is (`to_cell_result`)."""
+
+    verdict: Verdict
+    attempts: tuple[JudgedAttempt, ...]  # in the catalogue's order of preference
+    fix: str | None  # the remedy to type, of those that worked cleanly
+    why_no_wheel: dict[str, Any]  # results.json's why_no_wheel ({} where a wheel fitted)
 
 
 def to_cell_result(
     run: CellRun,
-    releases: Releases | None,
+    judged: Judged,
     run_dir: Path,
-    ready: dict[str, Provisioned | BaseImageError],
-    everything: Releases | None = None,
+    ready: Mapping[str, Provisioned | BaseImageError],
 ) -> CellResult:
-    plan, obs = run.job.plan, run.observation
-    verdict = run.verdict or classify(obs, releases, plan.installer)
-    record = obs.record
+    plan, record = run.job.plan, run.observation.record
+    verdict = judged.verdict
     rel = run.job.context.relative_to(run_dir)
     facts = verdict.facts
-    order = [r.name for r in plan.installer.remedies]
-    attempts = [
-        to_attempt_result(a, releases, run_dir)
-        for a in sorted(run.attempts, key=lambda a: order.index(a.job.plan.remedy.name))
-    ]
+    attempts = [to_attempt_result(a, run_dir) for a in judged.attempts]
     return CellResult(
         id=plan.cell.id,
         axes=plan.cell.axes,
@@ -108,15 +92,7 @@ def to_cell_result(
         reproduce=reproduce_command(plan, str(rel)),
         notes=list(plan.notes),
         interpreter=_interpreter_facts(plan, ready.get(plan.base_image), record),
-        why_no_wheel=why_no_wheel(
-            verdict.outcome.value,
-            bool(facts.get("below_newest")),
-            plan.prior,
-            _python_of(plan, record),
-            obs.record,
-            releases,
-            everything,
-        ),
+        why_no_wheel=judged.why_no_wheel,
         setup=run.setup,
         rerun=run.rerun,
         setup_image=run.setup_image,
@@ -124,9 +100,7 @@ def to_cell_result(
         platform=_platform_facts(plan, run.job.emulated),
         resolved=_resolved(plan, facts),
         attempts=attempts,
-        fix=recommended(
-            ((a["remedy"], Fix(a["fix"]), a["after"]) for a in attempts), plan.installer
-        ),
+        fix=judged.fix,
     )
 
 
@@ -216,31 +190,29 @@ def _around(record: Record) -> dict[str, Any]:
     }
 
 
-def to_attempt_result(
-    attempt: AttemptRun, releases: Releases | None, run_dir: Path
-) -> dict[str, Any]:
-    """One remedy attempt, judged by the same classifier as the cells."""
+def to_attempt_result(judged: JudgedAttempt, run_dir: Path) -> AttemptResult:
+    """One remedy attempt as stage 5 judged it."""
+    attempt, verdict = judged.attempt, judged.verdict
     plan = attempt.job.plan
-    verdict = classify(attempt.observation, releases, attempt.job.cell.job.plan.installer)
     record = attempt.observation.record
     check_exit = record.pip_check.exit_code if record and record.pip_check else None
-    return {
-        "remedy": plan.remedy.name,
-        "title": plan.remedy.title,
-        "commands": list(plan.commands),
-        "identity": plan.upgrader,
-        "warning": plan.remedy.warning,
-        "outcome": verdict.outcome.value,
-        "evidence": list(verdict.evidence),
-        "fix": judge(verdict.outcome).value,
-        "pip_check_exit_code": check_exit,
-        "after": record.after if record else None,
-        "log": str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
-        "seconds": attempt.seconds,
-    }
+    return AttemptResult(
+        remedy=plan.remedy.name,
+        outcome=verdict.outcome,
+        fix=judged.fix,
+        title=plan.remedy.title,
+        commands=list(plan.commands),
+        identity=plan.upgrader,
+        warning=plan.remedy.warning,
+        evidence=list(verdict.evidence),
+        pip_check_exit_code=check_exit,
+        after=record.after if record else None,
+        log=str(attempt.log_path.relative_to(run_dir)) if attempt.log_path else "",
+        seconds=attempt.seconds,
+    )
 
 
-def _python_of(plan: CellPlan, record: Record | None) -> str:
+def python_of(plan: CellPlan, record: Record | None) -> str:
     """The cell's Python: as recorded, or (a cell that never ran) as planned."""
     recorded = record.python if record else ""
     return recorded or plan.interpreter.python
