@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .cli import _parser
+from .cli.parser import _parser
 from .core.axes import AXES, AXIS_ORDER, ChoiceAxis
 from .core.errors import EXIT_CODES
 from .core.files import write_atomic

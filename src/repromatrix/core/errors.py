@@ -55,8 +55,8 @@ INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 # What `repromatrix` exits with, declared once (cli.main returns them; the docs' table is made
 # from this).
 EXIT_CODES: dict[int, str] = {
-    0: "every cell as expected (a command other than run: it did what was asked)",
-    1: "at least one cell unexpected: what a nightly job keys on",
+    0: "run, remedy and merge: every cell as expected; every other command: it did what was asked",
+    1: "run, remedy and merge: at least one cell unexpected (what a nightly job keys on)",
     UsageError.exit_code: "bad input or usage: a matrix, a freeze file, a report, an option; "
     "the message names the file, line and key, and the fix",
     InfraError.exit_code: "Docker or other infrastructure unavailable, also when the engine "
