@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import yaml
 
@@ -26,7 +27,7 @@ def test_a_new_registry_entry_makes_the_pages_stale(monkeypatch):
 
 
 def test_every_outcome_remedy_and_exit_code_is_on_its_page():
-    pages = reference.pages()
+    pages = reference.pages(DOCS / "reference")
     assert all(f"| `{o.value}` |" in pages["outcomes.md"] for o in OUTCOME_INFO)
     remedies = {r.name for by in INSTALLERS.values() for r in by.remedies}
     assert all(f"| `{name}` |" in pages["remedies.md"] for name in remedies)
@@ -35,6 +36,7 @@ def test_every_outcome_remedy_and_exit_code_is_on_its_page():
 
 
 def test_the_check_says_which_pages_and_how_to_fix_them(tmp_path, capsys):
+    shutil.copy(DOCS / "reference" / "values.yaml", tmp_path / "values.yaml")  # the prose it joins
     assert reference.main([str(tmp_path), "--write"]) == 0
     assert reference.main([str(tmp_path)]) == 0
     (tmp_path / "outcomes.md").write_text("# Outcomes\n\nhand-edited\n")
@@ -80,3 +82,17 @@ def test_the_architecture_page_lists_every_module_in_its_package():
     unlisted = {name: sorted({f.name for f in (package / name).glob("*.py")} - {"__init__.py"} - listed)
                 for name, listed in rows.items()}
     assert {name: files for name, files in unlisted.items() if files} == {}
+
+
+def test_a_value_without_prose_or_prose_without_a_value_is_named(monkeypatch, tmp_path, capsys):
+    from repromatrix.core.axes import NETWORK_MODES
+
+    shutil.copy(DOCS / "reference" / "values.yaml", tmp_path / "values.yaml")
+    network = {**NETWORK_MODES, "carrier-pigeon": NETWORK_MODES["direct"]}
+    monkeypatch.setitem(reference.VALUE_TABLES, "network", network)
+    assert reference.main([str(tmp_path)]) == 2
+    said = capsys.readouterr().err
+    assert "values.yaml: network: no prose for carrier-pigeon" in said and "Traceback" not in said
+    monkeypatch.setitem(reference.VALUE_TABLES, "network", {k: v for k, v in NETWORK_MODES.items() if k != "flaky"})
+    assert reference.main([str(tmp_path)]) == 2
+    assert "prose for values that are gone: flaky" in capsys.readouterr().err
