@@ -20,6 +20,7 @@ from .core.axes import AXES, AXIS_ORDER, CONFLICT_MODES, INSTALL_MODES, NETWORK_
 from .core.errors import EXIT_CODES, UsageError
 from .core.files import write_atomic
 from .core.outcomes import OUTCOME_INFO
+from .infra.interpreters import PROVIDERS
 from .installers import INSTALLERS, Installer
 from .installers.remedy import Remedy
 from .results.formats import DEFAULT_FILES, FORMAT_DOCS, FORMATS, WRITTEN
@@ -67,7 +68,8 @@ def _prose(folder: Path) -> dict[str, dict[str, dict[str, str]]]:
     path = folder / "values.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
     prose: dict[str, dict[str, dict[str, str]]] = data if isinstance(data, dict) else {}
-    for axis, registry in {"axes": AXES, **VALUE_TABLES}.items():
+    providers = {provider.name: provider for provider in PROVIDERS}
+    for axis, registry in {"axes": AXES, **VALUE_TABLES, "providers": providers}.items():
         said = prose.get(axis) or {}
         missing = [v for v in registry if v not in said]
         gone = [v for v in said if v not in registry]
@@ -94,6 +96,19 @@ def values_page(folder: Path) -> str:
         parts.append(f"\n## {axis}\n\n")
         parts.append(table((f"`{axis}`", "what happens", "field cause it stands for"), rows))
     return "".join(parts)
+
+
+def providers_page(folder: Path) -> str:
+    """The interpreter providers in the order they are tried (the registry's), each one's
+    versions, how it provides and notes (the prose)."""
+    prose = _prose(folder)["providers"]
+    rows = [
+        (f"`{p.name}`", prose[p.name]["versions"], prose[p.name]["how"], prose[p.name]["notes"])
+        for p in PROVIDERS
+    ]
+    intro = "Where a cell's CPython X.Y comes from, each provider tried in turn.\n\n"
+    head = ("provider", "versions", "how", "notes")
+    return "# Interpreter providers\n\n" + intro + table(head, rows)
 
 
 def outcomes_page() -> str:
@@ -239,6 +254,7 @@ def pages(folder: Path) -> dict[str, str]:
     """Every page, its text; `folder` holds the prose some pages join to the registries."""
     made = {name: make() for name, make in PAGES.items()}
     made |= {"axes.md": axes_page(folder), "values.md": values_page(folder)}
+    made["providers.md"] = providers_page(folder)
     return {name: GENERATED + text for name, text in made.items()}
 
 
