@@ -14,7 +14,7 @@ import pytest
 
 from repromatrix.config.expand import expand
 from repromatrix.config.matrix import load_matrix
-from repromatrix.core.errors import MatrixError
+from repromatrix.core.errors import MatrixError, UsageError
 from repromatrix.core.model import CacheMode, DownloadCacheMode
 from repromatrix.core.result import CellResult, RunResult
 from repromatrix.execute.runner import AttemptJob, CellRunner, run_all
@@ -24,6 +24,7 @@ from repromatrix.infra.setupcache import SetupCache
 from repromatrix.pipeline.hosts import _jobs
 from repromatrix.plan.plan import RenderContext, plan_cell
 from repromatrix.plan.render import render_dockerfile
+from repromatrix.results.results import load_run, save_run
 from tests.conftest import DATA
 from tests.unit.fake_engine import FakeEngine
 
@@ -209,6 +210,20 @@ def test_the_report_says_what_the_cache_did_and_which_cells_went_through_it():
         "(1 only for their setup)"
     )
     assert RunResult("r", "m.yaml", {}, "now", cells=cells[2:]).downloads_said() == ""
+
+
+def test_a_real_runs_counts_are_stored_and_read_back(tmp_path):
+    # The default matrix's cold run on the real index counted these: a results.json holding
+    # them must read back (report, merge, diff, --baseline and the next run's history read it).
+    counts = Counts(155, 14_256_516_992, 985, 33_688_419_897).to_json()
+    cells = [CellResult(id="c0", axes={}, outcome="upgraded", evidence=[], downloads="all")]  # type: ignore[arg-type]
+    save_run(RunResult("r", "m.yaml", {}, "now", cells=cells, download_cache=counts), tmp_path)
+    assert load_run(tmp_path).download_cache == counts
+    broken = json.loads((tmp_path / "results.json").read_text())
+    broken["download_cache"]["bytes_from_index"] = -1
+    (tmp_path / "results.json").write_text(json.dumps(broken))
+    with pytest.raises(UsageError, match="download_cache.*whole numbers, none negative"):
+        load_run(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ RUN_FIELDS: dict[str, Shape] = {
     "planned": "int",
     "stopped": "str",
     "merged_from": "list[str]",
-    "download_cache": "dict[number]",
+    "download_cache": "dict[count]",  # files and bytes: a real run's are tens of gigabytes
 }
 CELL_FIELDS: dict[str, Shape] = {
     "id": "cell-id",
@@ -138,6 +138,7 @@ ATTEMPT_FIELDS: dict[str, Shape] = {
 
 
 SHAPES_SAID = {
+    "dict[count]": "an object of whole numbers, none negative",
     "cell-id": "a cell id: letters, digits, '.', '_' and '-', as repromatrix makes them",
     "resolved?": "null or an object with " + ", ".join(RESOLVED_FIELDS),
 }
@@ -167,6 +168,8 @@ def _shape_ok(value: Any, shape: Shape) -> bool:
         return isinstance(value, dict) and all(
             k in value and _shape_ok(value[k], RESOLVED_FIELDS[k]) for k in RESOLVED_FIELDS
         )
+    if shape == "count":  # files, bytes: a whole number, not negative (the parser caps its digits)
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if shape == "number":  # seconds: finite (the parser saw to that), not negative, not absurd
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         return is_number and 0 <= value <= MAX_SECONDS
