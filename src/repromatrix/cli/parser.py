@@ -164,8 +164,7 @@ def _remedy_command(sub: Commands) -> None:
         help="try the remedies on one cell of a stored run: rebuild it from its build "
         "context, reproduce it, try each fix; updates the run's results and reports",
     )
-    rm.add_argument("run_dir", metavar="RUN", help="a run id under --out, or a run directory")
-    rm.add_argument("cell", metavar="CELL_ID", help="the cell's id, as in the report")
+    _stored_cell_args(rm)
     rm.add_argument(
         "--matrix",
         type=Path,
@@ -188,8 +187,7 @@ def _bisect_command(sub: Commands) -> None:
         help="the first upload that changed a cell's outcome: re-run it as of chosen times "
         "between --good and --bad",
     )
-    bs.add_argument("run_dir", metavar="RUN", help="a run id under --out, or a run directory")
-    bs.add_argument("cell", metavar="CELL_ID", help="the cell's id, as in the report")
+    _stored_cell_args(bs)
     bs.add_argument(
         "--good",
         type=_as_of,
@@ -408,6 +406,12 @@ COMMAND_PARSERS: tuple[Callable[[Commands], None], ...] = (
     _diff_command,
     _init_command,
 )
+
+
+def _stored_cell_args(p: argparse.ArgumentParser) -> None:
+    """One cell of a stored run (remedy, bisect)."""
+    p.add_argument("run_dir", metavar="RUN", help="a run id under --out, or a run directory")
+    p.add_argument("cell", metavar="CELL_ID", help="the cell's id, as in the report")
 
 
 def _matrix_arg(p: argparse.ArgumentParser) -> None:
